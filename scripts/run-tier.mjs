@@ -1,0 +1,29 @@
+// Runs one test tier (a folder of *.test.ts files) with Node's test runner.
+// Node 20 has no glob support in `--test`, so the file list is built here; an empty tier is
+// reported plainly rather than passing silently.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const dir = process.argv[2];
+if (!dir) {
+  console.error('usage: node scripts/run-tier.mjs <dir>');
+  process.exit(2);
+}
+function collect(d) {
+  return readdirSync(d).flatMap((name) => {
+    const p = join(d, name);
+    if (statSync(p).isDirectory()) return collect(p);
+    return name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+const files = collect(dir).sort();
+if (files.length === 0) {
+  console.log(`${dir}: no test files yet`);
+  process.exit(0);
+}
+const extra = process.argv.slice(3);
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...extra, ...files], {
+  stdio: 'inherit',
+});
+process.exit(r.status ?? 1);
