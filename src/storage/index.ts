@@ -1,0 +1,13 @@
+export type { BatchOp, IterateOptions, KvStore } from './kvstore.ts';
+export type { StorageError, StorageErrorCode } from './errors.ts';
+export { MemoryStore } from './memory.ts';
+export { openRocksStore } from './rocksdb.ts';
+export type { RocksStoreOptions } from './rocksdb.ts';
+export { PREFIX, PREFIX_TABLE, RESERVED_PREFIX_RANGES, checkPrefixTable, prefixOf } from './prefixes.ts';
+export type { PrefixEntry, PrefixName } from './prefixes.ts';
+export { bytesCodec, fixedBytesCodec, jsonCodec, uint64Codec, utf8Codec } from './codecs.ts';
+export type { Codec } from './codecs.ts';
+export { Repository, createRepository } from './repository.ts';
+export type { RangeOptions } from './repository.ts';
+export { WriteBatch } from './write-batch.ts';
+export { compareBytes, prefixUpperBound } from './bytes.ts';

@@ -1,0 +1,75 @@
+/**
+ * THE table of key prefixes for the whole node: every key in the database starts with one of these
+ * bytes, so one table is all it takes to see that no two kinds of record can collide. Rules:
+ * - an id is never reused: to drop a bucket, mark its entry `retired` and leave it here forever
+ *   (old databases may still hold its keys, and a new meaning for them would be read as garbage);
+ * - 0x10–0x1f belong to consensus/ (defined there when it is built, added here when it is);
+ * - uniqueness of ids and names is checked at compile time below and again by a unit test.
+ */
+export interface PrefixEntry {
+  readonly id: number;
+  readonly name: string;
+  readonly doc: string;
+  /** Why and when it was retired; a retired entry cannot be used for a repository. */
+  readonly retired?: string;
+}
+
+export const PREFIX_TABLE = [
+  { id: 0x01, name: 'meta', doc: 'node metadata: chain head, genesis and chain config, schema version (utf8 keys)' },
+  { id: 0x02, name: 'stateTrie', doc: 'Merkle-Patricia trie nodes and contract code, keyed by their keccak-256 hash' },
+  { id: 0x03, name: 'blockHeaderByHash', doc: 'RLP-encoded block header, keyed by block hash' },
+  { id: 0x04, name: 'canonicalHashByNumber', doc: 'canonical block hash, keyed by uint64 big-endian block number' },
+  { id: 0x05, name: 'receiptsByBlockHash', doc: "the block's receipts, keyed by block hash" },
+  { id: 0x06, name: 'txLocationByHash', doc: 'block hash + index of a transaction, keyed by transaction hash' },
+  { id: 0x07, name: 'blockBodyByHash', doc: 'RLP list [transactions, uncles, withdrawals] of a block, keyed by block hash' },
+] as const satisfies readonly PrefixEntry[];
+
+/** Ids that no entry above may take: their owner defines them. */
+export const RESERVED_PREFIX_RANGES = [{ from: 0x10, to: 0x1f, owner: 'consensus' }] as const;
+
+type Table = typeof PREFIX_TABLE;
+type Entry = Table[number];
+export type PrefixName = Exclude<Entry, { retired: string }>['name'];
+
+// Compile-time uniqueness: a duplicate id or name makes `Duplicates<...>` a non-never type and the
+// assignments below fail to compile, naming the offending value.
+type Duplicates<T extends readonly unknown[], F extends 'id' | 'name'> = T extends readonly [
+  infer H extends Entry,
+  ...infer R extends readonly Entry[],
+]
+  ? (H[F] extends R[number][F] ? H[F] : never) | Duplicates<R, F>
+  : never;
+const _uniqueIds: [Duplicates<Table, 'id'>] extends [never] ? true : Duplicates<Table, 'id'> = true;
+const _uniqueNames: [Duplicates<Table, 'name'>] extends [never] ? true : Duplicates<Table, 'name'> = true;
+
+/** Returns the problems with a table (duplicates, out-of-byte ids, reserved ids); empty when sound. */
+export function checkPrefixTable(table: readonly PrefixEntry[] = PREFIX_TABLE): string[] {
+  const problems: string[] = [];
+  const ids = new Set<number>();
+  const names = new Set<string>();
+  for (const e of table) {
+    if (!Number.isInteger(e.id) || e.id < 0 || e.id > 0xff) problems.push(`${e.name}: id ${e.id} is not a byte`);
+    if (ids.has(e.id)) problems.push(`${e.name}: id 0x${e.id.toString(16)} is used twice`);
+    if (names.has(e.name)) problems.push(`${e.name}: name is used twice`);
+    const reserved = RESERVED_PREFIX_RANGES.find((r) => e.id >= r.from && e.id <= r.to);
+    if (reserved !== undefined) problems.push(`${e.name}: id 0x${e.id.toString(16)} is reserved for ${reserved.owner}`);
+    ids.add(e.id);
+    names.add(e.name);
+  }
+  return problems;
+}
+
+const BY_NAME = new Map<string, PrefixEntry>(PREFIX_TABLE.map((e: PrefixEntry) => [e.name, e]));
+
+/** Live bucket ids by name (`PREFIX.meta === 0x01`), like Lodestar's `Bucket` enum. */
+export const PREFIX = Object.freeze(
+  Object.fromEntries(PREFIX_TABLE.filter((e: PrefixEntry) => e.retired === undefined).map((e) => [e.name, e.id])),
+) as { readonly [N in PrefixName]: Extract<Entry, { name: N }>['id'] };
+
+/** The one-byte key prefix of a live bucket. */
+export function prefixOf(name: PrefixName): Uint8Array {
+  const entry = BY_NAME.get(name);
+  // Unreachable for typed callers; guards casts and JS callers from writing into a retired bucket.
+  if (entry === undefined || entry.retired !== undefined) throw new Error(`no live key prefix named ${name}`);
+  return Uint8Array.of(entry.id);
+}
