@@ -1,0 +1,278 @@
+/**
+ * The deterministic executor: `(parent, ordered raw transactions, timestamp) → block, receipts,
+ * state root, rejected`. Every replica runs the same bytes through the same code and must reach the
+ * same block hash, so nothing here reads a clock, a random source or anything outside its inputs and
+ * the committed state.
+ *
+ * One long-lived VM and state manager carry their caches from block to block. Each block's writes
+ * (trie nodes, code, block, receipts, indexes, head) are committed in one atomic batch; until that
+ * batch is durable nothing of the block is visible, and on any failure the in-memory state is reset
+ * to the parent.
+ */
+import type { Block } from '@ethereumjs/block';
+import { createBlock } from '@ethereumjs/block';
+import type { Common } from '@ethereumjs/common';
+import type { TypedTransaction } from '@ethereumjs/tx';
+import type { MerkleStateManager } from '@ethereumjs/statemanager';
+import { buildBlock, createVM, type RunTxResult, type VM } from '@ethereumjs/vm';
+import { KECCAK256_RLP, createAddressFromString } from '@ethereumjs/util';
+import { BulwarkError } from '../common/errors.ts';
+import type { KvStore } from '../storage/kvstore.ts';
+import { PREFIX } from '../storage/prefixes.ts';
+import { BlockStore, hex } from '../ledger/block-store.ts';
+import type { TxReceipt } from '../ledger/receipt.ts';
+import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-config.ts';
+import { buildCommon } from './common.ts';
+import { openState, writeAlloc } from './state.ts';
+import { NodeCache, TrieNodeStore } from './trie-store.ts';
+import { TxRejection, decodeAndCheck, firstLine, type RejectReason } from './validation.ts';
+import { loadStoredConfig, storeConfigOp } from './config-store.ts';
+
+export interface Rejected {
+  /** Position of the transaction in the ordered input. */
+  readonly index: number;
+  /** The transaction hash, when the bytes decoded far enough to have one. */
+  readonly hash: Uint8Array | undefined;
+  readonly reason: RejectReason;
+  readonly message: string;
+}
+
+export interface ExecutionResult {
+  readonly block: Block;
+  readonly receipts: readonly TxReceipt[];
+  readonly stateRoot: Uint8Array;
+  readonly rejected: readonly Rejected[];
+}
+
+export interface ExecutorOptions {
+  readonly kv: KvStore;
+  /** Required to create a new chain; when the store already holds one it must match. */
+  readonly config?: ChainConfig;
+  /** Trie nodes kept in memory across blocks. */
+  readonly nodeCacheEntries?: number;
+}
+
+const ZERO32 = new Uint8Array(32);
+
+export class Executor {
+  readonly blocks: BlockStore;
+  private headBlock: Block;
+
+  private constructor(
+    readonly config: ChainConfig,
+    readonly common: Common,
+    private readonly kv: KvStore,
+    private readonly trieStore: TrieNodeStore,
+    private readonly state: MerkleStateManager,
+    private readonly vm: VM,
+    blocks: BlockStore,
+    head: Block,
+  ) {
+    this.blocks = blocks;
+    this.headBlock = head;
+  }
+
+  static async open(opts: ExecutorOptions): Promise<Executor> {
+    const stored = await loadStoredConfig(opts.kv);
+    const config = reconcileConfig(stored, opts.config, opts.kv.location);
+    const common = buildCommon(config.chainId, config.hardfork);
+    const blocks = new BlockStore(opts.kv, common);
+    const cache = new NodeCache(opts.nodeCacheEntries ?? 500_000);
+    const trieStore = new TrieNodeStore({ kv: opts.kv, prefix: PREFIX.stateTrie, cache });
+    let head: Block;
+    const headHash = await blocks.headHash();
+    if (headHash === undefined) {
+      head = await writeGenesis(opts.kv, config, common, trieStore, blocks);
+    } else {
+      const b = await blocks.block(headHash);
+      if (b === undefined) {
+        throw new BulwarkError('LEDGER_CORRUPT', `head block ${hex(headHash)} is missing`, { location: opts.kv.location });
+      }
+      head = b;
+    }
+    const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches: true });
+    const vm = await createVM({ common, stateManager: state, blockchain: blockHashSource(blocks) as never });
+    return new Executor(config, common, opts.kv, trieStore, state, vm, blocks, head);
+  }
+
+  get head(): Block {
+    return this.headBlock;
+  }
+
+  /**
+   * Executes `rawTxs` in order on top of `parentHash` (which must be the current head) and commits
+   * the resulting block atomically. Invalid transactions are left out, each with its reason.
+   */
+  async execute(parentHash: Uint8Array, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
+    const parent = this.headBlock;
+    if (!bytesEqual(parentHash, parent.hash())) {
+      throw new BulwarkError('EXEC_PARENT_NOT_HEAD', `parent ${hex(parentHash)} is not the head ${hex(parent.hash())}`);
+    }
+    if (timestamp < parent.header.timestamp) {
+      throw new BulwarkError('EXEC_TIMESTAMP_BEFORE_PARENT', `timestamp ${timestamp} is before parent's ${parent.header.timestamp}`);
+    }
+    try {
+      const result = await this.build(parent, rawTxs, timestamp);
+      const ops = [...this.trieStore.drain(), ...this.blocks.putBlockOps(result.block, result.receipts)];
+      await this.kv.write(ops, { sync: true });
+      this.trieStore.markCommitted();
+      this.headBlock = result.block;
+      return result;
+    } catch (e) {
+      await this.resetToHead();
+      throw e;
+    }
+  }
+
+  private async build(parent: Block, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
+    const builder = await buildBlock(this.vm, {
+      parentBlock: parent,
+      headerData: {
+        timestamp,
+        coinbase: this.config.feeRecipient,
+        gasLimit: this.config.blockGasLimit,
+        mixHash: ZERO32,
+        parentBeaconBlockRoot: ZERO32,
+        ...(this.config.gasMode === 'free' ? { baseFeePerGas: 0n } : {}),
+      },
+      blockOpts: { common: this.common, putBlockIntoBlockchain: false },
+    });
+    const baseFee = (builder as unknown as { headerData: { baseFeePerGas: bigint } }).headerData.baseFeePerGas;
+    const rejected: Rejected[] = [];
+    const receipts: TxReceipt[] = [];
+    let gasUsed = 0n;
+    for (let index = 0; index < rawTxs.length; index++) {
+      const raw = rawTxs[index] as Uint8Array;
+      let tx: TypedTransaction | undefined;
+      try {
+        tx = decodeAndCheck(raw, this.config, this.common);
+        await this.checkAgainstState(tx, baseFee, this.config.blockGasLimit - gasUsed);
+        const r = await this.addTransaction(builder, tx);
+        gasUsed += r.totalGasSpent;
+        receipts.push(toReceipt(tx, r));
+      } catch (e) {
+        if (!(e instanceof TxRejection)) throw e;
+        rejected.push({ index, hash: tx?.hash(), reason: e.reason, message: e.message });
+      }
+    }
+    const { block } = await builder.build();
+    return { block, receipts, stateRoot: block.header.stateRoot, rejected };
+  }
+
+  /** Stateful checks, so the common rejections carry a precise reason rather than the VM's text. */
+  private async checkAgainstState(tx: TypedTransaction, baseFee: bigint, gasLeft: bigint): Promise<void> {
+    if (tx.gasLimit > gasLeft) {
+      throw new TxRejection('TX_BLOCK_GAS_EXHAUSTED', `gas limit ${tx.gasLimit} above the ${gasLeft} left in this block`);
+    }
+    const maxFee = 'maxFeePerGas' in tx ? tx.maxFeePerGas : tx.gasPrice;
+    if (maxFee < baseFee) throw new TxRejection('TX_FEE_BELOW_BASE_FEE', `fee cap ${maxFee} below base fee ${baseFee}`);
+    const sender = tx.getSenderAddress();
+    const account = await this.state.getAccount(sender);
+    const nonce = account?.nonce ?? 0n;
+    if (tx.nonce < nonce) throw new TxRejection('TX_NONCE_TOO_LOW', `nonce ${tx.nonce}, account nonce ${nonce}`);
+    if (tx.nonce > nonce) throw new TxRejection('TX_NONCE_TOO_HIGH', `nonce ${tx.nonce}, account nonce ${nonce}`);
+    const cost = tx.gasLimit * maxFee + tx.value;
+    const balance = account?.balance ?? 0n;
+    if (balance < cost) throw new TxRejection('TX_INSUFFICIENT_FUNDS', `needs ${cost}, balance ${balance}`);
+    if (account?.isContract() === true) {
+      throw new TxRejection('TX_SENDER_NOT_EOA', 'sender has code (EIP-3607)');
+    }
+  }
+
+  private async addTransaction(builder: Awaited<ReturnType<typeof buildBlock>>, tx: TypedTransaction): Promise<RunTxResult> {
+    try {
+      return await builder.addTransaction(tx);
+    } catch (e) {
+      throw new TxRejection('TX_INVALID', firstLine(e));
+    }
+  }
+
+  private async resetToHead(): Promise<void> {
+    this.trieStore.discard();
+    await this.state.setStateRoot(this.headBlock.header.stateRoot, true);
+  }
+}
+
+function toReceipt(tx: TypedTransaction, r: RunTxResult): TxReceipt {
+  const receipt = r.receipt as { status?: 0 | 1; cumulativeBlockGasUsed: bigint; logs: TxReceipt['logs'] };
+  return {
+    txType: tx.type,
+    status: receipt.status ?? 1,
+    cumulativeGasUsed: receipt.cumulativeBlockGasUsed,
+    gasUsed: r.totalGasSpent,
+    contractAddress: r.createdAddress?.bytes,
+    logs: receipt.logs,
+  };
+}
+
+function reconcileConfig(stored: ChainConfig | undefined, given: ChainConfig | undefined, location: string | null): ChainConfig {
+  if (stored === undefined) {
+    if (given === undefined) {
+      throw new BulwarkError('EXEC_NO_CHAIN', `no chain in ${location ?? 'memory'} and no chain config to create one`);
+    }
+    return given;
+  }
+  if (given !== undefined && JSON.stringify(chainConfigToJson(given)) !== JSON.stringify(chainConfigToJson(stored))) {
+    throw new BulwarkError('EXEC_CONFIG_MISMATCH', `the chain config given differs from the one stored in ${location ?? 'memory'}`);
+  }
+  return stored;
+}
+
+async function writeGenesis(
+  kv: KvStore,
+  config: ChainConfig,
+  common: Common,
+  trieStore: TrieNodeStore,
+  blocks: BlockStore,
+): Promise<Block> {
+  const state = openState({ common, store: trieStore });
+  await writeAlloc(state, config.alloc);
+  await state.checkpoint();
+  await state.commit();
+  const stateRoot = await state.getStateRoot();
+  const genesis = createBlock(
+    {
+      header: {
+        number: 0n,
+        stateRoot,
+        gasLimit: config.blockGasLimit,
+        timestamp: config.genesisTimestamp,
+        coinbase: createAddressFromString('0x0000000000000000000000000000000000000000'),
+        baseFeePerGas: config.gasMode === 'free' ? 0n : config.initialBaseFee,
+        mixHash: ZERO32,
+        parentBeaconBlockRoot: ZERO32,
+        withdrawalsRoot: KECCAK256_RLP,
+        blobGasUsed: 0n,
+        excessBlobGas: 0n,
+      },
+      withdrawals: [],
+    },
+    { common, setHardfork: false },
+  );
+  const ops = [...trieStore.drain(), storeConfigOp(config), ...blocks.putBlockOps(genesis, [])];
+  await kv.write(ops, { sync: true });
+  trieStore.markCommitted();
+  return genesis;
+}
+
+/** What the EVM's BLOCKHASH reads: our own canonical chain. */
+function blockHashSource(blocks: BlockStore) {
+  const source = {
+    async getBlock(number: number) {
+      const hash = await blocks.canonicalHash(BigInt(number));
+      if (hash === undefined) throw new BulwarkError('EXEC_UNKNOWN_BLOCK', `no block ${number}`);
+      return { hash: () => hash };
+    },
+    async putBlock() {},
+    shallowCopy() {
+      return source;
+    },
+  };
+  return source;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+export { parseChainConfig };

@@ -1,0 +1,120 @@
+/**
+ * The bridge between ethereumjs' Merkle-Patricia trie and our `KvStore`.
+ *
+ * The trie writes node by node; RocksDB is fastest, and a block is only crash-safe, when a whole
+ * block's writes land in one atomic batch. So every write made while executing a block goes to an
+ * in-memory overlay, and `drain()` turns the overlay into batch operations that the executor commits
+ * together with the block, receipts and head pointer. Reads go overlay → shared node cache → disk.
+ *
+ * Nothing is ever deleted: the trie runs without node pruning, so every historical state root stays
+ * readable (an archive node), and two tries that share a node can never break each other.
+ */
+import type { BatchDBOp, DB } from '@ethereumjs/util';
+import type { BatchOp, KvStore } from '../storage/kvstore.ts';
+import { BulwarkError } from '../common/errors.ts';
+
+/** A bounded map with least-recently-inserted eviction; hot trie nodes are re-inserted on read. */
+export class NodeCache {
+  private readonly map = new Map<string, Uint8Array>();
+  constructor(private readonly maxEntries: number) {}
+
+  get(key: string): Uint8Array | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, value: Uint8Array): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.maxEntries) {
+      const oldest = this.map.keys().next();
+      if (!oldest.done) this.map.delete(oldest.value);
+    }
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+export interface TrieStoreOptions {
+  readonly kv: KvStore;
+  /** The one-byte key prefix of trie nodes and code in the node's table of prefixes. */
+  readonly prefix: number;
+  readonly cache: NodeCache;
+}
+
+export class TrieNodeStore implements DB<string, Uint8Array> {
+  private overlay = new Map<string, Uint8Array>();
+
+  constructor(private readonly opts: TrieStoreOptions) {}
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const pending = this.overlay.get(key);
+    if (pending !== undefined) return pending;
+    const cached = this.opts.cache.get(key);
+    if (cached !== undefined) return cached;
+    const value = await this.opts.kv.get(this.diskKey(key));
+    if (value !== undefined) this.opts.cache.set(key, value);
+    return value;
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    this.overlay.set(key, value);
+  }
+
+  async del(_key: string): Promise<void> {
+    // Archive semantics: nodes are content-addressed and may be shared by older roots.
+  }
+
+  async batch(ops: BatchDBOp<string, Uint8Array>[]): Promise<void> {
+    for (const op of ops) {
+      if (op.type === 'put') this.overlay.set(op.key, op.value);
+    }
+  }
+
+  /** A view over the same disk and cache with its own overlay, for speculative reads (eth_call). */
+  shallowCopy(): TrieNodeStore {
+    return new TrieNodeStore(this.opts);
+  }
+
+  async open(): Promise<void> {}
+
+  get pendingCount(): number {
+    return this.overlay.size;
+  }
+
+  /** Hands the overlay over as batch operations and starts a fresh one. */
+  drain(): BatchOp[] {
+    const ops: BatchOp[] = [];
+    for (const [key, value] of this.overlay) {
+      ops.push({ type: 'put', key: this.diskKey(key), value });
+    }
+    return ops;
+  }
+
+  /** Called once the drained batch is durable: its nodes become cached, committed state. */
+  markCommitted(): void {
+    for (const [key, value] of this.overlay) this.opts.cache.set(key, value);
+    this.overlay = new Map();
+  }
+
+  /** Throws away everything written since the last commit (a block that failed to build). */
+  discard(): void {
+    this.overlay = new Map();
+  }
+
+  private diskKey(hexKey: string): Uint8Array {
+    if (hexKey.length % 2 !== 0) {
+      throw new BulwarkError('TRIE_BAD_KEY', `trie key is not whole bytes: ${hexKey}`);
+    }
+    const key = new Uint8Array(hexKey.length / 2 + 1);
+    key[0] = this.opts.prefix;
+    Buffer.from(key.buffer, 1).write(hexKey, 'hex');
+    return key;
+  }
+}
