@@ -14,7 +14,7 @@ import { createBlock } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
-import { buildBlock, createVM, type RunTxResult, type VM } from '@ethereumjs/vm';
+import { createVM, runTx, type RunTxResult, type VM } from '@ethereumjs/vm';
 import { KECCAK256_RLP, createAddressFromString } from '@ethereumjs/util';
 import { BulwarkError } from '../common/errors.ts';
 import type { KvStore } from '../storage/kvstore.ts';
@@ -25,6 +25,7 @@ import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-c
 import { buildCommon } from './common.ts';
 import { openState, writeAlloc } from './state.ts';
 import { NodeCache, TrieNodeStore } from './trie-store.ts';
+import { accumulateBeaconRoot, environmentBlock, sealBlock } from './assemble.ts';
 import { TxRejection, decodeAndCheck, firstLine, type RejectReason } from './validation.ts';
 import { loadStoredConfig, storeConfigOp } from './config-store.ts';
 
@@ -125,38 +126,52 @@ export class Executor {
   }
 
   private async build(parent: Block, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
-    const builder = await buildBlock(this.vm, {
-      parentBlock: parent,
-      headerData: {
-        timestamp,
-        coinbase: this.config.feeRecipient,
-        gasLimit: this.config.blockGasLimit,
-        mixHash: ZERO32,
-        parentBeaconBlockRoot: ZERO32,
-        ...(this.config.gasMode === 'free' ? { baseFeePerGas: 0n } : {}),
-      },
-      blockOpts: { common: this.common, putBlockIntoBlockchain: false },
+    const baseFee = this.config.gasMode === 'free' ? 0n : parent.header.calcNextBaseFee();
+    const env = environmentBlock(this.common, {
+      parentHash: parent.hash(),
+      number: parent.header.number + 1n,
+      timestamp,
+      coinbase: this.config.feeRecipient,
+      gasLimit: this.config.blockGasLimit,
+      baseFeePerGas: baseFee,
+      mixHash: ZERO32,
+      parentBeaconBlockRoot: ZERO32,
+      excessBlobGas: parent.header.calcNextExcessBlobGas(this.common),
+      blobGasUsed: 0n,
+      withdrawalsRoot: KECCAK256_RLP,
     });
-    const baseFee = (builder as unknown as { headerData: { baseFeePerGas: bigint } }).headerData.baseFeePerGas;
-    const rejected: Rejected[] = [];
-    const receipts: TxReceipt[] = [];
-    let gasUsed = 0n;
-    for (let index = 0; index < rawTxs.length; index++) {
-      const raw = rawTxs[index] as Uint8Array;
-      let tx: TypedTransaction | undefined;
-      try {
-        tx = decodeAndCheck(raw, this.config, this.common);
-        await this.checkAgainstState(tx, baseFee, this.config.blockGasLimit - gasUsed);
-        const r = await this.addTransaction(builder, tx);
-        gasUsed += r.totalGasSpent;
-        receipts.push(toReceipt(tx, r));
-      } catch (e) {
-        if (!(e instanceof TxRejection)) throw e;
-        rejected.push({ index, hash: tx?.hash(), reason: e.reason, message: e.message });
+    const journal = this.vm.evm.journal;
+    await journal.checkpoint();
+    try {
+      await accumulateBeaconRoot(this.vm, ZERO32, timestamp);
+      const rejected: Rejected[] = [];
+      const receipts: TxReceipt[] = [];
+      const included: TypedTransaction[] = [];
+      const results: RunTxResult[] = [];
+      let gasUsed = 0n;
+      for (let index = 0; index < rawTxs.length; index++) {
+        let tx: TypedTransaction | undefined;
+        try {
+          tx = decodeAndCheck(rawTxs[index] as Uint8Array, this.config, this.common);
+          await this.checkAgainstState(tx, baseFee, this.config.blockGasLimit - gasUsed);
+          const r = await this.runTx(tx, env, gasUsed);
+          gasUsed += r.totalGasSpent;
+          included.push(tx);
+          results.push(r);
+          receipts.push(toReceipt(tx, r));
+        } catch (e) {
+          if (!(e instanceof TxRejection)) throw e;
+          rejected.push({ index, hash: tx?.hash(), reason: e.reason, message: e.message });
+        }
       }
+      const stateRoot = await this.state.getStateRoot();
+      await journal.commit();
+      const block = await sealBlock(this.common, env, included, results, stateRoot, gasUsed);
+      return { block, receipts, stateRoot, rejected };
+    } catch (e) {
+      await journal.revert();
+      throw e;
     }
-    const { block } = await builder.build();
-    return { block, receipts, stateRoot: block.header.stateRoot, rejected };
   }
 
   /** Stateful checks, so the common rejections carry a precise reason rather than the VM's text. */
@@ -179,9 +194,9 @@ export class Executor {
     }
   }
 
-  private async addTransaction(builder: Awaited<ReturnType<typeof buildBlock>>, tx: TypedTransaction): Promise<RunTxResult> {
+  private async runTx(tx: TypedTransaction, block: Block, blockGasUsed: bigint): Promise<RunTxResult> {
     try {
-      return await builder.addTransaction(tx);
+      return await runTx(this.vm, { tx, block, blockGasUsed });
     } catch (e) {
       throw new TxRejection('TX_INVALID', firstLine(e));
     }

@@ -8,6 +8,7 @@ import { RLP } from '@ethereumjs/rlp';
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
 import { bytesToBigInt } from '@ethereumjs/util';
 import type { ChainConfig } from './chain-config.ts';
+import { TX_OPTIONS_PARAMS } from './common.ts';
 
 export type RejectReason =
   | 'TX_OVERSIZED'
@@ -82,7 +83,7 @@ export function decodeAndCheck(raw: Uint8Array, config: ChainConfig, common: Com
   }
   let tx: TypedTransaction;
   try {
-    tx = createTxFromRLP(raw, { common });
+    tx = createTxFromRLP(raw, { common, params: TX_OPTIONS_PARAMS });
   } catch (e) {
     throw new TxRejection('TX_MALFORMED', `invalid transaction: ${firstLine(e)}`);
   }

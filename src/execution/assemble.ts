@@ -1,0 +1,72 @@
+/**
+ * Assembles an Ethereum block from executed transactions.
+ *
+ * ethereumjs' BlockBuilder rebuilds a Block object with every transaction so far for each one it
+ * adds (quadratic in block size, ~30 s for a 2,000-transaction block here), so we run `runTx`
+ * against a fixed environment block and build the final block once, from the objects we hold.
+ */
+import { Block, createBlock, createBlockHeader, genTransactionsTrieRoot, type HeaderData } from '@ethereumjs/block';
+import type { Common } from '@ethereumjs/common';
+import { MerklePatriciaTrie } from '@ethereumjs/mpt';
+import { RLP } from '@ethereumjs/rlp';
+import type { TypedTransaction } from '@ethereumjs/tx';
+import { bigIntToBytes, createAddressFromString, setLengthLeft } from '@ethereumjs/util';
+import { encodeReceipt, type RunTxResult, type VM } from '@ethereumjs/vm';
+
+/** EIP-4788's beacon-roots contract; a no-op unless a chain deploys code there. */
+const BEACON_ROOTS = createAddressFromString('0x000F3df6D732807Ef1319fB7B8bB8522d0Beac02');
+
+/** The header fields known before execution; the rest come from `sealBlock`. */
+export function environmentBlock(common: Common, header: HeaderData): Block {
+  return createBlock({ header }, { common, setHardfork: false });
+}
+
+/** EIP-4788: record the parent beacon root at the start of the block, as every Cancun client does. */
+export async function accumulateBeaconRoot(vm: VM, root: Uint8Array, timestamp: bigint): Promise<void> {
+  const code = await vm.stateManager.getCode(BEACON_ROOTS);
+  if (code.length === 0) return;
+  const length = BigInt(vm.common.param('historicalRootsLength'));
+  const index = timestamp % length;
+  await vm.stateManager.putStorage(BEACON_ROOTS, setLengthLeft(bigIntToBytes(index), 32), bigIntToBytes(timestamp));
+  await vm.stateManager.putStorage(BEACON_ROOTS, setLengthLeft(bigIntToBytes(index + length), 32), root);
+}
+
+async function receiptsRoot(common: Common, txs: readonly TypedTransaction[], results: readonly RunTxResult[]) {
+  const trie = new MerklePatriciaTrie({ common });
+  for (let i = 0; i < results.length; i++) {
+    await trie.put(RLP.encode(i), encodeReceipt((results[i] as RunTxResult).receipt, (txs[i] as TypedTransaction).type));
+  }
+  return trie.root();
+}
+
+function orBlooms(results: readonly RunTxResult[]): Uint8Array {
+  const bloom = new Uint8Array(256);
+  for (const r of results) {
+    const bits = r.bloom.bitvector;
+    for (let i = 0; i < 256; i++) bloom[i]! |= bits[i]!;
+  }
+  return bloom;
+}
+
+/** Builds the final block: roots over the transactions and receipts, the state root, the gas used. */
+export async function sealBlock(
+  common: Common,
+  env: Block,
+  txs: TypedTransaction[],
+  results: readonly RunTxResult[],
+  stateRoot: Uint8Array,
+  gasUsed: bigint,
+): Promise<Block> {
+  const header = createBlockHeader(
+    {
+      ...env.header.toJSON(),
+      stateRoot,
+      transactionsTrie: await genTransactionsTrieRoot(txs, new MerklePatriciaTrie({ common })),
+      receiptTrie: await receiptsRoot(common, txs, results),
+      logsBloom: orBlooms(results),
+      gasUsed,
+    },
+    { common, setHardfork: false },
+  );
+  return new Block(header, txs, [], [], { common, setHardfork: false });
+}
