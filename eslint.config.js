@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import { importX } from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'data/**', '.bulwark/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'data/**', '.bulwark/**', 'tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

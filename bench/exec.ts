@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     const dep = await ex.execute(ex.head.hash(), [deploy.serialize()], ++ts.ts);
     const token = dep.receipts[0]?.contractAddress;
     if (token === undefined) throw new Error('token deployment failed');
-    const tokenHex = `0x${Buffer.from(token).toString('hex')}`;
+    const tokenHex = `0x${Buffer.from(token).toString('hex')}` as const;
     const seed = Array.from({ length: SENDERS }, (_, s) =>
       signTx(ex.common, keys[deployer]!, {
         nonce: next(deployer),

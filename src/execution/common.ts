@@ -3,7 +3,7 @@
  * Keccak from hash-wasm and native ecrecover make the VM several times faster than its pure-JS
  * defaults; sha256 from node:crypto serves the precompile.
  */
-import { Common, Mainnet, createCustomCommon, type CustomCrypto } from '@ethereumjs/common';
+import { Mainnet, createCustomCommon, type Common, type CustomCrypto } from '@ethereumjs/common';
 import { paramsTx } from '@ethereumjs/tx';
 import { keccak256, sha256 } from '../crypto/hash.ts';
 import { ecrecover } from '../crypto/secp256k1.ts';

@@ -13,7 +13,7 @@ export function testKey(i: number): Uint8Array {
   return sha256(new TextEncoder().encode(`bulwark test key ${i}`));
 }
 
-export function addressOf(key: Uint8Array): string {
+export function addressOf(key: Uint8Array): `0x${string}` {
   return bytesToHex(privateKeyToAddress(key));
 }
 
@@ -25,7 +25,7 @@ export function testConfig(overrides: Partial<ChainConfigJson> = {}, funded = 4)
 
 export interface TxFields {
   nonce: bigint;
-  to?: string;
+  to?: `0x${string}`;
   value?: bigint;
   data?: Uint8Array;
   gasLimit?: bigint;
