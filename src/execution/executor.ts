@@ -12,38 +12,20 @@
 import type { Block } from '@ethereumjs/block';
 import { createBlock } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
-import type { TypedTransaction } from '@ethereumjs/tx';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
-import { createVM, runTx, type RunTxResult, type VM } from '@ethereumjs/vm';
+import { createVM, type VM } from '@ethereumjs/vm';
 import { KECCAK256_RLP, createAddressFromString } from '@ethereumjs/util';
 import { BulwarkError } from '../common/errors.ts';
 import type { KvStore } from '../storage/kvstore.ts';
 import { PREFIX } from '../storage/prefixes.ts';
 import { BlockStore, hex } from '../ledger/block-store.ts';
-import type { TxReceipt } from '../ledger/receipt.ts';
 import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-config.ts';
 import { buildCommon } from './common.ts';
 import { openState, writeAlloc } from './state.ts';
 import { NodeCache, TrieNodeStore } from './trie-store.ts';
-import { accumulateBeaconRoot, environmentBlock, sealBlock } from './assemble.ts';
-import { TxRejection, decodeAndCheck, firstLine, type RejectReason } from './validation.ts';
+import { environmentBlock } from './assemble.ts';
+import { executeBlock, type ExecutionResult } from './block-exec.ts';
 import { loadStoredConfig, storeConfigOp } from './config-store.ts';
-
-export interface Rejected {
-  /** Position of the transaction in the ordered input. */
-  readonly index: number;
-  /** The transaction hash, when the bytes decoded far enough to have one. */
-  readonly hash: Uint8Array | undefined;
-  readonly reason: RejectReason;
-  readonly message: string;
-}
-
-export interface ExecutionResult {
-  readonly block: Block;
-  readonly receipts: readonly TxReceipt[];
-  readonly stateRoot: Uint8Array;
-  readonly rejected: readonly Rejected[];
-}
 
 export interface ExecutorOptions {
   readonly kv: KvStore;
@@ -126,98 +108,26 @@ export class Executor {
   }
 
   private async build(parent: Block, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
-    const baseFee = this.config.gasMode === 'free' ? 0n : parent.header.calcNextBaseFee();
     const env = environmentBlock(this.common, {
       parentHash: parent.hash(),
       number: parent.header.number + 1n,
       timestamp,
       coinbase: this.config.feeRecipient,
       gasLimit: this.config.blockGasLimit,
-      baseFeePerGas: baseFee,
+      baseFeePerGas: this.config.gasMode === 'free' ? 0n : parent.header.calcNextBaseFee(),
       mixHash: ZERO32,
       parentBeaconBlockRoot: ZERO32,
       excessBlobGas: parent.header.calcNextExcessBlobGas(this.common),
       blobGasUsed: 0n,
       withdrawalsRoot: KECCAK256_RLP,
     });
-    const journal = this.vm.evm.journal;
-    await journal.checkpoint();
-    try {
-      await accumulateBeaconRoot(this.vm, ZERO32, timestamp);
-      const rejected: Rejected[] = [];
-      const receipts: TxReceipt[] = [];
-      const included: TypedTransaction[] = [];
-      const results: RunTxResult[] = [];
-      let gasUsed = 0n;
-      for (let index = 0; index < rawTxs.length; index++) {
-        let tx: TypedTransaction | undefined;
-        try {
-          tx = decodeAndCheck(rawTxs[index] as Uint8Array, this.config, this.common);
-          await this.checkAgainstState(tx, baseFee, this.config.blockGasLimit - gasUsed);
-          const r = await this.runTx(tx, env, gasUsed);
-          gasUsed += r.totalGasSpent;
-          included.push(tx);
-          results.push(r);
-          receipts.push(toReceipt(tx, r));
-        } catch (e) {
-          if (!(e instanceof TxRejection)) throw e;
-          rejected.push({ index, hash: tx?.hash(), reason: e.reason, message: e.message });
-        }
-      }
-      const stateRoot = await this.state.getStateRoot();
-      await journal.commit();
-      const block = await sealBlock(this.common, env, included, results, stateRoot, gasUsed);
-      return { block, receipts, stateRoot, rejected };
-    } catch (e) {
-      await journal.revert();
-      throw e;
-    }
-  }
-
-  /** Stateful checks, so the common rejections carry a precise reason rather than the VM's text. */
-  private async checkAgainstState(tx: TypedTransaction, baseFee: bigint, gasLeft: bigint): Promise<void> {
-    if (tx.gasLimit > gasLeft) {
-      throw new TxRejection('TX_BLOCK_GAS_EXHAUSTED', `gas limit ${tx.gasLimit} above the ${gasLeft} left in this block`);
-    }
-    const maxFee = 'maxFeePerGas' in tx ? tx.maxFeePerGas : tx.gasPrice;
-    if (maxFee < baseFee) throw new TxRejection('TX_FEE_BELOW_BASE_FEE', `fee cap ${maxFee} below base fee ${baseFee}`);
-    const sender = tx.getSenderAddress();
-    const account = await this.state.getAccount(sender);
-    const nonce = account?.nonce ?? 0n;
-    if (tx.nonce < nonce) throw new TxRejection('TX_NONCE_TOO_LOW', `nonce ${tx.nonce}, account nonce ${nonce}`);
-    if (tx.nonce > nonce) throw new TxRejection('TX_NONCE_TOO_HIGH', `nonce ${tx.nonce}, account nonce ${nonce}`);
-    const cost = tx.gasLimit * maxFee + tx.value;
-    const balance = account?.balance ?? 0n;
-    if (balance < cost) throw new TxRejection('TX_INSUFFICIENT_FUNDS', `needs ${cost}, balance ${balance}`);
-    if (account?.isContract() === true) {
-      throw new TxRejection('TX_SENDER_NOT_EOA', 'sender has code (EIP-3607)');
-    }
-  }
-
-  private async runTx(tx: TypedTransaction, block: Block, blockGasUsed: bigint): Promise<RunTxResult> {
-    try {
-      return await runTx(this.vm, { tx, block, blockGasUsed });
-    } catch (e) {
-      throw new TxRejection('TX_INVALID', firstLine(e));
-    }
+    return executeBlock({ vm: this.vm, config: this.config }, env, rawTxs);
   }
 
   private async resetToHead(): Promise<void> {
     this.trieStore.discard();
     await this.state.setStateRoot(this.headBlock.header.stateRoot, true);
   }
-}
-
-function toReceipt(tx: TypedTransaction, r: RunTxResult): TxReceipt {
-  const receipt = r.receipt as { status?: 0 | 1; cumulativeBlockGasUsed: bigint; logs: TxReceipt['logs'] };
-  return {
-    txType: tx.type,
-    status: receipt.status ?? 1,
-    cumulativeGasUsed: receipt.cumulativeBlockGasUsed,
-    gasUsed: r.totalGasSpent,
-    contractAddress: r.createdAddress?.bytes,
-    logs: receipt.logs,
-  };
 }
 
 function reconcileConfig(stored: ChainConfig | undefined, given: ChainConfig | undefined, location: string | null): ChainConfig {
@@ -291,3 +201,4 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export { parseChainConfig };
+export type { ExecutionResult, Rejected } from './block-exec.ts';

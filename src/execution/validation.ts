@@ -63,7 +63,7 @@ function signedChainId(raw: Uint8Array): { type: number; chainId: bigint | undef
 }
 
 /** Decodes and checks everything that does not depend on state. */
-export function decodeAndCheck(raw: Uint8Array, config: ChainConfig, common: Common): TypedTransaction {
+export function decodeAndCheck(raw: Uint8Array, config: ChainConfig, common: Common, blockGasLimit: bigint): TypedTransaction {
   if (raw.length > config.maxTxBytes) {
     throw new TxRejection('TX_OVERSIZED', `transaction is ${raw.length} bytes, limit ${config.maxTxBytes}`);
   }
@@ -94,8 +94,8 @@ export function decodeAndCheck(raw: Uint8Array, config: ChainConfig, common: Com
   if (tx.gasLimit < intrinsic) {
     throw new TxRejection('TX_INTRINSIC_GAS_TOO_LOW', `gas limit ${tx.gasLimit} below intrinsic gas ${intrinsic}`);
   }
-  if (tx.gasLimit > config.blockGasLimit) {
-    throw new TxRejection('TX_GAS_ABOVE_BLOCK_LIMIT', `gas limit ${tx.gasLimit} above block limit ${config.blockGasLimit}`);
+  if (tx.gasLimit > blockGasLimit) {
+    throw new TxRejection('TX_GAS_ABOVE_BLOCK_LIMIT', `gas limit ${tx.gasLimit} above block limit ${blockGasLimit}`);
   }
   return tx;
 }
