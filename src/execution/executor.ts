@@ -50,6 +50,7 @@ export class Executor {
     private readonly vm: VM,
     blocks: BlockStore,
     head: Block,
+    private readonly hashSource: ReturnType<typeof blockHashSource>,
   ) {
     this.blocks = blocks;
     this.headBlock = head;
@@ -74,12 +75,23 @@ export class Executor {
       head = b;
     }
     const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches: true });
-    const vm = await createVM({ common, stateManager: state, blockchain: blockHashSource(blocks) as never });
-    return new Executor(config, common, opts.kv, trieStore, state, vm, blocks, head);
+    const hashes = blockHashSource(blocks);
+    const vm = await createVM({ common, stateManager: state, blockchain: hashes as never });
+    return new Executor(config, common, opts.kv, trieStore, state, vm, blocks, head, hashes);
   }
 
   get head(): Block {
     return this.headBlock;
+  }
+
+  /** A fresh, uncached view of the state at `root`; its writes stay in memory and are never stored. */
+  stateAt(root: Uint8Array): MerkleStateManager {
+    return openState({ common: this.common, store: this.trieStore.readView(), root });
+  }
+
+  /** What BLOCKHASH reads: the canonical chain. */
+  get blockHashes(): ReturnType<typeof blockHashSource> {
+    return this.hashSource;
   }
 
   /**

@@ -77,8 +77,16 @@ export class TrieNodeStore implements DB<string, Uint8Array> {
     }
   }
 
-  /** A view over the same disk and cache with its own overlay, for speculative reads (eth_call). */
+  /**
+   * ethereumjs gives each storage trie a `shallowCopy()` of the account trie's database and expects
+   * the copy to share everything, so this is the same store, overlay included.
+   */
   shallowCopy(): TrieNodeStore {
+    return this;
+  }
+
+  /** A view over the same disk and cache with an overlay of its own, for reads and simulations. */
+  readView(): TrieNodeStore {
     return new TrieNodeStore(this.opts);
   }
 

@@ -1,0 +1,240 @@
+/**
+ * Reads at the latest block or a given one: account fields, `call` (with revert data) and
+ * `estimateGas`, transaction and receipt lookup, and logs by block range, address and topics.
+ *
+ * Every read opens its own view of the state at the block's root over the shared node store, so
+ * reads never see a block that is still being executed, and nothing a read does can reach disk.
+ */
+import type { Block } from '@ethereumjs/block';
+import type { MerkleStateManager } from '@ethereumjs/statemanager';
+import { createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx';
+import { createAddressFromBigInt, setLengthLeft, type Address } from '@ethereumjs/util';
+import { Bloom, createVM, runTx } from '@ethereumjs/vm';
+import { BulwarkError } from '../common/errors.ts';
+import type { LogEntry, TxReceipt } from '../ledger/receipt.ts';
+import type { Executor } from './executor.ts';
+import { TX_OPTIONS_PARAMS } from './common.ts';
+
+/** A block by number, by hash, or the head. */
+export type BlockTag = bigint | Uint8Array | 'latest';
+
+export interface CallRequest {
+  readonly from?: Address;
+  readonly to?: Address;
+  readonly data?: Uint8Array;
+  readonly value?: bigint;
+  readonly gas?: bigint;
+  readonly gasPrice?: bigint;
+}
+
+export interface CallResult {
+  readonly success: boolean;
+  readonly returnData: Uint8Array;
+  readonly gasUsed: bigint;
+  /** The EVM's reason when `success` is false ('revert', 'out of gas', …). */
+  readonly error: string | undefined;
+}
+
+export interface TxLookup {
+  readonly tx: TypedTransaction;
+  readonly block: Block;
+  readonly index: number;
+  readonly receipt: TxReceipt;
+  /** Index of this transaction's first log within the block. */
+  readonly firstLogIndex: number;
+}
+
+export interface LogFilter {
+  readonly fromBlock: bigint;
+  readonly toBlock: bigint;
+  /** Any of these addresses; empty or absent matches all. */
+  readonly addresses?: readonly Uint8Array[];
+  /** Per position: null matches anything, otherwise any of the listed topics. */
+  readonly topics?: readonly (readonly Uint8Array[] | null)[];
+}
+
+export interface MatchedLog {
+  readonly log: LogEntry;
+  readonly blockNumber: bigint;
+  readonly blockHash: Uint8Array;
+  readonly txHash: Uint8Array;
+  readonly txIndex: number;
+  readonly logIndex: number;
+}
+
+export const MAX_LOG_RANGE = 10_000n;
+
+const ZERO_ADDRESS = createAddressFromBigInt(0n);
+
+export class ChainReader {
+  constructor(private readonly executor: Executor) {}
+
+  async block(tag: BlockTag): Promise<Block> {
+    const blocks = this.executor.blocks;
+    if (tag === 'latest') return this.executor.head;
+    const b = typeof tag === 'bigint' ? await blocks.blockByNumber(tag) : await blocks.block(tag);
+    if (b === undefined) throw new BulwarkError('READ_UNKNOWN_BLOCK', `no block ${describe(tag)}`);
+    return b;
+  }
+
+  async balance(address: Address, tag: BlockTag = 'latest'): Promise<bigint> {
+    return (await (await this.stateAt(tag)).getAccount(address))?.balance ?? 0n;
+  }
+
+  async nonce(address: Address, tag: BlockTag = 'latest'): Promise<bigint> {
+    return (await (await this.stateAt(tag)).getAccount(address))?.nonce ?? 0n;
+  }
+
+  async code(address: Address, tag: BlockTag = 'latest'): Promise<Uint8Array> {
+    return (await this.stateAt(tag)).getCode(address);
+  }
+
+  /** The 32-byte value of `slot` (zero when unset). */
+  async storage(address: Address, slot: bigint, tag: BlockTag = 'latest'): Promise<Uint8Array> {
+    const state = await this.stateAt(tag);
+    const key = setLengthLeft(bigIntToWord(slot), 32);
+    return setLengthLeft(await state.getStorage(address, key), 32);
+  }
+
+  /** Runs a message on top of block `tag` without committing anything (eth_call). */
+  async call(req: CallRequest, tag: BlockTag = 'latest'): Promise<CallResult> {
+    const block = await this.block(tag);
+    return this.simulate(req, block, req.gas ?? block.header.gasLimit);
+  }
+
+  /**
+   * The least gas limit with which the message succeeds (eth_estimateGas): a binary search between
+   * the gas it used and the block limit, as go-ethereum does, since refunds and the 63/64 rule make
+   * "gas used" an underestimate. A message that fails even with the cap reports why.
+   */
+  async estimateGas(req: CallRequest, tag: BlockTag = 'latest'): Promise<bigint> {
+    const block = await this.block(tag);
+    const cap = req.gas ?? block.header.gasLimit;
+    const first = await this.simulate(req, block, cap);
+    if (!first.success) {
+      throw new BulwarkError('READ_EXECUTION_FAILED', `execution fails with the gas cap ${cap}: ${first.error}`, {
+        returnData: first.returnData,
+      });
+    }
+    if ((await this.simulate(req, block, first.gasUsed)).success) return first.gasUsed;
+    // Invariant: the message fails with `lo` gas and succeeds with `hi`.
+    let lo = first.gasUsed;
+    let hi = cap;
+    while (hi - lo > 1n) {
+      const mid = (lo + hi) / 2n;
+      if ((await this.simulate(req, block, mid)).success) hi = mid;
+      else lo = mid;
+    }
+    return hi;
+  }
+
+  async transaction(hash: Uint8Array): Promise<TxLookup | undefined> {
+    const loc = await this.executor.blocks.txLocation(hash);
+    if (loc === undefined) return undefined;
+    const [block, receipts] = await Promise.all([
+      this.executor.blocks.block(loc.blockHash),
+      this.executor.blocks.receipts(loc.blockHash),
+    ]);
+    const tx = block?.transactions[loc.index];
+    const receipt = receipts?.[loc.index];
+    if (block === undefined || tx === undefined || receipt === undefined || receipts === undefined) {
+      throw new BulwarkError('LEDGER_CORRUPT', `transaction index points at a missing block or receipt`);
+    }
+    const firstLogIndex = receipts.slice(0, loc.index).reduce((n, r) => n + r.logs.length, 0);
+    return { tx, block, index: loc.index, receipt, firstLogIndex };
+  }
+
+  /** Logs in `[fromBlock, toBlock]` matching the filter; blocks whose bloom cannot match are skipped. */
+  async logs(filter: LogFilter): Promise<MatchedLog[]> {
+    if (filter.toBlock - filter.fromBlock >= MAX_LOG_RANGE) {
+      throw new BulwarkError('READ_RANGE_TOO_LARGE', `log query spans more than ${MAX_LOG_RANGE} blocks`);
+    }
+    const head = this.executor.head.header.number;
+    const to = filter.toBlock > head ? head : filter.toBlock;
+    if (filter.fromBlock > to) return [];
+    const out: MatchedLog[] = [];
+    for (let n = filter.fromBlock; n <= to; n++) {
+      const header = await this.executor.blocks.headerByNumber(n);
+      if (header === undefined || !bloomMayMatch(new Bloom(header.logsBloom), filter)) continue;
+      out.push(...(await this.blockLogs(header.hash(), n, filter)));
+    }
+    return out;
+  }
+
+  private async blockLogs(blockHash: Uint8Array, number: bigint, filter: LogFilter): Promise<MatchedLog[]> {
+    const [block, receipts] = await Promise.all([
+      this.executor.blocks.block(blockHash),
+      this.executor.blocks.receipts(blockHash),
+    ]);
+    if (block === undefined || receipts === undefined) {
+      throw new BulwarkError('LEDGER_CORRUPT', `block ${number} is missing its body or receipts`);
+    }
+    const out: MatchedLog[] = [];
+    let logIndex = 0;
+    receipts.forEach((r, txIndex) => {
+      for (const log of r.logs) {
+        if (logMatches(log, filter)) {
+          const txHash = (block.transactions[txIndex] as TypedTransaction).hash();
+          out.push({ log, blockNumber: number, blockHash, txHash, txIndex, logIndex });
+        }
+        logIndex++;
+      }
+    });
+    return out;
+  }
+
+  private async stateAt(tag: BlockTag): Promise<MerkleStateManager> {
+    return this.executor.stateAt((await this.block(tag)).header.stateRoot);
+  }
+
+  private async simulate(req: CallRequest, block: Block, gasLimit: bigint): Promise<CallResult> {
+    const state = this.executor.stateAt(block.header.stateRoot);
+    const vm = await createVM({ common: this.executor.common, stateManager: state, blockchain: this.executor.blockHashes as never });
+    const from = req.from ?? ZERO_ADDRESS;
+    const nonce = (await state.getAccount(from))?.nonce ?? 0n;
+    const tx = unsignedTx(this.executor, req, nonce, gasLimit, block.header.baseFeePerGas ?? 0n);
+    tx.getSenderAddress = () => from;
+    try {
+      const r = await runTx(vm, { tx, block, skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true });
+      const err = r.execResult.exceptionError;
+      return { success: err === undefined, returnData: r.execResult.returnValue, gasUsed: r.totalGasSpent, error: err?.error };
+    } catch (e) {
+      return { success: false, returnData: new Uint8Array(), gasUsed: gasLimit, error: (e as Error).message };
+    }
+  }
+}
+
+function unsignedTx(executor: Executor, req: CallRequest, nonce: bigint, gasLimit: bigint, baseFee: bigint): TypedTransaction {
+  const opts = { common: executor.common, params: TX_OPTIONS_PARAMS, freeze: false };
+  const fields = { nonce, gasLimit, to: req.to, value: req.value ?? 0n, data: req.data ?? new Uint8Array() };
+  const price = req.gasPrice ?? baseFee;
+  return baseFee === 0n && req.gasPrice !== undefined
+    ? createLegacyTx({ ...fields, gasPrice: price }, opts)
+    : createFeeMarket1559Tx({ ...fields, maxFeePerGas: price, maxPriorityFeePerGas: 0n }, opts);
+}
+
+function bloomMayMatch(bloom: Bloom, f: LogFilter): boolean {
+  if (f.addresses !== undefined && f.addresses.length > 0 && !f.addresses.some((a) => bloom.check(a))) return false;
+  return (f.topics ?? []).every((alts) => alts === null || alts.length === 0 || alts.some((t) => bloom.check(t)));
+}
+
+function logMatches([address, topics]: LogEntry, f: LogFilter): boolean {
+  if (f.addresses !== undefined && f.addresses.length > 0 && !f.addresses.some((a) => bytesEq(a, address))) return false;
+  return (f.topics ?? []).every((alts, i) => {
+    if (alts === null || alts.length === 0) return true;
+    const t = topics[i];
+    return t !== undefined && alts.some((x) => bytesEq(x, t));
+  });
+}
+
+function bytesEq(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+function bigIntToWord(n: bigint): Uint8Array {
+  return Uint8Array.from(Buffer.from(n.toString(16).padStart(64, '0'), 'hex'));
+}
+
+function describe(tag: BlockTag): string {
+  return typeof tag === 'bigint' ? `#${tag}` : typeof tag === 'string' ? tag : `0x${Buffer.from(tag).toString('hex')}`;
+}
