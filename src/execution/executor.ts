@@ -21,6 +21,7 @@ import { PREFIX } from '../storage/prefixes.ts';
 import { BlockStore, hex } from '../ledger/block-store.ts';
 import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-config.ts';
 import { buildCommon } from './common.ts';
+import { assertNativeSecp256k1 } from '../crypto/secp256k1.ts';
 import { openState, writeAlloc } from './state.ts';
 import { NodeCache, TrieNodeStore } from './trie-store.ts';
 import { environmentBlock } from './assemble.ts';
@@ -33,6 +34,12 @@ export interface ExecutorOptions {
   readonly config?: ChainConfig;
   /** Trie nodes kept in memory across blocks. */
   readonly nodeCacheEntries?: number;
+  /**
+   * The `secp256k1` package silently falls back to pure JavaScript (about 10x slower signature
+   * recovery) when its native build does not load; the executor refuses to start on it unless
+   * this is set.
+   */
+  readonly allowJsSecp256k1?: boolean;
 }
 
 const ZERO32 = new Uint8Array(32);
@@ -57,6 +64,7 @@ export class Executor {
   }
 
   static async open(opts: ExecutorOptions): Promise<Executor> {
+    if (opts.allowJsSecp256k1 !== true) assertNativeSecp256k1();
     const stored = await loadStoredConfig(opts.kv);
     const config = reconcileConfig(stored, opts.config, opts.kv.location);
     const common = buildCommon(config.chainId, config.hardfork);
