@@ -14,7 +14,8 @@ import { createBlock } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createVM, type VM } from '@ethereumjs/vm';
-import { KECCAK256_RLP, createAddressFromString } from '@ethereumjs/util';
+import { KECCAK256_RLP, ValueEncoding, createAddressFromString } from '@ethereumjs/util';
+import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { BulwarkError } from '../common/errors.ts';
 import type { KvStore } from '../storage/kvstore.ts';
 import { PREFIX } from '../storage/prefixes.ts';
@@ -81,6 +82,7 @@ export class Executor {
         throw new BulwarkError('LEDGER_CORRUPT', `head block ${hex(headHash)} is missing`, { location: opts.kv.location });
       }
       head = b;
+      await assertStateRootPresent(trieStore, common, head);
     }
     const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches: true });
     const hashes = blockHashSource(blocks);
@@ -198,6 +200,20 @@ async function writeGenesis(
   await kv.write(ops, { sync: true });
   trieStore.markCommitted();
   return genesis;
+}
+
+/**
+ * A missing root node would make every account read as absent: the node would silently carry on
+ * from an empty state. Refuse instead.
+ */
+async function assertStateRootPresent(store: TrieNodeStore, common: Common, head: Block): Promise<void> {
+  const trie = new MerklePatriciaTrie({ db: store, useKeyHashing: true, valueEncoding: ValueEncoding.Bytes, common });
+  if (!(await trie.checkRoot(head.header.stateRoot))) {
+    throw new BulwarkError(
+      'LEDGER_CORRUPT',
+      `state root ${hex(head.header.stateRoot)} of head block ${head.header.number} is missing from the store`,
+    );
+  }
 }
 
 /** What the EVM's BLOCKHASH reads: our own canonical chain. */

@@ -252,3 +252,16 @@ describe('reader: state, calls, lookups, logs', () => {
     await assert.rejects(reader.logs({ fromBlock: 0n, toBlock: 20_000n }), (e) => isBulwarkError(e, 'READ_RANGE_TOO_LARGE'));
   });
 });
+
+describe('executor: integrity on open', () => {
+  test('a head whose state root is missing from the store is refused, not read as an empty state', async () => {
+    const kv = new MemoryStore();
+    const ex = await Executor.open({ kv, config: testConfig() });
+    await ex.execute(ex.head.hash(), [signTx(ex.common, A, { nonce: 0n, to: stranger, value: 1n, gasLimit: 21_000n }).serialize()], 1n);
+    const { PREFIX } = await import('../../src/storage/prefixes.ts');
+    const rootKey = Uint8Array.from([PREFIX.stateTrie, ...ex.head.header.stateRoot]);
+    assert.ok(await kv.get(rootKey), 'the root node is stored under its hash');
+    await kv.write([{ type: 'del', key: rootKey }]);
+    await assert.rejects(Executor.open({ kv }), (e) => isBulwarkError(e, 'LEDGER_CORRUPT'));
+  });
+});
