@@ -73,7 +73,7 @@ export class OurRunner implements GroupRunner {
     preRoot: Uint8Array,
   ): Promise<CaseResult> {
     const store = this.newStore();
-    const stateManager = openState({ common, store, root: preRoot });
+    const stateManager = openState({ common, store, root: preRoot, caches: true });
     const vm = await createVM({ common, stateManager, blockchain: vectorBlockHashes });
     const env = environmentBlock(common, headerData(group.env));
     const tx = hexToBytes(c.post.txbytes as `0x${string}`);

@@ -13,7 +13,8 @@ import type { Block } from '@ethereumjs/block';
 import { createBlock } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
-import { createVM, type VM } from '@ethereumjs/vm';
+import type { VM } from '@ethereumjs/vm';
+import { createNodeVm } from './precompiles.ts';
 import { KECCAK256_RLP, ValueEncoding, createAddressFromString } from '@ethereumjs/util';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { BulwarkError } from '../common/errors.ts';
@@ -86,7 +87,7 @@ export class Executor {
     }
     const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches: true });
     const hashes = blockHashSource(blocks);
-    const vm = await createVM({ common, stateManager: state, blockchain: hashes as never });
+    const vm = await createNodeVm(common, state, hashes);
     return new Executor(config, common, opts.kv, trieStore, state, vm, blocks, head, hashes);
   }
 

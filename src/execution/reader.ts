@@ -9,7 +9,8 @@ import type { Block } from '@ethereumjs/block';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx';
 import { createAddressFromBigInt, setLengthLeft, type Address } from '@ethereumjs/util';
-import { Bloom, createVM, runTx } from '@ethereumjs/vm';
+import { Bloom, runTx } from '@ethereumjs/vm';
+import { createNodeVm } from './precompiles.ts';
 import { BulwarkError } from '../common/errors.ts';
 import type { LogEntry, TxReceipt } from '../ledger/receipt.ts';
 import type { Executor } from './executor.ts';
@@ -189,7 +190,10 @@ export class ChainReader {
 
   private async simulate(req: CallRequest, block: Block, gasLimit: bigint): Promise<CallResult> {
     const state = this.executor.stateAt(block.header.stateRoot);
-    const vm = await createVM({ common: this.executor.common, stateManager: state, blockchain: this.executor.blockHashes as never });
+    // Each EVM subscribes to its Common's events and never unsubscribes: a copy per simulation keeps
+    // the executor's Common from holding every VM ever made.
+    const common = this.executor.common.copy();
+    const vm = await createNodeVm(common, state, this.executor.blockHashes);
     const from = req.from ?? ZERO_ADDRESS;
     const nonce = (await state.getAccount(from))?.nonce ?? 0n;
     const tx = unsignedTx(this.executor, req, nonce, gasLimit, block.header.baseFeePerGas ?? 0n);

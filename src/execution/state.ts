@@ -4,7 +4,8 @@
  */
 import type { Common } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
-import { Caches, CacheType, MerkleStateManager } from '@ethereumjs/statemanager';
+import { Caches, CacheType, type MerkleStateManager } from '@ethereumjs/statemanager';
+import { BatchedStateManager } from './batched-state.ts';
 import { ValueEncoding, bigIntToBytes, createAccount, createAddressFromString, setLengthLeft } from '@ethereumjs/util';
 import type { GenesisAccount } from './chain-config.ts';
 import type { TrieNodeStore } from './trie-store.ts';
@@ -34,7 +35,7 @@ export function openState(opts: StateOptions): MerkleStateManager {
           code: { type: CacheType.LRU, size: 20_000 },
         })
       : undefined;
-  return new MerkleStateManager({ trie, common: opts.common, ...(caches ? { caches } : {}) });
+  return new BatchedStateManager({ trie, common: opts.common, ...(caches ? { caches } : {}) }, opts.store);
 }
 
 /** Writes genesis allocations into `state` (the caller commits to obtain the root). */

@@ -1,0 +1,90 @@
+/**
+ * ethereumjs' Merkle state manager with one change: flushing the caches into the tries applies each
+ * trie's changes as one batch (`bulk-trie.ts`) instead of one `put` per key. Each changed node is then
+ * hashed and stored once per block rather than once per key that passes through it — fewer hashes,
+ * and none of the intermediate node versions that would otherwise be written to disk.
+ *
+ * Everything else (caches, checkpoints, reads, proofs) is the library's own code.
+ */
+import { MerkleStateManager, type MerkleStateManagerOpts } from '@ethereumjs/statemanager';
+import { RLP } from '@ethereumjs/rlp';
+import {
+  KECCAK256_RLP,
+  bytesToUnprefixedHex,
+  concatBytes,
+  createAddressFromString,
+  unprefixedHexToBytes,
+  utf8ToBytes,
+} from '@ethereumjs/util';
+import type { Account } from '@ethereumjs/util';
+import { keccak256 } from '../crypto/hash.ts';
+import { bytesToNibbles, updateTrie, type NodeIo, type TrieOp } from './bulk-trie.ts';
+import type { TrieNodeStore } from './trie-store.ts';
+
+/** ethereumjs keys contract code by this prefix and the code hash (`prefixCodeHashes`, on by default). */
+const CODEHASH_PREFIX = utf8ToBytes('c');
+
+export class BatchedStateManager extends MerkleStateManager {
+  private readonly io: NodeIo;
+
+  constructor(
+    opts: MerkleStateManagerOpts,
+    private readonly store: TrieNodeStore,
+  ) {
+    super(opts);
+    const db = () => this._trie.database();
+    this.io = {
+      get: (hash) => db().get(hash),
+      // Straight to the node store, under every checkpoint: nodes are content-addressed, so one left
+      // behind by a reverted checkpoint is unreferenced, never wrong.
+      put: (hash, encoded) => void store.put(bytesToUnprefixedHex(hash), encoded),
+      keccak: keccak256,
+    };
+  }
+
+  override async flush(): Promise<void> {
+    await this.flushCode();
+    await this.flushStorage();
+    await this.flushAccounts();
+  }
+
+  private async flushCode(): Promise<void> {
+    for (const [addressHex, { code }] of this._caches?.code?.flush() ?? []) {
+      if (code === undefined) continue;
+      const address = createAddressFromString(`0x${addressHex}`);
+      const codeHash = keccak256(code);
+      await this._getCodeDB().put(concatBytes(CODEHASH_PREFIX, codeHash), code);
+      if ((await this.getAccount(address)) === undefined) await this.putAccount(address, undefined);
+      await this.modifyAccountFields(address, { codeHash });
+    }
+  }
+
+  private async flushStorage(): Promise<void> {
+    const byAccount = new Map<string, TrieOp[]>();
+    for (const [addressHex, keyHex, value] of this._caches?.storage?.flush() ?? []) {
+      const present = value !== undefined && (RLP.decode(value) as Uint8Array).length > 0;
+      const ops = byAccount.get(addressHex) ?? [];
+      ops.push({ key: bytesToNibbles(keccak256(unprefixedHexToBytes(keyHex))), value: present ? value : undefined });
+      byAccount.set(addressHex, ops);
+    }
+    for (const [addressHex, ops] of byAccount) {
+      const address = createAddressFromString(`0x${addressHex}`);
+      const account = await this.getAccount(address);
+      if (account === undefined) continue;
+      account.storageRoot = await updateTrie(this.io, account.storageRoot, KECCAK256_RLP, ops);
+      await this.putAccount(address, account);
+      this._storageTries[bytesToUnprefixedHex(keccak256(address.bytes))]?.root(account.storageRoot);
+    }
+  }
+
+  private async flushAccounts(): Promise<void> {
+    const ops: TrieOp[] = [];
+    for (const [addressHex, elem] of this._caches?.account?.flush() ?? []) {
+      const key = bytesToNibbles(keccak256(unprefixedHexToBytes(addressHex)));
+      ops.push({ key, value: elem.accountRLP });
+    }
+    this._trie.root(await updateTrie(this.io, this._trie.root(), KECCAK256_RLP, ops));
+  }
+}
+
+export type { Account };
