@@ -1,6 +1,7 @@
 /**
  * The reference: plain in-memory ethereumjs (`MerkleStateManager` on its own map, `runTx`, Mainnet
- * Cancun `Common` with our native crypto for speed), as ethereumjs' own state-test runner does it.
+ * Cancun `Common` with our native crypto for speed and a KZG library), as ethereumjs' own state-test
+ * runner does it.
  * Establishes which cases ethereumjs itself fails, so ours can be held to every case it passes.
  */
 import { createBlock } from '@ethereumjs/block';
@@ -10,6 +11,7 @@ import { createTxFromRLP } from '@ethereumjs/tx';
 import { hexToBytes } from '@ethereumjs/util';
 import { createVM, runTx } from '@ethereumjs/vm';
 import { nativeCrypto } from '../../src/execution/common.ts';
+import { initKzg } from '../../src/crypto/kzg.ts';
 import { writeAlloc } from '../../src/execution/state.ts';
 import type { LogEntry } from '../../src/ledger/receipt.ts';
 import { headerData, logsHash, vectorBlockHashes, vectorChainConfig, verdict, type CaseResult, type Rejection } from './common.ts';
@@ -25,7 +27,8 @@ export class BaselineRunner implements GroupRunner {
 }
 
 async function runBaselineCase(group: VectorGroup, c: VectorCase): Promise<CaseResult> {
-  const common = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun, customCrypto: nativeCrypto() });
+  const customCrypto = { ...nativeCrypto(), kzg: await initKzg() };
+  const common = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun, customCrypto });
   const stateManager = new MerkleStateManager({ common });
   await writeAlloc(stateManager, vectorChainConfig(group.pre).alloc);
   await stateManager.checkpoint();

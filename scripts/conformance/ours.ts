@@ -4,7 +4,7 @@
  * vector's block, then the post-state committed too. One database serves the whole run: trie nodes
  * are content-addressed, so tests sharing nodes cannot disturb each other.
  */
-import { createVM } from '@ethereumjs/vm';
+import { createNodeVm } from '../../src/execution/precompiles.ts';
 import type { Common } from '@ethereumjs/common';
 import { hexToBytes } from '@ethereumjs/util';
 import type { KvStore } from '../../src/storage/kvstore.ts';
@@ -73,8 +73,8 @@ export class OurRunner implements GroupRunner {
     preRoot: Uint8Array,
   ): Promise<CaseResult> {
     const store = this.newStore();
-    const stateManager = openState({ common, store, root: preRoot, caches: true });
-    const vm = await createVM({ common, stateManager, blockchain: vectorBlockHashes });
+    const stateManager = openState({ common, store, root: preRoot, caches: { kind: 'per-run' } });
+    const vm = await createNodeVm(common, stateManager, vectorBlockHashes);
     const env = environmentBlock(common, headerData(group.env));
     const tx = hexToBytes(c.post.txbytes as `0x${string}`);
     const result = await executeBlock({ vm, config }, env, [tx]);

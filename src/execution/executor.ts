@@ -85,7 +85,7 @@ export class Executor {
       head = b;
       await assertStateRootPresent(trieStore, common, head);
     }
-    const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches: true });
+    const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches: { kind: 'long-lived', blockGasLimit: config.blockGasLimit } });
     const hashes = blockHashSource(blocks);
     const vm = await createNodeVm(common, state, hashes);
     return new Executor(config, common, opts.kv, trieStore, state, vm, blocks, head, hashes);

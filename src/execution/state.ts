@@ -15,8 +15,40 @@ export interface StateOptions {
   readonly store: TrieNodeStore;
   /** The state root to open at; the empty trie when omitted. */
   readonly root?: Uint8Array;
-  /** Keep account/storage/code caches across blocks (the long-lived executor state). */
-  readonly caches?: boolean;
+  /**
+   * Account/storage/code caches, which the batched flush needs to see a block's changes together:
+   * `long-lived` for the executor (LRU, kept across blocks, sized from the block gas limit),
+   * `per-run` for a state used once and dropped (no eviction, nothing preallocated). Without
+   * caches every write goes straight to the trie (read views, genesis).
+   */
+  readonly caches?: { readonly kind: 'long-lived'; readonly blockGasLimit: bigint } | { readonly kind: 'per-run' };
+}
+
+/**
+ * A dirty entry evicted from an LRU cache before the block's flush would be lost. Every distinct
+ * account or slot a block touches costs at least 2,000 gas (EIP-2929 cold access: 2,100 / 2,600),
+ * so a cache of `gasLimit / 2,000` entries never evicts within one block.
+ */
+export function cacheEntriesFor(blockGasLimit: bigint): number {
+  return Math.max(200_000, Number(blockGasLimit / 2_000n) + 1_000);
+}
+
+function buildCaches(opts: StateOptions['caches']): Caches | undefined {
+  if (opts === undefined) return undefined;
+  if (opts.kind === 'per-run') {
+    return new Caches({
+      account: { type: CacheType.ORDERED_MAP },
+      storage: { type: CacheType.ORDERED_MAP },
+      code: { type: CacheType.ORDERED_MAP },
+    });
+  }
+  const size = cacheEntriesFor(opts.blockGasLimit);
+  return new Caches({
+    account: { type: CacheType.LRU, size },
+    storage: { type: CacheType.LRU, size },
+    // Deploying code costs at least 32,000 gas (CREATE), so this bound holds for code too.
+    code: { type: CacheType.LRU, size: Math.max(20_000, Number(opts.blockGasLimit / 32_000n) + 100) },
+  });
 }
 
 export function openState(opts: StateOptions): MerkleStateManager {
@@ -27,14 +59,7 @@ export function openState(opts: StateOptions): MerkleStateManager {
     common: opts.common,
     ...(opts.root !== undefined ? { root: opts.root } : {}),
   });
-  const caches =
-    opts.caches === true
-      ? new Caches({
-          account: { type: CacheType.LRU, size: 200_000 },
-          storage: { type: CacheType.LRU, size: 200_000 },
-          code: { type: CacheType.LRU, size: 20_000 },
-        })
-      : undefined;
+  const caches = buildCaches(opts.caches);
   return new BatchedStateManager({ trie, common: opts.common, ...(caches ? { caches } : {}) }, opts.store);
 }
 
