@@ -5,12 +5,13 @@
  * adds (quadratic in block size, ~30 s for a 2,000-transaction block here), so we run `runTx`
  * against a fixed environment block and build the final block once, from the objects we hold.
  */
-import { Block, createBlock, createBlockHeader, genTransactionsTrieRoot, type HeaderData } from '@ethereumjs/block';
+import { Block, createBlock, createBlockHeader, type HeaderData } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
-import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { RLP } from '@ethereumjs/rlp';
 import type { TypedTransaction } from '@ethereumjs/tx';
-import { bigIntToBytes, createAddressFromString, setLengthLeft } from '@ethereumjs/util';
+import { KECCAK256_RLP, bigIntToBytes, createAddressFromString, setLengthLeft } from '@ethereumjs/util';
+import { keccak256 } from '../crypto/hash.ts';
+import { bytesToNibbles, updateTrie, type NodeIo } from './bulk-trie.ts';
 import { encodeReceipt, type RunTxResult, type VM } from '@ethereumjs/vm';
 
 /** EIP-4788's beacon-roots contract; a no-op unless a chain deploys code there. */
@@ -31,12 +32,19 @@ export async function accumulateBeaconRoot(vm: VM, root: Uint8Array, timestamp: 
   await vm.stateManager.putStorage(BEACON_ROOTS, setLengthLeft(bigIntToBytes(index + length), 32), root);
 }
 
-async function receiptsRoot(common: Common, txs: readonly TypedTransaction[], results: readonly RunTxResult[]) {
-  const trie = new MerklePatriciaTrie({ common });
-  for (let i = 0; i < results.length; i++) {
-    await trie.put(RLP.encode(i), encodeReceipt((results[i] as RunTxResult).receipt, (txs[i] as TypedTransaction).type));
-  }
-  return trie.root();
+/**
+ * The root of a list trie (index → item), as the transactions and receipts roots are: built in one
+ * pass by the batch updater, in memory, instead of one ethereumjs `put` per item.
+ */
+export async function listRoot(items: readonly Uint8Array[]): Promise<Uint8Array> {
+  const nodes = new Map<string, Uint8Array>();
+  const io: NodeIo = {
+    get: async (hash) => nodes.get(Buffer.from(hash).toString('hex')),
+    put: (hash, encoded) => void nodes.set(Buffer.from(hash).toString('hex'), encoded),
+    keccak: keccak256,
+  };
+  const ops = items.map((value, i) => ({ key: bytesToNibbles(RLP.encode(i)), value }));
+  return updateTrie(io, KECCAK256_RLP, KECCAK256_RLP, ops);
 }
 
 function orBlooms(results: readonly RunTxResult[]): Uint8Array {
@@ -61,8 +69,8 @@ export async function sealBlock(
     {
       ...env.header.toJSON(),
       stateRoot,
-      transactionsTrie: await genTransactionsTrieRoot(txs, new MerklePatriciaTrie({ common })),
-      receiptTrie: await receiptsRoot(common, txs, results),
+      transactionsTrie: await listRoot(txs.map((tx) => tx.serialize())),
+      receiptTrie: await listRoot(results.map((r, i) => encodeReceipt(r.receipt, (txs[i] as TypedTransaction).type))),
       logsBloom: orBlooms(results),
       gasUsed,
     },

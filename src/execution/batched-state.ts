@@ -18,8 +18,11 @@ import {
 } from '@ethereumjs/util';
 import type { Account } from '@ethereumjs/util';
 import { keccak256 } from '../crypto/hash.ts';
-import { bytesToNibbles, updateTrie, type NodeIo, type TrieOp } from './bulk-trie.ts';
+import { bytesToNibbles, lookupTrie, updateTrie, type NodeIo, type TrieOp } from './bulk-trie.ts';
+import type { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import type { TrieNodeStore } from './trie-store.ts';
+
+const PATCHED = new WeakSet<MerklePatriciaTrie>();
 
 /** ethereumjs keys contract code by this prefix and the code hash (`prefixCodeHashes`, on by default). */
 const CODEHASH_PREFIX = utf8ToBytes('c');
@@ -40,6 +43,26 @@ export class BatchedStateManager extends MerkleStateManager {
       put: (hash, encoded) => void store.put(bytesToUnprefixedHex(hash), encoded),
       keccak: keccak256,
     };
+    this.useDirectReads(this._trie);
+  }
+
+  /** Storage tries are created lazily by the library; each gets the direct reads as well. */
+  protected override _getStorageTrie(...args: Parameters<MerkleStateManager['_getStorageTrie']>): MerklePatriciaTrie {
+    const trie = super._getStorageTrie(...args);
+    this.useDirectReads(trie);
+    return trie;
+  }
+
+  /**
+   * Replaces `get` on a trie instance with a direct walk (`lookupTrie`): the same result as the
+   * library's, without its task-queue walker, which cost a fifth of block execution.
+   */
+  private useDirectReads(trie: MerklePatriciaTrie): void {
+    if (PATCHED.has(trie)) return;
+    PATCHED.add(trie);
+    const io = this.io;
+    trie.get = async (key: Uint8Array) =>
+      lookupTrie(io, trie.root(), KECCAK256_RLP, bytesToNibbles(keccak256(key)));
   }
 
   override async flush(): Promise<void> {

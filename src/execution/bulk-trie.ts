@@ -74,6 +74,29 @@ export async function updateTrie(io: NodeIo, root: Uint8Array, emptyRoot: Uint8A
   return hash;
 }
 
+/** The value under `key`, or null: a direct walk from the root, without ethereumjs' async walker. */
+export async function lookupTrie(io: NodeIo, root: Uint8Array, emptyRoot: Uint8Array, key: Nibbles): Promise<Uint8Array | null> {
+  if (equal(root, emptyRoot)) return null;
+  let node: Node | null = { kind: 'ref', hash: root };
+  let depth = 0;
+  for (;;) {
+    if (node === null) return null;
+    if (node.kind === 'ref') node = await resolve(io, node.hash);
+    if (node.kind === 'leaf') {
+      return key.length - depth === node.path.length && startsWith(key, depth, node.path) ? node.value : null;
+    }
+    if (node.kind === 'ext') {
+      if (!startsWith(key, depth, node.path)) return null;
+      depth += node.path.length;
+      node = node.child;
+    } else {
+      if (depth === key.length) return node.value;
+      node = node.children[key[depth]!] ?? null;
+      depth++;
+    }
+  }
+}
+
 /** `depth` is how many leading nibbles of every op's key are already consumed. */
 async function apply(io: NodeIo, node: Node | null, ops: readonly TrieOp[], depth: number): Promise<Node | null> {
   if (ops.length === 0) return node;
