@@ -180,12 +180,24 @@ async function resolveIfShort(io: NodeIo, ref: Ref): Promise<Node> {
   return n.kind === 'branch' ? ref : n;
 }
 
+/**
+ * Decoded nodes by the identity of their encoded bytes. The node store hands out the same byte
+ * array for a cached node every time, so hot nodes (the upper levels of every trie) are decoded once
+ * rather than on every walk; decoded nodes are immutable, so sharing them is safe.
+ */
+const decoded = new WeakMap<Uint8Array, Leaf | Ext | Branch>();
+
 async function resolve(io: NodeIo, hash: Uint8Array): Promise<Leaf | Ext | Branch> {
   const encoded = await io.get(hash);
   if (encoded === undefined) {
     throw new BulwarkError('TRIE_MISSING_NODE', `trie node 0x${Buffer.from(hash).toString('hex')} is missing`);
   }
-  return decodeNode(RLP.decode(encoded));
+  let node = decoded.get(encoded);
+  if (node === undefined) {
+    node = decodeNode(RLP.decode(encoded));
+    decoded.set(encoded, node);
+  }
+  return node;
 }
 
 function decodeNode(item: Uint8Array | NestedUint8Array): Leaf | Ext | Branch {
