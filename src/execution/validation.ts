@@ -62,31 +62,27 @@ function signedChainId(raw: Uint8Array): { type: number; chainId: bigint | undef
   return { type: 0, chainId: v >= 35n ? (v - 35n) / 2n : undefined };
 }
 
-/** Decodes and checks everything that does not depend on state. */
+/**
+ * Decodes and checks everything that does not depend on state. The full decode comes first (one RLP
+ * pass for the common, valid case); only bytes that fail it are looked at again, to tell a wrong
+ * chain id or missing replay protection apart from plain malformation.
+ */
 export function decodeAndCheck(raw: Uint8Array, config: ChainConfig, common: Common, blockGasLimit: bigint): TypedTransaction {
   if (raw.length > config.maxTxBytes) {
     throw new TxRejection('TX_OVERSIZED', `transaction is ${raw.length} bytes, limit ${config.maxTxBytes}`);
   }
-  let signed: { type: number; chainId: bigint | undefined };
-  try {
-    signed = signedChainId(raw);
-  } catch (e) {
-    if (e instanceof TxRejection) throw e;
-    throw new TxRejection('TX_MALFORMED', `undecodable transaction: ${(e as Error).message}`);
-  }
-  if (signed.chainId === undefined) {
-    if (!config.allowUnprotectedTxs) {
-      throw new TxRejection('TX_UNPROTECTED', 'legacy transaction without EIP-155 replay protection');
-    }
-  } else if (signed.chainId !== config.chainId) {
-    throw new TxRejection('TX_WRONG_CHAIN', `signed for chain ${signed.chainId}, this chain is ${config.chainId}`);
+  const first = raw[0];
+  if (first !== undefined && first <= 0x7f && !SUPPORTED_TYPES.has(first)) {
+    throw new TxRejection('TX_UNSUPPORTED_TYPE', `transaction type ${first} is not accepted`);
   }
   let tx: TypedTransaction;
   try {
     tx = createTxFromRLP(raw, { common, params: TX_OPTIONS_PARAMS });
   } catch (e) {
-    throw new TxRejection('TX_MALFORMED', `invalid transaction: ${firstLine(e)}`);
+    throw whyUndecodable(raw, config, e);
   }
+  // A decoded typed or EIP-155 transaction carries this chain's id (ethereumjs refuses any other).
+  if (tx.type === 0 && (tx.v === 27n || tx.v === 28n)) checkReplayProtection(undefined, config);
   if (!tx.isSigned() || !tx.verifySignature()) {
     throw new TxRejection('TX_BAD_SIGNATURE', 'signature is missing, malformed or does not recover');
   }
@@ -98,6 +94,26 @@ export function decodeAndCheck(raw: Uint8Array, config: ChainConfig, common: Com
     throw new TxRejection('TX_GAS_ABOVE_BLOCK_LIMIT', `gas limit ${tx.gasLimit} above block limit ${blockGasLimit}`);
   }
   return tx;
+}
+
+function checkReplayProtection(chainId: bigint | undefined, config: ChainConfig): void {
+  if (chainId === undefined) {
+    if (!config.allowUnprotectedTxs) {
+      throw new TxRejection('TX_UNPROTECTED', 'legacy transaction without EIP-155 replay protection');
+    }
+  } else if (chainId !== config.chainId) {
+    throw new TxRejection('TX_WRONG_CHAIN', `signed for chain ${chainId}, this chain is ${config.chainId}`);
+  }
+}
+
+function whyUndecodable(raw: Uint8Array, config: ChainConfig, cause: unknown): TxRejection {
+  try {
+    checkReplayProtection(signedChainId(raw).chainId, config);
+  } catch (e) {
+    if (e instanceof TxRejection) return e;
+    return new TxRejection('TX_MALFORMED', `undecodable transaction: ${firstLine(e)}`);
+  }
+  return new TxRejection('TX_MALFORMED', `invalid transaction: ${firstLine(cause)}`);
 }
 
 export function firstLine(e: unknown): string {
