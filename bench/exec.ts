@@ -55,11 +55,14 @@ async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function runBlocks(ex: Executor, raws: Uint8Array[], t0: { ts: bigint }): Promise<number> {
+  const marks: number[] = [];
   const start = performance.now();
   for (let i = 0; i < raws.length; i += BLOCK_TXS) {
     const r = await ex.execute(ex.head.hash(), raws.slice(i, i + BLOCK_TXS), ++t0.ts);
     if (r.rejected.length > 0) throw new Error(`bench tx rejected: ${r.rejected[0]?.reason} ${r.rejected[0]?.message}`);
+    marks.push(performance.now());
   }
+  if (process.env.BENCH_VERBOSE) log(`block ms: ${marks.map((m, i) => (m - (marks[i - 1] ?? start)).toFixed(0)).join(" ")}`);
   return performance.now() - start;
 }
 

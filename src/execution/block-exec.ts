@@ -47,10 +47,13 @@ export async function executeBlock(ctx: BlockContext, env: Block, rawTxs: readon
     const included: TypedTransaction[] = [];
     const results: RunTxResult[] = [];
     let gasUsed = 0n;
+    const decoded = rawTxs.map((raw) => decodeOrRejection(raw, ctx, env));
+    await prefetchAccounts(vm, decoded);
     for (let index = 0; index < rawTxs.length; index++) {
-      let tx: TypedTransaction | undefined;
+      const d = decoded[index]!;
+      const tx = d instanceof TxRejection ? undefined : d;
       try {
-        tx = decodeAndCheck(rawTxs[index] as Uint8Array, ctx.config, vm.common, env.header.gasLimit);
+        if (tx === undefined) throw d;
         await checkAgainstState(vm, tx, env, gasUsed);
         const r = await runChecked(vm, tx, env, gasUsed);
         gasUsed += r.totalGasSpent;
@@ -70,6 +73,34 @@ export async function executeBlock(ctx: BlockContext, env: Block, rawTxs: readon
     await journal.revert();
     throw e;
   }
+}
+
+function decodeOrRejection(raw: Uint8Array, ctx: BlockContext, env: Block): TypedTransaction | TxRejection {
+  try {
+    return decodeAndCheck(raw, ctx.config, ctx.vm.common, env.header.gasLimit);
+  } catch (e) {
+    if (e instanceof TxRejection) return e;
+    throw e;
+  }
+}
+
+/**
+ * Loads every sender and recipient into the state cache concurrently before the transactions run
+ * one by one, so the disk reads of a block overlap instead of queueing behind each other. Reads only:
+ * the outcome cannot depend on it.
+ */
+async function prefetchAccounts(vm: VM, txs: readonly (TypedTransaction | TxRejection)[]): Promise<void> {
+  const seen = new Set<string>();
+  const loads: Promise<unknown>[] = [];
+  for (const tx of txs) {
+    if (tx instanceof TxRejection) continue;
+    for (const address of [tx.getSenderAddress(), tx.to]) {
+      if (address === undefined || seen.has(address.toString())) continue;
+      seen.add(address.toString());
+      loads.push(vm.stateManager.getAccount(address));
+    }
+  }
+  await Promise.all(loads);
 }
 
 /** Stateful checks, so the common rejections carry a precise reason rather than the VM's text. */
