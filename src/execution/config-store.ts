@@ -1,16 +1,20 @@
 /** The chain config stored beside the chain, so a restart cannot silently run a different chain. */
 import type { BatchOp, KvStore } from '../storage/kvstore.ts';
-import { PREFIX } from '../storage/prefixes.ts';
-import { prefixed } from '../ledger/keys.ts';
+import { utf8Codec } from '../storage/codecs.ts';
+import { createRepository } from '../storage/repository.ts';
 import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-config.ts';
 
-const CONFIG_KEY = prefixed(PREFIX.meta, new TextEncoder().encode('chain-config'));
+const KEY = 'chain-config';
 
-export function storeConfigOp(config: ChainConfig): BatchOp {
-  return { type: 'put', key: CONFIG_KEY, value: new TextEncoder().encode(JSON.stringify(chainConfigToJson(config))) };
+function repo(kv: KvStore) {
+  return createRepository(kv, 'meta', utf8Codec, utf8Codec);
+}
+
+export function storeConfigOp(kv: KvStore, config: ChainConfig): BatchOp {
+  return repo(kv).putOp(KEY, JSON.stringify(chainConfigToJson(config)));
 }
 
 export async function loadStoredConfig(kv: KvStore): Promise<ChainConfig | undefined> {
-  const raw = await kv.get(CONFIG_KEY);
-  return raw === undefined ? undefined : parseChainConfig(JSON.parse(new TextDecoder().decode(raw)));
+  const json = await repo(kv).get(KEY);
+  return json === undefined ? undefined : parseChainConfig(JSON.parse(json));
 }

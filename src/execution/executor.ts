@@ -197,7 +197,7 @@ async function writeGenesis(
     },
     { common, setHardfork: false },
   );
-  const ops = [...trieStore.drain(), storeConfigOp(config), ...blocks.putBlockOps(genesis, [])];
+  const ops = [...trieStore.drain(), storeConfigOp(kv, config), ...blocks.putBlockOps(genesis, [])];
   await kv.write(ops, { sync: true });
   trieStore.markCommitted();
   return genesis;

@@ -17,53 +17,81 @@ import { RLP } from '@ethereumjs/rlp';
 import type { Common } from '@ethereumjs/common';
 import { createBlockFromBytesArray, createBlockHeaderFromRLP, type Block, type BlockHeader } from '@ethereumjs/block';
 import type { BatchOp, KvStore } from '../storage/kvstore.ts';
+import { bytesCodec, fixedBytesCodec, uint64Codec, utf8Codec, type Codec } from '../storage/codecs.ts';
+import { createRepository, type Repository } from '../storage/repository.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { decodeReceipts, encodeReceipts, type TxReceipt } from './receipt.ts';
-import { PREFIX, prefixed, uint64Key } from './keys.ts';
-
-const HEAD_KEY = prefixed(PREFIX.meta, new TextEncoder().encode('head'));
 
 export interface TxLocation {
   readonly blockHash: Uint8Array;
   readonly index: number;
 }
 
+const hash32 = fixedBytesCodec(32);
+
+/** block hash ‖ uint32 index. */
+const txLocationCodec: Codec<TxLocation> = {
+  encode: ({ blockHash, index }) => {
+    const out = new Uint8Array(36);
+    out.set(hash32.encode(blockHash), 0);
+    new DataView(out.buffer).setUint32(32, index);
+    return out;
+  },
+  decode: (raw) => {
+    if (raw.length !== 36) throw new BulwarkError('LEDGER_CORRUPT', `a transaction location is 36 bytes, got ${raw.length}`);
+    return { blockHash: raw.slice(0, 32), index: new DataView(raw.buffer, raw.byteOffset).getUint32(32) };
+  },
+};
+
+const receiptsCodec: Codec<readonly TxReceipt[]> = { encode: encodeReceipts, decode: decodeReceipts };
+
+const HEAD = 'head';
+
 export class BlockStore {
+  private readonly headers: Repository<Uint8Array, Uint8Array>;
+  private readonly bodies: Repository<Uint8Array, Uint8Array>;
+  private readonly canonical: Repository<bigint, Uint8Array>;
+  private readonly receiptsByBlock: Repository<Uint8Array, readonly TxReceipt[]>;
+  private readonly txLocations: Repository<Uint8Array, TxLocation>;
+  private readonly meta: Repository<string, Uint8Array>;
+
   constructor(
     private readonly kv: KvStore,
     private readonly common: Common,
-  ) {}
+  ) {
+    this.headers = createRepository(kv, 'blockHeaderByHash', hash32, bytesCodec);
+    this.bodies = createRepository(kv, 'blockBodyByHash', hash32, bytesCodec);
+    this.canonical = createRepository(kv, 'canonicalHashByNumber', uint64Codec, hash32);
+    this.receiptsByBlock = createRepository(kv, 'receiptsByBlockHash', hash32, receiptsCodec);
+    this.txLocations = createRepository(kv, 'txLocationByHash', hash32, txLocationCodec);
+    this.meta = createRepository(kv, 'meta', utf8Codec, bytesCodec);
+  }
 
   /** The operations that record `block` with its receipts as the new canonical head. */
   putBlockOps(block: Block, receipts: readonly TxReceipt[]): BatchOp[] {
     const hash = block.hash();
     const [header, ...body] = block.raw();
     const ops: BatchOp[] = [
-      { type: 'put', key: prefixed(PREFIX.blockHeaderByHash, hash), value: RLP.encode(header) },
-      { type: 'put', key: prefixed(PREFIX.blockBodyByHash, hash), value: RLP.encode(body) },
-      { type: 'put', key: uint64Key(PREFIX.canonicalHashByNumber, block.header.number), value: hash },
-      { type: 'put', key: prefixed(PREFIX.receiptsByBlockHash, hash), value: encodeReceipts(receipts) },
-      { type: 'put', key: HEAD_KEY, value: hash },
+      this.headers.putOp(hash, RLP.encode(header)),
+      this.bodies.putOp(hash, RLP.encode(body)),
+      this.canonical.putOp(block.header.number, hash),
+      this.receiptsByBlock.putOp(hash, receipts),
+      this.meta.putOp(HEAD, hash),
     ];
-    block.transactions.forEach((tx, i) => {
-      const loc = new Uint8Array(36);
-      loc.set(hash, 0);
-      new DataView(loc.buffer).setUint32(32, i);
-      ops.push({ type: 'put', key: prefixed(PREFIX.txLocationByHash, tx.hash()), value: loc });
-    });
+    block.transactions.forEach((tx, index) => ops.push(this.txLocations.putOp(tx.hash(), { blockHash: hash, index })));
     return ops;
   }
 
   async headHash(): Promise<Uint8Array | undefined> {
-    return this.kv.get(HEAD_KEY);
+    return this.meta.get(HEAD);
   }
 
   async canonicalHash(number: bigint): Promise<Uint8Array | undefined> {
-    return this.kv.get(uint64Key(PREFIX.canonicalHashByNumber, number));
+    return this.canonical.get(number);
   }
 
   async header(hash: Uint8Array): Promise<BlockHeader | undefined> {
-    const raw = await this.kv.get(prefixed(PREFIX.blockHeaderByHash, hash));
+    const raw = await this.headers.get(hash);
     return raw === undefined ? undefined : createBlockHeaderFromRLP(raw, { common: this.common, setHardfork: false });
   }
 
@@ -73,7 +101,7 @@ export class BlockStore {
   }
 
   async block(hash: Uint8Array): Promise<Block | undefined> {
-    const [header, body] = await this.kv.getMany([prefixed(PREFIX.blockHeaderByHash, hash), prefixed(PREFIX.blockBodyByHash, hash)]);
+    const [header, body] = await Promise.all([this.headers.get(hash), this.bodies.get(hash)]);
     if (header === undefined) return undefined;
     if (body === undefined) {
       throw new BulwarkError('LEDGER_CORRUPT', `block ${hex(hash)} has a header but no body`, { location: this.kv.location });
@@ -90,16 +118,12 @@ export class BlockStore {
     return hash === undefined ? undefined : this.block(hash);
   }
 
-  async receipts(blockHash: Uint8Array): Promise<TxReceipt[] | undefined> {
-    const raw = await this.kv.get(prefixed(PREFIX.receiptsByBlockHash, blockHash));
-    return raw === undefined ? undefined : decodeReceipts(raw);
+  async receipts(blockHash: Uint8Array): Promise<readonly TxReceipt[] | undefined> {
+    return this.receiptsByBlock.get(blockHash);
   }
 
   async txLocation(txHash: Uint8Array): Promise<TxLocation | undefined> {
-    const raw = await this.kv.get(prefixed(PREFIX.txLocationByHash, txHash));
-    if (raw === undefined) return undefined;
-    if (raw.length !== 36) throw new BulwarkError('LEDGER_CORRUPT', `bad tx location record for ${hex(txHash)}`);
-    return { blockHash: raw.slice(0, 32), index: new DataView(raw.buffer, raw.byteOffset).getUint32(32) };
+    return this.txLocations.get(txHash);
   }
 }
 
