@@ -1,7 +1,7 @@
 // Runs one test tier (a folder of *.test.ts files) with Node's test runner.
 // Node 20 has no glob support in `--test`, so the file list is built here; an empty tier is
 // reported plainly rather than passing silently.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -17,7 +17,7 @@ function collect(d) {
     return name.endsWith('.test.ts') ? [p] : [];
   });
 }
-const files = collect(dir).sort();
+const files = existsSync(dir) ? collect(dir).sort() : [];
 if (files.length === 0) {
   console.log(`${dir}: no test files yet`);
   process.exit(0);
