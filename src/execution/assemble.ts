@@ -60,7 +60,7 @@ function orBlooms(results: readonly RunTxResult[]): Uint8Array {
 export async function sealBlock(
   common: Common,
   env: Block,
-  txs: TypedTransaction[],
+  included: { readonly txs: TypedTransaction[]; readonly raw: readonly Uint8Array[] },
   results: readonly RunTxResult[],
   stateRoot: Uint8Array,
   gasUsed: bigint,
@@ -69,12 +69,12 @@ export async function sealBlock(
     {
       ...env.header.toJSON(),
       stateRoot,
-      transactionsTrie: await listRoot(txs.map((tx) => tx.serialize())),
-      receiptTrie: await listRoot(results.map((r, i) => encodeReceipt(r.receipt, (txs[i] as TypedTransaction).type))),
+      transactionsTrie: await listRoot(included.raw),
+      receiptTrie: await listRoot(results.map((r, i) => encodeReceipt(r.receipt, (included.txs[i] as TypedTransaction).type))),
       logsBloom: orBlooms(results),
       gasUsed,
     },
     { common, setHardfork: false },
   );
-  return new Block(header, txs, [], [], { common, setHardfork: false });
+  return new Block(header, included.txs, [], [], { common, setHardfork: false });
 }

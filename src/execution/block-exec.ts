@@ -25,6 +25,12 @@ export interface Rejected {
 
 export interface ExecutionResult {
   readonly block: Block;
+  /**
+   * The included transactions exactly as received. ethereumjs decodes only canonical encodings
+   * (strict RLP, no leading zeros), so these are the bytes `serialize()` would give, without
+   * re-encoding every transaction for the body, the transactions root and the hash index.
+   */
+  readonly rawTransactions: readonly Uint8Array[];
   readonly receipts: readonly TxReceipt[];
   readonly stateRoot: Uint8Array;
   readonly rejected: readonly Rejected[];
@@ -45,6 +51,7 @@ export async function executeBlock(ctx: BlockContext, env: Block, rawTxs: readon
     const rejected: Rejected[] = [];
     const receipts: TxReceipt[] = [];
     const included: TypedTransaction[] = [];
+    const includedRaw: Uint8Array[] = [];
     const results: RunTxResult[] = [];
     let gasUsed = 0n;
     const decoded = rawTxs.map((raw) => decodeOrRejection(raw, ctx, env));
@@ -58,6 +65,7 @@ export async function executeBlock(ctx: BlockContext, env: Block, rawTxs: readon
         const r = await runChecked(vm, tx, env, gasUsed);
         gasUsed += r.totalGasSpent;
         included.push(tx);
+        includedRaw.push(rawTxs[index]!);
         results.push(r);
         receipts.push(toReceipt(tx, r));
       } catch (e) {
@@ -67,8 +75,8 @@ export async function executeBlock(ctx: BlockContext, env: Block, rawTxs: readon
     }
     const stateRoot = await vm.stateManager.getStateRoot();
     await journal.commit();
-    const block = await sealBlock(vm.common, env, included, results, stateRoot, gasUsed);
-    return { block, receipts, stateRoot, rejected };
+    const block = await sealBlock(vm.common, env, { txs: included, raw: includedRaw }, results, stateRoot, gasUsed);
+    return { block, rawTransactions: includedRaw, receipts, stateRoot, rejected };
   } catch (e) {
     await journal.revert();
     throw e;

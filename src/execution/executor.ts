@@ -119,7 +119,7 @@ export class Executor {
     }
     try {
       const result = await this.build(parent, rawTxs, timestamp);
-      const ops = [...this.trieStore.drain(), ...this.blocks.putBlockOps(result.block, result.receipts)];
+      const ops = [...this.trieStore.drain(), ...this.blocks.putBlockOps(result.block, result.receipts, result.rawTransactions)];
       await this.kv.write(ops, { sync: true });
       this.trieStore.markCommitted();
       this.headBlock = result.block;
@@ -197,7 +197,7 @@ async function writeGenesis(
     },
     { common, setHardfork: false },
   );
-  const ops = [...trieStore.drain(), storeConfigOp(kv, config), ...blocks.putBlockOps(genesis, [])];
+  const ops = [...trieStore.drain(), storeConfigOp(kv, config), ...blocks.putBlockOps(genesis, [], [])];
   await kv.write(ops, { sync: true });
   trieStore.markCommitted();
   return genesis;

@@ -20,6 +20,7 @@ import type { BatchOp, KvStore } from '../storage/kvstore.ts';
 import { bytesCodec, fixedBytesCodec, uint64Codec, utf8Codec, type Codec } from '../storage/codecs.ts';
 import { createRepository, type Repository } from '../storage/repository.ts';
 import { BulwarkError } from '../common/errors.ts';
+import { keccak256 } from '../crypto/hash.ts';
 import { decodeReceipts, encodeReceipts, type TxReceipt } from './receipt.ts';
 
 export interface TxLocation {
@@ -67,18 +68,25 @@ export class BlockStore {
     this.meta = createRepository(kv, 'meta', utf8Codec, bytesCodec);
   }
 
-  /** The operations that record `block` with its receipts as the new canonical head. */
-  putBlockOps(block: Block, receipts: readonly TxReceipt[]): BatchOp[] {
+  /**
+   * The operations that record `block` with its receipts as the new canonical head. `rawTxs` are its
+   * transactions' canonical encodings (as received), which spare re-encoding each one.
+   */
+  putBlockOps(block: Block, receipts: readonly TxReceipt[], rawTxs: readonly Uint8Array[]): BatchOp[] {
+    if (rawTxs.length !== block.transactions.length) {
+      throw new BulwarkError('LEDGER_BAD_BLOCK', `${rawTxs.length} raw transactions for a block of ${block.transactions.length}`);
+    }
     const hash = block.hash();
-    const [header, ...body] = block.raw();
+    // Block-body form: a legacy transaction is an RLP list, a typed one an opaque byte string.
+    const txItems = rawTxs.map((raw) => ((raw[0] ?? 0) >= 0xc0 ? (RLP.decode(raw) as Uint8Array[]) : raw));
     const ops: BatchOp[] = [
-      this.headers.putOp(hash, RLP.encode(header)),
-      this.bodies.putOp(hash, RLP.encode(body)),
+      this.headers.putOp(hash, block.header.serialize()),
+      this.bodies.putOp(hash, RLP.encode([txItems, [], []])),
       this.canonical.putOp(block.header.number, hash),
       this.receiptsByBlock.putOp(hash, receipts),
       this.meta.putOp(HEAD, hash),
     ];
-    block.transactions.forEach((tx, index) => ops.push(this.txLocations.putOp(tx.hash(), { blockHash: hash, index })));
+    rawTxs.forEach((raw, index) => ops.push(this.txLocations.putOp(keccak256(raw), { blockHash: hash, index })));
     return ops;
   }
 

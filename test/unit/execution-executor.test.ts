@@ -50,6 +50,11 @@ describe('executor: blocks and rejections', () => {
     assert.equal(await reader.nonce(addr(addressOf(A))), 3n);
     assert.deepEqual(r.stateRoot, r.block.header.stateRoot);
     assert.deepEqual(ex.head.hash(), r.block.hash());
+    // The raw bytes stand in for re-encoding: they must be exactly what ethereumjs would encode.
+    r.block.transactions.forEach((tx, i) => assert.deepEqual(r.rawTransactions[i], tx.serialize()));
+    const stored = await ex.blocks.block(r.block.hash());
+    assert.deepEqual(stored?.serialize(), r.block.serialize());
+    assert.deepEqual((await ex.blocks.txLocation(r.block.transactions[2]!.hash()))?.index, 2);
   });
 
   test('invalid transactions are left out deterministically, each with its reason', async () => {
