@@ -49,6 +49,7 @@ const ZERO32 = new Uint8Array(32);
 export class Executor {
   readonly blocks: BlockStore;
   private headBlock: Block;
+  private busy = false;
 
   private constructor(
     readonly config: ChainConfig,
@@ -110,6 +111,17 @@ export class Executor {
    * the resulting block atomically. Invalid transactions are left out, each with its reason.
    */
   async execute(parentHash: Uint8Array, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
+    // Blocks execute strictly one after another on the one state; a second caller is a wiring bug.
+    if (this.busy) throw new BulwarkError('EXEC_BUSY', 'a block is already being executed');
+    this.busy = true;
+    try {
+      return await this.executeOnHead(parentHash, rawTxs, timestamp);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async executeOnHead(parentHash: Uint8Array, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
     const parent = this.headBlock;
     if (!bytesEqual(parentHash, parent.hash())) {
       throw new BulwarkError('EXEC_PARENT_NOT_HEAD', `parent ${hex(parentHash)} is not the head ${hex(parent.hash())}`);

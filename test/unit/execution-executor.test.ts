@@ -141,6 +141,10 @@ describe('executor: blocks and rejections', () => {
     await assert.rejects(ex.execute(ex.head.hash(), [], 9n), (e) => isBulwarkError(e, 'EXEC_TIMESTAMP_BEFORE_PARENT'));
     await assert.rejects(ex.execute(genesis, [], 11n), (e) => isBulwarkError(e, 'EXEC_PARENT_NOT_HEAD'));
     assert.equal(ex.head.header.number, 2n);
+    const head = ex.head.hash();
+    const first = ex.execute(head, [], 12n);
+    await assert.rejects(ex.execute(head, [], 12n), (e) => isBulwarkError(e, 'EXEC_BUSY'));
+    assert.equal((await first).block.header.number, 3n);
   });
 
   test('reopening resumes at the head; a different chain config is refused', async () => {
