@@ -15,6 +15,7 @@
  */
 import { RLP, type NestedUint8Array } from '@ethereumjs/rlp';
 import { BulwarkError } from '../common/errors.ts';
+import { equalBytes } from '../common/bytes.ts';
 
 export type Nibbles = readonly number[];
 
@@ -64,7 +65,7 @@ export function bytesToNibbles(key: Uint8Array): number[] {
 /** Applies `ops` to the trie with root `root` (the empty-trie root for none) and returns the new root. */
 export async function updateTrie(io: NodeIo, root: Uint8Array, emptyRoot: Uint8Array, ops: readonly TrieOp[]): Promise<Uint8Array> {
   if (ops.length === 0) return root;
-  const start: Node | null = equal(root, emptyRoot) ? null : { kind: 'ref', hash: root };
+  const start: Node | null = equalBytes(root, emptyRoot) ? null : { kind: 'ref', hash: root };
   const updated = await apply(io, start, ops, 0);
   if (updated === null) return emptyRoot;
   if (updated.kind === 'ref') return updated.hash;
@@ -76,7 +77,7 @@ export async function updateTrie(io: NodeIo, root: Uint8Array, emptyRoot: Uint8A
 
 /** The value under `key`, or null: a direct walk from the root, without ethereumjs' async walker. */
 export async function lookupTrie(io: NodeIo, root: Uint8Array, emptyRoot: Uint8Array, key: Nibbles): Promise<Uint8Array | null> {
-  if (equal(root, emptyRoot)) return null;
+  if (equalBytes(root, emptyRoot)) return null;
   let node: Node | null = { kind: 'ref', hash: root };
   let depth = 0;
   for (;;) {
@@ -280,8 +281,4 @@ function commonPrefixLength(ops: readonly TrieOp[], depth: number): number {
     }
   }
   return len;
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }

@@ -20,7 +20,8 @@ import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { BulwarkError } from '../common/errors.ts';
 import type { KvStore } from '../storage/kvstore.ts';
 import { PREFIX } from '../storage/prefixes.ts';
-import { BlockStore, hex } from '../ledger/block-store.ts';
+import { BlockStore } from '../ledger/block-store.ts';
+import { equalBytes, toHex } from '../common/bytes.ts';
 import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-config.ts';
 import { buildCommon } from './common.ts';
 import { assertNativeSecp256k1 } from '../crypto/secp256k1.ts';
@@ -81,7 +82,7 @@ export class Executor {
     } else {
       const b = await blocks.block(headHash);
       if (b === undefined) {
-        throw new BulwarkError('LEDGER_CORRUPT', `head block ${hex(headHash)} is missing`, { location: opts.kv.location });
+        throw new BulwarkError('LEDGER_CORRUPT', `head block ${toHex(headHash)} is missing`, { location: opts.kv.location });
       }
       head = b;
       await assertStateRootPresent(trieStore, common, head);
@@ -123,8 +124,8 @@ export class Executor {
 
   private async executeOnHead(parentHash: Uint8Array, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
     const parent = this.headBlock;
-    if (!bytesEqual(parentHash, parent.hash())) {
-      throw new BulwarkError('EXEC_PARENT_NOT_HEAD', `parent ${hex(parentHash)} is not the head ${hex(parent.hash())}`);
+    if (!equalBytes(parentHash, parent.hash())) {
+      throw new BulwarkError('EXEC_PARENT_NOT_HEAD', `parent ${toHex(parentHash)} is not the head ${toHex(parent.hash())}`);
     }
     if (timestamp < parent.header.timestamp) {
       throw new BulwarkError('EXEC_TIMESTAMP_BEFORE_PARENT', `timestamp ${timestamp} is before parent's ${parent.header.timestamp}`);
@@ -224,7 +225,7 @@ async function assertStateRootPresent(store: TrieNodeStore, common: Common, head
   if (!(await trie.checkRoot(head.header.stateRoot))) {
     throw new BulwarkError(
       'LEDGER_CORRUPT',
-      `state root ${hex(head.header.stateRoot)} of head block ${head.header.number} is missing from the store`,
+      `state root ${toHex(head.header.stateRoot)} of head block ${head.header.number} is missing from the store`,
     );
   }
 }
@@ -243,10 +244,6 @@ function blockHashSource(blocks: BlockStore) {
     },
   };
   return source;
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 export { parseChainConfig };

@@ -12,6 +12,7 @@ import { createAddressFromBigInt, setLengthLeft, type Address } from '@ethereumj
 import { Bloom, runTx } from '@ethereumjs/vm';
 import { createNodeVm } from './precompiles.ts';
 import { BulwarkError } from '../common/errors.ts';
+import { equalBytes } from '../common/bytes.ts';
 import type { LogEntry, TxReceipt } from '../ledger/receipt.ts';
 import type { Executor } from './executor.ts';
 import { TX_OPTIONS_PARAMS } from './common.ts';
@@ -223,16 +224,12 @@ function bloomMayMatch(bloom: Bloom, f: LogFilter): boolean {
 }
 
 function logMatches([address, topics]: LogEntry, f: LogFilter): boolean {
-  if (f.addresses !== undefined && f.addresses.length > 0 && !f.addresses.some((a) => bytesEq(a, address))) return false;
+  if (f.addresses !== undefined && f.addresses.length > 0 && !f.addresses.some((a) => equalBytes(a, address))) return false;
   return (f.topics ?? []).every((alts, i) => {
     if (alts === null || alts.length === 0) return true;
     const t = topics[i];
-    return t !== undefined && alts.some((x) => bytesEq(x, t));
+    return t !== undefined && alts.some((x) => equalBytes(x, t));
   });
-}
-
-function bytesEq(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 function bigIntToWord(n: bigint): Uint8Array {

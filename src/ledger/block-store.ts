@@ -20,6 +20,7 @@ import type { BatchOp, KvStore } from '../storage/kvstore.ts';
 import { bytesCodec, fixedBytesCodec, uint64Codec, utf8Codec, type Codec } from '../storage/codecs.ts';
 import { createRepository, type Repository } from '../storage/repository.ts';
 import { BulwarkError } from '../common/errors.ts';
+import { toHex } from '../common/bytes.ts';
 import { keccak256 } from '../crypto/hash.ts';
 import { decodeReceipts, encodeReceipts, type TxReceipt } from './receipt.ts';
 
@@ -112,7 +113,7 @@ export class BlockStore {
     const [header, body] = await Promise.all([this.headers.get(hash), this.bodies.get(hash)]);
     if (header === undefined) return undefined;
     if (body === undefined) {
-      throw new BulwarkError('LEDGER_CORRUPT', `block ${hex(hash)} has a header but no body`, { location: this.kv.location });
+      throw new BulwarkError('LEDGER_CORRUPT', `block ${toHex(hash)} has a header but no body`, { location: this.kv.location });
     }
     const values = [RLP.decode(header), ...(RLP.decode(body) as unknown[])];
     return createBlockFromBytesArray(values as Parameters<typeof createBlockFromBytesArray>[0], {
@@ -133,8 +134,4 @@ export class BlockStore {
   async txLocation(txHash: Uint8Array): Promise<TxLocation | undefined> {
     return this.txLocations.get(txHash);
   }
-}
-
-export function hex(b: Uint8Array): string {
-  return `0x${Buffer.from(b).toString('hex')}`;
 }
