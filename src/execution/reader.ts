@@ -8,7 +8,7 @@
 import type { Block } from '@ethereumjs/block';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx';
-import { createAddressFromBigInt, setLengthLeft, type Address } from '@ethereumjs/util';
+import { bigIntToBytes, createAddressFromBigInt, setLengthLeft, type Address } from '@ethereumjs/util';
 import { Bloom, runTx } from '@ethereumjs/vm';
 import { createNodeVm } from './precompiles.ts';
 import { BulwarkError } from '../common/errors.ts';
@@ -94,7 +94,7 @@ export class ChainReader {
   /** The 32-byte value of `slot` (zero when unset). */
   async storage(address: Address, slot: bigint, tag: BlockTag = 'latest'): Promise<Uint8Array> {
     const state = await this.stateAt(tag);
-    const key = setLengthLeft(bigIntToWord(slot), 32);
+    const key = setLengthLeft(bigIntToBytes(slot), 32);
     return setLengthLeft(await state.getStorage(address, key), 32);
   }
 
@@ -230,10 +230,6 @@ function logMatches([address, topics]: LogEntry, f: LogFilter): boolean {
     const t = topics[i];
     return t !== undefined && alts.some((x) => equalBytes(x, t));
   });
-}
-
-function bigIntToWord(n: bigint): Uint8Array {
-  return Uint8Array.from(Buffer.from(n.toString(16).padStart(64, '0'), 'hex'));
 }
 
 function describe(tag: BlockTag): string {
