@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore } from '../../src/storage/memory.ts';
+import { NodeCache, TrieNodeStore } from '../../src/execution/trie-store.ts';
+
+const k1 = 'aa'.repeat(32);
+const v1 = Uint8Array.of(1, 2, 3);
+
+test('writes stay in the overlay until drained and committed; then they are cached and on disk', async () => {
+  const kv = new MemoryStore();
+  const store = new TrieNodeStore({ kv, prefix: 0x02, cache: new NodeCache(10) });
+  await store.put(k1, v1);
+  assert.deepEqual(await store.get(k1), v1);
+  assert.equal(kv.size, 0, 'nothing reaches the disk before the batch');
+  const ops = store.drain();
+  assert.equal(ops.length, 1);
+  assert.deepEqual(ops[0]!.key, Uint8Array.from([0x02, ...Buffer.from(k1, 'hex')]));
+  await kv.write(ops);
+  store.markCommitted();
+  assert.equal(store.pendingCount, 0);
+  const fresh = new TrieNodeStore({ kv, prefix: 0x02, cache: new NodeCache(10) });
+  assert.deepEqual(await fresh.get(k1), v1, 'read back from disk');
+});
+
+test('discard drops an uncommitted block; shallowCopy shares the overlay, readView does not', async () => {
+  const store = new TrieNodeStore({ kv: new MemoryStore(), prefix: 0x02, cache: new NodeCache(10) });
+  await store.put(k1, v1);
+  assert.equal(store.shallowCopy(), store);
+  assert.equal(await store.readView().get(k1), undefined);
+  store.discard();
+  assert.equal(await store.get(k1), undefined);
+});
+
+test('the node cache evicts the least recently used entry', () => {
+  const cache = new NodeCache(2);
+  cache.set('a', v1);
+  cache.set('b', v1);
+  cache.get('a');
+  cache.set('c', v1);
+  assert.equal(cache.get('b'), undefined);
+  assert.ok(cache.get('a'));
+  assert.equal(cache.size, 2);
+});
