@@ -274,3 +274,43 @@ describe('executor: integrity on open', () => {
     await assert.rejects(Executor.open({ kv }), (e) => isBulwarkError(e, 'LEDGER_CORRUPT'));
   });
 });
+
+describe('executor: a failed disk write loses nothing', () => {
+  test('the error surfaces, the head stays, and the same block then commits with the same hash', async () => {
+    class FlakyStore extends MemoryStore {
+      failNext = false;
+      override async write(...args: Parameters<MemoryStore['write']>): Promise<void> {
+        if (this.failNext) {
+          this.failNext = false;
+          const { BulwarkError } = await import('../../src/common/errors.ts');
+          throw new BulwarkError('STORAGE_IO', 'simulated disk failure');
+        }
+        return super.write(...args);
+      }
+    }
+    const kv = new FlakyStore();
+    const ex = await Executor.open({ kv, config: testConfig() });
+    const c = ex.common;
+    const block1 = [signTx(c, A, { nonce: 0n, data: bytecode('Exerciser'), gasLimit: 3_000_000n }).serialize()];
+    const r1 = await ex.execute(ex.head.hash(), block1, 1n);
+    const exerciser = bytesToHex(r1.receipts[0]!.contractAddress!) as `0x${string}`;
+    const txs = [
+      signTx(c, A, { nonce: 1n, to: stranger, value: 5n, gasLimit: 21_000n }).serialize(),
+      signTx(c, B, { nonce: 0n, to: exerciser, data: encodeCall('store(uint256,uint256)', 1n, 2n) }).serialize(),
+    ];
+    const head = ex.head.hash();
+    kv.failNext = true;
+    await assert.rejects(ex.execute(head, txs, 2n), (e) => isBulwarkError(e, 'STORAGE_IO'));
+    assert.deepEqual(ex.head.hash(), head);
+    const reader = new ChainReader(ex);
+    assert.equal(await reader.balance(addr(stranger)), 0n, 'nothing of the failed block is visible');
+    const retry = await ex.execute(head, txs, 2n);
+    const reference = await Executor.open({ kv: new MemoryStore(), config: testConfig() });
+    await reference.execute(reference.head.hash(), block1, 1n);
+    const expected = await reference.execute(reference.head.hash(), txs, 2n);
+    assert.deepEqual(retry.block.hash(), expected.block.hash(), 'the retried block is the block');
+    assert.equal(await reader.balance(addr(stranger)), 5n);
+    const reopened = await Executor.open({ kv });
+    assert.deepEqual(reopened.head.hash(), expected.block.hash());
+  });
+});
