@@ -3,6 +3,7 @@ import type { BatchOp, KvStore } from '../storage/kvstore.ts';
 import { utf8Codec } from '../storage/codecs.ts';
 import { createRepository } from '../storage/repository.ts';
 import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-config.ts';
+import { BulwarkError } from '../common/errors.ts';
 
 const KEY = 'chain-config';
 
@@ -16,5 +17,10 @@ export function storeConfigOp(kv: KvStore, config: ChainConfig): BatchOp {
 
 export async function loadStoredConfig(kv: KvStore): Promise<ChainConfig | undefined> {
   const json = await repo(kv).get(KEY);
-  return json === undefined ? undefined : parseChainConfig(JSON.parse(json));
+  if (json === undefined) return undefined;
+  try {
+    return parseChainConfig(JSON.parse(json));
+  } catch (cause) {
+    throw new BulwarkError('LEDGER_CORRUPT', `the chain config stored in ${kv.location ?? 'memory'} is unreadable`, {}, { cause });
+  }
 }

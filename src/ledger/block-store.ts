@@ -101,7 +101,8 @@ export class BlockStore {
 
   async header(hash: Uint8Array): Promise<BlockHeader | undefined> {
     const raw = await this.headers.get(hash);
-    return raw === undefined ? undefined : createBlockHeaderFromRLP(raw, { common: this.common, setHardfork: false });
+    if (raw === undefined) return undefined;
+    return this.decoding(hash, () => createBlockHeaderFromRLP(raw, { common: this.common, setHardfork: false }));
   }
 
   async headerByNumber(number: bigint): Promise<BlockHeader | undefined> {
@@ -115,11 +116,22 @@ export class BlockStore {
     if (body === undefined) {
       throw new BulwarkError('LEDGER_CORRUPT', `block ${toHex(hash)} has a header but no body`, { location: this.kv.location });
     }
-    const values = [RLP.decode(header), ...(RLP.decode(body) as unknown[])];
-    return createBlockFromBytesArray(values as Parameters<typeof createBlockFromBytesArray>[0], {
-      common: this.common,
-      setHardfork: false,
+    return this.decoding(hash, () => {
+      const values = [RLP.decode(header), ...(RLP.decode(body) as unknown[])];
+      return createBlockFromBytesArray(values as Parameters<typeof createBlockFromBytesArray>[0], {
+        common: this.common,
+        setHardfork: false,
+      });
     });
+  }
+
+  /** Stored blocks were valid when written: one that no longer decodes is corruption, said as such. */
+  private decoding<T>(hash: Uint8Array, decode: () => T): T {
+    try {
+      return decode();
+    } catch (cause) {
+      throw new BulwarkError('LEDGER_CORRUPT', `stored block ${toHex(hash)} does not decode`, { location: this.kv.location }, { cause });
+    }
   }
 
   async blockByNumber(number: bigint): Promise<Block | undefined> {

@@ -314,3 +314,17 @@ describe('executor: a failed disk write loses nothing', () => {
     assert.deepEqual(reopened.head.hash(), expected.block.hash());
   });
 });
+
+describe('executor: corrupt records are named as corruption', () => {
+  test('an undecodable head block or chain config gives LEDGER_CORRUPT', async () => {
+    const { PREFIX } = await import('../../src/storage/prefixes.ts');
+    const kv = new MemoryStore();
+    const ex = await Executor.open({ kv, config: testConfig() });
+    const headerKey = Uint8Array.from([PREFIX.blockHeaderByHash, ...ex.head.hash()]);
+    await kv.write([{ type: 'put', key: headerKey, value: Uint8Array.of(0xc1, 0x80) }]);
+    await assert.rejects(Executor.open({ kv }), (e) => isBulwarkError(e, 'LEDGER_CORRUPT'));
+    const configKey = Uint8Array.from([PREFIX.meta, ...new TextEncoder().encode('chain-config')]);
+    await kv.write([{ type: 'put', key: configKey, value: new TextEncoder().encode('{not json') }]);
+    await assert.rejects(Executor.open({ kv }), (e) => isBulwarkError(e, 'LEDGER_CORRUPT'));
+  });
+});
