@@ -9,27 +9,26 @@
  * batch is durable nothing of the block is visible, and on any failure the in-memory state is reset
  * to the parent.
  */
-import type { Block } from '@ethereumjs/block';
-import { createBlock } from '@ethereumjs/block';
+import { createBlock, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
-import type { MerkleStateManager } from '@ethereumjs/statemanager';
-import type { VM } from '@ethereumjs/vm';
-import { createNodeVm } from './precompiles.ts';
-import { KECCAK256_RLP, ValueEncoding, createAddressFromString } from '@ethereumjs/util';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
+import type { MerkleStateManager } from '@ethereumjs/statemanager';
+import { KECCAK256_RLP, ValueEncoding, createAddressFromString } from '@ethereumjs/util';
+import type { VM } from '@ethereumjs/vm';
+import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
+import { assertNativeSecp256k1 } from '../crypto/secp256k1.ts';
+import { BlockStore } from '../ledger/block-store.ts';
 import type { KvStore } from '../storage/kvstore.ts';
 import { PREFIX } from '../storage/prefixes.ts';
-import { BlockStore } from '../ledger/block-store.ts';
-import { equalBytes, toHex } from '../common/bytes.ts';
-import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-config.ts';
-import { buildCommon } from './common.ts';
-import { assertNativeSecp256k1 } from '../crypto/secp256k1.ts';
-import { openState, writeAlloc } from './state.ts';
-import { NodeCache, TrieNodeStore } from './trie-store.ts';
 import { environmentBlock } from './assemble.ts';
 import { executeBlock, type ExecutionResult } from './block-exec.ts';
+import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-config.ts';
+import { buildCommon } from './common.ts';
 import { loadStoredConfig, storeConfigOp } from './config-store.ts';
+import { createNodeVm } from './precompiles.ts';
+import { openState, writeAlloc } from './state.ts';
+import { NodeCache, TrieNodeStore } from './trie-store.ts';
 
 export interface ExecutorOptions {
   readonly kv: KvStore;
@@ -47,23 +46,41 @@ export interface ExecutorOptions {
 
 const ZERO32 = new Uint8Array(32);
 
-export class Executor {
+/** Everything an executor is made of, built by `Executor.open`. */
+interface ExecutorParts {
+  readonly config: ChainConfig;
+  readonly common: Common;
+  readonly kv: KvStore;
   readonly blocks: BlockStore;
+  readonly trieStore: TrieNodeStore;
+  readonly state: MerkleStateManager;
+  readonly vm: VM;
+  readonly hashSource: BlockHashSource;
+}
+
+export class Executor {
+  readonly config: ChainConfig;
+  readonly common: Common;
+  readonly blocks: BlockStore;
+  private readonly kv: KvStore;
+  private readonly trieStore: TrieNodeStore;
+  private readonly state: MerkleStateManager;
+  private readonly vm: VM;
+  private readonly hashSource: BlockHashSource;
   private headBlock: Block;
   private busy = false;
 
-  private constructor(
-    readonly config: ChainConfig,
-    readonly common: Common,
-    private readonly kv: KvStore,
-    private readonly trieStore: TrieNodeStore,
-    private readonly state: MerkleStateManager,
-    private readonly vm: VM,
-    blocks: BlockStore,
-    head: Block,
-    private readonly hashSource: ReturnType<typeof blockHashSource>,
-  ) {
-    this.blocks = blocks;
+  private constructor(parts: ExecutorParts, head: Block) {
+    ({
+      config: this.config,
+      common: this.common,
+      blocks: this.blocks,
+      kv: this.kv,
+      trieStore: this.trieStore,
+      state: this.state,
+      vm: this.vm,
+      hashSource: this.hashSource,
+    } = parts);
     this.headBlock = head;
   }
 
@@ -87,10 +104,11 @@ export class Executor {
       head = b;
       await assertStateRootPresent(trieStore, common, head);
     }
-    const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches: { kind: 'long-lived', blockGasLimit: config.blockGasLimit } });
-    const hashes = blockHashSource(blocks);
-    const vm = await createNodeVm(common, state, hashes);
-    return new Executor(config, common, opts.kv, trieStore, state, vm, blocks, head, hashes);
+    const caches = { kind: 'long-lived', blockGasLimit: config.blockGasLimit } as const;
+    const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches });
+    const hashSource = blockHashSource(blocks);
+    const vm = await createNodeVm(common, state, hashSource);
+    return new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource }, head);
   }
 
   get head(): Block {
@@ -103,7 +121,7 @@ export class Executor {
   }
 
   /** What BLOCKHASH reads: the canonical chain. */
-  get blockHashes(): ReturnType<typeof blockHashSource> {
+  get blockHashes(): BlockHashSource {
     return this.hashSource;
   }
 
@@ -230,9 +248,15 @@ async function assertStateRootPresent(store: TrieNodeStore, common: Common, head
   }
 }
 
-/** What the EVM's BLOCKHASH reads: our own canonical chain. */
-function blockHashSource(blocks: BlockStore) {
-  const source = {
+/** What the EVM's BLOCKHASH reads: our own canonical chain (ethereumjs' blockchain interface). */
+export interface BlockHashSource {
+  getBlock(number: number): Promise<{ hash(): Uint8Array }>;
+  putBlock(): Promise<void>;
+  shallowCopy(): BlockHashSource;
+}
+
+function blockHashSource(blocks: BlockStore): BlockHashSource {
+  const source: BlockHashSource = {
     async getBlock(number: number) {
       const hash = await blocks.canonicalHash(BigInt(number));
       if (hash === undefined) throw new BulwarkError('EXEC_UNKNOWN_BLOCK', `no block ${number}`);
