@@ -1,6 +1,6 @@
 /**
  * The reference: plain in-memory ethereumjs (`MerkleStateManager` on its own map, `runTx`, Mainnet
- * Cancun `Common` with our native crypto for speed and a KZG library), as ethereumjs' own state-test
+ * Cancun `Common` with our native crypto, KZG included), as ethereumjs' own state-test
  * runner does it.
  * Establishes which cases ethereumjs itself fails, so ours can be held to every case it passes.
  */
@@ -11,7 +11,6 @@ import { createTxFromRLP } from '@ethereumjs/tx';
 import { hexToBytes } from '@ethereumjs/util';
 import { createVM, runTx } from '@ethereumjs/vm';
 import { nativeCrypto } from '../../src/execution/common.ts';
-import { initKzg } from '../../src/crypto/kzg.ts';
 import { writeAlloc } from '../../src/execution/state.ts';
 import type { LogEntry } from '../../src/ledger/receipt.ts';
 import { headerData, logsHash, vectorBlockHashes, vectorChainConfig, verdict, type CaseResult, type Rejection } from './common.ts';
@@ -27,8 +26,7 @@ export class BaselineRunner implements GroupRunner {
 }
 
 async function runBaselineCase(group: VectorGroup, c: VectorCase): Promise<CaseResult> {
-  const customCrypto = { ...nativeCrypto(), kzg: await initKzg() };
-  const common = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun, customCrypto });
+  const common = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun, customCrypto: nativeCrypto() });
   const stateManager = new MerkleStateManager({ common });
   await writeAlloc(stateManager, vectorChainConfig(group.pre).alloc);
   await stateManager.checkpoint();

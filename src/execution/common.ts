@@ -7,9 +7,10 @@ import { Common, Mainnet, createCustomCommon, type CustomCrypto, type ParamsDict
 import { paramsTx } from '@ethereumjs/tx';
 import { keccak256, sha256 } from '../crypto/hash.ts';
 import { ecrecover } from '../crypto/secp256k1.ts';
+import { kzg } from '../crypto/kzg.ts';
 
 export function nativeCrypto(): CustomCrypto {
-  return { keccak256, sha256, ecrecover };
+  return { keccak256, sha256, ecrecover, kzg: kzg() };
 }
 
 export function buildCommon(chainId: bigint, hardfork = 'cancun'): Common {
