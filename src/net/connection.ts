@@ -1,0 +1,150 @@
+/**
+ * One authenticated TLS socket carrying frames: decoding what arrives, writing coalesced batches with
+ * the socket's back-pressure respected, keepalives when quiet and an idle timeout when the peer is.
+ * It knows nothing of peers, queues or reconnects; `PeerLink` owns those.
+ */
+import type { TLSSocket } from 'node:tls';
+import { encodeFrames, encodeHeader, FrameDecoder, KEEPALIVE_FRAME, type FrameSink } from './frame.ts';
+import type { LinkCloseReason } from './events.ts';
+import type { TlsTuning } from './tls-options.ts';
+
+export interface ConnectionHandlers {
+  /** Any bytes arrived (a keepalive or frame completed); the dialer waits for this to call a link up. */
+  activity(): void;
+  frame(payload: Uint8Array): void;
+  /** The socket can take more after it had asked us to wait. */
+  drain(): void;
+  closed(reason: LinkCloseReason, detail: string | undefined): void;
+}
+
+/** Frames this large skip the coalescing copy and go to the socket as they are. */
+const LARGE_FRAME_BYTES = 16 * 1024;
+
+export class Connection {
+  private readonly decoder: FrameDecoder;
+  private readonly timer: NodeJS.Timeout;
+  private readonly opened = performance.now();
+  private lastReceived = performance.now();
+  private lastSent = performance.now();
+  private established = false;
+  /** Set by the dialer once the TLS handshake finished and the peer's pin checked out. */
+  secured = false;
+  private closeReason: LinkCloseReason | undefined;
+  private closeDetail: string | undefined;
+  private ended = false;
+
+  constructor(
+    readonly socket: TLSSocket,
+    private readonly tuning: TlsTuning,
+    private readonly handlers: ConnectionHandlers,
+  ) {
+    this.decoder = new FrameDecoder(tuning.maxFrameBytes);
+    const sink: FrameSink = {
+      keepalive: () => handlers.activity(),
+      frame: (payload) => {
+        handlers.activity();
+        handlers.frame(payload);
+      },
+    };
+    socket.setNoDelay(true); // we coalesce ourselves; Nagle would only add latency
+    socket.on('data', (chunk: Buffer) => this.onData(chunk, sink));
+    socket.on('drain', () => handlers.drain());
+    socket.on('error', (err: NodeJS.ErrnoException) => this.noteError(err));
+    socket.on('close', () => this.onClose());
+    const shortest = Math.min(tuning.keepaliveIntervalMs, tuning.idleTimeoutMs, tuning.handshakeTimeoutMs);
+    const tick = Math.max(1, Math.floor(shortest / 2));
+    this.timer = setInterval(() => this.onTick(), tick);
+    this.timer.unref();
+  }
+
+  /** From here on the idle timeout and keepalives apply instead of the handshake deadline. */
+  markEstablished(): void {
+    this.established = true;
+    this.lastReceived = performance.now();
+  }
+
+  get isEstablished(): boolean {
+    return this.established;
+  }
+
+  get writable(): boolean {
+    return !this.ended && !this.socket.destroyed && !this.socket.writableNeedDrain;
+  }
+
+  /**
+   * Writes a batch; returns false when the socket wants the caller to wait for `drain`. Small frames
+   * are copied into one buffer; large ones are written as they are, behind their header, under one
+   * cork so the batch still leaves in as few TLS records as the sizes allow.
+   */
+  writeFrames(frames: readonly Uint8Array[]): boolean {
+    this.lastSent = performance.now();
+    if (frames.every((f) => f.length < LARGE_FRAME_BYTES)) return this.socket.write(encodeFrames(frames));
+    this.socket.cork();
+    let small: Uint8Array[] = [];
+    for (const f of frames) {
+      if (f.length < LARGE_FRAME_BYTES) {
+        small.push(f);
+        continue;
+      }
+      if (small.length > 0) this.socket.write(encodeFrames(small));
+      small = [];
+      this.socket.write(encodeHeader(f.length));
+      this.socket.write(f);
+    }
+    if (small.length > 0) this.socket.write(encodeFrames(small));
+    this.socket.uncork();
+    return !this.socket.writableNeedDrain;
+  }
+
+  sendKeepalive(): void {
+    if (this.ended) return;
+    this.lastSent = performance.now();
+    this.socket.write(KEEPALIVE_FRAME);
+  }
+
+  /** Closes with a reason; the `closed` handler runs once the socket is gone. */
+  close(reason: LinkCloseReason, detail?: string): void {
+    if (this.closeReason === undefined) {
+      this.closeReason = reason;
+      this.closeDetail = detail;
+    }
+    this.ended = true;
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer, sink: FrameSink): void {
+    if (this.ended) return;
+    this.lastReceived = performance.now();
+    const r = this.decoder.push(chunk, sink);
+    if (!r.ok) this.close('frame-too-large', `frame of ${r.length} bytes, limit ${this.tuning.maxFrameBytes}`);
+  }
+
+  private onTick(): void {
+    const now = performance.now();
+    if (!this.established) {
+      if (now - this.opened > this.tuning.handshakeTimeoutMs) {
+        this.close('handshake-timeout', `no link after ${Math.round(now - this.opened)} ms`);
+      }
+      return;
+    }
+    if (now - this.lastReceived > this.tuning.idleTimeoutMs) {
+      this.close('idle-timeout', `nothing received for ${Math.round(now - this.lastReceived)} ms`);
+      return;
+    }
+    // A socket still draining is sending anyway; a keepalive would only join the queue.
+    if (now - this.lastSent >= this.tuning.keepaliveIntervalMs && !this.socket.writableNeedDrain) this.sendKeepalive();
+  }
+
+  private noteError(err: NodeJS.ErrnoException): void {
+    if (this.closeReason !== undefined) return;
+    const code = err.code ?? '';
+    this.closeReason = code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') ? 'tls-error' : 'socket-error';
+    this.closeDetail = code === '' ? err.message : `${code}: ${err.message}`;
+  }
+
+  private onClose(): void {
+    this.ended = true;
+    clearInterval(this.timer);
+    this.handlers.closed(this.closeReason ?? 'peer-closed', this.closeDetail);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What the TLS transport reports besides frames: links coming up and going down with a reason, and
+ * inbound connections it refused. The replica logs these and turns them into metrics; tests wait on
+ * them instead of sleeping.
+ */
+import type { NodeId } from './transport.ts';
+
+/** Why a link closed. The ones in COUNTED_CLOSE_REASONS are protocol errors and count in PeerStats. */
+export type LinkCloseReason =
+  | 'frame-too-large'
+  | 'idle-timeout'
+  | 'handshake-timeout'
+  | 'tls-error'
+  | 'certificate-mismatch'
+  | 'wrong-protocol'
+  | 'rejected-by-peer'
+  | 'replaced'
+  | 'peer-closed'
+  | 'socket-error'
+  | 'transport-closed';
+
+export const COUNTED_CLOSE_REASONS: ReadonlySet<LinkCloseReason> = new Set<LinkCloseReason>([
+  'frame-too-large',
+  'idle-timeout',
+  'handshake-timeout',
+  'tls-error',
+  'certificate-mismatch',
+  'wrong-protocol',
+  'rejected-by-peer',
+]);
+
+/** Why an inbound connection was refused before it became a link. */
+export type RefusalReason =
+  | 'handshake-failed'
+  | 'no-certificate'
+  | 'unknown-certificate'
+  | 'wrong-role'
+  | 'wrong-direction'
+  | 'too-many-handshakes';
+
+export const REFUSAL_REASONS: readonly RefusalReason[] = [
+  'handshake-failed',
+  'no-certificate',
+  'unknown-certificate',
+  'wrong-role',
+  'wrong-direction',
+  'too-many-handshakes',
+];
+
+export type TransportEvent =
+  | { readonly kind: 'link-up'; readonly peer: NodeId; readonly direction: 'inbound' | 'outbound' }
+  | {
+      readonly kind: 'link-down';
+      readonly peer: NodeId;
+      readonly reason: LinkCloseReason;
+      /** Whether the link had been fully established (false: a dial or handshake that failed). */
+      readonly wasUp: boolean;
+      readonly detail?: string;
+    }
+  | {
+      readonly kind: 'refused';
+      readonly reason: RefusalReason;
+      /** The pinned node the certificate matched, when it matched one. */
+      readonly peer?: NodeId;
+      readonly remote: string;
+      readonly detail?: string;
+    };
+
+export type TransportEventHandler = (event: TransportEvent) => void;
+
+export interface TransportCounters {
+  readonly refused: Readonly<Record<RefusalReason, number>>;
+  /** `send` calls naming a node this one has no link with. */
+  readonly framesToUnknownPeer: number;
+}

@@ -1,0 +1,94 @@
+/**
+ * Options of the TLS transport, with the defaults a replica runs with. Tests shrink the timeouts;
+ * production changes them rarely, so they are validated once, here, with a clear error.
+ */
+import type { KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { BulwarkError } from '../common/errors.ts';
+import { MAX_FRAME_LIMIT } from './frame.ts';
+import type { NodeId, NodeRole } from './transport.ts';
+
+/** TLS 1.3's suites as OpenSSL names them; AES-256-GCM is the default and the reference's choice. */
+export const TLS13_CIPHER_SUITES = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_CCM_SHA256',
+] as const;
+export type Tls13CipherSuite = (typeof TLS13_CIPHER_SUITES)[number];
+
+export const MiB = 1024 * 1024;
+
+export const DEFAULT_TUNING = {
+  cipherSuites: ['TLS_AES_256_GCM_SHA384'] as readonly Tls13CipherSuite[],
+  /** Consensus view-change messages carry prepared certificates and can reach a few MiB. */
+  maxFrameBytes: 16 * MiB,
+  /** Per peer; room for several maximal frames, small enough that n peers cannot exhaust memory. */
+  maxQueueBytes: 64 * MiB,
+  maxQueueFrames: 65_536,
+  /** TCP connect + TLS handshake + the acceptor's first frame. */
+  handshakeTimeoutMs: 10_000,
+  /** A link on which nothing at all arrives for this long is closed. */
+  idleTimeoutMs: 30_000,
+  /** A keepalive goes out when nothing else was written for this long; must be below idleTimeoutMs. */
+  keepaliveIntervalMs: 10_000,
+  reconnectBaseMs: 100,
+  reconnectMaxMs: 10_000,
+  /** Frames are coalesced into socket writes of about this size. */
+  writeBatchBytes: 64 * 1024,
+  /** Unauthenticated inbound connections allowed at once (each costs a handshake). */
+  maxPendingHandshakes: 64,
+};
+export type TlsTuning = typeof DEFAULT_TUNING;
+
+/** A node of the network as the transport sees it: where it listens and what it presents. */
+export interface TlsNode {
+  readonly id: NodeId;
+  readonly role: NodeRole;
+  readonly host: string;
+  readonly port: number;
+  /** DER of the pinned certificate. */
+  readonly certificate: Uint8Array;
+}
+
+export interface TlsTransportOptions {
+  readonly self: NodeId;
+  /** Every node of the network, this one included. */
+  readonly nodes: readonly TlsNode[];
+  /** This node's private key (PEM or a KeyObject) and its certificate (PEM), as pinned by the others. */
+  readonly key: string | KeyObject;
+  readonly certificate: string;
+  /** Where a replica binds; defaults to its endpoint in `nodes` (use '0.0.0.0' behind NAT). */
+  readonly listen?: { readonly host?: string; readonly port?: number };
+  readonly tuning?: Partial<TlsTuning>;
+  /** Jitter source for reconnect delays; Math.random unless a test fixes it. */
+  readonly random?: () => number;
+}
+
+const positiveInt = z.number().int().positive();
+const tuningSchema = z
+  .strictObject({
+    cipherSuites: z.array(z.enum(TLS13_CIPHER_SUITES)).min(1),
+    maxFrameBytes: positiveInt.max(MAX_FRAME_LIMIT),
+    maxQueueBytes: positiveInt,
+    maxQueueFrames: positiveInt,
+    handshakeTimeoutMs: positiveInt,
+    idleTimeoutMs: positiveInt,
+    keepaliveIntervalMs: positiveInt,
+    reconnectBaseMs: positiveInt,
+    reconnectMaxMs: positiveInt,
+    writeBatchBytes: positiveInt,
+    maxPendingHandshakes: positiveInt,
+  })
+  .refine((t) => t.keepaliveIntervalMs < t.idleTimeoutMs, 'keepaliveIntervalMs must be below idleTimeoutMs')
+  .refine((t) => t.maxQueueBytes >= t.maxFrameBytes, 'maxQueueBytes must hold at least one maximal frame')
+  .refine((t) => t.reconnectMaxMs >= t.reconnectBaseMs, 'reconnectMaxMs must be at least reconnectBaseMs');
+
+export function resolveTuning(partial: Partial<TlsTuning> = {}): TlsTuning {
+  const r = tuningSchema.safeParse({ ...DEFAULT_TUNING, ...partial });
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(tuning)'}: ${i.message}`);
+    throw new BulwarkError('NET_OPTIONS_INVALID', `invalid transport options: ${problems.join('; ')}`, { problems });
+  }
+  return r.data;
+}

@@ -1,0 +1,254 @@
+/**
+ * The production `Transport`: mutual TLS 1.3 between pinned nodes (see `pinning.ts` for who dials
+ * whom and how a peer is identified, `frame.ts` for the wire format, `tls-options.ts` for limits).
+ *
+ * TLS settings are fixed, not negotiable downwards: TLS 1.3 only, key exchange on secp384r1, ECDSA
+ * P-384 with SHA-384 signatures, both sides present certificates, and the suites from the options
+ * (AES-256-GCM by default). Chain verification is off on purpose: trust comes only from comparing the
+ * presented certificate with the pinned bytes, after TLS has proved the peer holds its key.
+ */
+import {
+  connect,
+  createSecureContext,
+  createServer,
+  type SecureContext,
+  type SecureContextOptions,
+  type Server,
+  type TLSSocket,
+} from 'node:tls';
+import type { AddressInfo, Socket } from 'node:net';
+import { BulwarkError } from '../common/errors.ts';
+import { equalBytes } from '../common/bytes.ts';
+import { pemToDerOrNull } from './pem.ts';
+import {
+  REFUSAL_REASONS,
+  type RefusalReason,
+  type TransportCounters,
+  type TransportEvent,
+  type TransportEventHandler,
+} from './events.ts';
+import { PeerLink } from './peer-link.ts';
+import { ALPN, dials, linked, PinSet } from './pinning.ts';
+import { resolveTuning, type TlsNode, type TlsTransportOptions, type TlsTuning } from './tls-options.ts';
+import type { FrameHandler, NodeId, PeerStats, PeerStatusHandler, Transport } from './transport.ts';
+
+export class TlsTransport implements Transport {
+  readonly self: NodeId;
+  readonly tuning: TlsTuning;
+  private readonly me: TlsNode;
+  private readonly pins: PinSet;
+  private readonly context: SecureContext;
+  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
+  private framesToUnknownPeer = 0;
+  private server: Server | null = null;
+  private frameHandler: FrameHandler = () => {};
+  private statusHandler: PeerStatusHandler = () => {};
+  private eventHandlers: TransportEventHandler[] = [];
+  private state: 'new' | 'started' | 'closed' = 'new';
+
+  constructor(private readonly options: TlsTransportOptions) {
+    this.self = options.self;
+    this.tuning = resolveTuning(options.tuning);
+    this.me = checkNodes(options);
+    this.pins = new PinSet(options.nodes);
+    this.context = this.secureContext();
+    const deps = {
+      selfRole: this.me.role,
+      tuning: this.tuning,
+      random: options.random ?? Math.random,
+      connect: (peer: TlsNode) => this.dialSocket(peer),
+      deliver: (from: NodeId, frame: Uint8Array) => this.frameHandler(from, frame),
+      status: (peer: NodeId, connected: boolean) => this.statusHandler(peer, connected),
+      event: (event: TransportEvent) => this.emit(event),
+    };
+    for (const node of options.nodes) {
+      if (linked(this.me, node)) this.links.set(node.id, new PeerLink(node, dials(this.me, node), deps));
+    }
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.frameHandler = handler;
+  }
+
+  onPeerStatus(handler: PeerStatusHandler): void {
+    this.statusHandler = handler;
+  }
+
+  /** Diagnostics: links up and down with reasons, refused connections. Several handlers may listen. */
+  onEvent(handler: TransportEventHandler): void {
+    this.eventHandlers.push(handler);
+  }
+
+  /** Replicas listen (for higher replicas and client nodes) and dial lower replicas; client nodes only dial. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new BulwarkError('NET_STATE', `transport already ${this.state}`);
+    this.state = 'started';
+    if (this.me.role === 'replica') await this.listen();
+    for (const link of this.links.values()) link.start();
+  }
+
+  send(to: NodeId, frame: Uint8Array): boolean {
+    const link = this.links.get(to);
+    if (link === undefined || this.state === 'closed') {
+      if (link === undefined) this.framesToUnknownPeer++;
+      return false;
+    }
+    return link.send(frame);
+  }
+
+  /** Resolves when `to`'s queue is at most half full; lets a bulk sender honour back-pressure. */
+  waitForSpace(to: NodeId): Promise<void> {
+    return this.links.get(to)?.waitForSpace() ?? Promise.resolve();
+  }
+
+  stats(): readonly PeerStats[] {
+    return [...this.links.values()].map((l) => l.stats());
+  }
+
+  counters(): TransportCounters {
+    return { refused: { ...this.refused }, framesToUnknownPeer: this.framesToUnknownPeer };
+  }
+
+  /** The bound address of a listening replica (useful when it listens on port 0). */
+  address(): AddressInfo | null {
+    const a = this.server?.address();
+    return a !== null && typeof a === 'object' ? a : null;
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    const server = this.server;
+    const serverClosed =
+      server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all([...this.links.values()].map((l) => l.close()));
+    await serverClosed;
+  }
+
+  /** The fixed TLS settings; the server builds its own context from these, the dialer reuses one. */
+  private contextOptions(): SecureContextOptions {
+    return {
+      key: typeof this.options.key === 'string' ? this.options.key : this.options.key.export({ format: 'pem', type: 'pkcs8' }),
+      cert: this.options.certificate,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      ciphers: this.tuning.cipherSuites.join(':'),
+      ecdhCurve: 'secp384r1',
+      sigalgs: 'ecdsa_secp384r1_sha384',
+    };
+  }
+
+  private secureContext(): SecureContext {
+    try {
+      return createSecureContext(this.contextOptions());
+    } catch (cause) {
+      throw new BulwarkError('NET_IDENTITY_INVALID', `cannot use this node's TLS key and certificate: ${(cause as Error).message}`, {}, { cause });
+    }
+  }
+
+  private dialSocket(peer: TlsNode): TLSSocket {
+    return connect({
+      host: peer.host,
+      port: peer.port,
+      secureContext: this.context,
+      ALPNProtocols: [ALPN[this.me.role]],
+      rejectUnauthorized: false, // trust is the pin, checked on secureConnect
+      checkServerIdentity: () => undefined,
+    });
+  }
+
+  private listen(): Promise<void> {
+    const server = createServer({
+      ...this.contextOptions(),
+      requestCert: true,
+      rejectUnauthorized: false, // trust is the pin, checked on secureConnection
+      ALPNProtocols: [ALPN.replica, ALPN.client],
+      handshakeTimeout: this.tuning.handshakeTimeoutMs,
+    });
+    const inboundPeers = [...this.links.values()].filter((l) => !l.dialer).length;
+    server.maxConnections = inboundPeers + this.tuning.maxPendingHandshakes;
+    server.on('secureConnection', (socket: TLSSocket) => this.onInbound(socket));
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) =>
+      this.refuse('handshake-failed', socket, undefined, err.code ?? err.message),
+    );
+    server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+      this.refused['too-many-handshakes']++;
+      this.emit({ kind: 'refused', reason: 'too-many-handshakes', remote: `${data?.remoteAddress}:${data?.remotePort}` });
+    });
+    this.server = server;
+    const host = this.options.listen?.host ?? this.me.host;
+    const port = this.options.listen?.port ?? this.me.port;
+    return new Promise((resolve, reject) => {
+      const onError = (cause: NodeJS.ErrnoException): void =>
+        reject(new BulwarkError('NET_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${cause.code ?? cause.message}`, { host, port }, { cause }));
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        // After start-up a server error would be an accept failure (e.g. out of file descriptors);
+        // it must not crash the replica, and the next connection attempt will tell.
+        server.on('error', () => {});
+        resolve();
+      });
+    });
+  }
+
+  private onInbound(socket: TLSSocket): void {
+    // A socket's own errors after this point are reported through its link or its refusal.
+    socket.on('error', () => {});
+    if (this.state === 'closed') {
+      socket.destroy();
+      return;
+    }
+    const der = socket.getPeerX509Certificate()?.raw;
+    const verdict = this.pins.judgeInbound(this.me, der === undefined ? undefined : new Uint8Array(der), socket.alpnProtocol);
+    if (!verdict.ok) {
+      if (verdict.node !== undefined) this.links.get(verdict.node.id)?.countError();
+      this.refuse(verdict.reason, socket, verdict.node?.id, `alpn ${String(socket.alpnProtocol)}`);
+      return;
+    }
+    const link = this.links.get(verdict.node.id);
+    if (link === undefined) {
+      this.refuse('wrong-direction', socket, verdict.node.id);
+      return;
+    }
+    link.adopt(socket);
+  }
+
+  private refuse(reason: RefusalReason, socket: Socket, peer: NodeId | undefined, detail?: string): void {
+    this.refused[reason]++;
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.destroy();
+    this.emit({ kind: 'refused', reason, remote, ...(peer === undefined ? {} : { peer }), ...(detail === undefined ? {} : { detail }) });
+  }
+
+  private emit(event: TransportEvent): void {
+    for (const handler of this.eventHandlers) {
+      try {
+        handler(event);
+      } catch {
+        // A diagnostics consumer must never break the transport.
+      }
+    }
+  }
+}
+
+/** The node list must be coherent before any socket opens: unique ids and pins, this node among them. */
+function checkNodes(options: TlsTransportOptions): TlsNode {
+  const invalid = (why: string): BulwarkError => new BulwarkError('NET_OPTIONS_INVALID', `invalid transport options: ${why}`);
+  const ids = new Set<NodeId>();
+  const pins: Uint8Array[] = [];
+  for (const node of options.nodes) {
+    if (ids.has(node.id)) throw invalid(`node id ${node.id} appears twice`);
+    if (pins.some((p) => equalBytes(p, node.certificate))) throw invalid(`node ${node.id} shares a certificate with another node`);
+    ids.add(node.id);
+    pins.push(node.certificate);
+  }
+  const me = options.nodes.find((n) => n.id === options.self);
+  if (me === undefined) throw invalid(`node ${options.self} is not in the node list`);
+  const own = pemToDerOrNull(options.certificate);
+  if (own === null || !equalBytes(own, me.certificate)) {
+    throw new BulwarkError('NET_IDENTITY_INVALID', `the certificate given is not the one pinned for node ${options.self}`);
+  }
+  return me;
+}
