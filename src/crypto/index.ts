@@ -56,4 +56,13 @@ export {
   type NodeAuthPrivateKey,
   type NodeAuthPublicKey,
 } from './node-auth.ts';
-export { KEY_FILE_VERSION, readKeyFile, writeKeyFile, type KeyFile } from './key-file.ts';
+export {
+  KEY_FILE_VERSION,
+  isKeyFileSealed,
+  readKeyFile,
+  writeKeyFile,
+  type KeyFile,
+  type KeyFileReadOptions,
+  type KeyFileWriteOptions,
+} from './key-file.ts';
+export { DEFAULT_SCRYPT_COST, openKey, sealKey, type ScryptCost, type SealedKey } from './key-seal.ts';

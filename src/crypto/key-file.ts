@@ -5,12 +5,17 @@
  * the directory), so a crash mid-write leaves the old key or the new one, never half of one — a
  * replica that loses its consensus key mid-rotation cannot rejoin. Reading refuses files that group
  * or others can read, as ssh does: a key that leaked through its permissions is already lost.
+ *
+ * Optionally sealed under a passphrase (`key-seal.ts`): the file then also holds
+ * `encryption: {cipher, kdf, logN, r, p, salt, iv, tag}` and `material` is the ciphertext. Kind and
+ * algorithm stay readable, so a wrong file is still refused by name before any passphrase is tried.
  */
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BulwarkError } from '../common/errors.ts';
 import { bytesToHex, hexToBytes } from './hex.ts';
+import { DEFAULT_SCRYPT_COST, openKey, sealKey, type ScryptCost, type SealedKey } from './key-seal.ts';
 
 export const KEY_FILE_VERSION = 1;
 
@@ -22,12 +27,22 @@ export interface KeyFile {
   readonly material: Uint8Array;
 }
 
-export async function writeKeyFile(path: string, keyFile: KeyFile): Promise<void> {
-  const body = JSON.stringify(
-    { version: KEY_FILE_VERSION, kind: keyFile.kind, algorithm: keyFile.algorithm, material: bytesToHex(keyFile.material) },
-    null,
-    2,
-  );
+export interface KeyFileWriteOptions {
+  /** Seal the material under this passphrase (scrypt + AES-256-GCM). */
+  readonly passphrase?: string;
+  readonly cost?: ScryptCost;
+}
+
+export async function writeKeyFile(path: string, keyFile: KeyFile, options: KeyFileWriteOptions = {}): Promise<void> {
+  const header = { version: KEY_FILE_VERSION, kind: keyFile.kind, algorithm: keyFile.algorithm };
+  let fields: Record<string, unknown> = { ...header, material: bytesToHex(keyFile.material) };
+  if (options.passphrase !== undefined) {
+    const sealed = await sealKey(keyFile.material, options.passphrase, sealAad(keyFile), options.cost ?? DEFAULT_SCRYPT_COST);
+    const { ciphertext, salt, iv, tag, ...params } = sealed;
+    const encryption = { ...params, salt: bytesToHex(salt), iv: bytesToHex(iv), tag: bytesToHex(tag) };
+    fields = { ...header, encryption, material: bytesToHex(ciphertext) };
+  }
+  const body = JSON.stringify(fields, null, 2);
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await open(temp, 'wx', 0o600);
@@ -45,10 +60,18 @@ export async function writeKeyFile(path: string, keyFile: KeyFile): Promise<void
   }
 }
 
+export interface KeyFileReadOptions {
+  readonly kind?: string;
+  readonly algorithm?: string;
+  /** Needed for sealed files; ignored for plain ones. */
+  readonly passphrase?: string;
+}
+
 /** `expect` pins kind and algorithm so a key of the wrong sort is refused by name, not misused. */
-export async function readKeyFile(path: string, expect: { kind?: string; algorithm?: string } = {}): Promise<KeyFile> {
+export async function readKeyFile(path: string, expect: KeyFileReadOptions = {}): Promise<KeyFile> {
   const text = await readOwnerOnly(path);
-  const keyFile = parseKeyFile(path, text);
+  const parsed = parseKeyFile(path, text);
+  const keyFile = { kind: parsed.kind, algorithm: parsed.algorithm, material: parsed.material };
   for (const field of ['kind', 'algorithm'] as const) {
     const wanted = expect[field];
     if (wanted !== undefined && keyFile[field] !== wanted) {
@@ -60,7 +83,35 @@ export async function readKeyFile(path: string, expect: { kind?: string; algorit
       });
     }
   }
-  return keyFile;
+  if (parsed.sealed === undefined) return keyFile;
+  return { ...keyFile, material: await unseal(path, keyFile, parsed.sealed, expect.passphrase) };
+}
+
+/** True when the file at `path` is sealed under a passphrase (so a caller knows to ask for one). */
+export async function isKeyFileSealed(path: string): Promise<boolean> {
+  return parseKeyFile(path, await readOwnerOnly(path)).sealed !== undefined;
+}
+
+async function unseal(path: string, keyFile: KeyFile, sealed: SealedKey, passphrase: string | undefined): Promise<Uint8Array> {
+  if (passphrase === undefined) {
+    throw new BulwarkError('KEY_FILE_PASSPHRASE_REQUIRED', `key file ${path} is encrypted; a passphrase is needed`, { path });
+  }
+  try {
+    return await openKey(sealed, passphrase, sealAad(keyFile));
+  } catch (cause) {
+    if (cause instanceof BulwarkError && cause.code === 'KEY_SEAL_WRONG_PASSPHRASE') {
+      throw new BulwarkError('KEY_FILE_WRONG_PASSPHRASE', `wrong passphrase for key file ${path} (or the file was altered)`, { path }, { cause });
+    }
+    if (cause instanceof BulwarkError) {
+      throw new BulwarkError('KEY_FILE_MALFORMED', `key file ${path} is malformed: ${cause.message}`, { path, why: cause.code }, { cause });
+    }
+    throw cause;
+  }
+}
+
+/** Binds the ciphertext to what the file says it is. */
+function sealAad(keyFile: Pick<KeyFile, 'kind' | 'algorithm'>): Uint8Array {
+  return new TextEncoder().encode(`bulwark-key-file/v${KEY_FILE_VERSION}\0${keyFile.kind}\0${keyFile.algorithm}`);
 }
 
 async function readOwnerOnly(path: string): Promise<string> {
@@ -81,7 +132,11 @@ async function readOwnerOnly(path: string): Promise<string> {
   }
 }
 
-function parseKeyFile(path: string, text: string): KeyFile {
+interface ParsedKeyFile extends KeyFile {
+  readonly sealed?: SealedKey;
+}
+
+function parseKeyFile(path: string, text: string): ParsedKeyFile {
   const malformed = (why: string, cause?: unknown): BulwarkError =>
     new BulwarkError('KEY_FILE_MALFORMED', `key file ${path} is malformed: ${why}`, { path, why }, { cause });
   let json: unknown;
@@ -91,16 +146,52 @@ function parseKeyFile(path: string, text: string): KeyFile {
     throw malformed('not JSON', cause);
   }
   if (typeof json !== 'object' || json === null) throw malformed('not a JSON object');
-  const { version, kind, algorithm, material } = json as Record<string, unknown>;
+  const { version, kind, algorithm, material, encryption } = json as Record<string, unknown>;
   if (version !== KEY_FILE_VERSION) throw malformed(`unsupported version ${String(version)}`);
   if (typeof kind !== 'string' || kind === '') throw malformed('missing kind');
   if (typeof algorithm !== 'string' || algorithm === '') throw malformed('missing algorithm');
   if (typeof material !== 'string' || material === '') throw malformed('missing material');
+  let bytes: Uint8Array;
   try {
-    return { kind, algorithm, material: hexToBytes(material) };
+    bytes = hexToBytes(material);
   } catch (cause) {
     throw malformed('material is not hex', cause);
   }
+  if (encryption === undefined) return { kind, algorithm, material: bytes };
+  return { kind, algorithm, material: bytes, sealed: parseSealed(encryption, bytes, malformed) };
+}
+
+function parseSealed(encryption: unknown, ciphertext: Uint8Array, malformed: (why: string, cause?: unknown) => BulwarkError): SealedKey {
+  if (typeof encryption !== 'object' || encryption === null) throw malformed('encryption is not an object');
+  const e = encryption as Record<string, unknown>;
+  if (e['cipher'] !== 'aes-256-gcm' || e['kdf'] !== 'scrypt') {
+    throw malformed(`unsupported encryption ${String(e['cipher'])}/${String(e['kdf'])}`);
+  }
+  const int = (field: string): number => {
+    const v = e[field];
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw malformed(`encryption.${field} is not an integer`);
+    return v;
+  };
+  const hex = (field: string): Uint8Array => {
+    const v = e[field];
+    try {
+      if (typeof v !== 'string') throw new Error('not a string');
+      return hexToBytes(v);
+    } catch (cause) {
+      throw malformed(`encryption.${field} is not hex`, cause);
+    }
+  };
+  return {
+    cipher: 'aes-256-gcm',
+    kdf: 'scrypt',
+    logN: int('logN'),
+    r: int('r'),
+    p: int('p'),
+    salt: hex('salt'),
+    iv: hex('iv'),
+    tag: hex('tag'),
+    ciphertext,
+  };
 }
 
 /** Makes the rename itself durable; some file systems cannot open a directory, which is fine. */
