@@ -1,0 +1,321 @@
+/**
+ * Bytes of every protocol message: one tag byte, then the fields in declaration order (see
+ * `./binary.ts` for the layout rules). `decodeMessage` is the only way bytes from the network become
+ * a message; it checks every length against `CodecLimits` before allocating.
+ */
+import { Reader, Writer, codecError } from './binary.ts';
+import {
+  DIGEST_LENGTH,
+  type Batch,
+  type Certificate,
+  type CheckpointCertificate,
+  type ClientRequest,
+  type CommitCertificate,
+  type ExecSummary,
+  type Message,
+  type MessageType,
+  type PrepareCertificate,
+  type ViewChange,
+  type ViewChangeSlot,
+  type Vote,
+} from './messages.ts';
+
+export interface CodecLimits {
+  readonly maxPayloadBytes: number;
+  readonly maxBatchRequests: number;
+  readonly maxViewChangeSlots: number;
+  readonly maxReplicas: number;
+  readonly maxProofDepth: number;
+  readonly maxResultBytes: number;
+}
+
+export const DEFAULT_CODEC_LIMITS: CodecLimits = {
+  maxPayloadBytes: 4 << 20,
+  maxBatchRequests: 10_000,
+  maxViewChangeSlots: 10_000,
+  maxReplicas: 1024,
+  maxProofDepth: 32,
+  maxResultBytes: 1 << 20,
+};
+
+const TAGS: Record<MessageType, number> = {
+  PrePrepare: 1,
+  CommitShare: 2,
+  FullCommitProof: 3,
+  PrepareFull: 4,
+  CommitPartial: 5,
+  CommitFull: 6,
+  Checkpoint: 7,
+  StableCheckpoint: 8,
+  Complaint: 9,
+  ViewChange: 10,
+  NewView: 11,
+  Status: 12,
+  CommittedBatch: 13,
+  Request: 14,
+  Reply: 15,
+};
+const TYPE_OF_TAG = new Map(Object.entries(TAGS).map(([type, tag]) => [tag, type as MessageType]));
+const SIG_MAX = 128;
+const SIGNERS_MAX = 1024 / 8;
+
+// ---- writers -------------------------------------------------------------------------------
+
+export function writeRequest(w: Writer, r: ClientRequest): void {
+  w.u32(r.clientId).u64(r.requestSeq).u32(r.flags).bytes(r.payload).bytes(r.signature);
+}
+
+export function writeBatch(w: Writer, b: Batch): void {
+  w.u64(b.timestamp).list(b.requests, writeRequest);
+}
+
+function writeCert(w: Writer, c: Certificate): void {
+  w.bytes(c.signers).bytes(c.signature);
+}
+
+export function writeSummary(w: Writer, s: ExecSummary): void {
+  w.u64(s.blockNumber).fixed(s.blockHash, 32).fixed(s.stateRoot, 32).fixed(s.reservedDigest, 32);
+}
+
+function writeCommitCert(w: Writer, c: CommitCertificate): void {
+  w.u8(c.kind === 'fast' ? 0 : 1).u64(c.view).fixed(c.digest, DIGEST_LENGTH);
+  writeCert(w, c.cert);
+}
+
+function writePrepareCert(w: Writer, c: PrepareCertificate): void {
+  w.u64(c.view).fixed(c.digest, DIGEST_LENGTH);
+  writeCert(w, c.cert);
+}
+
+function writeCheckpointCert(w: Writer, c: CheckpointCertificate): void {
+  w.u64(c.seq);
+  writeSummary(w, c.summary);
+  writeCert(w, c.cert);
+}
+
+function optional<T>(w: Writer, v: T | null, write: (w: Writer, v: T) => void): void {
+  if (v === null) w.u8(0);
+  else {
+    w.u8(1);
+    write(w, v);
+  }
+}
+
+function writeSlot(w: Writer, s: ViewChangeSlot): void {
+  w.u64(s.seq);
+  optional(w, s.commit, writeCommitCert);
+  optional(w, s.prepared, writePrepareCert);
+  optional(w, s.vote, (w, v) => w.u64(v.view).fixed(v.digest, DIGEST_LENGTH));
+  w.list(s.batches, writeBatch);
+}
+
+/** The part of a ViewChange its signature covers: everything but the signature. */
+export function writeViewChangeBody(w: Writer, m: Omit<ViewChange, 'signature' | 'type'>): void {
+  w.u64(m.view).u32(m.replica);
+  optional(w, m.stable, writeCheckpointCert);
+  w.list(m.slots, writeSlot);
+}
+
+function writeViewChange(w: Writer, m: ViewChange): void {
+  writeViewChangeBody(w, m);
+  w.bytes(m.signature);
+}
+
+function writeBody(w: Writer, m: Message): void {
+  switch (m.type) {
+    case 'PrePrepare':
+      w.u64(m.view).u64(m.seq);
+      writeBatch(w, m.batch);
+      return;
+    case 'CommitShare':
+    case 'CommitPartial':
+      w.u64(m.view).u64(m.seq).fixed(m.digest, DIGEST_LENGTH).bytes(m.signature);
+      return;
+    case 'FullCommitProof':
+    case 'PrepareFull':
+    case 'CommitFull':
+      w.u64(m.view).u64(m.seq).fixed(m.digest, DIGEST_LENGTH);
+      writeCert(w, m.cert);
+      return;
+    case 'Checkpoint':
+      w.u64(m.seq);
+      writeSummary(w, m.summary);
+      w.bytes(m.signature);
+      return;
+    case 'StableCheckpoint':
+      writeCheckpointCert(w, m.cert);
+      return;
+    case 'Complaint':
+      w.u64(m.view);
+      return;
+    case 'ViewChange':
+      writeViewChange(w, m);
+      return;
+    case 'NewView':
+      w.u64(m.view).list(m.viewChanges, writeViewChange);
+      return;
+    case 'Status':
+      w.u64(m.view).u8(m.viewActive ? 1 : 0).u64(m.lastStable).u64(m.lastExecuted).u32(m.helpFrom + 1);
+      return;
+    case 'CommittedBatch':
+      w.u64(m.seq);
+      writeBatch(w, m.batch);
+      writeCommitCert(w, m.commit);
+      return;
+    case 'Request':
+      writeRequest(w, m.request);
+      return;
+    case 'Reply':
+      w.u32(m.clientId).u64(m.requestSeq).u64(m.seq);
+      writeSummary(w, m.summary);
+      w.fixed(m.resultsRoot, 32).u32(m.index).u32(m.count);
+      w.list(m.proof, (w, h) => w.fixed(h, 32));
+      w.bytes(m.result).bytes(m.signature);
+      return;
+  }
+}
+
+export function encodeMessage(m: Message): Uint8Array {
+  const w = new Writer(m.type === 'PrePrepare' || m.type === 'NewView' ? 4096 : 256);
+  w.u8(TAGS[m.type]);
+  writeBody(w, m);
+  return w.finish();
+}
+
+// ---- readers -------------------------------------------------------------------------------
+
+export function readRequest(r: Reader, l: CodecLimits): ClientRequest {
+  return {
+    clientId: r.u32('clientId'),
+    requestSeq: r.u64('requestSeq'),
+    flags: r.u32('flags'),
+    payload: r.bytes(l.maxPayloadBytes, 'payload'),
+    signature: r.bytes(SIG_MAX, 'request signature'),
+  };
+}
+
+function readBatch(r: Reader, l: CodecLimits): Batch {
+  return { timestamp: r.u64('timestamp'), requests: r.list(l.maxBatchRequests, (r) => readRequest(r, l), 'requests') };
+}
+
+function readCert(r: Reader): Certificate {
+  return { signers: r.bytes(SIGNERS_MAX, 'signers'), signature: r.bytes(SIG_MAX, 'aggregate signature') };
+}
+
+function readSummary(r: Reader): ExecSummary {
+  return {
+    blockNumber: r.u64('blockNumber'),
+    blockHash: r.fixed(32, 'blockHash'),
+    stateRoot: r.fixed(32, 'stateRoot'),
+    reservedDigest: r.fixed(32, 'reservedDigest'),
+  };
+}
+
+function readCommitCert(r: Reader): CommitCertificate {
+  const kind = r.u8('commit kind');
+  if (kind > 1) throw codecError('CODEC_BAD_VALUE', `unknown commit certificate kind ${kind}`);
+  return { kind: kind === 0 ? 'fast' : 'slow', view: r.u64('view'), digest: r.fixed(DIGEST_LENGTH), cert: readCert(r) };
+}
+
+function readPrepareCert(r: Reader): PrepareCertificate {
+  return { view: r.u64('view'), digest: r.fixed(DIGEST_LENGTH), cert: readCert(r) };
+}
+
+function readCheckpointCert(r: Reader): CheckpointCertificate {
+  return { seq: r.u64('seq'), summary: readSummary(r), cert: readCert(r) };
+}
+
+function readOptional<T>(r: Reader, read: (r: Reader) => T): T | null {
+  return r.bool('presence') ? read(r) : null;
+}
+
+function readVote(r: Reader): Vote {
+  return { view: r.u64('vote view'), digest: r.fixed(DIGEST_LENGTH) };
+}
+
+function readSlot(r: Reader, l: CodecLimits): ViewChangeSlot {
+  return {
+    seq: r.u64('seq'),
+    commit: readOptional(r, readCommitCert),
+    prepared: readOptional(r, readPrepareCert),
+    vote: readOptional(r, readVote),
+    batches: r.list(3, (r) => readBatch(r, l), 'slot batches'),
+  };
+}
+
+function readViewChange(r: Reader, l: CodecLimits): ViewChange {
+  return {
+    type: 'ViewChange',
+    view: r.u64('view'),
+    replica: r.u32('replica'),
+    stable: readOptional(r, readCheckpointCert),
+    slots: r.list(l.maxViewChangeSlots, (r) => readSlot(r, l), 'view-change slots'),
+    signature: r.bytes(SIG_MAX, 'signature'),
+  };
+}
+
+function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
+  switch (type) {
+    case 'PrePrepare':
+      return { type, view: r.u64('view'), seq: r.u64('seq'), batch: readBatch(r, l) };
+    case 'CommitShare':
+    case 'CommitPartial':
+      return { type, view: r.u64('view'), seq: r.u64('seq'), digest: r.fixed(DIGEST_LENGTH), signature: r.bytes(SIG_MAX) };
+    case 'FullCommitProof':
+    case 'PrepareFull':
+    case 'CommitFull':
+      return { type, view: r.u64('view'), seq: r.u64('seq'), digest: r.fixed(DIGEST_LENGTH), cert: readCert(r) };
+    case 'Checkpoint':
+      return { type, seq: r.u64('seq'), summary: readSummary(r), signature: r.bytes(SIG_MAX) };
+    case 'StableCheckpoint':
+      return { type, cert: readCheckpointCert(r) };
+    case 'Complaint':
+      return { type, view: r.u64('view') };
+    case 'ViewChange':
+      return readViewChange(r, l);
+    case 'NewView':
+      return {
+        type,
+        view: r.u64('view'),
+        viewChanges: r.list(l.maxReplicas, (r) => readViewChange(r, l), 'view changes'),
+      };
+    case 'Status':
+      return {
+        type,
+        view: r.u64('view'),
+        viewActive: r.bool('viewActive'),
+        lastStable: r.u64('lastStable'),
+        lastExecuted: r.u64('lastExecuted'),
+        helpFrom: r.u32('helpFrom') - 1,
+      };
+    case 'CommittedBatch':
+      return { type, seq: r.u64('seq'), batch: readBatch(r, l), commit: readCommitCert(r) };
+    case 'Request':
+      return { type, request: readRequest(r, l) };
+    case 'Reply':
+      return {
+        type,
+        clientId: r.u32('clientId'),
+        requestSeq: r.u64('requestSeq'),
+        seq: r.u64('seq'),
+        summary: readSummary(r),
+        resultsRoot: r.fixed(32, 'resultsRoot'),
+        index: r.u32('index'),
+        count: r.u32('count'),
+        proof: r.list(l.maxProofDepth, (r) => r.fixed(32, 'proof hash'), 'proof'),
+        result: r.bytes(l.maxResultBytes, 'result'),
+        signature: r.bytes(SIG_MAX, 'signature'),
+      };
+  }
+}
+
+/** Bytes from the network to a message; throws `CODEC_*` BulwarkErrors only. */
+export function decodeMessage(bytes: Uint8Array, limits: CodecLimits = DEFAULT_CODEC_LIMITS): Message {
+  const r = new Reader(bytes);
+  const tag = r.u8('message tag');
+  const type = TYPE_OF_TAG.get(tag);
+  if (type === undefined) throw codecError('CODEC_UNKNOWN_TYPE', `unknown message tag ${tag}`, { tag });
+  const m = readBody(type, r, limits);
+  r.end();
+  return m;
+}

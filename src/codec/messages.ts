@@ -1,0 +1,223 @@
+/**
+ * Every message the SBFT protocol sends, as data. The shapes follow Concord-BFT's message set
+ * (PrePrepare, the fast path's signature shares and FullCommitProof, the slow path's
+ * PrepareFull / CommitPartial / CommitFull, checkpoints, complaints, ViewChange / NewView) plus the
+ * catch-up messages (Status, CommittedBatch, StableCheckpoint) and the client's Request / Reply.
+ * Their meaning is in `src/consensus/`; their bytes in `./message-codec.ts`.
+ */
+
+export const DIGEST_LENGTH = 32;
+export const AGGREGATE_SIGNATURE_LENGTH = 96;
+export const SHARE_SIGNATURE_LENGTH = 96;
+/** Ed25519: client request signatures and replicas' execution signatures. */
+export const ED25519_SIGNATURE_LENGTH = 64;
+
+export interface ClientRequest {
+  readonly clientId: number;
+  /** Strictly increasing per client; (clientId, requestSeq) executes at most once. */
+  readonly requestSeq: number;
+  readonly flags: number;
+  readonly payload: Uint8Array;
+  /** The client node's signature over `requestSigningBytes` (Ed25519 in production). */
+  readonly signature: Uint8Array;
+}
+
+/** What the primary proposes at one sequence number; its digest covers the sequence number too. */
+export interface Batch {
+  /** Seconds since the epoch, as the Ethereum block will carry it; 0 for a null batch. */
+  readonly timestamp: number;
+  readonly requests: readonly ClientRequest[];
+}
+
+/** A BLS aggregate and the replicas behind it (a bit-vector over the n replicas). */
+export interface Certificate {
+  readonly signers: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** Proof that `digest` committed at some sequence number: fast (n − c shares) or slow (CommitFull). */
+export interface CommitCertificate {
+  readonly kind: 'fast' | 'slow';
+  readonly view: number;
+  readonly digest: Uint8Array;
+  readonly cert: Certificate;
+}
+
+/** 2f + c + 1 shares over (view, seq, digest): the slow path's PrepareFull. */
+export interface PrepareCertificate {
+  readonly view: number;
+  readonly digest: Uint8Array;
+  readonly cert: Certificate;
+}
+
+/** The state after executing a sequence number, as checkpoints and replies sign it. */
+export interface ExecSummary {
+  readonly blockNumber: number;
+  readonly blockHash: Uint8Array;
+  readonly stateRoot: Uint8Array;
+  /** Digest of the reserved pages (client reply table, keys, configuration). */
+  readonly reservedDigest: Uint8Array;
+}
+
+export interface CheckpointCertificate {
+  readonly seq: number;
+  readonly summary: ExecSummary;
+  readonly cert: Certificate;
+}
+
+export interface Vote {
+  readonly view: number;
+  readonly digest: Uint8Array;
+}
+
+/** What one replica knows about one sequence number when it leaves a view. */
+export interface ViewChangeSlot {
+  readonly seq: number;
+  readonly commit: CommitCertificate | null;
+  readonly prepared: PrepareCertificate | null;
+  /** The latest (highest-view) share this replica signed for the slot. */
+  readonly vote: Vote | null;
+  /** The content of every digest above that this replica holds. */
+  readonly batches: readonly Batch[];
+}
+
+export interface PrePrepare {
+  readonly type: 'PrePrepare';
+  readonly view: number;
+  readonly seq: number;
+  readonly batch: Batch;
+}
+
+/** A replica's share over (view, seq, digest): the fast path's vote and the slow path's PreparePartial. */
+export interface CommitShare {
+  readonly type: 'CommitShare';
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export interface FullCommitProof {
+  readonly type: 'FullCommitProof';
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: Uint8Array;
+  readonly cert: Certificate;
+}
+
+export interface PrepareFull {
+  readonly type: 'PrepareFull';
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: Uint8Array;
+  readonly cert: Certificate;
+}
+
+export interface CommitPartial {
+  readonly type: 'CommitPartial';
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export interface CommitFull {
+  readonly type: 'CommitFull';
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: Uint8Array;
+  readonly cert: Certificate;
+}
+
+export interface Checkpoint {
+  readonly type: 'Checkpoint';
+  readonly seq: number;
+  readonly summary: ExecSummary;
+  readonly signature: Uint8Array;
+}
+
+export interface StableCheckpoint {
+  readonly type: 'StableCheckpoint';
+  readonly cert: CheckpointCertificate;
+}
+
+/** "I want to leave view `view`" (Concord's ReplicaAsksToLeaveView). */
+export interface Complaint {
+  readonly type: 'Complaint';
+  readonly view: number;
+}
+
+export interface ViewChange {
+  readonly type: 'ViewChange';
+  /** The view being moved to. */
+  readonly view: number;
+  readonly replica: number;
+  readonly stable: CheckpointCertificate | null;
+  readonly slots: readonly ViewChangeSlot[];
+  /** The replica's consensus-key signature over everything above, so NewView can carry it. */
+  readonly signature: Uint8Array;
+}
+
+export interface NewView {
+  readonly type: 'NewView';
+  readonly view: number;
+  readonly viewChanges: readonly ViewChange[];
+}
+
+/** Sent periodically and when behind; peers answer with what the sender lacks. */
+export interface Status {
+  readonly type: 'Status';
+  readonly view: number;
+  readonly viewActive: boolean;
+  readonly lastStable: number;
+  readonly lastExecuted: number;
+  /** The replica asked to serve committed batches, or -1. */
+  readonly helpFrom: number;
+}
+
+export interface CommittedBatch {
+  readonly type: 'CommittedBatch';
+  readonly seq: number;
+  readonly batch: Batch;
+  readonly commit: CommitCertificate;
+}
+
+export interface Request {
+  readonly type: 'Request';
+  readonly request: ClientRequest;
+}
+
+export interface Reply {
+  readonly type: 'Reply';
+  readonly clientId: number;
+  readonly requestSeq: number;
+  readonly seq: number;
+  readonly summary: ExecSummary;
+  /** Root of the binary Merkle tree over the batch's results; signed with `summary`. */
+  readonly resultsRoot: Uint8Array;
+  readonly index: number;
+  /** Results in the batch: the tree's shape, needed to check the proof. */
+  readonly count: number;
+  readonly proof: readonly Uint8Array[];
+  readonly result: Uint8Array;
+  /** The replica's execution-key signature over (seq, summary, resultsRoot). */
+  readonly signature: Uint8Array;
+}
+
+export type ReplicaMessage =
+  | PrePrepare
+  | CommitShare
+  | FullCommitProof
+  | PrepareFull
+  | CommitPartial
+  | CommitFull
+  | Checkpoint
+  | StableCheckpoint
+  | Complaint
+  | ViewChange
+  | NewView
+  | Status
+  | CommittedBatch;
+
+export type Message = ReplicaMessage | Request | Reply;
+export type MessageType = Message['type'];

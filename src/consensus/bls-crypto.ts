@@ -1,0 +1,107 @@
+/**
+ * The production `ConsensusCrypto`: BLS12-381 over `@chainsafe/blst` for consensus shares,
+ * certificates and checkpoints (domain-separated, keys registered only with a verified proof of
+ * possession), Ed25519 for execution signatures and client requests, SHA-256 for digests.
+ * Anything malformed from the network verifies as false; nothing here throws on bad input.
+ */
+import type { Certificate, ClientRequest } from '../codec/messages.ts';
+import { requestSigningBytes } from '../codec/signing.ts';
+import {
+  DOMAIN_CHECKPOINT,
+  DOMAIN_CONSENSUS,
+  SignerBitVector,
+  aggregateBlsSignatures,
+  blsSign,
+  blsSignatureFromBytes,
+  blsSignatureToBytes,
+  blsVerify,
+  sha256,
+  signNodeAuth,
+  verifyAggregate,
+  verifyNodeAuth,
+  type BlsPublicKey,
+  type BlsSecretKey,
+  type BlsSignature,
+  type NodeAuthPrivateKey,
+  type NodeAuthPublicKey,
+} from '../crypto/index.ts';
+import type { ConsensusCrypto, Share, SigningDomain } from './crypto.ts';
+
+export interface ConsensusKeys {
+  readonly consensusSecret: BlsSecretKey;
+  /** Replica i's consensus key at index i; each one's proof of possession already verified. */
+  readonly consensusPublic: readonly BlsPublicKey[];
+  readonly executionSecret: NodeAuthPrivateKey;
+  readonly executionPublic: readonly NodeAuthPublicKey[];
+  readonly clientPublic: ReadonlyMap<number, NodeAuthPublicKey>;
+}
+
+function domainOf(d: SigningDomain) {
+  return d === 'consensus' ? DOMAIN_CONSENSUS : DOMAIN_CHECKPOINT;
+}
+
+function decodeSig(bytes: Uint8Array): BlsSignature | null {
+  try {
+    return blsSignatureFromBytes(bytes);
+  } catch {
+    return null;
+  }
+}
+
+export function createBlsConsensusCrypto(keys: ConsensusKeys): ConsensusCrypto {
+  const n = keys.consensusPublic.length;
+  const signers = (cert: Certificate): SignerBitVector | null => {
+    try {
+      return SignerBitVector.decode(n, cert.signers);
+    } catch {
+      return null;
+    }
+  };
+  return {
+    digest: sha256,
+    sign: (domain, message) => blsSignatureToBytes(blsSign(domainOf(domain), keys.consensusSecret, message)),
+    verifyShare(domain, replica, message, signature) {
+      const pk = keys.consensusPublic[replica];
+      const sig = decodeSig(signature);
+      return pk !== undefined && sig !== null && blsVerify(domainOf(domain), pk, message, sig);
+    },
+    combine(shares: readonly Share[]): Certificate {
+      const sigs: BlsSignature[] = [];
+      const who: number[] = [];
+      for (const sh of shares) {
+        const sig = decodeSig(sh.signature);
+        if (sig === null) continue; // undecodable: leaves the aggregate short, so it fails its check
+        sigs.push(sig);
+        who.push(sh.replica);
+      }
+      if (sigs.length === 0) return { signers: SignerBitVector.empty(n).encode(), signature: new Uint8Array(96) };
+      return {
+        signers: SignerBitVector.fromIndices(n, who).encode(),
+        signature: blsSignatureToBytes(aggregateBlsSignatures(sigs)),
+      };
+    },
+    verifyCertificate(domain, message, cert, minSigners) {
+      const bv = signers(cert);
+      const sig = decodeSig(cert.signature);
+      if (bv === null || sig === null || bv.count() < minSigners) return false;
+      try {
+        return verifyAggregate(domainOf(domain), message, sig, bv, keys.consensusPublic, minSigners);
+      } catch {
+        return false;
+      }
+    },
+    signersOf(cert) {
+      const bv = signers(cert);
+      return bv === null ? null : [...bv.indices()];
+    },
+    signExecution: (message) => signNodeAuth(keys.executionSecret, message),
+    verifyExecution(replica, message, signature) {
+      const pk = keys.executionPublic[replica];
+      return pk !== undefined && verifyNodeAuth(pk, message, signature);
+    },
+    verifyRequest(request: ClientRequest) {
+      const pk = keys.clientPublic.get(request.clientId);
+      return pk !== undefined && verifyNodeAuth(pk, requestSigningBytes(request), request.signature);
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Catching up (Concord-BFT's state transfer, done by replaying certified batches): every replica
+ * broadcasts a Status now and then; a peer that sees it is ahead answers with what the sender
+ * lacks — the NewView of the current view, the latest stable checkpoint certificate, and, if it is
+ * the source the sender chose, committed batches with their commit certificates, read from its
+ * ledger. Each fetched batch is checked against its own certificate and executed in order; at each
+ * checkpoint the result must match the stable certificate (else `fatal`). A source that stops
+ * helping is replaced by the next replica that reported being ahead.
+ */
+import type { CommittedBatch, StableCheckpoint, Status } from '../codec/messages.ts';
+import { send, reject, event, persist } from './effects.ts';
+import { adoptStable, verifyStable } from './execution.ts';
+import { batchDigest, commitSlot, inWindow, verifyCommit } from './ordering.ts';
+import { allReplicasBut, hexKey, isReplica, slotOf, type ReplicaState } from './state.ts';
+
+export function statusOf(s: ReplicaState): Status {
+  return {
+    type: 'Status',
+    view: s.view,
+    viewActive: s.active,
+    lastStable: s.lastStable,
+    lastExecuted: s.lastExecuted,
+    helpFrom: s.helpFrom,
+  };
+}
+
+export function onStatusTimer(s: ReplicaState): void {
+  if (s.now < s.nextStatusAt) return;
+  s.nextStatusAt = s.now + s.cfg.statusIntervalMs;
+  requestCatchUp(s, false);
+  send(s, allReplicasBut(s, s.id), statusOf(s));
+  // A view change whose messages were lost: say it again.
+  if (!s.active && s.myViewChange !== null) send(s, allReplicasBut(s, s.id), s.myViewChange);
+}
+
+export function onStatus(s: ReplicaState, from: number, m: Status): void {
+  if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
+  s.peers.set(from, m);
+  if (s.active && s.newView !== null && (m.view < s.view || (m.view === s.view && !m.viewActive))) {
+    send(s, [from], s.newView);
+  }
+  if (m.lastStable < s.lastStable && s.stableCert !== null) {
+    const msg: StableCheckpoint = { type: 'StableCheckpoint', cert: s.stableCert };
+    send(s, [from], msg);
+  }
+  if (m.helpFrom === s.id && m.lastExecuted < s.lastExecuted) {
+    const toSeq = Math.min(s.lastExecuted, m.lastExecuted + s.cfg.catchUpChunk);
+    s.out.push({ kind: 'serve', to: from, fromSeq: m.lastExecuted + 1, toSeq });
+  }
+}
+
+/** The replica that should serve us, or -1 when no peer is ahead. Rotates when a source stalls. */
+export function requestCatchUp(s: ReplicaState, urgent: boolean): void {
+  const next = s.lastExecuted + 1;
+  const haveNext = s.executing !== null || s.slots.get(next)?.committed != null || s.fetched.has(next);
+  const ahead = [...s.peers].filter(([, st]) => st.lastExecuted > s.lastExecuted).map(([r]) => r).sort((a, b) => a - b);
+  if (ahead.length === 0) {
+    s.helpFrom = -1;
+    return;
+  }
+  if (haveNext) return;
+  // Peers a little ahead are normal under pipelining; far ahead, or no progress for a while, is not.
+  const far = ahead.some((r) => s.peers.get(r)!.lastExecuted >= s.lastExecuted + s.cfg.maxInFlight);
+  if (!urgent && !far && s.now - s.lastProgressAt < s.cfg.retransmitMs) return;
+  // One request per chunk executed, or per retransmission interval if the source went quiet.
+  if (s.lastExecuted === s.helpRequested.executed && s.now - s.helpRequested.at < s.cfg.retransmitMs) return;
+  const stalled = s.lastExecuted === s.helpProgress && s.now - s.helpSince > 2 * s.cfg.statusIntervalMs;
+  if (s.helpFrom < 0 || !ahead.includes(s.helpFrom) || stalled) {
+    const after = ahead.find((r) => r > s.helpFrom) ?? ahead[0]!;
+    s.helpFrom = after;
+    s.helpSince = s.now;
+    s.helpProgress = s.lastExecuted;
+    event(s, { event: 'catching-up', from: s.lastExecuted, target: s.peers.get(after)!.lastExecuted, source: after });
+  } else if (s.lastExecuted !== s.helpProgress) {
+    s.helpProgress = s.lastExecuted;
+    s.helpSince = s.now;
+  }
+  s.helpRequested = { at: s.now, executed: s.lastExecuted };
+  send(s, [s.helpFrom], statusOf(s));
+}
+
+export function onStableCheckpoint(s: ReplicaState, from: number, m: StableCheckpoint): void {
+  if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
+  if (m.cert.seq <= s.lastStable) return;
+  if (!verifyStable(s, m.cert)) return reject(s, from, 'bad-checkpoint', `stable certificate ${m.cert.seq}`);
+  adoptStable(s, m.cert);
+}
+
+export function onCommittedBatch(s: ReplicaState, from: number, m: CommittedBatch): void {
+  if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
+  if (m.seq <= s.lastExecuted || m.seq > s.lastExecuted + s.cfg.window + s.cfg.catchUpChunk) return;
+  if (s.fetched.has(m.seq) || s.slots.get(m.seq)?.committed != null) return;
+  if (hexKey(batchDigest(s, m.seq, m.batch)) !== hexKey(m.commit.digest)) {
+    return reject(s, from, 'bad-certificate', `batch ${m.seq} does not match its certificate`);
+  }
+  if (!verifyCommit(s, m.seq, m.commit)) return reject(s, from, 'bad-certificate', `commit certificate ${m.seq}`);
+  if (inWindow(s, m.seq)) commitSlot(s, slotOf(s, m.seq), m.commit, 'catch-up', m.batch);
+  else {
+    s.fetched.set(m.seq, { batch: m.batch, commit: m.commit });
+    persist(s, { kind: 'committed', seq: m.seq, batch: m.batch, commit: m.commit });
+    event(s, { event: 'committed', seq: m.seq, view: m.commit.view, path: 'catch-up' });
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Hand-off to execution and what follows it: committed batches go to the application strictly in
+ * sequence order, with requests already executed for their client filtered out (exactly-once per
+ * (clientId, requestSeq)); each executed batch is signed once with the execution key and every
+ * request gets a reply proving its result under that signature; every K sequence numbers the
+ * replica signs a checkpoint, and 2f + c + 1 matching ones make it stable.
+ */
+import { Writer } from '../codec/binary.ts';
+import type { Checkpoint, CheckpointCertificate, ClientRequest, ExecSummary, Reply } from '../codec/messages.ts';
+import { checkpointBytes, replyBytes } from '../codec/signing.ts';
+import { send, persist, reject, event } from './effects.ts';
+import { merkleTree } from './merkle.ts';
+import { allReplicasBut, hexKey, isReplica, requestKey, type ReplicaState } from './state.ts';
+
+function committedAt(s: ReplicaState, seq: number) {
+  return s.slots.get(seq)?.committed ?? s.fetched.get(seq) ?? null;
+}
+
+export function tryExecute(s: ReplicaState): void {
+  if (s.executing !== null) return;
+  const seq = s.lastExecuted + 1;
+  const entry = committedAt(s, seq);
+  if (entry === null) return;
+  const fresh: ClientRequest[] = [];
+  const seen = new Set<string>();
+  for (const r of entry.batch.requests) {
+    const key = requestKey(r);
+    if (seen.has(key) || r.requestSeq <= (s.clients.get(r.clientId) ?? 0)) continue;
+    seen.add(key);
+    fresh.push(r);
+  }
+  // Several blocks may share a second, but time never goes backwards between blocks.
+  const timestamp = Math.max(entry.batch.timestamp, s.lastTimestamp);
+  s.executing = seq;
+  s.executingBatch = { batch: entry.batch, requests: fresh };
+  s.out.push({ kind: 'execute', seq, timestamp, requests: fresh, batch: entry.batch });
+}
+
+export function resultLeaf(r: Pick<ClientRequest, 'clientId' | 'requestSeq'>, result: Uint8Array): Uint8Array {
+  return new Writer(result.length + 24).u32(r.clientId).u64(r.requestSeq).bytes(result).finish();
+}
+
+export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, results: readonly Uint8Array[]): void {
+  if (s.executing !== seq || s.executingBatch === null) return reject(s, s.id, 'unexpected-message', `executed ${seq}`);
+  const { batch, requests } = s.executingBatch;
+  if (results.length !== requests.length) {
+    s.out.push({ kind: 'fatal', reason: `application returned ${results.length} results for ${requests.length} requests` });
+    return;
+  }
+  s.executing = null;
+  s.executingBatch = null;
+  s.lastExecuted = seq;
+  s.lastProgressAt = s.now;
+  s.lastSummary = summary;
+  if (s.active) s.viewTimeout = s.cfg.viewChangeTimeoutMs; // progress in a view ends the back-off
+  if (requests.length > 0) s.lastTimestamp = Math.max(batch.timestamp, s.lastTimestamp);
+  for (const r of batch.requests) {
+    const key = requestKey(r);
+    if (s.pending.delete(key)) s.pendingPerClient.set(r.clientId, (s.pendingPerClient.get(r.clientId) ?? 1) - 1);
+    s.proposed.delete(key);
+  }
+  for (const r of requests) s.clients.set(r.clientId, r.requestSeq);
+  if (requests.length > 0) reply(s, seq, summary, requests, results);
+  if (seq % s.cfg.checkpointInterval === 0) signCheckpoint(s, seq, summary);
+  s.slots.delete(seq - s.cfg.window); // long since stable or irrelevant: keeps the map bounded
+  s.fetched.delete(seq);
+}
+
+function reply(s: ReplicaState, seq: number, summary: ExecSummary, requests: readonly ClientRequest[], results: readonly Uint8Array[]): void {
+  const leaves = requests.map((r, i) => resultLeaf(r, results[i]!));
+  const tree = merkleTree((b) => s.crypto.digest(b), leaves);
+  const signature = s.crypto.signExecution(replyBytes(seq, summary, tree.root));
+  const replies: Reply[] = [];
+  for (let i = 0; i < requests.length; i++) {
+    const r = requests[i]!;
+    const rep: Reply = {
+      type: 'Reply',
+      clientId: r.clientId,
+      requestSeq: r.requestSeq,
+      seq,
+      summary,
+      resultsRoot: tree.root,
+      index: i,
+      count: requests.length,
+      proof: tree.proofs[i]!,
+      result: results[i]!,
+      signature,
+    };
+    replies.push(rep);
+    s.replies.set(r.clientId, rep);
+    persist(s, { kind: 'reply', reply: rep });
+  }
+  // After the records, so a reply is never seen before it could be resent.
+  for (const rep of replies) send(s, [rep.clientId], rep);
+}
+
+// ---- checkpoints ---------------------------------------------------------------------------
+
+function summaryKey(sm: ExecSummary): string {
+  return `${sm.blockNumber}:${hexKey(sm.blockHash)}:${hexKey(sm.stateRoot)}:${hexKey(sm.reservedDigest)}`;
+}
+
+function signCheckpoint(s: ReplicaState, seq: number, summary: ExecSummary): void {
+  if (s.stableCert !== null && s.stableCert.seq === seq && summaryKey(s.stableCert.summary) !== summaryKey(summary)) {
+    s.out.push({ kind: 'fatal', reason: `execution diverged from the stable checkpoint at ${seq}` });
+    return;
+  }
+  if (seq <= s.lastStable) return;
+  s.mySummaries.set(seq, summary);
+  const signature = s.crypto.sign('checkpoint', checkpointBytes(seq, summary));
+  const msg: Checkpoint = { type: 'Checkpoint', seq, summary, signature };
+  send(s, allReplicasBut(s, s.id), msg);
+  recordCheckpoint(s, s.id, msg);
+}
+
+export function onCheckpoint(s: ReplicaState, from: number, m: Checkpoint): void {
+  if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
+  if (m.seq % s.cfg.checkpointInterval !== 0 || m.seq <= s.lastStable) return;
+  if (m.seq > s.lastStable + 4 * s.cfg.window) return reject(s, from, 'outside-window', `checkpoint ${m.seq}`);
+  if (!s.crypto.verifyShare('checkpoint', from, checkpointBytes(m.seq, m.summary), m.signature)) {
+    return reject(s, from, 'bad-checkpoint', `seq ${m.seq}`);
+  }
+  recordCheckpoint(s, from, m);
+}
+
+function recordCheckpoint(s: ReplicaState, from: number, m: Checkpoint): void {
+  let bySeq = s.checkpoints.get(m.seq);
+  if (bySeq === undefined) s.checkpoints.set(m.seq, (bySeq = new Map()));
+  if (bySeq.has(from)) return;
+  bySeq.set(from, m);
+  const key = summaryKey(m.summary);
+  const matching = [...bySeq].filter(([, c]) => summaryKey(c.summary) === key);
+  if (matching.length < s.q.checkpoint) return;
+  const cert = s.crypto.combine(matching.slice(0, s.q.checkpoint).map(([replica, c]) => ({ replica, signature: c.signature })));
+  adoptStable(s, { seq: m.seq, summary: m.summary, cert });
+}
+
+export function verifyStable(s: ReplicaState, cert: CheckpointCertificate): boolean {
+  return (
+    cert.seq % s.cfg.checkpointInterval === 0 &&
+    s.crypto.verifyCertificate('checkpoint', checkpointBytes(cert.seq, cert.summary), cert.cert, s.q.checkpoint)
+  );
+}
+
+/** A (verified) stable checkpoint: the window moves, and everything at or below it is let go. */
+export function adoptStable(s: ReplicaState, cert: CheckpointCertificate): void {
+  if (cert.seq <= s.lastStable) return;
+  const mine = s.mySummaries.get(cert.seq);
+  if (mine !== undefined && summaryKey(mine) !== summaryKey(cert.summary)) {
+    s.out.push({ kind: 'fatal', reason: `execution diverged from the stable checkpoint at ${cert.seq}` });
+    return;
+  }
+  persist(s, { kind: 'stable', cert });
+  s.lastStable = cert.seq;
+  s.stableCert = cert;
+  for (const [seq, slot] of s.slots) {
+    if (seq > cert.seq) continue;
+    // Committed but not yet executed here: keep the batch for execution.
+    if (slot.committed !== null && seq > s.lastExecuted) s.fetched.set(seq, slot.committed);
+    s.slots.delete(seq);
+  }
+  for (const seq of s.checkpoints.keys()) if (seq <= cert.seq) s.checkpoints.delete(seq);
+  for (const seq of s.mySummaries.keys()) if (seq <= cert.seq) s.mySummaries.delete(seq);
+  if (s.nextSeq <= cert.seq) s.nextSeq = cert.seq + 1;
+  event(s, { event: 'checkpoint-stable', seq: cert.seq });
+}

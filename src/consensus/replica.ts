@@ -1,0 +1,202 @@
+/**
+ * The SBFT replica as a state machine: `step(state, input) → {outputs, wakeAt}`. One exhaustive
+ * switch over inputs and messages; each branch lives in the module for its part of the protocol
+ * (ordering, requests, execution and checkpoints, view change, catch-up). The state is changed in
+ * place and owned by the machine; no clock, socket, disk or randomness is reached from here.
+ */
+import type { ExecSummary, Message } from '../codec/messages.ts';
+import { quorumsOf, type ConsensusConfig } from './config.ts';
+import type { ConsensusCrypto } from './crypto.ts';
+import { reject } from './effects.ts';
+import { onCheckpoint, onExecuted, tryExecute } from './execution.ts';
+import type { Input, StepResult } from './io.ts';
+import {
+  inWindow,
+  onCommitPartial,
+  onCommitShare,
+  onFullCommitProof,
+  onPrePrepare,
+  onPrepareFull,
+  onSlotTimers,
+} from './ordering.ts';
+import { emptyPersisted, type PersistedConsensus } from './records.ts';
+import { onRequest, tryPropose } from './requests.ts';
+import { genesisSummary, isClient, slotOf, type ReplicaState } from './state.ts';
+import { onComplaint, onNewView, onProgressTimers, onViewChange } from './view-change.ts';
+import { onCommittedBatch, onStableCheckpoint, onStatus, onStatusTimer, requestCatchUp } from './catch-up.ts';
+
+/** What the application (the executor and its reserved pages) has durably executed. */
+export interface AppState {
+  readonly lastExecuted: number;
+  readonly summary: ExecSummary;
+  readonly lastTimestamp: number;
+  /** Highest executed request sequence per client: persisted with each block, atomically. */
+  readonly clients: ReadonlyMap<number, number>;
+}
+
+export interface ReplicaOptions {
+  readonly cfg: ConsensusConfig;
+  readonly id: number;
+  readonly crypto: ConsensusCrypto;
+  readonly now: number;
+  readonly persisted?: PersistedConsensus;
+  readonly app?: AppState;
+}
+
+export const GENESIS_APP: AppState = { lastExecuted: 0, summary: genesisSummary(), lastTimestamp: 0, clients: new Map() };
+
+/** A replica from its persisted records and its application's state (empty ones at first start). */
+export function restoreReplica(o: ReplicaOptions): ReplicaState {
+  const p = o.persisted ?? emptyPersisted();
+  const app = o.app ?? GENESIS_APP;
+  const s: ReplicaState = {
+    cfg: o.cfg,
+    q: quorumsOf(o.cfg),
+    id: o.id,
+    crypto: o.crypto,
+    out: [],
+    now: o.now,
+    view: p.view,
+    active: p.active,
+    lastStable: p.stable?.seq ?? 0,
+    stableCert: p.stable,
+    lastExecuted: app.lastExecuted,
+    lastProgressAt: o.now,
+    lastSummary: app.summary,
+    lastTimestamp: app.lastTimestamp,
+    executing: null,
+    executingBatch: null,
+    slots: new Map(),
+    fetched: new Map(),
+    nextSeq: Math.max(app.lastExecuted, p.stable?.seq ?? 0) + 1,
+    lastProposedTimestamp: app.lastTimestamp,
+    pending: new Map(),
+    pendingPerClient: new Map(),
+    proposed: new Set(),
+    batchDeadline: null,
+    clients: new Map(app.clients),
+    replies: new Map(p.replies),
+    checkpoints: new Map(),
+    mySummaries: new Map(),
+    complaints: new Map(),
+    viewChanges: new Map(),
+    myViewChange: !p.active && p.viewChange?.view === p.view ? p.viewChange : null,
+    newView: p.newView?.view === p.view ? p.newView : null,
+    viewDeadline: p.active ? null : o.now + o.cfg.viewChangeTimeoutMs,
+    viewTimeout: o.cfg.viewChangeTimeoutMs,
+    peers: new Map(),
+    helpFrom: -1,
+    helpSince: o.now,
+    helpProgress: app.lastExecuted,
+    helpRequested: { at: -Infinity, executed: -1 },
+    nextStatusAt: o.now,
+  };
+  for (const [seq, v] of p.votes) if (inWindow(s, seq)) slotOf(s, seq).vote = v;
+  for (const [seq, c] of p.prepared) if (inWindow(s, seq)) slotOf(s, seq).prepared = c;
+  for (const [seq, v] of p.commitVotes) if (inWindow(s, seq)) slotOf(s, seq).commitVote = v;
+  for (const [seq, c] of p.committed) {
+    if (seq <= s.lastExecuted) continue;
+    if (inWindow(s, seq)) slotOf(s, seq).committed = c;
+    else s.fetched.set(seq, c);
+  }
+  for (const slot of s.slots.values()) {
+    s.nextSeq = Math.max(s.nextSeq, slot.seq + 1);
+    // Still in the view it voted in: the vote is this view's proposal as far as we know.
+    if (s.active && slot.vote !== null && slot.vote.view === s.view && slot.committed === null) {
+      slot.proposal = { view: slot.vote.view, digest: slot.vote.digest, key: Buffer.from(slot.vote.digest).toString('hex'), batch: slot.vote.batch };
+    }
+  }
+  return s;
+}
+
+export function step(s: ReplicaState, input: Input): StepResult {
+  s.out = [];
+  if (input.now !== undefined) s.now = Math.max(s.now, input.now);
+  switch (input.kind) {
+    case 'message':
+      onMessage(s, input.from, input.message);
+      break;
+    case 'tick':
+      onTick(s);
+      break;
+    case 'executed':
+      onExecuted(s, input.seq, input.summary, input.results);
+      break;
+  }
+  settle(s);
+  const outputs = s.out;
+  s.out = [];
+  return { outputs, wakeAt: wakeAt(s) };
+}
+
+function onMessage(s: ReplicaState, from: number, m: Message): void {
+  if (isClient(s, from) && m.type !== 'Request') return reject(s, from, 'unexpected-message', `${m.type} from a client`);
+  switch (m.type) {
+    case 'Request':
+      return onRequest(s, from, m);
+    case 'PrePrepare':
+      return onPrePrepare(s, from, m);
+    case 'CommitShare':
+      return onCommitShare(s, from, m);
+    case 'FullCommitProof':
+    case 'CommitFull':
+      return onFullCommitProof(s, from, m);
+    case 'PrepareFull':
+      return onPrepareFull(s, from, m);
+    case 'CommitPartial':
+      return onCommitPartial(s, from, m);
+    case 'Checkpoint':
+      return onCheckpoint(s, from, m);
+    case 'Complaint':
+      return onComplaint(s, from, m);
+    case 'ViewChange':
+      return onViewChange(s, from, m);
+    case 'NewView':
+      return onNewView(s, from, m);
+    case 'Status':
+      return onStatus(s, from, m);
+    case 'StableCheckpoint':
+      return onStableCheckpoint(s, from, m);
+    case 'CommittedBatch':
+      return onCommittedBatch(s, from, m);
+    case 'Reply':
+      return reject(s, from, 'unexpected-message', 'Reply sent to a replica');
+  }
+}
+
+/**
+ * What any input may have made possible: the next execution, catching up, new proposals. Kept
+ * here, after the input's own handling, so the protocol's modules need not call each other in a
+ * circle.
+ */
+function settle(s: ReplicaState): void {
+  tryExecute(s);
+  requestCatchUp(s, s.helpFrom >= 0 || s.lastExecuted < s.lastStable);
+  tryPropose(s);
+}
+
+function onTick(s: ReplicaState): void {
+  if (s.batchDeadline !== null && s.now >= s.batchDeadline) {
+    s.batchDeadline = null;
+    tryPropose(s, true);
+  }
+  onSlotTimers(s);
+  onProgressTimers(s);
+  onStatusTimer(s);
+}
+
+function wakeAt(s: ReplicaState): number | null {
+  let at = s.nextStatusAt;
+  if (s.batchDeadline !== null) at = Math.min(at, s.batchDeadline);
+  if (s.viewDeadline !== null) at = Math.min(at, s.viewDeadline);
+  if (s.active) {
+    const oldest = s.pending.values().next();
+    if (!oldest.done) at = Math.min(at, oldest.value.since + s.cfg.requestTimeoutMs + 1);
+    for (const slot of s.slots.values()) {
+      if (slot.committed !== null) continue;
+      const t = slot.prepareSent || slot.shares.size === 0 ? slot.lastRetransmit + s.cfg.retransmitMs : slot.since + s.cfg.fastPathTimeoutMs;
+      at = Math.min(at, t);
+    }
+  }
+  return Math.max(at, s.now + 1);
+}

@@ -1,0 +1,106 @@
+/**
+ * Client requests: authentication (the client node's id comes from its link; the request's
+ * signature is checked under that client's key), exactly-once bookkeeping, forwarding to the
+ * primary, and the primary's batching by count, size and a short timer.
+ */
+import type { Batch, ClientRequest, Request } from '../codec/messages.ts';
+import { primaryOf } from './config.ts';
+import { reject, send } from './effects.ts';
+import { acceptProposal, batchDigest, isPrimary } from './ordering.ts';
+import { allReplicasBut, isClient, isReplica, requestKey, slotOf, type ReplicaState } from './state.ts';
+
+export function onRequest(s: ReplicaState, from: number, m: Request): void {
+  const r = m.request;
+  if (isClient(s, from)) {
+    // A client node speaks only for itself: its id is the one its certificate was pinned under.
+    if (r.clientId !== from) return reject(s, from, 'wrong-client-id', `client ${from} sent a request as ${r.clientId}`);
+  } else if (!isReplica(s, from)) {
+    return reject(s, from, 'not-a-client');
+  }
+  if (!isClient(s, r.clientId)) return reject(s, from, 'wrong-client-id', `no client ${r.clientId}`);
+  if (r.payload.length > s.cfg.maxBatchBytes) return reject(s, from, 'request-too-large');
+  if (!s.crypto.verifyRequest(r)) return reject(s, from, 'bad-request-signature', `client ${r.clientId}`);
+  const last = s.clients.get(r.clientId) ?? 0;
+  if (r.requestSeq <= last) {
+    const cached = s.replies.get(r.clientId);
+    if (cached !== undefined && cached.requestSeq === r.requestSeq) send(s, [r.clientId], cached);
+    return;
+  }
+  const key = requestKey(r);
+  const known = s.pending.get(key);
+  if (known !== undefined) {
+    // A retransmission from the client: it has not heard back, so make sure the primary has it.
+    if (isClient(s, from) && !isPrimary(s) && s.active) send(s, [primaryOf(s.view, s.q.n)], m);
+    return;
+  }
+  const perClient = s.pendingPerClient.get(r.clientId) ?? 0;
+  if (perClient >= s.cfg.maxPendingPerClient || s.pending.size >= s.cfg.maxPendingTotal) {
+    return reject(s, from, 'client-queue-full', `client ${r.clientId}`);
+  }
+  s.pending.set(key, { request: r, key, size: r.payload.length, since: s.now });
+  s.pendingPerClient.set(r.clientId, perClient + 1);
+  if (!s.active) return;
+  if (isPrimary(s)) tryPropose(s);
+  else if (isClient(s, from)) send(s, [primaryOf(s.view, s.q.n)], m);
+}
+
+function inFlight(s: ReplicaState): number {
+  return s.nextSeq - 1 - s.lastExecuted;
+}
+
+/** Proposes as many batches as the window and the in-flight limit allow. */
+export function tryPropose(s: ReplicaState, timerFired = false): void {
+  if (!s.active || !isPrimary(s)) return;
+  while (inFlight(s) < s.cfg.maxInFlight && s.nextSeq <= s.lastStable + s.cfg.window) {
+    const { requests, full } = nextBatch(s);
+    if (requests.length === 0) return;
+    // Under load, wait briefly for a fuller batch; an idle network gets its request at once.
+    if (!full && inFlight(s) > 0 && !timerFired) {
+      if (s.batchDeadline === null) s.batchDeadline = s.now + s.cfg.batchDelayMs;
+      if (s.now < s.batchDeadline) return;
+    }
+    s.batchDeadline = null;
+    timerFired = false;
+    propose(s, requests);
+  }
+}
+
+function nextBatch(s: ReplicaState): { requests: ClientRequest[]; full: boolean } {
+  const requests: ClientRequest[] = [];
+  let bytes = 0;
+  for (const [key, p] of s.pending) {
+    if (s.proposed.has(key)) continue;
+    if (p.request.requestSeq <= (s.clients.get(p.request.clientId) ?? 0)) continue;
+    if (bytes + p.size > s.cfg.maxBatchBytes) return { requests, full: true };
+    requests.push(p.request);
+    bytes += p.size;
+    if (requests.length >= s.cfg.maxBatchRequests) return { requests, full: true };
+  }
+  return { requests, full: false };
+}
+
+function propose(s: ReplicaState, requests: ClientRequest[]): void {
+  const seq = s.nextSeq++;
+  const timestamp = Math.max(Math.floor(s.now / 1000), s.lastProposedTimestamp, s.lastTimestamp);
+  s.lastProposedTimestamp = timestamp;
+  // Within a client, in request order: exactly-once drops a request that runs after a later one.
+  const firstAt = new Map<number, number>();
+  requests.forEach((r, i) => firstAt.has(r.clientId) || firstAt.set(r.clientId, i));
+  requests.sort((a, b) => firstAt.get(a.clientId)! - firstAt.get(b.clientId)! || a.requestSeq - b.requestSeq);
+  const batch: Batch = { timestamp, requests };
+  for (const r of requests) s.proposed.add(requestKey(r));
+  send(s, allReplicasBut(s, s.id), { type: 'PrePrepare', view: s.view, seq, batch });
+  acceptProposal(s, slotOf(s, seq), s.view, batch, batchDigest(s, seq, batch));
+}
+
+/** After a view change: requests this replica holds go to the new primary. */
+export function forwardPending(s: ReplicaState): void {
+  if (isPrimary(s) || s.pending.size === 0) return;
+  const primary = primaryOf(s.view, s.q.n);
+  let n = 0;
+  for (const p of s.pending.values()) {
+    if (s.proposed.has(p.key)) continue;
+    send(s, [primary], { type: 'Request', request: p.request });
+    if (++n >= s.cfg.maxBatchRequests * s.cfg.maxInFlight) break;
+  }
+}

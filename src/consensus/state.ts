@@ -1,0 +1,177 @@
+/**
+ * A replica's protocol state. It is owned by one state machine and changed only by `step`; nothing
+ * in it refers to a clock, socket or file.
+ */
+import type {
+  Batch,
+  Checkpoint,
+  CheckpointCertificate,
+  ClientRequest,
+  CommitCertificate,
+  ExecSummary,
+  NewView,
+  PrepareCertificate,
+  Reply,
+  Status,
+  ViewChange,
+  Vote,
+} from '../codec/messages.ts';
+import type { ConsensusConfig, Quorums } from './config.ts';
+import type { ConsensusCrypto } from './crypto.ts';
+import type { Output } from './io.ts';
+
+export interface Proposal {
+  readonly view: number;
+  readonly digest: Uint8Array;
+  readonly key: string;
+  readonly batch: Batch;
+}
+
+export interface Slot {
+  readonly seq: number;
+  /** The proposal accepted in the current view. */
+  proposal: Proposal | null;
+  /** This replica's latest share (any view), persisted before it was sent. */
+  vote: (Vote & { batch: Batch }) | null;
+  prepared: PrepareCertificate | null;
+  commitVote: Vote | null;
+  committed: { batch: Batch; commit: CommitCertificate } | null;
+  /** A commit certificate that arrived before its batch. */
+  pendingCommit: CommitCertificate | null;
+  /** As a collector, this view: shares by replica, and slow-path commit votes by replica. */
+  shares: Map<number, { key: string; signature: Uint8Array }>;
+  commitVotes: Map<number, { key: string; signature: Uint8Array }>;
+  /** Replicas whose share failed verification in this view: excluded from aggregates. */
+  badSigners: Set<number>;
+  fastProofSent: boolean;
+  prepareSent: boolean;
+  commitFullSent: boolean;
+  /** When this replica first worked on the slot in the current view (fast-path timer, retransmission). */
+  since: number;
+  lastRetransmit: number;
+}
+
+export interface PendingRequest {
+  readonly request: ClientRequest;
+  readonly key: string;
+  readonly size: number;
+  since: number;
+}
+
+export interface ReplicaState {
+  readonly cfg: ConsensusConfig;
+  readonly q: Quorums;
+  readonly id: number;
+  readonly crypto: ConsensusCrypto;
+  out: Output[];
+  now: number;
+
+  view: number;
+  /** False between leaving a view and accepting the next one's NewView. */
+  active: boolean;
+  lastStable: number;
+  stableCert: CheckpointCertificate | null;
+
+  lastExecuted: number;
+  lastSummary: ExecSummary;
+  /** Timestamp of the last executed batch that carried one. */
+  lastTimestamp: number;
+  /** Sequence number sent to the application and not yet answered. */
+  executing: number | null;
+  /** When `lastExecuted` last moved. */
+  lastProgressAt: number;
+  executingBatch: { batch: Batch; requests: readonly ClientRequest[] } | null;
+
+  slots: Map<number, Slot>;
+  /** Committed batches learnt by catch-up for sequence numbers no longer (or not yet) in the window. */
+  fetched: Map<number, { batch: Batch; commit: CommitCertificate }>;
+  /** The primary's next sequence number to propose. */
+  nextSeq: number;
+  lastProposedTimestamp: number;
+
+  /** Requests known and not yet executed, by `clientId:requestSeq`. */
+  pending: Map<string, PendingRequest>;
+  pendingPerClient: Map<number, number>;
+  /** Keys proposed in slots not yet executed (the primary does not propose them twice). */
+  proposed: Set<string>;
+  batchDeadline: number | null;
+
+  /** Exactly-once: the highest request sequence executed per client. */
+  clients: Map<number, number>;
+  replies: Map<number, Reply>;
+
+  checkpoints: Map<number, Map<number, Checkpoint>>;
+  mySummaries: Map<number, ExecSummary>;
+
+  complaints: Map<number, Set<number>>;
+  viewChanges: Map<number, Map<number, ViewChange>>;
+  myViewChange: ViewChange | null;
+  newView: NewView | null;
+  /** Deadline for the view being entered; null when active. */
+  viewDeadline: number | null;
+  viewTimeout: number;
+
+  peers: Map<number, Status>;
+  helpFrom: number;
+  helpSince: number;
+  helpProgress: number;
+  helpRequested: { at: number; executed: number };
+  nextStatusAt: number;
+}
+
+export const ZERO32 = new Uint8Array(32);
+
+export function genesisSummary(): ExecSummary {
+  return { blockNumber: 0, blockHash: ZERO32, stateRoot: ZERO32, reservedDigest: ZERO32 };
+}
+
+export function hexKey(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+export function requestKey(r: Pick<ClientRequest, 'clientId' | 'requestSeq'>): string {
+  return `${r.clientId}:${r.requestSeq}`;
+}
+
+export function newSlot(seq: number, now: number): Slot {
+  return {
+    seq,
+    proposal: null,
+    vote: null,
+    prepared: null,
+    commitVote: null,
+    committed: null,
+    pendingCommit: null,
+    shares: new Map(),
+    commitVotes: new Map(),
+    badSigners: new Set(),
+    fastProofSent: false,
+    prepareSent: false,
+    commitFullSent: false,
+    since: now,
+    lastRetransmit: now,
+  };
+}
+
+export function slotOf(s: ReplicaState, seq: number): Slot {
+  let slot = s.slots.get(seq);
+  if (slot === undefined) {
+    slot = newSlot(seq, s.now);
+    s.slots.set(seq, slot);
+  }
+  return slot;
+}
+
+export function allReplicasBut(s: ReplicaState, except: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < s.q.n; r++) if (r !== except) out.push(r);
+  return out;
+}
+
+export function isReplica(s: ReplicaState, id: number): boolean {
+  return Number.isInteger(id) && id >= 0 && id < s.q.n;
+}
+
+export function isClient(s: ReplicaState, id: number): boolean {
+  return Number.isInteger(id) && id >= s.q.n && id < s.q.n + s.cfg.clients;
+}

@@ -1,0 +1,292 @@
+/**
+ * Leaving a view and agreeing on the next (SBFT §V, after PBFT §4.4):
+ *   a replica whose requests or slots make no progress complains; f + 1 complaints (one of them
+ *   honest) move every replica that sees them to view v + 1; each sends a signed ViewChange with its
+ *   stable checkpoint certificate and, per slot above it, its commit certificate, its highest
+ *   prepare certificate and its latest vote; the new primary's NewView carries exactly
+ *   2f + 2c + 1 of them, from which every replica computes the same re-proposals (`selectSlots`).
+ * A replica whose view does not become active in time moves on, with a timeout that doubles up
+ * to a cap.
+ */
+import type { Batch, CheckpointCertificate, Complaint, NewView, ViewChange, ViewChangeSlot } from '../codec/messages.ts';
+import { commitShareBytes, viewChangeBytes } from '../codec/signing.ts';
+import { primaryOf } from './config.ts';
+import { event, persist, reject, send } from './effects.ts';
+import { adoptStable, verifyStable } from './execution.ts';
+import { acceptProposal, batchDigest, commitSlot, inWindow, isPrimary, knownBatch, verifyCommit } from './ordering.ts';
+import { forwardPending, tryPropose } from './requests.ts';
+import { allReplicasBut, hexKey, isReplica, slotOf, type ReplicaState } from './state.ts';
+
+// ---- complaints ----------------------------------------------------------------------------
+
+export function complain(s: ReplicaState, reason: string): void {
+  const set = complaintsFor(s, s.view);
+  if (set.has(s.id)) return;
+  set.add(s.id);
+  const msg: Complaint = { type: 'Complaint', view: s.view };
+  send(s, allReplicasBut(s, s.id), msg);
+  checkComplaints(s, reason);
+}
+
+function complaintsFor(s: ReplicaState, view: number): Set<number> {
+  let set = s.complaints.get(view);
+  if (set === undefined) s.complaints.set(view, (set = new Set()));
+  return set;
+}
+
+export function onComplaint(s: ReplicaState, from: number, m: Complaint): void {
+  if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
+  if (m.view < s.view) {
+    // The sender is behind: the NewView that started our view brings it here.
+    if (s.active && s.newView !== null) send(s, [from], s.newView);
+    return;
+  }
+  if (m.view > s.view + 1) return;
+  complaintsFor(s, m.view).add(from);
+  if (m.view === s.view) checkComplaints(s, `complaints from ${[...complaintsFor(s, m.view)].join(',')}`);
+}
+
+function checkComplaints(s: ReplicaState, reason: string): void {
+  if (s.active && complaintsFor(s, s.view).size >= s.q.weak) startViewChange(s, s.view + 1, reason);
+}
+
+/** The request and slot timers: no progress for `requestTimeoutMs` means a complaint. */
+export function onProgressTimers(s: ReplicaState): void {
+  if (s.active) {
+    const oldest = s.pending.values().next();
+    const stalledRequest = !oldest.done && s.now - oldest.value.since > s.cfg.requestTimeoutMs;
+    let stalledSlot = false;
+    for (const slot of s.slots.values()) {
+      if (slot.committed === null && slot.proposal !== null && s.now - slot.since > s.cfg.requestTimeoutMs) {
+        stalledSlot = true;
+        break;
+      }
+    }
+    if (stalledRequest || stalledSlot) complain(s, stalledRequest ? 'request timeout' : 'slot timeout');
+  } else if (s.viewDeadline !== null && s.now >= s.viewDeadline) {
+    s.viewTimeout = Math.min(s.viewTimeout * 2, s.cfg.viewChangeTimeoutCapMs);
+    startViewChange(s, s.view + 1, `view ${s.view} did not start in time`);
+  }
+}
+
+// ---- ViewChange ----------------------------------------------------------------------------
+
+function viewChangeSlots(s: ReplicaState): ViewChangeSlot[] {
+  const out: ViewChangeSlot[] = [];
+  const seqs = [...s.slots.keys()].filter((q) => inWindow(s, q)).sort((a, b) => a - b);
+  for (const seq of seqs) {
+    const slot = s.slots.get(seq)!;
+    const commit = slot.committed?.commit ?? null;
+    const vote = slot.vote === null ? null : { view: slot.vote.view, digest: slot.vote.digest };
+    if (commit === null && slot.prepared === null && vote === null) continue;
+    const batches = new Map<string, Batch>();
+    for (const d of [commit?.digest, slot.prepared?.digest, vote?.digest]) {
+      if (d === undefined) continue;
+      const key = hexKey(d);
+      const b = knownBatch(slot, key);
+      if (b !== null) batches.set(key, b);
+    }
+    out.push({ seq, commit, prepared: commit === null ? slot.prepared : null, vote: commit === null ? vote : null, batches: [...batches.values()] });
+  }
+  return out;
+}
+
+export function startViewChange(s: ReplicaState, target: number, reason: string): void {
+  if (target < s.view || (target === s.view && !s.active)) return;
+  s.view = target;
+  s.active = false;
+  s.viewDeadline = s.now + s.viewTimeout;
+  s.batchDeadline = null;
+  for (const slot of s.slots.values()) resetForView(slot);
+  const body = { view: target, replica: s.id, stable: s.stableCert, slots: viewChangeSlots(s) };
+  const vc: ViewChange = { type: 'ViewChange', ...body, signature: s.crypto.sign('consensus', viewChangeBytes(body)) };
+  s.myViewChange = vc;
+  persist(s, { kind: 'view', view: target, active: false });
+  persist(s, { kind: 'viewChange', message: vc });
+  event(s, { event: 'view-change-started', view: target, reason });
+  send(s, allReplicasBut(s, s.id), vc);
+  recordViewChange(s, s.id, vc);
+}
+
+function resetForView(slot: ReturnType<typeof slotOf>): void {
+  slot.proposal = null;
+  slot.shares.clear();
+  slot.commitVotes.clear();
+  slot.badSigners.clear();
+  slot.fastProofSent = slot.prepareSent = slot.commitFullSent = false;
+}
+
+/** Signature, and every certificate inside: a ViewChange is evidence others will rely on. */
+function validViewChange(s: ReplicaState, vc: ViewChange): boolean {
+  if (!isReplica(s, vc.replica)) return false;
+  const { signature, type: _t, ...body } = vc;
+  if (!s.crypto.verifyShare('consensus', vc.replica, viewChangeBytes(body), signature)) return false;
+  if (vc.stable !== null && !verifyStable(s, vc.stable)) return false;
+  const base = vc.stable?.seq ?? 0;
+  let prev = base;
+  for (const sl of vc.slots) {
+    if (sl.seq <= prev || sl.seq > base + s.cfg.window) return false;
+    prev = sl.seq;
+    if (sl.commit !== null && !verifyCommit(s, sl.seq, sl.commit)) return false;
+    if (
+      sl.prepared !== null &&
+      !s.crypto.verifyCertificate('consensus', commitShareBytes(sl.prepared.view, sl.seq, sl.prepared.digest), sl.prepared.cert, s.q.slow)
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+export function onViewChange(s: ReplicaState, from: number, m: ViewChange): void {
+  if (!isReplica(s, from) || m.replica !== from) return reject(s, from, 'bad-view-change', 'sender is not the signer');
+  if (m.view < s.view || (m.view === s.view && s.active)) return;
+  if (!validViewChange(s, m)) return reject(s, from, 'bad-view-change', `view ${m.view}`);
+  recordViewChange(s, from, m);
+}
+
+function recordViewChange(s: ReplicaState, from: number, m: ViewChange): void {
+  let byReplica = s.viewChanges.get(m.view);
+  if (byReplica === undefined) s.viewChanges.set(m.view, (byReplica = new Map()));
+  if (!byReplica.has(from)) byReplica.set(from, m);
+  // f + 1 replicas already moving past our view include an honest one: follow them to the highest
+  // view that f + 1 of them have reached.
+  const highest = new Map<number, number>();
+  for (const [view, vcs] of s.viewChanges) {
+    if (view <= s.view) continue;
+    for (const r of vcs.keys()) if (r !== s.id) highest.set(r, Math.max(highest.get(r) ?? -1, view));
+  }
+  if (highest.size >= s.q.weak) {
+    const views = [...highest.values()].sort((a, b) => b - a);
+    startViewChange(s, views[s.q.weak - 1]!, 'f + 1 replicas left the view');
+  }
+  if (!s.active && m.view === s.view && primaryOf(s.view, s.q.n) === s.id) tryBuildNewView(s);
+}
+
+// ---- NewView -------------------------------------------------------------------------------
+
+export type Selection =
+  | { readonly seq: number; readonly kind: 'committed'; readonly batch: Batch; readonly vc: ViewChangeSlot }
+  | { readonly seq: number; readonly kind: 'propose'; readonly batch: Batch; readonly digest: Uint8Array };
+
+/**
+ * Per slot above the highest stable checkpoint in the set (SBFT's view-change rule):
+ *   1. a commit certificate fixes the batch;
+ *   2. otherwise let P be the prepare certificate of the highest view v_p; a digest named by the
+ *      latest votes of at least f + c + 1 replicas, each vote in a view above v_p, is chosen
+ *      (a fast-path commit in view u leaves f + c + 1 honest such votes among any 2f + 2c + 1);
+ *   3. otherwise P's digest; otherwise a null batch.
+ * Returns null if a chosen batch's content is not in the set.
+ */
+export function selectSlots(s: ReplicaState, vcs: readonly ViewChange[]): { stable: CheckpointCertificate | null; slots: Selection[] } | null {
+  let stable: CheckpointCertificate | null = null;
+  for (const vc of vcs) if (vc.stable !== null && (stable === null || vc.stable.seq > stable.seq)) stable = vc.stable;
+  const base = stable?.seq ?? 0;
+  const bySeq = new Map<number, ViewChangeSlot[]>();
+  for (const vc of vcs) {
+    for (const sl of vc.slots) {
+      if (sl.seq <= base || sl.seq > base + s.cfg.window) continue;
+      let list = bySeq.get(sl.seq);
+      if (list === undefined) bySeq.set(sl.seq, (list = []));
+      list.push(sl);
+    }
+  }
+  const top = Math.max(base, ...bySeq.keys());
+  const out: Selection[] = [];
+  for (let seq = base + 1; seq <= top; seq++) {
+    const entries = bySeq.get(seq) ?? [];
+    const chosen = chooseSlot(s, seq, entries);
+    if (chosen === null) return null;
+    out.push(chosen);
+  }
+  return { stable, slots: out };
+}
+
+function chooseSlot(s: ReplicaState, seq: number, entries: readonly ViewChangeSlot[]): Selection | null {
+  const content = new Map<string, Batch>();
+  for (const e of entries) for (const b of e.batches) content.set(hexKey(batchDigest(s, seq, b)), b);
+  const withCommit = entries.find((e) => e.commit !== null);
+  if (withCommit !== undefined) {
+    const batch = content.get(hexKey(withCommit.commit!.digest));
+    return batch === undefined ? null : { seq, kind: 'committed', batch, vc: withCommit };
+  }
+  let prepared: { view: number; digest: Uint8Array } | null = null;
+  for (const e of entries) if (e.prepared !== null && (prepared === null || e.prepared.view > prepared.view)) prepared = e.prepared;
+  const vp = prepared?.view ?? -1;
+  const votes = new Map<string, number>();
+  let chosenKey: string | null = null;
+  for (const e of entries) {
+    if (e.vote === null || e.vote.view <= vp) continue;
+    const key = hexKey(e.vote.digest);
+    const count = (votes.get(key) ?? 0) + 1;
+    votes.set(key, count);
+    if (count >= s.cfg.f + s.cfg.c + 1) chosenKey = key;
+  }
+  if (chosenKey === null && prepared !== null) chosenKey = hexKey(prepared.digest);
+  if (chosenKey === null) {
+    const batch: Batch = { timestamp: 0, requests: [] };
+    return { seq, kind: 'propose', batch, digest: batchDigest(s, seq, batch) };
+  }
+  const batch = content.get(chosenKey);
+  if (batch === undefined) return null;
+  return { seq, kind: 'propose', batch, digest: new Uint8Array(Buffer.from(chosenKey, 'hex')) };
+}
+
+function tryBuildNewView(s: ReplicaState): void {
+  const vcs = s.viewChanges.get(s.view);
+  if (vcs === undefined || vcs.size < s.q.viewChange) return;
+  // Exactly a quorum: the vote-count rule is sound for 2f + 2c + 1 messages, not for more.
+  const chosen = [...vcs.keys()].sort((a, b) => a - b).slice(0, s.q.viewChange).map((r) => vcs.get(r)!);
+  const sel = selectSlots(s, chosen);
+  if (sel === null) return; // a chosen batch's content is missing: wait for more ViewChanges
+  const nv: NewView = { type: 'NewView', view: s.view, viewChanges: chosen };
+  send(s, allReplicasBut(s, s.id), nv);
+  enterView(s, nv, sel);
+}
+
+export function onNewView(s: ReplicaState, from: number, m: NewView): void {
+  if (from !== primaryOf(m.view, s.q.n)) return reject(s, from, 'bad-new-view', 'not from the view\'s primary');
+  if (m.view < s.view || (m.view === s.view && s.active)) return;
+  const senders = new Set(m.viewChanges.map((vc) => vc.replica));
+  if (m.viewChanges.length !== s.q.viewChange || senders.size !== m.viewChanges.length) {
+    return reject(s, from, 'bad-new-view', 'needs exactly 2f + 2c + 1 ViewChanges from distinct replicas');
+  }
+  for (const vc of m.viewChanges) {
+    if (vc.view !== m.view || !validViewChange(s, vc)) return reject(s, from, 'bad-new-view', `ViewChange of ${vc.replica}`);
+  }
+  const sel = selectSlots(s, m.viewChanges);
+  if (sel === null) return reject(s, from, 'bad-new-view', 'a re-proposed batch is missing');
+  enterView(s, m, sel);
+}
+
+function enterView(s: ReplicaState, nv: NewView, sel: { stable: CheckpointCertificate | null; slots: Selection[] }): void {
+  s.view = nv.view;
+  s.newView = nv;
+  s.myViewChange = null;
+  for (const v of s.viewChanges.keys()) if (v <= nv.view) s.viewChanges.delete(v);
+  for (const v of s.complaints.keys()) if (v < nv.view) s.complaints.delete(v);
+  // Still inactive here, so that adopting the checkpoint cannot start fresh proposals early.
+  if (sel.stable !== null && sel.stable.seq > s.lastStable) adoptStable(s, sel.stable);
+  s.active = true;
+  s.viewDeadline = null;
+  persist(s, { kind: 'view', view: nv.view, active: true });
+  persist(s, { kind: 'newView', message: nv });
+  for (const slot of s.slots.values()) resetForView(slot);
+  s.proposed.clear();
+  let top = s.lastStable;
+  for (const e of sel.slots) {
+    top = Math.max(top, e.seq);
+    for (const r of e.batch.requests) s.proposed.add(`${r.clientId}:${r.requestSeq}`);
+    s.lastProposedTimestamp = Math.max(s.lastProposedTimestamp, e.batch.timestamp);
+    if (e.seq <= s.lastExecuted || !inWindow(s, e.seq)) continue;
+    const slot = slotOf(s, e.seq);
+    if (slot.committed !== null) continue;
+    if (e.kind === 'committed') commitSlot(s, slot, e.vc.commit!, 'new-view', e.batch);
+    else acceptProposal(s, slot, nv.view, e.batch, e.digest);
+  }
+  s.nextSeq = Math.max(top, s.lastExecuted) + 1;
+  for (const p of s.pending.values()) p.since = s.now;
+  event(s, { event: 'view-entered', view: nv.view, primary: primaryOf(nv.view, s.q.n) });
+  if (isPrimary(s)) tryPropose(s);
+  else forwardPending(s);
+}

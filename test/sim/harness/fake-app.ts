@@ -1,0 +1,35 @@
+/**
+ * The application the simulator executes: a hash chain over executed requests, standing in for
+ * the EVM. Deterministic, so honest replicas that execute the same batches in the same order agree
+ * on every summary, and any divergence shows in the state root. Its durable state (last executed,
+ * summary, the client table) is updated atomically per batch, as the executor's RocksDB batch is.
+ */
+import { createHash } from 'node:crypto';
+import type { ClientRequest, ExecSummary } from '../../../src/codec/messages.ts';
+import type { AppState } from '../../../src/consensus/replica.ts';
+import { GENESIS_APP } from '../../../src/consensus/replica.ts';
+
+function h(...parts: (Uint8Array | string)[]): Uint8Array {
+  const hash = createHash('sha256');
+  for (const p of parts) hash.update(p);
+  return new Uint8Array(hash.digest());
+}
+
+export class FakeApp {
+  state: AppState = GENESIS_APP;
+
+  execute(seq: number, timestamp: number, requests: readonly ClientRequest[]): { summary: ExecSummary; results: Uint8Array[] } {
+    const prev = this.state;
+    const results = requests.map((r) => h('result', String(r.clientId), String(r.requestSeq), r.payload));
+    const clients = new Map(prev.clients);
+    for (const r of requests) clients.set(r.clientId, r.requestSeq);
+    const makesBlock = requests.length > 0;
+    const stateRoot = makesBlock ? h(prev.summary.stateRoot, String(seq), ...results) : prev.summary.stateRoot;
+    const blockNumber = prev.summary.blockNumber + (makesBlock ? 1 : 0);
+    const blockHash = makesBlock ? h(prev.summary.blockHash, stateRoot, String(timestamp)) : prev.summary.blockHash;
+    const reservedDigest = h(...[...clients].sort((a, b) => a[0] - b[0]).map(([c, s]) => `${c}:${s};`));
+    const summary: ExecSummary = { blockNumber, blockHash, stateRoot, reservedDigest };
+    this.state = { lastExecuted: seq, summary, lastTimestamp: makesBlock ? timestamp : prev.lastTimestamp, clients };
+    return { summary, results };
+  }
+}

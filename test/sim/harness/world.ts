@@ -1,0 +1,274 @@
+/**
+ * A whole simulated network: replicas (honest, decorated or twinned), clients, a lossy network
+ * and the checkers. Everything random comes from one seeded PRNG; a failing run reports its seed.
+ *
+ * Safety checker (fails the run, never only logs): two honest replicas committing different batches
+ * at one sequence number, executing to different summaries, an honest replica persisting two
+ * different votes for one (view, seq), a client accepting two different results for one request,
+ * or an honest replica stopping on a divergence (`fatal`).
+ * Liveness checker: `runUntilClientsDone` fails if the clients' requests have not all committed in time.
+ */
+import { makeConsensusConfig, quorumsOf, type ConsensusConfig } from '../../../src/consensus/config.ts';
+import type { PersistRecord } from '../../../src/consensus/records.ts';
+import { SimNetwork, type LinkDecision } from '../../../src/net/sim-transport.ts';
+import { SimClient } from './client.ts';
+import { SimReplica, type Behaviour, type NodeObserver } from './node.ts';
+import { Prng } from './prng.ts';
+import { EventQueue } from './queue.ts';
+import { SimKeyRegistry } from './sim-crypto.ts';
+
+export const T0 = 1_800_000_000_000;
+
+export interface NetProfile {
+  minDelay: number;
+  maxDelay: number;
+  drop: number;
+  duplicate: number;
+}
+
+export interface WorldOptions {
+  seed: number;
+  f: number;
+  c?: number;
+  clients?: number;
+  requestsPerClient?: number;
+  consensus?: Partial<ConsensusConfig>;
+  net?: Partial<NetProfile>;
+  byzantine?: Record<number, Behaviour[]>;
+  /** Replica ids that get a twin: a second instance with the same identity and keys. */
+  twins?: number[];
+  /** Per-replica clock offsets in ms. */
+  clockSkew?: Record<number, number>;
+  /** Deliberately weakens every honest replica's quorums by one, to prove the checkers catch it. */
+  plantedBug?: 'quorum-one-too-small';
+}
+
+export class World {
+  readonly seed: number;
+  readonly prng: Prng;
+  readonly queue = new EventQueue();
+  readonly cfg: ConsensusConfig;
+  readonly n: number;
+  readonly registry: SimKeyRegistry;
+  readonly network: SimNetwork;
+  readonly replicas: SimReplica[] = [];
+  readonly twins: SimReplica[] = [];
+  readonly clients: SimClient[] = [];
+  readonly violations: string[] = [];
+  readonly rejections = new Map<string, number>();
+  netProfile: NetProfile;
+  /** Directed links that deliver nothing: "from>to". */
+  readonly blocked = new Set<string>();
+  readonly #committed = new Map<number, { digest: string; by: string }>();
+  readonly #executed = new Map<number, { summary: string; by: string }>();
+  readonly #votes = new Map<string, string>();
+  readonly #clientResults = new Map<string, string>();
+
+  constructor(o: WorldOptions) {
+    this.seed = o.seed;
+    this.prng = new Prng(o.seed);
+    const c = o.c ?? 0;
+    const clients = o.clients ?? 2;
+    this.cfg = makeConsensusConfig({
+      f: o.f,
+      c,
+      clients,
+      checkpointInterval: 10,
+      window: 40,
+      maxInFlight: 4,
+      maxBatchRequests: 8,
+      fastPathTimeoutMs: 60,
+      requestTimeoutMs: 1_000,
+      viewChangeTimeoutMs: 1_000,
+      viewChangeTimeoutCapMs: 8_000,
+      statusIntervalMs: 250,
+      retransmitMs: 200,
+      catchUpChunk: 16,
+      ...o.consensus,
+    });
+    this.n = quorumsOf(this.cfg).n;
+    this.netProfile = { minDelay: 1, maxDelay: 8, drop: 0, duplicate: 0, ...o.net };
+    this.registry = new SimKeyRegistry(this.n, o.seed);
+    this.network = new SimNetwork({
+      schedule: (delay, run) => this.queue.after(delay, run),
+      link: (from, to) => this.#link(from, to),
+    });
+    const observer = this.#observer();
+    const make = (id: number, label: string, honest: boolean, behaviours: Behaviour[]) => {
+      const skew = o.clockSkew?.[id] ?? 0;
+      const node = new SimReplica({
+        id,
+        label,
+        honest,
+        behaviours,
+        queue: this.queue,
+        transport: this.network.transport(id),
+        cfg: this.cfg,
+        crypto: this.registry.cryptoFor(id),
+        observer,
+        clock: () => T0 + this.queue.now + skew,
+      });
+      if (o.plantedBug === 'quorum-one-too-small') {
+        node.mutateState = (s) => {
+          const q = s.q;
+          (s as { q: typeof q }).q = { ...q, fast: q.fast - 1, slow: q.slow - 1, checkpoint: q.checkpoint - 1, viewChange: q.viewChange - 1 };
+        };
+      }
+      return node;
+    };
+    for (let id = 0; id < this.n; id++) {
+      const behaviours = o.byzantine?.[id] ?? [];
+      const twinned = o.twins?.includes(id) ?? false;
+      this.replicas.push(make(id, `r${id}`, behaviours.length === 0 && !twinned, behaviours));
+      if (twinned) this.twins.push(make(id, `r${id}'`, false, []));
+    }
+    for (let i = 0; i < clients; i++) {
+      this.clients.push(
+        new SimClient({
+          id: this.n + i,
+          n: this.n,
+          f: o.f,
+          requests: o.requestsPerClient ?? 5,
+          queue: this.queue,
+          transport: this.network.transport(this.n + i),
+          registry: this.registry,
+          retryMs: 600,
+        }),
+      );
+    }
+  }
+
+  start(): this {
+    for (const r of [...this.replicas, ...this.twins]) r.start();
+    for (const c of this.clients) c.start();
+    return this;
+  }
+
+  #link(from: number, to: number): LinkDecision {
+    if (this.blocked.has(`${from}>${to}`)) return { delays: [] };
+    const p = this.netProfile;
+    if (this.prng.chance(p.drop)) return { delays: [] };
+    const d = () => this.prng.int(p.minDelay, p.maxDelay);
+    return { delays: this.prng.chance(p.duplicate) ? [d(), d()] : [d()] };
+  }
+
+  // ---- faults ------------------------------------------------------------------------------
+
+  /** Cuts every link between the two groups, both ways. */
+  partition(a: readonly number[], b: readonly number[]): void {
+    for (const x of a) for (const y of b) this.blocked.add(`${x}>${y}`).add(`${y}>${x}`);
+  }
+
+  /** Cuts a node off from everyone (replicas and clients). */
+  isolate(id: number): void {
+    const all = [...Array(this.n + this.clients.length).keys()].filter((x) => x !== id);
+    this.partition([id], all);
+  }
+
+  oneWay(from: number, to: number): void {
+    this.blocked.add(`${from}>${to}`);
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  crash(id: number): void {
+    this.replicas[id]!.crash();
+  }
+
+  restart(id: number): void {
+    this.replicas[id]!.start();
+  }
+
+  // ---- running -----------------------------------------------------------------------------
+
+  run(ms: number): this {
+    const until = this.queue.now + ms;
+    while (this.queue.runNext(until)) {
+      if (this.violations.length > 0) break;
+    }
+    if (this.queue.now < until) this.queue.now = until;
+    return this;
+  }
+
+  /** Runs until every client is done; a liveness violation if that takes longer than `ms`. */
+  runUntilClientsDone(ms: number): this {
+    const until = this.queue.now + ms;
+    while (!this.clients.every((c) => c.done)) {
+      if (this.violations.length > 0) return this;
+      if (!this.queue.runNext(until)) {
+        const left = this.clients.map((c) => `${c.id}:${c.remaining}`).join(' ');
+        this.violations.push(`liveness: requests still open after ${ms} ms (client:open ${left})`);
+        return this;
+      }
+    }
+    return this;
+  }
+
+  /** Fails with the seed and the evidence, for the test runner. */
+  assertSafe(): void {
+    if (this.violations.length > 0) throw new Error(`seed ${this.seed}: ${this.violations.join('; ')}\n${this.trace()}`);
+  }
+
+  trace(): string {
+    return [...this.replicas, ...this.twins].map((r) => `${r.label}: ${r.events.slice(-12).join(' | ')}`).join('\n');
+  }
+
+  honestReplicas(): SimReplica[] {
+    return this.replicas.filter((r) => r.honest);
+  }
+
+  committedSeqs(): number {
+    return this.#committed.size;
+  }
+
+  // ---- checkers ----------------------------------------------------------------------------
+
+  #observer(): NodeObserver {
+    return {
+      persisted: (node, records) => {
+        if (!node.honest) return;
+        for (const r of records) this.#checkRecord(node, r);
+      },
+      executed: (node, seq, summary) => {
+        if (!node.honest) return;
+        const prior = this.#executed.get(seq);
+        if (prior === undefined) this.#executed.set(seq, { summary, by: node.label });
+        else if (prior.summary !== summary) {
+          this.violations.push(`safety: ${node.label} and ${prior.by} executed seq ${seq} to different states`);
+        }
+      },
+      fatal: (node, reason) => {
+        if (node.honest) this.violations.push(`safety: ${node.label} stopped: ${reason}`);
+      },
+      rejected: (_node, out) => {
+        this.rejections.set(out.reason, (this.rejections.get(out.reason) ?? 0) + 1);
+      },
+    };
+  }
+
+  #checkRecord(node: SimReplica, r: PersistRecord): void {
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    if (r.kind === 'committed') {
+      const digest = hex(r.commit.digest);
+      const prior = this.#committed.get(r.seq);
+      if (prior === undefined) this.#committed.set(r.seq, { digest, by: node.label });
+      else if (prior.digest !== digest) {
+        this.violations.push(`safety: ${node.label} and ${prior.by} committed different batches at seq ${r.seq}`);
+      }
+    } else if (r.kind === 'vote') {
+      const key = `${node.id}:${r.view}:${r.seq}`;
+      const digest = hex(r.digest);
+      const prior = this.#votes.get(key);
+      if (prior === undefined) this.#votes.set(key, digest);
+      else if (prior !== digest) this.violations.push(`safety: ${node.label} signed two digests for view ${r.view} seq ${r.seq}`);
+    } else if (r.kind === 'reply') {
+      const key = `${r.reply.clientId}:${r.reply.requestSeq}`;
+      const value = `${r.reply.seq}:${hex(r.reply.result)}`;
+      const prior = this.#clientResults.get(key);
+      if (prior === undefined) this.#clientResults.set(key, value);
+      else if (prior !== value) this.violations.push(`safety: request ${key} executed twice with different outcomes`);
+    }
+  }
+}
