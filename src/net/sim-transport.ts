@@ -16,6 +16,8 @@ export interface SimNetworkOptions {
   readonly schedule: (delayMs: number, run: () => void) => void;
   readonly link: (from: NodeId, to: NodeId, frame: Uint8Array) => LinkDecision;
   readonly maxFrameBytes?: number;
+  /** Per-endpoint reachability, for partitions that split Twins (two endpoints sharing one id). */
+  readonly reachable?: (from: SimTransport, to: SimTransport) => boolean;
 }
 
 interface Counters {
@@ -35,8 +37,8 @@ export class SimNetwork {
     this.#opts = opts;
   }
 
-  transport(self: NodeId): SimTransport {
-    return new SimTransport(self, this);
+  transport(self: NodeId, label = String(self)): SimTransport {
+    return new SimTransport(self, this, label);
   }
 
   attach(t: SimTransport): void {
@@ -49,12 +51,15 @@ export class SimNetwork {
     this.#endpoints.get(t.self)?.delete(t);
   }
 
-  route(from: NodeId, to: NodeId, frame: Uint8Array): boolean {
+  route(sender: SimTransport, to: NodeId, frame: Uint8Array): boolean {
     if (frame.length > (this.#opts.maxFrameBytes ?? 16 << 20)) return false;
     const copy = frame.slice();
-    for (const delay of this.#opts.link(from, to, copy).delays) {
+    const reachable = this.#opts.reachable;
+    for (const delay of this.#opts.link(sender.self, to, copy).delays) {
       this.#opts.schedule(delay, () => {
-        for (const t of this.#endpoints.get(to) ?? []) t.deliver(from, copy);
+        for (const t of this.#endpoints.get(to) ?? []) {
+          if (reachable === undefined || reachable(sender, t)) t.deliver(sender.self, copy);
+        }
       });
     }
     return true;
@@ -63,13 +68,15 @@ export class SimNetwork {
 
 export class SimTransport implements Transport {
   readonly self: NodeId;
+  readonly label: string;
   readonly #net: SimNetwork;
   #onFrame: FrameHandler = () => {};
   readonly #counters = new Map<NodeId, Counters>();
   #open = false;
 
-  constructor(self: NodeId, net: SimNetwork) {
+  constructor(self: NodeId, net: SimNetwork, label: string) {
     this.self = self;
+    this.label = label;
     this.#net = net;
   }
 
@@ -84,7 +91,7 @@ export class SimTransport implements Transport {
 
   send(to: NodeId, frame: Uint8Array): boolean {
     const c = this.#peer(to);
-    if (!this.#open || !this.#net.route(this.self, to, frame)) {
+    if (!this.#open || !this.#net.route(this, to, frame)) {
       c.framesDropped++;
       return false;
     }

@@ -28,6 +28,7 @@ export interface NodeObserver {
   executed(node: SimReplica, seq: number, summaryKey: string): void;
   fatal(node: SimReplica, reason: string): void;
   rejected(node: SimReplica, out: Extract<Output, { kind: 'reject' }>): void;
+  event(node: SimReplica, detail: Extract<Output, { kind: 'event' }>['detail']): void;
 }
 
 export class SimReplica {
@@ -165,6 +166,7 @@ export class SimReplica {
         case 'event':
           if (this.events.length > 400) this.events.splice(0, 200);
           this.events.push(`${this.#q.now}: ${JSON.stringify(o.detail)}`);
+          this.#observer.event(this, o.detail);
           break;
         case 'fatal':
           this.#observer.fatal(this, o.reason);

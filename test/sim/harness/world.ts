@@ -56,9 +56,13 @@ export class World {
   readonly clients: SimClient[] = [];
   readonly violations: string[] = [];
   readonly rejections = new Map<string, number>();
+  /** Protocol events by kind ("committed:fast", "view-entered", …), over honest replicas. */
+  readonly events = new Map<string, number>();
   netProfile: NetProfile;
-  /** Directed links that deliver nothing: "from>to". */
+  /** Directed links that deliver nothing: "from>to" by node id. */
   readonly blocked = new Set<string>();
+  /** Directed links cut between endpoints by label ("r3'>r2"), to split Twins. */
+  readonly split = new Set<string>();
   readonly #committed = new Map<number, { digest: string; by: string }>();
   readonly #executed = new Map<number, { summary: string; by: string }>();
   readonly #votes = new Map<string, string>();
@@ -92,6 +96,7 @@ export class World {
     this.network = new SimNetwork({
       schedule: (delay, run) => this.queue.after(delay, run),
       link: (from, to) => this.#link(from, to),
+      reachable: (from, to) => !this.split.has(`${from.label}>${to.label}`),
     });
     const observer = this.#observer();
     const make = (id: number, label: string, honest: boolean, behaviours: Behaviour[]) => {
@@ -102,7 +107,7 @@ export class World {
         honest,
         behaviours,
         queue: this.queue,
-        transport: this.network.transport(id),
+        transport: this.network.transport(id, label),
         cfg: this.cfg,
         crypto: this.registry.cryptoFor(id),
         observer,
@@ -130,7 +135,7 @@ export class World {
           f: o.f,
           requests: o.requestsPerClient ?? 5,
           queue: this.queue,
-          transport: this.network.transport(this.n + i),
+          transport: this.network.transport(this.n + i, `c${this.n + i}`),
           registry: this.registry,
           retryMs: 600,
         }),
@@ -169,8 +174,14 @@ export class World {
     this.blocked.add(`${from}>${to}`);
   }
 
+  /** Partitions endpoints by label (replicas "r0", twins "r3'", clients "c4"). */
+  splitLabels(a: readonly string[], b: readonly string[]): void {
+    for (const x of a) for (const y of b) this.split.add(`${x}>${y}`).add(`${y}>${x}`);
+  }
+
   heal(): void {
     this.blocked.clear();
+    this.split.clear();
   }
 
   crash(id: number): void {
@@ -219,6 +230,14 @@ export class World {
     return this.replicas.filter((r) => r.honest);
   }
 
+  count(event: string): number {
+    return this.events.get(event) ?? 0;
+  }
+
+  rejected(reason: string): number {
+    return this.rejections.get(reason) ?? 0;
+  }
+
   committedSeqs(): number {
     return this.#committed.size;
   }
@@ -244,6 +263,11 @@ export class World {
       },
       rejected: (_node, out) => {
         this.rejections.set(out.reason, (this.rejections.get(out.reason) ?? 0) + 1);
+      },
+      event: (node, d) => {
+        if (!node.honest) return;
+        const key = d.event === 'committed' ? `committed:${d.path}` : d.event;
+        this.events.set(key, (this.events.get(key) ?? 0) + 1);
       },
     };
   }

@@ -1,0 +1,139 @@
+/**
+ * Byzantine behaviours as decorators over an honest replica: each rewrites what the replica's
+ * state machine sends, signing only with the replica's own keys (it has no others).
+ */
+import type { ReplicaMessage } from '../../../src/codec/messages.ts';
+import { checkpointBytes, commitShareBytes } from '../../../src/codec/signing.ts';
+import type { Behaviour, Sent, SimReplica } from './node.ts';
+import type { Prng } from './prng.ts';
+
+const keep = (s: Sent): Sent[] => [s];
+
+/** Sends nothing at all: a crashed-looking but connected replica. */
+export const silent: Behaviour = { name: 'silent', onSend: () => [] };
+
+/** As primary, proposes one batch to half the backups and a different one to the others. */
+export const equivocatingPrimary: Behaviour = {
+  name: 'equivocating-primary',
+  onSend(_node, s) {
+    if (s.message.type !== 'PrePrepare' || s.to.length < 2) return keep(s);
+    const m = s.message;
+    // The primary keeps the smaller side, so neither batch reaches a quorum honestly.
+    const half = Math.floor(s.to.length / 2);
+    const other = { ...m, batch: { ...m.batch, timestamp: m.batch.timestamp + 1 } };
+    return [
+      { to: s.to.slice(0, half), message: m },
+      { to: s.to.slice(half), message: other },
+    ];
+  },
+};
+
+/** A primary that stops proposing (but otherwise takes part). */
+export const silentPrimary: Behaviour = {
+  name: 'silent-primary',
+  onSend: (_node, s) => (s.message.type === 'PrePrepare' ? [] : keep(s)),
+};
+
+function flip(b: Uint8Array): Uint8Array {
+  const out = b.slice();
+  out[out.length - 1]! ^= 0xff;
+  return out;
+}
+
+/** Signature shares that do not verify. */
+export const badShares: Behaviour = {
+  name: 'bad-shares',
+  onSend(_node, s) {
+    const m = s.message;
+    if (m.type === 'CommitShare' || m.type === 'CommitPartial') return [{ to: s.to, message: { ...m, signature: flip(m.signature) } }];
+    return keep(s);
+  },
+};
+
+/** Valid signatures, over a digest that nobody proposed. */
+export const wrongDigest: Behaviour = {
+  name: 'wrong-digest',
+  onSend(node, s) {
+    const m = s.message;
+    if (m.type !== 'CommitShare') return keep(s);
+    const digest = flip(m.digest);
+    const signature = node.crypto.sign('consensus', commitShareBytes(m.view, m.seq, digest));
+    return [{ to: s.to, message: { ...m, digest, signature } }];
+  },
+};
+
+/** Certificates whose signer bit-vector claims replicas that did not sign. */
+export const forgedBitVector: Behaviour = {
+  name: 'forged-bitvector',
+  onSend(_node, s) {
+    const m = s.message;
+    if (m.type !== 'FullCommitProof' && m.type !== 'PrepareFull' && m.type !== 'CommitFull') return keep(s);
+    const signers = m.cert.signers.slice();
+    signers[0] = signers[0]! ^ 0x01; // toggles replica 0's bit
+    return [{ to: s.to, message: { ...m, cert: { ...m.cert, signers } } }];
+  },
+};
+
+/** Checkpoints over a state it did not reach, properly signed; or with a broken signature. */
+export const corruptCheckpoint: Behaviour = {
+  name: 'corrupt-checkpoint',
+  onSend(node, s) {
+    const m = s.message;
+    if (m.type !== 'Checkpoint') return keep(s);
+    const summary = { ...m.summary, stateRoot: flip(m.summary.stateRoot) };
+    const forged = { ...m, summary, signature: node.crypto.sign('checkpoint', checkpointBytes(m.seq, summary)) };
+    return m.seq % 2 === 0 ? [{ to: s.to, message: forged }] : [{ to: s.to, message: { ...m, signature: flip(m.signature) } }];
+  },
+};
+
+/** Re-sends messages it sent in earlier views, at random moments, to random replicas. */
+export function replayer(prng: Prng, n: number): Behaviour {
+  const old: ReplicaMessage[] = [];
+  return {
+    name: 'replayer',
+    onSend(node, s) {
+      if (s.message.type !== 'Request' && s.message.type !== 'Reply' && old.length < 500) old.push(s.message);
+      if (old.length > 10 && prng.chance(0.2)) {
+        const m = prng.pick(old);
+        node.inject([prng.int(0, n - 1)].filter((r) => r !== node.id), m);
+      }
+      return keep(s);
+    },
+  };
+}
+
+export function byName(name: string, prng: Prng, n: number): Behaviour {
+  switch (name) {
+    case 'silent':
+      return silent;
+    case 'equivocating-primary':
+      return equivocatingPrimary;
+    case 'silent-primary':
+      return silentPrimary;
+    case 'bad-shares':
+      return badShares;
+    case 'wrong-digest':
+      return wrongDigest;
+    case 'forged-bitvector':
+      return forgedBitVector;
+    case 'corrupt-checkpoint':
+      return corruptCheckpoint;
+    case 'replayer':
+      return replayer(prng, n);
+    default:
+      throw new Error(`unknown behaviour ${name}`);
+  }
+}
+
+export const BEHAVIOURS = [
+  'silent',
+  'equivocating-primary',
+  'silent-primary',
+  'bad-shares',
+  'wrong-digest',
+  'forged-bitvector',
+  'corrupt-checkpoint',
+  'replayer',
+] as const;
+
+export type { SimReplica };

@@ -1,0 +1,110 @@
+/**
+ * One random mixed-fault scenario per seed: a configuration (f, c), a lossy network, up to f
+ * Byzantine replicas (decorated or twinned), crashes and restarts, partitions and one-way links
+ * for a while; then the faults heal and every client's requests must commit.
+ */
+import { BEHAVIOURS, byName } from './byzantine.ts';
+import type { Behaviour } from './node.ts';
+import { Prng } from './prng.ts';
+import { World } from './world.ts';
+
+export interface ScenarioOutcome {
+  readonly seed: number;
+  readonly description: string;
+  readonly violations: readonly string[];
+  readonly committed: number;
+  readonly trace: string;
+  readonly events: ReadonlyMap<string, number>;
+}
+
+const SHAPES = [
+  { f: 1, c: 0 },
+  { f: 2, c: 0 },
+  { f: 1, c: 1 },
+] as const;
+
+export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-one-too-small' } = {}): ScenarioOutcome {
+  const p = new Prng(seed ^ 0x5bd1e995);
+  const shape = p.pick(SHAPES);
+  const n = 3 * shape.f + 2 * shape.c + 1;
+  const faulty = p.int(0, shape.f);
+  const ids = [...Array(n).keys()];
+  const byzantine: Record<number, Behaviour[]> = {};
+  const twins: number[] = [];
+  const notes: string[] = [`f=${shape.f} c=${shape.c}`];
+  // Replica 0 leads view 0; make it the faulty one often, where faults hurt most.
+  const pool = p.chance(0.5) ? ids : [0, ...ids.slice(1)];
+  const chosen = new Set<number>();
+  while (chosen.size < faulty) chosen.add(p.chance(0.4) ? 0 : p.pick(pool));
+  for (const id of chosen) {
+    if (p.chance(0.15)) {
+      twins.push(id);
+      notes.push(`r${id}=twins`);
+    } else {
+      const name = p.pick(BEHAVIOURS);
+      byzantine[id] = [byName(name, p, n)];
+      notes.push(`r${id}=${name}`);
+    }
+  }
+  const net = { minDelay: 1, maxDelay: p.int(3, 30), drop: p.chance(0.5) ? p.next() * 0.05 : 0, duplicate: p.chance(0.3) ? p.next() * 0.05 : 0 };
+  notes.push(`delay≤${net.maxDelay} drop=${net.drop.toFixed(3)} dup=${net.duplicate.toFixed(3)}`);
+  const w = new World({
+    seed,
+    f: shape.f,
+    c: shape.c,
+    clients: p.int(1, 3),
+    requestsPerClient: p.int(6, 14),
+    net,
+    byzantine,
+    twins,
+    clockSkew: Object.fromEntries(ids.map((id) => [id, p.int(-2_000, 2_000)])),
+    ...options,
+  }).start();
+
+  // The fault period: crashes, partitions, one-way links among the honest replicas.
+  const honest = ids.filter((id) => !chosen.has(id));
+  const crashed: number[] = [];
+  const steps = p.int(1, 4);
+  for (let i = 0; i < steps; i++) {
+    w.run(p.int(100, 1_500));
+    const kind = p.int(0, 3);
+    if (kind === 0 && honest.length > 0) {
+      const id = p.pick(honest);
+      if (!crashed.includes(id)) {
+        w.crash(id);
+        crashed.push(id);
+        notes.push(`crash r${id}`);
+      }
+    } else if (kind === 1) {
+      const id = p.pick(ids);
+      w.isolate(id);
+      notes.push(`isolate r${id}`);
+    } else if (kind === 2) {
+      const a = p.pick(ids);
+      const b = p.pick(ids);
+      if (a !== b) {
+        w.oneWay(a, b);
+        notes.push(`one-way r${a}>r${b}`);
+      }
+    } else if (crashed.length > 0) {
+      const id = crashed.shift()!;
+      w.restart(id);
+      notes.push(`restart r${id}`);
+    }
+  }
+  w.run(p.int(200, 2_000));
+  // Heal: links back, crashed replicas restarted from their stores, losses stop.
+  w.heal();
+  for (const id of crashed) w.restart(id);
+  w.netProfile = { ...w.netProfile, drop: 0, duplicate: 0 };
+  for (const c of w.clients) c.add(2);
+  w.runUntilClientsDone(120_000);
+  return {
+    seed,
+    description: notes.join(', '),
+    violations: w.violations,
+    committed: w.committedSeqs(),
+    trace: w.violations.length > 0 ? w.trace() : '',
+    events: w.events,
+  };
+}
