@@ -42,7 +42,7 @@ test('the handshake is TLS 1.3, AES-256-GCM, secp384r1, and the acceptor greets 
   });
   assert.equal(socket.getProtocol(), 'TLSv1.3');
   assert.equal(socket.getCipher().name, 'TLS_AES_256_GCM_SHA384');
-  assert.equal(socket.getEphemeralKeyInfo().name, 'secp384r1');
+  assert.equal((socket.getEphemeralKeyInfo() as { name?: string } | null)?.name, 'secp384r1');
   assert.equal(socket.alpnProtocol, ALPN.client);
   assert.deepEqual([...greeting.subarray(0, 4)], [0, 0, 0, 0], 'a keepalive frame: you are accepted');
   socket.destroy();
