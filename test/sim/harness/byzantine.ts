@@ -74,17 +74,20 @@ export const forgedBitVector: Behaviour = {
   },
 };
 
-/** Checkpoints over a state it did not reach, properly signed; or with a broken signature. */
-export const corruptCheckpoint: Behaviour = {
-  name: 'corrupt-checkpoint',
-  onSend(node, s) {
-    const m = s.message;
-    if (m.type !== 'Checkpoint') return keep(s);
-    const summary = { ...m.summary, stateRoot: flip(m.summary.stateRoot) };
-    const forged = { ...m, summary, signature: node.crypto.sign('checkpoint', checkpointBytes(m.seq, summary)) };
-    return m.seq % 2 === 0 ? [{ to: s.to, message: forged }] : [{ to: s.to, message: { ...m, signature: flip(m.signature) } }];
-  },
-};
+/** Checkpoints over a state it did not reach (properly signed), alternating with broken signatures. */
+export function corruptCheckpoint(): Behaviour {
+  let sent = 0;
+  return {
+    name: 'corrupt-checkpoint',
+    onSend(node, s) {
+      const m = s.message;
+      if (m.type !== 'Checkpoint') return keep(s);
+      if (sent++ % 2 === 1) return [{ to: s.to, message: { ...m, signature: flip(m.signature) } }];
+      const summary = { ...m.summary, stateRoot: flip(m.summary.stateRoot) };
+      return [{ to: s.to, message: { ...m, summary, signature: node.crypto.sign('checkpoint', checkpointBytes(m.seq, summary)) } }];
+    },
+  };
+}
 
 /** Re-sends messages it sent in earlier views, at random moments, to random replicas. */
 export function replayer(prng: Prng, n: number): Behaviour {
@@ -117,7 +120,7 @@ export function byName(name: string, prng: Prng, n: number): Behaviour {
     case 'forged-bitvector':
       return forgedBitVector;
     case 'corrupt-checkpoint':
-      return corruptCheckpoint;
+      return corruptCheckpoint();
     case 'replayer':
       return replayer(prng, n);
     default:

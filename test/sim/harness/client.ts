@@ -11,7 +11,7 @@ import { resultLeaf } from '../../../src/consensus/execution.ts';
 import { merkleRootFromProof } from '../../../src/consensus/merkle.ts';
 import type { SimTransport } from '../../../src/net/sim-transport.ts';
 import type { EventQueue } from './queue.ts';
-import type { SimKeyRegistry } from './sim-crypto.ts';
+import type { KeyRegistry } from './sim-crypto.ts';
 import { summaryKey } from './node.ts';
 
 export interface Accepted {
@@ -28,7 +28,7 @@ export class SimClient {
   readonly #f: number;
   readonly #q: EventQueue;
   readonly #t: SimTransport;
-  readonly #reg: SimKeyRegistry;
+  readonly #reg: KeyRegistry;
   readonly #verifier: ConsensusCrypto;
   #remaining: number;
   #nextSeq = 1;
@@ -43,7 +43,7 @@ export class SimClient {
     requests: number;
     queue: EventQueue;
     transport: SimTransport;
-    registry: SimKeyRegistry;
+    registry: KeyRegistry;
     retryMs: number;
   }) {
     this.id = o.id;

@@ -17,8 +17,14 @@ function h(...parts: (Uint8Array | string)[]): Uint8Array {
   return new Uint8Array(hash.digest());
 }
 
+/** What the simulator needs of a network's keys, keyed-hash or real. */
+export interface KeyRegistry {
+  cryptoFor(self: number): ConsensusCrypto;
+  signClientRequest(req: Omit<ClientRequest, 'signature'>): Uint8Array;
+}
+
 /** Secrets of every node in one simulated network. */
-export class SimKeyRegistry {
+export class SimKeyRegistry implements KeyRegistry {
   readonly n: number;
   readonly #secrets = new Map<string, Uint8Array>();
 
@@ -55,10 +61,9 @@ export class SimKeyRegistry {
 
   /** One replica's view of cryptography: it signs with its own secrets only. */
   cryptoFor(self: number): ConsensusCrypto {
-    const reg = this;
     const decode = (cert: Certificate) => {
       try {
-        return SignerBitVector.decode(reg.n, cert.signers);
+        return SignerBitVector.decode(this.n, cert.signers);
       } catch {
         return null;
       }
@@ -66,30 +71,30 @@ export class SimKeyRegistry {
     const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
     return {
       digest: (b) => h(b),
-      sign: (domain, message) => reg.share(self, domain, message),
+      sign: (domain, message) => this.share(self, domain, message),
       verifyShare: (domain, replica, message, signature) =>
-        replica >= 0 && replica < reg.n && equal(reg.share(replica, domain, message), signature),
-      combine(shares) {
+        replica >= 0 && replica < this.n && equal(this.share(replica, domain, message), signature),
+      combine: (shares) => {
         return {
-          signers: SignerBitVector.fromIndices(reg.n, shares.map((s) => s.replica)).encode(),
-          signature: reg.aggregate(shares),
+          signers: SignerBitVector.fromIndices(this.n, shares.map((s) => s.replica)).encode(),
+          signature: this.aggregate(shares),
         };
       },
-      verifyCertificate(domain, message, cert, minSigners) {
+      verifyCertificate: (domain, message, cert, minSigners) => {
         const bv = decode(cert);
         if (bv === null || bv.count() < minSigners) return false;
-        const expected = [...bv.indices()].map((replica) => ({ replica, signature: reg.share(replica, domain, message) }));
-        return equal(reg.aggregate(expected), cert.signature);
+        const expected = [...bv.indices()].map((replica) => ({ replica, signature: this.share(replica, domain, message) }));
+        return equal(this.aggregate(expected), cert.signature);
       },
-      signersOf(cert) {
+      signersOf: (cert) => {
         const bv = decode(cert);
         return bv === null ? null : [...bv.indices()];
       },
-      signExecution: (message) => reg.executionSignature(self, message),
-      verifyExecution: (replica, message, signature) => equal(reg.executionSignature(replica, message), signature),
-      verifyRequest(request) {
-        if (request.clientId < reg.n) return false;
-        return equal(reg.signClientRequest(request), request.signature);
+      signExecution: (message) => this.executionSignature(self, message),
+      verifyExecution: (replica, message, signature) => equal(this.executionSignature(replica, message), signature),
+      verifyRequest: (request) => {
+        if (request.clientId < this.n) return false;
+        return equal(this.signClientRequest(request), request.signature);
       },
     };
   }

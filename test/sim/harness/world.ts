@@ -15,7 +15,8 @@ import { SimClient } from './client.ts';
 import { SimReplica, type Behaviour, type NodeObserver } from './node.ts';
 import { Prng } from './prng.ts';
 import { EventQueue } from './queue.ts';
-import { SimKeyRegistry } from './sim-crypto.ts';
+import { RealKeys } from './real-keys.ts';
+import { SimKeyRegistry, type KeyRegistry } from './sim-crypto.ts';
 
 export const T0 = 1_800_000_000_000;
 
@@ -41,6 +42,8 @@ export interface WorldOptions {
   clockSkew?: Record<number, number>;
   /** Deliberately weakens every honest replica's quorums by one, to prove the checkers catch it. */
   plantedBug?: 'quorum-one-too-small';
+  /** Production cryptography (BLS12-381, Ed25519) instead of keyed hashes. */
+  realCrypto?: boolean;
 }
 
 export class World {
@@ -49,7 +52,7 @@ export class World {
   readonly queue = new EventQueue();
   readonly cfg: ConsensusConfig;
   readonly n: number;
-  readonly registry: SimKeyRegistry;
+  readonly registry: KeyRegistry;
   readonly network: SimNetwork;
   readonly replicas: SimReplica[] = [];
   readonly twins: SimReplica[] = [];
@@ -92,7 +95,7 @@ export class World {
     });
     this.n = quorumsOf(this.cfg).n;
     this.netProfile = { minDelay: 1, maxDelay: 8, drop: 0, duplicate: 0, ...o.net };
-    this.registry = new SimKeyRegistry(this.n, o.seed);
+    this.registry = o.realCrypto ? new RealKeys(this.n, clients, o.seed) : new SimKeyRegistry(this.n, o.seed);
     this.network = new SimNetwork({
       schedule: (delay, run) => this.queue.after(delay, run),
       link: (from, to) => this.#link(from, to),

@@ -1,0 +1,67 @@
+/**
+ * The production cryptography for simulated replicas: BLS12-381 consensus keys (with proofs of
+ * possession checked before use), Ed25519 execution and client keys, all derived from the seed.
+ * Slower than the keyed-hash registry, so used by the scenarios that prove the wiring, not by sweeps.
+ */
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import type { ClientRequest } from '../../../src/codec/messages.ts';
+import { requestSigningBytes } from '../../../src/codec/signing.ts';
+import { createBlsConsensusCrypto, type ConsensusKeys } from '../../../src/consensus/bls-crypto.ts';
+import type { ConsensusCrypto } from '../../../src/consensus/crypto.ts';
+import {
+  blsPublicKeyOf,
+  generateBlsSecretKey,
+  provePossession,
+  sha256,
+  signNodeAuth,
+  verifyPossession,
+  type BlsSecretKey,
+  type NodeAuthPrivateKey,
+  type NodeAuthPublicKey,
+} from '../../../src/crypto/index.ts';
+
+function ed25519From(seed: Uint8Array): { priv: NodeAuthPrivateKey; pub: NodeAuthPublicKey } {
+  // PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410).
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]);
+  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  return {
+    priv: { algorithm: 'ed25519', key } as NodeAuthPrivateKey,
+    pub: { algorithm: 'ed25519', key: createPublicKey(key) } as NodeAuthPublicKey,
+  };
+}
+
+export class RealKeys {
+  readonly n: number;
+  readonly #bls: BlsSecretKey[] = [];
+  readonly #exec: { priv: NodeAuthPrivateKey; pub: NodeAuthPublicKey }[] = [];
+  readonly #clients = new Map<number, { priv: NodeAuthPrivateKey; pub: NodeAuthPublicKey }>();
+
+  constructor(n: number, clients: number, seed: number) {
+    this.n = n;
+    const derive = (label: string) => sha256(new TextEncoder().encode(`real-keys:${seed}:${label}`));
+    for (let i = 0; i < n; i++) {
+      const sk = generateBlsSecretKey(derive(`bls:${i}`));
+      if (!verifyPossession(blsPublicKeyOf(sk), provePossession(sk))) throw new Error('proof of possession');
+      this.#bls.push(sk);
+      this.#exec.push(ed25519From(derive(`exec:${i}`)));
+    }
+    for (let c = n; c < n + clients; c++) this.#clients.set(c, ed25519From(derive(`client:${c}`)));
+  }
+
+  cryptoFor(self: number): ConsensusCrypto {
+    const keys: ConsensusKeys = {
+      consensusSecret: this.#bls[Math.max(self, 0)]!,
+      consensusPublic: this.#bls.map((sk) => blsPublicKeyOf(sk)),
+      executionSecret: this.#exec[Math.max(self, 0)]!.priv,
+      executionPublic: this.#exec.map((k) => k.pub),
+      clientPublic: new Map([...this.#clients].map(([id, k]) => [id, k.pub])),
+    };
+    return createBlsConsensusCrypto(keys);
+  }
+
+  signClientRequest(req: Omit<ClientRequest, 'signature'>): Uint8Array {
+    const k = this.#clients.get(req.clientId);
+    if (k === undefined) return new Uint8Array(64);
+    return signNodeAuth(k.priv, requestSigningBytes(req));
+  }
+}
