@@ -23,7 +23,7 @@ export function buildChainConfig(input: GenesisInput): ChainConfig {
   const fields = { ...(doc as Record<string, unknown>) };
   const docChainId = fields['chainId'];
   if (input.chainId !== undefined) {
-    if (docChainId !== undefined && BigInt(String(docChainId)) !== input.chainId) {
+    if (docChainId !== undefined && quantity(docChainId) !== input.chainId) {
       throw invalid(`chain id ${input.chainId} differs from the genesis document's ${String(docChainId)}`);
     }
     fields['chainId'] = input.chainId.toString();
@@ -44,6 +44,11 @@ export function buildChainConfig(input: GenesisInput): ChainConfig {
     if (cause instanceof BulwarkError) throw invalid(`genesis: ${cause.message}`, cause.details);
     throw cause;
   }
+}
+
+function quantity(v: unknown): bigint | undefined {
+  if ((typeof v !== 'string' && typeof v !== 'number') || !/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(String(v))) return undefined;
+  return BigInt(v);
 }
 
 /** `0xADDRESS=WEI` with the amount in decimal or 0x-hex. */
