@@ -156,11 +156,14 @@ export class PeerLink {
   }
 
   private linkUp(direction: 'inbound' | 'outbound'): void {
+    // A replacement (the peer came back before we saw its old connection die) is a reconnect, but
+    // the link was never down as far as the layer above is concerned.
+    const wasUp = this.up;
     this.up = true;
     this.counters.ups++;
     this.backoff.reset();
     this.deps.event({ kind: 'link-up', peer: this.peer.id, direction });
-    this.deps.status(this.peer.id, true);
+    if (!wasUp) this.deps.status(this.peer.id, true);
     this.scheduleFlush();
   }
 
