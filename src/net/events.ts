@@ -64,6 +64,12 @@ export type TransportEvent =
       readonly peer?: NodeId;
       readonly remote: string;
       readonly detail?: string;
+    }
+  | {
+      /** The frame or status handler threw; the transport carries on (the link stays up). */
+      readonly kind: 'handler-error';
+      readonly peer: NodeId;
+      readonly detail: string;
     };
 
 export type TransportEventHandler = (event: TransportEvent) => void;

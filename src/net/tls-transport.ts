@@ -58,8 +58,8 @@ export class TlsTransport implements Transport {
       tuning: this.tuning,
       random: options.random ?? Math.random,
       connect: (peer: TlsNode) => this.dialSocket(peer),
-      deliver: (from: NodeId, frame: Uint8Array) => this.frameHandler(from, frame),
-      status: (peer: NodeId, connected: boolean) => this.statusHandler(peer, connected),
+      deliver: (from: NodeId, frame: Uint8Array) => this.guard(from, () => this.frameHandler(from, frame)),
+      status: (peer: NodeId, connected: boolean) => this.guard(peer, () => this.statusHandler(peer, connected)),
       event: (event: TransportEvent) => this.emit(event),
     };
     for (const node of options.nodes) {
@@ -220,6 +220,18 @@ export class TlsTransport implements Transport {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.destroy();
     this.emit({ kind: 'refused', reason, remote, ...(peer === undefined ? {} : { peer }), ...(detail === undefined ? {} : { detail }) });
+  }
+
+  /**
+   * A handler that throws must not unwind through the frame decoder (it would leave the decoder
+   * mid-frame) nor crash the process through a socket callback; it is reported instead.
+   */
+  private guard(peer: NodeId, run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.emit({ kind: 'handler-error', peer, detail: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   private emit(event: TransportEvent): void {

@@ -145,3 +145,20 @@ test('start-up refuses a certificate that is not this node\'s pin, and a port th
   await blocked.close();
   await new Promise((resolve) => squatter.close(resolve));
 });
+
+test('a frame handler that throws is reported, and the link and the frames after it carry on', async () => {
+  const got: string[] = [];
+  const three = new Promise<void>((resolve) =>
+    p1.transport.onFrame((_from, frame) => {
+      const text = Buffer.from(frame).toString();
+      if (text === 'boom') throw new Error('handler bug');
+      if (got.push(text) === 3) resolve();
+    }),
+  );
+  for (const text of ['a', 'boom', 'b', 'c']) p2.transport.send(1, Buffer.from(text));
+  await three;
+  assert.deepEqual(got, ['a', 'b', 'c']);
+  const e = await p1.event((x) => x.kind === 'handler-error', 'handler-error');
+  assert.equal(e.kind === 'handler-error' && e.peer, 2);
+  assert.equal(p1.transport.stats().find((s) => s.peer === 2)!.connected, true);
+});
