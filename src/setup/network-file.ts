@@ -19,7 +19,7 @@ import { hexToBytes } from '../crypto/hex.ts';
 import { importNodeAuthPublicKey, type NodeAuthPublicKey } from '../crypto/node-auth.ts';
 import { chainConfigToJson, parseChainConfig, type ChainConfig } from '../execution/chain-config.ts';
 import { parseCertificatePem, type PinnedCertificate } from './certificate.ts';
-import { networkFileSchema, type NetworkFileJson } from './network-schema.ts';
+import { networkFileSchema, type ClientEntryJson, type NetworkFileJson, type ReplicaEntryJson } from './network-schema.ts';
 
 interface NodeCommon {
   readonly id: number;
@@ -78,90 +78,112 @@ export function serializeNetworkFile(json: NetworkFileJson): string {
   return JSON.stringify(json, null, 2) + '\n';
 }
 
+/** Collects every problem instead of stopping at the first, so one pass fixes a file. */
+class Problems {
+  readonly list: string[] = [];
+
+  add(problem: string): void {
+    this.list.push(problem);
+  }
+
+  /** Runs a parse; on failure records where and why, and yields undefined. */
+  check<T>(where: string, f: () => T): T | undefined {
+    try {
+      return f();
+    } catch (err) {
+      this.add(`${where}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+}
+
 export function parseNetworkFile(input: unknown, source = 'network file'): NetworkConfig {
   const fail = (problems: string[]): never => {
     throw new BulwarkError('NETWORK_FILE_INVALID', `${source} is invalid: ${problems.join('; ')}`, { path: source, problems });
   };
   const r = networkFileSchema.safeParse(input);
-  if (!r.success) fail(r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  const json = r.data as NetworkFileJson & typeof r.data;
-  const problems: string[] = [];
-  const check = <T>(where: string, f: () => T): T | undefined => {
-    try {
-      return f();
-    } catch (err) {
-      problems.push(`${where}: ${(err as Error).message}`);
-      return undefined;
-    }
-  };
-
-  if (json.n !== 3 * json.f + 2 * json.c + 1) problems.push(`n = ${json.n} is not 3f + 2c + 1 = ${3 * json.f + 2 * json.c + 1}`);
-  if (json.replicas.length !== json.n) problems.push(`${json.replicas.length} replicas listed, n = ${json.n}`);
-  json.replicas.forEach((e, i) => e.id !== i && problems.push(`replicas.${i}: id ${e.id}, expected ${i} (replica ids are 0..n-1 in order)`));
-  json.clients.forEach(
-    (e, i) => e.id !== json.replicas.length + i && problems.push(`clients.${i}: id ${e.id}, expected ${json.replicas.length + i} (client ids follow the replicas)`),
-  );
-
-  const chainConfig = check('chainConfig', () => parseChainConfig(json.chainConfig));
+  if (!r.success) return fail(r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  const json: NetworkFileJson = r.data;
+  const problems = new Problems();
+  checkCounts(json, problems);
+  const chainConfig = problems.check('chainConfig', () => parseChainConfig(json.chainConfig));
   if (chainConfig !== undefined && chainConfig.chainId !== BigInt(json.chainId)) {
-    problems.push(`chainId ${json.chainId} differs from chainConfig.chainId ${chainConfig.chainId}`);
+    problems.add(`chainId ${json.chainId} differs from chainConfig.chainId ${chainConfig.chainId}`);
   }
-  const operatorKey = check('operator.publicKey', () => importNodeAuthPublicKey(hexToBytes(json.operator.publicKey), 'ed25519'));
-
-  const replicas: ReplicaInfo[] = [];
-  json.replicas.forEach((e, i) => {
-    const at = `replicas.${i}`;
-    const cert = check(`${at}.tlsCertificate`, () => parseCertificatePem(e.tlsCertificate));
-    const bootstrapKey = check(`${at}.bootstrapConsensusKey.publicKey`, () => blsPublicKeyFromBytes(hexToBytes(e.bootstrapConsensusKey.publicKey)));
-    const proof = check(`${at}.bootstrapConsensusKey.proofOfPossession`, () => blsSignatureFromBytes(hexToBytes(e.bootstrapConsensusKey.proofOfPossession)));
-    // Without a verified proof of possession a bootstrap key could be a rogue key (see crypto/bls.ts).
-    if (bootstrapKey !== undefined && proof !== undefined && !verifyPossession(bootstrapKey, proof)) {
-      problems.push(`${at}.bootstrapConsensusKey: the proof of possession does not verify`);
-    }
-    const executionKey = check(`${at}.executionKey`, () => importNodeAuthPublicKey(hexToBytes(e.executionKey.publicKey), 'ed25519'));
-    if (cert && bootstrapKey && proof && executionKey) {
-      replicas.push({ role: 'replica', id: e.id, host: e.host, port: e.port, tlsCertificate: cert, bootstrapKey, bootstrapProof: proof, executionKey });
-    }
-  });
-  const clients: ClientInfo[] = [];
-  json.clients.forEach((e, i) => {
-    const at = `clients.${i}`;
-    const cert = check(`${at}.tlsCertificate`, () => parseCertificatePem(e.tlsCertificate));
-    const authKey = check(`${at}.authKey`, () => importNodeAuthPublicKey(hexToBytes(e.authKey.publicKey), 'ed25519'));
-    if (cert && authKey) clients.push({ role: 'client', id: e.id, host: e.host, port: e.port, tlsCertificate: cert, authKey });
-  });
-
+  const operatorKey = problems.check('operator.publicKey', () => importNodeAuthPublicKey(hexToBytes(json.operator.publicKey), 'ed25519'));
+  const replicas = json.replicas.map((e, i) => parseReplica(e, `replicas.${i}`, problems));
+  const clients = json.clients.map((e, i) => parseClient(e, `clients.${i}`, problems));
   uniqueness(json, problems);
-  const tlsKeys = new Map<string, string>();
-  for (const node of [...replicas, ...clients]) {
-    const spki = node.tlsCertificate.publicKey.export({ format: 'der', type: 'spki' }).toString('hex');
-    const prior = tlsKeys.get(spki);
-    if (prior !== undefined) problems.push(`${node.role} ${node.id} has the same TLS key as ${prior}`);
-    else tlsKeys.set(spki, `${node.role} ${node.id}`);
-  }
-  if (problems.length > 0 || chainConfig === undefined || operatorKey === undefined) fail(problems);
-  const canonical = { ...json, chainConfig: chainConfigToJson(chainConfig!) };
+  uniqueTlsKeys([...replicas, ...clients], problems);
+  if (problems.list.length > 0 || chainConfig === undefined || operatorKey === undefined) return fail(problems.list);
+  const canonical = { ...json, chainConfig: chainConfigToJson(chainConfig) };
   return {
     f: json.f,
     c: json.c,
     n: json.n,
-    chainId: chainConfig!.chainId,
-    chainConfig: chainConfig!,
-    operatorKey: operatorKey!,
-    replicas,
-    clients,
+    chainId: chainConfig.chainId,
+    chainConfig,
+    operatorKey,
+    replicas: replicas as ReplicaInfo[], // no problems: every entry parsed
+    clients: clients as ClientInfo[],
     digest: createHash('sha256').update(serializeNetworkFile(canonical)).digest('hex'),
     json: canonical,
   };
 }
 
+function checkCounts(json: NetworkFileJson, problems: Problems): void {
+  const n = 3 * json.f + 2 * json.c + 1;
+  if (json.n !== n) problems.add(`n = ${json.n} is not 3f + 2c + 1 = ${n}`);
+  if (json.replicas.length !== json.n) problems.add(`${json.replicas.length} replicas listed, n = ${json.n}`);
+  json.replicas.forEach((e, i) => {
+    if (e.id !== i) problems.add(`replicas.${i}: id ${e.id}, expected ${i} (replica ids are 0..n-1 in order)`);
+  });
+  json.clients.forEach((e, i) => {
+    const expected = json.replicas.length + i;
+    if (e.id !== expected) problems.add(`clients.${i}: id ${e.id}, expected ${expected} (client ids follow the replicas)`);
+  });
+}
+
+function parseReplica(e: ReplicaEntryJson, at: string, problems: Problems): ReplicaInfo | undefined {
+  const cert = problems.check(`${at}.tlsCertificate`, () => parseCertificatePem(e.tlsCertificate));
+  const { publicKey, proofOfPossession } = e.bootstrapConsensusKey;
+  const bootstrapKey = problems.check(`${at}.bootstrapConsensusKey.publicKey`, () => blsPublicKeyFromBytes(hexToBytes(publicKey)));
+  const proof = problems.check(`${at}.bootstrapConsensusKey.proofOfPossession`, () => blsSignatureFromBytes(hexToBytes(proofOfPossession)));
+  // Without a verified proof of possession a bootstrap key could be a rogue key (see crypto/bls.ts).
+  if (bootstrapKey !== undefined && proof !== undefined && !verifyPossession(bootstrapKey, proof)) {
+    problems.add(`${at}.bootstrapConsensusKey: the proof of possession does not verify`);
+  }
+  const executionKey = problems.check(`${at}.executionKey`, () => importNodeAuthPublicKey(hexToBytes(e.executionKey.publicKey), 'ed25519'));
+  if (!cert || !bootstrapKey || !proof || !executionKey) return undefined;
+  return { role: 'replica', id: e.id, host: e.host, port: e.port, tlsCertificate: cert, bootstrapKey, bootstrapProof: proof, executionKey };
+}
+
+function parseClient(e: ClientEntryJson, at: string, problems: Problems): ClientInfo | undefined {
+  const cert = problems.check(`${at}.tlsCertificate`, () => parseCertificatePem(e.tlsCertificate));
+  const authKey = problems.check(`${at}.authKey`, () => importNodeAuthPublicKey(hexToBytes(e.authKey.publicKey), 'ed25519'));
+  if (!cert || !authKey) return undefined;
+  return { role: 'client', id: e.id, host: e.host, port: e.port, tlsCertificate: cert, authKey };
+}
+
+/** Two certificates over one key would be one identity under two names. */
+function uniqueTlsKeys(nodes: ReadonlyArray<ReplicaInfo | ClientInfo | undefined>, problems: Problems): void {
+  const owners = new Map<string, string>();
+  for (const node of nodes) {
+    if (node === undefined) continue;
+    const spki = node.tlsCertificate.publicKey.export({ format: 'der', type: 'spki' }).toString('hex');
+    const prior = owners.get(spki);
+    if (prior !== undefined) problems.add(`${node.role} ${node.id} has the same TLS key as ${prior}`);
+    else owners.set(spki, `${node.role} ${node.id}`);
+  }
+}
+
 /** One node per endpoint, per certificate and per key: a shared one is a setup mistake or an attack. */
-function uniqueness(json: NetworkFileJson, problems: string[]): void {
+function uniqueness(json: NetworkFileJson, problems: Problems): void {
   const owners = new Map<string, string>();
   const claim = (what: string, value: string, who: string): void => {
     const key = `${what}\0${value}`;
     const prior = owners.get(key);
-    if (prior !== undefined) problems.push(`${who} has the same ${what} as ${prior}`);
+    if (prior !== undefined) problems.add(`${who} has the same ${what} as ${prior}`);
     else owners.set(key, who);
   };
   const nodes = [

@@ -93,6 +93,7 @@ export function registerInit(program: Command, io: CliIo): void {
       ].join('\n'),
     )
     .action(async (flags: InitFlags) => {
+      if (flags.seed !== undefined) io.err('bulwark: warning: --seed makes every key derivable from the seed; use it for tests only\n');
       const result = await runInit(await initOptions(flags));
       io.out(flags.json ? JSON.stringify(summary(result), null, 2) + '\n' : describe(result));
     });
