@@ -42,6 +42,8 @@ export class TlsTransport implements Transport {
   private readonly refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   private framesToUnknownPeer = 0;
   private server: Server | null = null;
+  /** Every accepted TCP socket until it closes, so `close` need not wait for handshakes to time out. */
+  private readonly accepted = new Set<Socket>();
   private frameHandler: FrameHandler = () => {};
   private statusHandler: PeerStatusHandler = () => {};
   private eventHandlers: TransportEventHandler[] = [];
@@ -123,6 +125,7 @@ export class TlsTransport implements Transport {
     const serverClosed =
       server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     await Promise.all([...this.links.values()].map((l) => l.close()));
+    for (const socket of this.accepted) socket.destroy();
     await serverClosed;
   }
 
@@ -172,6 +175,10 @@ export class TlsTransport implements Transport {
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) =>
       this.refuse('handshake-failed', socket, undefined, err.code ?? err.message),
     );
+    server.on('connection', (socket: Socket) => {
+      this.accepted.add(socket);
+      socket.once('close', () => this.accepted.delete(socket));
+    });
     server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
       this.refused['too-many-handshakes']++;
       this.emit({ kind: 'refused', reason: 'too-many-handshakes', remote: `${data?.remoteAddress}:${data?.remotePort}` });

@@ -253,3 +253,11 @@ test('a dialing node refuses a listener that does not present the pinned certifi
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('closing a replica does not wait for a connection stuck before its handshake', async () => {
+  const stuck = netConnect(port, '127.0.0.1');
+  await new Promise((resolve) => stuck.once('connect', resolve));
+  const started = performance.now();
+  await Promise.all([target.transport.close(), ended(stuck)]);
+  assert.ok(performance.now() - started < 300, 'closed without waiting for the 400 ms handshake timeout');
+});
