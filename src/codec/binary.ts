@@ -94,8 +94,9 @@ export class Writer {
     return this;
   }
 
+  /** The written bytes: a view over the writer's buffer (no copy); the writer must not be reused. */
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#len);
+    return this.#buf.subarray(0, this.#len);
   }
 }
 

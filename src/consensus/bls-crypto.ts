@@ -10,7 +10,7 @@ import {
   DOMAIN_CHECKPOINT,
   DOMAIN_CONSENSUS,
   SignerBitVector,
-  aggregateBlsSignatures,
+  aggregateSerializedBlsSignatures,
   blsSign,
   blsSignatureFromBytes,
   blsSignatureToBytes,
@@ -66,19 +66,11 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): ConsensusCrypto {
       return pk !== undefined && sig !== null && blsVerify(domainOf(domain), pk, message, sig);
     },
     combine(shares: readonly Share[]): Certificate {
-      const sigs: BlsSignature[] = [];
-      const who: number[] = [];
-      for (const sh of shares) {
-        const sig = decodeSig(sh.signature);
-        if (sig === null) continue; // undecodable: leaves the aggregate short, so it fails its check
-        sigs.push(sig);
-        who.push(sh.replica);
-      }
-      if (sigs.length === 0) return { signers: SignerBitVector.empty(n).encode(), signature: new Uint8Array(96) };
-      return {
-        signers: SignerBitVector.fromIndices(n, who).encode(),
-        signature: blsSignatureToBytes(aggregateBlsSignatures(sigs)),
-      };
+      const signers = SignerBitVector.fromIndices(n, shares.map((sh) => sh.replica)).encode();
+      const sum = shares.length === 0 ? null : aggregateSerializedBlsSignatures(shares.map((sh) => sh.signature));
+      // A share that is not even a curve point spoils the aggregate, which then fails its check
+      // and sends the collector to per-share verification.
+      return { signers, signature: sum ?? new Uint8Array(96) };
     },
     verifyCertificate(domain, message, cert, minSigners) {
       const bv = signers(cert);

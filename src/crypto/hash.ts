@@ -4,7 +4,7 @@
  * hash-wasm's hashers are created asynchronously once; `initHashes()` must have resolved before the
  * synchronous `keccak256` is called (every entry point awaits it at start-up).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { createKeccak, type IHasher } from 'hash-wasm';
 import { BulwarkError } from '../common/errors.ts';
 
@@ -25,7 +25,10 @@ export function keccak256(data: Uint8Array): Uint8Array {
 }
 
 export function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
+  // One-shot hashing (Node ≥ 20.12) skips the Hash object: ~2× faster on the small inputs of
+  // batch digests and Merkle nodes.
+  const out = hash('sha256', data, 'buffer');
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 export function sha3_256(data: Uint8Array): Uint8Array {

@@ -23,6 +23,7 @@ export {
   BLS_SIGNATURE_LENGTH,
   aggregateBlsPublicKeys,
   aggregateBlsSignatures,
+  aggregateSerializedBlsSignatures,
   blsPublicKeyFromBytes,
   blsPublicKeyOf,
   blsPublicKeyToBytes,
