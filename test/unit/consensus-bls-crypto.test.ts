@@ -1,0 +1,44 @@
+// The production ConsensusCrypto over BLS12-381 and Ed25519.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { commitShareBytes } from '../../src/codec/signing.ts';
+import { RealKeys } from '../sim/harness/real-keys.ts';
+
+const keys = new RealKeys(4, 1, 7);
+const c = [0, 1, 2, 3].map((i) => keys.cryptoFor(i));
+const msg = commitShareBytes(3, 9, new Uint8Array(32).fill(1));
+
+test('shares combine into a certificate that verifies with the signers and the quorum', () => {
+  const shares = [0, 1, 2].map((i) => ({ replica: i, signature: c[i]!.sign('consensus', msg) }));
+  const cert = c[0]!.combine(shares);
+  assert.deepEqual(c[3]!.signersOf(cert), [0, 1, 2]);
+  assert.ok(c[3]!.verifyCertificate('consensus', msg, cert, 3));
+  assert.ok(!c[3]!.verifyCertificate('consensus', msg, cert, 4), 'below the quorum');
+  assert.ok(!c[3]!.verifyCertificate('checkpoint', msg, cert, 3), 'another domain');
+  assert.ok(!c[3]!.verifyCertificate('consensus', commitShareBytes(4, 9, new Uint8Array(32).fill(1)), cert, 3), 'another view');
+});
+
+test('a forged bit-vector, a bad share or garbage fail without throwing', () => {
+  const shares = [0, 1, 2].map((i) => ({ replica: i, signature: c[i]!.sign('consensus', msg) }));
+  const cert = c[0]!.combine(shares);
+  assert.ok(!c[3]!.verifyCertificate('consensus', msg, { ...cert, signers: new Uint8Array([0b1111]) }, 3));
+  assert.ok(!c[3]!.verifyCertificate('consensus', msg, { ...cert, signers: new Uint8Array([0b10111]) }, 3), 'padding bits');
+  const bad = [...shares.slice(0, 2), { replica: 2, signature: c[3]!.sign('consensus', msg) }];
+  assert.ok(!c[3]!.verifyCertificate('consensus', msg, c[0]!.combine(bad), 3));
+  assert.ok(!c[3]!.verifyShare('consensus', 2, msg, bad[2]!.signature));
+  assert.ok(c[3]!.verifyShare('consensus', 3, msg, bad[2]!.signature));
+  assert.ok(!c[3]!.verifyCertificate('consensus', msg, { signers: new Uint8Array([7]), signature: new Uint8Array(96).fill(9) }, 3));
+  assert.ok(!c[3]!.verifyShare('consensus', 9, msg, shares[0]!.signature), 'no such replica');
+  assert.ok(!c[3]!.verifyShare('consensus', 0, msg, new Uint8Array(5)));
+});
+
+test('execution signatures and client requests (Ed25519)', () => {
+  const sig = c[1]!.signExecution(msg);
+  assert.ok(c[0]!.verifyExecution(1, msg, sig));
+  assert.ok(!c[0]!.verifyExecution(2, msg, sig));
+  const unsigned = { clientId: 4, requestSeq: 1, flags: 0, payload: new Uint8Array([1]) };
+  const request = { ...unsigned, signature: keys.signClientRequest(unsigned) };
+  assert.ok(c[2]!.verifyRequest(request));
+  assert.ok(!c[2]!.verifyRequest({ ...request, requestSeq: 2 }));
+  assert.ok(!c[2]!.verifyRequest({ ...request, clientId: 5 }));
+});
