@@ -64,8 +64,14 @@ export function onProgressTimers(s: ReplicaState): void {
     }
     if (stalledRequest || stalledSlot) complain(s, stalledRequest ? 'request timeout' : 'slot timeout');
   } else if (s.viewDeadline !== null && s.now >= s.viewDeadline) {
-    s.viewTimeout = Math.min(s.viewTimeout * 2, s.cfg.viewChangeTimeoutCapMs);
-    startViewChange(s, s.view + 1, `view ${s.view} did not start in time`);
+    // As in PBFT, only a quorum already in this view change is evidence against its new primary;
+    // without one, moving on alone would leave this replica views ahead of the others for good.
+    if ((s.viewChanges.get(s.view)?.size ?? 0) >= s.q.viewChange) {
+      s.viewTimeout = Math.min(s.viewTimeout * 2, s.cfg.viewChangeTimeoutCapMs);
+      startViewChange(s, s.view + 1, `view ${s.view} did not start in time`);
+    } else {
+      s.viewDeadline = s.now + s.viewTimeout;
+    }
   }
 }
 
@@ -149,6 +155,12 @@ function recordViewChange(s: ReplicaState, from: number, m: ViewChange): void {
   let byReplica = s.viewChanges.get(m.view);
   if (byReplica === undefined) s.viewChanges.set(m.view, (byReplica = new Map()));
   if (!byReplica.has(from)) byReplica.set(from, m);
+  // Leaving for a later view is a complaint against this one (its Complaint may have been lost).
+  if (s.active && m.view > s.view && from !== s.id) {
+    complaintsFor(s, s.view).add(from);
+    if (complaintsFor(s, s.view).has(s.id)) checkComplaints(s, `complaint and a ViewChange from ${from}`);
+    if (!s.active) return;
+  }
   // f + 1 replicas already moving past our view include an honest one: follow them to the highest
   // view that f + 1 of them have reached.
   const highest = new Map<number, number>();

@@ -164,7 +164,7 @@ export class SimReplica {
           this.#observer.rejected(this, o);
           break;
         case 'event':
-          if (this.events.length > 400) this.events.splice(0, 200);
+          if (this.events.length > 4000) this.events.splice(0, 2000);
           this.events.push(`${this.#q.now}: ${JSON.stringify(o.detail)}`);
           this.#observer.event(this, o.detail);
           break;

@@ -226,7 +226,7 @@ export class World {
   }
 
   trace(): string {
-    return [...this.replicas, ...this.twins].map((r) => `${r.label}: ${r.events.slice(-12).join(' | ')}`).join('\n');
+    return [...this.replicas, ...this.twins].map((r) => `${r.label}: ${r.events.slice(-(Number(process.env.SIM_TRACE ?? 12))).join(' | ')}`).join('\n');
   }
 
   honestReplicas(): SimReplica[] {
