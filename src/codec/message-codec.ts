@@ -77,17 +77,17 @@ export function writeSummary(w: Writer, s: ExecSummary): void {
   w.u64(s.blockNumber).fixed(s.blockHash, 32).fixed(s.stateRoot, 32).fixed(s.reservedDigest, 32);
 }
 
-function writeCommitCert(w: Writer, c: CommitCertificate): void {
+export function writeCommitCert(w: Writer, c: CommitCertificate): void {
   w.u8(c.kind === 'fast' ? 0 : 1).u64(c.view).fixed(c.digest, DIGEST_LENGTH);
   writeCert(w, c.cert);
 }
 
-function writePrepareCert(w: Writer, c: PrepareCertificate): void {
+export function writePrepareCert(w: Writer, c: PrepareCertificate): void {
   w.u64(c.view).fixed(c.digest, DIGEST_LENGTH);
   writeCert(w, c.cert);
 }
 
-function writeCheckpointCert(w: Writer, c: CheckpointCertificate): void {
+export function writeCheckpointCert(w: Writer, c: CheckpointCertificate): void {
   w.u64(c.seq);
   writeSummary(w, c.summary);
   writeCert(w, c.cert);
@@ -194,7 +194,7 @@ export function readRequest(r: Reader, l: CodecLimits): ClientRequest {
   };
 }
 
-function readBatch(r: Reader, l: CodecLimits): Batch {
+export function readBatch(r: Reader, l: CodecLimits): Batch {
   return { timestamp: r.u64('timestamp'), requests: r.list(l.maxBatchRequests, (r) => readRequest(r, l), 'requests') };
 }
 
@@ -211,17 +211,17 @@ function readSummary(r: Reader): ExecSummary {
   };
 }
 
-function readCommitCert(r: Reader): CommitCertificate {
+export function readCommitCert(r: Reader): CommitCertificate {
   const kind = r.u8('commit kind');
   if (kind > 1) throw codecError('CODEC_BAD_VALUE', `unknown commit certificate kind ${kind}`);
   return { kind: kind === 0 ? 'fast' : 'slow', view: r.u64('view'), digest: r.fixed(DIGEST_LENGTH), cert: readCert(r) };
 }
 
-function readPrepareCert(r: Reader): PrepareCertificate {
+export function readPrepareCert(r: Reader): PrepareCertificate {
   return { view: r.u64('view'), digest: r.fixed(DIGEST_LENGTH), cert: readCert(r) };
 }
 
-function readCheckpointCert(r: Reader): CheckpointCertificate {
+export function readCheckpointCert(r: Reader): CheckpointCertificate {
   return { seq: r.u64('seq'), summary: readSummary(r), cert: readCert(r) };
 }
 

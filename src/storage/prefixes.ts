@@ -3,7 +3,7 @@
  * bytes, so one table is all it takes to see that no two kinds of record can collide. Rules:
  * - an id is never reused: to drop a bucket, mark its entry `retired` and leave it here forever
  *   (old databases may still hold its keys, and a new meaning for them would be read as garbage);
- * - 0x10–0x1f belong to consensus/ (defined there when it is built, added here when it is);
+ * - 0x10–0x1f belong to consensus and the replica's reserved pages; 0x18–0x1f are still free for them;
  * - uniqueness of ids and names is checked at compile time below and again by a unit test.
  */
 export interface PrefixEntry {
@@ -22,10 +22,16 @@ export const PREFIX_TABLE = [
   { id: 0x05, name: 'receiptsByBlockHash', doc: "the block's receipts, keyed by block hash" },
   { id: 0x06, name: 'txLocationByHash', doc: 'block hash + index of a transaction, keyed by transaction hash' },
   { id: 0x07, name: 'blockBodyByHash', doc: 'RLP list [transactions, uncles, withdrawals] of a block, keyed by block hash' },
+  { id: 0x10, name: 'consensusState', doc: "consensus singletons (utf8 keys): 'view', 'stable', 'viewChange', 'newView'" },
+  { id: 0x11, name: 'consensusVotes', doc: "this replica's latest vote (view, digest, batch) per sequence number (uint64 BE)" },
+  { id: 0x12, name: 'consensusPrepared', doc: 'highest prepare certificate per sequence number (uint64 BE)' },
+  { id: 0x13, name: 'consensusCommitVotes', doc: "this replica's slow-path commit vote per sequence number (uint64 BE)" },
+  { id: 0x14, name: 'orderedBatches', doc: 'committed batch and its commit certificate per sequence number (uint64 BE); never pruned' },
+  { id: 0x15, name: 'replyCache', doc: 'last reply per client id (uint32 BE), so a retransmitted request is answered again' },
 ] as const satisfies readonly PrefixEntry[];
 
 /** Ids that no entry above may take: their owner defines them. */
-export const RESERVED_PREFIX_RANGES = [{ from: 0x10, to: 0x1f, owner: 'consensus' }] as const;
+export const RESERVED_PREFIX_RANGES = [{ from: 0x18, to: 0x1f, owner: 'consensus' }] as const;
 
 type Table = typeof PREFIX_TABLE;
 type Entry = Table[number];

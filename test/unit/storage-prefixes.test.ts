@@ -13,7 +13,7 @@ test('the checker catches duplicates, reused retired ids, non-bytes and reserved
     { id: 0x02, name: 'c', doc: '' },
     { id: 0x01, name: 'a', doc: '' },
     { id: 0x100, name: 'big', doc: '' },
-    { id: 0x10, name: 'mine', doc: '' },
+    { id: 0x18, name: 'mine', doc: '' },
   ]);
   assert.equal(problems.length, 5, problems.join('\n'));
   assert.ok(problems.some((p) => p.startsWith('c: id 0x2 is used twice')), 'a retired id stays taken');
@@ -32,6 +32,12 @@ test('the buckets keep their ids', () => {
       [0x05, 'receiptsByBlockHash'],
       [0x06, 'txLocationByHash'],
       [0x07, 'blockBodyByHash'],
+      [0x10, 'consensusState'],
+      [0x11, 'consensusVotes'],
+      [0x12, 'consensusPrepared'],
+      [0x13, 'consensusCommitVotes'],
+      [0x14, 'orderedBatches'],
+      [0x15, 'replyCache'],
     ],
   );
   assert.equal(PREFIX.canonicalHashByNumber, 0x04);

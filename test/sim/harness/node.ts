@@ -51,6 +51,8 @@ export class SimReplica {
   readonly #observer: NodeObserver;
   readonly #clock: () => number;
   mutateState: ((s: ReplicaState) => void) | null = null;
+  /** When set, every `persist` output is appended here, in order (store round-trip tests). */
+  recordLog: (readonly PersistRecord[])[] | null = null;
 
   constructor(o: {
     id: number;
@@ -141,6 +143,7 @@ export class SimReplica {
           break;
         case 'persist':
           foldRecords(this.persisted, o.records);
+          this.recordLog?.push(o.records);
           for (const r of o.records) if (r.kind === 'committed') this.ledger.set(r.seq, r);
           this.#observer.persisted(this, o.records);
           break;
