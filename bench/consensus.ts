@@ -8,7 +8,8 @@ import { WorkerCluster } from './consensus/worker-cluster.ts';
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const auth = process.env.BENCH_AUTH === 'signature' ? 'signature' : 'link';
 const results: { requestsPerSec: number; p50Ms: number; p99Ms: number; batch: number; auth: string }[] = [];
-for (const batch of [1, 10, 100]) {
+const sizes = (process.env.BENCH_BATCHES ?? '1,10,100').split(',').map(Number);
+for (const batch of sizes) {
   const cluster = new WorkerCluster({ batch, clients: 50, inFlightPerClient: Math.max(2, Math.ceil((batch * 16) / 50)), auth });
   await sleep(1_500); // threads load their modules
   cluster.start();

@@ -29,7 +29,7 @@ export class WorkerCluster {
   readonly #replies = new Map<string, number>();
   readonly #verified = new Set<string>();
   readonly #nextSeq = new Map<number, number>();
-  #pending: Uint8Array[] = [];
+  #pending: { clientId: number; frame: Uint8Array }[] = [];
   #flushScheduled = false;
   readonly latencies: number[] = [];
   completed = 0;
@@ -65,7 +65,7 @@ export class WorkerCluster {
     const signature = this.#opts.auth === 'signature' ? this.#keys.signClientRequest(unsigned) : new Uint8Array(64);
     const r: ClientRequest = { ...unsigned, signature };
     this.#sentAt.set(`${clientId}:${requestSeq}`, performance.now());
-    this.#pending.push(encodeMessage({ type: 'Request', request: r }));
+    this.#pending.push({ clientId, frame: encodeMessage({ type: 'Request', request: r }) });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flushRequests());
@@ -76,12 +76,10 @@ export class WorkerCluster {
   #flushRequests(): void {
     this.#flushScheduled = false;
     const byClient = new Map<number, Uint8Array[]>();
-    for (const f of this.#pending) {
-      const m = decodeMessage(f);
-      if (m.type !== 'Request') continue;
-      let list = byClient.get(m.request.clientId);
-      if (list === undefined) byClient.set(m.request.clientId, (list = []));
-      list.push(f);
+    for (const { clientId, frame } of this.#pending) {
+      let list = byClient.get(clientId);
+      if (list === undefined) byClient.set(clientId, (list = []));
+      list.push(frame);
     }
     this.#pending = [];
     for (const [from, frames] of byClient) this.#ports[0]!.postMessage({ from, to: 0, frames });

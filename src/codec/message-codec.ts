@@ -175,8 +175,28 @@ function writeBody(w: Writer, m: Message): void {
   }
 }
 
+/** Bytes to reserve up front, so the common messages are written without regrowing the buffer. */
+function sizeHint(m: Message): number {
+  const batchSize = (b: Batch) => b.requests.reduce((n, r) => n + 32 + r.payload.length + r.signature.length, 16);
+  switch (m.type) {
+    case 'PrePrepare':
+      return 32 + batchSize(m.batch);
+    case 'CommittedBatch':
+      return 256 + batchSize(m.batch);
+    case 'Request':
+      return 64 + m.request.payload.length + m.request.signature.length;
+    case 'Reply':
+      return 200 + 32 * m.proof.length + m.result.length + m.signature.length;
+    case 'NewView':
+    case 'ViewChange':
+      return 4096;
+    default:
+      return 256;
+  }
+}
+
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer(m.type === 'PrePrepare' || m.type === 'NewView' ? 4096 : 256);
+  const w = new Writer(sizeHint(m));
   w.u8(TAGS[m.type]);
   writeBody(w, m);
   return w.finish();
