@@ -10,7 +10,8 @@ const auth = process.env.BENCH_AUTH === 'signature' ? 'signature' : 'link';
 const results: { requestsPerSec: number; p50Ms: number; p99Ms: number; batch: number; auth: string }[] = [];
 const sizes = (process.env.BENCH_BATCHES ?? '1,10,100').split(',').map(Number);
 for (const batch of sizes) {
-  const cluster = new WorkerCluster({ batch, clients: 50, inFlightPerClient: Math.max(2, Math.ceil((batch * 16) / 50)), auth });
+  const clients = Number(process.env.BENCH_CLIENTS ?? 4);
+  const cluster = new WorkerCluster({ batch, clients, inFlightPerClient: Math.max(2, Math.ceil((batch * 16) / clients)), auth });
   await sleep(1_500); // threads load their modules
   cluster.start();
   await sleep(1_500); // warm-up

@@ -89,25 +89,29 @@ export class WorkerCluster {
     for (const f of box.frames) {
       const m = decodeMessage(f);
       if (m.type !== 'Reply') continue;
-      const key = `${m.clientId}:${m.requestSeq}`;
-      const sent = this.#sentAt.get(key);
-      if (sent === undefined) continue;
       const batchKey = `${box.from}:${m.seq}`;
       if (!this.#verified.has(batchKey)) {
         if (!this.#verifier.verifyExecution(box.from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature)) continue;
         this.#verified.add(batchKey);
       }
-      const count = (this.#replies.get(key) ?? 0) + 1;
-      if (count < 2) {
-        this.#replies.set(key, count);
-        continue;
-      }
-      this.#replies.delete(key);
-      this.#sentAt.delete(key);
-      this.latencies.push(performance.now() - sent);
-      this.completed++;
-      this.#submit(m.clientId);
+      for (const e of m.entries) this.#onResult(m.clientId, e.requestSeq);
     }
+  }
+
+  #onResult(clientId: number, requestSeq: number): void {
+    const key = `${clientId}:${requestSeq}`;
+    const sent = this.#sentAt.get(key);
+    if (sent === undefined) return;
+    const count = (this.#replies.get(key) ?? 0) + 1;
+    if (count < 2) {
+      this.#replies.set(key, count);
+      return;
+    }
+    this.#replies.delete(key);
+    this.#sentAt.delete(key);
+    this.latencies.push(performance.now() - sent);
+    this.completed++;
+    this.#submit(clientId);
   }
 
   start(): void {

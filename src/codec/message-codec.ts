@@ -166,11 +166,15 @@ function writeBody(w: Writer, m: Message): void {
       writeRequest(w, m.request);
       return;
     case 'Reply':
-      w.u32(m.clientId).u64(m.requestSeq).u64(m.seq);
+      w.u32(m.clientId).u64(m.seq);
       writeSummary(w, m.summary);
-      w.fixed(m.resultsRoot, 32).u32(m.index).u32(m.count);
-      w.list(m.proof, (w, h) => w.fixed(h, 32));
-      w.bytes(m.result).bytes(m.signature);
+      w.fixed(m.resultsRoot, 32).u32(m.count);
+      w.list(m.entries, (w, e) => {
+        w.u64(e.requestSeq).u32(e.index);
+        w.list(e.proof, (w, h) => w.fixed(h, 32));
+        w.bytes(e.result);
+      });
+      w.bytes(m.signature);
       return;
   }
 }
@@ -186,7 +190,7 @@ function sizeHint(m: Message): number {
     case 'Request':
       return 64 + m.request.payload.length + m.request.signature.length;
     case 'Reply':
-      return 200 + 32 * m.proof.length + m.result.length + m.signature.length;
+      return m.entries.reduce((n, e) => n + 24 + 32 * e.proof.length + e.result.length, 200);
     case 'NewView':
     case 'ViewChange':
       return 4096;
@@ -316,14 +320,20 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
       return {
         type,
         clientId: r.u32('clientId'),
-        requestSeq: r.u64('requestSeq'),
         seq: r.u64('seq'),
         summary: readSummary(r),
         resultsRoot: r.fixed(32, 'resultsRoot'),
-        index: r.u32('index'),
         count: r.u32('count'),
-        proof: r.list(l.maxProofDepth, (r) => r.fixed(32, 'proof hash'), 'proof'),
-        result: r.bytes(l.maxResultBytes, 'result'),
+        entries: r.list(
+          l.maxBatchRequests,
+          (r) => ({
+            requestSeq: r.u64('requestSeq'),
+            index: r.u32('index'),
+            proof: r.list(l.maxProofDepth, (r) => r.fixed(32, 'proof hash'), 'proof'),
+            result: r.bytes(l.maxResultBytes, 'result'),
+          }),
+          'reply entries',
+        ),
         signature: r.bytes(SIG_MAX, 'signature'),
       };
   }

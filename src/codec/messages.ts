@@ -187,19 +187,28 @@ export interface Request {
   readonly request: ClientRequest;
 }
 
+/** One request's result inside a Reply, with its proof under the batch's results root. */
+export interface ReplyEntry {
+  readonly requestSeq: number;
+  readonly index: number;
+  readonly proof: readonly Uint8Array[];
+  readonly result: Uint8Array;
+}
+
+/**
+ * Everything one batch did for one client: a client node that had many requests in the batch gets
+ * one message, not one per request.
+ */
 export interface Reply {
   readonly type: 'Reply';
   readonly clientId: number;
-  readonly requestSeq: number;
   readonly seq: number;
   readonly summary: ExecSummary;
   /** Root of the binary Merkle tree over the batch's results; signed with `summary`. */
   readonly resultsRoot: Uint8Array;
-  readonly index: number;
-  /** Results in the batch: the tree's shape, needed to check the proof. */
+  /** Results in the batch: the tree's shape, needed to check the proofs. */
   readonly count: number;
-  readonly proof: readonly Uint8Array[];
-  readonly result: Uint8Array;
+  readonly entries: readonly ReplyEntry[];
   /** The replica's execution-key signature over (seq, summary, resultsRoot). */
   readonly signature: Uint8Array;
 }

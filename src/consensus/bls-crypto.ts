@@ -18,6 +18,7 @@ import {
   sha256,
   signNodeAuth,
   verifyAggregate,
+  verifyAggregates,
   verifyNodeAuth,
   type BlsPublicKey,
   type BlsSecretKey,
@@ -25,7 +26,7 @@ import {
   type NodeAuthPrivateKey,
   type NodeAuthPublicKey,
 } from '../crypto/index.ts';
-import type { ConsensusCrypto, Share, SigningDomain } from './crypto.ts';
+import type { CertificateCheck, ConsensusCrypto, Share, SigningDomain } from './crypto.ts';
 
 export interface ConsensusKeys {
   readonly consensusSecret: BlsSecretKey;
@@ -48,8 +49,15 @@ function decodeSig(bytes: Uint8Array): BlsSignature | null {
   }
 }
 
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const checkKey = (domain: SigningDomain, message: Uint8Array, cert: Certificate, minSigners: number) =>
+  `${domain}:${minSigners}:${hex(cert.signers)}:${hex(cert.signature)}:${hex(message)}`;
+/** Certificates verified ahead of time, remembered until looked up (bounded). */
+const PREVERIFIED_MAX = 4096;
+
 export function createBlsConsensusCrypto(keys: ConsensusKeys): ConsensusCrypto {
   const n = keys.consensusPublic.length;
+  const preverified = new Set<string>();
   const signers = (cert: Certificate): SignerBitVector | null => {
     try {
       return SignerBitVector.decode(n, cert.signers);
@@ -72,7 +80,24 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): ConsensusCrypto {
       // and sends the collector to per-share verification.
       return { signers, signature: sum ?? new Uint8Array(96) };
     },
+    preverify(checks: readonly CertificateCheck[]) {
+      const good: { key: string; check: Parameters<typeof verifyAggregates>[0][number] }[] = [];
+      for (const c of checks) {
+        const bv = signers(c.cert);
+        const sig = decodeSig(c.cert.signature);
+        if (bv === null || sig === null || bv.count() < c.minSigners) continue;
+        const key = checkKey(c.domain, c.message, c.cert, c.minSigners);
+        if (!preverified.has(key)) good.push({ key, check: { domain: domainOf(c.domain), message: c.message, signature: sig, signers: bv, minSigners: c.minSigners } });
+      }
+      if (good.length < 2 || !verifyAggregates(good.map((g) => g.check), keys.consensusPublic)) return;
+      if (preverified.size + good.length > PREVERIFIED_MAX) preverified.clear();
+      for (const g of good) preverified.add(g.key);
+    },
     verifyCertificate(domain, message, cert, minSigners) {
+      if (preverified.size > 0) {
+        const key = checkKey(domain, message, cert, minSigners);
+        if (preverified.delete(key)) return true;
+      }
       const bv = signers(cert);
       const sig = decodeSig(cert.signature);
       if (bv === null || sig === null || bv.count() < minSigners) return false;

@@ -15,6 +15,14 @@ export interface Share {
   readonly signature: Uint8Array;
 }
 
+/** A certificate the state machine will verify, as the shell can learn it ahead of time. */
+export interface CertificateCheck {
+  readonly domain: SigningDomain;
+  readonly message: Uint8Array;
+  readonly cert: Certificate;
+  readonly minSigners: number;
+}
+
 export interface ConsensusCrypto {
   /** SHA-256: batch digests and the results tree. */
   digest(bytes: Uint8Array): Uint8Array;
@@ -24,6 +32,12 @@ export interface ConsensusCrypto {
   combine(shares: readonly Share[]): Certificate;
   /** Well-formed, at least `minSigners` signers, and valid; never throws. */
   verifyCertificate(domain: SigningDomain, message: Uint8Array, cert: Certificate, minSigners: number): boolean;
+  /**
+   * Optional: checks several certificates together before the messages carrying them are stepped,
+   * remembering those that passed so `verifyCertificate` answers them at once. Never changes an
+   * answer: a certificate that fails here is simply checked again, alone.
+   */
+  preverify?(checks: readonly CertificateCheck[]): void;
   /** Signers of a well-formed certificate, or null. */
   signersOf(cert: Certificate): number[] | null;
   signExecution(message: Uint8Array): Uint8Array;

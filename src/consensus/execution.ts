@@ -6,7 +6,7 @@
  * replica signs a checkpoint, and 2f + c + 1 matching ones make it stable.
  */
 import { Writer } from '../codec/binary.ts';
-import type { Checkpoint, CheckpointCertificate, ClientRequest, ExecSummary, Reply } from '../codec/messages.ts';
+import type { Checkpoint, CheckpointCertificate, ClientRequest, ExecSummary, Reply, ReplyEntry } from '../codec/messages.ts';
 import { checkpointBytes, replyBytes } from '../codec/signing.ts';
 import { send, persist, reject, event } from './effects.ts';
 import { merkleTree } from './merkle.ts';
@@ -70,24 +70,18 @@ function reply(s: ReplicaState, seq: number, summary: ExecSummary, requests: rea
   const leaves = requests.map((r, i) => resultLeaf(r, results[i]!));
   const tree = merkleTree((b) => s.crypto.digest(b), leaves);
   const signature = s.crypto.signExecution(replyBytes(seq, summary, tree.root));
-  const replies: Reply[] = [];
+  const byClient = new Map<number, ReplyEntry[]>();
   for (let i = 0; i < requests.length; i++) {
     const r = requests[i]!;
-    const rep: Reply = {
-      type: 'Reply',
-      clientId: r.clientId,
-      requestSeq: r.requestSeq,
-      seq,
-      summary,
-      resultsRoot: tree.root,
-      index: i,
-      count: requests.length,
-      proof: tree.proofs[i]!,
-      result: results[i]!,
-      signature,
-    };
+    let entries = byClient.get(r.clientId);
+    if (entries === undefined) byClient.set(r.clientId, (entries = []));
+    entries.push({ requestSeq: r.requestSeq, index: i, proof: tree.proofs[i]!, result: results[i]! });
+  }
+  const replies: Reply[] = [];
+  for (const [clientId, entries] of byClient) {
+    const rep: Reply = { type: 'Reply', clientId, seq, summary, resultsRoot: tree.root, count: requests.length, entries, signature };
     replies.push(rep);
-    s.replies.set(r.clientId, rep);
+    s.replies.set(clientId, rep);
     persist(s, { kind: 'reply', reply: rep });
   }
   // After the records, so a reply is never seen before it could be resent.

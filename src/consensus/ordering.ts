@@ -18,12 +18,13 @@ import type {
   CommitPartial,
   CommitShare,
   FullCommitProof,
+  Message,
   PrePrepare,
   PrepareFull,
 } from '../codec/messages.ts';
 import { batchDigestBytes, commitShareBytes, slowCommitBytes } from '../codec/signing.ts';
 import { collectorsOf, primaryOf } from './config.ts';
-import type { Share } from './crypto.ts';
+import type { CertificateCheck, Share } from './crypto.ts';
 import { reject, send, persist, event } from './effects.ts';
 import { hexKey, isReplica, slotOf, allReplicasBut, type ReplicaState, type Slot } from './state.ts';
 
@@ -240,6 +241,27 @@ export function tryCollect(s: ReplicaState, slot: Slot): void {
 }
 
 // ---- certificates --------------------------------------------------------------------------
+
+/** The certificates `step` would verify for `m`, for a shell that checks them in bulk first. */
+export function certificateChecks(s: ReplicaState, m: Message): CertificateCheck[] {
+  switch (m.type) {
+    case 'FullCommitProof':
+    case 'PrepareFull':
+      if (m.seq <= s.lastExecuted || s.slots.get(m.seq)?.committed != null) return [];
+      return [{ domain: 'consensus', message: commitShareBytes(m.view, m.seq, m.digest), cert: m.cert, minSigners: m.type === 'PrepareFull' ? s.q.slow : s.q.fast }];
+    case 'CommitFull':
+      if (m.seq <= s.lastExecuted || s.slots.get(m.seq)?.committed != null) return [];
+      return [{ domain: 'consensus', message: slowCommitBytes(m.view, m.seq, m.digest), cert: m.cert, minSigners: s.q.slow }];
+    case 'CommittedBatch': {
+      if (m.seq <= s.lastExecuted) return [];
+      const c = m.commit;
+      const message = c.kind === 'fast' ? commitShareBytes(c.view, m.seq, c.digest) : slowCommitBytes(c.view, m.seq, c.digest);
+      return [{ domain: 'consensus', message, cert: c.cert, minSigners: c.kind === 'fast' ? s.q.fast : s.q.slow }];
+    }
+    default:
+      return [];
+  }
+}
 
 export function verifyCommit(s: ReplicaState, seq: number, c: CommitCertificate): boolean {
   if (c.kind === 'fast') return s.crypto.verifyCertificate('consensus', commitShareBytes(c.view, seq, c.digest), c.cert, s.q.fast);

@@ -11,6 +11,7 @@ import { reject } from './effects.ts';
 import { onCheckpoint, onExecuted, tryExecute } from './execution.ts';
 import type { Input, StepResult } from './io.ts';
 import {
+  certificateChecks,
   inWindow,
   onCommitPartial,
   onCommitShare,
@@ -127,6 +128,16 @@ export function step(s: ReplicaState, input: Input): StepResult {
   const outputs = s.out;
   s.out = [];
   return { outputs, wakeAt: wakeAt(s) };
+}
+
+/**
+ * For shells that receive many messages at once: lets the crypto check their certificates in one
+ * batch before they are stepped one by one (see `ConsensusCrypto.preverify`).
+ */
+export function preverify(s: ReplicaState, messages: readonly Message[]): void {
+  if (s.crypto.preverify === undefined) return;
+  const checks = messages.flatMap((m) => certificateChecks(s, m));
+  if (checks.length >= 2) s.crypto.preverify(checks);
 }
 
 function onMessage(s: ReplicaState, from: number, m: Message): void {

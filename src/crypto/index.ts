@@ -36,6 +36,8 @@ export {
   generateBlsSecretKey,
   provePossession,
   verifyAggregate,
+  verifyAggregates,
+  type AggregateCheck,
   verifyPossession,
   type BlsPublicKey,
   type BlsSecretKey,

@@ -41,14 +41,14 @@ export const EVERY_MESSAGE: Message[] = [
   {
     type: 'Reply',
     clientId: 4,
-    requestSeq: 9,
     seq: 2,
     summary,
     resultsRoot: d(8),
-    index: 1,
-    count: 2,
-    proof: [d(1)],
-    result: new Uint8Array([5]),
+    count: 3,
+    entries: [
+      { requestSeq: 9, index: 1, proof: [d(1), d(2)], result: new Uint8Array([5]) },
+      { requestSeq: 10, index: 2, proof: [d(3)], result: new Uint8Array(0) },
+    ],
     signature: new Uint8Array(64),
   },
 ];

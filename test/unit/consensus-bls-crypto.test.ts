@@ -42,3 +42,24 @@ test('execution signatures and client requests (Ed25519)', () => {
   assert.ok(!c[2]!.verifyRequest({ ...request, requestSeq: 2 }));
   assert.ok(!c[2]!.verifyRequest({ ...request, clientId: 5 }));
 });
+
+test('preverify remembers a batch only if every certificate in it is valid', () => {
+  const crypto = keys.cryptoFor(0);
+  const cert = (m: Uint8Array, who: number[]) => crypto.combine(who.map((i) => ({ replica: i, signature: c[i]!.sign('consensus', m) })));
+  const m2 = commitShareBytes(3, 10, new Uint8Array(32).fill(2));
+  const good = [
+    { domain: 'consensus' as const, message: msg, cert: cert(msg, [0, 1, 2, 3]), minSigners: 4 },
+    { domain: 'consensus' as const, message: m2, cert: cert(m2, [1, 2, 3]), minSigners: 3 },
+  ];
+  crypto.preverify!(good);
+  for (const g of good) assert.ok(crypto.verifyCertificate(g.domain, g.message, g.cert, g.minSigners));
+  // One forged certificate in the batch: nothing is remembered, and the forgery still fails alone.
+  const forged = { ...good[1]!, cert: { ...good[1]!.cert, signers: new Uint8Array([0b1111]) }, minSigners: 3 };
+  const fresh = keys.cryptoFor(0);
+  fresh.preverify!([good[0]!, forged]);
+  assert.ok(!fresh.verifyCertificate(forged.domain, forged.message, forged.cert, 3));
+  assert.ok(fresh.verifyCertificate(good[0]!.domain, good[0]!.message, good[0]!.cert, 4), 'checked alone');
+  // A certificate cached for a smaller quorum does not pass for a larger one.
+  crypto.preverify!(good);
+  assert.ok(!crypto.verifyCertificate(good[1]!.domain, good[1]!.message, good[1]!.cert, 4));
+});

@@ -4,7 +4,7 @@
  * matching replies whose execution signature and Merkle proof verify.
  */
 import { decodeMessage, encodeMessage } from '../../../src/codec/message-codec.ts';
-import type { ClientRequest, Message, Reply } from '../../../src/codec/messages.ts';
+import type { ClientRequest, Message, Reply, ReplyEntry } from '../../../src/codec/messages.ts';
 import { replyBytes } from '../../../src/codec/signing.ts';
 import type { ConsensusCrypto } from '../../../src/consensus/crypto.ts';
 import { resultLeaf } from '../../../src/consensus/execution.ts';
@@ -116,23 +116,24 @@ export class SimClient {
     }
     if (m.type !== 'Reply' || from >= this.#n) return;
     const o = this.#outstanding;
-    if (o === null || m.requestSeq !== o.req.requestSeq || m.clientId !== this.id) return;
-    if (!this.#valid(from, m)) {
+    const entry = m.entries.find((e) => e.requestSeq === o?.req.requestSeq);
+    if (o === null || entry === undefined || m.clientId !== this.id) return;
+    if (!this.#valid(from, m, entry)) {
       this.badReplies++;
       return;
     }
-    const key = `${m.seq}|${summaryKey(m.summary)}|${Buffer.from(m.result).toString('hex')}`;
+    const key = `${m.seq}|${summaryKey(m.summary)}|${Buffer.from(entry.result).toString('hex')}`;
     o.replies.set(from, key);
     const matching = [...o.replies.values()].filter((k) => k === key).length;
     if (matching < this.#f + 1) return;
-    this.accepted.push({ requestSeq: m.requestSeq, seq: m.seq, result: Buffer.from(m.result).toString('hex'), at: this.#q.now });
+    this.accepted.push({ requestSeq: entry.requestSeq, seq: m.seq, result: Buffer.from(entry.result).toString('hex'), at: this.#q.now });
     this.#outstanding = null;
     this.#next();
   }
 
-  #valid(from: number, m: Reply): boolean {
+  #valid(from: number, m: Reply, e: ReplyEntry): boolean {
     const h = (b: Uint8Array) => this.#verifier.digest(b);
-    const root = merkleRootFromProof(h, resultLeaf(m, m.result), m.index, m.count, m.proof);
+    const root = merkleRootFromProof(h, resultLeaf({ clientId: m.clientId, requestSeq: e.requestSeq }, e.result), e.index, m.count, e.proof);
     if (root === null || Buffer.compare(root, m.resultsRoot) !== 0) return false;
     return this.#verifier.verifyExecution(from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature);
   }

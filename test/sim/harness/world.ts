@@ -291,11 +291,13 @@ export class World {
       if (prior === undefined) this.#votes.set(key, digest);
       else if (prior !== digest) this.violations.push(`safety: ${node.label} signed two digests for view ${r.view} seq ${r.seq}`);
     } else if (r.kind === 'reply') {
-      const key = `${r.reply.clientId}:${r.reply.requestSeq}`;
-      const value = `${r.reply.seq}:${hex(r.reply.result)}`;
-      const prior = this.#clientResults.get(key);
-      if (prior === undefined) this.#clientResults.set(key, value);
-      else if (prior !== value) this.violations.push(`safety: request ${key} executed twice with different outcomes`);
+      for (const e of r.reply.entries) {
+        const key = `${r.reply.clientId}:${e.requestSeq}`;
+        const value = `${r.reply.seq}:${hex(e.result)}`;
+        const prior = this.#clientResults.get(key);
+        if (prior === undefined) this.#clientResults.set(key, value);
+        else if (prior !== value) this.violations.push(`safety: request ${key} executed twice with different outcomes`);
+      }
     }
   }
 }
