@@ -19,7 +19,7 @@ import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { assertNativeSecp256k1 } from '../crypto/secp256k1.ts';
 import { BlockStore } from '../ledger/block-store.ts';
-import type { KvStore } from '../storage/kvstore.ts';
+import type { BatchOp, KvStore } from '../storage/kvstore.ts';
 import { PREFIX } from '../storage/prefixes.ts';
 import { environmentBlock } from './assemble.ts';
 import { executeBlock, type ExecutionResult } from './block-exec.ts';
@@ -45,6 +45,21 @@ export interface ExecutorOptions {
 }
 
 const ZERO32 = new Uint8Array(32);
+
+export interface ExecuteOptions {
+  /** Written in the same atomic batch as the block (or alone, if no block is made). */
+  readonly extraOps?: readonly BatchOp[];
+  /**
+   * When false, a block in which no transaction was valid is not made: the state is rolled back
+   * and only `extraOps` are written (consensus turns a batch into a block only if it has one).
+   */
+  readonly commitEmpty?: boolean;
+}
+
+export interface ExecuteOutcome extends ExecutionResult {
+  /** False when the block was empty and `commitEmpty` was false: the head did not move. */
+  readonly committed: boolean;
+}
 
 /** Everything an executor is made of, built by `Executor.open`. */
 interface ExecutorParts {
@@ -129,18 +144,28 @@ export class Executor {
    * Executes `rawTxs` in order on top of `parentHash` (which must be the current head) and commits
    * the resulting block atomically. Invalid transactions are left out, each with its reason.
    */
-  async execute(parentHash: Uint8Array, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
+  async execute(
+    parentHash: Uint8Array,
+    rawTxs: readonly Uint8Array[],
+    timestamp: bigint,
+    options: ExecuteOptions = {},
+  ): Promise<ExecuteOutcome> {
     // Blocks execute strictly one after another on the one state; a second caller is a wiring bug.
     if (this.busy) throw new BulwarkError('EXEC_BUSY', 'a block is already being executed');
     this.busy = true;
     try {
-      return await this.executeOnHead(parentHash, rawTxs, timestamp);
+      return await this.executeOnHead(parentHash, rawTxs, timestamp, options);
     } finally {
       this.busy = false;
     }
   }
 
-  private async executeOnHead(parentHash: Uint8Array, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
+  private async executeOnHead(
+    parentHash: Uint8Array,
+    rawTxs: readonly Uint8Array[],
+    timestamp: bigint,
+    options: ExecuteOptions,
+  ): Promise<ExecuteOutcome> {
     const parent = this.headBlock;
     if (!equalBytes(parentHash, parent.hash())) {
       throw new BulwarkError('EXEC_PARENT_NOT_HEAD', `parent ${toHex(parentHash)} is not the head ${toHex(parent.hash())}`);
@@ -150,11 +175,21 @@ export class Executor {
     }
     try {
       const result = await this.build(parent, rawTxs, timestamp);
-      const ops = [...this.trieStore.drain(), ...this.blocks.putBlockOps(result.block, result.receipts, result.rawTransactions)];
+      const extra = options.extraOps ?? [];
+      if (options.commitEmpty === false && result.rawTransactions.length === 0) {
+        await this.resetToHead();
+        if (extra.length > 0) await this.kv.write(extra, { sync: true });
+        return { ...result, committed: false };
+      }
+      const ops = [
+        ...this.trieStore.drain(),
+        ...this.blocks.putBlockOps(result.block, result.receipts, result.rawTransactions),
+        ...extra,
+      ];
       await this.kv.write(ops, { sync: true });
       this.trieStore.markCommitted();
       this.headBlock = result.block;
-      return result;
+      return { ...result, committed: true };
     } catch (e) {
       await this.resetToHead();
       throw e;

@@ -28,6 +28,8 @@ export const PREFIX_TABLE = [
   { id: 0x13, name: 'consensusCommitVotes', doc: "this replica's slow-path commit vote per sequence number (uint64 BE)" },
   { id: 0x14, name: 'orderedBatches', doc: 'committed batch and its commit certificate per sequence number (uint64 BE); never pruned' },
   { id: 0x15, name: 'replyCache', doc: 'last reply per client id (uint32 BE), so a retransmitted request is answered again' },
+  { id: 0x16, name: 'executionProgress', doc: "utf8 'progress' → last executed sequence number and block timestamp, written with the block" },
+  { id: 0x17, name: 'clientTable', doc: 'reserved page: highest executed request sequence per client id (uint32 BE), written with the block' },
 ] as const satisfies readonly PrefixEntry[];
 
 /** Ids that no entry above may take: their owner defines them. */

@@ -38,6 +38,8 @@ test('the buckets keep their ids', () => {
       [0x13, 'consensusCommitVotes'],
       [0x14, 'orderedBatches'],
       [0x15, 'replyCache'],
+      [0x16, 'executionProgress'],
+      [0x17, 'clientTable'],
     ],
   );
   assert.equal(PREFIX.canonicalHashByNumber, 0x04);
