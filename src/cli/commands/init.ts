@@ -12,6 +12,7 @@ import { DEFAULT_CERT_VALIDITY_DAYS, runInit, type InitResult } from '../../setu
 import { MIN_SEED_BYTES } from '../../setup/key-source.ts';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, parseEndpoint } from '../../setup/topology.ts';
 import type { CliIo } from '../io.ts';
+import { readPassphrase } from '../passphrase.ts';
 import { collect, integer, UsageError } from '../usage.ts';
 
 interface InitFlags {
@@ -146,28 +147,6 @@ function parseSeed(text: string): Uint8Array {
   }
   if (seed.length < MIN_SEED_BYTES) throw new UsageError(`--seed must be at least ${MIN_SEED_BYTES} bytes (${2 * MIN_SEED_BYTES} hex digits)`);
   return seed;
-}
-
-async function readPassphrase(flags: InitFlags): Promise<string | undefined> {
-  let text: string | undefined;
-  let from: string;
-  if (flags.passphraseFile !== undefined) {
-    from = flags.passphraseFile;
-    try {
-      text = await readFile(flags.passphraseFile, 'utf8');
-    } catch (cause) {
-      throw new BulwarkError('SETUP_INVALID_INPUT', `cannot read passphrase file ${flags.passphraseFile}`, { path: flags.passphraseFile }, { cause });
-    }
-  } else if (flags.passphraseEnv !== undefined) {
-    from = `environment variable ${flags.passphraseEnv}`;
-    text = process.env[flags.passphraseEnv];
-    if (text === undefined) throw new UsageError(`${from} is not set`);
-  } else {
-    return undefined;
-  }
-  const passphrase = text.split(/\r?\n/)[0] ?? '';
-  if (passphrase === '') throw new UsageError(`the passphrase in ${from} is empty`);
-  return passphrase;
 }
 
 async function readJson(path: string): Promise<unknown> {

@@ -1,0 +1,55 @@
+/**
+ * `bulwark replica --dir D`: runs one replica from a directory written by `bulwark init`, until
+ * SIGINT or SIGTERM (clean shutdown, exit 0) or a fatal condition (exit 1, reason logged).
+ */
+import { Option, type Command } from 'commander';
+import { pino } from 'pino';
+import { BulwarkError } from '../../common/errors.ts';
+import { ReplicaNode } from '../../replica/replica-node.ts';
+import type { CliIo } from '../io.ts';
+import { readPassphrase } from '../passphrase.ts';
+import { integer } from '../usage.ts';
+
+interface ReplicaFlags {
+  dir: string;
+  passphraseFile?: string;
+  passphraseEnv?: string;
+  metricsHost: string;
+  metricsPort?: number;
+  logLevel: string;
+}
+
+export function registerReplica(program: Command, _io: CliIo): void {
+  program
+    .command('replica')
+    .description('run one replica node from its directory (written by bulwark init)')
+    .requiredOption('--dir <dir>', "the replica's directory; its RocksDB database lives in <dir>/data")
+    .addOption(new Option('--passphrase-file <file>', 'open sealed key files with the passphrase in this file (its first line)'))
+    .addOption(new Option('--passphrase-env <name>', 'open sealed key files with the passphrase in environment variable <name>'))
+    .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
+    .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
+    .action(async (flags: ReplicaFlags) => {
+      const passphrase = await readPassphrase(flags);
+      const logger = pino({ level: flags.logLevel, base: { node: 'replica' } });
+      let stopping: Promise<void> | null = null;
+      let fatal: string | null = null;
+      let resolveDone: () => void = () => {};
+      const done = new Promise<void>((r) => (resolveDone = r));
+      const node = await ReplicaNode.start({
+        dir: flags.dir,
+        logger,
+        ...(passphrase === undefined ? {} : { passphrase }),
+        ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
+        onFatal: (reason) => {
+          fatal = reason;
+          void shutdown();
+        },
+      });
+      const shutdown = () => (stopping ??= node.stop().then(resolveDone));
+      process.once('SIGINT', () => void shutdown());
+      process.once('SIGTERM', () => void shutdown());
+      await done;
+      if (fatal !== null) throw new BulwarkError('REPLICA_FATAL', `replica stopped: ${fatal}`);
+    });
+}

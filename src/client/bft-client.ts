@@ -1,0 +1,146 @@
+/**
+ * The BFT client of a client node: signs each request with the node's authentication key, sends it
+ * to the primary, re-sends it to every replica when no answer comes in time, and accepts a result
+ * only when f + 1 replicas sent matching replies whose execution signature and Merkle proof verify.
+ * Several requests may be outstanding; the replicas execute a client's requests in `requestSeq`
+ * order, so they are sent in that order.
+ */
+import { BulwarkError } from '../common/errors.ts';
+import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
+import type { ClientRequest, ExecSummary, Reply, ReplyEntry } from '../codec/messages.ts';
+import { replyBytes, requestSigningBytes } from '../codec/signing.ts';
+import { resultLeaf } from '../consensus/execution.ts';
+import { merkleRootFromProof } from '../consensus/merkle.ts';
+import { sha256, signNodeAuth, verifyNodeAuth, type NodeAuthPrivateKey, type NodeAuthPublicKey } from '../crypto/index.ts';
+import type { Transport } from '../net/transport.ts';
+
+export interface BftClientOptions {
+  readonly transport: Transport;
+  readonly clientId: number;
+  readonly authKey: NodeAuthPrivateKey;
+  /** Replica i's execution key at index i. */
+  readonly executionKeys: readonly NodeAuthPublicKey[];
+  readonly f: number;
+  /** First request sequence number to use: above any this client id ever used. */
+  readonly firstRequestSeq: number;
+  readonly retryMs?: number;
+  readonly timeoutMs?: number;
+}
+
+export interface Committed {
+  readonly requestSeq: number;
+  readonly seq: number;
+  readonly summary: ExecSummary;
+  readonly result: Uint8Array;
+  /** The replicas whose matching replies made the quorum. */
+  readonly replicas: readonly number[];
+}
+
+interface Pending {
+  readonly request: ClientRequest;
+  readonly frame: Uint8Array;
+  /** reply key → replicas that sent it */
+  readonly votes: Map<string, Set<number>>;
+  readonly resolve: (c: Committed) => void;
+  readonly reject: (e: Error) => void;
+  readonly timers: NodeJS.Timeout[];
+}
+
+export class BftClient {
+  readonly #o: BftClientOptions;
+  readonly #n: number;
+  #nextSeq: number;
+  /** Replica 0 leads view 0; after a view change the retry to all replicas finds the new primary. */
+  readonly #primary = 0;
+  readonly #pending = new Map<number, Pending>();
+  /** Execution signatures already checked, per replica and batch. */
+  readonly #verified = new Set<string>();
+  invalidReplies = 0;
+
+  constructor(o: BftClientOptions) {
+    this.#o = o;
+    this.#n = o.executionKeys.length;
+    this.#nextSeq = o.firstRequestSeq;
+    o.transport.onFrame((from, frame) => this.#onFrame(from, frame));
+  }
+
+  /** Orders `payload`; resolves once f + 1 replicas vouch for its result. */
+  submit(payload: Uint8Array): Promise<Committed> {
+    const unsigned = { clientId: this.#o.clientId, requestSeq: this.#nextSeq++, flags: 0, payload };
+    const request: ClientRequest = { ...unsigned, signature: signNodeAuth(this.#o.authKey, requestSigningBytes(unsigned)) };
+    const frame = encodeMessage({ type: 'Request', request });
+    return new Promise<Committed>((resolve, reject) => {
+      const p: Pending = { request, frame, votes: new Map(), resolve, reject, timers: [] };
+      this.#pending.set(request.requestSeq, p);
+      this.#o.transport.send(this.#primary, frame);
+      const retry = this.#o.retryMs ?? 1_500;
+      const again = () => {
+        if (!this.#pending.has(request.requestSeq)) return;
+        for (let r = 0; r < this.#n; r++) this.#o.transport.send(r, frame);
+        p.timers.push(setTimeout(again, retry));
+      };
+      p.timers.push(setTimeout(again, retry));
+      p.timers.push(
+        setTimeout(() => {
+          if (!this.#pending.delete(request.requestSeq)) return;
+          for (const t of p.timers) clearTimeout(t);
+          reject(new BulwarkError('CLIENT_TIMEOUT', `request ${request.requestSeq} not committed in time`, { requestSeq: request.requestSeq }));
+        }, this.#o.timeoutMs ?? 60_000),
+      );
+    });
+  }
+
+  #onFrame(from: number, frame: Uint8Array): void {
+    if (from < 0 || from >= this.#n) return;
+    let m;
+    try {
+      m = decodeMessage(frame);
+    } catch {
+      this.invalidReplies++;
+      return;
+    }
+    if (m.type !== 'Reply' || m.clientId !== this.#o.clientId) return;
+    if (!this.#signatureValid(from, m)) {
+      this.invalidReplies++;
+      return;
+    }
+    for (const e of m.entries) this.#vote(from, m, e);
+  }
+
+  #signatureValid(from: number, m: Reply): boolean {
+    const key = `${from}:${m.seq}:${Buffer.from(m.resultsRoot).toString('hex')}`;
+    if (this.#verified.has(key)) return true;
+    const pk = this.#o.executionKeys[from];
+    if (pk === undefined || !verifyNodeAuth(pk, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature)) return false;
+    if (this.#verified.size > 10_000) this.#verified.clear();
+    this.#verified.add(key);
+    return true;
+  }
+
+  #vote(from: number, m: Reply, e: ReplyEntry): void {
+    const p = this.#pending.get(e.requestSeq);
+    if (p === undefined) return;
+    const root = merkleRootFromProof(sha256, resultLeaf({ clientId: m.clientId, requestSeq: e.requestSeq }, e.result), e.index, m.count, e.proof);
+    if (root === null || Buffer.compare(root, m.resultsRoot) !== 0) {
+      this.invalidReplies++;
+      return;
+    }
+    const key = `${m.seq}:${Buffer.from(m.summary.blockHash).toString('hex')}:${Buffer.from(m.summary.stateRoot).toString('hex')}:${Buffer.from(e.result).toString('hex')}`;
+    let voters = p.votes.get(key);
+    if (voters === undefined) p.votes.set(key, (voters = new Set()));
+    voters.add(from);
+    if (voters.size < this.#o.f + 1) return;
+    this.#pending.delete(e.requestSeq);
+    for (const t of p.timers) clearTimeout(t);
+    p.resolve({ requestSeq: e.requestSeq, seq: m.seq, summary: m.summary, result: e.result, replicas: [...voters] });
+  }
+
+  /** Fails every outstanding request (on shutdown). */
+  close(): void {
+    for (const [seq, p] of this.#pending) {
+      for (const t of p.timers) clearTimeout(t);
+      p.reject(new BulwarkError('CLIENT_CLOSED', `request ${seq} abandoned: client closed`));
+    }
+    this.#pending.clear();
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The replica's composition root: builds every part from a node directory, connects the consensus
+ * state machine's outputs to the TLS transport, the executor and RocksDB, and shuts them down in
+ * reverse order. It carries the outputs of each step out strictly in order — a `persist` is durable
+ * (one synced RocksDB batch) before anything after it is sent — and steps inputs one at a time.
+ */
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
+import type { Message } from '../codec/messages.ts';
+import { BulwarkError } from '../common/errors.ts';
+import { createBlsConsensusCrypto } from '../consensus/bls-crypto.ts';
+import { makeConsensusConfig, primaryOf, type ConsensusConfig } from '../consensus/config.ts';
+import type { Input, Output } from '../consensus/io.ts';
+import { preverify, restoreReplica, step } from '../consensus/replica.ts';
+import type { ReplicaState } from '../consensus/state.ts';
+import { initHashes } from '../crypto/index.ts';
+import { Executor } from '../execution/executor.ts';
+import { TlsTransport } from '../net/tls-transport.ts';
+import type { TlsTuning } from '../net/tls-options.ts';
+import { loadNodeDirectory, type ReplicaMaterial } from '../setup/node-directory.ts';
+import { tlsTransportOptions } from '../setup/transport-config.ts';
+import { openRocksStore, type KvStore } from '../storage/index.ts';
+import { ConsensusStore } from './consensus-store.ts';
+import { EthereumApp } from './ethereum-app.ts';
+import { ReplicaMetrics, serveMetrics } from './metrics.ts';
+
+export interface ReplicaNodeOptions {
+  readonly dir: string;
+  readonly passphrase?: string;
+  readonly logger: Logger;
+  /** /metrics and /health; no endpoint when absent. */
+  readonly metrics?: { readonly host: string; readonly port: number };
+  readonly consensus?: Partial<ConsensusConfig>;
+  readonly tuning?: Partial<TlsTuning>;
+  /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
+  readonly onFatal?: (reason: string) => void;
+}
+
+export class ReplicaNode {
+  readonly id: number;
+  readonly #log: Logger;
+  readonly #kv: KvStore;
+  readonly #store: ConsensusStore;
+  readonly #app: EthereumApp;
+  readonly #executor: Executor;
+  readonly #transport: TlsTransport;
+  readonly #state: ReplicaState;
+  readonly #metrics: ReplicaMetrics;
+  #server: Server | null = null;
+  readonly #queue: Input[] = [];
+  #draining = false;
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Infinity;
+  #stopped = false;
+  readonly #onFatal: (reason: string) => void;
+  #idle: Promise<void> = Promise.resolve();
+
+  private constructor(parts: {
+    material: ReplicaMaterial;
+    log: Logger;
+    kv: KvStore;
+    store: ConsensusStore;
+    app: EthereumApp;
+    executor: Executor;
+    transport: TlsTransport;
+    state: ReplicaState;
+    onFatal: (reason: string) => void;
+  }) {
+    this.id = parts.material.id;
+    this.#log = parts.log;
+    this.#kv = parts.kv;
+    this.#store = parts.store;
+    this.#app = parts.app;
+    this.#executor = parts.executor;
+    this.#transport = parts.transport;
+    this.#state = parts.state;
+    this.#onFatal = parts.onFatal;
+    this.#metrics = new ReplicaMetrics(() => ({
+      view: this.#state.view,
+      active: this.#state.active,
+      lastExecuted: this.#state.lastExecuted,
+      lastStable: this.#state.lastStable,
+      blockNumber: Number(this.#executor.head.header.number),
+      peers: this.#transport.stats(),
+    }));
+  }
+
+  static async start(o: ReplicaNodeOptions): Promise<ReplicaNode> {
+    await initHashes();
+    const material = await loadNodeDirectory(o.dir, o.passphrase === undefined ? {} : { passphrase: o.passphrase });
+    if (material.role !== 'replica') {
+      throw new BulwarkError('REPLICA_WRONG_DIRECTORY', `${o.dir} holds a ${material.role}'s keys, not a replica's`, { dir: o.dir });
+    }
+    const log = o.logger.child({ replica: material.id });
+    const network = material.network;
+    const kv = await openRocksStore(join(o.dir, 'data'));
+    try {
+      const executor = await Executor.open({ kv, config: network.chainConfig });
+      const app = await EthereumApp.open(executor, kv);
+      const store = new ConsensusStore(kv);
+      const persisted = await store.load();
+      const crypto = createBlsConsensusCrypto({
+        consensusSecret: material.bootstrapKey,
+        consensusPublic: network.replicas.map((r) => r.bootstrapKey),
+        executionSecret: material.executionKey,
+        executionPublic: network.replicas.map((r) => r.executionKey),
+        clientPublic: new Map(network.clients.map((c) => [c.id, c.authKey])),
+      });
+      const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, ...o.consensus });
+      const state = restoreReplica({ cfg, id: material.id, crypto, now: Date.now(), persisted, app: app.state() });
+      const transport = new TlsTransport(tlsTransportOptions(material, o.tuning === undefined ? {} : { tuning: o.tuning }));
+      const node = new ReplicaNode({
+        material,
+        log,
+        kv,
+        store,
+        app,
+        executor,
+        transport,
+        state,
+        onFatal: o.onFatal ?? (() => undefined),
+      });
+      transport.onFrame((from, frame) => node.#onFrame(from, frame));
+      transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
+      await transport.start();
+      if (o.metrics !== undefined) node.#server = await serveMetrics(node.#metrics, () => node.status(), o.metrics);
+      log.info(
+        { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number) },
+        'replica started',
+      );
+      node.#enqueue({ kind: 'tick', now: Date.now() });
+      return node;
+    } catch (err) {
+      await kv.close();
+      throw err;
+    }
+  }
+
+  status(): Record<string, unknown> {
+    const s = this.#state;
+    return {
+      replica: this.id,
+      view: s.view,
+      primary: primaryOf(s.view, s.q.n),
+      active: s.active,
+      lastExecuted: s.lastExecuted,
+      lastStable: s.lastStable,
+      block: Number(this.#executor.head.header.number),
+      blockHash: `0x${Buffer.from(this.#executor.head.hash()).toString('hex')}`,
+      peers: this.#transport.stats().map((p) => ({ peer: p.peer, connected: p.connected })),
+    };
+  }
+
+  #onFrame(from: number, frame: Uint8Array): void {
+    let message: Message;
+    try {
+      message = decodeMessage(frame);
+    } catch (err) {
+      this.#metrics.undecodable.inc();
+      this.#log.warn({ from, code: (err as { code?: string }).code }, 'undecodable frame');
+      return;
+    }
+    this.#enqueue({ kind: 'message', from, message, now: Date.now() });
+  }
+
+  #enqueue(input: Input): void {
+    if (this.#stopped) return;
+    this.#queue.push(input);
+    if (!this.#draining) this.#idle = this.#drain();
+  }
+
+  /** Steps everything queued, one input at a time; messages that arrived together are pre-verified together. */
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#queue.length > 0 && !this.#stopped) {
+        const inputs = this.#queue.splice(0);
+        preverify(this.#state, inputs.flatMap((i) => (i.kind === 'message' ? [i.message] : [])));
+        for (const input of inputs) {
+          if (this.#stopped) break;
+          await this.#step(input);
+        }
+      }
+    } catch (err) {
+      this.#fatal(`replica loop failed: ${err instanceof Error ? err.message : String(err)}`, err);
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  async #step(input: Input): Promise<void> {
+    const { outputs, wakeAt } = step(this.#state, input);
+    this.#arm(wakeAt);
+    for (const o of outputs) await this.#carryOut(o);
+  }
+
+  async #carryOut(o: Output): Promise<void> {
+    switch (o.kind) {
+      case 'persist':
+        await this.#store.persist(o.records);
+        return;
+      case 'send': {
+        const frame = encodeMessage(o.message as Message);
+        for (const to of o.to) this.#transport.send(to, frame);
+        return;
+      }
+      case 'execute': {
+        const r = await this.#app.execute(o.seq, o.timestamp, o.requests);
+        if (r.block) this.#log.debug({ seq: o.seq, block: r.summary.blockNumber, requests: o.requests.length }, 'block');
+        await this.#step({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: Date.now() });
+        return;
+      }
+      case 'serve':
+        for (const b of await this.#store.committed(o.fromSeq, o.toSeq)) {
+          this.#transport.send(o.to, encodeMessage({ type: 'CommittedBatch', seq: b.seq, batch: b.batch, commit: b.commit }));
+        }
+        return;
+      case 'reject':
+        this.#metrics.rejected.inc({ reason: o.reason });
+        this.#log.debug({ from: o.from, reason: o.reason, detail: o.detail }, 'input refused');
+        return;
+      case 'event':
+        this.#onEvent(o.detail);
+        return;
+      case 'fatal':
+        this.#fatal(o.reason);
+        return;
+    }
+  }
+
+  #onEvent(d: Extract<Output, { kind: 'event' }>['detail']): void {
+    if (d.event === 'committed') this.#metrics.committed.inc({ path: d.path });
+    else {
+      if (d.event === 'view-change-started') this.#metrics.viewChanges.inc();
+      this.#log.info(d, d.event);
+    }
+  }
+
+  #arm(wakeAt: number | null): void {
+    if (wakeAt === null || wakeAt >= this.#timerAt || this.#stopped) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = wakeAt;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#timerAt = Infinity;
+      this.#enqueue({ kind: 'tick', now: Date.now() });
+    }, Math.max(0, wakeAt - Date.now()));
+  }
+
+  #fatal(reason: string, err?: unknown): void {
+    this.#log.fatal({ err, reason }, 'replica stopping');
+    this.#onFatal(reason);
+  }
+
+  /** Stops taking input, lets the step in progress finish, then closes in reverse order of opening. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    await this.#idle;
+    await this.#transport.close();
+    if (this.#server !== null) await new Promise((r) => this.#server!.close(r));
+    await this.#kv.close();
+    this.#log.info('replica stopped');
+  }
+}

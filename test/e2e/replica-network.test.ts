@@ -1,0 +1,132 @@
+// Four replica processes on real TLS sockets and RocksDB, ordering and executing Ethereum
+// transactions that a client node submits through the BFT client; one replica killed with SIGKILL
+// under load comes back and catches up.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BftClient } from '../../src/client/bft-client.ts';
+import { decodeRequestResult, encodeTxPayload } from '../../src/codec/tx-payload.ts';
+import { buildCommon } from '../../src/execution/common.ts';
+import { initHashes } from '../../src/crypto/hash.ts';
+import { TlsTransport } from '../../src/net/tls-transport.ts';
+import { runInit } from '../../src/setup/init.ts';
+import { loadNodeDirectory } from '../../src/setup/node-directory.ts';
+import { tlsTransportOptions } from '../../src/setup/transport-config.ts';
+import { signTx, testConfig, testKey } from '../helpers/chain.ts';
+import { FAST, freePorts } from '../helpers/net.ts';
+
+await initHashes();
+
+interface Health {
+  lastExecuted: number;
+  block: number;
+  blockHash: string;
+  view: number;
+}
+
+async function health(port: number): Promise<Health | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/health`);
+    return (await res.json()) as Health;
+  } catch {
+    return null;
+  }
+}
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('four replica processes order and execute transactions; a replica killed with SIGKILL catches up', { timeout: 180_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'bulwark-net-'));
+  const procs = new Map<number, ChildProcess>();
+  const ports = await freePorts(8);
+  const metricsPort = (id: number) => ports[4 + id]!;
+  const start = (id: number) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'replica', '--dir', join(root, `replica-${id}`), '--metrics-port', String(metricsPort(id)), '--log-level', 'warn'],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    procs.set(id, child);
+    return child;
+  };
+  let client: BftClient | undefined;
+  let transport: TlsTransport | undefined;
+  try {
+    await runInit({
+      outDir: root,
+      topology: { replicas: 4, clients: 1, replicaEndpoints: ports.slice(0, 4).map((port) => ({ host: '127.0.0.1', port })) },
+      chainConfig: testConfig(),
+      seed: new Uint8Array(32).fill(7),
+    });
+    for (let id = 0; id < 4; id++) start(id);
+    await until('replicas up', 60_000, async () => ((await Promise.all([0, 1, 2, 3].map((i) => health(metricsPort(i))))).every((h) => h !== null) ? true : undefined));
+
+    const material = await loadNodeDirectory(join(root, 'client-4'));
+    assert.equal(material.role, 'client');
+    if (material.role !== 'client') return;
+    transport = new TlsTransport(tlsTransportOptions(material, { tuning: FAST }));
+    await transport.start();
+    client = new BftClient({
+      transport,
+      clientId: material.id,
+      authKey: material.authKey,
+      executionKeys: material.network.replicas.map((r) => r.executionKey),
+      f: material.network.f,
+      firstRequestSeq: Date.now() * 1000,
+      retryMs: 1_000,
+    });
+    const common = buildCommon(1337n, 'cancun');
+    const key = testKey(0);
+    let nonce = 0;
+    const txs = (count: number) =>
+      Array.from({ length: count }, () => signTx(common, key, { nonce: BigInt(nonce++), to: '0x00000000000000000000000000000000000000aa', value: 1n, gasLimit: 21_000n }).serialize());
+
+    const first = await client.submit(encodeTxPayload(txs(3)));
+    const r = decodeRequestResult(first.result);
+    assert.ok(!r.malformed && r.txs.length === 3 && r.txs.every((t) => t.included), 'all three transactions in the block');
+    assert.equal(first.summary.blockNumber, 1);
+
+    // Kill a backup mid-stream; the other three keep committing (n − f = 3 of 4).
+    procs.get(3)!.kill('SIGKILL');
+    const results = [];
+    for (let i = 0; i < 12; i++) results.push(await client.submit(encodeTxPayload(txs(4))));
+    assert.ok(results.every((c) => c.replicas.every((x) => x !== 3)));
+    const last = results[results.length - 1]!;
+
+    start(3);
+    const caughtUp = await until('replica 3 to catch up', 60_000, async () => {
+      const h = await health(metricsPort(3));
+      return h !== null && h.lastExecuted >= last.seq ? h : undefined;
+    });
+    const h0 = await health(metricsPort(0));
+    assert.ok(h0 !== null);
+    assert.equal(caughtUp.blockHash, h0.blockHash, 'the same head block as replica 0');
+    assert.equal(caughtUp.block, last.summary.blockNumber, 'the restarted replica holds every block');
+
+    // And it takes part again: stop another backup, so the three that remain must include it.
+    procs.get(2)!.kill('SIGTERM');
+    const after = await client.submit(encodeTxPayload(txs(2)));
+    assert.ok(after.summary.blockNumber > last.summary.blockNumber);
+  } finally {
+    client?.close();
+    await transport?.close();
+    const exits = [...procs.values()].map(
+      (p) => new Promise<number | null>((resolve) => (p.exitCode !== null || p.signalCode !== null ? resolve(p.exitCode) : p.once('exit', (code) => resolve(code)))),
+    );
+    for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+    const codes = await Promise.all(exits);
+    rmSync(root, { recursive: true, force: true });
+    assert.ok(codes.every((c) => c === 0 || c === null), `replicas exited with ${codes.join(',')}`);
+  }
+});
