@@ -96,6 +96,10 @@ test('four replica processes order and execute transactions; a replica killed wi
     const r = decodeRequestResult(first.result);
     assert.ok(!r.malformed && r.txs.length === 3 && r.txs.every((t) => t.included), 'all three transactions in the block');
     assert.equal(first.summary.blockNumber, 1);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort(0)}/metrics`)).text();
+    assert.match(metrics, /bulwark_consensus_committed_total\{path="(fast|slow)"\} [1-9]/);
+    assert.match(metrics, /bulwark_chain_block_number 1/);
+    assert.match(metrics, /bulwark_net_peer_connected\{peer="1"\} 1/);
 
     // Kill a backup mid-stream; the other three keep committing (n − f = 3 of 4).
     procs.get(3)!.kill('SIGKILL');
