@@ -50,8 +50,9 @@ export class BftClient {
   readonly #o: BftClientOptions;
   readonly #n: number;
   #nextSeq: number;
-  /** Replica 0 leads view 0; after a view change the retry to all replicas finds the new primary. */
-  readonly #primary = 0;
+  /** Where new requests go first: the primary of the highest view f + 1 replicas reported. */
+  #primary = 0;
+  readonly #views = new Map<number, number>();
   readonly #pending = new Map<number, Pending>();
   /** Execution signatures already checked, per replica and batch. */
   readonly #verified = new Set<string>();
@@ -104,7 +105,16 @@ export class BftClient {
       this.invalidReplies++;
       return;
     }
+    this.#learnPrimary(from, m.view);
     for (const e of m.entries) this.#vote(from, m, e);
+  }
+
+  /** A view reported by f + 1 replicas is reached by an honest one: its primary is the best guess. */
+  #learnPrimary(from: number, view: number): void {
+    this.#views.set(from, view);
+    const views = [...this.#views.values()].sort((a, b) => b - a);
+    const agreed = views[this.#o.f];
+    if (agreed !== undefined) this.#primary = agreed % this.#n;
   }
 
   #signatureValid(from: number, m: Reply): boolean {

@@ -166,7 +166,7 @@ function writeBody(w: Writer, m: Message): void {
       writeRequest(w, m.request);
       return;
     case 'Reply':
-      w.u32(m.clientId).u64(m.seq);
+      w.u32(m.clientId).u64(m.view).u64(m.seq);
       writeSummary(w, m.summary);
       w.fixed(m.resultsRoot, 32).u32(m.count);
       w.list(m.entries, (w, e) => {
@@ -320,6 +320,7 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
       return {
         type,
         clientId: r.u32('clientId'),
+        view: r.u64('view'),
         seq: r.u64('seq'),
         summary: readSummary(r),
         resultsRoot: r.fixed(32, 'resultsRoot'),

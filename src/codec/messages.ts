@@ -202,6 +202,8 @@ export interface ReplyEntry {
 export interface Reply {
   readonly type: 'Reply';
   readonly clientId: number;
+  /** The sender's current view: an unsigned hint that tells the client which replica leads. */
+  readonly view: number;
   readonly seq: number;
   readonly summary: ExecSummary;
   /** Root of the binary Merkle tree over the batch's results; signed with `summary`. */

@@ -79,7 +79,7 @@ function reply(s: ReplicaState, seq: number, summary: ExecSummary, requests: rea
   }
   const replies: Reply[] = [];
   for (const [clientId, entries] of byClient) {
-    const rep: Reply = { type: 'Reply', clientId, seq, summary, resultsRoot: tree.root, count: requests.length, entries, signature };
+    const rep: Reply = { type: 'Reply', clientId, view: s.view, seq, summary, resultsRoot: tree.root, count: requests.length, entries, signature };
     replies.push(rep);
     s.replies.set(clientId, rep);
     persist(s, { kind: 'reply', reply: rep });

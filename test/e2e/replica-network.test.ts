@@ -46,7 +46,7 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   }
 }
 
-test('four replica processes order and execute transactions; a replica killed with SIGKILL catches up', { timeout: 180_000 }, async () => {
+test('four replica processes order and execute transactions; a replica killed with SIGKILL catches up; the primary killed, a view change', { timeout: 180_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'bulwark-net-'));
   const procs = new Map<number, ChildProcess>();
   const ports = await freePorts(8);
@@ -122,6 +122,20 @@ test('four replica processes order and execute transactions; a replica killed wi
     procs.get(2)!.kill('SIGTERM');
     const after = await client.submit(encodeTxPayload(txs(2)));
     assert.ok(after.summary.blockNumber > last.summary.blockNumber);
+
+    // The primary killed: a view change, and the stream goes on.
+    const two = procs.get(2)!;
+    if (two.exitCode === null && two.signalCode === null) await new Promise((r) => two.once('exit', r));
+    assert.equal(two.exitCode, 0, 'SIGTERM is a clean shutdown');
+    start(2);
+    await until('replica 2 back', 60_000, async () => ((await health(metricsPort(2)))?.lastExecuted ?? -1) >= after.seq ? true : undefined);
+    procs.get(0)!.kill('SIGKILL');
+    const inNewView = await client.submit(encodeTxPayload(txs(2)));
+    assert.ok(inNewView.summary.blockNumber > after.summary.blockNumber);
+    const h1 = await health(metricsPort(1));
+    assert.ok(h1 !== null && h1.view >= 1, `replica 1 is in view ${h1?.view}`);
+    const next = await client.submit(encodeTxPayload(txs(1)));
+    assert.ok(next.seq > inNewView.seq, 'and the client goes on with the new primary');
   } finally {
     client?.close();
     await transport?.close();

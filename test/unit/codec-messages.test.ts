@@ -41,6 +41,7 @@ export const EVERY_MESSAGE: Message[] = [
   {
     type: 'Reply',
     clientId: 4,
+    view: 3,
     seq: 2,
     summary,
     resultsRoot: d(8),
