@@ -1,0 +1,238 @@
+/**
+ * The client node's transaction pool, with Ethereum semantics (go-ethereum's, where it matters to
+ * wallets and libraries): a transaction is checked as the replicas will check it before it is
+ * accepted; one with a future nonce waits until the gap before it fills; a burst of consecutive
+ * nonces from one sender, sent concurrently, all land; `pendingNonce` counts waiting ones; a known
+ * transaction is refused as "already known"; replacing one needs a fee higher by `priceBumpPercent`
+ * on both the fee cap and the tip, and only while it has not been handed to consensus. Refusals
+ * carry go-ethereum's wording, which JSON-RPC returns as error -32000.
+ */
+import type { Common } from '@ethereumjs/common';
+import type { TypedTransaction } from '@ethereumjs/tx';
+import { BulwarkError } from '../common/errors.ts';
+import { bytesToHex } from '../crypto/index.ts';
+import type { ChainConfig } from '../execution/chain-config.ts';
+import { TxRejection, decodeAndCheck, type RejectReason } from '../execution/validation.ts';
+
+/** The committed state the pool checks against (the client node's verified mirror in production). */
+export interface AccountView {
+  nonce(address: string): Promise<bigint>;
+  balance(address: string): Promise<bigint>;
+}
+
+export interface PoolLimits {
+  /** Transactions one sender may have in the pool, ready, waiting and in flight together. */
+  readonly perSender: number;
+  readonly total: number;
+  /** How far above the next nonce a transaction may wait for the gap to fill. */
+  readonly maxNonceGap: number;
+  readonly priceBumpPercent: number;
+}
+
+export const DEFAULT_POOL_LIMITS: PoolLimits = { perSender: 256, total: 16_384, maxNonceGap: 64, priceBumpPercent: 10 };
+
+export type PoolErrorCode =
+  | 'TXPOOL_ALREADY_KNOWN'
+  | 'TXPOOL_NONCE_TOO_LOW'
+  | 'TXPOOL_NONCE_TOO_HIGH'
+  | 'TXPOOL_INSUFFICIENT_FUNDS'
+  | 'TXPOOL_UNDERPRICED_REPLACEMENT'
+  | 'TXPOOL_REPLACING_IN_FLIGHT'
+  | 'TXPOOL_FULL'
+  | 'TXPOOL_INVALID';
+
+/** A refusal: `message` is what JSON-RPC returns (code -32000). */
+export class PoolError extends BulwarkError<PoolErrorCode> {}
+
+const REJECTION_WORDING: Partial<Record<RejectReason, string>> = {
+  TX_OVERSIZED: 'oversized data',
+  TX_MALFORMED: 'rlp: invalid transaction encoding',
+  TX_UNSUPPORTED_TYPE: 'transaction type not supported',
+  TX_UNPROTECTED: 'only replay-protected (EIP-155) transactions allowed over RPC',
+  TX_WRONG_CHAIN: 'invalid chain id for signer',
+  TX_BAD_SIGNATURE: 'invalid sender',
+  TX_INTRINSIC_GAS_TOO_LOW: 'intrinsic gas too low',
+  TX_GAS_ABOVE_BLOCK_LIMIT: 'exceeds block gas limit',
+};
+
+export interface PoolTx {
+  readonly hash: string;
+  readonly raw: Uint8Array;
+  readonly tx: TypedTransaction;
+  readonly sender: string;
+  readonly nonce: bigint;
+  readonly feeCap: bigint;
+  readonly tip: bigint;
+  /** gas limit × fee cap + value: what the sender must hold. */
+  readonly cost: bigint;
+  inFlight: boolean;
+}
+
+interface Account {
+  /** The committed nonce as last read. */
+  base: bigint;
+  readonly byNonce: Map<bigint, PoolTx>;
+}
+
+export class TxPool {
+  readonly #config: ChainConfig;
+  readonly #common: Common;
+  readonly #state: AccountView;
+  readonly #limits: PoolLimits;
+  readonly #accounts = new Map<string, Account>();
+  readonly #byHash = new Map<string, PoolTx>();
+
+  constructor(o: { config: ChainConfig; common: Common; state: AccountView; limits?: Partial<PoolLimits> }) {
+    this.#config = o.config;
+    this.#common = o.common;
+    this.#state = o.state;
+    this.#limits = { ...DEFAULT_POOL_LIMITS, ...o.limits };
+  }
+
+  get size(): number {
+    return this.#byHash.size;
+  }
+
+  has(hash: string): boolean {
+    return this.#byHash.has(hash);
+  }
+
+  /** Checks and admits a raw transaction; resolves to its hash or rejects with a `PoolError`. */
+  async add(raw: Uint8Array): Promise<string> {
+    let tx: TypedTransaction;
+    try {
+      tx = decodeAndCheck(raw, this.#config, this.#common, this.#config.blockGasLimit);
+    } catch (e) {
+      if (e instanceof TxRejection) throw new PoolError('TXPOOL_INVALID', REJECTION_WORDING[e.reason] ?? e.message, { reason: e.reason });
+      throw e;
+    }
+    const hash = `0x${bytesToHex(tx.hash())}`;
+    if (this.#byHash.has(hash)) throw new PoolError('TXPOOL_ALREADY_KNOWN', 'already known', { hash });
+    const sender = tx.getSenderAddress().toString();
+    const feeCap = 'maxFeePerGas' in tx ? tx.maxFeePerGas : tx.gasPrice;
+    const tip = 'maxPriorityFeePerGas' in tx ? tx.maxPriorityFeePerGas : tx.gasPrice;
+    const entry: PoolTx = { hash, raw, tx, sender, nonce: tx.nonce, feeCap, tip, cost: tx.gasLimit * feeCap + tx.value, inFlight: false };
+    const [nonce, balance] = await Promise.all([this.#state.nonce(sender), this.#state.balance(sender)]);
+    // Other adds ran while the state was read: every check below looks at the pool as it is now.
+    if (this.#byHash.has(hash)) throw new PoolError('TXPOOL_ALREADY_KNOWN', 'already known', { hash });
+    if (entry.nonce < nonce) throw new PoolError('TXPOOL_NONCE_TOO_LOW', 'nonce too low', { next: nonce.toString(), got: entry.nonce.toString() });
+    if (entry.nonce > nonce + BigInt(this.#limits.maxNonceGap)) {
+      throw new PoolError('TXPOOL_NONCE_TOO_HIGH', 'nonce too high', { next: nonce.toString(), got: entry.nonce.toString() });
+    }
+    if (balance < entry.cost) throw new PoolError('TXPOOL_INSUFFICIENT_FUNDS', 'insufficient funds for gas * price + value', { sender });
+    const account = this.#account(sender, nonce);
+    const prior = account.byNonce.get(entry.nonce);
+    if (prior !== undefined) {
+      this.#checkReplacement(prior, entry);
+    } else if (account.byNonce.size >= this.#limits.perSender || this.#byHash.size >= this.#limits.total) {
+      throw new PoolError('TXPOOL_FULL', 'txpool is full', { sender });
+    }
+    if (prior !== undefined) this.#byHash.delete(prior.hash);
+    account.byNonce.set(entry.nonce, entry);
+    this.#byHash.set(hash, entry);
+    return hash;
+  }
+
+  #checkReplacement(prior: PoolTx, next: PoolTx): void {
+    if (prior.inFlight) {
+      throw new PoolError('TXPOOL_REPLACING_IN_FLIGHT', 'replacement transaction underpriced: the original is already being ordered', {
+        hash: prior.hash,
+      });
+    }
+    const bump = (v: bigint) => v + (v * BigInt(this.#limits.priceBumpPercent)) / 100n;
+    if (next.feeCap < bump(prior.feeCap) || next.tip < bump(prior.tip) || (next.feeCap === prior.feeCap && next.tip === prior.tip)) {
+      throw new PoolError('TXPOOL_UNDERPRICED_REPLACEMENT', 'replacement transaction underpriced', { hash: prior.hash });
+    }
+  }
+
+  #account(sender: string, nonce: bigint): Account {
+    let a = this.#accounts.get(sender);
+    if (a === undefined) this.#accounts.set(sender, (a = { base: nonce, byNonce: new Map() }));
+    else if (nonce > a.base) a.base = nonce;
+    return a;
+  }
+
+  /**
+   * Transactions ready for ordering, marked in flight: per sender, consecutive nonces from the
+   * committed one (a gap holds everything after it back), senders taken in turn.
+   */
+  takeReady(max: number): PoolTx[] {
+    const out: PoolTx[] = [];
+    const lanes: PoolTx[][] = [];
+    for (const a of this.#accounts.values()) {
+      const lane: PoolTx[] = [];
+      for (let n = a.base; ; n++) {
+        const t = a.byNonce.get(n);
+        if (t === undefined) break;
+        if (!t.inFlight) lane.push(t);
+      }
+      if (lane.length > 0) lanes.push(lane);
+    }
+    for (let i = 0; out.length < max; i++) {
+      let took = false;
+      for (const lane of lanes) {
+        const t = lane[i];
+        if (t !== undefined && out.length < max) {
+          out.push(t);
+          took = true;
+        }
+      }
+      if (!took) break;
+    }
+    // Each lane is in nonce order and taken front to back, so each sender's transactions stay in
+    // nonce order in `out`, as the block must have them.
+    for (const t of out) t.inFlight = true;
+    return out;
+  }
+
+  /** The nonce `eth_getTransactionCount(addr, "pending")` reports: committed plus consecutive waiting ones. */
+  async pendingNonce(address: string): Promise<bigint> {
+    const sender = address.toLowerCase();
+    const committed = await this.#state.nonce(sender);
+    const a = this.#accounts.get(sender);
+    let n = committed;
+    while (a?.byNonce.has(n)) n++;
+    return n;
+  }
+
+  /**
+   * After a request's result: drops what was ordered, whatever its outcome (included or refused by
+   * the replicas, with the reason reported to the caller), and everything below the senders' new
+   * committed nonces.
+   */
+  async settle(ordered: readonly string[], senders: readonly string[]): Promise<void> {
+    for (const hash of ordered) {
+      const t = this.#byHash.get(hash);
+      if (t === undefined) continue;
+      this.#byHash.delete(hash);
+      this.#accounts.get(t.sender)?.byNonce.delete(t.nonce);
+    }
+    for (const sender of new Set(senders.map((x) => x.toLowerCase()))) {
+      const a = this.#accounts.get(sender);
+      if (a === undefined) continue;
+      a.base = await this.#state.nonce(sender);
+      for (const [n, t] of a.byNonce) {
+        if (n < a.base) {
+          a.byNonce.delete(n);
+          this.#byHash.delete(t.hash);
+        }
+      }
+      if (a.byNonce.size === 0) this.#accounts.delete(sender);
+    }
+  }
+
+  /** A request that could not be ordered (timeout): its transactions become ready again. */
+  release(hashes: readonly string[]): void {
+    for (const h of hashes) {
+      const t = this.#byHash.get(h);
+      if (t !== undefined) t.inFlight = false;
+    }
+  }
+
+  /** For `txpool_status`: ready-or-in-flight versus waiting behind a gap. */
+  status(): { pending: number; queued: number } {
+    let pending = 0;
+    for (const a of this.#accounts.values()) for (let n = a.base; a.byNonce.has(n); n++) pending++;
+    return { pending, queued: this.#byHash.size - pending };
+  }
+}
