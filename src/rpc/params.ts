@@ -1,0 +1,71 @@
+/**
+ * Parameter validation at the boundary: each JSON-RPC parameter kind as a parser from JSON to a
+ * typed value, failing with go-ethereum's wording (`invalid argument N: …`, code -32602). After
+ * this, handlers never see an unchecked value.
+ */
+import { invalidParams } from './errors.ts';
+
+export type Param<T> = (value: unknown, index: number) => T;
+
+const HEX = /^0x[0-9a-fA-F]*$/;
+
+/** A quantity: 0x-prefixed hex, no leading zeros ("0x0" for zero), at most 256 bits. */
+export const quantity: Param<bigint> = (v, i) => {
+  if (typeof v !== 'string') throw invalidParams(i, 'json: cannot unmarshal non-string into Go value of type hexutil.Big');
+  if (!v.startsWith('0x')) throw invalidParams(i, 'hex string without 0x prefix');
+  if (v === '0x') throw invalidParams(i, 'hex string "0x"');
+  if (!HEX.test(v)) throw invalidParams(i, 'invalid hex string');
+  if (v.length > 3 && v[2] === '0') throw invalidParams(i, 'hex number with leading zero digits');
+  if (v.length > 66) throw invalidParams(i, 'hex number > 256 bits');
+  return BigInt(v);
+};
+
+/** Arbitrary bytes: 0x-prefixed hex of even length. */
+export function data(maxBytes = 1 << 20): Param<Uint8Array> {
+  return (v, i) => {
+    if (typeof v !== 'string') throw invalidParams(i, 'json: cannot unmarshal non-string into Go value of type hexutil.Bytes');
+    if (!v.startsWith('0x')) throw invalidParams(i, 'hex string without 0x prefix');
+    if (!HEX.test(v)) throw invalidParams(i, 'invalid hex string');
+    if (v.length % 2 !== 0) throw invalidParams(i, 'hex string of odd length');
+    if ((v.length - 2) / 2 > maxBytes) throw invalidParams(i, `data longer than ${maxBytes} bytes`);
+    return new Uint8Array(Buffer.from(v.slice(2), 'hex'));
+  };
+}
+
+function fixedHex(length: number, what: string): Param<string> {
+  return (v, i) => {
+    if (typeof v !== 'string' || !HEX.test(v) || v.length !== 2 + 2 * length) {
+      throw invalidParams(i, `${what} must be 0x-prefixed hex of ${length} bytes`);
+    }
+    return v.toLowerCase();
+  };
+}
+
+export const address = fixedHex(20, 'address');
+export const hash32 = fixedHex(32, 'hash');
+
+export type BlockTag = 'latest' | 'earliest' | 'pending' | 'safe' | 'finalized';
+export type BlockRef = { readonly tag: BlockTag } | { readonly number: bigint } | { readonly hash: string; readonly requireCanonical: boolean };
+
+const TAGS = new Set<string>(['latest', 'earliest', 'pending', 'safe', 'finalized']);
+
+/** A block number, a tag, or an EIP-1898 object ({blockNumber} or {blockHash, requireCanonical}). */
+export const blockRef: Param<BlockRef> = (v, i) => {
+  if (typeof v === 'string') return TAGS.has(v) ? { tag: v as BlockTag } : { number: quantity(v, i) };
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    if ('blockHash' in o && 'blockNumber' in o) throw invalidParams(i, 'cannot specify both BlockHash and BlockNumber, choose one or the other');
+    if ('blockHash' in o) {
+      const rc = o.requireCanonical;
+      if (rc !== undefined && typeof rc !== 'boolean') throw invalidParams(i, 'requireCanonical must be a boolean');
+      return { hash: hash32(o.blockHash, i), requireCanonical: rc === true };
+    }
+    if ('blockNumber' in o) return blockRef(o.blockNumber, i);
+  }
+  throw invalidParams(i, 'invalid block number or tag');
+};
+
+export const bool: Param<boolean> = (v, i) => {
+  if (typeof v !== 'boolean') throw invalidParams(i, 'expected a boolean');
+  return v;
+};
