@@ -54,6 +54,7 @@ const TAGS: Record<MessageType, number> = {
   CommittedBatch: 13,
   Request: 14,
   Reply: 15,
+  BlockNotice: 16,
 };
 const TYPE_OF_TAG = new Map(Object.entries(TAGS).map(([type, tag]) => [tag, type as MessageType]));
 const SIG_MAX = 128;
@@ -164,6 +165,11 @@ function writeBody(w: Writer, m: Message): void {
       return;
     case 'Request':
       writeRequest(w, m.request);
+      return;
+    case 'BlockNotice':
+      w.u64(m.seq);
+      writeSummary(w, m.summary);
+      w.fixed(m.resultsRoot, 32).bytes(m.signature);
       return;
     case 'Reply':
       w.u32(m.clientId).u64(m.view).u64(m.seq);
@@ -316,6 +322,8 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
       return { type, seq: r.u64('seq'), batch: readBatch(r, l), commit: readCommitCert(r) };
     case 'Request':
       return { type, request: readRequest(r, l) };
+    case 'BlockNotice':
+      return { type, seq: r.u64('seq'), summary: readSummary(r), resultsRoot: r.fixed(32, 'resultsRoot'), signature: r.bytes(SIG_MAX, 'signature') };
     case 'Reply':
       return {
         type,

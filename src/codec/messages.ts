@@ -230,5 +230,18 @@ export type ReplicaMessage =
   | Status
   | CommittedBatch;
 
-export type Message = ReplicaMessage | Request | Reply;
+/**
+ * Sent by each replica to every client node when a batch made a block: the same execution-key
+ * signature as the batch's replies, so f + 1 matching notices certify the block hash for the
+ * client node's ledger mirror whether or not it had requests in the batch.
+ */
+export interface BlockNotice {
+  readonly type: 'BlockNotice';
+  readonly seq: number;
+  readonly summary: ExecSummary;
+  readonly resultsRoot: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export type Message = ReplicaMessage | Request | Reply | BlockNotice;
 export type MessageType = Message['type'];

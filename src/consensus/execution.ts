@@ -6,7 +6,7 @@
  * replica signs a checkpoint, and 2f + c + 1 matching ones make it stable.
  */
 import { Writer } from '../codec/binary.ts';
-import type { Checkpoint, CheckpointCertificate, ClientRequest, ExecSummary, Reply, ReplyEntry } from '../codec/messages.ts';
+import type { BlockNotice, Checkpoint, CheckpointCertificate, ClientRequest, ExecSummary, Reply, ReplyEntry } from '../codec/messages.ts';
 import { checkpointBytes, replyBytes } from '../codec/signing.ts';
 import { send, persist, reject, event } from './effects.ts';
 import { merkleTree } from './merkle.ts';
@@ -49,6 +49,7 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, r
   }
   s.executing = null;
   s.executingBatch = null;
+  const previousBlock = s.lastSummary.blockNumber;
   s.lastExecuted = seq;
   s.lastProgressAt = s.now;
   s.lastSummary = summary;
@@ -60,16 +61,35 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, r
     s.proposed.delete(key);
   }
   for (const r of requests) s.clients.set(r.clientId, r.requestSeq);
-  if (requests.length > 0) reply(s, seq, summary, requests, results);
+  const madeBlock = summary.blockNumber > previousBlock;
+  if (requests.length > 0 || madeBlock) {
+    const leaves = requests.map((r, i) => resultLeaf(r, results[i]!));
+    const tree = merkleTree((b) => s.crypto.digest(b), leaves);
+    const signature = s.crypto.signExecution(replyBytes(seq, summary, tree.root));
+    if (requests.length > 0) reply(s, seq, summary, requests, results, tree, signature);
+    if (madeBlock) {
+      const notice: BlockNotice = { type: 'BlockNotice', seq, summary, resultsRoot: tree.root, signature };
+      send(s, allClients(s), notice);
+    }
+  }
   if (seq % s.cfg.checkpointInterval === 0) signCheckpoint(s, seq, summary);
   s.slots.delete(seq - s.cfg.window); // long since stable or irrelevant: keeps the map bounded
   s.fetched.delete(seq);
 }
 
-function reply(s: ReplicaState, seq: number, summary: ExecSummary, requests: readonly ClientRequest[], results: readonly Uint8Array[]): void {
-  const leaves = requests.map((r, i) => resultLeaf(r, results[i]!));
-  const tree = merkleTree((b) => s.crypto.digest(b), leaves);
-  const signature = s.crypto.signExecution(replyBytes(seq, summary, tree.root));
+function allClients(s: ReplicaState): number[] {
+  return Array.from({ length: s.cfg.clients }, (_, i) => s.q.n + i);
+}
+
+function reply(
+  s: ReplicaState,
+  seq: number,
+  summary: ExecSummary,
+  requests: readonly ClientRequest[],
+  results: readonly Uint8Array[],
+  tree: { root: Uint8Array; proofs: Uint8Array[][] },
+  signature: Uint8Array,
+): void {
   const byClient = new Map<number, ReplyEntry[]>();
   for (let i = 0; i < requests.length; i++) {
     const r = requests[i]!;

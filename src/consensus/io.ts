@@ -3,7 +3,7 @@
  * carries out, in order: `persist` before any later `send` in the same step (the write-ahead rule),
  * `execute` strictly in sequence order and answered by an `executed` input.
  */
-import type { Batch, ClientRequest, ExecSummary, Message, ReplicaMessage, Reply } from '../codec/messages.ts';
+import type { Batch, BlockNotice, ClientRequest, ExecSummary, Message, ReplicaMessage, Reply } from '../codec/messages.ts';
 import type { PersistRecord } from './records.ts';
 
 export type Input =
@@ -50,7 +50,11 @@ export type ConsensusEvent =
   | { readonly event: 'bad-share-excluded'; readonly seq: number; readonly replica: number };
 
 export type Output =
-  | { readonly kind: 'send'; readonly to: readonly number[]; readonly message: ReplicaMessage | Reply | { type: 'Request'; request: ClientRequest } }
+  | {
+      readonly kind: 'send';
+      readonly to: readonly number[];
+      readonly message: ReplicaMessage | Reply | BlockNotice | { type: 'Request'; request: ClientRequest };
+    }
   | { readonly kind: 'persist'; readonly records: readonly PersistRecord[] }
   | {
       readonly kind: 'execute';

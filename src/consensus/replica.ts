@@ -171,7 +171,8 @@ function onMessage(s: ReplicaState, from: number, m: Message): void {
     case 'CommittedBatch':
       return onCommittedBatch(s, from, m);
     case 'Reply':
-      return reject(s, from, 'unexpected-message', 'Reply sent to a replica');
+    case 'BlockNotice':
+      return reject(s, from, 'unexpected-message', `${m.type} sent to a replica`);
   }
 }
 

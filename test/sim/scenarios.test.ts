@@ -38,6 +38,19 @@ for (const { f, c } of SHAPES) {
   });
 }
 
+test('every block is announced to every client node by f + 1 matching signed notices', () => {
+  const w = new World({ seed: 29, f: 1, clients: 2, requestsPerClient: 12 }).start();
+  done(w, 30_000);
+  w.run(1_000);
+  const blocks = w.replicas[1]!.app.state.summary.blockNumber;
+  assert.ok(blocks > 10);
+  for (const c of w.clients) {
+    const certified = [...c.notices.values()].filter((bySummary) => [...bySummary.values()].some((who) => who.size >= 2));
+    assert.equal(certified.length, blocks, `client ${c.id} can certify every block`);
+    assert.equal(c.badReplies, 0);
+  }
+});
+
 test('fast path to slow path with one silent replica', () => {
   const w = new World({ seed: 21, f: 1, clients: 2, requestsPerClient: 10, byzantine: { 3: [silent] } }).start();
   done(w, 30_000);

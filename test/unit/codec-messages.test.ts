@@ -38,6 +38,7 @@ export const EVERY_MESSAGE: Message[] = [
   { type: 'Status', view: 3, viewActive: false, lastStable: 150, lastExecuted: 160, helpFrom: -1 },
   { type: 'CommittedBatch', seq: 2, batch, commit: { kind: 'fast', view: 1, digest: d(9), cert } },
   { type: 'Request', request },
+  { type: 'BlockNotice', seq: 9, summary, resultsRoot: d(4), signature: new Uint8Array(64).fill(2) },
   {
     type: 'Reply',
     clientId: 4,

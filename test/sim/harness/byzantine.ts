@@ -95,7 +95,8 @@ export function replayer(prng: Prng, n: number): Behaviour {
   return {
     name: 'replayer',
     onSend(node, s) {
-      if (s.message.type !== 'Request' && s.message.type !== 'Reply' && old.length < 500) old.push(s.message);
+      const m = s.message;
+      if (m.type !== 'Request' && m.type !== 'Reply' && m.type !== 'BlockNotice' && old.length < 500) old.push(m);
       if (old.length > 10 && prng.chance(0.2)) {
         const m = prng.pick(old);
         node.inject([prng.int(0, n - 1)].filter((r) => r !== node.id), m);

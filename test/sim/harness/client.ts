@@ -35,6 +35,8 @@ export class SimClient {
   #outstanding: { req: ClientRequest; replies: Map<number, string>; attempt: number } | null = null;
   readonly #retryMs: number;
   badReplies = 0;
+  /** Block notices with a valid execution signature: seq → summary key → replicas. */
+  readonly notices = new Map<number, Map<string, Set<number>>>();
 
   constructor(o: {
     id: number;
@@ -112,6 +114,19 @@ export class SimClient {
       m = decodeMessage(frame);
     } catch {
       this.badReplies++;
+      return;
+    }
+    if (m.type === 'BlockNotice' && from < this.#n) {
+      if (!this.#verifier.verifyExecution(from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature)) {
+        this.badReplies++;
+        return;
+      }
+      let bySummary = this.notices.get(m.seq);
+      if (bySummary === undefined) this.notices.set(m.seq, (bySummary = new Map()));
+      const key = summaryKey(m.summary);
+      let who = bySummary.get(key);
+      if (who === undefined) bySummary.set(key, (who = new Set()));
+      who.add(from);
       return;
     }
     if (m.type !== 'Reply' || from >= this.#n) return;
