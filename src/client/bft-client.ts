@@ -7,7 +7,7 @@
  */
 import { BulwarkError } from '../common/errors.ts';
 import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
-import type { ClientRequest, ExecSummary, Reply, ReplyEntry } from '../codec/messages.ts';
+import type { ClientRequest, ExecSummary, Message, Reply, ReplyEntry } from '../codec/messages.ts';
 import { replyBytes, requestSigningBytes } from '../codec/signing.ts';
 import { resultLeaf } from '../consensus/execution.ts';
 import { merkleRootFromProof } from '../consensus/merkle.ts';
@@ -25,6 +25,8 @@ export interface BftClientOptions {
   readonly firstRequestSeq: number;
   readonly retryMs?: number;
   readonly timeoutMs?: number;
+  /** When false, frames are fed through `onMessage` by the owner (which shares the transport). */
+  readonly subscribe?: boolean;
 }
 
 export interface Committed {
@@ -62,7 +64,18 @@ export class BftClient {
     this.#o = o;
     this.#n = o.executionKeys.length;
     this.#nextSeq = o.firstRequestSeq;
-    o.transport.onFrame((from, frame) => this.#onFrame(from, frame));
+    if (o.subscribe !== false) o.transport.onFrame((from, frame) => this.#onFrame(from, frame));
+  }
+
+  /** A decoded message from the transport, for owners that route frames themselves. */
+  onMessage(from: number, m: Message): void {
+    if (from < 0 || from >= this.#n || m.type !== 'Reply' || m.clientId !== this.#o.clientId) return;
+    if (!this.#signatureValid(from, m)) {
+      this.invalidReplies++;
+      return;
+    }
+    this.#learnPrimary(from, m.view);
+    for (const e of m.entries) this.#vote(from, m, e);
   }
 
   /** Orders `payload`; resolves once f + 1 replicas vouch for its result. */
@@ -100,13 +113,7 @@ export class BftClient {
       this.invalidReplies++;
       return;
     }
-    if (m.type !== 'Reply' || m.clientId !== this.#o.clientId) return;
-    if (!this.#signatureValid(from, m)) {
-      this.invalidReplies++;
-      return;
-    }
-    this.#learnPrimary(from, m.view);
-    for (const e of m.entries) this.#vote(from, m, e);
+    this.onMessage(from, m);
   }
 
   /** A view reported by f + 1 replicas is reached by an honest one: its primary is the best guess. */

@@ -55,6 +55,8 @@ const TAGS: Record<MessageType, number> = {
   Request: 14,
   Reply: 15,
   BlockNotice: 16,
+  BlockRequest: 17,
+  BlockData: 18,
 };
 const TYPE_OF_TAG = new Map(Object.entries(TAGS).map(([type, tag]) => [tag, type as MessageType]));
 const SIG_MAX = 128;
@@ -165,6 +167,12 @@ function writeBody(w: Writer, m: Message): void {
       return;
     case 'Request':
       writeRequest(w, m.request);
+      return;
+    case 'BlockRequest':
+      w.u64(m.fromNumber).u64(m.toNumber);
+      return;
+    case 'BlockData':
+      w.list(m.blocks, (w, b) => w.bytes(b.header).bytes(b.body).bytes(b.receipts));
       return;
     case 'BlockNotice':
       w.u64(m.seq);
@@ -322,6 +330,17 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
       return { type, seq: r.u64('seq'), batch: readBatch(r, l), commit: readCommitCert(r) };
     case 'Request':
       return { type, request: readRequest(r, l) };
+    case 'BlockRequest':
+      return { type, fromNumber: r.u64('fromNumber'), toNumber: r.u64('toNumber') };
+    case 'BlockData':
+      return {
+        type,
+        blocks: r.list(
+          256,
+          (r) => ({ header: r.bytes(1 << 16, 'header'), body: r.bytes(l.maxPayloadBytes, 'body'), receipts: r.bytes(l.maxPayloadBytes, 'receipts') }),
+          'blocks',
+        ),
+      };
     case 'BlockNotice':
       return { type, seq: r.u64('seq'), summary: readSummary(r), resultsRoot: r.fixed(32, 'resultsRoot'), signature: r.bytes(SIG_MAX, 'signature') };
     case 'Reply':

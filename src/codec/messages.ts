@@ -243,5 +243,18 @@ export interface BlockNotice {
   readonly signature: Uint8Array;
 }
 
-export type Message = ReplicaMessage | Request | Reply | BlockNotice;
+/** A client node's mirror asks a replica for canonical blocks `fromNumber..toNumber`. */
+export interface BlockRequest {
+  readonly type: 'BlockRequest';
+  readonly fromNumber: number;
+  readonly toNumber: number;
+}
+
+/** Blocks as stored: RLP header, RLP body, stored receipts. The mirror verifies each (`verifyBlock`). */
+export interface BlockData {
+  readonly type: 'BlockData';
+  readonly blocks: readonly { readonly header: Uint8Array; readonly body: Uint8Array; readonly receipts: Uint8Array }[];
+}
+
+export type Message = ReplicaMessage | Request | Reply | BlockNotice | BlockRequest | BlockData;
 export type MessageType = Message['type'];

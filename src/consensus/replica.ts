@@ -172,6 +172,8 @@ function onMessage(s: ReplicaState, from: number, m: Message): void {
       return onCommittedBatch(s, from, m);
     case 'Reply':
     case 'BlockNotice':
+    case 'BlockRequest':
+    case 'BlockData':
       return reject(s, from, 'unexpected-message', `${m.type} sent to a replica`);
   }
 }

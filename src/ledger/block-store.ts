@@ -139,6 +139,17 @@ export class BlockStore {
     return hash === undefined ? undefined : this.block(hash);
   }
 
+  /** A canonical block as stored (header, body, receipts), to serve a client node's mirror. */
+  async rawByNumber(number: bigint): Promise<{ header: Uint8Array; body: Uint8Array; receipts: Uint8Array } | undefined> {
+    const hash = await this.canonicalHash(number);
+    if (hash === undefined) return undefined;
+    const [header, body, receipts] = await Promise.all([this.headers.get(hash), this.bodies.get(hash), this.receiptsByBlock.get(hash)]);
+    if (header === undefined || body === undefined || receipts === undefined) {
+      throw new BulwarkError('LEDGER_CORRUPT', `canonical block ${number} is incomplete`, { location: this.kv.location });
+    }
+    return { header, body, receipts: encodeReceipts(receipts) };
+  }
+
   async receipts(blockHash: Uint8Array): Promise<readonly TxReceipt[] | undefined> {
     return this.receiptsByBlock.get(blockHash);
   }

@@ -56,6 +56,8 @@ export class ReplicaNode {
   #stopped = false;
   readonly #onFatal: (reason: string) => void;
   #idle: Promise<void> = Promise.resolve();
+  /** The newest block announcement sent, repeated to mirrors that ask for blocks (catch-up when idle). */
+  #lastNotice: Uint8Array | null = null;
 
   private constructor(parts: {
     material: ReplicaMaterial;
@@ -162,7 +164,35 @@ export class ReplicaNode {
       this.#log.warn({ from, code: (err as { code?: string }).code }, 'undecodable frame');
       return;
     }
+    // Block reads for client nodes' mirrors are served here, beside consensus, not through it.
+    if (message.type === 'BlockRequest') {
+      void this.#serveBlocks(from, message.fromNumber, message.toNumber);
+      return;
+    }
     this.#enqueue({ kind: 'message', from, message, now: Date.now() });
+  }
+
+  /** Up to 64 canonical blocks (and about 4 MiB) per answer; the mirror asks again for more. */
+  async #serveBlocks(from: number, fromNumber: number, toNumber: number): Promise<void> {
+    if (from < this.#state.q.n || this.#stopped) {
+      this.#metrics.rejected.inc({ reason: 'unexpected-message' });
+      return;
+    }
+    const blocks: { header: Uint8Array; body: Uint8Array; receipts: Uint8Array }[] = [];
+    let bytes = 0;
+    try {
+      for (let n = fromNumber; n <= toNumber && blocks.length < 64 && bytes < 4 << 20; n++) {
+        const b = await this.#executor.blocks.rawByNumber(BigInt(n));
+        if (b === undefined) break;
+        blocks.push(b);
+        bytes += b.header.length + b.body.length + b.receipts.length;
+      }
+    } catch (err) {
+      this.#log.error({ err, fromNumber }, 'cannot read blocks for a client node');
+      return;
+    }
+    this.#transport.send(from, encodeMessage({ type: 'BlockData', blocks }));
+    if (this.#lastNotice !== null) this.#transport.send(from, this.#lastNotice);
   }
 
   #enqueue(input: Input): void {
@@ -203,6 +233,7 @@ export class ReplicaNode {
         return;
       case 'send': {
         const frame = encodeMessage(o.message as Message);
+        if (o.message.type === 'BlockNotice') this.#lastNotice = frame;
         for (const to of o.to) this.#transport.send(to, frame);
         return;
       }

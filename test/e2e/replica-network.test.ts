@@ -8,6 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BftClient } from '../../src/client/bft-client.ts';
+import { LedgerMirror } from '../../src/client/mirror.ts';
+import { decodeMessage } from '../../src/codec/message-codec.ts';
+import { MemoryStore } from '../../src/storage/memory.ts';
 import { decodeRequestResult, encodeTxPayload } from '../../src/codec/tx-payload.ts';
 import { buildCommon } from '../../src/execution/common.ts';
 import { initHashes } from '../../src/crypto/hash.ts';
@@ -61,6 +64,7 @@ test('four replica processes order and execute transactions; a replica killed wi
     return child;
   };
   let client: BftClient | undefined;
+  let mirror: LedgerMirror | undefined;
   let transport: TlsTransport | undefined;
   try {
     await runInit({
@@ -76,16 +80,27 @@ test('four replica processes order and execute transactions; a replica killed wi
     assert.equal(material.role, 'client');
     if (material.role !== 'client') return;
     transport = new TlsTransport(tlsTransportOptions(material, { tuning: FAST }));
-    await transport.start();
+    const executionKeys = material.network.replicas.map((r) => r.executionKey);
     client = new BftClient({
       transport,
       clientId: material.id,
       authKey: material.authKey,
-      executionKeys: material.network.replicas.map((r) => r.executionKey),
+      executionKeys,
       f: material.network.f,
       firstRequestSeq: Date.now() * 1000,
       retryMs: 1_000,
+      subscribe: false,
     });
+    const t = transport;
+    mirror = await LedgerMirror.open({ kv: new MemoryStore(), config: material.network.chainConfig, send: (to, f) => t.send(to, f), executionKeys, f: material.network.f });
+    const bft = client;
+    const m = mirror;
+    transport.onFrame((from, frame) => {
+      const msg = decodeMessage(frame);
+      bft.onMessage(from, msg);
+      m.onMessage(from, msg);
+    });
+    await transport.start();
     const common = buildCommon(1337n, 'cancun');
     const key = testKey(0);
     let nonce = 0;
@@ -136,8 +151,20 @@ test('four replica processes order and execute transactions; a replica killed wi
     assert.ok(h1 !== null && h1.view >= 1, `replica 1 is in view ${h1?.view}`);
     const next = await client.submit(encodeTxPayload(txs(1)));
     assert.ok(next.seq > inNewView.seq, 'and the client goes on with the new primary');
+
+    // The client node's mirror holds every block, each certified by f + 1 replicas.
+    const mirrored = await until('the mirror to reach the head', 30_000, async () => {
+      mirror!.poke();
+      await mirror!.settled();
+      return mirror!.head.number === BigInt(next.summary.blockNumber) ? mirror!.head : undefined;
+    });
+    assert.ok(Buffer.from(mirrored.hash).equals(Buffer.from(next.summary.blockHash)), "the certified head");
+    const receipts = await mirror.blocks.receipts(mirrored.hash);
+    assert.equal(receipts?.length, 1);
+    assert.equal(mirror.rejected, 0);
   } finally {
     client?.close();
+    mirror?.close();
     await transport?.close();
     const exits = [...procs.values()].map(
       (p) => new Promise<number | null>((resolve) => (p.exitCode !== null || p.signalCode !== null ? resolve(p.exitCode) : p.once('exit', (code) => resolve(code)))),

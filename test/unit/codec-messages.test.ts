@@ -39,6 +39,8 @@ export const EVERY_MESSAGE: Message[] = [
   { type: 'CommittedBatch', seq: 2, batch, commit: { kind: 'fast', view: 1, digest: d(9), cert } },
   { type: 'Request', request },
   { type: 'BlockNotice', seq: 9, summary, resultsRoot: d(4), signature: new Uint8Array(64).fill(2) },
+  { type: 'BlockRequest', fromNumber: 3, toNumber: 9 },
+  { type: 'BlockData', blocks: [{ header: d(1), body: new Uint8Array([0xc3, 0xc0, 0xc0, 0xc0]), receipts: new Uint8Array([0xc0]) }] },
   {
     type: 'Reply',
     clientId: 4,

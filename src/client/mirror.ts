@@ -1,0 +1,178 @@
+/**
+ * The client node's verified ledger mirror: blocks, receipts and indexes, accepted only when f + 1
+ * replicas vouch for them. Each replica announces every block it makes (`BlockNotice`, signed with
+ * its execution key); a block hash named by f + 1 valid, matching notices is certified. The mirror
+ * fetches blocks from one replica at a time and stores a run of them only when it ends in a
+ * certified block and every block links to the next by its parent hash, starting from the mirror's
+ * own head — so a lying replica can delay the mirror (it then asks another) but never put a block
+ * in it. Each block is also checked against its transactions and receipts roots (`verifyBlock`).
+ * After a disconnect, or on an idle network, asking for blocks also brings each replica's latest
+ * notice, so the mirror learns how far the chain has gone.
+ */
+import type { Common } from '@ethereumjs/common';
+import { encodeMessage } from '../codec/message-codec.ts';
+import type { BlockData, BlockNotice, Message } from '../codec/messages.ts';
+import { replyBytes } from '../codec/signing.ts';
+import { equalBytes } from '../common/bytes.ts';
+import { verifyNodeAuth, type NodeAuthPublicKey } from '../crypto/index.ts';
+import type { ChainConfig } from '../execution/chain-config.ts';
+import { Executor } from '../execution/executor.ts';
+import { verifyBlock, type VerifiedBlock } from '../execution/verify-block.ts';
+import type { BlockStore } from '../ledger/block-store.ts';
+import type { KvStore } from '../storage/index.ts';
+
+export interface MirrorOptions {
+  readonly kv: KvStore;
+  readonly config: ChainConfig;
+  readonly send: (to: number, frame: Uint8Array) => void;
+  readonly executionKeys: readonly NodeAuthPublicKey[];
+  readonly f: number;
+  /** How long a replica may take to answer before the next one is asked. */
+  readonly fetchTimeoutMs?: number;
+  readonly onBlock?: (number: bigint) => void;
+}
+
+const CHUNK = 64;
+
+export class LedgerMirror {
+  readonly blocks: BlockStore;
+  readonly common: Common;
+  readonly #o: MirrorOptions;
+  readonly #kv: KvStore;
+  readonly #n: number;
+  #head: { number: bigint; hash: Uint8Array };
+  /** block number → block hash (hex) → replicas that announced it */
+  readonly #notices = new Map<bigint, Map<string, Set<number>>>();
+  readonly #certified = new Map<bigint, Uint8Array>();
+  /** Fetched blocks waiting for a certified block above them. */
+  #pending: { number: bigint; parts: BlockData['blocks'][number] }[] = [];
+  #source = 0;
+  #fetching: { to: number; timer: NodeJS.Timeout } | null = null;
+  #busy: Promise<void> = Promise.resolve();
+  rejected = 0;
+
+  private constructor(o: MirrorOptions, executor: Executor) {
+    this.#o = o;
+    this.#kv = o.kv;
+    this.#n = o.executionKeys.length;
+    this.blocks = executor.blocks;
+    this.common = executor.common;
+    const h = executor.head;
+    this.#head = { number: h.header.number, hash: h.hash() };
+  }
+
+  /** Opens (or creates, from the genesis in the network file) the mirror's store. */
+  static async open(o: MirrorOptions): Promise<LedgerMirror> {
+    const executor = await Executor.open({ kv: o.kv, config: o.config, nodeCacheEntries: 1_000 });
+    return new LedgerMirror(o, executor);
+  }
+
+  get head(): { number: bigint; hash: Uint8Array } {
+    return this.#head;
+  }
+
+  /** Asks for blocks above the head (start-up, reconnect, or a periodic check on an idle network). */
+  poke(): void {
+    if (this.#fetching === null) this.#fetch(this.#head.number + 1n);
+  }
+
+  onMessage(from: number, m: Message): void {
+    if (from < 0 || from >= this.#n) return;
+    if (m.type === 'BlockNotice') this.#onNotice(from, m);
+    else if (m.type === 'BlockData') this.#busy = this.#busy.then(() => this.#onData(from, m));
+  }
+
+  /** Resolves when everything received so far has been processed (for tests and shutdown). */
+  settled(): Promise<void> {
+    return this.#busy;
+  }
+
+  #onNotice(from: number, m: BlockNotice): void {
+    const number = BigInt(m.summary.blockNumber);
+    if (number <= this.#head.number || this.#certified.has(number)) return;
+    const pk = this.#o.executionKeys[from];
+    if (pk === undefined || !verifyNodeAuth(pk, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature)) {
+      this.rejected++;
+      return;
+    }
+    const key = Buffer.from(m.summary.blockHash).toString('hex');
+    let byHash = this.#notices.get(number);
+    if (byHash === undefined) this.#notices.set(number, (byHash = new Map()));
+    let who = byHash.get(key);
+    if (who === undefined) byHash.set(key, (who = new Set()));
+    who.add(from);
+    if (who.size < this.#o.f + 1) return;
+    this.#certified.set(number, m.summary.blockHash);
+    this.#notices.delete(number);
+    this.poke();
+  }
+
+  #fetch(fromNumber: bigint): void {
+    const to = this.#source;
+    const timer = setTimeout(() => {
+      // No (usable) answer: the next replica is asked.
+      this.#fetching = null;
+      this.#source = (this.#source + 1) % this.#n;
+      this.poke();
+    }, this.#o.fetchTimeoutMs ?? 2_000);
+    this.#fetching = { to, timer };
+    const n = Number(fromNumber);
+    this.#o.send(to, encodeMessage({ type: 'BlockRequest', fromNumber: n, toNumber: n + CHUNK - 1 }));
+  }
+
+  async #onData(from: number, m: BlockData): Promise<void> {
+    if (this.#fetching === null || this.#fetching.to !== from) return;
+    clearTimeout(this.#fetching.timer);
+    this.#fetching = null;
+    const next = this.#pending.length > 0 ? this.#pending[this.#pending.length - 1]!.number + 1n : this.#head.number + 1n;
+    m.blocks.forEach((parts, i) => this.#pending.push({ number: next + BigInt(i), parts }));
+    const stored = await this.#storeCertifiedRun();
+    if (!stored.ok) {
+      this.rejected++;
+      this.#pending = [];
+      this.#source = (this.#source + 1) % this.#n;
+    }
+    const highest = Math.max(0, ...[...this.#certified.keys()].map(Number));
+    const wanted = BigInt(highest) > this.#head.number;
+    // More to fetch: the source had more, or a certified block is still above the head.
+    if (m.blocks.length === CHUNK || (wanted && m.blocks.length > 0) || !stored.ok) this.poke();
+  }
+
+  /** Stores the longest prefix of pending blocks that ends in a certified block and links up. */
+  async #storeCertifiedRun(): Promise<{ ok: boolean }> {
+    let top = -1;
+    for (let i = this.#pending.length - 1; i >= 0; i--) {
+      if (this.#certified.has(this.#pending[i]!.number)) {
+        top = i;
+        break;
+      }
+    }
+    if (top < 0) return { ok: this.#pending.length <= 10_000 };
+    const run = this.#pending.slice(0, top + 1);
+    const verified: VerifiedBlock[] = new Array<VerifiedBlock>(run.length);
+    let expected = this.#certified.get(run[top]!.number)!;
+    try {
+      for (let i = top; i >= 0; i--) {
+        const v = await verifyBlock(this.common, run[i]!.parts, expected);
+        verified[i] = v;
+        expected = v.block.header.parentHash;
+      }
+    } catch {
+      return { ok: false };
+    }
+    if (!equalBytes(expected, this.#head.hash)) return { ok: false };
+    const ops = verified.flatMap((v) => this.blocks.putBlockOps(v.block, v.receipts, v.rawTxs));
+    await this.#kv.write(ops, { sync: true });
+    const last = verified[verified.length - 1]!.block;
+    this.#head = { number: last.header.number, hash: last.hash() };
+    for (const n of this.#certified.keys()) if (n <= this.#head.number) this.#certified.delete(n);
+    this.#pending = this.#pending.slice(top + 1);
+    for (const v of verified) this.#o.onBlock?.(v.block.header.number);
+    return { ok: true };
+  }
+
+  close(): void {
+    if (this.#fetching !== null) clearTimeout(this.#fetching.timer);
+    this.#fetching = null;
+  }
+}
