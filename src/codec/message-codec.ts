@@ -4,6 +4,7 @@
  * a message; it checks every length against `CodecLimits` before allocating.
  */
 import { Reader, Writer, codecError } from './binary.ts';
+import { readReadQuery, writeReadQuery } from './read.ts';
 import {
   DIGEST_LENGTH,
   type Batch,
@@ -57,6 +58,8 @@ const TAGS: Record<MessageType, number> = {
   BlockNotice: 16,
   BlockRequest: 17,
   BlockData: 18,
+  ReadRequest: 19,
+  ReadReply: 20,
 };
 const TYPE_OF_TAG = new Map(Object.entries(TAGS).map(([type, tag]) => [tag, type as MessageType]));
 const SIG_MAX = 128;
@@ -170,6 +173,13 @@ function writeBody(w: Writer, m: Message): void {
       return;
     case 'BlockRequest':
       w.u64(m.fromNumber).u64(m.toNumber);
+      return;
+    case 'ReadRequest':
+      w.u64(m.id).u64(m.blockNumber);
+      writeReadQuery(w, m.query);
+      return;
+    case 'ReadReply':
+      w.u64(m.id).u64(m.blockNumber).fixed(m.blockHash, 32).u8(m.ok ? 1 : 0).bytes(m.result).bytes(m.signature);
       return;
     case 'BlockData':
       w.list(m.blocks, (w, b) => w.bytes(b.header).bytes(b.body).bytes(b.receipts));
@@ -332,6 +342,18 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
       return { type, request: readRequest(r, l) };
     case 'BlockRequest':
       return { type, fromNumber: r.u64('fromNumber'), toNumber: r.u64('toNumber') };
+    case 'ReadRequest':
+      return { type, id: r.u64('id'), blockNumber: r.u64('blockNumber'), query: readReadQuery(r, l.maxPayloadBytes) };
+    case 'ReadReply':
+      return {
+        type,
+        id: r.u64('id'),
+        blockNumber: r.u64('blockNumber'),
+        blockHash: r.fixed(32, 'blockHash'),
+        ok: r.bool('ok'),
+        result: r.bytes(l.maxResultBytes, 'result'),
+        signature: r.bytes(SIG_MAX, 'signature'),
+      };
     case 'BlockData':
       return {
         type,

@@ -1,3 +1,5 @@
+import type { ReadQuery } from './read.ts';
+
 /**
  * Every message the SBFT protocol sends, as data. The shapes follow Concord-BFT's message set
  * (PrePrepare, the fast path's signature shares and FullCommitProof, the slow path's
@@ -256,5 +258,25 @@ export interface BlockData {
   readonly blocks: readonly { readonly header: Uint8Array; readonly body: Uint8Array; readonly receipts: Uint8Array }[];
 }
 
-export type Message = ReplicaMessage | Request | Reply | BlockNotice | BlockRequest | BlockData;
+/** A state read at a block, answered by each replica on its own (no ordering needed). */
+export interface ReadRequest {
+  readonly type: 'ReadRequest';
+  readonly id: number;
+  readonly blockNumber: number;
+  readonly query: ReadQuery;
+}
+
+export interface ReadReply {
+  readonly type: 'ReadReply';
+  readonly id: number;
+  readonly blockNumber: number;
+  readonly blockHash: Uint8Array;
+  /** False: the read failed (block not available here, execution error); `result` says why. */
+  readonly ok: boolean;
+  readonly result: Uint8Array;
+  /** Execution-key signature over `readReplyBytes`. */
+  readonly signature: Uint8Array;
+}
+
+export type Message = ReplicaMessage | Request | Reply | BlockNotice | BlockRequest | BlockData | ReadRequest | ReadReply;
 export type MessageType = Message['type'];

@@ -174,6 +174,8 @@ function onMessage(s: ReplicaState, from: number, m: Message): void {
     case 'BlockNotice':
     case 'BlockRequest':
     case 'BlockData':
+    case 'ReadRequest':
+    case 'ReadReply':
       return reject(s, from, 'unexpected-message', `${m.type} sent to a replica`);
   }
 }

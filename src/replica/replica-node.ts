@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
-import type { Message } from '../codec/messages.ts';
+import type { Message, ReadRequest } from '../codec/messages.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { createBlsConsensusCrypto } from '../consensus/bls-crypto.ts';
 import { makeConsensusConfig, primaryOf, type ConsensusConfig } from '../consensus/config.ts';
 import type { Input, Output } from '../consensus/io.ts';
 import { preverify, restoreReplica, step } from '../consensus/replica.ts';
 import type { ReplicaState } from '../consensus/state.ts';
-import { initHashes } from '../crypto/index.ts';
+import { initHashes, signNodeAuth } from '../crypto/index.ts';
 import { Executor } from '../execution/executor.ts';
 import { TlsTransport } from '../net/tls-transport.ts';
 import type { TlsTuning } from '../net/tls-options.ts';
@@ -25,6 +25,7 @@ import { openRocksStore, type KvStore } from '../storage/index.ts';
 import { ConsensusStore } from './consensus-store.ts';
 import { EthereumApp } from './ethereum-app.ts';
 import { ReplicaMetrics, serveMetrics } from './metrics.ts';
+import { ReadService } from './read-service.ts';
 
 export interface ReplicaNodeOptions {
   readonly dir: string;
@@ -48,6 +49,7 @@ export class ReplicaNode {
   readonly #transport: TlsTransport;
   readonly #state: ReplicaState;
   readonly #metrics: ReplicaMetrics;
+  readonly #reads: ReadService;
   #server: Server | null = null;
   readonly #queue: Input[] = [];
   #draining = false;
@@ -79,6 +81,8 @@ export class ReplicaNode {
     this.#transport = parts.transport;
     this.#state = parts.state;
     this.#onFatal = parts.onFatal;
+    const executionKey = parts.material.executionKey;
+    this.#reads = new ReadService(parts.executor, (bytes) => signNodeAuth(executionKey, bytes));
     this.#metrics = new ReplicaMetrics(() => ({
       view: this.#state.view,
       active: this.#state.active,
@@ -169,7 +173,23 @@ export class ReplicaNode {
       void this.#serveBlocks(from, message.fromNumber, message.toNumber);
       return;
     }
+    if (message.type === 'ReadRequest') {
+      void this.#serveRead(from, message);
+      return;
+    }
     this.#enqueue({ kind: 'message', from, message, now: Date.now() });
+  }
+
+  async #serveRead(from: number, m: ReadRequest): Promise<void> {
+    if (from < this.#state.q.n || this.#stopped) {
+      this.#metrics.rejected.inc({ reason: 'unexpected-message' });
+      return;
+    }
+    try {
+      this.#transport.send(from, encodeMessage(await this.#reads.answer(from, m)));
+    } catch (err) {
+      this.#log.error({ err, id: m.id }, 'read failed');
+    }
   }
 
   /** Up to 64 canonical blocks (and about 4 MiB) per answer; the mirror asks again for more. */

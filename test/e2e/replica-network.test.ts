@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BftClient } from '../../src/client/bft-client.ts';
 import { LedgerMirror } from '../../src/client/mirror.ts';
+import { ReadClient } from '../../src/client/read-client.ts';
+import { decodeCallOutcome, quantityOf } from '../../src/codec/read.ts';
 import { decodeMessage } from '../../src/codec/message-codec.ts';
 import { MemoryStore } from '../../src/storage/memory.ts';
 import { decodeRequestResult, encodeTxPayload } from '../../src/codec/tx-payload.ts';
@@ -18,7 +20,7 @@ import { TlsTransport } from '../../src/net/tls-transport.ts';
 import { runInit } from '../../src/setup/init.ts';
 import { loadNodeDirectory } from '../../src/setup/node-directory.ts';
 import { tlsTransportOptions } from '../../src/setup/transport-config.ts';
-import { signTx, testConfig, testKey } from '../helpers/chain.ts';
+import { addressOf, signTx, testConfig, testKey } from '../helpers/chain.ts';
 import { FAST, freePorts } from '../helpers/net.ts';
 
 await initHashes();
@@ -65,6 +67,7 @@ test('four replica processes order and execute transactions; a replica killed wi
   };
   let client: BftClient | undefined;
   let mirror: LedgerMirror | undefined;
+  let reads: ReadClient | undefined;
   let transport: TlsTransport | undefined;
   try {
     await runInit({
@@ -95,10 +98,13 @@ test('four replica processes order and execute transactions; a replica killed wi
     mirror = await LedgerMirror.open({ kv: new MemoryStore(), config: material.network.chainConfig, send: (to, f) => t.send(to, f), executionKeys, f: material.network.f });
     const bft = client;
     const m = mirror;
+    reads = new ReadClient({ send: (to, f) => t.send(to, f), clientId: material.id, executionKeys, f: material.network.f });
+    const rc = reads;
     transport.onFrame((from, frame) => {
       const msg = decodeMessage(frame);
       bft.onMessage(from, msg);
       m.onMessage(from, msg);
+      rc.onMessage(from, msg);
     });
     await transport.start();
     const common = buildCommon(1337n, 'cancun');
@@ -162,9 +168,23 @@ test('four replica processes order and execute transactions; a replica killed wi
     const receipts = await mirror.blocks.receipts(mirrored.hash);
     assert.equal(receipts?.length, 1);
     assert.equal(mirror.rejected, 0);
+
+    // State reads at the certified head, each answered by f + 1 matching signed replies.
+    const at = Number(mirrored.number);
+    const recipient = new Uint8Array(Buffer.from('00000000000000000000000000000000000000aa', 'hex'));
+    const balance = await reads.read({ kind: 'balance', address: recipient }, at);
+    assert.ok(balance.ok);
+    assert.equal(quantityOf(balance.result), BigInt(nonce), 'one wei per transaction sent');
+    const senderNonce = await reads.read({ kind: 'nonce', address: new Uint8Array(Buffer.from(addressOf(key).slice(2), 'hex')) }, at);
+    assert.equal(quantityOf(senderNonce.result), BigInt(nonce));
+    const call = await reads.read({ kind: 'call', call: { to: recipient, data: new Uint8Array([1, 2]) } }, at);
+    assert.ok(call.ok && decodeCallOutcome(call.result).success, 'a call to an account without code succeeds');
+    const future = await reads.read({ kind: 'balance', address: recipient }, at + 1_000);
+    assert.equal(future.ok, false, 'a block nobody has yet is not answered as if it existed');
   } finally {
     client?.close();
     mirror?.close();
+    reads?.close();
     await transport?.close();
     const exits = [...procs.values()].map(
       (p) => new Promise<number | null>((resolve) => (p.exitCode !== null || p.signalCode !== null ? resolve(p.exitCode) : p.once('exit', (code) => resolve(code)))),
