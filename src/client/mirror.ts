@@ -16,7 +16,10 @@ import { replyBytes } from '../codec/signing.ts';
 import { equalBytes } from '../common/bytes.ts';
 import { verifyNodeAuth, type NodeAuthPublicKey } from '../crypto/index.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
-import { Executor } from '../execution/executor.ts';
+import { Executor, type BlockHashSource } from '../execution/executor.ts';
+import type { ChainSource } from '../execution/reader.ts';
+import type { Block } from '@ethereumjs/block';
+import { BulwarkError } from '../common/errors.ts';
 import { verifyBlock, type VerifiedBlock } from '../execution/verify-block.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
 import type { KvStore } from '../storage/index.ts';
@@ -41,6 +44,8 @@ export class LedgerMirror {
   readonly #kv: KvStore;
   readonly #n: number;
   #head: { number: bigint; hash: Uint8Array };
+  #headBlock: Block;
+  readonly #blockHashes: BlockHashSource;
   /** block number → block hash (hex) → replicas that announced it */
   readonly #notices = new Map<bigint, Map<string, Set<number>>>();
   readonly #certified = new Map<bigint, Uint8Array>();
@@ -59,6 +64,24 @@ export class LedgerMirror {
     this.common = executor.common;
     const h = executor.head;
     this.#head = { number: h.header.number, hash: h.hash() };
+    this.#headBlock = h;
+    this.#blockHashes = executor.blockHashes;
+  }
+
+  /** The mirror as a source for `ChainReader`: blocks, receipts, transactions and logs; no state. */
+  chain(): ChainSource {
+    const headBlock = () => this.#headBlock;
+    return {
+      blocks: this.blocks,
+      get head() {
+        return headBlock();
+      },
+      common: this.common,
+      blockHashes: this.#blockHashes,
+      stateAt(): never {
+        throw new BulwarkError('READ_NO_STATE', 'the ledger mirror holds blocks, not state: state is read from the replicas');
+      },
+    };
   }
 
   /** Opens (or creates, from the genesis in the network file) the mirror's store. */
@@ -165,6 +188,7 @@ export class LedgerMirror {
     await this.#kv.write(ops, { sync: true });
     const last = verified[verified.length - 1]!.block;
     this.#head = { number: last.header.number, hash: last.hash() };
+    this.#headBlock = last;
     for (const n of this.#certified.keys()) if (n <= this.#head.number) this.#certified.delete(n);
     this.#pending = this.#pending.slice(top + 1);
     for (const v of verified) this.#o.onBlock?.(v.block.header.number);

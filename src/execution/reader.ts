@@ -14,7 +14,9 @@ import { createNodeVm } from './precompiles.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { equalBytes } from '../common/bytes.ts';
 import type { LogEntry, TxReceipt } from '../ledger/receipt.ts';
-import type { Executor } from './executor.ts';
+import type { BlockHashSource } from './executor.ts';
+import type { Common } from '@ethereumjs/common';
+import type { BlockStore } from '../ledger/block-store.ts';
 import { TX_OPTIONS_PARAMS } from './common.ts';
 
 /** A block by number, by hash, or the head. */
@@ -68,8 +70,20 @@ export const MAX_LOG_RANGE = 10_000n;
 
 const ZERO_ADDRESS = createAddressFromBigInt(0n);
 
+/**
+ * What reads need: the block store, the head, and state at a root. An `Executor` is one (a
+ * replica's); the client node's ledger mirror is another, without state (`stateAt` refuses).
+ */
+export interface ChainSource {
+  readonly blocks: BlockStore;
+  readonly head: Block;
+  readonly common: Common;
+  readonly blockHashes: BlockHashSource;
+  stateAt(root: Uint8Array): MerkleStateManager;
+}
+
 export class ChainReader {
-  constructor(private readonly executor: Executor) {}
+  constructor(private readonly executor: ChainSource) {}
 
   async block(tag: BlockTag): Promise<Block> {
     const blocks = this.executor.blocks;
@@ -209,7 +223,7 @@ export class ChainReader {
   }
 }
 
-function unsignedTx(executor: Executor, req: CallRequest, nonce: bigint, gasLimit: bigint, baseFee: bigint): TypedTransaction {
+function unsignedTx(executor: Pick<ChainSource, 'common'>, req: CallRequest, nonce: bigint, gasLimit: bigint, baseFee: bigint): TypedTransaction {
   const opts = { common: executor.common, params: TX_OPTIONS_PARAMS, freeze: false };
   const fields = { nonce, gasLimit, to: req.to, value: req.value ?? 0n, data: req.data ?? new Uint8Array() };
   const price = req.gasPrice ?? baseFee;

@@ -13,6 +13,9 @@ import type { ExecutionResult } from '../../src/execution/block-exec.ts';
 import { Executor } from '../../src/execution/executor.ts';
 import { encodeReceipts } from '../../src/ledger/receipt.ts';
 import { MemoryStore } from '../../src/storage/memory.ts';
+import { ChainReader } from '../../src/execution/reader.ts';
+import { isBulwarkError } from '../../src/common/errors.ts';
+import { createAddressFromString } from '@ethereumjs/util';
 import { addressOf, signTx, testConfig, testKey } from '../helpers/chain.ts';
 
 await initHashes();
@@ -71,5 +74,12 @@ test('only certified, linked, root-consistent blocks are stored; a lying source 
   assert.equal(asked[0], 0, 'replica 0 was asked first');
   assert.ok(mirror.rejected >= 1, "replica 0's answer was refused");
   assert.deepEqual(await mirror.blocks.receipts(chain[1]!.block.hash()), chain[1]!.receipts, 'the honest receipts were stored');
+  // Block, transaction and log reads run on the mirror; state reads are refused with a reason.
+  const reader = new ChainReader(mirror.chain());
+  assert.equal((await reader.block('latest')).header.number, 3n);
+  const found = await reader.transaction(chain[1]!.block.transactions[0]!.hash());
+  assert.equal(found?.block.header.number, 2n);
+  assert.equal(found?.receipt.status, 1);
+  await assert.rejects(reader.balance(createAddressFromString(addressOf(testKey(1))), 'latest'), (e) => isBulwarkError(e, 'READ_NO_STATE'));
   mirror.close();
 });
