@@ -2,7 +2,8 @@
  * State reads for client nodes, answered by this replica from its own committed state at the block
  * asked for, signed with its execution key. Reads do not go through consensus: the client node
  * asks every replica and accepts an answer only when f + 1 of them sign the same one. At most
- * `maxInFlight` reads run at once; the rest are answered "busy" (the client retries).
+ * `maxInFlight` reads run at once; up to `maxQueued` more wait their turn, and beyond that a read
+ * is dropped unanswered (`answer` resolves to null): "busy" is not a fact replicas could agree on.
  */
 import { Address } from '@ethereumjs/util';
 import type { ReadReply, ReadRequest } from '../codec/messages.ts';
@@ -34,19 +35,36 @@ export class ReadService {
   readonly #reader: ChainReader;
   readonly #sign: (bytes: Uint8Array) => Uint8Array;
   readonly #maxInFlight: number;
+  readonly #maxQueued: number;
   #inFlight = 0;
+  readonly #waiting: (() => void)[] = [];
 
-  constructor(executor: Executor, sign: (bytes: Uint8Array) => Uint8Array, maxInFlight = 16) {
+  constructor(executor: Executor, sign: (bytes: Uint8Array) => Uint8Array, limits: { maxInFlight?: number; maxQueued?: number } = {}) {
     this.#executor = executor;
     this.#reader = new ChainReader(executor);
     this.#sign = sign;
-    this.#maxInFlight = maxInFlight;
+    this.#maxInFlight = limits.maxInFlight ?? 16;
+    this.#maxQueued = limits.maxQueued ?? 1_024;
   }
 
-  async answer(clientId: number, m: ReadRequest): Promise<ReadReply> {
-    if (this.#inFlight >= this.#maxInFlight) return this.#reply(clientId, m, ZERO32, false, utf8.encode('busy'));
-    this.#inFlight++;
+  async answer(clientId: number, m: ReadRequest): Promise<ReadReply | null> {
+    if (this.#inFlight >= this.#maxInFlight) {
+      if (this.#waiting.length >= this.#maxQueued) return null;
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#inFlight++;
+    }
     try {
+      return await this.#run(clientId, m);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next !== undefined) next(); // the slot passes straight to the next read
+      else this.#inFlight--;
+    }
+  }
+
+  async #run(clientId: number, m: ReadRequest): Promise<ReadReply> {
+    {
       const header = await this.#executor.blocks.headerByNumber(BigInt(m.blockNumber));
       if (header === undefined) return this.#reply(clientId, m, ZERO32, false, utf8.encode('block not available'));
       const tag = header.number;
@@ -79,8 +97,6 @@ export class ReadService {
         return this.#reply(clientId, m, header.hash(), false, utf8.encode(message));
       }
       return this.#reply(clientId, m, header.hash(), true, result);
-    } finally {
-      this.#inFlight--;
     }
   }
 

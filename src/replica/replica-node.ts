@@ -60,6 +60,7 @@ export class ReplicaNode {
   #idle: Promise<void> = Promise.resolve();
   /** The newest block announcement sent, repeated to mirrors that ask for blocks (catch-up when idle). */
   #lastNotice: Uint8Array | null = null;
+  readonly #sideWork = new Set<Promise<void>>();
 
   private constructor(parts: {
     material: ReplicaMaterial;
@@ -170,14 +171,20 @@ export class ReplicaNode {
     }
     // Block reads for client nodes' mirrors are served here, beside consensus, not through it.
     if (message.type === 'BlockRequest') {
-      void this.#serveBlocks(from, message.fromNumber, message.toNumber);
+      this.#beside(this.#serveBlocks(from, message.fromNumber, message.toNumber));
       return;
     }
     if (message.type === 'ReadRequest') {
-      void this.#serveRead(from, message);
+      this.#beside(this.#serveRead(from, message));
       return;
     }
     this.#enqueue({ kind: 'message', from, message, now: Date.now() });
+  }
+
+  /** Work done beside consensus (reads, block serving); `stop` waits for it before closing the store. */
+  #beside(work: Promise<void>): void {
+    this.#sideWork.add(work);
+    void work.finally(() => this.#sideWork.delete(work));
   }
 
   async #serveRead(from: number, m: ReadRequest): Promise<void> {
@@ -186,7 +193,9 @@ export class ReplicaNode {
       return;
     }
     try {
-      this.#transport.send(from, encodeMessage(await this.#reads.answer(from, m)));
+      const reply = await this.#reads.answer(from, m);
+      if (reply === null) this.#metrics.rejected.inc({ reason: 'client-queue-full' });
+      else this.#transport.send(from, encodeMessage(reply));
     } catch (err) {
       this.#log.error({ err, id: m.id }, 'read failed');
     }
@@ -311,6 +320,7 @@ export class ReplicaNode {
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     await this.#idle;
+    await Promise.allSettled([...this.#sideWork]);
     await this.#transport.close();
     if (this.#server !== null) await new Promise((r) => this.#server!.close(r));
     await this.#kv.close();

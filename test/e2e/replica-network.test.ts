@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { BftClient } from '../../src/client/bft-client.ts';
 import { LedgerMirror } from '../../src/client/mirror.ts';
 import { ReadClient } from '../../src/client/read-client.ts';
+import { Submitter } from '../../src/client/submitter.ts';
+import { TxPool, type AccountView } from '../../src/client/txpool.ts';
+import type { TxOutcome } from '../../src/codec/tx-payload.ts';
 import { decodeCallOutcome, quantityOf } from '../../src/codec/read.ts';
 import { decodeMessage } from '../../src/codec/message-codec.ts';
 import { MemoryStore } from '../../src/storage/memory.ts';
@@ -181,6 +184,30 @@ test('four replica processes order and execute transactions; a replica killed wi
     assert.ok(call.ok && decodeCallOutcome(call.result).success, 'a call to an account without code succeeds');
     const future = await reads.read({ kind: 'balance', address: recipient }, at + 1_000);
     assert.equal(future.ok, false, 'a block nobody has yet is not answered as if it existed');
+
+    // The pool and the submitter: a burst of 20 nonces from one sender, sent concurrently, all land.
+    const rc2 = reads;
+    const head = () => Number(mirror!.head.number);
+    const hexToAddress = (a: string) => new Uint8Array(Buffer.from(a.slice(2), 'hex'));
+    const quantity = async (kind: 'nonce' | 'balance', a: string) => {
+      const res = await rc2.read({ kind, address: hexToAddress(a) }, head());
+      assert.ok(res.ok, Buffer.from(res.result).toString());
+      return quantityOf(res.result);
+    };
+    const view: AccountView = { nonce: (a) => quantity('nonce', a), balance: (a) => quantity('balance', a) };
+    const pool = new TxPool({ config: material.network.chainConfig, common, state: view });
+    const outcomes = new Map<string, TxOutcome>();
+    const submitter = new Submitter({ pool, client, onOutcome: (hash, o) => outcomes.set(hash, o) });
+    const burstKey = testKey(1);
+    const burst = Array.from({ length: 20 }, (_, i) =>
+      signTx(common, burstKey, { nonce: BigInt(i), to: '0x00000000000000000000000000000000000000bb', value: 1n, gasLimit: 21_000n }).serialize(),
+    );
+    const hashes = await Promise.all(burst.sort(() => Math.random() - 0.5).map((raw) => pool.add(raw)));
+    assert.equal(await pool.pendingNonce(addressOf(burstKey)), 20n);
+    submitter.kick();
+    await until('the burst to land', 30_000, async () => (outcomes.size === 20 ? true : undefined));
+    assert.ok(hashes.every((h) => outcomes.get(h)?.included === true), 'all 20 included');
+    submitter.stop();
   } finally {
     client?.close();
     mirror?.close();
