@@ -81,6 +81,8 @@ export class TxPool {
   readonly #limits: PoolLimits;
   readonly #accounts = new Map<string, Account>();
   readonly #byHash = new Map<string, PoolTx>();
+  /** Hashes ordered in the last few seconds, which the mirror may not have received yet. */
+  readonly #recent = new Map<string, number>();
 
   constructor(o: { config: ChainConfig; common: Common; state: AccountView; limits?: Partial<PoolLimits> }) {
     this.#config = o.config;
@@ -95,6 +97,19 @@ export class TxPool {
 
   has(hash: string): boolean {
     return this.#byHash.has(hash);
+  }
+
+  /** Waiting, in flight, or ordered in the last 10 s (so a receipt is worth waiting for). */
+  landing(hash: string): boolean {
+    const h = hash.toLowerCase();
+    if (this.#byHash.has(h)) return true;
+    const at = this.#recent.get(h);
+    return at !== undefined && Date.now() - at < 10_000;
+  }
+
+  /** A transaction waiting or in flight, by hash (eth_getTransactionByHash before inclusion). */
+  get(hash: string): PoolTx | undefined {
+    return this.#byHash.get(hash.toLowerCase());
   }
 
   /** Checks and admits a raw transaction; resolves to its hash or rejects with a `PoolError`. */
@@ -201,7 +216,10 @@ export class TxPool {
    * committed nonces.
    */
   async settle(ordered: readonly string[], senders: readonly string[]): Promise<void> {
+    const now = Date.now();
+    if (this.#recent.size > 50_000) for (const [h, at] of this.#recent) if (now - at >= 10_000) this.#recent.delete(h);
     for (const hash of ordered) {
+      this.#recent.set(hash, now);
       const t = this.#byHash.get(hash);
       if (t === undefined) continue;
       this.#byHash.delete(hash);

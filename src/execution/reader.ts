@@ -151,6 +151,9 @@ export class ChainReader {
       this.executor.blocks.block(loc.blockHash),
       this.executor.blocks.receipts(loc.blockHash),
     ]);
+    // A block being stored is visible to reads a moment before the head moves to it: reads never
+    // see beyond the head, so a receipt never comes with a stale nonce or balance.
+    if (block !== undefined && block.header.number > this.executor.head.header.number) return undefined;
     const tx = block?.transactions[loc.index];
     const receipt = receipts?.[loc.index];
     if (block === undefined || tx === undefined || receipt === undefined || receipts === undefined) {

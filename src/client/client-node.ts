@@ -1,0 +1,139 @@
+/**
+ * The client node's composition root: the TLS links to every replica, the BFT client, the
+ * verified ledger mirror, signed state reads, the transaction pool and its submitter, and the
+ * JSON-RPC server in front of them. One decoded frame goes to each part that may want it.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { decodeMessage } from '../codec/message-codec.ts';
+import type { Message } from '../codec/messages.ts';
+import { quantityOf } from '../codec/read.ts';
+import { BulwarkError } from '../common/errors.ts';
+import { initHashes } from '../crypto/index.ts';
+import { ChainReader } from '../execution/reader.ts';
+import { TlsTransport } from '../net/tls-transport.ts';
+import { identityMethods } from '../rpc/namespaces/web3-net.ts';
+import { ethCoreMethods } from '../rpc/namespaces/eth-core.ts';
+import { RpcServer } from '../rpc/server.ts';
+import { loadNodeDirectory } from '../setup/node-directory.ts';
+import { tlsTransportOptions } from '../setup/transport-config.ts';
+import { openRocksStore, type KvStore } from '../storage/index.ts';
+import { BftClient } from './bft-client.ts';
+import { LedgerMirror } from './mirror.ts';
+import { ReadClient } from './read-client.ts';
+import { Submitter } from './submitter.ts';
+import { TxPool, type AccountView } from './txpool.ts';
+
+export interface ClientNodeOptions {
+  readonly dir: string;
+  readonly passphrase?: string;
+  readonly logger: Logger;
+  readonly rpc: { readonly host: string; readonly port: number };
+}
+
+const VERSION = 'bulwark/0.1.0';
+
+interface Parts {
+  readonly kv: KvStore;
+  readonly transport: TlsTransport;
+  readonly bft: BftClient;
+  readonly mirror: LedgerMirror;
+  readonly reads: ReadClient;
+  readonly submitter: Submitter;
+}
+
+export class ClientNode {
+  readonly rpc: RpcServer;
+  readonly #parts: Parts;
+  readonly #timer: NodeJS.Timeout;
+  readonly #log: Logger;
+
+  private constructor(rpc: RpcServer, parts: Parts, timer: NodeJS.Timeout, log: Logger) {
+    this.rpc = rpc;
+    this.#parts = parts;
+    this.#timer = timer;
+    this.#log = log;
+  }
+
+  static async start(o: ClientNodeOptions): Promise<ClientNode> {
+    await initHashes();
+    const material = await loadNodeDirectory(o.dir, o.passphrase === undefined ? {} : { passphrase: o.passphrase });
+    if (material.role !== 'client') {
+      throw new BulwarkError('CLIENT_WRONG_DIRECTORY', `${o.dir} holds a ${material.role}'s keys, not a client node's`, { dir: o.dir });
+    }
+    const log = o.logger.child({ client: material.id });
+    const network = material.network;
+    const executionKeys = network.replicas.map((r) => r.executionKey);
+    const kv = await openRocksStore(join(o.dir, 'data'));
+    const transport = new TlsTransport(tlsTransportOptions(material));
+    const send = (to: number, frame: Uint8Array) => void transport.send(to, frame);
+    const bft = new BftClient({
+      transport,
+      clientId: material.id,
+      authKey: material.authKey,
+      executionKeys,
+      f: network.f,
+      firstRequestSeq: Date.now() * 1000,
+      subscribe: false,
+    });
+    const mirror = await LedgerMirror.open({ kv, config: network.chainConfig, send, executionKeys, f: network.f });
+    const reads = new ReadClient({ send, clientId: material.id, executionKeys, f: network.f });
+    transport.onFrame((from, frame) => {
+      let m: Message;
+      try {
+        m = decodeMessage(frame);
+      } catch {
+        log.warn({ from }, 'undecodable frame');
+        return;
+      }
+      bft.onMessage(from, m);
+      mirror.onMessage(from, m);
+      reads.onMessage(from, m);
+    });
+    const at = () => Number(mirror.head.number);
+    const quantity = async (kind: 'nonce' | 'balance', a: string) => {
+      const r = await reads.read({ kind, address: bytesOf(a) }, at());
+      if (!r.ok) throw new BulwarkError('CLIENT_READ_FAILED', `replicas could not read the ${kind}: ${new TextDecoder().decode(r.result)}`);
+      return quantityOf(r.result);
+    };
+    const state: AccountView = { nonce: (a) => quantity('nonce', a), balance: (a) => quantity('balance', a) };
+    const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state });
+    const submitter = new Submitter({ pool, client: bft, onError: (err) => log.warn({ err }, 'request not committed; its transactions wait again') });
+    await transport.start();
+    mirror.poke();
+    const timer = setInterval(() => mirror.poke(), 1_000);
+    const methods = new Map([
+      ...identityMethods({ chainId: network.chainId, clientVersion: VERSION, peerCount: () => transport.stats().filter((p) => p.connected).length }),
+      ...ethCoreMethods({
+        chainId: network.chainId,
+        freeGas: network.chainConfig.gasMode === 'free',
+        reader: new ChainReader(mirror.chain()),
+        head: () => mirror.chain().head,
+        read: (q, n) => reads.read(q, n),
+        pool,
+        submit: () => submitter.kick(),
+      }),
+    ]);
+    const rpc = await RpcServer.start({ methods, host: o.rpc.host, port: o.rpc.port, onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed') });
+    log.info({ rpc: rpc.url }, 'client node started');
+    return new ClientNode(rpc, { kv, transport, bft, mirror, reads, submitter }, timer, log);
+  }
+
+  async stop(): Promise<void> {
+    const p = this.#parts;
+    clearInterval(this.#timer);
+    await this.rpc.close();
+    p.submitter.stop();
+    p.bft.close();
+    p.reads.close();
+    p.mirror.close();
+    await p.mirror.settled();
+    await p.transport.close();
+    await p.kv.close();
+    this.#log.info('client node stopped');
+  }
+}
+
+function bytesOf(address: string): Uint8Array {
+  return new Uint8Array(Buffer.from(address.slice(2), 'hex'));
+}

@@ -1,0 +1,167 @@
+/**
+ * The core `eth_*` methods a dApp library needs to deploy a contract and send transactions:
+ * chain and block queries from the client node's verified mirror, state queries through f + 1
+ * signed replica answers at the mirror's certified head, and transactions through the pool.
+ */
+import type { Block } from '@ethereumjs/block';
+import { decodeCallOutcome, quantityOf, type CallQuery, type ReadQuery } from '../../codec/read.ts';
+import type { ReadResult } from '../../client/read-client.ts';
+import { PoolError, type TxPool } from '../../client/txpool.ts';
+import type { ChainReader } from '../../execution/reader.ts';
+import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
+import { formatBlock, formatReceipt, formatTx, hexD, hexQ } from '../format.ts';
+import { method, type MethodDef } from '../method.ts';
+import { address, blockRef, bool, data, hash32, quantity, type BlockRef, type Param } from '../params.ts';
+
+export interface EthBackend {
+  readonly chainId: bigint;
+  readonly freeGas: boolean;
+  /** Block, transaction and receipt reads on the mirror. */
+  readonly reader: ChainReader;
+  head(): Block;
+  read(query: ReadQuery, blockNumber: number): Promise<ReadResult>;
+  readonly pool: TxPool;
+  /** Something entered the pool: hand ready transactions to consensus. */
+  submit(): void;
+}
+
+const callObject: Param<CallQuery> = (v, i) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidParams(i, 'expected a transaction call object');
+  const o = v as Record<string, unknown>;
+  const bytes = (x: unknown) => (x === undefined || x === null ? undefined : data()(x, i));
+  const addr = (x: unknown) => (x === undefined || x === null ? undefined : new Uint8Array(Buffer.from(address(x, i).slice(2), 'hex')));
+  const q = (x: unknown) => (x === undefined || x === null ? undefined : quantity(x, i));
+  if (o.data !== undefined && o.input !== undefined && o.data !== o.input) throw invalidParams(i, 'both "data" and "input" are set and not equal');
+  const from = addr(o.from);
+  const to = addr(o.to);
+  const input = bytes(o.input ?? o.data);
+  const value = q(o.value);
+  const gas = q(o.gas);
+  const gasPrice = q(o.gasPrice ?? o.maxFeePerGas);
+  return {
+    ...(from === undefined ? {} : { from }),
+    ...(to === undefined ? {} : { to }),
+    ...(input === undefined ? {} : { data: input }),
+    ...(value === undefined ? {} : { value }),
+    ...(gas === undefined ? {} : { gas }),
+    ...(gasPrice === undefined ? {} : { gasPrice }),
+  };
+};
+
+const RECEIPT_WAIT_MS = 2_000;
+
+const addrBytes = (a: string) => new Uint8Array(Buffer.from(a.slice(2), 'hex'));
+const utf8 = new TextDecoder();
+
+/** The revert reason of `Error(string)` data, if that is what it is. */
+function revertReason(returnData: Uint8Array): string | null {
+  if (returnData.length < 68 || hexD(returnData.subarray(0, 4)) !== '0x08c379a0') return null;
+  const len = Number(BigInt(hexD(returnData.subarray(36, 68))));
+  if (68 + len > returnData.length) return null;
+  return utf8.decode(returnData.subarray(68, 68 + len));
+}
+
+export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
+  const headNumber = () => b.head().header.number;
+  /** State is read at the certified head or below; a block beyond it does not exist (yet). */
+  const stateBlock = (ref: BlockRef | undefined): number => {
+    const head = headNumber();
+    if (ref === undefined || 'tag' in ref) return ref?.tag === 'earliest' ? 0 : Number(head);
+    if ('number' in ref) {
+      if (ref.number > head) throw new RpcError(RPC_CODES.server, 'header not found');
+      return Number(ref.number);
+    }
+    throw new RpcError(RPC_CODES.server, 'block hashes in state queries are not supported yet');
+  };
+  const read = async (query: ReadQuery, ref: BlockRef | undefined): Promise<ReadResult> => {
+    const r = await b.read(query, stateBlock(ref));
+    if (!r.ok) throw new RpcError(RPC_CODES.server, utf8.decode(r.result));
+    return r;
+  };
+  const blockAt = async (ref: BlockRef): Promise<Block | null> => {
+    try {
+      if ('tag' in ref) return ref.tag === 'earliest' ? await b.reader.block(0n) : b.head();
+      if ('number' in ref) return ref.number > headNumber() ? null : await b.reader.block(ref.number);
+      return await b.reader.block(addrBytes(ref.hash));
+    } catch {
+      return null;
+    }
+  };
+
+  return new Map<string, MethodDef>([
+    ['eth_blockNumber', method([], [], () => hexQ(headNumber()))],
+    ['eth_accounts', method([], [], () => [])],
+    ['eth_gasPrice', method([], [], () => hexQ(b.freeGas ? 0n : (b.head().header.baseFeePerGas ?? 0n) + 1_000_000_000n))],
+    ['eth_maxPriorityFeePerGas', method([], [], () => hexQ(b.freeGas ? 0n : 1_000_000_000n))],
+    ['eth_getBalance', method([address], [blockRef], async ([a, ref]) => hexQ(quantityOf((await read({ kind: 'balance', address: addrBytes(a) }, ref)).result)))],
+    [
+      'eth_getTransactionCount',
+      method([address], [blockRef], async ([a, ref]) => {
+        if (ref !== undefined && 'tag' in ref && ref.tag === 'pending') return hexQ(await b.pool.pendingNonce(a));
+        return hexQ(quantityOf((await read({ kind: 'nonce', address: addrBytes(a) }, ref)).result));
+      }),
+    ],
+    ['eth_getCode', method([address], [blockRef], async ([a, ref]) => hexD((await read({ kind: 'code', address: addrBytes(a) }, ref)).result))],
+    [
+      'eth_getStorageAt',
+      method([address, quantity], [blockRef], async ([a, slot, ref]) => {
+        const s = new Uint8Array(Buffer.from(slot.toString(16).padStart(64, '0'), 'hex'));
+        return hexD((await read({ kind: 'storage', address: addrBytes(a), slot: s }, ref)).result);
+      }),
+    ],
+    [
+      'eth_call',
+      method([callObject], [blockRef], async ([call, ref]) => {
+        const outcome = decodeCallOutcome((await read({ kind: 'call', call }, ref)).result);
+        if (outcome.success) return hexD(outcome.returnData);
+        const reason = revertReason(outcome.returnData);
+        throw new RpcError(RPC_CODES.revert, reason === null ? 'execution reverted' : `execution reverted: ${reason}`, hexD(outcome.returnData));
+      }),
+    ],
+    ['eth_estimateGas', method([callObject], [blockRef], async ([call, ref]) => hexQ(quantityOf((await read({ kind: 'estimateGas', call }, ref)).result)))],
+    [
+      'eth_sendRawTransaction',
+      method([data(256 * 1024)], [], async ([raw]) => {
+        try {
+          const hash = await b.pool.add(raw);
+          b.submit();
+          return hash;
+        } catch (err) {
+          if (err instanceof PoolError) throw new RpcError(RPC_CODES.server, err.message);
+          throw err;
+        }
+      }),
+    ],
+    [
+      'eth_getTransactionByHash',
+      method([hash32], [], async ([h]) => {
+        const found = await b.reader.transaction(addrBytes(h));
+        if (found !== undefined) return formatTx(found.tx, found.block, found.index);
+        const pending = b.pool.get(h);
+        return pending === undefined ? null : formatTx(pending.tx, null, null);
+      }),
+    ],
+    [
+      'eth_getTransactionReceipt',
+      method([hash32], [], async ([h]) => {
+        let found = await b.reader.transaction(addrBytes(h));
+        // A transaction still being ordered lands within milliseconds: answering after it does,
+        // rather than null, spares libraries that wait for the next block a chain that is idle
+        // after this very transaction.
+        for (let waited = 0; found === undefined && b.pool.landing(h) && waited < RECEIPT_WAIT_MS; waited += 25) {
+          await new Promise((r) => setTimeout(r, 25));
+          found = await b.reader.transaction(addrBytes(h));
+        }
+        return found === undefined ? null : formatReceipt(found.tx, found.block, found.index, found.receipt, found.firstLogIndex);
+      }),
+    ],
+    ['eth_getBlockByNumber', method([blockRef, bool], [], async ([ref, full]) => {
+      const block = await blockAt(ref);
+      return block === null ? null : formatBlock(block, full);
+    })],
+    ['eth_getBlockByHash', method([hash32, bool], [], async ([h, full]) => {
+      const block = await blockAt({ hash: h, requireCanonical: false });
+      return block === null ? null : formatBlock(block, full);
+    })],
+  ]);
+}

@@ -1,0 +1,80 @@
+// ethers v6 against a real network: four replica processes and a client node process, over TLS
+// and RocksDB. It reads the chain, sends ETH, deploys a contract compiled with solc and calls it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContractFactory, JsonRpcProvider, Wallet, type Contract } from 'ethers';
+import contracts from '../fixtures/contracts.json' with { type: 'json' };
+import { runInit } from '../../src/setup/init.ts';
+import { testConfig, testKey } from '../helpers/chain.ts';
+import { freePorts } from '../helpers/net.ts';
+import { initHashes } from '../../src/crypto/hash.ts';
+
+await initHashes();
+
+function run(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+test('ethers: block number, balance, a transfer, a contract deployed and called', { timeout: 180_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'bulwark-ethers-'));
+  const procs: ChildProcess[] = [];
+  let provider: JsonRpcProvider | undefined;
+  try {
+    const ports = await freePorts(5);
+    await runInit({
+      outDir: root,
+      topology: { replicas: 4, clients: 1, replicaEndpoints: ports.slice(0, 4).map((port) => ({ host: '127.0.0.1', port })) },
+      chainConfig: testConfig(),
+      seed: new Uint8Array(32).fill(9),
+    });
+    for (let id = 0; id < 4; id++) procs.push(run(['replica', '--dir', join(root, `replica-${id}`)]));
+    procs.push(run(['client', '--dir', join(root, 'client-4'), '--rpc-port', String(ports[4])]));
+    const url = `http://127.0.0.1:${ports[4]}`;
+    // ethers caches identical requests for 250 ms by default, so on a chain that commits within that
+    // time a second transaction would reuse the first one's nonce: turn the cache off, as for any
+    // fast development chain.
+    provider = new JsonRpcProvider(url, 1337, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
+    const p = provider;
+    const end = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await p.getBlockNumber();
+        break;
+      } catch (err) {
+        if (Date.now() > end) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    const wallet = new Wallet(`0x${Buffer.from(testKey(0)).toString('hex')}`, p);
+    assert.equal((await p.getNetwork()).chainId, 1337n);
+    assert.equal(await p.getBalance(wallet.address), 10n ** 24n);
+
+    const to = '0x00000000000000000000000000000000000000cc';
+    const sent = await wallet.sendTransaction({ to, value: 12345n });
+    const receipt = await sent.wait();
+    assert.equal(receipt?.status, 1);
+    assert.equal(await p.getBalance(to), 12345n);
+    const block = await p.getBlock(receipt!.blockNumber);
+    assert.equal(block?.hash, receipt!.blockHash);
+
+    const token = contracts.contracts.Token;
+    const factory = new ContractFactory(token.abi, token.bytecode, wallet);
+    const contract = (await factory.deploy(1_000_000n)) as Contract;
+    await contract.waitForDeployment();
+    const address = await contract.getAddress();
+    assert.ok((await p.getCode(address)).length > 2, 'code deployed');
+    const other = '0x00000000000000000000000000000000000000dd';
+    const tx = await (contract.getFunction('transfer') as (to: string, v: bigint) => Promise<{ wait(): Promise<unknown> }>)(other, 250n);
+    await tx.wait();
+    assert.equal(await (contract.getFunction('balanceOf') as (a: string) => Promise<bigint>)(other), 250n);
+  } finally {
+    provider?.destroy();
+    for (const proc of procs) proc.kill('SIGTERM');
+    await Promise.all(procs.map((proc) => new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)))));
+    rmSync(root, { recursive: true, force: true });
+  }
+});
