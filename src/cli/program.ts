@@ -8,12 +8,13 @@ import { isBulwarkError } from '../common/errors.ts';
 import { registerInit } from './commands/init.ts';
 import { registerReplica } from './commands/replica.ts';
 import { registerClient } from './commands/client.ts';
+import { registerDev } from './commands/dev.ts';
 import { UsageError } from './usage.ts';
 
 import { processIo, type CliIo } from './io.ts';
 
-/** Subcommands, in the order `bulwark --help` lists them. Later: dev, keys, verify-ledger. */
-const COMMANDS: ReadonlyArray<(program: Command, io: CliIo) => void> = [registerInit, registerReplica, registerClient];
+/** Subcommands, in the order `bulwark --help` lists them. Later: keys, verify-ledger. */
+const COMMANDS: ReadonlyArray<(program: Command, io: CliIo) => void> = [registerDev, registerInit, registerReplica, registerClient];
 
 export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('bulwark')
