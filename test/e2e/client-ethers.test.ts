@@ -2,53 +2,23 @@
 // and RocksDB. It reads the chain, sends ETH, deploys a contract compiled with solc and calls it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ContractFactory, JsonRpcProvider, Wallet, type Contract } from 'ethers';
 import contracts from '../fixtures/contracts.json' with { type: 'json' };
-import { runInit } from '../../src/setup/init.ts';
-import { testConfig, testKey } from '../helpers/chain.ts';
-import { freePorts } from '../helpers/net.ts';
+import { testKey } from '../helpers/chain.ts';
+import { startNetwork } from '../helpers/network.ts';
 import { initHashes } from '../../src/crypto/hash.ts';
 
 await initHashes();
 
-function run(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
 test('ethers: block number, balance, a transfer, a contract deployed and called', { timeout: 180_000 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'bulwark-ethers-'));
-  const procs: ChildProcess[] = [];
+  const net = await startNetwork(9);
   let provider: JsonRpcProvider | undefined;
   try {
-    const ports = await freePorts(5);
-    await runInit({
-      outDir: root,
-      topology: { replicas: 4, clients: 1, replicaEndpoints: ports.slice(0, 4).map((port) => ({ host: '127.0.0.1', port })) },
-      chainConfig: testConfig(),
-      seed: new Uint8Array(32).fill(9),
-    });
-    for (let id = 0; id < 4; id++) procs.push(run(['replica', '--dir', join(root, `replica-${id}`)]));
-    procs.push(run(['client', '--dir', join(root, 'client-4'), '--rpc-port', String(ports[4])]));
-    const url = `http://127.0.0.1:${ports[4]}`;
     // ethers caches identical requests for 250 ms by default, so on a chain that commits within that
     // time a second transaction would reuse the first one's nonce: turn the cache off, as for any
     // fast development chain.
-    provider = new JsonRpcProvider(url, 1337, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
+    provider = new JsonRpcProvider(net.url, 1337, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
     const p = provider;
-    const end = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await p.getBlockNumber();
-        break;
-      } catch (err) {
-        if (Date.now() > end) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
     const wallet = new Wallet(`0x${Buffer.from(testKey(0)).toString('hex')}`, p);
     assert.equal((await p.getNetwork()).chainId, 1337n);
     assert.equal(await p.getBalance(wallet.address), 10n ** 24n);
@@ -73,8 +43,6 @@ test('ethers: block number, balance, a transfer, a contract deployed and called'
     assert.equal(await (contract.getFunction('balanceOf') as (a: string) => Promise<bigint>)(other), 250n);
   } finally {
     provider?.destroy();
-    for (const proc of procs) proc.kill('SIGTERM');
-    await Promise.all(procs.map((proc) => new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)))));
-    rmSync(root, { recursive: true, force: true });
+    await net.stop();
   }
 });
