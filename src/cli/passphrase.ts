@@ -1,11 +1,20 @@
 /** `--passphrase-file` / `--passphrase-env`, shared by every command that seals or opens key files. */
 import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
 import { BulwarkError } from '../common/errors.ts';
 import { UsageError } from './usage.ts';
 
 export interface PassphraseFlags {
   readonly passphraseFile?: string;
   readonly passphraseEnv?: string;
+}
+
+/** `--passphrase-file`, `--passphrase-env` and `--log-level` for the commands that run a node. */
+export function addNodeOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--passphrase-file <file>', 'open sealed key files with the passphrase in this file (its first line)'))
+    .addOption(new Option('--passphrase-env <name>', 'open sealed key files with the passphrase in environment variable <name>'))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'));
 }
 
 /** The passphrase's first line, or undefined when neither flag is given. */

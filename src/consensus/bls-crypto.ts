@@ -107,10 +107,6 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): ConsensusCrypto {
         return false;
       }
     },
-    signersOf(cert) {
-      const bv = signers(cert);
-      return bv === null ? null : [...bv.indices()];
-    },
     signExecution: (message) => signNodeAuth(keys.executionSecret, message),
     verifyExecution(replica, message, signature) {
       const pk = keys.executionPublic[replica];

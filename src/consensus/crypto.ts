@@ -38,8 +38,6 @@ export interface ConsensusCrypto {
    * answer: a certificate that fails here is simply checked again, alone.
    */
   preverify?(checks: readonly CertificateCheck[]): void;
-  /** Signers of a well-formed certificate, or null. */
-  signersOf(cert: Certificate): number[] | null;
   signExecution(message: Uint8Array): Uint8Array;
   verifyExecution(replica: number, message: Uint8Array, signature: Uint8Array): boolean;
   /** The client authentication hook: the request's signature under its client's key. */

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { ClientNode } from '../../client/client-node.ts';
 import type { CliIo } from '../io.ts';
-import { readPassphrase } from '../passphrase.ts';
+import { addNodeOptions, readPassphrase } from '../passphrase.ts';
 import { integer } from '../usage.ts';
 
 interface ClientFlags {
@@ -19,15 +19,9 @@ interface ClientFlags {
 }
 
 export function registerClient(program: Command, io: CliIo): void {
-  program
-    .command('client')
-    .description('run one client node (JSON-RPC endpoint) from its directory (written by bulwark init)')
-    .requiredOption('--dir <dir>', "the client node's directory; its ledger mirror lives in <dir>/data")
-    .addOption(new Option('--passphrase-file <file>', 'open sealed key files with the passphrase in this file (its first line)'))
-    .addOption(new Option('--passphrase-env <name>', 'open sealed key files with the passphrase in environment variable <name>'))
+  addNodeOptions(program.command('client').description('run one client node (JSON-RPC endpoint) from its directory (written by bulwark init)').requiredOption('--dir <dir>', "the client node's directory; its ledger mirror lives in <dir>/data"))
     .addOption(new Option('--rpc-host <host>', 'address the JSON-RPC endpoint listens on').default('127.0.0.1'))
     .addOption(new Option('--rpc-port <port>', 'JSON-RPC port (HTTP and WebSocket)').argParser(integer(0, 65_535)).default(8545))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
     .action(async (flags: ClientFlags) => {
       const passphrase = await readPassphrase(flags);
       const logger = pino({ level: flags.logLevel, base: { node: 'client' } });

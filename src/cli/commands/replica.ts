@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { BulwarkError } from '../../common/errors.ts';
 import { ReplicaNode } from '../../replica/replica-node.ts';
 import type { CliIo } from '../io.ts';
-import { readPassphrase } from '../passphrase.ts';
+import { addNodeOptions, readPassphrase } from '../passphrase.ts';
 import { integer } from '../usage.ts';
 
 interface ReplicaFlags {
@@ -20,15 +20,9 @@ interface ReplicaFlags {
 }
 
 export function registerReplica(program: Command, _io: CliIo): void {
-  program
-    .command('replica')
-    .description('run one replica node from its directory (written by bulwark init)')
-    .requiredOption('--dir <dir>', "the replica's directory; its RocksDB database lives in <dir>/data")
-    .addOption(new Option('--passphrase-file <file>', 'open sealed key files with the passphrase in this file (its first line)'))
-    .addOption(new Option('--passphrase-env <name>', 'open sealed key files with the passphrase in environment variable <name>'))
+  addNodeOptions(program.command('replica').description('run one replica node from its directory (written by bulwark init)').requiredOption('--dir <dir>', "the replica's directory; its RocksDB database lives in <dir>/data"))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
     .action(async (flags: ReplicaFlags) => {
       const passphrase = await readPassphrase(flags);
       const logger = pino({ level: flags.logLevel, base: { node: 'replica' } });

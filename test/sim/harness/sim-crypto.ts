@@ -86,10 +86,6 @@ export class SimKeyRegistry implements KeyRegistry {
         const expected = [...bv.indices()].map((replica) => ({ replica, signature: this.share(replica, domain, message) }));
         return equal(this.aggregate(expected), cert.signature);
       },
-      signersOf: (cert) => {
-        const bv = decode(cert);
-        return bv === null ? null : [...bv.indices()];
-      },
       signExecution: (message) => this.executionSignature(self, message),
       verifyExecution: (replica, message, signature) => equal(this.executionSignature(replica, message), signature),
       verifyRequest: (request) => {
