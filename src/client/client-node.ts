@@ -22,7 +22,8 @@ import { BftClient } from './bft-client.ts';
 import { LedgerMirror } from './mirror.ts';
 import { ReadClient } from './read-client.ts';
 import { Submitter } from './submitter.ts';
-import { TxPool, type AccountView } from './txpool.ts';
+import { TxPool } from './txpool.ts';
+import { HeadAccountView, type AccountField } from './account-view.ts';
 
 export interface ClientNodeOptions {
   readonly dir: string;
@@ -90,15 +91,14 @@ export class ClientNode {
       mirror.onMessage(from, m);
       reads.onMessage(from, m);
     });
-    const at = () => Number(mirror.head.number);
-    const quantity = async (kind: 'nonce' | 'balance', a: string) => {
-      const r = await reads.read({ kind, address: bytesOf(a) }, at());
+    const quantity = async (kind: AccountField, a: string, at: number) => {
+      const r = await reads.read({ kind, address: bytesOf(a) }, at);
       if (!r.ok) throw new BulwarkError('CLIENT_READ_FAILED', `replicas could not read the ${kind}: ${new TextDecoder().decode(r.result)}`);
       return quantityOf(r.result);
     };
-    const state: AccountView = { nonce: (a) => quantity('nonce', a), balance: (a) => quantity('balance', a) };
+    const state = new HeadAccountView(quantity, () => Number(mirror.head.number));
     const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state });
-    const submitter = new Submitter({ pool, client: bft, onError: (err) => log.warn({ err }, 'request not committed; its transactions wait again') });
+    const submitter = new Submitter({ pool, client: bft, maxGasPerRequest: Number(network.chainConfig.blockGasLimit), onError: (err) => log.warn({ err }, 'request not committed; its transactions wait again') });
     await transport.start();
     mirror.poke();
     const timer = setInterval(() => mirror.poke(), 1_000);
@@ -112,6 +112,7 @@ export class ClientNode {
         read: (q, n) => reads.read(q, n),
         pool,
         submit: () => submitter.kick(),
+        nextBlock: (ms) => mirror.nextBlock(ms),
       }),
     ]);
     const rpc = await RpcServer.start({ methods, host: o.rpc.host, port: o.rpc.port, onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed') });

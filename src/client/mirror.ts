@@ -52,8 +52,10 @@ export class LedgerMirror {
   /** Fetched blocks waiting for a certified block above them. */
   #pending: { number: bigint; parts: BlockData['blocks'][number] }[] = [];
   #source = 0;
-  #fetching: { to: number; timer: NodeJS.Timeout } | null = null;
+  #fetching: { to: number; from: bigint; timer: NodeJS.Timeout } | null = null;
   #busy: Promise<void> = Promise.resolve();
+  /** Callers of `nextBlock` waiting for the head to move. */
+  #waiters: (() => void)[] = [];
   rejected = 0;
 
   private constructor(o: MirrorOptions, executor: Executor) {
@@ -94,9 +96,23 @@ export class LedgerMirror {
     return this.#head;
   }
 
-  /** Asks for blocks above the head (start-up, reconnect, or a periodic check on an idle network). */
-  poke(): void {
-    if (this.#fetching === null) this.#fetch(this.#head.number + 1n);
+  /** Resolves when the head next moves, or after `timeoutMs` (whichever is first). */
+  nextBlock(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#waiters.push(done);
+    });
+  }
+
+  /** Asks for blocks above what the mirror holds (start-up, reconnect, or a periodic check on an idle network). */
+  poke(source = this.#source): void {
+    if (this.#fetching !== null) return;
+    const last = this.#pending[this.#pending.length - 1];
+    this.#fetch(source, last === undefined ? this.#head.number + 1n : last.number + 1n);
   }
 
   onMessage(from: number, m: Message): void {
@@ -124,21 +140,29 @@ export class LedgerMirror {
     let who = byHash.get(key);
     if (who === undefined) byHash.set(key, (who = new Set()));
     who.add(from);
-    if (who.size < this.#o.f + 1) return;
+    if (who.size < this.#o.f + 1) {
+      // The first announcer certainly has the block: fetching it now, while the other notices are
+      // on their way, takes the fetch off the path from commit to receipt. It is stored only once
+      // certified.
+      if (who.size === 1 && number === this.#head.number + 1n && this.#pending.length === 0) this.poke(from);
+      return;
+    }
     this.#certified.set(number, m.summary.blockHash);
     this.#notices.delete(number);
-    this.poke();
+    if (!this.#pending.some((p) => p.number === number)) return this.poke();
+    this.#busy = this.#busy.then(async () => {
+      if (!(await this.#storePending())) this.poke();
+    });
   }
 
-  #fetch(fromNumber: bigint): void {
-    const to = this.#source;
+  #fetch(to: number, fromNumber: bigint): void {
     const timer = setTimeout(() => {
       // No (usable) answer: the next replica is asked.
       this.#fetching = null;
       this.#source = (this.#source + 1) % this.#n;
       this.poke();
     }, this.#o.fetchTimeoutMs ?? 2_000);
-    this.#fetching = { to, timer };
+    this.#fetching = { to, from: fromNumber, timer };
     const n = Number(fromNumber);
     this.#o.send(to, encodeMessage({ type: 'BlockRequest', fromNumber: n, toNumber: n + CHUNK - 1 }));
   }
@@ -146,19 +170,28 @@ export class LedgerMirror {
   async #onData(from: number, m: BlockData): Promise<void> {
     if (this.#fetching === null || this.#fetching.to !== from) return;
     clearTimeout(this.#fetching.timer);
+    const next = this.#fetching.from;
     this.#fetching = null;
-    const next = this.#pending.length > 0 ? this.#pending[this.#pending.length - 1]!.number + 1n : this.#head.number + 1n;
+    const last = this.#pending[this.#pending.length - 1];
+    const expected = last === undefined ? this.#head.number + 1n : last.number + 1n;
+    // An answer to an earlier question than the pending run asks for now is of no use.
+    if (next !== expected) return this.poke();
     m.blocks.forEach((parts, i) => this.#pending.push({ number: next + BigInt(i), parts }));
-    const stored = await this.#storeCertifiedRun();
-    if (!stored.ok) {
-      this.rejected++;
-      this.#pending = [];
-      this.#source = (this.#source + 1) % this.#n;
-    }
+    const stored = await this.#storePending();
     const highest = Math.max(0, ...[...this.#certified.keys()].map(Number));
     const wanted = BigInt(highest) > this.#head.number;
     // More to fetch: the source had more, or a certified block is still above the head.
-    if (m.blocks.length === CHUNK || (wanted && m.blocks.length > 0) || !stored.ok) this.poke();
+    if (m.blocks.length === CHUNK || (wanted && m.blocks.length > 0) || !stored) this.poke();
+  }
+
+  /** Stores what of the pending run is certified; a run that does not verify is dropped and the source changed. */
+  async #storePending(): Promise<boolean> {
+    const stored = await this.#storeCertifiedRun();
+    if (stored.ok) return true;
+    this.rejected++;
+    this.#pending = [];
+    this.#source = (this.#source + 1) % this.#n;
+    return false;
   }
 
   /** Stores the longest prefix of pending blocks that ends in a certified block and links up. */
@@ -192,6 +225,7 @@ export class LedgerMirror {
     for (const n of this.#certified.keys()) if (n <= this.#head.number) this.#certified.delete(n);
     this.#pending = this.#pending.slice(top + 1);
     for (const v of verified) this.#o.onBlock?.(v.block.header.number);
+    for (const w of this.#waiters.splice(0)) w();
     return { ok: true };
   }
 

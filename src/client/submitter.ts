@@ -14,6 +14,8 @@ export interface SubmitterOptions {
   readonly client: Pick<BftClient, 'submit'>;
   readonly maxTxsPerRequest?: number;
   readonly maxInFlight?: number;
+  /** The block gas limit: a request's transactions together declare no more gas than one block holds. */
+  readonly maxGasPerRequest?: number;
   /** Each transaction's outcome, by hash, once f + 1 replicas vouched for it. */
   readonly onOutcome?: (hash: string, outcome: TxOutcome, committed: Committed) => void;
   readonly onError?: (err: unknown) => void;
@@ -31,17 +33,21 @@ export class Submitter {
   /** Call after anything that may have made transactions ready (an add, a result). */
   kick(): void {
     while (!this.#stopped && this.#inFlight < (this.#o.maxInFlight ?? 4)) {
-      const ready = this.#o.pool.takeReady(this.#o.maxTxsPerRequest ?? 500);
+      const ready = this.#o.pool.takeReady(this.#o.maxTxsPerRequest ?? 500, this.#o.maxGasPerRequest);
       if (ready.length === 0) return;
       this.#inFlight++;
       const hashes = ready.map((t) => t.hash);
-      const senders = ready.map((t) => t.sender);
       this.#o.client
         .submit(encodeTxPayload(ready.map((t) => t.raw)))
         .then(async (committed) => {
           const result = decodeRequestResult(committed.result);
           if (!result.malformed) result.txs.forEach((outcome, i) => this.#o.onOutcome?.(hashes[i]!, outcome, committed));
-          await this.#o.pool.settle(hashes, senders);
+          await this.#o.pool.settle(
+            hashes.map((hash, i) => {
+              const outcome = result.malformed ? undefined : result.txs[i];
+              return { hash, included: outcome?.included === true, ...(outcome?.included === false ? { reason: outcome.reason } : {}) };
+            }),
+          );
         })
         .catch((err: unknown) => {
           this.#o.pool.release(hashes);

@@ -69,10 +69,18 @@ export interface PoolTx {
 }
 
 interface Account {
-  /** The committed nonce as last read. */
+  /** The committed nonce: as last read, or one above the sender's last transaction seen included. */
   base: bigint;
+  /**
+   * The balance as last read, less the most each of the sender's transactions included since
+   * could have cost: a lower bound unless another client node spends from the same account.
+   */
+  funds?: bigint;
   readonly byNonce: Map<bigint, PoolTx>;
 }
+
+/** Senders with nothing in the pool are remembered (their nonce and funds) up to this many. */
+const MAX_IDLE_ACCOUNTS = 10_000;
 
 export class TxPool {
   readonly #config: ChainConfig;
@@ -127,15 +135,28 @@ export class TxPool {
     const feeCap = 'maxFeePerGas' in tx ? tx.maxFeePerGas : tx.gasPrice;
     const tip = 'maxPriorityFeePerGas' in tx ? tx.maxPriorityFeePerGas : tx.gasPrice;
     const entry: PoolTx = { hash, raw, tx, sender, nonce: tx.nonce, feeCap, tip, cost: tx.gasLimit * feeCap + tx.value, inFlight: false };
-    const [nonce, balance] = await Promise.all([this.#state.nonce(sender), this.#state.balance(sender)]);
-    // Other adds ran while the state was read: every check below looks at the pool as it is now.
-    if (this.#byHash.has(hash)) throw new PoolError('TXPOOL_ALREADY_KNOWN', 'already known', { hash });
-    if (entry.nonce < nonce) throw new PoolError('TXPOOL_NONCE_TOO_LOW', 'nonce too low', { next: nonce.toString(), got: entry.nonce.toString() });
-    if (entry.nonce > nonce + BigInt(this.#limits.maxNonceGap)) {
-      throw new PoolError('TXPOOL_NONCE_TOO_HIGH', 'nonce too high', { next: nonce.toString(), got: entry.nonce.toString() });
+    const gap = BigInt(this.#limits.maxNonceGap);
+    const knew = this.#accounts.get(sender);
+    let nonce: bigint;
+    let balance: bigint | undefined;
+    if (knew?.funds !== undefined && entry.nonce >= knew.base && entry.nonce <= knew.base + gap && knew.funds >= entry.cost) {
+      // What the pool already knows of this sender admits the transaction without asking the
+      // replicas (a refusal is never decided this way: it is always read first).
+      nonce = knew.base;
+    } else {
+      const [read, funds] = await Promise.all([this.#state.nonce(sender), this.#state.balance(sender)]);
+      // Other adds ran while the state was read: every check below looks at the pool as it is now.
+      if (this.#byHash.has(hash)) throw new PoolError('TXPOOL_ALREADY_KNOWN', 'already known', { hash });
+      // The state read may predate a block whose result this pool has already seen.
+      const known = this.#accounts.get(sender)?.base ?? 0n;
+      nonce = read > known ? read : known;
+      balance = funds;
+      if (entry.nonce < nonce) throw new PoolError('TXPOOL_NONCE_TOO_LOW', 'nonce too low', { next: nonce.toString(), got: entry.nonce.toString() });
+      if (entry.nonce > nonce + gap) throw new PoolError('TXPOOL_NONCE_TOO_HIGH', 'nonce too high', { next: nonce.toString(), got: entry.nonce.toString() });
+      if (funds < entry.cost) throw new PoolError('TXPOOL_INSUFFICIENT_FUNDS', 'insufficient funds for gas * price + value', { sender });
     }
-    if (balance < entry.cost) throw new PoolError('TXPOOL_INSUFFICIENT_FUNDS', 'insufficient funds for gas * price + value', { sender });
     const account = this.#account(sender, nonce);
+    if (balance !== undefined) account.funds = balance;
     const prior = account.byNonce.get(entry.nonce);
     if (prior !== undefined) {
       this.#checkReplacement(prior, entry);
@@ -171,8 +192,9 @@ export class TxPool {
    * Transactions ready for ordering, marked in flight: per sender, consecutive nonces from the
    * committed one (a gap holds everything after it back), senders taken in turn.
    */
-  takeReady(max: number): PoolTx[] {
+  takeReady(max: number, maxGas = Infinity): PoolTx[] {
     const out: PoolTx[] = [];
+    let gas = 0;
     const lanes: PoolTx[][] = [];
     for (const a of this.#accounts.values()) {
       const lane: PoolTx[] = [];
@@ -183,14 +205,20 @@ export class TxPool {
       }
       if (lane.length > 0) lanes.push(lane);
     }
+    const closed = new Set<PoolTx[]>();
     for (let i = 0; out.length < max; i++) {
       let took = false;
       for (const lane of lanes) {
         const t = lane[i];
-        if (t !== undefined && out.length < max) {
-          out.push(t);
-          took = true;
+        if (t === undefined || out.length >= max || closed.has(lane)) continue;
+        // What would not fit in one block waits for the next request, and so does the rest of its lane.
+        if (gas + Number(t.tx.gasLimit) > maxGas && out.length > 0) {
+          closed.add(lane);
+          continue;
         }
+        gas += Number(t.tx.gasLimit);
+        out.push(t);
+        took = true;
       }
       if (!took) break;
     }
@@ -205,38 +233,74 @@ export class TxPool {
     const sender = address.toLowerCase();
     const committed = await this.#state.nonce(sender);
     const a = this.#accounts.get(sender);
-    let n = committed;
+    let n = a !== undefined && a.base > committed ? a.base : committed;
     while (a?.byNonce.has(n)) n++;
     return n;
   }
 
   /**
-   * After a request's result: drops what was ordered, whatever its outcome (included or refused by
-   * the replicas, with the reason reported to the caller), and everything below the senders' new
-   * committed nonces.
+   * After a request's result: drops what was ordered, included or refused for good, and
+   * everything below the senders' new committed nonces. An included transaction tells its sender's
+   * next nonce; a sender with a refused one has its nonce read again. A transaction refused only
+   * because its block was full goes back to wait for the next one, and so do the sender's later
+   * transactions in the same request (refused for the gap it left): nothing accepted is lost to a
+   * full block.
    */
-  async settle(ordered: readonly string[], senders: readonly string[]): Promise<void> {
+  async settle(ordered: readonly { readonly hash: string; readonly included: boolean; readonly reason?: string }[]): Promise<void> {
     const now = Date.now();
     if (this.#recent.size > 50_000) for (const [h, at] of this.#recent) if (now - at >= 10_000) this.#recent.delete(h);
-    for (const hash of ordered) {
-      this.#recent.set(hash, now);
+    const touched = new Set<string>();
+    const reread = new Set<string>();
+    const deferred = new Set<string>();
+    for (const { hash, included, reason } of ordered) {
       const t = this.#byHash.get(hash);
-      if (t === undefined) continue;
+      if (t === undefined) {
+        this.#recent.set(hash, now);
+        continue;
+      }
+      if (!included && (reason === 'TX_BLOCK_GAS_EXHAUSTED' || deferred.has(t.sender) || (reason === 'TX_NONCE_TOO_HIGH' && this.#waitsBehind(t)))) {
+        deferred.add(t.sender);
+        t.inFlight = false;
+        continue;
+      }
+      this.#recent.set(hash, now);
       this.#byHash.delete(hash);
-      this.#accounts.get(t.sender)?.byNonce.delete(t.nonce);
+      const a = this.#accounts.get(t.sender);
+      if (a === undefined) continue;
+      a.byNonce.delete(t.nonce);
+      touched.add(t.sender);
+      if (!included) reread.add(t.sender);
+      else {
+        if (t.nonce + 1n > a.base) a.base = t.nonce + 1n;
+        if (a.funds !== undefined) a.funds -= t.cost;
+      }
     }
-    for (const sender of new Set(senders.map((x) => x.toLowerCase()))) {
+    await Promise.all(
+      [...reread].map(async (sender) => {
+        const nonce = await this.#state.nonce(sender);
+        const a = this.#accounts.get(sender);
+        if (a !== undefined && nonce > a.base) a.base = nonce;
+      }),
+    );
+    for (const sender of touched) {
       const a = this.#accounts.get(sender);
       if (a === undefined) continue;
-      a.base = await this.#state.nonce(sender);
       for (const [n, t] of a.byNonce) {
         if (n < a.base) {
           a.byNonce.delete(n);
           this.#byHash.delete(t.hash);
         }
       }
-      if (a.byNonce.size === 0) this.#accounts.delete(sender);
     }
+    if (this.#accounts.size > MAX_IDLE_ACCOUNTS) for (const [sender, a] of this.#accounts) if (a.byNonce.size === 0) this.#accounts.delete(sender);
+  }
+
+  /** Whether a transaction of the same sender with a lower nonce is still in the pool. */
+  #waitsBehind(t: PoolTx): boolean {
+    const a = this.#accounts.get(t.sender);
+    if (a === undefined) return false;
+    for (const n of a.byNonce.keys()) if (n < t.nonce) return true;
+    return false;
   }
 
   /** A request that could not be ordered (timeout): its transactions become ready again. */

@@ -267,6 +267,9 @@ export class ReplicaNode {
         return;
       }
       case 'execute': {
+        // Execution runs long without returning to the event loop: the frames this step queued
+        // (the commit proof, above all, which the other replicas are waiting for) leave first.
+        await new Promise((resolve) => setImmediate(resolve));
         const r = await this.#app.execute(o.seq, o.timestamp, o.requests);
         if (r.block) this.#log.debug({ seq: o.seq, block: r.summary.blockNumber, requests: o.requests.length }, 'block');
         await this.#step({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: Date.now() });

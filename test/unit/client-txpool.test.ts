@@ -16,7 +16,9 @@ const to = '0x00000000000000000000000000000000000000aa';
 class Committed implements AccountView {
   readonly nonces = new Map<string, bigint>();
   readonly balances = new Map<string, bigint>();
+  reads = 0;
   async nonce(a: string) {
+    this.reads++;
     await new Promise((r) => setImmediate(r)); // reads take a turn, as RocksDB's do
     return this.nonces.get(a.toLowerCase()) ?? 0n;
   }
@@ -92,9 +94,68 @@ test('settling after ordering drops ordered and stale transactions', async () =>
   const pool = new TxPool({ config, common, state });
   const hashes = await Promise.all([0, 1, 2].map((n) => pool.add(tx(A, n))));
   const ready = pool.takeReady(2);
-  state.nonces.set(addressOf(A).toLowerCase(), 2n);
-  await pool.settle(ready.map((t) => t.hash), [addressOf(A)]);
+  // Included transactions tell the next nonce without a read: the state still says 0.
+  await pool.settle(ready.map((t) => ({ hash: t.hash, included: true })));
   assert.deepEqual([pool.has(hashes[0]!), pool.has(hashes[1]!), pool.has(hashes[2]!)], [false, false, true]);
+  assert.equal(await pool.pendingNonce(addressOf(A)), 3n);
+  assert.equal(await refusal(pool.add(tx(A, 1, 2n))), 'nonce too low');
   pool.release([hashes[2]!]);
   assert.deepEqual(pool.takeReady(5).map((t) => Number(t.nonce)), [2]);
+});
+
+test('a refused transaction has its sender\'s nonce read again', async () => {
+  const state = new Committed();
+  const pool = new TxPool({ config, common, state });
+  await Promise.all([0, 1].map((n) => pool.add(tx(A, n))));
+  const ready = pool.takeReady(5);
+  // Another client node's transactions took nonces 0 to 4: both of ours were refused.
+  state.nonces.set(addressOf(A).toLowerCase(), 5n);
+  await pool.settle(ready.map((t) => ({ hash: t.hash, included: false })));
+  assert.equal(pool.size, 0);
+  assert.equal(await pool.pendingNonce(addressOf(A)), 5n);
+});
+
+test('a sender the pool knows is admitted without a read; a refusal is always read first', async () => {
+  const state = new Committed();
+  const cost = 21_000n * 1_000_000_000n + 1n;
+  state.balances.set(addressOf(A).toLowerCase(), 2n * cost);
+  const pool = new TxPool({ config, common, state });
+  await pool.add(tx(A, 0));
+  assert.equal(state.reads, 1);
+  await pool.settle(pool.takeReady(5).map((t) => ({ hash: t.hash, included: true })));
+  await pool.add(tx(A, 1)); // known: nonce 1 next, funds at least one more transfer
+  assert.equal(state.reads, 1);
+  await pool.settle(pool.takeReady(5).map((t) => ({ hash: t.hash, included: true })));
+  // The funds the pool knows of are spent: it asks, and the replicas' answer decides.
+  state.balances.set(addressOf(A).toLowerCase(), 0n);
+  assert.equal(await refusal(pool.add(tx(A, 2))), 'insufficient funds for gas * price + value');
+  assert.equal(state.reads, 2);
+  state.balances.set(addressOf(A).toLowerCase(), cost);
+  assert.equal(await refusal(pool.add(tx(A, 2))), 'accepted');
+  assert.equal(state.reads, 3);
+});
+
+test('a transaction refused only because its block was full waits for the next one, with the rest of its sender\'s lane', async () => {
+  const pool = new TxPool({ config, common, state: new Committed() });
+  const a = await Promise.all([0, 1, 2].map((n) => pool.add(tx(A, n))));
+  const b = await pool.add(tx(B, 0));
+  const sent = pool.takeReady(10);
+  assert.equal(sent.length, 4);
+  await pool.settle([
+    { hash: a[0]!, included: true },
+    { hash: b, included: true },
+    { hash: a[1]!, included: false, reason: 'TX_BLOCK_GAS_EXHAUSTED' },
+    { hash: a[2]!, included: false, reason: 'TX_NONCE_TOO_HIGH' },
+  ]);
+  assert.deepEqual(pool.takeReady(10).map((t) => Number(t.nonce)), [1, 2]);
+  assert.equal(pool.size, 2);
+});
+
+test('a request takes no more gas than a block holds', async () => {
+  const pool = new TxPool({ config, common, state: new Committed() });
+  await Promise.all([0, 1, 2].map((n) => pool.add(tx(A, n))));
+  await pool.add(tx(B, 0));
+  // Round robin A0, B0, A1, …: room for three transfers; A's lane closes at the first that does not fit.
+  assert.deepEqual(pool.takeReady(10, 3 * 21_000).map((t) => Number(t.nonce)), [0, 0, 1]);
+  assert.deepEqual(pool.takeReady(10, 21_000).map((t) => Number(t.nonce)), [2]);
 });

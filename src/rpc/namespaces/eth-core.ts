@@ -23,6 +23,8 @@ export interface EthBackend {
   readonly pool: TxPool;
   /** Something entered the pool: hand ready transactions to consensus. */
   submit(): void;
+  /** Resolves when the mirror's head next moves, or after `timeoutMs`. */
+  nextBlock(timeoutMs: number): Promise<void>;
 }
 
 const callObject: Param<CallQuery> = (v, i) => {
@@ -148,8 +150,9 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
         // A transaction still being ordered lands within milliseconds: answering after it does,
         // rather than null, spares libraries that wait for the next block a chain that is idle
         // after this very transaction.
-        for (let waited = 0; found === undefined && b.pool.landing(h) && waited < RECEIPT_WAIT_MS; waited += 25) {
-          await new Promise((r) => setTimeout(r, 25));
+        const until = Date.now() + RECEIPT_WAIT_MS;
+        while (found === undefined && b.pool.landing(h) && Date.now() < until) {
+          await b.nextBlock(until - Date.now());
           found = await b.reader.transaction(addrBytes(h));
         }
         return found === undefined ? null : formatReceipt(found.tx, found.block, found.index, found.receipt, found.firstLogIndex);
