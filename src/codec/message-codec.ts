@@ -4,7 +4,7 @@
  * a message; it checks every length against `CodecLimits` before allocating.
  */
 import { Reader, Writer, codecError } from './binary.ts';
-import { readReadQuery, writeReadQuery } from './read.ts';
+import { MAX_READ_QUERIES, readReadAnswers, readReadQuery, writeReadAnswers, writeReadQuery } from './read.ts';
 import {
   DIGEST_LENGTH,
   type Batch,
@@ -175,11 +175,12 @@ function writeBody(w: Writer, m: Message): void {
       w.u64(m.fromNumber).u64(m.toNumber);
       return;
     case 'ReadRequest':
-      w.u64(m.id).u64(m.blockNumber);
-      writeReadQuery(w, m.query);
+      w.u64(m.id).u64(m.blockNumber).list(m.queries, writeReadQuery);
       return;
     case 'ReadReply':
-      w.u64(m.id).u64(m.blockNumber).fixed(m.blockHash, 32).u8(m.ok ? 1 : 0).bytes(m.result).bytes(m.signature);
+      w.u64(m.id).u64(m.blockNumber).fixed(m.blockHash, 32);
+      writeReadAnswers(w, m.answers);
+      w.bytes(m.signature);
       return;
     case 'BlockData':
       w.list(m.blocks, (w, b) => w.bytes(b.header).bytes(b.body).bytes(b.receipts));
@@ -343,15 +344,19 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
     case 'BlockRequest':
       return { type, fromNumber: r.u64('fromNumber'), toNumber: r.u64('toNumber') };
     case 'ReadRequest':
-      return { type, id: r.u64('id'), blockNumber: r.u64('blockNumber'), query: readReadQuery(r, l.maxPayloadBytes) };
+      return {
+        type,
+        id: r.u64('id'),
+        blockNumber: r.u64('blockNumber'),
+        queries: r.list(MAX_READ_QUERIES, (r) => readReadQuery(r, l.maxPayloadBytes), 'queries'),
+      };
     case 'ReadReply':
       return {
         type,
         id: r.u64('id'),
         blockNumber: r.u64('blockNumber'),
         blockHash: r.fixed(32, 'blockHash'),
-        ok: r.bool('ok'),
-        result: r.bytes(l.maxResultBytes, 'result'),
+        answers: readReadAnswers(r, l.maxResultBytes),
         signature: r.bytes(SIG_MAX, 'signature'),
       };
     case 'BlockData':

@@ -258,12 +258,22 @@ export interface BlockData {
   readonly blocks: readonly { readonly header: Uint8Array; readonly body: Uint8Array; readonly receipts: Uint8Array }[];
 }
 
-/** A state read at a block, answered by each replica on its own (no ordering needed). */
+/**
+ * State reads at one block, answered by each replica on its own (no ordering needed). Several
+ * queries travel together: the client node gathers the reads of one moment into one request, which
+ * each replica answers with one signature.
+ */
 export interface ReadRequest {
   readonly type: 'ReadRequest';
   readonly id: number;
   readonly blockNumber: number;
-  readonly query: ReadQuery;
+  readonly queries: readonly ReadQuery[];
+}
+
+/** One query's outcome. `ok` false: the read failed (block not available here, execution error); `result` says why. */
+export interface ReadAnswer {
+  readonly ok: boolean;
+  readonly result: Uint8Array;
 }
 
 export interface ReadReply {
@@ -271,9 +281,8 @@ export interface ReadReply {
   readonly id: number;
   readonly blockNumber: number;
   readonly blockHash: Uint8Array;
-  /** False: the read failed (block not available here, execution error); `result` says why. */
-  readonly ok: boolean;
-  readonly result: Uint8Array;
+  /** One per query, in the request's order. */
+  readonly answers: readonly ReadAnswer[];
   /** Execution-key signature over `readReplyBytes`. */
   readonly signature: Uint8Array;
 }

@@ -1,9 +1,11 @@
 /**
  * State reads a client node asks of the replicas (balance, nonce, code, storage, call, gas
  * estimate) at a given block, and what is signed in each answer: the client node accepts a result
- * only when f + 1 replicas sign the same one for the same query and block.
+ * only when f + 1 replicas sign the same answers to the same queries at the same block.
  */
+import { sha256 } from '../crypto/hash.ts';
 import { Reader, Writer, codecError } from './binary.ts';
+import type { ReadAnswer } from './messages.ts';
 
 export interface CallQuery {
   readonly from?: Uint8Array;
@@ -116,26 +118,48 @@ export function decodeCallOutcome(b: Uint8Array): CallOutcome {
 export const quantityBytes = bigToBytes;
 export const quantityOf = bytesToBig;
 
-const TAG_READ = new TextEncoder().encode('bulwark/read/v1');
+/** Queries one read request may carry. */
+export const MAX_READ_QUERIES = 256;
 
-/** What a replica signs for a read: who asked, what, at which block, and the outcome's digest. */
+export function writeReadAnswers(w: Writer, answers: readonly ReadAnswer[]): void {
+  w.list(answers, (w, a) => w.u8(a.ok ? 1 : 0).bytes(a.result));
+}
+
+export function readReadAnswers(r: Reader, maxResultBytes: number): ReadAnswer[] {
+  return r.list(MAX_READ_QUERIES, (r) => ({ ok: r.bool('ok'), result: r.bytes(maxResultBytes, 'result') }), 'answers');
+}
+
+/** The digest of a request's queries, as a reply's signature covers them. */
+export function readQueriesDigest(queries: readonly ReadQuery[]): Uint8Array {
+  const w = new Writer(64 * queries.length + 8);
+  w.list(queries, writeReadQuery);
+  return sha256(w.finish());
+}
+
+export function readAnswersDigest(answers: readonly ReadAnswer[]): Uint8Array {
+  const w = new Writer(64 * answers.length + 8);
+  writeReadAnswers(w, answers);
+  return sha256(w.finish());
+}
+
+const TAG_READ = new TextEncoder().encode('bulwark/read/v2');
+
+/** What a replica signs for a read: who asked, what, at which block, and the answers' digest. */
 export function readReplyBytes(
   clientId: number,
   id: number,
-  queryDigest: Uint8Array,
+  queriesDigest: Uint8Array,
   blockNumber: number,
   blockHash: Uint8Array,
-  ok: boolean,
-  resultDigest: Uint8Array,
+  answersDigest: Uint8Array,
 ): Uint8Array {
   return new Writer(160)
     .raw(TAG_READ)
     .u32(clientId)
     .u64(id)
-    .fixed(queryDigest, 32)
+    .fixed(queriesDigest, 32)
     .u64(blockNumber)
     .fixed(blockHash, 32)
-    .u8(ok ? 1 : 0)
-    .fixed(resultDigest, 32)
+    .fixed(answersDigest, 32)
     .finish();
 }

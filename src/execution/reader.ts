@@ -114,34 +114,17 @@ export class ChainReader {
 
   /** Runs a message on top of block `tag` without committing anything (eth_call). */
   async call(req: CallRequest, tag: BlockTag = 'latest'): Promise<CallResult> {
-    const block = await this.block(tag);
-    return this.simulate(req, block, req.gas ?? block.header.gasLimit);
+    return (await this.simulation(tag)).call(req);
   }
 
-  /**
-   * The least gas limit with which the message succeeds (eth_estimateGas): a binary search between
-   * the gas it used and the block limit, as go-ethereum does, since refunds and the 63/64 rule make
-   * "gas used" an underestimate. A message that fails even with the cap reports why.
-   */
+  /** The least gas limit with which the message succeeds (eth_estimateGas); see `Simulation.estimateGas`. */
   async estimateGas(req: CallRequest, tag: BlockTag = 'latest'): Promise<bigint> {
-    const block = await this.block(tag);
-    const cap = req.gas ?? block.header.gasLimit;
-    const first = await this.simulate(req, block, cap);
-    if (!first.success) {
-      throw new BulwarkError('READ_EXECUTION_FAILED', `execution fails with the gas cap ${cap}: ${first.error}`, {
-        returnData: first.returnData,
-      });
-    }
-    if ((await this.simulate(req, block, first.gasUsed)).success) return first.gasUsed;
-    // Invariant: the message fails with `lo` gas and succeeds with `hi`.
-    let lo = first.gasUsed;
-    let hi = cap;
-    while (hi - lo > 1n) {
-      const mid = (lo + hi) / 2n;
-      if ((await this.simulate(req, block, mid)).success) hi = mid;
-      else lo = mid;
-    }
-    return hi;
+    return (await this.simulation(tag)).estimateGas(req);
+  }
+
+  /** A simulation on top of block `tag`, for running several messages with one EVM. */
+  async simulation(tag: BlockTag): Promise<Simulation> {
+    return Simulation.open(this.executor, await this.block(tag));
   }
 
   async transaction(hash: Uint8Array): Promise<TxLookup | undefined> {
@@ -205,23 +188,75 @@ export class ChainReader {
   private async stateAt(tag: BlockTag): Promise<MerkleStateManager> {
     return this.executor.stateAt((await this.block(tag)).header.stateRoot);
   }
+}
 
-  private async simulate(req: CallRequest, block: Block, gasLimit: bigint): Promise<CallResult> {
-    const state = this.executor.stateAt(block.header.stateRoot);
+/**
+ * Messages run on top of one block's state, none of them committing anything: one EVM serves them
+ * all (building one is most of a short call's cost), and each run is rolled back before the next.
+ */
+export class Simulation {
+  private constructor(
+    readonly block: Block,
+    private readonly source: ChainSource,
+    private readonly state: MerkleStateManager,
+    private readonly vm: Awaited<ReturnType<typeof createNodeVm>>,
+  ) {}
+
+  static async open(source: ChainSource, block: Block): Promise<Simulation> {
+    const state = source.stateAt(block.header.stateRoot);
     // Each EVM subscribes to its Common's events and never unsubscribes: a copy per simulation keeps
-    // the executor's Common from holding every VM ever made.
-    const common = this.executor.common.copy();
-    const vm = await createNodeVm(common, state, this.executor.blockHashes);
-    const from = req.from ?? ZERO_ADDRESS;
-    const nonce = (await state.getAccount(from))?.nonce ?? 0n;
-    const tx = unsignedTx(this.executor, req, nonce, gasLimit, block.header.baseFeePerGas ?? 0n);
-    tx.getSenderAddress = () => from;
+    // the source's Common from holding every VM ever made.
+    const vm = await createNodeVm(source.common.copy(), state, source.blockHashes);
+    return new Simulation(block, source, state, vm);
+  }
+
+  /** eth_call: the message with the gas it asks for (the block's limit if none). */
+  call(req: CallRequest): Promise<CallResult> {
+    return this.run(req, req.gas ?? this.block.header.gasLimit);
+  }
+
+  /**
+   * The least gas limit with which the message succeeds (eth_estimateGas): a binary search between
+   * the gas it used and the cap, as go-ethereum does, since refunds and the 63/64 rule make "gas
+   * used" an underestimate. A message that fails even with the cap reports why.
+   */
+  async estimateGas(req: CallRequest): Promise<bigint> {
+    const cap = req.gas ?? this.block.header.gasLimit;
+    const first = await this.run(req, cap);
+    if (!first.success) {
+      throw new BulwarkError('READ_EXECUTION_FAILED', `execution fails with the gas cap ${cap}: ${first.error}`, {
+        returnData: first.returnData,
+      });
+    }
+    if ((await this.run(req, first.gasUsed)).success) return first.gasUsed;
+    // Invariant: the message fails with `lo` gas and succeeds with `hi`.
+    let lo = first.gasUsed;
+    let hi = cap;
+    while (hi - lo > 1n) {
+      const mid = (lo + hi) / 2n;
+      if ((await this.run(req, mid)).success) hi = mid;
+      else lo = mid;
+    }
+    return hi;
+  }
+
+  private async run(req: CallRequest, gasLimit: bigint): Promise<CallResult> {
+    const { block, state, vm } = this;
+    await state.checkpoint();
     try {
-      const r = await runTx(vm, { tx, block, skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true });
-      const err = r.execResult.exceptionError;
-      return { success: err === undefined, returnData: r.execResult.returnValue, gasUsed: r.totalGasSpent, error: err?.error };
-    } catch (e) {
-      return { success: false, returnData: new Uint8Array(), gasUsed: gasLimit, error: (e as Error).message };
+      const from = req.from ?? ZERO_ADDRESS;
+      const nonce = (await state.getAccount(from))?.nonce ?? 0n;
+      const tx = unsignedTx(this.source, req, nonce, gasLimit, block.header.baseFeePerGas ?? 0n);
+      tx.getSenderAddress = () => from;
+      try {
+        const r = await runTx(vm, { tx, block, skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true });
+        const err = r.execResult.exceptionError;
+        return { success: err === undefined, returnData: r.execResult.returnValue, gasUsed: r.totalGasSpent, error: err?.error };
+      } catch (e) {
+        return { success: false, returnData: new Uint8Array(), gasUsed: gasLimit, error: (e as Error).message };
+      }
+    } finally {
+      await state.revert();
     }
   }
 }

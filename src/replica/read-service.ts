@@ -5,13 +5,13 @@
  * `maxInFlight` reads run at once; up to `maxQueued` more wait their turn, and beyond that a read
  * is dropped unanswered (`answer` resolves to null): "busy" is not a fact replicas could agree on.
  */
-import { Address } from '@ethereumjs/util';
-import type { ReadReply, ReadRequest } from '../codec/messages.ts';
-import { encodeCallOutcome, encodeReadQuery, quantityBytes, readReplyBytes, type CallQuery } from '../codec/read.ts';
+import type { MerkleStateManager } from '@ethereumjs/statemanager';
+import { Address, setLengthLeft } from '@ethereumjs/util';
+import type { ReadAnswer, ReadReply, ReadRequest } from '../codec/messages.ts';
+import { encodeCallOutcome, quantityBytes, readAnswersDigest, readQueriesDigest, readReplyBytes, type CallQuery, type ReadQuery } from '../codec/read.ts';
 import { isBulwarkError } from '../common/errors.ts';
-import { sha256 } from '../crypto/index.ts';
 import type { Executor } from '../execution/executor.ts';
-import { ChainReader, type CallRequest } from '../execution/reader.ts';
+import { ChainReader, type CallRequest, type Simulation } from '../execution/reader.ts';
 
 const ZERO32 = new Uint8Array(32);
 const utf8 = new TextEncoder();
@@ -64,45 +64,45 @@ export class ReadService {
   }
 
   async #run(clientId: number, m: ReadRequest): Promise<ReadReply> {
-    {
-      const header = await this.#executor.blocks.headerByNumber(BigInt(m.blockNumber));
-      if (header === undefined) return this.#reply(clientId, m, ZERO32, false, utf8.encode('block not available'));
-      const tag = header.number;
-      const q = m.query;
-      let result: Uint8Array;
-      try {
-        switch (q.kind) {
-          case 'balance':
-            result = quantityBytes(await this.#reader.balance(new Address(q.address), tag));
-            break;
-          case 'nonce':
-            result = quantityBytes(await this.#reader.nonce(new Address(q.address), tag));
-            break;
-          case 'code':
-            result = await this.#reader.code(new Address(q.address), tag);
-            break;
-          case 'storage':
-            result = await this.#reader.storage(new Address(q.address), BigInt(`0x${Buffer.from(q.slot).toString('hex')}`), tag);
-            break;
-          case 'call':
-            result = encodeCallOutcome(await this.#reader.call(callRequest(q.call), tag));
-            break;
-          case 'estimateGas':
-            result = quantityBytes(await this.#reader.estimateGas(callRequest(q.call), tag));
-            break;
-        }
-      } catch (err) {
-        // A deterministic failure (e.g. a call that fails even with the gas cap) is an answer too.
-        const message = isBulwarkError(err) ? err.message : 'read failed';
-        return this.#reply(clientId, m, header.hash(), false, utf8.encode(message));
+    const header = await this.#executor.blocks.headerByNumber(BigInt(m.blockNumber));
+    if (header === undefined) {
+      const missing = { ok: false, result: utf8.encode('block not available') };
+      return this.#reply(clientId, m, ZERO32, m.queries.map(() => missing));
+    }
+    // One view of the state serves every query of the request.
+    // One view of the state serves every lookup of the request, and one EVM every call.
+    const state = this.#executor.stateAt(header.stateRoot);
+    let simulation: Promise<Simulation> | undefined;
+    const simulate = () => (simulation ??= this.#reader.simulation(header.number));
+    const answers: ReadAnswer[] = [];
+    for (const q of m.queries) answers.push(await this.#query(q, state, simulate));
+    return this.#reply(clientId, m, header.hash(), answers);
+  }
+
+  async #query(q: ReadQuery, state: MerkleStateManager, simulate: () => Promise<Simulation>): Promise<ReadAnswer> {
+    try {
+      switch (q.kind) {
+        case 'balance':
+          return { ok: true, result: quantityBytes((await state.getAccount(new Address(q.address)))?.balance ?? 0n) };
+        case 'nonce':
+          return { ok: true, result: quantityBytes((await state.getAccount(new Address(q.address)))?.nonce ?? 0n) };
+        case 'code':
+          return { ok: true, result: await state.getCode(new Address(q.address)) };
+        case 'storage':
+          return { ok: true, result: setLengthLeft(await state.getStorage(new Address(q.address), q.slot), 32) };
+        case 'call':
+          return { ok: true, result: encodeCallOutcome(await (await simulate()).call(callRequest(q.call))) };
+        case 'estimateGas':
+          return { ok: true, result: quantityBytes(await (await simulate()).estimateGas(callRequest(q.call))) };
       }
-      return this.#reply(clientId, m, header.hash(), true, result);
+    } catch (err) {
+      // A deterministic failure (e.g. a call that fails even with the gas cap) is an answer too.
+      return { ok: false, result: utf8.encode(isBulwarkError(err) ? err.message : 'read failed') };
     }
   }
 
-  #reply(clientId: number, m: ReadRequest, blockHash: Uint8Array, ok: boolean, result: Uint8Array): ReadReply {
-    const queryDigest = sha256(encodeReadQuery(m.query));
-    const signature = this.#sign(readReplyBytes(clientId, m.id, queryDigest, m.blockNumber, blockHash, ok, sha256(result)));
-    return { type: 'ReadReply', id: m.id, blockNumber: m.blockNumber, blockHash, ok, result, signature };
+  #reply(clientId: number, m: ReadRequest, blockHash: Uint8Array, answers: readonly ReadAnswer[]): ReadReply {
+    const bytes = readReplyBytes(clientId, m.id, readQueriesDigest(m.queries), m.blockNumber, blockHash, readAnswersDigest(answers));
+    return { type: 'ReadReply', id: m.id, blockNumber: m.blockNumber, blockHash, answers, signature: this.#sign(bytes) };
   }
 }

@@ -40,10 +40,28 @@ export const EVERY_MESSAGE: Message[] = [
   { type: 'Request', request },
   { type: 'BlockNotice', seq: 9, summary, resultsRoot: d(4), signature: new Uint8Array(64).fill(2) },
   { type: 'BlockRequest', fromNumber: 3, toNumber: 9 },
-  { type: 'ReadRequest', id: 5, blockNumber: 7, query: { kind: 'storage', address: new Uint8Array(20).fill(1), slot: d(2) } },
-  { type: 'ReadRequest', id: 6, blockNumber: 7, query: { kind: 'call', call: { to: new Uint8Array(20).fill(3), data: new Uint8Array([1]), value: 5n, gas: 21_000n } } },
-  { type: 'ReadRequest', id: 7, blockNumber: 7, query: { kind: 'estimateGas', call: {} } },
-  { type: 'ReadReply', id: 5, blockNumber: 7, blockHash: d(1), ok: true, result: new Uint8Array([9]), signature: new Uint8Array(64) },
+  {
+    type: 'ReadRequest',
+    id: 5,
+    blockNumber: 7,
+    queries: [
+      { kind: 'storage', address: new Uint8Array(20).fill(1), slot: d(2) },
+      { kind: 'balance', address: new Uint8Array(20).fill(2) },
+    ],
+  },
+  { type: 'ReadRequest', id: 6, blockNumber: 7, queries: [{ kind: 'call', call: { to: new Uint8Array(20).fill(3), data: new Uint8Array([1]), value: 5n, gas: 21_000n } }] },
+  { type: 'ReadRequest', id: 7, blockNumber: 7, queries: [{ kind: 'estimateGas', call: {} }] },
+  {
+    type: 'ReadReply',
+    id: 5,
+    blockNumber: 7,
+    blockHash: d(1),
+    answers: [
+      { ok: true, result: new Uint8Array([9]) },
+      { ok: false, result: new Uint8Array([1, 2]) },
+    ],
+    signature: new Uint8Array(64),
+  },
   { type: 'BlockData', blocks: [{ header: d(1), body: new Uint8Array([0xc3, 0xc0, 0xc0, 0xc0]), receipts: new Uint8Array([0xc0]) }] },
   {
     type: 'Reply',

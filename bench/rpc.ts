@@ -1,0 +1,372 @@
+/**
+ * `npm run bench`: the network as `npm start` runs it — `bulwark dev`, four replica processes and a
+ * client node on this machine, over TLS and RocksDB — driven through JSON-RPC the way a load
+ * generator or an exchange would drive any Ethereum node; then the same load against a single-node
+ * Hardhat network (`hardhat node` with interval mining) as the reference.
+ *
+ * Phases, on each network:
+ *  1. (Bulwark only) lone transactions on the idle network: each sent, then its receipt asked for
+ *     (the client node answers once the transaction is in a certified block) — p50/p99 inclusion
+ *     latency as a wallet sees it.
+ *  2. ETH transfers from SENDERS funded development accounts, pre-signed, sent as JSON-RPC batches of
+ *     BATCH `eth_sendRawTransaction` calls with IN_FLIGHT batches outstanding; throughput is the
+ *     transactions over the time from the first send until the last is seen in a block (a poller
+ *     walks new blocks), and each transaction's latency under load is recorded the same way.
+ *  3. ERC-20: a Token (test/fixtures/contracts/Token.sol, compiled with solc) deployed, tokens
+ *     given to every sender, then `transfer` calls the same way. At the end the recipients'
+ *     balances must add up to the transfers made.
+ *
+ * Environment: BENCH_SENDERS (200), BENCH_TRANSFERS (10000), BENCH_ERC20 (4000), BENCH_BATCH (100),
+ * BENCH_IN_FLIGHT (8), BENCH_LONE (100), BENCH_HARDHAT=0 to skip the reference, BENCH_ONLY=latency.
+ * Progress goes to stderr; the last line of stdout is one JSON object.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initHashes } from '../src/crypto/hash.ts';
+import { buildCommon } from '../src/execution/common.ts';
+import { DEV_MNEMONIC, devAccounts } from '../src/setup/dev-accounts.ts';
+import { bytecode, encodeCall } from '../test/helpers/abi.ts';
+import { signTx } from '../test/helpers/chain.ts';
+import { freePorts } from '../test/helpers/net.ts';
+
+const SENDERS = Number(process.env.BENCH_SENDERS ?? 200);
+const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 10_000);
+const ERC20 = Number(process.env.BENCH_ERC20 ?? 4_000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 100);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
+const LONE = Number(process.env.BENCH_LONE ?? 100);
+const RECIPIENTS = 1_000;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+type Hex = `0x${string}`;
+const hex = (b: Uint8Array): Hex => `0x${Buffer.from(b).toString('hex')}`;
+
+interface RpcResponse {
+  id: number;
+  result?: unknown;
+  error?: { code: number; message: string };
+}
+
+class Rpc {
+  #id = 0;
+  constructor(readonly url: string) {}
+
+  async call<T>(method: string, params: unknown[] = []): Promise<T> {
+    const [r] = await this.batch([[method, params]]);
+    if (r!.error !== undefined) throw new Error(`${method}: ${r!.error.message}`);
+    return r!.result as T;
+  }
+
+  async batch(calls: [string, unknown[]][]): Promise<RpcResponse[]> {
+    const body = calls.map(([method, params]) => ({ jsonrpc: '2.0', id: ++this.#id, method, params }));
+    const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`HTTP ${res.status} from ${this.url}`);
+    const out = (await res.json()) as RpcResponse[];
+    const byId = new Map(out.map((r) => [r.id, r]));
+    return body.map((b) => byId.get(b.id) ?? { id: b.id, error: { code: 0, message: 'no answer in the batch' } });
+  }
+}
+
+interface Target {
+  readonly name: string;
+  readonly rpc: Rpc;
+  readonly chainId: bigint;
+  readonly gasPrice: bigint;
+  stop(): Promise<void>;
+}
+
+const accounts = devAccounts(SENDERS + 1);
+const keys = accounts.map((a) => new Uint8Array(Buffer.from(a.privateKey.slice(2), 'hex')));
+const recipients = Array.from({ length: RECIPIENTS }, (_, i): Hex => `0x${(0xbe00_0000 + i).toString(16).padStart(40, "0")}`);
+
+function waitForExit(p: ChildProcess): Promise<void> {
+  return new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+}
+
+async function waitForRpc(rpc: Rpc, procs: ChildProcess[]): Promise<void> {
+  const end = Date.now() + 120_000;
+  for (;;) {
+    try {
+      await rpc.call('eth_blockNumber');
+      return;
+    } catch {
+      if (procs.some((p) => p.exitCode !== null)) throw new Error('a node exited during start-up');
+      if (Date.now() > end) throw new Error(`no JSON-RPC at ${rpc.url}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function startBulwark(): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
+  const [basePort, , , , rpcPort] = await freePorts(5);
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--dir', dir, '--accounts', String(SENDERS + 1), '--base-port', String(basePort), '--rpc-port', String(rpcPort)],
+    { cwd: ROOT, stdio: ['ignore', process.stderr, 'inherit'] },
+  );
+  const rpc = new Rpc(`http://127.0.0.1:${rpcPort}`);
+  await waitForRpc(rpc, [proc]);
+  return {
+    name: 'bulwark',
+    rpc,
+    chainId: BigInt(await rpc.call<string>('eth_chainId')),
+    gasPrice: BigInt(await rpc.call<string>('eth_gasPrice')),
+    stop: async () => {
+      proc.kill('SIGINT');
+      await waitForExit(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startHardhat(): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-hardhat-'));
+  const [port] = await freePorts(1);
+  const config = join(dir, 'hardhat.config.cjs');
+  writeFileSync(
+    config,
+    `module.exports = { networks: { hardhat: {
+      chainId: 31337, hardfork: 'cancun', initialBaseFeePerGas: 0, blockGasLimit: 30000000,
+      mining: { auto: false, interval: 200 },
+      accounts: { mnemonic: ${JSON.stringify(DEV_MNEMONIC)}, count: ${SENDERS + 1}, accountsBalance: '10000000000000000000000' },
+    } } };\n`,
+  );
+  const proc = spawn(process.execPath, [join(ROOT, 'node_modules/hardhat/internal/cli/cli.js'), 'node', '--config', config, '--hostname', '127.0.0.1', '--port', String(port)], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
+  });
+  const rpc = new Rpc(`http://127.0.0.1:${port}`);
+  await waitForRpc(rpc, [proc]);
+  return {
+    name: 'hardhat',
+    rpc,
+    chainId: BigInt(await rpc.call<string>('eth_chainId')),
+    // Full blocks raise the base fee from 0 by 12.5 % each: a fixed 10 gwei stays above it for the run.
+    gasPrice: 10n ** 10n,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await waitForExit(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Watches new blocks and records when each transaction hash is first seen in one. */
+class InclusionWatcher {
+  readonly seen = new Map<string, number>();
+  #next = 0n;
+  #stopped = false;
+  #done: Promise<void> = Promise.resolve();
+
+  constructor(readonly rpc: Rpc) {}
+
+  async start(): Promise<void> {
+    this.#next = BigInt(await this.rpc.call<string>('eth_blockNumber')) + 1n;
+    this.#done = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      const head = BigInt(await this.rpc.call<string>('eth_blockNumber'));
+      if (head < this.#next) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      const numbers: bigint[] = [];
+      for (let n = this.#next; n <= head; n++) numbers.push(n);
+      const blocks = await this.rpc.batch(numbers.map((n) => ['eth_getBlockByNumber', [`0x${n.toString(16)}`, false]]));
+      const now = performance.now();
+      for (const b of blocks) for (const h of (b.result as { transactions: string[] }).transactions) this.seen.set(h, now);
+      this.#next = head + 1n;
+    }
+  }
+
+  async waitFor(hashes: readonly string[], timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (hashes.some((h) => !this.seen.has(h))) {
+      if (Date.now() > end) throw new Error(`${hashes.filter((h) => !this.seen.has(h)).length} of ${hashes.length} transactions not included after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#done;
+  }
+}
+
+interface LoadResult {
+  readonly perSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const quantile = (sorted: readonly number[], q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]! * 10) / 10;
+
+/** Sends pre-signed transactions in batches, IN_FLIGHT at a time, and waits until all are in blocks. */
+async function drive(t: Target, raws: readonly Uint8Array[], hashes: readonly string[]): Promise<LoadResult> {
+  const watcher = new InclusionWatcher(t.rpc);
+  await watcher.start();
+  const sentAt = new Array<number>(raws.length);
+  const t0 = performance.now();
+  let nextBatch = 0;
+  const batches = Math.ceil(raws.length / BATCH);
+  const worker = async () => {
+    for (let b = nextBatch++; b < batches; b = nextBatch++) {
+      const from = b * BATCH;
+      const slice = raws.slice(from, from + BATCH);
+      const now = performance.now();
+      for (let i = 0; i < slice.length; i++) sentAt[from + i] = now;
+      const answers = await t.rpc.batch(slice.map((raw) => ['eth_sendRawTransaction', [hex(raw)]]));
+      const failed = answers.find((a) => a.error !== undefined);
+      if (failed !== undefined) throw new Error(`${t.name} refused a transaction: ${failed.error!.message}`);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  await watcher.waitFor(hashes, 120_000);
+  await watcher.stop();
+  const last = Math.max(...hashes.map((h) => watcher.seen.get(h)!));
+  const lat = hashes.map((h, i) => watcher.seen.get(h)! - sentAt[i]!).sort((a, b) => a - b);
+  return { perSec: Math.round(raws.length / ((last - t0) / 1000)), p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99) };
+}
+
+const common = (t: Target) => buildCommon(t.chainId, 'cancun');
+
+/** Nonce-major order: every sender's first transaction, then every sender's second, and so on. */
+function signLoad(t: Target, count: number, firstNonce: bigint[], make: (sender: number, k: number) => { to: Hex; value?: bigint; data?: Uint8Array; gasLimit: bigint }) {
+  const c = common(t);
+  const raws: Uint8Array[] = [];
+  const hashes: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = 1 + (i % SENDERS);
+    const k = Math.floor(i / SENDERS);
+    const tx = signTx(c, keys[s]!, { nonce: firstNonce[s]! + BigInt(k), gasPrice: t.gasPrice, ...make(s, k) });
+    raws.push(tx.serialize());
+    hashes.push(hex(tx.hash()));
+  }
+  return { raws, hashes };
+}
+
+async function nonces(t: Target): Promise<bigint[]> {
+  const answers = await t.rpc.batch(accounts.map((a) => ['eth_getTransactionCount', [a.address, 'latest']]));
+  return answers.map((a) => BigInt(a.result as string));
+}
+
+async function receipt(t: Target, hash: string): Promise<{ status: string; contractAddress: Hex | null }> {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const r = await t.rpc.call<{ status: string; contractAddress: Hex | null } | null>('eth_getTransactionReceipt', [hash]);
+    if (r !== null) return r;
+    if (Date.now() > end) throw new Error(`no receipt for ${hash}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+async function loneLatency(t: Target): Promise<{ p50Ms: number; p99Ms: number }> {
+  const c = common(t);
+  let nonce = (await nonces(t))[0]!;
+  const lat: number[] = [];
+  for (let i = 0; i < LONE + 5; i++) {
+    const raw = signTx(c, keys[0]!, { nonce: nonce++, to: recipients[i % RECIPIENTS]!, value: 1n, gasLimit: 21_000n, gasPrice: t.gasPrice }).serialize();
+    const t0 = performance.now();
+    const hash = await t.rpc.call<string>('eth_sendRawTransaction', [hex(raw)]);
+    await receipt(t, hash);
+    if (i >= 5) lat.push(performance.now() - t0); // the first few warm the processes up
+    await new Promise((r) => setTimeout(r, 30)); // an idle network between transactions
+  }
+  lat.sort((a, b) => a - b);
+  return { p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99) };
+}
+
+async function transfers(t: Target): Promise<LoadResult> {
+  const { raws, hashes } = signLoad(t, TRANSFERS, await nonces(t), (s, k) => ({ to: recipients[(s * 7 + k) % RECIPIENTS]!, value: 1n, gasLimit: 21_000n }));
+  log(`${t.name}: ${TRANSFERS} transfers from ${SENDERS} senders, batches of ${BATCH}, ${IN_FLIGHT} in flight`);
+  return drive(t, raws, hashes);
+}
+
+async function erc20(t: Target): Promise<LoadResult> {
+  const c = common(t);
+  const deployer = keys[0]!;
+  let nonce = (await nonces(t))[0]!;
+  const deploy = signTx(c, deployer, { nonce: nonce++, data: bytecode('Token', 10n ** 30n), gasLimit: 2_000_000n, gasPrice: t.gasPrice });
+  await t.rpc.call('eth_sendRawTransaction', [hex(deploy.serialize())]);
+  const token = (await receipt(t, hex(deploy.hash()))).contractAddress!;
+  // Tokens for every sender, in runs the pool takes at once (it holds at most 64 nonces ahead).
+  for (let s = 1; s <= SENDERS; s += 50) {
+    const run = Array.from({ length: Math.min(50, SENDERS + 1 - s) }, (_, i) =>
+      signTx(c, deployer, { nonce: nonce++, to: token, data: encodeCall('transfer(address,uint256)', accounts[s + i]!.address, 10n ** 24n), gasLimit: 100_000n, gasPrice: t.gasPrice }),
+    );
+    await t.rpc.batch(run.map((tx) => ['eth_sendRawTransaction', [hex(tx.serialize())]]));
+    const r = await receipt(t, hex(run[run.length - 1]!.hash()));
+    if (r.status !== '0x1') throw new Error(`${t.name}: giving tokens failed`);
+  }
+  const before = await recipientTotal(t, token);
+  const { raws, hashes } = signLoad(t, ERC20, await nonces(t), (s, k) => ({
+    to: token,
+    data: encodeCall('transfer(address,uint256)', recipients[(s * 13 + k) % RECIPIENTS]!, 1n),
+    gasLimit: 60_000n,
+  }));
+  log(`${t.name}: ${ERC20} ERC-20 transfers from ${SENDERS} senders`);
+  const result = await drive(t, raws, hashes);
+  const moved = (await recipientTotal(t, token)) - before;
+  if (moved !== BigInt(ERC20)) throw new Error(`${t.name}: the recipients received ${moved} tokens, not ${ERC20}`);
+  return result;
+}
+
+async function recipientTotal(t: Target, token: Hex): Promise<bigint> {
+  const answers = await t.rpc.batch(recipients.map((r) => ['eth_call', [{ to: token, data: hex(encodeCall('balanceOf(address)', r)) }, 'latest']]));
+  return answers.reduce((sum, a) => {
+    if (a.error !== undefined) throw new Error(`${t.name}: balanceOf failed: ${a.error.message}`);
+    return sum + BigInt(a.result as string);
+  }, 0n);
+}
+
+async function run<T>(start: () => Promise<Target>, body: (t: Target) => Promise<T>): Promise<T> {
+  const t = await start();
+  try {
+    return await body(t);
+  } finally {
+    await t.stop();
+  }
+}
+
+await initHashes();
+const only = process.env.BENCH_ONLY;
+const ours = await run(startBulwark, async (t) => {
+  const lone = await loneLatency(t);
+  log(`bulwark: lone transaction p50 ${lone.p50Ms} ms, p99 ${lone.p99Ms} ms (${LONE} samples)`);
+  if (only === 'latency') return { lone, eth: null, token: null };
+  const eth = await transfers(t);
+  log(`bulwark: ${eth.perSec} transfers/s; under load p50 ${eth.p50Ms} ms, p99 ${eth.p99Ms} ms`);
+  const token = await erc20(t);
+  log(`bulwark: ${token.perSec} ERC-20 transfers/s; under load p50 ${token.p50Ms} ms, p99 ${token.p99Ms} ms`);
+  return { lone, eth, token };
+});
+let hardhat: { eth: LoadResult; token: LoadResult } | null = null;
+if (only === undefined && process.env.BENCH_HARDHAT !== '0') {
+  hardhat = await run(startHardhat, async (t) => {
+    const eth = await transfers(t);
+    log(`hardhat: ${eth.perSec} transfers/s`);
+    const token = await erc20(t);
+    log(`hardhat: ${token.perSec} ERC-20 transfers/s`);
+    return { eth, token };
+  });
+}
+console.log(
+  JSON.stringify({
+    transfersPerSec: ours.eth?.perSec ?? null,
+    erc20PerSec: ours.token?.perSec ?? null,
+    p50Ms: ours.lone.p50Ms,
+    p99Ms: ours.lone.p99Ms,
+    hardhatTransfersPerSec: hardhat?.eth.perSec ?? null,
+    hardhatErc20PerSec: hardhat?.token.perSec ?? null,
+    loadP50Ms: ours.eth?.p50Ms ?? null,
+    loadP99Ms: ours.eth?.p99Ms ?? null,
+  }),
+);
