@@ -17,11 +17,12 @@
  *     balances must add up to the transfers made.
  *
  * Environment: BENCH_SENDERS (200), BENCH_TRANSFERS (10000), BENCH_ERC20 (4000), BENCH_BATCH (100),
- * BENCH_IN_FLIGHT (8), BENCH_LONE (100), BENCH_HARDHAT=0 to skip the reference, BENCH_ONLY=latency.
+ * BENCH_IN_FLIGHT (8), BENCH_LONE (100), BENCH_HARDHAT=0 to skip the reference, BENCH_ONLY=latency,
+ * BENCH_LOG_LEVEL (the nodes' log level, warn).
  * Progress goes to stderr; the last line of stdout is one JSON object.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +77,7 @@ interface Target {
   readonly rpc: Rpc;
   readonly chainId: bigint;
   readonly gasPrice: bigint;
+  diagnose?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,10 +105,13 @@ async function waitForRpc(rpc: Rpc, procs: ChildProcess[]): Promise<void> {
 
 async function startBulwark(): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
-  const [basePort, , , , rpcPort] = await freePorts(5);
+  const [basePort, , , , rpcPort, metricsPort] = await freePorts(10);
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--dir', dir, '--accounts', String(SENDERS + 1), '--base-port', String(basePort), '--rpc-port', String(rpcPort)],
+    [
+      ...['--import', 'tsx', 'src/cli/main.ts', 'dev', '--dir', dir, '--accounts', String(SENDERS + 1)],
+      ...['--base-port', String(basePort), '--rpc-port', String(rpcPort), '--metrics-port', String(metricsPort), '--log-level', process.env.BENCH_LOG_LEVEL ?? 'warn'],
+    ],
     { cwd: ROOT, stdio: ['ignore', process.stderr, 'inherit'] },
   );
   const rpc = new Rpc(`http://127.0.0.1:${rpcPort}`);
@@ -114,6 +119,13 @@ async function startBulwark(): Promise<Target> {
   return {
     name: 'bulwark',
     rpc,
+    // What each node reports, for a run that goes wrong.
+    diagnose: async () => {
+      for (let i = 0; i < 5; i++) {
+        const health = await fetch(`http://127.0.0.1:${metricsPort! + i}/health`).then((r) => r.text(), (e: unknown) => String(e));
+        log(`node ${i}: ${health}`);
+      }
+    },
     chainId: BigInt(await rpc.call<string>('eth_chainId')),
     gasPrice: BigInt(await rpc.call<string>('eth_gasPrice')),
     stop: async () => {
@@ -125,7 +137,9 @@ async function startBulwark(): Promise<Target> {
 }
 
 async function startHardhat(): Promise<Target> {
-  const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-hardhat-'));
+  // Hardhat runs only from a project that has it installed: the directory sits inside ours.
+  mkdirSync(join(ROOT, 'tmp'), { recursive: true });
+  const dir = mkdtempSync(join(ROOT, 'tmp', 'bench-hardhat-'));
   const [port] = await freePorts(1);
   const config = join(dir, 'hardhat.config.cjs');
   writeFileSync(
@@ -228,9 +242,12 @@ async function drive(t: Target, raws: readonly Uint8Array[], hashes: readonly st
       if (failed !== undefined) throw new Error(`${t.name} refused a transaction: ${failed.error!.message}`);
     }
   };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  await watcher.waitFor(hashes, 120_000);
-  await watcher.stop();
+  try {
+    await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    await watcher.waitFor(hashes, 120_000);
+  } finally {
+    await watcher.stop();
+  }
   const last = Math.max(...hashes.map((h) => watcher.seen.get(h)!));
   const lat = hashes.map((h, i) => watcher.seen.get(h)! - sentAt[i]!).sort((a, b) => a - b);
   return { perSec: Math.round(raws.length / ((last - t0) / 1000)), p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99) };
@@ -320,17 +337,24 @@ async function erc20(t: Target): Promise<LoadResult> {
 }
 
 async function recipientTotal(t: Target, token: Hex): Promise<bigint> {
-  const answers = await t.rpc.batch(recipients.map((r) => ['eth_call', [{ to: token, data: hex(encodeCall('balanceOf(address)', r)) }, 'latest']]));
-  return answers.reduce((sum, a) => {
-    if (a.error !== undefined) throw new Error(`${t.name}: balanceOf failed: ${a.error.message}`);
-    return sum + BigInt(a.result as string);
-  }, 0n);
+  let total = 0n;
+  for (let i = 0; i < recipients.length; i += 100) {
+    const calls = recipients.slice(i, i + 100).map((r): [string, unknown[]] => ['eth_call', [{ to: token, data: hex(encodeCall('balanceOf(address)', r)) }, 'latest']]);
+    for (const a of await t.rpc.batch(calls)) {
+      if (a.error !== undefined) throw new Error(`${t.name}: balanceOf failed: ${a.error.message}`);
+      total += BigInt(a.result as string);
+    }
+  }
+  return total;
 }
 
 async function run<T>(start: () => Promise<Target>, body: (t: Target) => Promise<T>): Promise<T> {
   const t = await start();
   try {
     return await body(t);
+  } catch (err) {
+    await t.diagnose?.();
+    throw err;
   } finally {
     await t.stop();
   }

@@ -3,6 +3,7 @@
  * verified ledger mirror, signed state reads, the transaction pool and its submitter, and the
  * JSON-RPC server in front of them. One decoded frame goes to each part that may want it.
  */
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { decodeMessage } from '../codec/message-codec.ts';
@@ -18,7 +19,9 @@ import { RpcServer } from '../rpc/server.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
+import { serveMetrics } from '../common/metrics-server.ts';
 import { BftClient } from './bft-client.ts';
+import { ClientMetrics } from './metrics.ts';
 import { LedgerMirror } from './mirror.ts';
 import { ReadClient } from './read-client.ts';
 import { Submitter } from './submitter.ts';
@@ -30,6 +33,8 @@ export interface ClientNodeOptions {
   readonly passphrase?: string;
   readonly logger: Logger;
   readonly rpc: { readonly host: string; readonly port: number };
+  /** /metrics and /health; no endpoint when absent. */
+  readonly metrics?: { readonly host: string; readonly port: number };
 }
 
 const VERSION = 'bulwark/0.1.0';
@@ -41,6 +46,7 @@ interface Parts {
   readonly mirror: LedgerMirror;
   readonly reads: ReadClient;
   readonly submitter: Submitter;
+  readonly server: Server | null;
 }
 
 export class ClientNode {
@@ -98,7 +104,26 @@ export class ClientNode {
     };
     const state = new HeadAccountView(quantity, () => Number(mirror.head.number));
     const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state });
-    const submitter = new Submitter({ pool, client: bft, maxGasPerRequest: Number(network.chainConfig.blockGasLimit), onError: (err) => log.warn({ err }, 'request not committed; its transactions wait again') });
+    const metrics = new ClientMetrics(() => {
+      const { pending, queued } = pool.status();
+      return {
+        poolPending: pending,
+        poolQueued: queued,
+        headBlock: Number(mirror.head.number),
+        mirrorRejected: mirror.rejected,
+        invalidReadReplies: reads.invalidReplies,
+        peers: transport.stats(),
+      };
+    });
+    const submitter = new Submitter({
+      pool,
+      client: bft,
+      maxGasPerRequest: Number(network.chainConfig.blockGasLimit),
+      onError: (err) => {
+        metrics.requestsFailed.inc();
+        log.warn({ err }, 'request not committed; its transactions wait again');
+      },
+    });
     await transport.start();
     mirror.poke();
     const timer = setInterval(() => mirror.poke(), 1_000);
@@ -115,9 +140,23 @@ export class ClientNode {
         nextBlock: (ms) => mirror.nextBlock(ms),
       }),
     ]);
-    const rpc = await RpcServer.start({ methods, host: o.rpc.host, port: o.rpc.port, onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed') });
-    log.info({ rpc: rpc.url }, 'client node started');
-    return new ClientNode(rpc, { kv, transport, bft, mirror, reads, submitter }, timer, log);
+    const rpc = await RpcServer.start({
+      methods,
+      host: o.rpc.host,
+      port: o.rpc.port,
+      onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed'),
+      onCall: (m, code) => metrics.rpcCalls.inc({ method: m ?? 'unknown', outcome: code === undefined ? 'ok' : String(code) }),
+    });
+    const health = () => ({
+      client: material.id,
+      block: Number(mirror.head.number),
+      blockHash: `0x${Buffer.from(mirror.head.hash).toString('hex')}`,
+      pool: pool.status(),
+      peers: transport.stats().map((p) => ({ peer: p.peer, connected: p.connected })),
+    });
+    const server = o.metrics === undefined ? null : await serveMetrics(metrics.registry, health, o.metrics);
+    log.info({ rpc: rpc.url, ...(server === null ? {} : { metrics: o.metrics }) }, 'client node started');
+    return new ClientNode(rpc, { kv, transport, bft, mirror, reads, submitter, server }, timer, log);
   }
 
   async stop(): Promise<void> {
@@ -130,6 +169,7 @@ export class ClientNode {
     p.mirror.close();
     await p.mirror.settled();
     await p.transport.close();
+    if (p.server !== null) await new Promise((r) => p.server!.close(r));
     await p.kv.close();
     this.#log.info('client node stopped');
   }

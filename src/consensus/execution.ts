@@ -59,6 +59,7 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, r
     const key = requestKey(r);
     if (s.pending.delete(key)) s.pendingPerClient.set(r.clientId, (s.pendingPerClient.get(r.clientId) ?? 1) - 1);
     s.proposed.delete(key);
+    s.ordered.delete(key);
   }
   for (const r of requests) s.clients.set(r.clientId, r.requestSeq);
   const madeBlock = summary.blockNumber > previousBlock;

@@ -26,7 +26,7 @@ import { batchDigestBytes, commitShareBytes, slowCommitBytes } from '../codec/si
 import { collectorsOf, primaryOf } from './config.ts';
 import type { CertificateCheck, Share } from './crypto.ts';
 import { reject, send, persist, event } from './effects.ts';
-import { hexKey, isReplica, slotOf, allReplicasBut, type ReplicaState, type Slot } from './state.ts';
+import { hexKey, isReplica, requestKey, slotOf, allReplicasBut, type ReplicaState, type Slot } from './state.ts';
 
 export function batchDigest(s: ReplicaState, seq: number, batch: Batch): Uint8Array {
   return s.crypto.digest(batchDigestBytes(seq, batch));
@@ -369,6 +369,12 @@ export function commitSlot(
   }
   slot.committed = { batch: content, commit };
   slot.pendingCommit = null;
+  for (const r of content.requests) {
+    const key = requestKey(r);
+    s.ordered.add(key);
+    const p = s.pending.get(key);
+    if (p !== undefined) p.ordered = true;
+  }
   persist(s, { kind: 'committed', seq: slot.seq, batch: content, commit });
   event(s, { event: 'committed', seq: slot.seq, view: commit.view, path });
 }

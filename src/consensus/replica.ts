@@ -22,7 +22,7 @@ import {
 } from './ordering.ts';
 import { emptyPersisted, type PersistedConsensus } from './records.ts';
 import { onRequest, tryPropose } from './requests.ts';
-import { genesisSummary, isClient, slotOf, type ReplicaState } from './state.ts';
+import { genesisSummary, isClient, oldestUnordered, requestKey, slotOf, type ReplicaState } from './state.ts';
 import { onComplaint, onNewView, onProgressTimers, onViewChange } from './view-change.ts';
 import { onCommittedBatch, onStableCheckpoint, onStatus, onStatusTimer, requestCatchUp } from './catch-up.ts';
 
@@ -74,6 +74,7 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     pending: new Map(),
     pendingPerClient: new Map(),
     proposed: new Set(),
+    ordered: new Set(),
     batchDeadline: null,
     clients: new Map(app.clients),
     replies: new Map(p.replies),
@@ -99,6 +100,7 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     if (seq <= s.lastExecuted) continue;
     if (inWindow(s, seq)) slotOf(s, seq).committed = c;
     else s.fetched.set(seq, c);
+    for (const r of c.batch.requests) s.ordered.add(requestKey(r));
   }
   for (const slot of s.slots.values()) {
     s.nextSeq = Math.max(s.nextSeq, slot.seq + 1);
@@ -206,8 +208,8 @@ function wakeAt(s: ReplicaState): number | null {
   if (s.batchDeadline !== null) at = Math.min(at, s.batchDeadline);
   if (s.viewDeadline !== null) at = Math.min(at, s.viewDeadline);
   if (s.active) {
-    const oldest = s.pending.values().next();
-    if (!oldest.done) at = Math.min(at, oldest.value.since + s.cfg.requestTimeoutMs + 1);
+    const oldest = oldestUnordered(s);
+    if (oldest !== undefined) at = Math.min(at, oldest.since + s.cfg.requestTimeoutMs + 1);
     for (const slot of s.slots.values()) {
       if (slot.committed !== null) continue;
       const t = slot.prepareSent || slot.shares.size === 0 ? slot.lastRetransmit + s.cfg.retransmitMs : slot.since + s.cfg.fastPathTimeoutMs;

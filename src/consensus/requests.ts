@@ -37,7 +37,7 @@ export function onRequest(s: ReplicaState, from: number, m: Request): void {
   if (perClient >= s.cfg.maxPendingPerClient || s.pending.size >= s.cfg.maxPendingTotal) {
     return reject(s, from, 'client-queue-full', `client ${r.clientId}`);
   }
-  s.pending.set(key, { request: r, key, size: r.payload.length, since: s.now });
+  s.pending.set(key, { request: r, key, size: r.payload.length, since: s.now, ordered: s.ordered.has(key) });
   s.pendingPerClient.set(r.clientId, perClient + 1);
   if (!s.active) return;
   if (isPrimary(s)) tryPropose(s);

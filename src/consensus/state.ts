@@ -56,6 +56,22 @@ export interface PendingRequest {
   readonly key: string;
   readonly size: number;
   since: number;
+  /** In a committed slot: the primary has done its part, and the request waits only for execution. */
+  ordered: boolean;
+}
+
+/**
+ * The oldest request still waiting to be ordered, which the request timer holds against the
+ * primary. Ordered requests waiting for execution do not count: a backlog of execution is no
+ * evidence against the primary, and a view change would only add to it. Looks at the first 64.
+ */
+export function oldestUnordered(s: ReplicaState): PendingRequest | undefined {
+  let looked = 0;
+  for (const p of s.pending.values()) {
+    if (!p.ordered) return p;
+    if (++looked >= 64) return undefined;
+  }
+  return undefined;
 }
 
 export interface ReplicaState {
@@ -94,6 +110,8 @@ export interface ReplicaState {
   pendingPerClient: Map<number, number>;
   /** Keys proposed in slots not yet executed (the primary does not propose them twice). */
   proposed: Set<string>;
+  /** Requests in committed slots not yet executed: ordered, so the request timer ignores them. */
+  ordered: Set<string>;
   batchDeadline: number | null;
 
   /** Exactly-once: the highest request sequence executed per client. */

@@ -15,7 +15,7 @@ import { event, persist, reject, send } from './effects.ts';
 import { adoptStable, verifyStable } from './execution.ts';
 import { acceptProposal, batchDigest, commitSlot, inWindow, isPrimary, knownBatch, verifyCommit } from './ordering.ts';
 import { forwardPending, tryPropose } from './requests.ts';
-import { allReplicasBut, hexKey, isReplica, slotOf, type ReplicaState } from './state.ts';
+import { allReplicasBut, hexKey, isReplica, oldestUnordered, slotOf, type ReplicaState } from './state.ts';
 
 // ---- complaints ----------------------------------------------------------------------------
 
@@ -53,8 +53,8 @@ function checkComplaints(s: ReplicaState, reason: string): void {
 /** The request and slot timers: no progress for `requestTimeoutMs` means a complaint. */
 export function onProgressTimers(s: ReplicaState): void {
   if (s.active) {
-    const oldest = s.pending.values().next();
-    const stalledRequest = !oldest.done && s.now - oldest.value.since > s.cfg.requestTimeoutMs;
+    const oldest = oldestUnordered(s);
+    const stalledRequest = oldest !== undefined && s.now - oldest.since > s.cfg.requestTimeoutMs;
     let stalledSlot = false;
     for (const slot of s.slots.values()) {
       if (slot.committed === null && slot.proposal !== null && s.now - slot.since > s.cfg.requestTimeoutMs) {

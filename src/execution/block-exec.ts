@@ -57,6 +57,9 @@ export async function executeBlock(ctx: BlockContext, env: Block, rawTxs: readon
     const decoded = rawTxs.map((raw) => decodeOrRejection(raw, ctx, env));
     await prefetchAccounts(vm, decoded);
     for (let index = 0; index < rawTxs.length; index++) {
+      // A long block gives the event loop a turn now and then: a replica answers its peers while
+      // it executes.
+      if (index % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
       const d = decoded[index]!;
       const tx = d instanceof TxRejection ? undefined : d;
       try {

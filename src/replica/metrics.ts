@@ -1,9 +1,9 @@
 /**
- * The replica's Prometheus metrics and its /metrics + /health endpoint. Counters are fed by the
+ * The replica's Prometheus metrics (served by `common/metrics-server.ts`). Counters are fed by the
  * shell from the state machine's `reject` and `event` outputs; gauges are read when scraped.
  */
-import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerPeerGauges } from '../common/metrics-server.ts';
 import type { PeerStats } from '../net/transport.ts';
 
 export interface ReplicaGauges {
@@ -43,48 +43,6 @@ export class ReplicaMetrics {
     gauge('bulwark_consensus_last_executed', 'Last executed sequence number', (g) => g.lastExecuted);
     gauge('bulwark_consensus_last_stable', 'Last stable checkpoint', (g) => g.lastStable);
     gauge('bulwark_chain_block_number', 'Head block number', (g) => g.blockNumber);
-    const peer = (name: string, help: string, field: keyof Omit<PeerStats, 'peer'>) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['peer'],
-        registers,
-        collect() {
-          for (const p of read().peers) this.set({ peer: String(p.peer) }, Number(p[field]));
-        },
-      });
-    peer('bulwark_net_peer_connected', 'Link up (1) or down (0)', 'connected');
-    peer('bulwark_net_frames_sent', 'Frames sent to the peer', 'framesSent');
-    peer('bulwark_net_frames_received', 'Frames received from the peer', 'framesReceived');
-    peer('bulwark_net_bytes_sent', 'Bytes sent to the peer', 'bytesSent');
-    peer('bulwark_net_bytes_received', 'Bytes received from the peer', 'bytesReceived');
-    peer('bulwark_net_frames_dropped', 'Frames refused because the queue was full', 'framesDropped');
-    peer('bulwark_net_errors', 'Link errors', 'errors');
-    peer('bulwark_net_reconnects', 'Reconnects', 'reconnects');
+    registerPeerGauges(this.registry, () => read().peers);
   }
-}
-
-/** GET /metrics (Prometheus text) and GET /health (JSON); everything else 404. */
-export async function serveMetrics(
-  metrics: ReplicaMetrics,
-  health: () => Record<string, unknown>,
-  listen: { host: string; port: number },
-): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500).end(String(err)),
-      );
-    } else if (req.method === 'GET' && req.url === '/health') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(health()));
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => resolve());
-  });
-  return server;
 }

@@ -24,7 +24,8 @@ import { tlsTransportOptions } from '../setup/transport-config.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
 import { ConsensusStore } from './consensus-store.ts';
 import { EthereumApp } from './ethereum-app.ts';
-import { ReplicaMetrics, serveMetrics } from './metrics.ts';
+import { serveMetrics } from '../common/metrics-server.ts';
+import { ReplicaMetrics } from './metrics.ts';
 import { ReadService } from './read-service.ts';
 
 export interface ReplicaNodeOptions {
@@ -58,6 +59,8 @@ export class ReplicaNode {
   #stopped = false;
   readonly #onFatal: (reason: string) => void;
   #idle: Promise<void> = Promise.resolve();
+  /** The block being executed, if any. */
+  #execution: Promise<void> = Promise.resolve();
   /** The newest block announcement sent, repeated to mirrors that ask for blocks (catch-up when idle). */
   #lastNotice: Uint8Array | null = null;
   readonly #sideWork = new Set<Promise<void>>();
@@ -132,7 +135,7 @@ export class ReplicaNode {
       transport.onFrame((from, frame) => node.#onFrame(from, frame));
       transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
       await transport.start();
-      if (o.metrics !== undefined) node.#server = await serveMetrics(node.#metrics, () => node.status(), o.metrics);
+      if (o.metrics !== undefined) node.#server = await serveMetrics(node.#metrics.registry, () => node.status(), o.metrics);
       log.info(
         { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number) },
         'replica started',
@@ -224,6 +227,19 @@ export class ReplicaNode {
     if (this.#lastNotice !== null) this.#transport.send(from, this.#lastNotice);
   }
 
+  async #execute(o: Extract<Output, { kind: 'execute' }>): Promise<void> {
+    // The frames the last step queued (the commit proof the other replicas wait for, above all)
+    // leave before execution takes the thread.
+    await new Promise((resolve) => setImmediate(resolve));
+    try {
+      const r = await this.#app.execute(o.seq, o.timestamp, o.requests);
+      if (r.block) this.#log.debug({ seq: o.seq, block: r.summary.blockNumber, requests: o.requests.length }, 'block');
+      this.#enqueue({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: Date.now() });
+    } catch (err) {
+      this.#fatal(`execution of seq ${o.seq} failed: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
+  }
+
   #enqueue(input: Input): void {
     if (this.#stopped) return;
     this.#queue.push(input);
@@ -266,15 +282,13 @@ export class ReplicaNode {
         for (const to of o.to) this.#transport.send(to, frame);
         return;
       }
-      case 'execute': {
-        // Execution runs long without returning to the event loop: the frames this step queued
-        // (the commit proof, above all, which the other replicas are waiting for) leave first.
-        await new Promise((resolve) => setImmediate(resolve));
-        const r = await this.#app.execute(o.seq, o.timestamp, o.requests);
-        if (r.block) this.#log.debug({ seq: o.seq, block: r.summary.blockNumber, requests: o.requests.length }, 'block');
-        await this.#step({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: Date.now() });
+      case 'execute':
+        // Execution runs beside consensus: the loop goes on ordering (and answering its peers,
+        // whose timers would otherwise count a long block against this replica) while the block
+        // executes, and its result comes back as the `executed` input. The machine asks for one
+        // execution at a time.
+        this.#execution = this.#execute(o);
         return;
-      }
       case 'serve':
         for (const b of await this.#store.committed(o.fromSeq, o.toSeq)) {
           this.#transport.send(o.to, encodeMessage({ type: 'CommittedBatch', seq: b.seq, batch: b.batch, commit: b.commit }));
@@ -323,6 +337,7 @@ export class ReplicaNode {
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     await this.#idle;
+    await this.#execution;
     await Promise.allSettled([...this.#sideWork]);
     await this.#transport.close();
     if (this.#server !== null) await new Promise((r) => this.#server!.close(r));

@@ -25,6 +25,8 @@ export interface RpcServerOptions {
   readonly limits?: Partial<RpcLimits>;
   /** Called on handler failures that are not RpcErrors (bugs): logged by the caller. */
   readonly onInternalError?: (method: string, err: unknown) => void;
+  /** Called once per call naming a method: which (undefined if it does not exist), and the error code if it failed. */
+  readonly onCall?: (method: string | undefined, errorCode: number | undefined) => void;
 }
 
 type Id = string | number | null;
@@ -145,6 +147,7 @@ export class RpcServer {
         response = this.#error((id ?? null) as Id, err instanceof RpcError ? err : new RpcError(RPC_CODES.internal, 'internal error'));
       }
     }
+    this.#o.onCall?.(def === undefined ? undefined : r.method, 'error' in response ? response.error.code : undefined);
     return isNotification ? null : response;
   }
 

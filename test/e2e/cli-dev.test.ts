@@ -38,10 +38,9 @@ async function call(url: string, method: string, params: unknown[] = []): Promis
   return ((await res.json()) as { result: string }).result;
 }
 
-async function runDev(dir: string, basePort: number, rpcPort: number, check: (url: string, out: string) => Promise<void>): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--dir', dir, '--base-port', String(basePort), '--rpc-port', String(rpcPort)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+async function runDev(dir: string, ports: { base: number; rpc: number; metrics: number }, check: (url: string, out: string) => Promise<void>): Promise<void> {
+  const args = ['dev', '--dir', dir, '--base-port', String(ports.base), '--rpc-port', String(ports.rpc), '--metrics-port', String(ports.metrics)];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -51,7 +50,7 @@ async function runDev(dir: string, basePort: number, rpcPort: number, check: (ur
       if (Date.now() > end || child.exitCode !== null) throw new Error(`dev did not come up:\n${out}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    await check(`http://127.0.0.1:${rpcPort}`, out);
+    await check(`http://127.0.0.1:${ports.rpc}`, out);
   } finally {
     child.kill('SIGINT');
   }
@@ -61,17 +60,26 @@ async function runDev(dir: string, basePort: number, rpcPort: number, check: (ur
 test('bulwark dev: a network with the development accounts, stopped and resumed', { timeout: 240_000 }, async () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'bulwark-dev-')), 'chain');
   try {
-    const basePort = await consecutiveFreePorts(4);
-    const rpcPort = (await freePorts(1))[0]!;
+    const ports = { base: await consecutiveFreePorts(4), rpc: (await freePorts(1))[0]!, metrics: await consecutiveFreePorts(5) };
     const account0 = '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266';
-    await runDev(dir, basePort, rpcPort, async (url, out) => {
+    await runDev(dir, ports, async (url, out) => {
       assert.match(out, /New chain/);
       assert.match(out, /chain id {2}1337/);
       assert.ok(out.includes(account0), 'the first Hardhat/Anvil account is listed');
       assert.equal(await call(url, 'eth_chainId'), '0x539');
       assert.equal(BigInt(await call(url, 'eth_getBalance', [account0, 'latest'])), 10_000n * 10n ** 18n);
+      await call(url, 'eth_noSuchMethod');
+      // Every node serves Prometheus metrics; the client node counts JSON-RPC calls by method and outcome.
+      const client = await (await fetch(`http://127.0.0.1:${ports.metrics + 4}/metrics`)).text();
+      assert.match(client, /bulwark_rpc_calls_total\{method="eth_chainId",outcome="ok"\} 1/);
+      assert.match(client, /bulwark_rpc_calls_total\{method="unknown",outcome="-32601"\} 1/);
+      assert.match(client, /bulwark_net_peer_connected\{peer="0"\} 1/);
+      const replica = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+      assert.match(replica, /bulwark_consensus_view 0/);
+      const health = (await (await fetch(`http://127.0.0.1:${ports.metrics + 4}/health`)).json()) as { block: number };
+      assert.equal(typeof health.block, 'number');
     });
-    await runDev(dir, basePort, rpcPort, async (url, out) => {
+    await runDev(dir, ports, async (url, out) => {
       assert.match(out, /Resuming the chain/);
       assert.equal(BigInt(await call(url, 'eth_getBalance', [account0, 'latest'])), 10_000n * 10n ** 18n);
     });

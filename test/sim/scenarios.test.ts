@@ -51,6 +51,16 @@ test('every block is announced to every client node by f + 1 matching signed not
   }
 });
 
+test('execution slower than the request timeout is no reason to change view', () => {
+  // Each batch takes 900 ms to execute, so ordered requests wait well past the 2 s request timeout
+  // for the batches ahead of them: the primary ordered them, and keeps its view.
+  const w = new World({ seed: 31, f: 1, clients: 3, requestsPerClient: 12, executionMs: 900, consensus: { maxBatchRequests: 1 } }).start();
+  done(w, 120_000);
+  assert.equal(w.count('view-change-started'), 0);
+  w.run(5_000);
+  assertConverged(w);
+});
+
 test('fast path to slow path with one silent replica', () => {
   const w = new World({ seed: 21, f: 1, clients: 2, requestsPerClient: 10, byzantine: { 3: [silent] } }).start();
   done(w, 30_000);

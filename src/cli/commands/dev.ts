@@ -24,6 +24,7 @@ interface DevFlags {
   basePort: number;
   rpcPort: number;
   accounts: number;
+  metricsPort?: number;
   logLevel: string;
 }
 
@@ -40,6 +41,11 @@ export function registerDev(program: Command, io: CliIo): void {
     .addOption(new Option('--base-port <port>', 'replicas listen on base-port .. base-port+3').argParser(integer(1, 65_530)).default(7100))
     .addOption(new Option('--rpc-port <port>', 'JSON-RPC port').argParser(integer(1, 65_535)).default(8545))
     .addOption(new Option('--accounts <n>', 'development accounts to fund on a new chain (10,000 ETH each)').argParser(integer(1, 1000)).default(20))
+    .addOption(
+      new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health: replicas on port .. port+3, the client node on port+4').argParser(
+        integer(1, 65_530),
+      ),
+    )
     .addOption(new Option('--log-level <level>', "the nodes' log level").choices(['fatal', 'error', 'warn', 'info', 'debug']).default('warn'))
     .action(async (flags: DevFlags) => {
       const dir = resolve(flags.dir);
@@ -65,12 +71,17 @@ export function registerDev(program: Command, io: CliIo): void {
         children.push(child);
         return child;
       };
-      for (let id = 0; id < 4; id++) node(['replica', '--dir', join(dir, `replica-${id}`)]);
-      node(['client', '--dir', join(dir, 'client-4'), '--rpc-port', String(flags.rpcPort)]);
+      const metrics = (i: number) => (flags.metricsPort === undefined ? [] : ['--metrics-port', String(flags.metricsPort + i)]);
+      for (let id = 0; id < 4; id++) node(['replica', '--dir', join(dir, `replica-${id}`), ...metrics(id)]);
+      node(['client', '--dir', join(dir, 'client-4'), '--rpc-port', String(flags.rpcPort), ...metrics(4)]);
       const url = `http://127.0.0.1:${flags.rpcPort}`;
       await waitForRpc(url, children);
       const chainId = BigInt(await rpc(url, 'eth_chainId'));
-      io.out(`\nBulwark development network\n  JSON-RPC  ${url} (WebSocket: ws://127.0.0.1:${flags.rpcPort})\n  chain id  ${chainId}\n\n`);
+      io.out(`\nBulwark development network\n  JSON-RPC  ${url} (WebSocket: ws://127.0.0.1:${flags.rpcPort})\n  chain id  ${chainId}\n`);
+      if (flags.metricsPort !== undefined) {
+        io.out(`  metrics   http://127.0.0.1:${flags.metricsPort}..${flags.metricsPort + 4}/metrics (replicas 0-3, then the client node)\n`);
+      }
+      io.out('\n');
       io.out(`Accounts (mnemonic: "${DEV_MNEMONIC}")\n`);
       for (const a of accounts) io.out(`  #${a.index}  ${a.address}  key ${a.privateKey}\n`);
       io.out('\nCtrl-C stops the network; its data stays in the data directory.\n');

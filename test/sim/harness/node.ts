@@ -50,6 +50,7 @@ export class SimReplica {
   readonly crypto: ConsensusCrypto;
   readonly #observer: NodeObserver;
   readonly #clock: () => number;
+  readonly #executionMs: number;
   mutateState: ((s: ReplicaState) => void) | null = null;
   /** When set, every `persist` output is appended here, in order (store round-trip tests). */
   recordLog: (readonly PersistRecord[])[] | null = null;
@@ -65,6 +66,8 @@ export class SimReplica {
     crypto: ConsensusCrypto;
     observer: NodeObserver;
     clock: () => number;
+    /** How long each execution takes, in simulated ms (default 0). */
+    executionMs?: number;
   }) {
     this.id = o.id;
     this.label = o.label;
@@ -76,6 +79,7 @@ export class SimReplica {
     this.crypto = o.crypto;
     this.#observer = o.observer;
     this.#clock = o.clock;
+    this.#executionMs = o.executionMs ?? 0;
     this.#transport.onFrame((from, frame) => this.#onFrame(from, frame));
   }
 
@@ -151,7 +155,7 @@ export class SimReplica {
           const { summary, results } = this.app.execute(o.seq, o.timestamp, o.requests);
           this.#observer.executed(this, o.seq, summaryKey(summary));
           const inc = this.incarnation;
-          this.#q.after(0, () => {
+          this.#q.after(this.#executionMs, () => {
             if (this.incarnation === inc) this.feed({ kind: 'executed', seq: o.seq, summary, results, now: this.#clock() });
           });
           break;

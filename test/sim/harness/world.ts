@@ -44,6 +44,8 @@ export interface WorldOptions {
   plantedBug?: 'quorum-one-too-small';
   /** Production cryptography (BLS12-381, Ed25519) instead of keyed hashes. */
   realCrypto?: boolean;
+  /** How long each batch's execution takes, in simulated ms (default 0). */
+  executionMs?: number;
 }
 
 export class World {
@@ -115,6 +117,7 @@ export class World {
         crypto: this.registry.cryptoFor(id),
         observer,
         clock: () => T0 + this.queue.now + skew,
+        ...(o.executionMs === undefined ? {} : { executionMs: o.executionMs }),
       });
       if (o.plantedBug === 'quorum-one-too-small') {
         node.mutateState = (s) => {

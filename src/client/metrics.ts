@@ -1,0 +1,50 @@
+/**
+ * The client node's Prometheus metrics (served by `common/metrics-server.ts`): JSON-RPC calls by
+ * method and outcome, requests to the replicas that failed, and — read when scraped — the pool,
+ * the mirror's head and refusals, invalid read answers, and every replica link.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerPeerGauges } from '../common/metrics-server.ts';
+import type { PeerStats } from '../net/transport.ts';
+
+export interface ClientGauges {
+  readonly poolPending: number;
+  readonly poolQueued: number;
+  readonly headBlock: number;
+  readonly mirrorRejected: number;
+  readonly invalidReadReplies: number;
+  readonly peers: readonly PeerStats[];
+}
+
+export class ClientMetrics {
+  readonly registry = new Registry();
+  readonly rpcCalls: Counter<'method' | 'outcome'>;
+  readonly requestsFailed: Counter;
+
+  constructor(read: () => ClientGauges) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'bulwark_process_' });
+    this.rpcCalls = new Counter({
+      name: 'bulwark_rpc_calls_total',
+      help: 'JSON-RPC calls, by method ("unknown" for methods that do not exist) and outcome ("ok" or the error code)',
+      labelNames: ['method', 'outcome'],
+      registers,
+    });
+    this.requestsFailed = new Counter({ name: 'bulwark_client_requests_failed_total', help: 'Requests to the replicas not committed in time (their transactions wait again)', registers });
+    const gauge = (name: string, help: string, value: (g: ClientGauges) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value(read()));
+        },
+      });
+    gauge('bulwark_txpool_pending', 'Transactions ready or being ordered', (g) => g.poolPending);
+    gauge('bulwark_txpool_queued', 'Transactions waiting behind a nonce gap', (g) => g.poolQueued);
+    gauge('bulwark_chain_block_number', "The verified mirror's head block", (g) => g.headBlock);
+    gauge('bulwark_mirror_rejected', 'Block notices or block data the mirror refused', (g) => g.mirrorRejected);
+    gauge('bulwark_reads_invalid_replies', 'Read answers with a bad signature or shape', (g) => g.invalidReadReplies);
+    registerPeerGauges(this.registry, () => read().peers);
+  }
+}
