@@ -23,7 +23,7 @@ export class ClientMetrics {
 
   constructor(read: () => ClientGauges) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'bulwark_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'bulwark_' });
     this.rpcCalls = new Counter({
       name: 'bulwark_rpc_calls_total',
       help: 'JSON-RPC calls, by method ("unknown" for methods that do not exist) and outcome ("ok" or the error code)',

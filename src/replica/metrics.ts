@@ -24,7 +24,7 @@ export class ReplicaMetrics {
 
   constructor(read: () => ReplicaGauges) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'bulwark_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'bulwark_' });
     this.rejected = new Counter({ name: 'bulwark_consensus_rejected_total', help: 'Inputs refused, by reason', labelNames: ['reason'], registers });
     this.committed = new Counter({ name: 'bulwark_consensus_committed_total', help: 'Sequence numbers committed, by path', labelNames: ['path'], registers });
     this.viewChanges = new Counter({ name: 'bulwark_consensus_view_changes_total', help: 'View changes started', registers });
