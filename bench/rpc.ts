@@ -17,7 +17,7 @@
  *     balances must add up to the transfers made.
  *
  * Environment: BENCH_SENDERS (200), BENCH_TRANSFERS (10000), BENCH_ERC20 (4000), BENCH_BATCH (100),
- * BENCH_IN_FLIGHT (8), BENCH_LONE (100), BENCH_HARDHAT=0 to skip the reference, BENCH_ONLY=latency,
+ * BENCH_IN_FLIGHT (8), BENCH_LONE (100), BENCH_HARDHAT=0 to skip the reference, BENCH_ONLY=latency|hardhat,
  * BENCH_LOG_LEVEL (the nodes' log level, warn).
  * Progress goes to stderr; the last line of stdout is one JSON object.
  */
@@ -362,7 +362,8 @@ async function run<T>(start: () => Promise<Target>, body: (t: Target) => Promise
 
 await initHashes();
 const only = process.env.BENCH_ONLY;
-const ours = await run(startBulwark, async (t) => {
+const skipOurs = only === 'hardhat';
+const ours = skipOurs ? { lone: { p50Ms: null, p99Ms: null }, eth: null, token: null } : await run(startBulwark, async (t) => {
   const lone = await loneLatency(t);
   log(`bulwark: lone transaction p50 ${lone.p50Ms} ms, p99 ${lone.p99Ms} ms (${LONE} samples)`);
   if (only === 'latency') return { lone, eth: null, token: null };
@@ -373,7 +374,7 @@ const ours = await run(startBulwark, async (t) => {
   return { lone, eth, token };
 });
 let hardhat: { eth: LoadResult; token: LoadResult } | null = null;
-if (only === undefined && process.env.BENCH_HARDHAT !== '0') {
+if ((only === undefined || only === 'hardhat') && process.env.BENCH_HARDHAT !== '0') {
   hardhat = await run(startHardhat, async (t) => {
     const eth = await transfers(t);
     log(`hardhat: ${eth.perSec} transfers/s`);
