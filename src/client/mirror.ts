@@ -88,7 +88,7 @@ export class LedgerMirror {
 
   /** Opens (or creates, from the genesis in the network file) the mirror's store. */
   static async open(o: MirrorOptions): Promise<LedgerMirror> {
-    const executor = await Executor.open({ kv: o.kv, config: o.config, nodeCacheEntries: 1_000 });
+    const executor = await Executor.open({ kv: o.kv, config: o.config, nodeCacheEntries: 1_000, blocksOnly: true });
     return new LedgerMirror(o, executor);
   }
 

@@ -42,6 +42,11 @@ export interface ExecutorOptions {
    * this is set.
    */
   readonly allowJsSecp256k1?: boolean;
+  /**
+   * The store keeps blocks and receipts but no state beyond genesis (a client node's ledger
+   * mirror): the head's state root is not required. Such an executor reads; it never executes.
+   */
+  readonly blocksOnly?: boolean;
 }
 
 const ZERO32 = new Uint8Array(32);
@@ -71,6 +76,7 @@ interface ExecutorParts {
   readonly state: MerkleStateManager;
   readonly vm: VM;
   readonly hashSource: BlockHashSource;
+  readonly blocksOnly: boolean;
 }
 
 export class Executor {
@@ -82,6 +88,7 @@ export class Executor {
   private readonly state: MerkleStateManager;
   private readonly vm: VM;
   private readonly hashSource: BlockHashSource;
+  private readonly blocksOnly: boolean;
   private headBlock: Block;
   private busy = false;
 
@@ -95,6 +102,7 @@ export class Executor {
       state: this.state,
       vm: this.vm,
       hashSource: this.hashSource,
+      blocksOnly: this.blocksOnly,
     } = parts);
     this.headBlock = head;
   }
@@ -117,13 +125,13 @@ export class Executor {
         throw new BulwarkError('LEDGER_CORRUPT', `head block ${toHex(headHash)} is missing`, { location: opts.kv.location });
       }
       head = b;
-      await assertStateRootPresent(trieStore, common, head);
+      if (opts.blocksOnly !== true) await assertStateRootPresent(trieStore, common, head);
     }
     const caches = { kind: 'long-lived', blockGasLimit: config.blockGasLimit } as const;
     const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches });
     const hashSource = blockHashSource(blocks);
     const vm = await createNodeVm(common, state, hashSource);
-    return new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource }, head);
+    return new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource, blocksOnly: opts.blocksOnly === true }, head);
   }
 
   get head(): Block {
@@ -150,6 +158,7 @@ export class Executor {
     timestamp: bigint,
     options: ExecuteOptions = {},
   ): Promise<ExecuteOutcome> {
+    if (this.blocksOnly) throw new BulwarkError('EXEC_NO_STATE', 'this store keeps blocks without state: it cannot execute');
     // Blocks execute strictly one after another on the one state; a second caller is a wiring bug.
     if (this.busy) throw new BulwarkError('EXEC_BUSY', 'a block is already being executed');
     this.busy = true;

@@ -1,53 +1,193 @@
 /**
  * A real local network for end-to-end tests: the trusted setup in a temporary directory, four
  * replica processes and one client node process on free loopback ports, torn down by `stop`.
+ * Each replica serves /metrics and /health on its own port; any node can be killed with a signal
+ * and started again with the same command line on the same data directory, one at a time or all
+ * together. Each process's standard output (its pino log lines) is appended to a file in the
+ * network's directory, kept across restarts, and read back with `logs()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { initHashes } from '../../src/crypto/hash.ts';
 import { runInit } from '../../src/setup/init.ts';
 import { testConfig } from './chain.ts';
 import { freePorts } from './net.ts';
 
+/** A replica's `/health` document (`ReplicaNode.status`). */
+export interface ReplicaHealth {
+  readonly replica: number;
+  readonly view: number;
+  readonly primary: number;
+  readonly active: boolean;
+  readonly lastExecuted: number;
+  readonly lastStable: number;
+  readonly block: number;
+  readonly blockHash: string;
+  readonly peers: ReadonlyArray<{ peer: number; connected: boolean }>;
+}
+
+/** How a process ended: its exit code, or the signal that ended it. */
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface NetworkOptions {
+  /** The nodes' `--log-level` (default `warn`). */
+  readonly logLevel?: string;
+}
+
 export interface TestNetwork {
   readonly url: string;
+  /** Replica ids 0–3; the client node is id 4. */
+  readonly replicas: readonly number[];
+  readonly clientId: number;
+  /** The network's directory (node directories and `logs/`), removed by `stop`. */
+  readonly root: string;
+  healthUrl(replica: number): string;
+  /** The replica's /health document, or null while it does not answer. */
+  health(replica: number): Promise<ReplicaHealth | null>;
+  isRunning(id: number): boolean;
+  /** Sends `signal` to node `id` and resolves once the process has ended. */
+  kill(id: number, signal?: NodeJS.Signals): Promise<Exit>;
+  /** Starts node `id` again (it must not be running) with its original command line. */
+  restart(id: number): void;
+  /** Stops every node with SIGTERM, starts all five again on their directories, waits until they answer. */
+  restartAll(): Promise<Exit[]>;
+  /** Resolves once the JSON-RPC endpoint and every replica's /health answer. */
+  ready(ms?: number): Promise<void>;
+  /** Every node's log lines so far (standard output of every run), by node id. */
+  logs(): Map<number, string>;
   stop(): Promise<void>;
 }
 
-export async function startNetwork(seedByte: number): Promise<TestNetwork> {
+const CLIENT = 4;
+
+export async function startNetwork(seedByte: number, options: NetworkOptions = {}): Promise<TestNetwork> {
+  await initHashes(); // the funded test accounts' addresses need Keccak-256
   const root = mkdtempSync(join(tmpdir(), 'bulwark-e2e-'));
-  const procs: ChildProcess[] = [];
-  const run = (args: string[]) =>
-    procs.push(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] }));
-  const stop = async () => {
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)))));
-    rmSync(root, { recursive: true, force: true });
+  const logDir = join(root, 'logs');
+  const procs = new Map<number, ChildProcess>();
+  const exits = new Map<number, Promise<Exit>>();
+  const ports = await freePorts(9);
+  const rpcPort = ports[4]!;
+  const metricsPort = (id: number) => ports[5 + id]!;
+  const url = `http://127.0.0.1:${rpcPort}`;
+  const healthUrl = (id: number) => `http://127.0.0.1:${metricsPort(id)}/health`;
+  const logFile = (id: number) => join(logDir, id === CLIENT ? 'client-4.log' : `replica-${id}.log`);
+  const argsOf = (id: number) =>
+    id === CLIENT
+      ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort)]
+      : ['replica', '--dir', join(root, `replica-${id}`), '--metrics-port', String(metricsPort(id))];
+
+  const isRunning = (id: number) => {
+    const p = procs.get(id);
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
   };
+  const launch = (id: number) => {
+    if (isRunning(id)) throw new Error(`node ${id} is already running`);
+    const out = openSync(logFile(id), 'a');
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...argsOf(id), '--log-level', options.logLevel ?? 'warn'], {
+        stdio: ['ignore', out, 'inherit'],
+      });
+      procs.set(id, child);
+      exits.set(id, new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))));
+    } finally {
+      closeSync(out);
+    }
+  };
+  const exitOf = (id: number): Promise<Exit> => exits.get(id) ?? Promise.resolve({ code: null, signal: null });
+  const kill = async (id: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<Exit> => {
+    if (isRunning(id)) procs.get(id)!.kill(signal);
+    return exitOf(id);
+  };
+  /** SIGTERM to every running node; SIGKILL to any still running after `graceMs`. */
+  const terminateAll = async (graceMs: number): Promise<Exit[]> => {
+    const ids = [...procs.keys()].sort((a, b) => a - b);
+    for (const id of ids) if (isRunning(id)) procs.get(id)!.kill('SIGTERM');
+    const force = setTimeout(() => {
+      for (const id of ids) if (isRunning(id)) procs.get(id)!.kill('SIGKILL');
+    }, graceMs);
+    try {
+      return await Promise.all(ids.map(exitOf));
+    } finally {
+      clearTimeout(force);
+    }
+  };
+
+  const health = async (id: number): Promise<ReplicaHealth | null> => {
+    try {
+      const res = await fetch(healthUrl(id), { signal: AbortSignal.timeout(5_000) });
+      return res.ok ? ((await res.json()) as ReplicaHealth) : null;
+    } catch {
+      return null;
+    }
+  };
+  const rpcUp = async (): Promise<boolean> => {
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      return res.ok;
+    } catch {
+      return false;
+    }
+  };
+  const ready = async (ms = 60_000): Promise<void> => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const [rpc, ...replicas] = await Promise.all([rpcUp(), ...[0, 1, 2, 3].map(health)]);
+      if (rpc && replicas.every((h) => h !== null)) return;
+      for (const id of procs.keys()) {
+        if (!isRunning(id)) throw new Error(`node ${id} exited while the network was coming up: ${JSON.stringify(await exitOf(id))}`);
+      }
+      if (Date.now() > end) throw new Error('the network did not come up');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const startAll = () => {
+    for (let id = 0; id < 4; id++) launch(id);
+    launch(CLIENT);
+  };
+
+  let stopped: Promise<void> | null = null;
+  const stop = () =>
+    (stopped ??= terminateAll(20_000).then(() => rmSync(root, { recursive: true, force: true })));
   try {
-    const ports = await freePorts(5);
     await runInit({
       outDir: root,
       topology: { replicas: 4, clients: 1, replicaEndpoints: ports.slice(0, 4).map((port) => ({ host: '127.0.0.1', port })) },
       chainConfig: testConfig(),
       seed: new Uint8Array(32).fill(seedByte),
     });
-    for (let id = 0; id < 4; id++) run(['replica', '--dir', join(root, `replica-${id}`)]);
-    run(['client', '--dir', join(root, 'client-4'), '--rpc-port', String(ports[4])]);
-    const url = `http://127.0.0.1:${ports[4]}`;
-    const end = Date.now() + 60_000;
-    for (;;) {
-      try {
-        const res = await fetch(url, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }) });
-        if (res.ok) break;
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > end) throw new Error('the network did not come up');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    return { url, stop };
+    mkdirSync(logDir); // after init, which refuses a non-empty target
+    startAll();
+    await ready();
+    return {
+      url,
+      replicas: [0, 1, 2, 3],
+      clientId: CLIENT,
+      root,
+      healthUrl,
+      health,
+      isRunning,
+      kill,
+      restart: launch,
+      restartAll: async () => {
+        const stopped = await terminateAll(30_000);
+        startAll();
+        await ready();
+        return stopped;
+      },
+      ready,
+      logs: () => new Map([...procs.keys()].map((id) => [id, existsSync(logFile(id)) ? readFileSync(logFile(id), 'utf8') : ''])),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -83,3 +83,40 @@ test('only certified, linked, root-consistent blocks are stored; a lying source 
   await assert.rejects(reader.balance(createAddressFromString(addressOf(testKey(1))), 'latest'), (e) => isBulwarkError(e, 'READ_NO_STATE'));
   mirror.close();
 });
+
+test('a mirror that holds blocks (and no state) reopens at its head; the first notice starts the fetch', async () => {
+  const ex = await Executor.open({ kv: new MemoryStore(), config });
+  const tx = signTx(ex.common, testKey(0), { nonce: 0n, to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
+  const block1 = await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n);
+  const kv = new MemoryStore();
+  const asked: number[] = [];
+  const open = () =>
+    LedgerMirror.open({
+      kv,
+      config,
+      executionKeys: keys.map((k) => k.publicKey),
+      f: 1,
+      send: (to, frame) => {
+        const m = decodeMessage(frame) as Extract<Message, { type: 'BlockRequest' }>;
+        asked.push(to);
+        const blocks = [block1].slice(m.fromNumber - 1, m.toNumber).map(partsOf);
+        setImmediate(() => mirror.onMessage(to, { type: 'BlockData', blocks }));
+      },
+    });
+  let mirror = await open();
+  mirror.onMessage(2, notice(2, 1, block1));
+  assert.deepEqual(asked, [2], 'the announcer is asked at once, before the block is certified');
+  await new Promise((r) => setTimeout(r, 20));
+  await mirror.settled();
+  assert.equal(mirror.head.number, 0n, 'fetched, but not stored before f + 1 notices');
+  const moved = mirror.nextBlock(5_000);
+  mirror.onMessage(3, notice(3, 1, block1));
+  await moved;
+  assert.equal(mirror.head.number, 1n);
+  mirror.close();
+  await mirror.settled();
+  mirror = await open();
+  assert.equal(mirror.head.number, 1n);
+  assert.ok(Buffer.from(mirror.head.hash).equals(Buffer.from(block1.block.hash())));
+  mirror.close();
+});
