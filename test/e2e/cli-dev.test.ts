@@ -7,7 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import { initHashes } from '../../src/crypto/hash.ts';
+import { buildCommon } from '../../src/execution/common.ts';
+import { signTx } from '../helpers/chain.ts';
 import { freePorts } from '../helpers/net.ts';
+
+await initHashes();
 
 /** `count` consecutive ports that can be bound right now (dev gives replicas base-port .. +3). */
 async function consecutiveFreePorts(count: number): Promise<number> {
@@ -62,12 +67,20 @@ test('bulwark dev: a network with the development accounts, stopped and resumed'
   try {
     const ports = { base: await consecutiveFreePorts(4), rpc: (await freePorts(1))[0]!, metrics: await consecutiveFreePorts(5) };
     const account0 = '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266';
+    const key0 = new Uint8Array(Buffer.from('ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80', 'hex'));
+    const recipient = '0x00000000000000000000000000000000000000d1';
+    let txHash = '';
     await runDev(dir, ports, async (url, out) => {
       assert.match(out, /New chain/);
       assert.match(out, /chain id {2}1337/);
       assert.ok(out.includes(account0), 'the first Hardhat/Anvil account is listed');
       assert.equal(await call(url, 'eth_chainId'), '0x539');
       assert.equal(BigInt(await call(url, 'eth_getBalance', [account0, 'latest'])), 10_000n * 10n ** 18n);
+      // A transaction, so the resumed chain has a block beyond genesis to come back to.
+      const raw = signTx(buildCommon(1337n, 'cancun'), key0, { nonce: 0n, to: recipient, value: 5n, gasLimit: 21_000n }).serialize();
+      txHash = await call(url, 'eth_sendRawTransaction', [`0x${Buffer.from(raw).toString('hex')}`]);
+      const receipt = (await call(url, 'eth_getTransactionReceipt', [txHash])) as unknown as { status: string; blockNumber: string } | null;
+      assert.equal(receipt?.status, '0x1');
       await call(url, 'eth_noSuchMethod');
       // Every node serves Prometheus metrics; the client node counts JSON-RPC calls by method and outcome.
       const client = await (await fetch(`http://127.0.0.1:${ports.metrics + 4}/metrics`)).text();
@@ -82,7 +95,10 @@ test('bulwark dev: a network with the development accounts, stopped and resumed'
     });
     await runDev(dir, ports, async (url, out) => {
       assert.match(out, /Resuming the chain/);
-      assert.equal(BigInt(await call(url, 'eth_getBalance', [account0, 'latest'])), 10_000n * 10n ** 18n);
+      assert.equal(BigInt(await call(url, 'eth_getBalance', [recipient, 'latest'])), 5n);
+      assert.equal(BigInt(await call(url, 'eth_getTransactionCount', [account0, 'latest'])), 1n);
+      const receipt = (await call(url, 'eth_getTransactionReceipt', [txHash])) as unknown as { status: string } | null;
+      assert.equal(receipt?.status, '0x1', 'the receipt from before the restart is there');
     });
   } finally {
     rmSync(join(dir, '..'), { recursive: true, force: true });
