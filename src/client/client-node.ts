@@ -115,9 +115,14 @@ export class ClientNode {
         peers: transport.stats(),
       };
     });
+    /** The highest block f + 1 replicas reported in replies to this node's requests. */
+    let repliedHead = 0n;
     const submitter = new Submitter({
       pool,
       client: bft,
+      onOutcome: (_hash, _outcome, committed) => {
+        if (BigInt(committed.summary.blockNumber) > repliedHead) repliedHead = BigInt(committed.summary.blockNumber);
+      },
       maxGasPerRequest: Number(network.chainConfig.blockGasLimit),
       onError: (err) => {
         metrics.requestsFailed.inc();
@@ -138,6 +143,15 @@ export class ClientNode {
         pool,
         submit: () => submitter.kick(),
         nextBlock: (ms) => mirror.nextBlock(ms),
+        landed: async (ms) => {
+          const until = Date.now() + ms;
+          let waiting = pool.landingHashes();
+          while (Date.now() < until) {
+            waiting = waiting.filter((h) => pool.has(h));
+            if (waiting.length === 0 && mirror.head.number >= repliedHead) return;
+            await mirror.nextBlock(Math.min(10, until - Date.now()));
+          }
+        },
       }),
     ]);
     const rpc = await RpcServer.start({

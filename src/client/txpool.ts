@@ -115,6 +115,17 @@ export class TxPool {
     return at !== undefined && Date.now() - at < 10_000;
   }
 
+  /** Transactions on their way into a block: handed to consensus, or ready to be (no nonce gap before them). */
+  landingHashes(): string[] {
+    const out: string[] = [];
+    for (const a of this.#accounts.values()) for (let n = a.base; ; n++) {
+      const t = a.byNonce.get(n);
+      if (t === undefined) break;
+      out.push(t.hash);
+    }
+    return out;
+  }
+
   /** A transaction waiting or in flight, by hash (eth_getTransactionByHash before inclusion). */
   get(hash: string): PoolTx | undefined {
     return this.#byHash.get(hash.toLowerCase());

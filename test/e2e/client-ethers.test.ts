@@ -1,5 +1,6 @@
 // ethers v6 against a real network: four replica processes and a client node process, over TLS
-// and RocksDB. It reads the chain, sends ETH, deploys a contract compiled with solc and calls it.
+// and RocksDB. It reads the chain, sends ETH, deploys a contract compiled with solc and calls it,
+// and sends a burst of 20 consecutive nonces from one sender at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ContractFactory, JsonRpcProvider, Wallet, type Contract } from 'ethers';
@@ -41,6 +42,21 @@ test('ethers: block number, balance, a transfer, a contract deployed and called'
     const tx = await (contract.getFunction('transfer') as (to: string, v: bigint) => Promise<{ wait(): Promise<unknown> }>)(other, 250n);
     await tx.wait();
     assert.equal(await (contract.getFunction('balanceOf') as (a: string) => Promise<bigint>)(other), 250n);
+
+    // A burst: 20 consecutive nonces from one sender, sent at once (they reach the pool in any
+    // order); every one lands, and "pending" counts them while they wait.
+    const burster = new Wallet(`0x${Buffer.from(testKey(1)).toString('hex')}`, p);
+    const sink = '0x00000000000000000000000000000000000000ee';
+    const signed = await Promise.all(
+      Array.from({ length: 20 }, (_, nonce) => burster.signTransaction({ to: sink, value: 1n, nonce, gasLimit: 21_000n, chainId: 1337n, gasPrice: 0n })),
+    );
+    const hashes = await Promise.all(signed.map((raw) => p.send('eth_sendRawTransaction', [raw]) as Promise<string>));
+    // ethers' waitForTransaction reads the block number first and then waits for a block beyond the
+    // receipt's: the block number must not come from before the transactions landed.
+    const receipts = await Promise.all(hashes.map((h) => p.waitForTransaction(h, 1, 30_000)));
+    assert.deepEqual(receipts.map((r) => r?.status), Array.from({ length: 20 }, () => 1));
+    assert.equal(await p.getTransactionCount(burster.address, 'latest'), 20);
+    assert.equal(await p.getBalance(sink), 20n);
   } finally {
     provider?.destroy();
     await net.stop();

@@ -25,6 +25,11 @@ export interface EthBackend {
   submit(): void;
   /** Resolves when the mirror's head next moves, or after `timeoutMs`. */
   nextBlock(timeoutMs: number): Promise<void>;
+  /**
+   * Resolves once the transactions on their way into a block at the time of the call are in the
+   * mirror (or after `timeoutMs`).
+   */
+  landed(timeoutMs: number): Promise<void>;
 }
 
 const callObject: Param<CallQuery> = (v, i) => {
@@ -51,6 +56,7 @@ const callObject: Param<CallQuery> = (v, i) => {
 };
 
 const RECEIPT_WAIT_MS = 2_000;
+const LANDING_WAIT_MS = 250;
 
 const addrBytes = (a: string) => new Uint8Array(Buffer.from(a.slice(2), 'hex'));
 const utf8 = new TextDecoder();
@@ -91,7 +97,17 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
   };
 
   return new Map<string, MethodDef>([
-    ['eth_blockNumber', method([], [], () => hexQ(headNumber()))],
+    [
+      'eth_blockNumber',
+      // Transactions this node accepted land within milliseconds: the block number comes after
+      // they did. A library that reads the block number right after sending and then waits for a
+      // block beyond the receipt's (ethers' waitForTransaction) would otherwise wait for a block
+      // that an idle chain never makes.
+      method([], [], async () => {
+        await b.landed(LANDING_WAIT_MS);
+        return hexQ(headNumber());
+      }),
+    ],
     ['eth_accounts', method([], [], () => [])],
     ['eth_gasPrice', method([], [], () => hexQ(b.freeGas ? 0n : (b.head().header.baseFeePerGas ?? 0n) + 1_000_000_000n))],
     ['eth_maxPriorityFeePerGas', method([], [], () => hexQ(b.freeGas ? 0n : 1_000_000_000n))],
