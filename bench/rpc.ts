@@ -187,7 +187,8 @@ class InclusionWatcher {
 
   async #run(): Promise<void> {
     while (!this.#stopped) {
-      const head = BigInt(await this.rpc.call<string>('eth_blockNumber'));
+      // The head as it is (eth_blockNumber on Bulwark first lets this node's landing transactions land).
+      const head = BigInt((await this.rpc.call<{ number: string }>('eth_getBlockByNumber', ['latest', false])).number);
       if (head < this.#next) {
         await new Promise((r) => setTimeout(r, 5));
         continue;

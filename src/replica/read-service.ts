@@ -3,7 +3,8 @@
  * asked for, signed with its execution key. Reads do not go through consensus: the client node
  * asks every replica and accepts an answer only when f + 1 of them sign the same one. At most
  * `maxInFlight` reads run at once; up to `maxQueued` more wait their turn, and beyond that a read
- * is dropped unanswered (`answer` resolves to null): "busy" is not a fact replicas could agree on.
+ * is dropped unanswered: "busy" is not a fact replicas could agree on. Neither is "I do not have
+ * that block yet": a read for a block this replica has not reached waits for it (up to 2 s).
  */
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { Address, setLengthLeft } from '@ethereumjs/util';
@@ -14,6 +15,8 @@ import type { Executor } from '../execution/executor.ts';
 import { ChainReader, type CallRequest, type Simulation } from '../execution/reader.ts';
 
 const ZERO32 = new Uint8Array(32);
+/** How long a read for a block this replica has not reached yet waits for it. */
+const BLOCK_WAIT_MS = 2_000;
 const utf8 = new TextEncoder();
 
 function callRequest(c: CallQuery): CallRequest {
@@ -47,9 +50,21 @@ export class ReadService {
     this.#maxQueued = limits.maxQueued ?? 1_024;
   }
 
-  async answer(clientId: number, m: ReadRequest): Promise<ReadReply | null> {
+  /**
+   * The signed answer; or, unanswered, `busy` (too many reads queued) or `behind` (the block is
+   * one this replica has not executed, and did not within 2 s). Neither is a fact other replicas
+   * would sign the same way, so neither is answered.
+   */
+  async answer(clientId: number, m: ReadRequest): Promise<ReadReply | 'busy' | 'behind'> {
+    // A block certified by others that this replica has not executed yet is waited for (outside
+    // the concurrency limit) rather than answered "not available".
+    const until = Date.now() + BLOCK_WAIT_MS;
+    while (BigInt(m.blockNumber) > this.#executor.head.header.number) {
+      if (Date.now() >= until) return 'behind';
+      await new Promise((r) => setTimeout(r, 5));
+    }
     if (this.#inFlight >= this.#maxInFlight) {
-      if (this.#waiting.length >= this.#maxQueued) return null;
+      if (this.#waiting.length >= this.#maxQueued) return 'busy';
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     } else {
       this.#inFlight++;

@@ -197,7 +197,8 @@ export class ReplicaNode {
     }
     try {
       const reply = await this.#reads.answer(from, m);
-      if (reply === null) this.#metrics.rejected.inc({ reason: 'client-queue-full' });
+      if (reply === 'busy') this.#metrics.rejected.inc({ reason: 'client-queue-full' });
+      else if (reply === 'behind') this.#metrics.rejected.inc({ reason: 'read-block-not-reached' });
       else this.#transport.send(from, encodeMessage(reply));
     } catch (err) {
       this.#log.error({ err, id: m.id }, 'read failed');
