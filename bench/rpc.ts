@@ -370,17 +370,17 @@ const ours = skipOurs ? { lone: { p50Ms: null, p99Ms: null }, eth: null, token: 
   if (only === 'latency') return { lone, eth: null, token: null };
   const eth = await transfers(t);
   log(`bulwark: ${eth.perSec} transfers/s; under load p50 ${eth.p50Ms} ms, p99 ${eth.p99Ms} ms`);
-  const token = await erc20(t);
-  log(`bulwark: ${token.perSec} ERC-20 transfers/s; under load p50 ${token.p50Ms} ms, p99 ${token.p99Ms} ms`);
+  const token = ERC20 > 0 ? await erc20(t) : null;
+  if (token !== null) log(`bulwark: ${token.perSec} ERC-20 transfers/s; under load p50 ${token.p50Ms} ms, p99 ${token.p99Ms} ms`);
   return { lone, eth, token };
 });
-let hardhat: { eth: LoadResult; token: LoadResult } | null = null;
+let hardhat: { eth: LoadResult; token: LoadResult | null } | null = null;
 if ((only === undefined || only === 'hardhat') && process.env.BENCH_HARDHAT !== '0') {
   hardhat = await run(startHardhat, async (t) => {
     const eth = await transfers(t);
     log(`hardhat: ${eth.perSec} transfers/s`);
-    const token = await erc20(t);
-    log(`hardhat: ${token.perSec} ERC-20 transfers/s`);
+    const token = ERC20 > 0 ? await erc20(t) : null;
+    if (token !== null) log(`hardhat: ${token.perSec} ERC-20 transfers/s`);
     return { eth, token };
   });
 }
@@ -391,7 +391,7 @@ console.log(
     p50Ms: ours.lone.p50Ms,
     p99Ms: ours.lone.p99Ms,
     hardhatTransfersPerSec: hardhat?.eth.perSec ?? null,
-    hardhatErc20PerSec: hardhat?.token.perSec ?? null,
+    hardhatErc20PerSec: hardhat?.token?.perSec ?? null,
     loadP50Ms: ours.eth?.p50Ms ?? null,
     loadP99Ms: ours.eth?.p99Ms ?? null,
   }),

@@ -21,7 +21,7 @@ import {
   onSlotTimers,
 } from './ordering.ts';
 import { emptyPersisted, type PersistedConsensus } from './records.ts';
-import { onRequest, tryPropose } from './requests.ts';
+import { PIPELINE_DEPTH, onRequest, tryPropose } from './requests.ts';
 import { genesisSummary, isClient, oldestUnordered, requestKey, slotOf, type ReplicaState } from './state.ts';
 import { onComplaint, onNewView, onProgressTimers, onViewChange } from './view-change.ts';
 import { onCommittedBatch, onStableCheckpoint, onStatus, onStatusTimer, requestCatchUp } from './catch-up.ts';
@@ -75,6 +75,7 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     pendingPerClient: new Map(),
     proposed: new Set(),
     ordered: new Set(),
+    pipelineFullAt: -Infinity,
     batchDeadline: null,
     clients: new Map(app.clients),
     replies: new Map(p.replies),
@@ -188,6 +189,9 @@ function onMessage(s: ReplicaState, from: number, m: Message): void {
  * circle.
  */
 function settle(s: ReplicaState): void {
+  let waiting = 0;
+  while (waiting < PIPELINE_DEPTH && (s.slots.get(s.lastExecuted + 1 + waiting)?.committed ?? null) !== null) waiting++;
+  if (waiting >= PIPELINE_DEPTH) s.pipelineFullAt = s.now;
   tryExecute(s);
   requestCatchUp(s, s.helpFrom >= 0 || s.lastExecuted < s.lastStable);
   tryPropose(s);
@@ -209,7 +213,7 @@ function wakeAt(s: ReplicaState): number | null {
   if (s.viewDeadline !== null) at = Math.min(at, s.viewDeadline);
   if (s.active) {
     const oldest = oldestUnordered(s);
-    if (oldest !== undefined) at = Math.min(at, oldest.since + s.cfg.requestTimeoutMs + 1);
+    if (oldest !== undefined) at = Math.min(at, Math.max(oldest.since, s.pipelineFullAt) + s.cfg.requestTimeoutMs + 1);
     for (const slot of s.slots.values()) {
       if (slot.committed !== null) continue;
       const t = slot.prepareSent || slot.shares.size === 0 ? slot.lastRetransmit + s.cfg.retransmitMs : slot.since + s.cfg.fastPathTimeoutMs;

@@ -44,6 +44,9 @@ export function onRequest(s: ReplicaState, from: number, m: Request): void {
   else if (isClient(s, from)) send(s, [primaryOf(s.view, s.q.n)], m);
 }
 
+/** Batches proposed and not yet executed beyond which only full batches are proposed. */
+export const PIPELINE_DEPTH = 2;
+
 function inFlight(s: ReplicaState): number {
   return s.nextSeq - 1 - s.lastExecuted;
 }
@@ -54,6 +57,11 @@ export function tryPropose(s: ReplicaState, timerFired = false): void {
   while (inFlight(s) < s.cfg.maxInFlight && s.nextSeq <= s.lastStable + s.cfg.window) {
     const { requests, full } = nextBatch(s);
     if (requests.length === 0) return;
+    // Batches ordered ahead of this one wait for execution anyway: while two or more do, only a
+    // full batch is proposed, and the requests arriving meanwhile travel together — one block and
+    // one round of signatures instead of many small ones. (Backups do not count the wait against
+    // the primary: see `pipelineFullAt`.)
+    if (!full && inFlight(s) >= PIPELINE_DEPTH) return;
     // Under load, wait briefly for a fuller batch; an idle network gets its request at once.
     if (!full && inFlight(s) > 0 && !timerFired) {
       if (s.batchDeadline === null) s.batchDeadline = s.now + s.cfg.batchDelayMs;

@@ -112,6 +112,12 @@ export interface ReplicaState {
   proposed: Set<string>;
   /** Requests in committed slots not yet executed: ordered, so the request timer ignores them. */
   ordered: Set<string>;
+  /**
+   * When this replica last saw `PIPELINE_DEPTH` committed batches waiting for execution: the
+   * primary then proposes only full batches, so the request timer counts from here, not from
+   * a request's arrival.
+   */
+  pipelineFullAt: number;
   batchDeadline: number | null;
 
   /** Exactly-once: the highest request sequence executed per client. */

@@ -54,7 +54,7 @@ function checkComplaints(s: ReplicaState, reason: string): void {
 export function onProgressTimers(s: ReplicaState): void {
   if (s.active) {
     const oldest = oldestUnordered(s);
-    const stalledRequest = oldest !== undefined && s.now - oldest.since > s.cfg.requestTimeoutMs;
+    const stalledRequest = oldest !== undefined && s.now - Math.max(oldest.since, s.pipelineFullAt) > s.cfg.requestTimeoutMs;
     let stalledSlot = false;
     for (const slot of s.slots.values()) {
       if (slot.committed === null && slot.proposal !== null && s.now - slot.since > s.cfg.requestTimeoutMs) {
