@@ -64,6 +64,15 @@ export function onProgressTimers(s: ReplicaState): void {
     }
     if (stalledRequest || stalledSlot) complain(s, stalledRequest ? 'request timeout' : 'slot timeout');
   } else if (s.viewDeadline !== null && s.now >= s.viewDeadline) {
+    // f + 1 peers (one honest at least) report working in this view: it did start, without this
+    // replica (a restart, a slow machine). Its NewView comes with their next answer to our Status;
+    // moving on would leave this replica alone in the next view for good.
+    let started = 0;
+    for (const p of s.peers.values()) if (p.view === s.view && p.viewActive) started++;
+    if (started >= s.q.weak) {
+      s.viewDeadline = s.now + s.viewTimeout;
+      return;
+    }
     // As in PBFT, only a quorum already in this view change is evidence against its new primary;
     // without one, moving on alone would leave this replica views ahead of the others for good.
     if ((s.viewChanges.get(s.view)?.size ?? 0) >= s.q.viewChange) {

@@ -153,18 +153,22 @@ async function healthOf(net: TestNetwork, ids: readonly number[]): Promise<Array
 
 /** All four replicas at one head (number and hash) and one view; the stream must be stopped. */
 async function converged(net: TestNetwork, what: string): Promise<ReplicaHealth> {
+  let last: (ReplicaHealth | null)[] = [];
   return until(
     `${what}: all four replicas at the same head and view`,
     60_000,
     async () => {
-      const hs = await healthOf(net, net.replicas);
+      const hs = (last = await healthOf(net, net.replicas));
       const [first] = hs;
       if (first === null || first === undefined) return undefined;
       const same = hs.every((h) => h !== null && h.block === first.block && h.blockHash === first.blockHash && h.view === first.view && h.active);
       return same ? first : undefined;
     },
     () => assertRunning(net, net.replicas),
-  );
+  ).catch((err: unknown) => {
+    const seen = last.map((h, id) => (h === null ? `${id}: no answer` : `${id}: view ${h.view}${h.active ? '' : ' (changing)'} block ${h.block} executed ${h.lastExecuted}`));
+    throw new Error(`${(err as Error).message}; last seen: ${seen.join('; ')}`);
+  });
 }
 
 /** The block at `number` as the client node's certified mirror holds it (waiting for the mirror to get there). */
