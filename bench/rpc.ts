@@ -12,12 +12,15 @@
  *     BATCH `eth_sendRawTransaction` calls with IN_FLIGHT batches outstanding; throughput is the
  *     transactions over the time from the first send until the last is seen in a block (a poller
  *     walks new blocks), and each transaction's latency under load is recorded the same way.
+ *  4. (Bulwark only) reads: eth_getBalance and eth_call (the Token's balanceOf) per second, from
+ *     BENCH_READ_CLIENTS loops each with one request outstanding.
  *  3. ERC-20: a Token (test/fixtures/contracts/Token.sol, compiled with solc) deployed, tokens
  *     given to every sender, then `transfer` calls the same way. At the end the recipients'
  *     balances must add up to the transfers made.
  *
  * Environment: BENCH_SENDERS (200), BENCH_TRANSFERS (10000), BENCH_ERC20 (4000), BENCH_BATCH (100),
- * BENCH_IN_FLIGHT (8), BENCH_LONE (100), BENCH_HARDHAT=0 to skip the reference, BENCH_ONLY=latency|hardhat,
+ * BENCH_IN_FLIGHT (8), BENCH_LONE (100), BENCH_HARDHAT=0 to skip the reference, BENCH_ONLY=latency|reads|hardhat,
+ * BENCH_READ_CLIENTS (32), BENCH_READ_SECONDS (5),
  * BENCH_LOG_LEVEL (the nodes' log level, warn).
  * Progress goes to stderr; the last line of stdout is one JSON object.
  */
@@ -39,6 +42,8 @@ const ERC20 = Number(process.env.BENCH_ERC20 ?? 4_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
 const LONE = Number(process.env.BENCH_LONE ?? 100);
+const READ_CLIENTS = Number(process.env.BENCH_READ_CLIENTS ?? 32);
+const READ_SECONDS = Number(process.env.BENCH_READ_SECONDS ?? 5);
 const RECIPIENTS = 1_000;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -308,7 +313,7 @@ async function transfers(t: Target): Promise<LoadResult> {
   return drive(t, raws, hashes);
 }
 
-async function erc20(t: Target): Promise<LoadResult> {
+async function erc20(t: Target): Promise<LoadResult & { token: Hex }> {
   const c = common(t);
   const deployer = keys[0]!;
   let nonce = (await nonces(t))[0]!;
@@ -334,7 +339,41 @@ async function erc20(t: Target): Promise<LoadResult> {
   const result = await drive(t, raws, hashes);
   const moved = (await recipientTotal(t, token)) - before;
   if (moved !== BigInt(ERC20)) throw new Error(`${t.name}: the recipients received ${moved} tokens, not ${ERC20}`);
-  return result;
+  return { ...result, token };
+}
+
+/**
+ * Read requests per second: READ_CLIENTS loops, each sending one JSON-RPC request at a time (no
+ * batching) for READ_SECONDS, after a short warm-up.
+ */
+async function readRate(t: Target, make: (i: number) => [string, unknown[]]): Promise<number> {
+  const run = async (ms: number) => {
+    let done = 0;
+    const end = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: READ_CLIENTS }, async (_, c) => {
+        for (let i = c; performance.now() < end; i += READ_CLIENTS) {
+          const [method, params] = make(i);
+          await t.rpc.call(method, params);
+          done++;
+        }
+      }),
+    );
+    return done;
+  };
+  await run(1_000);
+  const t0 = performance.now();
+  const done = await run(READ_SECONDS * 1_000);
+  return Math.round(done / ((performance.now() - t0) / 1000));
+}
+
+async function reads(t: Target, token: Hex | null): Promise<{ getBalancePerSec: number; callPerSec: number | null }> {
+  const getBalancePerSec = await readRate(t, (i) => ['eth_getBalance', [accounts[i % accounts.length]!.address, 'latest']]);
+  log(`${t.name}: ${getBalancePerSec} eth_getBalance/s (${READ_CLIENTS} clients, one request each at a time)`);
+  if (token === null) return { getBalancePerSec, callPerSec: null };
+  const callPerSec = await readRate(t, (i) => ['eth_call', [{ to: token, data: hex(encodeCall('balanceOf(address)', recipients[i % RECIPIENTS]!)) }, 'latest']]);
+  log(`${t.name}: ${callPerSec} eth_call/s (ERC-20 balanceOf)`);
+  return { getBalancePerSec, callPerSec };
 }
 
 async function recipientTotal(t: Target, token: Hex): Promise<bigint> {
@@ -364,16 +403,32 @@ async function run<T>(start: () => Promise<Target>, body: (t: Target) => Promise
 await initHashes();
 const only = process.env.BENCH_ONLY;
 const skipOurs = only === 'hardhat';
-const ours = skipOurs ? { lone: { p50Ms: null, p99Ms: null }, eth: null, token: null } : await run(startBulwark, async (t) => {
-  const lone = await loneLatency(t);
-  log(`bulwark: lone transaction p50 ${lone.p50Ms} ms, p99 ${lone.p99Ms} ms (${LONE} samples)`);
-  if (only === 'latency') return { lone, eth: null, token: null };
-  const eth = await transfers(t);
-  log(`bulwark: ${eth.perSec} transfers/s; under load p50 ${eth.p50Ms} ms, p99 ${eth.p99Ms} ms`);
-  const token = ERC20 > 0 ? await erc20(t) : null;
-  if (token !== null) log(`bulwark: ${token.perSec} ERC-20 transfers/s; under load p50 ${token.p50Ms} ms, p99 ${token.p99Ms} ms`);
-  return { lone, eth, token };
-});
+interface Ours {
+  lone: { p50Ms: number | null; p99Ms: number | null };
+  eth: LoadResult | null;
+  token: LoadResult | null;
+  reads: { getBalancePerSec: number; callPerSec: number | null } | null;
+}
+const none: Ours = { lone: { p50Ms: null, p99Ms: null }, eth: null, token: null, reads: null };
+const ours: Ours = skipOurs
+  ? none
+  : await run(startBulwark, async (t) => {
+      const out: Ours = { ...none };
+      if (only === undefined || only === 'latency') {
+        out.lone = await loneLatency(t);
+        log(`bulwark: lone transaction p50 ${out.lone.p50Ms} ms, p99 ${out.lone.p99Ms} ms (${LONE} samples)`);
+        if (only === 'latency') return out;
+      }
+      if (only === undefined) {
+        out.eth = await transfers(t);
+        log(`bulwark: ${out.eth.perSec} transfers/s; under load p50 ${out.eth.p50Ms} ms, p99 ${out.eth.p99Ms} ms`);
+      }
+      const token = ERC20 > 0 ? await erc20(t) : null;
+      out.token = token;
+      if (token !== null) log(`bulwark: ${token.perSec} ERC-20 transfers/s; under load p50 ${token.p50Ms} ms, p99 ${token.p99Ms} ms`);
+      out.reads = await reads(t, token?.token ?? null);
+      return out;
+    });
 let hardhat: { eth: LoadResult; token: LoadResult | null } | null = null;
 if ((only === undefined || only === 'hardhat') && process.env.BENCH_HARDHAT !== '0') {
   hardhat = await run(startHardhat, async (t) => {
@@ -394,5 +449,7 @@ console.log(
     hardhatErc20PerSec: hardhat?.token?.perSec ?? null,
     loadP50Ms: ours.eth?.p50Ms ?? null,
     loadP99Ms: ours.eth?.p99Ms ?? null,
+    getBalancePerSec: ours.reads?.getBalancePerSec ?? null,
+    callPerSec: ours.reads?.callPerSec ?? null,
   }),
 );
