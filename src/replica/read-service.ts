@@ -15,6 +15,8 @@ import type { Executor } from '../execution/executor.ts';
 import { ChainReader, type CallRequest, type Simulation } from '../execution/reader.ts';
 
 const ZERO32 = new Uint8Array(32);
+/** Blocks for which idle EVMs are kept (see `#takeSimulation`). */
+const IDLE_SIMULATION_BLOCKS = 2;
 /** How long a read for a block this replica has not reached yet waits for it. */
 const BLOCK_WAIT_MS = 2_000;
 const utf8 = new TextEncoder();
@@ -40,6 +42,8 @@ export class ReadService {
   readonly #maxInFlight: number;
   readonly #maxQueued: number;
   #inFlight = 0;
+  /** Idle simulations by block number, for the latest few blocks. */
+  readonly #idleSimulations = new Map<bigint, Simulation[]>();
   readonly #waiting: (() => void)[] = [];
 
   constructor(executor: Executor, sign: (bytes: Uint8Array) => Uint8Array, limits: { maxInFlight?: number; maxQueued?: number } = {}) {
@@ -84,14 +88,37 @@ export class ReadService {
       const missing = { ok: false, result: utf8.encode('block not available') };
       return this.#reply(clientId, m, ZERO32, m.queries.map(() => missing));
     }
-    // One view of the state serves every query of the request.
     // One view of the state serves every lookup of the request, and one EVM every call.
     const state = this.#executor.stateAt(header.stateRoot);
     let simulation: Promise<Simulation> | undefined;
-    const simulate = () => (simulation ??= this.#reader.simulation(header.number));
+    const simulate = () => (simulation ??= this.#takeSimulation(header.number));
     const answers: ReadAnswer[] = [];
-    for (const q of m.queries) answers.push(await this.#query(q, state, simulate));
+    try {
+      for (const q of m.queries) answers.push(await this.#query(q, state, simulate));
+    } finally {
+      if (simulation !== undefined) this.#giveSimulation(header.number, await simulation);
+    }
     return this.#reply(clientId, m, header.hash(), answers);
+  }
+
+  /**
+   * An EVM on block `n`'s state for one request's calls: an idle one from an earlier request if
+   * there is one (building one costs more than most calls; each call is rolled back, so a
+   * simulation is as new after it), else a new one.
+   */
+  async #takeSimulation(n: bigint): Promise<Simulation> {
+    return this.#idleSimulations.get(n)?.pop() ?? this.#reader.simulation(n);
+  }
+
+  #giveSimulation(n: bigint, simulation: Simulation): void {
+    let idle = this.#idleSimulations.get(n);
+    if (idle === undefined) {
+      // Only the latest blocks are worth keeping EVMs for: reads come at the certified head.
+      const kept = [...this.#idleSimulations.keys()].sort((a, b) => (a > b ? -1 : 1)).slice(0, IDLE_SIMULATION_BLOCKS - 1);
+      for (const k of this.#idleSimulations.keys()) if (!kept.includes(k)) this.#idleSimulations.delete(k);
+      this.#idleSimulations.set(n, (idle = []));
+    }
+    if (idle.length < this.#maxInFlight) idle.push(simulation);
   }
 
   async #query(q: ReadQuery, state: MerkleStateManager, simulate: () => Promise<Simulation>): Promise<ReadAnswer> {
