@@ -15,6 +15,8 @@ import { ChainReader } from '../execution/reader.ts';
 import { TlsTransport } from '../net/tls-transport.ts';
 import { identityMethods } from '../rpc/namespaces/web3-net.ts';
 import { ethCoreMethods } from '../rpc/namespaces/eth-core.ts';
+import { ethChainMethods } from '../rpc/namespaces/eth-chain.ts';
+import { txpoolMethods } from '../rpc/namespaces/txpool.ts';
 import { RpcServer } from '../rpc/server.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
@@ -153,6 +155,8 @@ export class ClientNode {
           }
         },
       }),
+      ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h) }),
+      ...txpoolMethods(pool),
     ]);
     const rpc = await RpcServer.start({
       methods,

@@ -322,6 +322,26 @@ export class TxPool {
     }
   }
 
+  /**
+   * For `txpool_content`: per sender, in nonce order, the transactions `status()` counts as pending
+   * (ready or in flight: consecutive nonces from the committed one) and as queued (the rest).
+   * Senders with nothing in a group are left out of it.
+   */
+  content(): { pending: Map<string, PoolTx[]>; queued: Map<string, PoolTx[]> } {
+    const pending = new Map<string, PoolTx[]>();
+    const queued = new Map<string, PoolTx[]>();
+    for (const [sender, a] of this.#accounts) {
+      let n = a.base;
+      while (a.byNonce.has(n)) n++;
+      const txs = [...a.byNonce.values()].sort((x, y) => (x.nonce < y.nonce ? -1 : 1));
+      const ready = txs.filter((t) => t.nonce >= a.base && t.nonce < n);
+      const waiting = txs.filter((t) => t.nonce < a.base || t.nonce >= n);
+      if (ready.length > 0) pending.set(sender, ready);
+      if (waiting.length > 0) queued.set(sender, waiting);
+    }
+    return { pending, queued };
+  }
+
   /** For `txpool_status`: ready-or-in-flight versus waiting behind a gap. */
   status(): { pending: number; queued: number } {
     let pending = 0;
