@@ -195,7 +195,17 @@ export class TxPool {
   #account(sender: string, nonce: bigint): Account {
     let a = this.#accounts.get(sender);
     if (a === undefined) this.#accounts.set(sender, (a = { base: nonce, byNonce: new Map() }));
-    else if (nonce > a.base) a.base = nonce;
+    else if (nonce > a.base) {
+      // The sender's nonce moved on without this pool (another client node): what is below it
+      // can never be included.
+      a.base = nonce;
+      for (const [n, t] of a.byNonce) {
+        if (n < nonce && !t.inFlight) {
+          a.byNonce.delete(n);
+          this.#byHash.delete(t.hash);
+        }
+      }
+    }
     return a;
   }
 

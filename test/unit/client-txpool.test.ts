@@ -159,3 +159,16 @@ test('a request takes no more gas than a block holds', async () => {
   assert.deepEqual(pool.takeReady(10, 3 * 21_000).map((t) => Number(t.nonce)), [0, 0, 1]);
   assert.deepEqual(pool.takeReady(10, 21_000).map((t) => Number(t.nonce)), [2]);
 });
+
+test('a nonce that moved on elsewhere drops what waits below it', async () => {
+  const state = new Committed();
+  const pool = new TxPool({ config, common, state });
+  // Nonces 1 and 2 wait for 0, which another client node sends instead of this one.
+  await Promise.all([1, 2].map((n) => pool.add(tx(A, n))));
+  assert.equal(pool.status().queued, 2);
+  state.nonces.set(addressOf(A).toLowerCase(), 2n);
+  // Beyond what the pool knows to be admissible (64 above its base of 0): it reads, and learns 2.
+  await pool.add(tx(A, 65));
+  assert.equal(pool.size, 2, 'nonce 1 is gone; 2 and 65 remain');
+  assert.deepEqual(pool.takeReady(5).map((t) => Number(t.nonce)), [2]);
+});

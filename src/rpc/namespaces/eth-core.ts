@@ -9,6 +9,7 @@ import type { ReadResult } from '../../client/read-client.ts';
 import { PoolError, type TxPool } from '../../client/txpool.ts';
 import type { ChainReader } from '../../execution/reader.ts';
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
+import { isBulwarkError } from '../../common/errors.ts';
 import { formatBlock, formatReceipt, formatTx, hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { address, blockRef, bool, data, hash32, quantity, type BlockRef, type Param } from '../params.ts';
@@ -86,13 +87,17 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     if (!r.ok) throw new RpcError(RPC_CODES.server, utf8.decode(r.result));
     return r;
   };
+  /** The block a reference names, or null if there is none (yet); never one beyond the head. */
   const blockAt = async (ref: BlockRef): Promise<Block | null> => {
     try {
       if ('tag' in ref) return ref.tag === 'earliest' ? await b.reader.block(0n) : b.head();
       if ('number' in ref) return ref.number > headNumber() ? null : await b.reader.block(ref.number);
-      return await b.reader.block(addrBytes(ref.hash));
-    } catch {
-      return null;
+      const block = await b.reader.block(addrBytes(ref.hash));
+      return block.header.number > headNumber() ? null : block;
+    } catch (err) {
+      // Unknown is null, as in go-ethereum; anything else (a corrupt ledger) is an error.
+      if (isBulwarkError(err) && err.code === 'READ_UNKNOWN_BLOCK') return null;
+      throw err;
     }
   };
 
