@@ -17,6 +17,7 @@ import { identityMethods } from '../rpc/namespaces/web3-net.ts';
 import { ethCoreMethods } from '../rpc/namespaces/eth-core.ts';
 import { ethChainMethods } from '../rpc/namespaces/eth-chain.ts';
 import { txpoolMethods } from '../rpc/namespaces/txpool.ts';
+import { ethLogsMethods } from '../rpc/namespaces/eth-logs.ts';
 import { RpcServer } from '../rpc/server.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
@@ -157,6 +158,7 @@ export class ClientNode {
       }),
       ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h) }),
       ...txpoolMethods(pool),
+      ...ethLogsMethods({ reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head }),
     ]);
     const rpc = await RpcServer.start({
       methods,

@@ -3,7 +3,7 @@
 // and sends a burst of 20 consecutive nonces from one sender at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ContractFactory, JsonRpcProvider, Wallet, type Contract } from 'ethers';
+import { ContractFactory, JsonRpcProvider, Wallet, getAddress, type Contract } from 'ethers';
 import contracts from '../fixtures/contracts.json' with { type: 'json' };
 import { testKey } from '../helpers/chain.ts';
 import { startNetwork } from '../helpers/network.ts';
@@ -42,6 +42,15 @@ test('ethers: block number, balance, a transfer, a contract deployed and called'
     const tx = await (contract.getFunction('transfer') as (to: string, v: bigint) => Promise<{ wait(): Promise<unknown> }>)(other, 250n);
     await tx.wait();
     assert.equal(await (contract.getFunction('balanceOf') as (a: string) => Promise<bigint>)(other), 250n);
+    // Contract events through eth_getLogs: the mint and the transfer, decoded by ethers.
+    const events = (await contract.queryFilter('Transfer', 0, 'latest')) as { args: unknown[] }[];
+    assert.deepEqual(
+      events.map((e) => [...e.args].map(String)),
+      [
+        ['0x0000000000000000000000000000000000000000', wallet.address, '1000000'],
+        [wallet.address, getAddress(other), '250'],
+      ],
+    );
 
     // A burst: 20 consecutive nonces from one sender, sent at once (they reach the pool in any
     // order); every one lands, and "pending" counts them while they wait.
