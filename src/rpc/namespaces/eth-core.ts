@@ -24,6 +24,8 @@ export interface EthBackend {
   readonly pool: TxPool;
   /** Something entered the pool: hand ready transactions to consensus. */
   submit(): void;
+  /** The pool accepted this transaction (pending-transaction filters and subscriptions see it). */
+  accepted?(hash: string): void;
   /** Resolves when the mirror's head next moves, or after `timeoutMs`. */
   nextBlock(timeoutMs: number): Promise<void>;
   /**
@@ -148,6 +150,7 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
         try {
           const hash = await b.pool.add(raw);
           b.submit();
+          b.accepted?.(hash);
           return hash;
         } catch (err) {
           if (err instanceof PoolError) throw new RpcError(RPC_CODES.server, err.message);
