@@ -34,7 +34,7 @@ interface Pending {
  * lookups, which are cheap, or a few calls and gas estimates, which run the EVM.
  */
 const PER_REQUEST = { state: MAX_READ_QUERIES, evm: 16 } as const;
-const bucketOf = (q: ReadQuery): keyof typeof PER_REQUEST => (q.kind === 'call' || q.kind === 'estimateGas' ? 'evm' : 'state');
+const bucketOf = (q: ReadQuery): keyof typeof PER_REQUEST => (q.kind === 'call' || q.kind === 'estimateGas' || q.kind === 'proof' ? 'evm' : 'state');
 
 export class ReadClient {
   readonly #send: (to: number, frame: Uint8Array) => void;

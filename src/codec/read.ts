@@ -19,9 +19,14 @@ export interface CallQuery {
 export type ReadQuery =
   | { readonly kind: 'balance' | 'nonce' | 'code'; readonly address: Uint8Array }
   | { readonly kind: 'storage'; readonly address: Uint8Array; readonly slot: Uint8Array }
-  | { readonly kind: 'call' | 'estimateGas'; readonly call: CallQuery };
+  | { readonly kind: 'call' | 'estimateGas'; readonly call: CallQuery }
+  /** EIP-1186: the account's and the slots' Merkle proofs against the block's state root (eth_getProof). */
+  | { readonly kind: 'proof'; readonly address: Uint8Array; readonly slots: readonly Uint8Array[] };
 
-const KINDS = ['balance', 'nonce', 'code', 'storage', 'call', 'estimateGas'] as const;
+const KINDS = ['balance', 'nonce', 'code', 'storage', 'call', 'estimateGas', 'proof'] as const;
+
+/** Storage slots one proof query may name. */
+export const MAX_PROOF_SLOTS = 256;
 
 function bigToBytes(v: bigint): Uint8Array {
   if (v < 0n) throw codecError('CODEC_BAD_VALUE', 'negative quantity');
@@ -53,6 +58,7 @@ export function writeReadQuery(w: Writer, q: ReadQuery): void {
   } else {
     w.fixed(q.address, 20);
     if ('slot' in q) w.fixed(q.slot, 32);
+    if ('slots' in q) w.list(q.slots, (w, s) => w.fixed(s, 32));
   }
 }
 
@@ -88,6 +94,7 @@ export function readReadQuery(r: Reader, maxData: number): ReadQuery {
   }
   const address = r.fixed(20, 'address');
   if (kind === 'storage') return { kind, address, slot: r.fixed(32, 'slot') };
+  if (kind === 'proof') return { kind, address, slots: r.list(MAX_PROOF_SLOTS, (r) => r.fixed(32, 'slot'), 'slots') };
   return { kind, address };
 }
 

@@ -6,7 +6,7 @@
  * is dropped unanswered: "busy" is not a fact replicas could agree on. Neither is "I do not have
  * that block yet": a read for a block this replica has not reached waits for it (up to 2 s).
  */
-import type { MerkleStateManager } from '@ethereumjs/statemanager';
+import { getMerkleStateProof, type MerkleStateManager } from '@ethereumjs/statemanager';
 import { Address, setLengthLeft } from '@ethereumjs/util';
 import type { ReadAnswer, ReadReply, ReadRequest } from '../codec/messages.ts';
 import { encodeCallOutcome, quantityBytes, readAnswersDigest, readQueriesDigest, readReplyBytes, type CallQuery, type ReadQuery } from '../codec/read.ts';
@@ -130,6 +130,9 @@ export class ReadService {
           return { ok: true, result: quantityBytes((await state.getAccount(new Address(q.address)))?.nonce ?? 0n) };
         case 'code':
           return { ok: true, result: await state.getCode(new Address(q.address)) };
+        case 'proof':
+          // The EIP-1186 document itself: every replica builds the same one from the same state.
+          return { ok: true, result: utf8.encode(JSON.stringify(await getMerkleStateProof(state, new Address(q.address), [...q.slots]))) };
         case 'storage':
           return { ok: true, result: setLengthLeft(await state.getStorage(new Address(q.address), q.slot), 32) };
         case 'call':

@@ -40,6 +40,11 @@ test('viem: transfer, deploy, read and write a contract', { timeout: 120_000 }, 
   const tx = await wallet.writeContract({ address, abi: token.abi as Abi, functionName: 'transfer', args: [to, 40n] });
   await pub.waitForTransactionReceipt({ hash: tx, pollingInterval: 100 });
   assert.equal(await pub.readContract({ address, abi: token.abi as Abi, functionName: 'balanceOf', args: [to] }), 40n);
+  // EIP-1186: the token's totalSupply slot (2) with its proof, as f + 1 replicas built it.
+  const proof = await pub.getProof({ address, storageKeys: [`0x${'2'.padStart(64, '0')}`] });
+  assert.equal(proof.storageProof[0]!.value, 1_000n);
+  assert.ok(proof.accountProof.length > 0 && proof.storageProof[0]!.proof.length > 0);
+  assert.equal(proof.nonce, 1);
   // A revert comes back with its reason, decoded by viem.
   await assert.rejects(
     pub.simulateContract({ address, abi: token.abi as Abi, functionName: 'transfer', args: [to, 10n ** 30n], account }),

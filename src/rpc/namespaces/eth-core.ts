@@ -4,7 +4,7 @@
  * signed replica answers at the mirror's certified head, and transactions through the pool.
  */
 import type { Block } from '@ethereumjs/block';
-import { decodeCallOutcome, quantityOf, type CallQuery, type ReadQuery } from '../../codec/read.ts';
+import { MAX_PROOF_SLOTS, decodeCallOutcome, quantityOf, type CallQuery, type ReadQuery } from '../../codec/read.ts';
 import type { ReadResult } from '../../client/read-client.ts';
 import { PoolError, type TxPool } from '../../client/txpool.ts';
 import type { ChainReader } from '../../execution/reader.ts';
@@ -56,6 +56,16 @@ const callObject: Param<CallQuery> = (v, i) => {
     ...(gas === undefined ? {} : { gas }),
     ...(gasPrice === undefined ? {} : { gasPrice }),
   };
+};
+
+/** eth_getProof's storage keys: hex of up to 32 bytes each (left-padded, as go-ethereum reads them). */
+const storageKeys: Param<{ asked: string; bytes: Uint8Array }[]> = (v, i) => {
+  if (!Array.isArray(v)) throw invalidParams(i, 'expected an array of storage keys');
+  if (v.length > MAX_PROOF_SLOTS) throw invalidParams(i, `more than ${MAX_PROOF_SLOTS} storage keys`);
+  return v.map((k) => {
+    if (typeof k !== 'string' || !/^0x[0-9a-fA-F]{0,64}$/.test(k)) throw invalidParams(i, 'invalid storage key: expected hex of at most 32 bytes');
+    return { asked: k, bytes: new Uint8Array(Buffer.from(k.slice(2).padStart(64, '0'), 'hex')) };
+  });
 };
 
 const RECEIPT_WAIT_MS = 2_000;
@@ -132,6 +142,17 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
       method([address, quantity], [blockRef], async ([a, slot, ref]) => {
         const s = new Uint8Array(Buffer.from(slot.toString(16).padStart(64, '0'), 'hex'));
         return hexD((await read({ kind: 'storage', address: addrBytes(a), slot: s }, ref)).result);
+      }),
+    ],
+    [
+      'eth_getProof',
+      // EIP-1186, from the state trie at the block, as f + 1 replicas built it.
+      method([address, storageKeys], [blockRef], async ([a, keys, ref]) => {
+        const proof = JSON.parse(utf8.decode((await read({ kind: 'proof', address: addrBytes(a), slots: keys.map((k) => k.bytes) }, ref)).result)) as {
+          storageProof: { key: string; value: string; proof: string[] }[];
+        };
+        // As go-ethereum answers: each key as it was asked for, each value a quantity.
+        return { ...proof, storageProof: proof.storageProof.map((s, i) => ({ key: keys[i]!.asked, value: hexQ(BigInt(s.value)), proof: s.proof })) };
       }),
     ],
     [
