@@ -18,7 +18,8 @@ import { ethCoreMethods } from '../rpc/namespaces/eth-core.ts';
 import { ethChainMethods } from '../rpc/namespaces/eth-chain.ts';
 import { txpoolMethods } from '../rpc/namespaces/txpool.ts';
 import { ethLogsMethods } from '../rpc/namespaces/eth-logs.ts';
-import { RpcServer } from '../rpc/server.ts';
+import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
+import { RpcServer, type RpcLimits } from '../rpc/server.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
@@ -36,6 +37,14 @@ export interface ClientNodeOptions {
   readonly passphrase?: string;
   readonly logger: Logger;
   readonly rpc: { readonly host: string; readonly port: number };
+  /** TLS, bearer tokens, CORS, rate and size limits for the JSON-RPC endpoint; all off when absent. */
+  readonly rpcSecurity?: {
+    readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+    readonly auth?: RpcAuthConfig;
+    readonly cors?: readonly string[];
+    readonly rateLimit?: RateLimit;
+    readonly limits?: Partial<RpcLimits>;
+  };
   /** /metrics and /health; no endpoint when absent. */
   readonly metrics?: { readonly host: string; readonly port: number };
 }
@@ -166,6 +175,11 @@ export class ClientNode {
       port: o.rpc.port,
       onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed'),
       onCall: (m, code) => metrics.rpcCalls.inc({ method: m ?? 'unknown', outcome: code === undefined ? 'ok' : String(code) }),
+      ...o.rpcSecurity,
+      onRefused: (reason, remote, message) => {
+        metrics.rpcRefused.inc({ reason });
+        log.warn({ reason, remote, message }, 'rpc request refused');
+      },
     });
     const health = () => ({
       client: material.id,

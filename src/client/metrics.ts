@@ -20,6 +20,7 @@ export class ClientMetrics {
   readonly registry = new Registry();
   readonly rpcCalls: Counter<'method' | 'outcome'>;
   readonly requestsFailed: Counter;
+  readonly rpcRefused: Counter<'reason'>;
 
   constructor(read: () => ClientGauges) {
     const registers = [this.registry];
@@ -28,6 +29,12 @@ export class ClientMetrics {
       name: 'bulwark_rpc_calls_total',
       help: 'JSON-RPC calls, by method ("unknown" for methods that do not exist) and outcome ("ok" or the error code)',
       labelNames: ['method', 'outcome'],
+      registers,
+    });
+    this.rpcRefused = new Counter({
+      name: 'bulwark_rpc_refused_total',
+      help: 'JSON-RPC requests or calls refused by the endpoint, by reason (auth_missing, auth_invalid, method_not_allowed, cors_origin, rate_limit, body_size, batch_size)',
+      labelNames: ['reason'],
       registers,
     });
     this.requestsFailed = new Counter({ name: 'bulwark_client_requests_failed_total', help: 'Requests to the replicas not committed in time (their transactions wait again)', registers });

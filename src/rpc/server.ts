@@ -4,12 +4,32 @@
  * exist/is not available"), bad parameters -32602 naming the parameter; batches are answered in
  * order (notifications get no entry) up to a size limit. Every refusal is counted by code; nothing
  * a caller sends can throw out of here.
+ *
+ * Optional gatekeeping (`security.ts`): TLS 1.3 only (HTTPS/WSS), bearer tokens with per-token
+ * method allow-lists (401 without a valid token, on WebSocket at the upgrade; -32004 per call
+ * outside the list), a CORS origin allow-list (403 for other origins), and a per-address rate limit
+ * (429). Each refusal is a JSON-RPC error and is reported through `onRefused`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { RPC_CODES, RpcError } from './errors.ts';
 import type { CallContext, MethodDef } from './method.ts';
+import {
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  CorsPolicy,
+  OPEN_GRANT,
+  RateLimiter,
+  SECURITY_CODES,
+  TokenAuthenticator,
+  type Grant,
+  type RateLimit,
+  type RefusalReason,
+  type RpcAuthConfig,
+} from './security.ts';
 
 export interface RpcLimits {
   readonly maxBodyBytes: number;
@@ -23,31 +43,52 @@ export interface RpcServerOptions {
   readonly host?: string;
   readonly port: number;
   readonly limits?: Partial<RpcLimits>;
+  /** Serve HTTPS and WSS (TLS 1.3 only) with this PEM certificate (chain) and key. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Bearer tokens and what each may call; absent: no authentication. */
+  readonly auth?: RpcAuthConfig;
+  /** Origins browsers may call from (`*` for any); absent or empty: no CORS headers. */
+  readonly cors?: readonly string[];
+  /** Calls per second per client address; absent or 0: unlimited. */
+  readonly rateLimit?: RateLimit;
   /** Called on handler failures that are not RpcErrors (bugs): logged by the caller. */
   readonly onInternalError?: (method: string, err: unknown) => void;
   /** Called once per call naming a method: which (undefined if it does not exist), and the error code if it failed. */
   readonly onCall?: (method: string | undefined, errorCode: number | undefined) => void;
+  /** Called once per refused request or call: why, the client's address, and the message it was sent. */
+  readonly onRefused?: (reason: RefusalReason, remote: string, message: string) => void;
 }
 
 type Id = string | number | null;
 type Response = { jsonrpc: '2.0'; id: Id; result: unknown } | { jsonrpc: '2.0'; id: Id; error: { code: number; message: string; data?: unknown } };
 
+/** Who is calling: their address (for the rate limit and logs) and what their token lets them call. */
+interface Caller {
+  readonly remote: string;
+  readonly grant: Grant;
+}
+
 export class RpcServer {
   readonly #o: RpcServerOptions;
   readonly #limits: RpcLimits;
-  readonly #http: Server;
+  readonly #http: Server | HttpsServer;
   readonly #wss: WebSocketServer;
+  readonly #auth: TokenAuthenticator | null;
+  readonly #cors: CorsPolicy;
+  readonly #rate: RateLimiter | null;
   /** Refusals and failures by JSON-RPC error code. */
   readonly errors = new Map<number, number>();
 
   private constructor(o: RpcServerOptions) {
     this.#o = o;
     this.#limits = { ...DEFAULT_RPC_LIMITS, ...o.limits };
-    this.#http = createServer((req, res) => void this.#onHttp(req, res));
+    this.#auth = o.auth === undefined ? null : new TokenAuthenticator(o.auth);
+    this.#cors = new CorsPolicy(o.cors ?? []);
+    this.#rate = o.rateLimit === undefined || o.rateLimit.perSecond <= 0 ? null : new RateLimiter(o.rateLimit);
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.#onHttp(req, res);
+    this.#http = o.tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.3' }, onRequest);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#limits.maxBodyBytes });
-    this.#http.on('upgrade', (req, socket, head) => {
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws));
-    });
+    this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
   }
 
   static async start(o: RpcServerOptions): Promise<RpcServer> {
@@ -61,7 +102,8 @@ export class RpcServer {
 
   get url(): string {
     const a = this.#http.address() as AddressInfo;
-    return `http://${a.address}:${a.port}`;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `${this.#o.tls === undefined ? 'http' : 'https'}://${host}:${a.port}`;
   }
 
   async close(): Promise<void> {
@@ -71,62 +113,155 @@ export class RpcServer {
     await new Promise<void>((r) => this.#http.close(() => r()));
   }
 
+  #refuse(reason: RefusalReason, remote: string, e: RpcError): Response {
+    this.#o.onRefused?.(reason, remote, e.message);
+    return this.#error(null, e);
+  }
+
   async #onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST') {
-      res.writeHead(405, { allow: 'POST' }).end();
+    const remote = remoteOf(req.socket);
+    const origin = headerOf(req, 'origin');
+    const allowOrigin = this.#cors.allowOrigin(origin);
+    const send = (status: number, body: string, extra: Record<string, string> = {}) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...extra };
+      if (typeof allowOrigin === 'string') Object.assign(headers, { 'access-control-allow-origin': allowOrigin, vary: 'Origin' });
+      res.writeHead(status, headers).end(body);
+    };
+    if (allowOrigin === null) {
+      const r = this.#refuse('cors_origin', remote, new RpcError(SECURITY_CODES.unauthorized, `origin ${origin} is not allowed`));
+      res.writeHead(403, { 'content-type': 'application/json', vary: 'Origin' }).end(JSON.stringify(r));
+      req.resume();
       return;
+    }
+    if (req.method === 'OPTIONS') {
+      const headers: Record<string, string> = { allow: CORS_ALLOW_METHODS };
+      if (typeof allowOrigin === 'string') {
+        Object.assign(headers, {
+          'access-control-allow-origin': allowOrigin,
+          'access-control-allow-methods': CORS_ALLOW_METHODS,
+          'access-control-allow-headers': CORS_ALLOW_HEADERS,
+          'access-control-max-age': '600',
+          vary: 'Origin',
+        });
+      }
+      res.writeHead(204, headers).end();
+      req.resume();
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: CORS_ALLOW_METHODS }).end();
+      req.resume();
+      return;
+    }
+    let grant = OPEN_GRANT;
+    if (this.#auth !== null) {
+      const a = this.#auth.check(headerOf(req, 'authorization'));
+      if (!a.ok) {
+        // Failed attempts spend the rate limit too, so guessing is as slow as calling.
+        if (this.#rate !== null && !this.#rate.take(remote, 1)) {
+          send(429, JSON.stringify(this.#rateRefusal(remote, 1)), { connection: 'close' });
+        } else {
+          send(401, JSON.stringify(this.#refuse(a.reason, remote, new RpcError(SECURITY_CODES.unauthorized, a.message))), { 'www-authenticate': 'Bearer', connection: 'close' });
+        }
+        req.resume();
+        return;
+      }
+      grant = a.grant;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > this.#limits.maxBodyBytes) {
-        this.#count(RPC_CODES.limitExceeded);
-        const body = JSON.stringify(this.#error(null, new RpcError(RPC_CODES.limitExceeded, `request body larger than ${this.#limits.maxBodyBytes} bytes`)));
-        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(body);
+        const body = JSON.stringify(this.#refuse('body_size', remote, new RpcError(RPC_CODES.limitExceeded, `request body larger than ${this.#limits.maxBodyBytes} bytes`)));
+        send(413, body, { connection: 'close' });
         req.destroy();
         return;
       }
       chunks.push(chunk);
     }
-    const out = await this.handle(Buffer.concat(chunks).toString('utf8'), { transport: 'http' });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(out ?? '');
+    const { out, status } = await this.#handle(Buffer.concat(chunks).toString('utf8'), { transport: 'http' }, { remote, grant });
+    send(status, out ?? '');
   }
 
-  #onSocket(ws: WebSocket): void {
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const remote = remoteOf(req.socket);
+    const reject = (status: string, r: Response, extra = '') => {
+      const body = JSON.stringify(r);
+      socket.on('error', () => undefined);
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
+    };
+    const origin = headerOf(req, 'origin');
+    if (!this.#cors.allowsWebSocket(origin)) {
+      reject('403 Forbidden', this.#refuse('cors_origin', remote, new RpcError(SECURITY_CODES.unauthorized, `origin ${origin} is not allowed`)));
+      return;
+    }
+    let grant = OPEN_GRANT;
+    if (this.#auth !== null) {
+      const a = this.#auth.check(headerOf(req, 'authorization'));
+      if (!a.ok) {
+        if (this.#rate !== null && !this.#rate.take(remote, 1)) reject('429 Too Many Requests', this.#rateRefusal(remote, 1));
+        else reject('401 Unauthorized', this.#refuse(a.reason, remote, new RpcError(SECURITY_CODES.unauthorized, a.message)), 'WWW-Authenticate: Bearer\r\n');
+        return;
+      }
+      grant = a.grant;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws, { remote, grant }));
+  }
+
+  #onSocket(ws: WebSocket, caller: Caller): void {
     ws.on('message', (raw, isBinary) => {
       const text = isBinary ? '' : raw.toString();
-      void this.handle(text, { transport: 'ws' }).then((out) => {
+      void this.#handle(text, { transport: 'ws' }, caller).then(({ out }) => {
         if (out !== null && ws.readyState === ws.OPEN) ws.send(out);
       });
     });
     ws.on('error', () => ws.terminate());
   }
 
-  /** One HTTP body or WebSocket message in, the response text out (null: nothing to answer). */
+  #rateRefusal(remote: string, calls: number): Response {
+    const r = this.#rate!;
+    const why = calls > r.burst ? `a batch of ${calls} calls exceeds the rate limit's burst of ${r.burst}` : `rate limit exceeded: ${r.perSecond} requests per second`;
+    return this.#refuse('rate_limit', remote, new RpcError(SECURITY_CODES.limitExceeded, why));
+  }
+
+  /** One HTTP body or WebSocket message in, the response text out (null: nothing to answer); no authentication or rate limit. */
   async handle(text: string, ctx: CallContext): Promise<string | null> {
+    return (await this.#handle(text, ctx, { remote: 'local', grant: OPEN_GRANT })).out;
+  }
+
+  /** The answer and the HTTP status it goes with (200 unless the rate limit refused it). */
+  async #handle(text: string, ctx: CallContext, caller: Caller): Promise<{ out: string | null; status: number }> {
     let body: unknown;
+    let parsed = true;
     try {
       body = JSON.parse(text);
     } catch {
-      this.#count(RPC_CODES.parse);
-      return JSON.stringify(this.#error(null, new RpcError(RPC_CODES.parse, 'parse error')));
+      parsed = false;
+    }
+    // Each call of a batch counts; a malformed or oversized request costs one.
+    const calls = parsed && Array.isArray(body) && body.length <= this.#limits.maxBatch ? Math.max(1, body.length) : 1;
+    if (this.#rate !== null && !this.#rate.take(caller.remote, calls)) {
+      return { out: JSON.stringify(this.#rateRefusal(caller.remote, calls)), status: 429 };
+    }
+    if (!parsed) {
+      return { out: JSON.stringify(this.#error(null, new RpcError(RPC_CODES.parse, 'parse error'))), status: 200 };
     }
     if (!Array.isArray(body)) {
-      const r = await this.#one(body, ctx);
-      return r === null ? null : JSON.stringify(r);
+      const r = await this.#one(body, ctx, caller);
+      return { out: r === null ? null : JSON.stringify(r), status: 200 };
     }
-    if (body.length === 0) return JSON.stringify(this.#error(null, new RpcError(RPC_CODES.invalidRequest, 'empty batch')));
+    if (body.length === 0) return { out: JSON.stringify(this.#error(null, new RpcError(RPC_CODES.invalidRequest, 'empty batch'))), status: 200 };
     if (body.length > this.#limits.maxBatch) {
-      this.#count(RPC_CODES.limitExceeded);
-      return JSON.stringify(this.#error(null, new RpcError(RPC_CODES.limitExceeded, `batch of ${body.length} requests exceeds the limit of ${this.#limits.maxBatch}`)));
+      const e = new RpcError(RPC_CODES.limitExceeded, `batch of ${body.length} requests exceeds the limit of ${this.#limits.maxBatch}`);
+      return { out: JSON.stringify(this.#refuse('batch_size', caller.remote, e)), status: 200 };
     }
-    const all = await Promise.all(body.map((b) => this.#one(b, ctx)));
+    const all = await Promise.all(body.map((b) => this.#one(b, ctx, caller)));
     const answered = all.filter((r): r is Response => r !== null);
-    return answered.length === 0 ? null : JSON.stringify(answered);
+    return { out: answered.length === 0 ? null : JSON.stringify(answered), status: 200 };
   }
 
-  async #one(req: unknown, ctx: CallContext): Promise<Response | null> {
+  async #one(req: unknown, ctx: CallContext, caller: Caller): Promise<Response | null> {
     if (typeof req !== 'object' || req === null || Array.isArray(req)) return this.#error(null, new RpcError(RPC_CODES.invalidRequest, 'invalid request'));
     const r = req as Record<string, unknown>;
     const id = r.id;
@@ -137,7 +272,11 @@ export class RpcServer {
     const isNotification = !('id' in r);
     const def = this.#o.methods.get(r.method);
     let response: Response;
-    if (def === undefined) {
+    if (!caller.grant.allows(r.method)) {
+      const e = new RpcError(SECURITY_CODES.methodNotAllowed, `method ${r.method} is not allowed for this token`);
+      this.#o.onRefused?.('method_not_allowed', caller.remote, `${e.message} (${caller.grant.name})`);
+      response = this.#error((id ?? null) as Id, e);
+    } else if (def === undefined) {
       response = this.#error((id ?? null) as Id, new RpcError(RPC_CODES.methodNotFound, `the method ${r.method} does not exist/is not available`));
     } else {
       try {
@@ -159,4 +298,13 @@ export class RpcServer {
   #count(code: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
   }
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function remoteOf(socket: Socket): string {
+  return socket.remoteAddress ?? 'unknown';
 }

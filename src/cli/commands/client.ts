@@ -1,13 +1,17 @@
 /**
  * `bulwark client --dir D`: runs one client node — links to every replica, the verified ledger
- * mirror and the JSON-RPC endpoint — until SIGINT or SIGTERM.
+ * mirror and the JSON-RPC endpoint — until SIGINT or SIGTERM. The `--rpc-*` security options
+ * (TLS, bearer tokens, CORS, rate and size limits) are read and checked here, before the node starts.
  */
+import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
-import { ClientNode } from '../../client/client-node.ts';
+import { ClientNode, type ClientNodeOptions } from '../../client/client-node.ts';
+import { BulwarkError } from '../../common/errors.ts';
+import { parseRpcAuthConfig } from '../../rpc/security.ts';
 import type { CliIo } from '../io.ts';
 import { addNodeOptions, readPassphrase } from '../passphrase.ts';
-import { integer } from '../usage.ts';
+import { UsageError, integer } from '../usage.ts';
 
 interface ClientFlags {
   dir: string;
@@ -18,21 +22,86 @@ interface ClientFlags {
   metricsHost: string;
   metricsPort?: number;
   logLevel: string;
+  rpcTlsCert?: string;
+  rpcTlsKey?: string;
+  rpcAuth?: string;
+  rpcCors?: string;
+  rpcRateLimit?: number;
+  rpcRateBurst?: number;
+  rpcMaxBody?: number;
+  rpcMaxBatch?: number;
+}
+
+type RpcSecurity = NonNullable<ClientNodeOptions['rpcSecurity']>;
+
+/** The endpoint's security options from the flags: files read, the auth file validated. */
+export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost' | 'rpcPort' | 'metricsHost' | 'logLevel'>): Promise<RpcSecurity> {
+  const read = async (file: string, what: string): Promise<string> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (cause) {
+      throw new BulwarkError('CLIENT_RPC_CONFIG', `cannot read ${what} ${file}`, { path: file }, { cause });
+    }
+  };
+  const out: { -readonly [K in keyof RpcSecurity]: RpcSecurity[K] } = {};
+  if ((flags.rpcTlsCert === undefined) !== (flags.rpcTlsKey === undefined)) throw new UsageError('give both --rpc-tls-cert and --rpc-tls-key, or neither');
+  if (flags.rpcTlsCert !== undefined && flags.rpcTlsKey !== undefined) {
+    out.tls = { cert: await read(flags.rpcTlsCert, 'TLS certificate'), key: await read(flags.rpcTlsKey, 'TLS key') };
+  }
+  if (flags.rpcAuth !== undefined) {
+    const text = await read(flags.rpcAuth, 'auth file');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (cause) {
+      throw new BulwarkError('CLIENT_RPC_CONFIG', `auth file ${flags.rpcAuth} is not JSON`, { path: flags.rpcAuth }, { cause });
+    }
+    try {
+      out.auth = parseRpcAuthConfig(json);
+    } catch (cause) {
+      throw new BulwarkError('CLIENT_RPC_CONFIG', `auth file ${flags.rpcAuth}: ${(cause as Error).message}`, { path: flags.rpcAuth }, { cause });
+    }
+  }
+  if (flags.rpcCors !== undefined) {
+    const origins = flags.rpcCors.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    for (const o of origins) {
+      if (o !== '*' && !/^https?:\/\/[^/\s]+$/i.test(o)) throw new UsageError(`--rpc-cors: "${o}" is not an origin (scheme://host[:port], or *)`);
+    }
+    out.cors = origins;
+  }
+  if (flags.rpcRateBurst !== undefined && flags.rpcRateLimit === undefined) throw new UsageError('--rpc-rate-burst needs --rpc-rate-limit');
+  if (flags.rpcRateLimit !== undefined && flags.rpcRateLimit > 0) {
+    out.rateLimit = flags.rpcRateBurst === undefined ? { perSecond: flags.rpcRateLimit } : { perSecond: flags.rpcRateLimit, burst: flags.rpcRateBurst };
+  }
+  if (flags.rpcMaxBody !== undefined || flags.rpcMaxBatch !== undefined) {
+    out.limits = { ...(flags.rpcMaxBody === undefined ? {} : { maxBodyBytes: flags.rpcMaxBody }), ...(flags.rpcMaxBatch === undefined ? {} : { maxBatch: flags.rpcMaxBatch }) };
+  }
+  return out;
 }
 
 export function registerClient(program: Command, io: CliIo): void {
   addNodeOptions(program.command('client').description('run one client node (JSON-RPC endpoint) from its directory (written by bulwark init)').requiredOption('--dir <dir>', "the client node's directory; its ledger mirror lives in <dir>/data"))
     .addOption(new Option('--rpc-host <host>', 'address the JSON-RPC endpoint listens on').default('127.0.0.1'))
     .addOption(new Option('--rpc-port <port>', 'JSON-RPC port (HTTP and WebSocket)').argParser(integer(0, 65_535)).default(8545))
+    .addOption(new Option('--rpc-tls-cert <file>', 'serve HTTPS/WSS (TLS 1.3 only) with this PEM certificate (needs --rpc-tls-key)'))
+    .addOption(new Option('--rpc-tls-key <file>', 'the PEM private key for --rpc-tls-cert'))
+    .addOption(new Option('--rpc-auth <file>', 'require bearer tokens: a JSON file {"tokens":[{"name","sha256","methods"}]} (bulwark rpc-token makes entries)'))
+    .addOption(new Option('--rpc-cors <origins>', 'comma-separated origins browsers may call from, or * (default: none, no CORS headers)'))
+    .addOption(new Option('--rpc-rate-limit <n>', 'calls per second per client address, each call of a batch counting (default 0: unlimited)').argParser(integer(0)))
+    .addOption(new Option('--rpc-rate-burst <n>', 'calls a client may make at once after a quiet spell (default: the rate)').argParser(integer(1)))
+    .addOption(new Option('--rpc-max-body <bytes>', 'largest HTTP body or WebSocket message (default 5242880)').argParser(integer(1)))
+    .addOption(new Option('--rpc-max-batch <n>', 'most calls in one batch (default 1000)').argParser(integer(1)))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
     .action(async (flags: ClientFlags) => {
       const passphrase = await readPassphrase(flags);
+      const rpcSecurity = await readRpcSecurity(flags);
       const logger = pino({ level: flags.logLevel, base: { node: 'client' } });
       const node = await ClientNode.start({
         dir: flags.dir,
         logger,
         rpc: { host: flags.rpcHost, port: flags.rpcPort },
+        rpcSecurity,
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         ...(passphrase === undefined ? {} : { passphrase }),
       });
