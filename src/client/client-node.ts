@@ -18,6 +18,7 @@ import { ethCoreMethods } from '../rpc/namespaces/eth-core.ts';
 import { ethChainMethods } from '../rpc/namespaces/eth-chain.ts';
 import { txpoolMethods } from '../rpc/namespaces/txpool.ts';
 import { ethLogsMethods } from '../rpc/namespaces/eth-logs.ts';
+import { FilterRegistry } from '../rpc/namespaces/filters.ts';
 import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
 import { RpcServer, type RpcLimits } from '../rpc/server.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
@@ -143,7 +144,12 @@ export class ClientNode {
     });
     await transport.start();
     mirror.poke();
-    const timer = setInterval(() => mirror.poke(), 1_000);
+    const reader = new ChainReader(mirror.chain());
+    const filters = new FilterRegistry({ reader, head: () => mirror.chain().head });
+    const timer = setInterval(() => {
+      mirror.poke();
+      filters.expire();
+    }, 1_000);
     const methods = new Map([
       ...identityMethods({ chainId: network.chainId, clientVersion: VERSION, peerCount: () => transport.stats().filter((p) => p.connected).length }),
       ...ethCoreMethods({
@@ -154,6 +160,7 @@ export class ClientNode {
         read: (q, n) => reads.read(q, n),
         pool,
         submit: () => submitter.kick(),
+        accepted: (hash) => filters.notePending(hash),
         nextBlock: (ms) => mirror.nextBlock(ms),
         landed: async (ms) => {
           const until = Date.now() + ms;
@@ -167,7 +174,8 @@ export class ClientNode {
       }),
       ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h) }),
       ...txpoolMethods(pool),
-      ...ethLogsMethods({ reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head }),
+      ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
+      ...filters.methods(),
     ]);
     const rpc = await RpcServer.start({
       methods,
