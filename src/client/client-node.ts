@@ -19,6 +19,7 @@ import { ethChainMethods } from '../rpc/namespaces/eth-chain.ts';
 import { txpoolMethods } from '../rpc/namespaces/txpool.ts';
 import { ethLogsMethods } from '../rpc/namespaces/eth-logs.ts';
 import { FilterRegistry } from '../rpc/namespaces/filters.ts';
+import { SubscriptionHub } from '../rpc/namespaces/subscriptions.ts';
 import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
 import { RpcServer, type RpcLimits } from '../rpc/server.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
@@ -96,7 +97,9 @@ export class ClientNode {
       firstRequestSeq: Date.now() * 1000,
       subscribe: false,
     });
-    const mirror = await LedgerMirror.open({ kv, config: network.chainConfig, send, executionKeys, f: network.f });
+    // Subscriptions hear of each block the mirror stores (the hub is made once the mirror is there to read).
+    const stored: { block?: (n: bigint) => void } = {};
+    const mirror = await LedgerMirror.open({ kv, config: network.chainConfig, send, executionKeys, f: network.f, onBlock: (n) => stored.block?.(n) });
     const reads = new ReadClient({ send, clientId: material.id, executionKeys, f: network.f });
     transport.onFrame((from, frame) => {
       let m: Message;
@@ -146,6 +149,8 @@ export class ClientNode {
     mirror.poke();
     const reader = new ChainReader(mirror.chain());
     const filters = new FilterRegistry({ reader, head: () => mirror.chain().head });
+    const subscriptions = new SubscriptionHub(reader);
+    stored.block = (n) => subscriptions.onBlock(n);
     const timer = setInterval(() => {
       mirror.poke();
       filters.expire();
@@ -160,7 +165,10 @@ export class ClientNode {
         read: (q, n) => reads.read(q, n),
         pool,
         submit: () => submitter.kick(),
-        accepted: (hash) => filters.notePending(hash),
+        accepted: (hash) => {
+          filters.notePending(hash);
+          subscriptions.onPending(hash);
+        },
         nextBlock: (ms) => mirror.nextBlock(ms),
         landed: async (ms) => {
           const until = Date.now() + ms;
@@ -176,6 +184,7 @@ export class ClientNode {
       ...txpoolMethods(pool),
       ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
       ...filters.methods(),
+      ...subscriptions.methods(),
     ]);
     const rpc = await RpcServer.start({
       methods,

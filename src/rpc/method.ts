@@ -14,6 +14,16 @@ export interface MethodDef {
 export interface CallContext {
   /** The transport the call came on (subscriptions need WebSocket). */
   readonly transport: 'http' | 'ws';
+  /** The WebSocket connection the call came on, which notifications go back over. */
+  readonly connection?: Connection;
+}
+
+/** A WebSocket connection as subscriptions see it. */
+export interface Connection {
+  /** Sends a notification (dropped once the connection is closed). */
+  push(message: unknown): void;
+  /** Runs `fn` when the connection closes. */
+  onClose(fn: () => void): void;
 }
 
 /**

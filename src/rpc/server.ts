@@ -16,7 +16,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { RPC_CODES, RpcError } from './errors.ts';
-import type { CallContext, MethodDef } from './method.ts';
+import type { CallContext, Connection, MethodDef } from './method.ts';
 import {
   CORS_ALLOW_HEADERS,
   CORS_ALLOW_METHODS,
@@ -210,11 +210,21 @@ export class RpcServer {
   }
 
   #onSocket(ws: WebSocket, caller: Caller): void {
+    const closing: (() => void)[] = [];
+    const connection: Connection = {
+      push: (message) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+      },
+      onClose: (fn) => void closing.push(fn),
+    };
     ws.on('message', (raw, isBinary) => {
       const text = isBinary ? '' : raw.toString();
-      void this.#handle(text, { transport: 'ws' }, caller).then(({ out }) => {
+      void this.#handle(text, { transport: 'ws', connection }, caller).then(({ out }) => {
         if (out !== null && ws.readyState === ws.OPEN) ws.send(out);
       });
+    });
+    ws.on('close', () => {
+      for (const fn of closing.splice(0)) fn();
     });
     ws.on('error', () => ws.terminate());
   }
