@@ -20,6 +20,8 @@ import { txpoolMethods } from '../rpc/namespaces/txpool.ts';
 import { ethLogsMethods } from '../rpc/namespaces/eth-logs.ts';
 import { FilterRegistry } from '../rpc/namespaces/filters.ts';
 import { SubscriptionHub } from '../rpc/namespaces/subscriptions.ts';
+import { bftMethods } from '../rpc/namespaces/bft.ts';
+import { NodeStatusClient } from './node-status.ts';
 import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
 import { RpcServer, type RpcLimits } from '../rpc/server.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
@@ -101,6 +103,7 @@ export class ClientNode {
     const stored: { block?: (n: bigint) => void } = {};
     const mirror = await LedgerMirror.open({ kv, config: network.chainConfig, send, executionKeys, f: network.f, onBlock: (n) => stored.block?.(n) });
     const reads = new ReadClient({ send, clientId: material.id, executionKeys, f: network.f });
+    const statuses = new NodeStatusClient({ send, clientId: material.id, executionKeys });
     transport.onFrame((from, frame) => {
       let m: Message;
       try {
@@ -112,6 +115,7 @@ export class ClientNode {
       bft.onMessage(from, m);
       mirror.onMessage(from, m);
       reads.onMessage(from, m);
+      statuses.onMessage(from, m);
     });
     const quantity = async (kind: AccountField, a: string, at: number) => {
       const r = await reads.read({ kind, address: bytesOf(a) }, at);
@@ -185,6 +189,7 @@ export class ClientNode {
       ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
       ...filters.methods(),
       ...subscriptions.methods(),
+      ...bftMethods({ clientId: material.id, f: network.f, status: statuses, links: () => transport.stats(), head: () => mirror.chain().head }),
     ]);
     const rpc = await RpcServer.start({
       methods,

@@ -60,6 +60,8 @@ const TAGS: Record<MessageType, number> = {
   BlockData: 18,
   ReadRequest: 19,
   ReadReply: 20,
+  NodeStatusRequest: 21,
+  NodeStatus: 22,
 };
 const TYPE_OF_TAG = new Map(Object.entries(TAGS).map(([type, tag]) => [tag, type as MessageType]));
 const SIG_MAX = 128;
@@ -184,6 +186,12 @@ function writeBody(w: Writer, m: Message): void {
       return;
     case 'BlockData':
       w.list(m.blocks, (w, b) => w.bytes(b.header).bytes(b.body).bytes(b.receipts));
+      return;
+    case 'NodeStatusRequest':
+      w.u64(m.id);
+      return;
+    case 'NodeStatus':
+      w.u64(m.id).u64(m.view).u8(m.active ? 1 : 0).u64(m.lastExecuted).u64(m.lastStable).u64(m.blockNumber).fixed(m.blockHash, 32).bytes(m.signature);
       return;
     case 'BlockNotice':
       w.u64(m.seq);
@@ -357,6 +365,20 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
         blockNumber: r.u64('blockNumber'),
         blockHash: r.fixed(32, 'blockHash'),
         answers: readReadAnswers(r, l.maxResultBytes),
+        signature: r.bytes(SIG_MAX, 'signature'),
+      };
+    case 'NodeStatusRequest':
+      return { type, id: r.u64('id') };
+    case 'NodeStatus':
+      return {
+        type,
+        id: r.u64('id'),
+        view: r.u64('view'),
+        active: r.bool('active'),
+        lastExecuted: r.u64('lastExecuted'),
+        lastStable: r.u64('lastStable'),
+        blockNumber: r.u64('blockNumber'),
+        blockHash: r.fixed(32, 'blockHash'),
         signature: r.bytes(SIG_MAX, 'signature'),
       };
     case 'BlockData':

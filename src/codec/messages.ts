@@ -287,5 +287,25 @@ export interface ReadReply {
   readonly signature: Uint8Array;
 }
 
-export type Message = ReplicaMessage | Request | Reply | BlockNotice | BlockRequest | BlockData | ReadRequest | ReadReply;
+/** A client node asks a replica how it stands (for `bft_status`). */
+export interface NodeStatusRequest {
+  readonly type: 'NodeStatusRequest';
+  readonly id: number;
+}
+
+/** A replica's own account of where it stands, signed with its execution key (`nodeStatusBytes`). */
+export interface NodeStatus {
+  readonly type: 'NodeStatus';
+  readonly id: number;
+  readonly view: number;
+  /** False during a view change. */
+  readonly active: boolean;
+  readonly lastExecuted: number;
+  readonly lastStable: number;
+  readonly blockNumber: number;
+  readonly blockHash: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export type Message = ReplicaMessage | Request | Reply | BlockNotice | BlockRequest | BlockData | ReadRequest | ReadReply | NodeStatusRequest | NodeStatus;
 export type MessageType = Message['type'];

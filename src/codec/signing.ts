@@ -5,7 +5,7 @@
  */
 import { Writer } from './binary.ts';
 import { writeBatch, writeSummary, writeViewChangeBody } from './message-codec.ts';
-import { DIGEST_LENGTH, type Batch, type ClientRequest, type ExecSummary, type ViewChange } from './messages.ts';
+import { DIGEST_LENGTH, type Batch, type ClientRequest, type ExecSummary, type NodeStatus, type ViewChange } from './messages.ts';
 
 const enc = new TextEncoder();
 const TAG_REQUEST = enc.encode('bulwark/request/v1');
@@ -51,6 +51,23 @@ export function viewChangeBytes(vc: Omit<ViewChange, 'signature' | 'type'>): Uin
   const w = new Writer(1024).raw(TAG_VIEW_CHANGE);
   writeViewChangeBody(w, vc);
   return w.finish();
+}
+
+const TAG_NODE_STATUS = new TextEncoder().encode('bulwark/node-status/v1');
+
+/** What a replica signs when it tells client node `clientId` where it stands. */
+export function nodeStatusBytes(clientId: number, m: Omit<NodeStatus, 'type' | 'signature'>): Uint8Array {
+  return new Writer(96)
+    .raw(TAG_NODE_STATUS)
+    .u32(clientId)
+    .u64(m.id)
+    .u64(m.view)
+    .u8(m.active ? 1 : 0)
+    .u64(m.lastExecuted)
+    .u64(m.lastStable)
+    .u64(m.blockNumber)
+    .fixed(m.blockHash, 32)
+    .finish();
 }
 
 /** Replies: one execution signature per batch, each reply proving its result under `resultsRoot`. */

@@ -179,6 +179,8 @@ function onMessage(s: ReplicaState, from: number, m: Message): void {
     case 'BlockData':
     case 'ReadRequest':
     case 'ReadReply':
+    case 'NodeStatusRequest':
+    case 'NodeStatus':
       return reject(s, from, 'unexpected-message', `${m.type} sent to a replica`);
   }
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
+import { nodeStatusBytes } from '../codec/signing.ts';
 import type { Message, ReadRequest } from '../codec/messages.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { createBlsConsensusCrypto } from '../consensus/bls-crypto.ts';
@@ -51,6 +52,7 @@ export class ReplicaNode {
   readonly #state: ReplicaState;
   readonly #metrics: ReplicaMetrics;
   readonly #reads: ReadService;
+  readonly #signExecution: (bytes: Uint8Array) => Uint8Array;
   #server: Server | null = null;
   readonly #queue: Input[] = [];
   #draining = false;
@@ -86,7 +88,8 @@ export class ReplicaNode {
     this.#state = parts.state;
     this.#onFatal = parts.onFatal;
     const executionKey = parts.material.executionKey;
-    this.#reads = new ReadService(parts.executor, (bytes) => signNodeAuth(executionKey, bytes));
+    this.#signExecution = (bytes) => signNodeAuth(executionKey, bytes);
+    this.#reads = new ReadService(parts.executor, this.#signExecution);
     this.#metrics = new ReplicaMetrics(() => ({
       view: this.#state.view,
       active: this.#state.active,
@@ -181,6 +184,10 @@ export class ReplicaNode {
       this.#beside(this.#serveRead(from, message));
       return;
     }
+    if (message.type === 'NodeStatusRequest') {
+      this.#serveStatus(from, message.id);
+      return;
+    }
     this.#enqueue({ kind: 'message', from, message, now: Date.now() });
   }
 
@@ -188,6 +195,18 @@ export class ReplicaNode {
   #beside(work: Promise<void>): void {
     this.#sideWork.add(work);
     void work.finally(() => this.#sideWork.delete(work));
+  }
+
+  /** A client node asks where this replica stands (bft_status): answered at once, signed. */
+  #serveStatus(from: number, id: number): void {
+    if (from < this.#state.q.n || this.#stopped) {
+      this.#metrics.rejected.inc({ reason: 'unexpected-message' });
+      return;
+    }
+    const s = this.#state;
+    const head = this.#executor.head;
+    const body = { id, view: s.view, active: s.active, lastExecuted: s.lastExecuted, lastStable: s.lastStable, blockNumber: Number(head.header.number), blockHash: head.hash() };
+    this.#transport.send(from, encodeMessage({ type: 'NodeStatus', ...body, signature: this.#signExecution(nodeStatusBytes(from, body)) }));
   }
 
   async #serveRead(from: number, m: ReadRequest): Promise<void> {

@@ -51,6 +51,14 @@ test('subscriptions over WebSocket: heads, logs and pending transactions', { tim
       ws.send(JSON.stringify({ jsonrpc: '2.0', id: mine, method, params }));
       return next((m) => m.id === mine);
     };
+    // bft_status: every replica's signed account of itself, and its link from this node.
+    type Status = { replicas: number; f: number; view: number; primary: number; nodes: { replica: number; link: string; answered: boolean; view?: number; block?: number; blockHash?: string }[] };
+    const status = (await call('bft_status')).result as Status;
+    assert.deepEqual([status.replicas, status.f, status.view, status.primary], [4, 1, 0, 0]);
+    assert.deepEqual(status.nodes.map((n) => [n.replica, n.link, n.answered, n.view, n.block]), [0, 1, 2, 3].map((r) => [r, 'up', true, 0, 0]));
+    const genesis = (await call('eth_getBlockByNumber', ['0x0', false])).result as { hash: string };
+    assert.ok(status.nodes.every((n) => n.blockHash === genesis.hash));
+
     const heads = (await call('eth_subscribe', ['newHeads'])).result as string;
     const logs = (await call('eth_subscribe', ['logs', { topics: [] }])).result as string;
     const pending = (await call('eth_subscribe', ['newPendingTransactions'])).result as string;

@@ -51,6 +51,9 @@ export const EVERY_MESSAGE: Message[] = [
   },
   { type: 'ReadRequest', id: 6, blockNumber: 7, queries: [{ kind: 'call', call: { to: new Uint8Array(20).fill(3), data: new Uint8Array([1]), value: 5n, gas: 21_000n } }] },
   { type: 'ReadRequest', id: 7, blockNumber: 7, queries: [{ kind: 'estimateGas', call: {} }] },
+  { type: 'ReadRequest', id: 8, blockNumber: 7, queries: [{ kind: 'proof', address: new Uint8Array(20).fill(4), slots: [d(5), d(6)] }] },
+  { type: 'NodeStatusRequest', id: 3 },
+  { type: 'NodeStatus', id: 3, view: 2, active: false, lastExecuted: 300, lastStable: 150, blockNumber: 290, blockHash: d(9), signature: new Uint8Array(64) },
   {
     type: 'ReadReply',
     id: 5,
