@@ -189,7 +189,15 @@ export class ClientNode {
       ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
       ...filters.methods(),
       ...subscriptions.methods(),
-      ...bftMethods({ clientId: material.id, f: network.f, status: statuses, links: () => transport.stats(), head: () => mirror.chain().head }),
+      ...bftMethods({
+        clientId: material.id,
+        f: network.f,
+        status: statuses,
+        reader,
+        certificate: (n) => mirror.certificate(n),
+        links: () => transport.stats(),
+        head: () => mirror.chain().head,
+      }),
     ]);
     const rpc = await RpcServer.start({
       methods,

@@ -10,7 +10,8 @@
  * notice, so the mirror learns how far the chain has gone.
  */
 import type { Common } from '@ethereumjs/common';
-import { encodeMessage } from '../codec/message-codec.ts';
+import { Reader, Writer } from '../codec/binary.ts';
+import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
 import type { BlockData, BlockNotice, Message } from '../codec/messages.ts';
 import { replyBytes } from '../codec/signing.ts';
 import { equalBytes } from '../common/bytes.ts';
@@ -22,7 +23,7 @@ import type { Block } from '@ethereumjs/block';
 import { BulwarkError } from '../common/errors.ts';
 import { verifyBlock, type VerifiedBlock } from '../execution/verify-block.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
-import type { KvStore } from '../storage/index.ts';
+import { bytesCodec, createRepository, uint64Codec, type KvStore, type Repository } from '../storage/index.ts';
 
 export interface MirrorOptions {
   readonly kv: KvStore;
@@ -37,6 +38,23 @@ export interface MirrorOptions {
 
 const CHUNK = 64;
 
+/** One replica's signed notice of a block: together, f + 1 of them are the block's certificate. */
+export interface CertificateEntry {
+  readonly replica: number;
+  readonly notice: BlockNotice;
+}
+
+function encodeCertificate(entries: readonly CertificateEntry[]): Uint8Array {
+  return new Writer(256 * entries.length).list(entries, (w, e) => w.u32(e.replica).bytes(encodeMessage(e.notice))).finish();
+}
+
+function decodeCertificate(bytes: Uint8Array): CertificateEntry[] {
+  const r = new Reader(bytes);
+  const out = r.list(1024, (r) => ({ replica: r.u32('replica'), notice: decodeMessage(r.bytes(1 << 16, 'notice')) as BlockNotice }), 'notices');
+  r.end();
+  return out;
+}
+
 export class LedgerMirror {
   readonly blocks: BlockStore;
   readonly common: Common;
@@ -46,9 +64,11 @@ export class LedgerMirror {
   #head: { number: bigint; hash: Uint8Array };
   #headBlock: Block;
   readonly #blockHashes: BlockHashSource;
-  /** block number → block hash (hex) → replicas that announced it */
-  readonly #notices = new Map<bigint, Map<string, Set<number>>>();
-  readonly #certified = new Map<bigint, Uint8Array>();
+  /** block number → block hash (hex) → the valid notices announcing it, by replica */
+  readonly #notices = new Map<bigint, Map<string, Map<number, BlockNotice>>>();
+  /** Certified blocks above the head: their hash and the f + 1 notices that certify it. */
+  readonly #certified = new Map<bigint, { hash: Uint8Array; notices: CertificateEntry[] }>();
+  readonly #certificates: Repository<bigint, Uint8Array>;
   /** Fetched blocks waiting for a certified block above them. */
   #pending: { number: bigint; parts: BlockData['blocks'][number] }[] = [];
   #source = 0;
@@ -68,6 +88,7 @@ export class LedgerMirror {
     this.#head = { number: h.header.number, hash: h.hash() };
     this.#headBlock = h;
     this.#blockHashes = executor.blockHashes;
+    this.#certificates = createRepository(o.kv, 'blockCertificate', uint64Codec, bytesCodec);
   }
 
   /** The mirror as a source for `ChainReader`: blocks, receipts, transactions and logs; no state. */
@@ -138,8 +159,8 @@ export class LedgerMirror {
     let byHash = this.#notices.get(number);
     if (byHash === undefined) this.#notices.set(number, (byHash = new Map()));
     let who = byHash.get(key);
-    if (who === undefined) byHash.set(key, (who = new Set()));
-    who.add(from);
+    if (who === undefined) byHash.set(key, (who = new Map()));
+    who.set(from, m);
     if (who.size < this.#o.f + 1) {
       // The first announcer certainly has the block: fetching it now, while the other notices are
       // on their way, takes the fetch off the path from commit to receipt. It is stored only once
@@ -147,7 +168,7 @@ export class LedgerMirror {
       if (who.size === 1 && number === this.#head.number + 1n && this.#pending.length === 0) this.poke(from);
       return;
     }
-    this.#certified.set(number, m.summary.blockHash);
+    this.#certified.set(number, { hash: m.summary.blockHash, notices: [...who].map(([replica, notice]) => ({ replica, notice })) });
     this.#notices.delete(number);
     if (!this.#pending.some((p) => p.number === number)) return this.poke();
     this.#busy = this.#busy.then(async () => {
@@ -206,7 +227,7 @@ export class LedgerMirror {
     if (top < 0) return { ok: this.#pending.length <= 10_000 };
     const run = this.#pending.slice(0, top + 1);
     const verified: VerifiedBlock[] = new Array<VerifiedBlock>(run.length);
-    let expected = this.#certified.get(run[top]!.number)!;
+    let expected = this.#certified.get(run[top]!.number)!.hash;
     try {
       for (let i = top; i >= 0; i--) {
         const v = await verifyBlock(this.common, run[i]!.parts, expected);
@@ -217,7 +238,11 @@ export class LedgerMirror {
       return { ok: false };
     }
     if (!equalBytes(expected, this.#head.hash)) return { ok: false };
-    const ops = verified.flatMap((v) => this.blocks.putBlockOps(v.block, v.receipts, v.rawTxs));
+    const ops = verified.flatMap((v) => {
+      const cert = this.#certified.get(v.block.header.number);
+      const certOps = cert === undefined ? [] : [this.#certificates.putOp(v.block.header.number, encodeCertificate(cert.notices))];
+      return [...this.blocks.putBlockOps(v.block, v.receipts, v.rawTxs), ...certOps];
+    });
     await this.#kv.write(ops, { sync: true });
     const last = verified[verified.length - 1]!.block;
     this.#head = { number: last.header.number, hash: last.hash() };
@@ -227,6 +252,16 @@ export class LedgerMirror {
     for (const v of verified) this.#o.onBlock?.(v.block.header.number);
     for (const w of this.#waiters.splice(0)) w();
     return { ok: true };
+  }
+
+  /**
+   * The f + 1 replica notices that certified block `number` when this mirror stored it; undefined
+   * for a block stored as the ancestor of a certified one (its certificate is that block's, through
+   * parent hashes).
+   */
+  async certificate(number: bigint): Promise<CertificateEntry[] | undefined> {
+    const bytes = await this.#certificates.get(number);
+    return bytes === undefined ? undefined : decodeCertificate(bytes);
   }
 
   close(): void {

@@ -5,7 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { WebSocketProvider } from 'ethers';
+import { join } from 'node:path';
 import { initHashes } from '../../src/crypto/hash.ts';
+import { verifyNodeAuth } from '../../src/crypto/index.ts';
+import { loadNodeDirectory } from '../../src/setup/node-directory.ts';
 import { buildCommon } from '../../src/execution/common.ts';
 import { bytecode, eventTopic } from '../helpers/abi.ts';
 import { CHAIN_ID, signTx, testKey } from '../helpers/chain.ts';
@@ -79,6 +82,18 @@ test('subscriptions over WebSocket: heads, logs and pending transactions', { tim
     assert.match(String(head.hash), /^0x[0-9a-f]{64}$/);
     assert.equal(head.transactions, undefined, 'a head, not a block');
     assert.ok(!inbox.some((m) => m.params?.subscription === logs), 'a plain transfer logs nothing');
+    // bft_getBlockCertificate: f + 1 replicas' execution signatures over a message that names the
+    // block, checkable by anyone with network.json's keys.
+    type Certificate = { blockHash: string; stateRoot: string; signedMessage: string; signatures: { replica: number; signature: string }[] };
+    const cert = (await call('bft_getBlockCertificate', ['0x1'])).result as Certificate;
+    assert.equal(cert.blockHash, head.hash);
+    assert.equal(cert.stateRoot, head.stateRoot);
+    const network = (await loadNodeDirectory(join(net.root, 'client-4'))).network;
+    const bytes = (h: string) => new Uint8Array(Buffer.from(h.slice(2), 'hex'));
+    assert.ok(cert.signatures.length >= 2);
+    for (const s of cert.signatures) assert.ok(verifyNodeAuth(network.replicas[s.replica]!.executionKey, bytes(cert.signedMessage), bytes(s.signature)), `replica ${s.replica}`);
+    assert.ok(Buffer.from(bytes(cert.signedMessage)).includes(Buffer.from(bytes(cert.blockHash))), 'the signed message names the block hash');
+    assert.equal((await call('bft_getBlockCertificate', ['0x99'])).result, null, 'no such block yet');
     // A token's deployment mints: its Transfer log comes to the logs subscription.
     const deploy = signTx(buildCommon(CHAIN_ID, 'cancun'), testKey(0), { nonce: 1n, data: bytecode('Token', 5n), gasLimit: 2_000_000n }).serialize();
     await fetch(net.url, {

@@ -5,13 +5,21 @@
  */
 import type { Block } from '@ethereumjs/block';
 import { reachedByFPlusOne, type NodeStatusClient } from '../../client/node-status.ts';
-import { hexD } from '../format.ts';
+import type { CertificateEntry } from '../../client/mirror.ts';
+import { replyBytes } from '../../codec/signing.ts';
+import type { ChainReader } from '../../execution/reader.ts';
+import { RPC_CODES, RpcError } from '../errors.ts';
+import { hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
+import { blockRef } from '../params.ts';
 
 export interface BftBackend {
   readonly clientId: number;
   readonly f: number;
   readonly status: NodeStatusClient;
+  readonly reader: ChainReader;
+  /** The notices that certified a block in the mirror (`LedgerMirror.certificate`). */
+  certificate(number: bigint): Promise<readonly CertificateEntry[] | undefined>;
   /** Link state per replica id. */
   links(): readonly { readonly peer: number; readonly connected: boolean }[];
   head(): Block;
@@ -19,6 +27,40 @@ export interface BftBackend {
 
 export function bftMethods(b: BftBackend): Map<string, MethodDef> {
   return new Map<string, MethodDef>([
+    [
+      'bft_getBlockCertificate',
+      // What anyone can check against the replicas' execution keys in network.json: f + 1
+      // Ed25519 signatures over the same message, which names the block's hash and state root.
+      method([blockRef], [], async ([ref]) => {
+        const head = b.head().header.number;
+        let number: bigint;
+        if ('tag' in ref) number = ref.tag === 'earliest' ? 0n : head;
+        else if ('number' in ref) number = ref.number;
+        else {
+          try {
+            number = (await b.reader.block(new Uint8Array(Buffer.from(ref.hash.slice(2), 'hex')))).header.number;
+          } catch {
+            return null;
+          }
+        }
+        if (number > head) return null;
+        const notices = await b.certificate(number);
+        if (notices === undefined || notices.length === 0) {
+          throw new RpcError(RPC_CODES.server, `no certificate kept for block ${number}: it was stored as the ancestor of a certified block, and is covered by that block's certificate through parent hashes`);
+        }
+        const n = notices[0]!.notice;
+        return {
+          blockNumber: hexQ(BigInt(n.summary.blockNumber)),
+          blockHash: hexD(n.summary.blockHash),
+          stateRoot: hexD(n.summary.stateRoot),
+          reservedDigest: hexD(n.summary.reservedDigest),
+          seq: hexQ(n.seq),
+          resultsRoot: hexD(n.resultsRoot),
+          signedMessage: hexD(replyBytes(n.seq, n.summary, n.resultsRoot)),
+          signatures: notices.map((e) => ({ replica: e.replica, signature: hexD(e.notice.signature) })),
+        };
+      }),
+    ],
     [
       'bft_status',
       method([], [], async () => {
