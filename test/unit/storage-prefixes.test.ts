@@ -40,6 +40,7 @@ test('the buckets keep their ids', () => {
       [0x15, 'replyCache'],
       [0x16, 'executionProgress'],
       [0x17, 'clientTable'],
+      [0x20, 'blockCertificate'],
     ],
   );
   assert.equal(PREFIX.canonicalHashByNumber, 0x04);
