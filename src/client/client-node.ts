@@ -184,7 +184,7 @@ export class ClientNode {
           }
         },
       }),
-      ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h) }),
+      ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h), header: (n) => mirror.blocks.headerByNumber(n) }),
       ...txpoolMethods(pool),
       ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
       ...filters.methods(),

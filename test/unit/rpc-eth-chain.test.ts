@@ -52,6 +52,8 @@ async function buildChain(gasMode: 'market' | 'free', perBlock: ((sign: Sign) =>
     reader: new ChainReader(ex),
     head: () => ex.head,
     receipts: (h) => ex.blocks.receipts(h),
+    // As the client node gives it: fee history without rewards reads headers alone.
+    header: (n) => ex.blocks.headerByNumber(n),
   });
   return { ex, methods, blocks };
 }

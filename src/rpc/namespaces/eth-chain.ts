@@ -4,7 +4,7 @@
  * uncles (a permissioned chain has none), `eth_syncing` and `eth_feeHistory`, in go-ethereum's
  * shapes (null for an unknown block, minimal hex quantities).
  */
-import type { Block } from '@ethereumjs/block';
+import type { Block, BlockHeader } from '@ethereumjs/block';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { isBulwarkError } from '../../common/errors.ts';
 import type { ChainReader } from '../../execution/reader.ts';
@@ -22,6 +22,8 @@ export interface EthChainBackend {
   head(): Block;
   /** The receipts of a stored block, by its hash. */
   receipts(blockHash: Uint8Array): Promise<readonly TxReceipt[] | undefined>;
+  /** A canonical header alone (fee history without rewards needs no more); blocks are read otherwise. */
+  header?(number: bigint): Promise<BlockHeader | undefined>;
 }
 
 /** go-ethereum's limits: fee history of at most 1024 blocks and 100 percentiles. */
@@ -162,10 +164,17 @@ export function ethChainMethods(b: EthChainBackend): Map<string, MethodDef> {
     const baseFeePerBlobGas: string[] = [];
     const blobGasUsedRatio: number[] = [];
     const reward: string[][] = [];
+    const withRewards = ps !== undefined && ps.length > 0;
     for (let num = oldest; num <= last; num++) {
-      const block = await known(b.reader.block(num));
-      if (block === null) break; // go-ethereum cuts the history at the first block it does not have
-      const h = block.header;
+      let block: Block | null = null;
+      let h: BlockHeader | undefined;
+      if (withRewards || b.header === undefined) {
+        block = await known(b.reader.block(num));
+        h = block?.header;
+      } else {
+        h = await b.header(num);
+      }
+      if (h === undefined) break; // go-ethereum cuts the history at the first block it does not have
       const baseFee = h.baseFeePerGas ?? 0n;
       baseFeePerGas[Number(num - oldest)] = hexQ(baseFee);
       baseFeePerGas[Number(num - oldest) + 1] = hexQ(b.freeGas || h.baseFeePerGas === undefined ? 0n : h.calcNextBaseFee());
@@ -179,7 +188,7 @@ export function ethChainMethods(b: EthChainBackend): Map<string, MethodDef> {
         baseFeePerBlobGas[Number(num - oldest) + 1] = hexQ(blobBaseFee(nextExcess < 0n ? 0n : nextExcess));
       }
       blobGasUsedRatio.push(h.blobGasUsed === undefined ? 0 : Number(h.blobGasUsed) / Number(MAX_BLOB_GAS_PER_BLOCK));
-      if (ps !== undefined && ps.length > 0) reward.push(await rewards(block, ps));
+      if (withRewards && block !== null) reward.push(await rewards(block, ps));
     }
     if (gasUsedRatio.length === 0) return empty;
     return {
