@@ -3,8 +3,8 @@
  * method and outcome, requests to the replicas that failed, and — read when scraped — the pool,
  * the mirror's head and refusals, invalid read answers, and every replica link.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { registerPeerGauges } from '../common/metrics-server.ts';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerPeerGauges, registerSnapshotGauges } from '../common/metrics-server.ts';
 import type { PeerStats } from '../net/transport.ts';
 
 export interface ClientGauges {
@@ -38,20 +38,13 @@ export class ClientMetrics {
       registers,
     });
     this.requestsFailed = new Counter({ name: 'bulwark_client_requests_failed_total', help: 'Requests to the replicas not committed in time (their transactions wait again)', registers });
-    const gauge = (name: string, help: string, value: (g: ClientGauges) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(value(read()));
-        },
-      });
-    gauge('bulwark_txpool_pending', 'Transactions ready or being ordered', (g) => g.poolPending);
-    gauge('bulwark_txpool_queued', 'Transactions waiting behind a nonce gap', (g) => g.poolQueued);
-    gauge('bulwark_chain_block_number', "The verified mirror's head block", (g) => g.headBlock);
-    gauge('bulwark_mirror_rejected', 'Block notices or block data the mirror refused', (g) => g.mirrorRejected);
-    gauge('bulwark_reads_invalid_replies', 'Read answers with a bad signature or shape', (g) => g.invalidReadReplies);
+    registerSnapshotGauges(this.registry, read, [
+      ['bulwark_txpool_pending', 'Transactions ready or being ordered', (g) => g.poolPending],
+      ['bulwark_txpool_queued', 'Transactions waiting behind a nonce gap', (g) => g.poolQueued],
+      ['bulwark_chain_block_number', "The verified mirror's head block", (g) => g.headBlock],
+      ['bulwark_mirror_rejected', 'Block notices or block data the mirror refused', (g) => g.mirrorRejected],
+      ['bulwark_reads_invalid_replies', 'Read answers with a bad signature or shape', (g) => g.invalidReadReplies],
+    ]);
     registerPeerGauges(this.registry, () => read().peers);
   }
 }

@@ -30,6 +30,33 @@ export async function serveMetrics(
   return server;
 }
 
+/**
+ * Gauges whose values come from one snapshot of the node, taken once per scrape (not once per
+ * gauge: a snapshot may walk the pool or ask the transport).
+ */
+export function registerSnapshotGauges<T>(registry: Registry, read: () => T, defs: readonly (readonly [name: string, help: string, value: (t: T) => number])[]): void {
+  let snapshot: T | undefined;
+  let takenAt = -Infinity;
+  const current = (): T => {
+    const now = performance.now();
+    if (snapshot === undefined || now - takenAt > 100) {
+      snapshot = read();
+      takenAt = now;
+    }
+    return snapshot;
+  };
+  for (const [name, help, value] of defs) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value(current()));
+      },
+    });
+  }
+}
+
 /** One gauge per link counter, labelled by peer, read from the transport when scraped. */
 export function registerPeerGauges(registry: Registry, peers: () => readonly PeerStats[]): void {
   const peer = (name: string, help: string, field: keyof Omit<PeerStats, 'peer'>) =>

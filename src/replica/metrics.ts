@@ -2,8 +2,8 @@
  * The replica's Prometheus metrics (served by `common/metrics-server.ts`). Counters are fed by the
  * shell from the state machine's `reject` and `event` outputs; gauges are read when scraped.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { registerPeerGauges } from '../common/metrics-server.ts';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerPeerGauges, registerSnapshotGauges } from '../common/metrics-server.ts';
 import type { PeerStats } from '../net/transport.ts';
 
 export interface ReplicaGauges {
@@ -29,20 +29,13 @@ export class ReplicaMetrics {
     this.committed = new Counter({ name: 'bulwark_consensus_committed_total', help: 'Sequence numbers committed, by path', labelNames: ['path'], registers });
     this.viewChanges = new Counter({ name: 'bulwark_consensus_view_changes_total', help: 'View changes started', registers });
     this.undecodable = new Counter({ name: 'bulwark_net_undecodable_frames_total', help: 'Frames that did not decode', registers });
-    const gauge = (name: string, help: string, value: (g: ReplicaGauges) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(value(read()));
-        },
-      });
-    gauge('bulwark_consensus_view', 'Current view', (g) => g.view);
-    gauge('bulwark_consensus_view_active', '1 when the view is active, 0 during a view change', (g) => (g.active ? 1 : 0));
-    gauge('bulwark_consensus_last_executed', 'Last executed sequence number', (g) => g.lastExecuted);
-    gauge('bulwark_consensus_last_stable', 'Last stable checkpoint', (g) => g.lastStable);
-    gauge('bulwark_chain_block_number', 'Head block number', (g) => g.blockNumber);
+    registerSnapshotGauges(this.registry, read, [
+      ['bulwark_consensus_view', 'Current view', (g) => g.view],
+      ['bulwark_consensus_view_active', '1 when the view is active, 0 during a view change', (g) => (g.active ? 1 : 0)],
+      ['bulwark_consensus_last_executed', 'Last executed sequence number', (g) => g.lastExecuted],
+      ['bulwark_consensus_last_stable', 'Last stable checkpoint', (g) => g.lastStable],
+      ['bulwark_chain_block_number', 'Head block number', (g) => g.blockNumber],
+    ]);
     registerPeerGauges(this.registry, () => read().peers);
   }
 }
