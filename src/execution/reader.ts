@@ -275,7 +275,8 @@ function bloomMayMatch(bloom: Bloom, f: LogFilter): boolean {
   return (f.topics ?? []).every((alts) => alts === null || alts.length === 0 || alts.some((t) => bloom.check(t)));
 }
 
-function logMatches([address, topics]: LogEntry, f: LogFilter): boolean {
+/** Whether a log passes a filter's addresses and topics (its block range aside). */
+export function logMatches([address, topics]: LogEntry, f: Pick<LogFilter, 'addresses' | 'topics'>): boolean {
   if (f.addresses !== undefined && f.addresses.length > 0 && !f.addresses.some((a) => equalBytes(a, address))) return false;
   return (f.topics ?? []).every((alts, i) => {
     if (alts === null || alts.length === 0) return true;

@@ -19,6 +19,8 @@ const ZERO32 = new Uint8Array(32);
 const IDLE_SIMULATION_BLOCKS = 2;
 /** How long a read for a block this replica has not reached yet waits for it. */
 const BLOCK_WAIT_MS = 2_000;
+/** How far ahead of this replica's head a read may be and still be waited for. */
+const BLOCK_WAIT_AHEAD = 64n;
 const utf8 = new TextEncoder();
 
 function callRequest(c: CallQuery): CallRequest {
@@ -45,6 +47,8 @@ export class ReadService {
   /** Idle simulations by block number, for the latest few blocks. */
   readonly #idleSimulations = new Map<bigint, Simulation[]>();
   readonly #waiting: (() => void)[] = [];
+  /** Reads waiting for this replica to reach their block. */
+  #awaitingBlock = 0;
 
   constructor(executor: Executor, sign: (bytes: Uint8Array) => Uint8Array, limits: { maxInFlight?: number; maxQueued?: number } = {}) {
     this.#executor = executor;
@@ -62,10 +66,21 @@ export class ReadService {
   async answer(clientId: number, m: ReadRequest): Promise<ReadReply | 'busy' | 'behind'> {
     // A block certified by others that this replica has not executed yet is waited for (outside
     // the concurrency limit) rather than answered "not available".
-    const until = Date.now() + BLOCK_WAIT_MS;
-    while (BigInt(m.blockNumber) > this.#executor.head.header.number) {
-      if (Date.now() >= until) return 'behind';
-      await new Promise((r) => setTimeout(r, 5));
+    // A replica far behind, or a request for a block far ahead, is not waited for; nor are more
+    // than `maxQueued` such reads at once.
+    if (BigInt(m.blockNumber) > this.#executor.head.header.number) {
+      if (BigInt(m.blockNumber) > this.#executor.head.header.number + BLOCK_WAIT_AHEAD) return 'behind';
+      if (this.#awaitingBlock >= this.#maxQueued) return 'busy';
+      this.#awaitingBlock++;
+      try {
+        const until = Date.now() + BLOCK_WAIT_MS;
+        while (BigInt(m.blockNumber) > this.#executor.head.header.number) {
+          if (Date.now() >= until) return 'behind';
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      } finally {
+        this.#awaitingBlock--;
+      }
     }
     if (this.#inFlight >= this.#maxInFlight) {
       if (this.#waiting.length >= this.#maxQueued) return 'busy';

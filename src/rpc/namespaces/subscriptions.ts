@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Block } from '@ethereumjs/block';
-import type { ChainReader } from '../../execution/reader.ts';
+import { logMatches, type ChainReader, type MatchedLog } from '../../execution/reader.ts';
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { formatBlock } from '../format.ts';
 import { method, type CallContext, type Connection, type MethodDef } from '../method.ts';
@@ -65,11 +65,13 @@ export class SubscriptionHub {
   async #announce(number: bigint): Promise<void> {
     const block = await this.#reader.block(number);
     const head = headOf(block);
+    // The block's logs are read once, and each subscription's filter applied to them in memory.
+    let logs: MatchedLog[] | undefined;
     for (const [id, s] of this.#subs) {
       if (s.kind === 'newHeads') this.#notify(id, s, head);
       else if (s.kind === 'logs') {
-        const logs = await this.#reader.logs({ fromBlock: number, toBlock: number, addresses: s.filter.addresses, topics: s.filter.topics });
-        for (const l of logs) this.#notify(id, s, formatLog(l));
+        logs ??= await this.#reader.logs({ fromBlock: number, toBlock: number });
+        for (const l of logs) if (logMatches(l.log, s.filter)) this.#notify(id, s, formatLog(l));
       }
     }
   }
