@@ -11,6 +11,7 @@ import type { Message } from '../codec/messages.ts';
 import { quantityOf } from '../codec/read.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { initHashes } from '../crypto/index.ts';
+import { hexToBytes } from '../crypto/hex.ts';
 import { ChainReader } from '../execution/reader.ts';
 import { TlsTransport } from '../net/tls-transport.ts';
 import { identityMethods } from '../rpc/namespaces/web3-net.ts';
@@ -118,7 +119,7 @@ export class ClientNode {
       statuses.onMessage(from, m);
     });
     const quantity = async (kind: AccountField, a: string, at: number) => {
-      const r = await reads.read({ kind, address: bytesOf(a) }, at);
+      const r = await reads.read({ kind, address: hexToBytes(a) }, at);
       if (!r.ok) throw new BulwarkError('CLIENT_READ_FAILED', `replicas could not read the ${kind}: ${new TextDecoder().decode(r.result)}`);
       return quantityOf(r.result);
     };
@@ -237,8 +238,4 @@ export class ClientNode {
     await p.kv.close();
     this.#log.info('client node stopped');
   }
-}
-
-function bytesOf(address: string): Uint8Array {
-  return new Uint8Array(Buffer.from(address.slice(2), 'hex'));
 }

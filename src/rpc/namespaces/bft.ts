@@ -12,6 +12,7 @@ import { RPC_CODES, RpcError } from '../errors.ts';
 import { hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { blockRef } from '../params.ts';
+import { hexToBytes } from '../../crypto/hex.ts';
 
 export interface BftBackend {
   readonly clientId: number;
@@ -38,7 +39,7 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
         else if ('number' in ref) number = ref.number;
         else {
           try {
-            number = (await b.reader.block(new Uint8Array(Buffer.from(ref.hash.slice(2), 'hex')))).header.number;
+            number = (await b.reader.block(hexToBytes(ref.hash))).header.number;
           } catch {
             return null;
           }

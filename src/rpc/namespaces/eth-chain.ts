@@ -13,6 +13,7 @@ import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { formatReceipt, formatTx, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { blockRef, hash32, quantity, type BlockRef, type BlockTag, type Param } from '../params.ts';
+import { hexToBytes } from '../../crypto/hex.ts';
 
 export interface EthChainBackend {
   /** Whether the chain runs without fees (every base fee is zero). */
@@ -86,7 +87,6 @@ const percentiles: Param<number[]> = (v, i) => {
   return ps;
 };
 
-const bytesOf = (h: string) => new Uint8Array(Buffer.from(h.slice(2), 'hex'));
 
 /** What a transaction pays its block's proposer per gas above the base fee (go-ethereum's `EffectiveGasTip`). */
 function effectiveTip(tx: TypedTransaction, baseFee: bigint): bigint {
@@ -121,7 +121,7 @@ export function ethChainMethods(b: EthChainBackend): Map<string, MethodDef> {
     return ref.number > headNumber() ? null : await known(b.reader.block(ref.number));
   };
   const byHash = async (hash: string): Promise<Block | null> => {
-    const block = await known(b.reader.block(bytesOf(hash)));
+    const block = await known(b.reader.block(hexToBytes(hash)));
     // A block being stored is visible a moment before the head moves to it: reads stop at the head.
     return block === null || block.header.number > headNumber() ? null : block;
   };

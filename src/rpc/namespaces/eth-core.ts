@@ -13,6 +13,7 @@ import { isBulwarkError } from '../../common/errors.ts';
 import { formatBlock, formatReceipt, formatTx, hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { address, blockRef, bool, data, hash32, quantity, type BlockRef, type Param } from '../params.ts';
+import { hexToBytes } from '../../crypto/hex.ts';
 
 export interface EthBackend {
   readonly chainId: bigint;
@@ -39,7 +40,7 @@ const callObject: Param<CallQuery> = (v, i) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidParams(i, 'expected a transaction call object');
   const o = v as Record<string, unknown>;
   const bytes = (x: unknown) => (x === undefined || x === null ? undefined : data()(x, i));
-  const addr = (x: unknown) => (x === undefined || x === null ? undefined : new Uint8Array(Buffer.from(address(x, i).slice(2), 'hex')));
+  const addr = (x: unknown) => (x === undefined || x === null ? undefined : hexToBytes(address(x, i)));
   const q = (x: unknown) => (x === undefined || x === null ? undefined : quantity(x, i));
   if (o.data !== undefined && o.input !== undefined && o.data !== o.input) throw invalidParams(i, 'both "data" and "input" are set and not equal');
   const from = addr(o.from);
@@ -71,7 +72,6 @@ const storageKeys: Param<{ asked: string; bytes: Uint8Array }[]> = (v, i) => {
 const RECEIPT_WAIT_MS = 2_000;
 const LANDING_WAIT_MS = 250;
 
-const addrBytes = (a: string) => new Uint8Array(Buffer.from(a.slice(2), 'hex'));
 const utf8 = new TextDecoder();
 
 /** The revert reason of `Error(string)` data, if that is what it is. */
@@ -104,7 +104,7 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     try {
       if ('tag' in ref) return ref.tag === 'earliest' ? await b.reader.block(0n) : b.head();
       if ('number' in ref) return ref.number > headNumber() ? null : await b.reader.block(ref.number);
-      const block = await b.reader.block(addrBytes(ref.hash));
+      const block = await b.reader.block(hexToBytes(ref.hash));
       return block.header.number > headNumber() ? null : block;
     } catch (err) {
       // Unknown is null, as in go-ethereum; anything else (a corrupt ledger) is an error.
@@ -128,27 +128,27 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     ['eth_accounts', method([], [], () => [])],
     ['eth_gasPrice', method([], [], () => hexQ(b.freeGas ? 0n : (b.head().header.baseFeePerGas ?? 0n) + 1_000_000_000n))],
     ['eth_maxPriorityFeePerGas', method([], [], () => hexQ(b.freeGas ? 0n : 1_000_000_000n))],
-    ['eth_getBalance', method([address], [blockRef], async ([a, ref]) => hexQ(quantityOf((await read({ kind: 'balance', address: addrBytes(a) }, ref)).result)))],
+    ['eth_getBalance', method([address], [blockRef], async ([a, ref]) => hexQ(quantityOf((await read({ kind: 'balance', address: hexToBytes(a) }, ref)).result)))],
     [
       'eth_getTransactionCount',
       method([address], [blockRef], async ([a, ref]) => {
         if (ref !== undefined && 'tag' in ref && ref.tag === 'pending') return hexQ(await b.pool.pendingNonce(a));
-        return hexQ(quantityOf((await read({ kind: 'nonce', address: addrBytes(a) }, ref)).result));
+        return hexQ(quantityOf((await read({ kind: 'nonce', address: hexToBytes(a) }, ref)).result));
       }),
     ],
-    ['eth_getCode', method([address], [blockRef], async ([a, ref]) => hexD((await read({ kind: 'code', address: addrBytes(a) }, ref)).result))],
+    ['eth_getCode', method([address], [blockRef], async ([a, ref]) => hexD((await read({ kind: 'code', address: hexToBytes(a) }, ref)).result))],
     [
       'eth_getStorageAt',
       method([address, quantity], [blockRef], async ([a, slot, ref]) => {
         const s = new Uint8Array(Buffer.from(slot.toString(16).padStart(64, '0'), 'hex'));
-        return hexD((await read({ kind: 'storage', address: addrBytes(a), slot: s }, ref)).result);
+        return hexD((await read({ kind: 'storage', address: hexToBytes(a), slot: s }, ref)).result);
       }),
     ],
     [
       'eth_getProof',
       // EIP-1186, from the state trie at the block, as f + 1 replicas built it.
       method([address, storageKeys], [blockRef], async ([a, keys, ref]) => {
-        const proof = JSON.parse(utf8.decode((await read({ kind: 'proof', address: addrBytes(a), slots: keys.map((k) => k.bytes) }, ref)).result)) as {
+        const proof = JSON.parse(utf8.decode((await read({ kind: 'proof', address: hexToBytes(a), slots: keys.map((k) => k.bytes) }, ref)).result)) as {
           storageProof: { key: string; value: string; proof: string[] }[];
         };
         // As go-ethereum answers: each key as it was asked for, each value a quantity.
@@ -182,7 +182,7 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     [
       'eth_getTransactionByHash',
       method([hash32], [], async ([h]) => {
-        const found = await b.reader.transaction(addrBytes(h));
+        const found = await b.reader.transaction(hexToBytes(h));
         if (found !== undefined) return formatTx(found.tx, found.block, found.index);
         const pending = b.pool.get(h);
         return pending === undefined ? null : formatTx(pending.tx, null, null);
@@ -191,14 +191,14 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     [
       'eth_getTransactionReceipt',
       method([hash32], [], async ([h]) => {
-        let found = await b.reader.transaction(addrBytes(h));
+        let found = await b.reader.transaction(hexToBytes(h));
         // A transaction still being ordered lands within milliseconds: answering after it does,
         // rather than null, spares libraries that wait for the next block a chain that is idle
         // after this very transaction.
         const until = Date.now() + RECEIPT_WAIT_MS;
         while (found === undefined && b.pool.landing(h) && Date.now() < until) {
           await b.nextBlock(until - Date.now());
-          found = await b.reader.transaction(addrBytes(h));
+          found = await b.reader.transaction(hexToBytes(h));
         }
         return found === undefined ? null : formatReceipt(found.tx, found.block, found.index, found.receipt, found.firstLogIndex);
       }),

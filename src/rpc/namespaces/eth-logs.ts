@@ -11,6 +11,7 @@ import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { address, hash32, quantity, type Param } from '../params.ts';
+import { hexToBytes } from '../../crypto/hex.ts';
 
 export interface EthLogsBackend {
   readonly reader: ChainReader;
@@ -34,8 +35,6 @@ const MAX_TOPICS = 4;
 /** Addresses, and alternatives per topic position, one filter may list. */
 const MAX_ALTERNATIVES = 1_000;
 
-const bytesOf = (h: string) => new Uint8Array(Buffer.from(h.slice(2), 'hex'));
-
 const bound = (v: unknown, i: number): Bound => {
   if (v === 'latest' || v === 'earliest' || v === 'pending' || v === 'safe' || v === 'finalized') return { tag: v };
   return { number: quantity(v, i) };
@@ -53,7 +52,7 @@ export const filterQuery: Param<FilterQuery> = (v, i) => {
   if (given('address')) {
     const list = Array.isArray(o.address) ? o.address : [o.address];
     if (list.length > MAX_ALTERNATIVES) throw invalidParams(i, `more than ${MAX_ALTERNATIVES} addresses`);
-    addresses = list.map((a) => bytesOf(address(a, i)));
+    addresses = list.map((a) => hexToBytes(address(a, i)));
   }
   let topics: (Uint8Array[] | null)[] = [];
   if (given('topics')) {
@@ -65,9 +64,9 @@ export const filterQuery: Param<FilterQuery> = (v, i) => {
         if (t.length > MAX_ALTERNATIVES) throw invalidParams(i, `more than ${MAX_ALTERNATIVES} topic alternatives`);
         // A null among the alternatives matches anything, as go-ethereum reads it.
         if (t.some((x) => x === null)) return null;
-        return t.map((x) => bytesOf(hash32(x, i)));
+        return t.map((x) => hexToBytes(hash32(x, i)));
       }
-      return [bytesOf(hash32(t, i))];
+      return [hexToBytes(hash32(t, i))];
     });
   }
   return {
@@ -101,7 +100,7 @@ export async function queryLogs(b: EthLogsBackend, q: FilterQuery): Promise<Matc
   if (q.blockHash !== undefined) {
     let block: Block;
     try {
-      block = await b.reader.block(bytesOf(q.blockHash));
+      block = await b.reader.block(hexToBytes(q.blockHash));
     } catch (err) {
       if (isBulwarkError(err) && err.code === 'READ_UNKNOWN_BLOCK') throw new RpcError(RPC_CODES.server, 'unknown block');
       throw err;
