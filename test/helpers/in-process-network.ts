@@ -1,0 +1,92 @@
+/**
+ * A real network inside the test process: the trusted setup in a temporary directory, four
+ * `ReplicaNode`s and one `ClientNode` started as the `bulwark replica` and `bulwark client`
+ * commands start them (mutual TLS on loopback, RocksDB, real BLS and Ed25519 keys), all on this
+ * process's event loop. Cheaper to start than the process network (`network.ts`) and lets a test
+ * give the client node options (endpoint security, limits) directly; `restartClient` starts the
+ * client node again on the same directory with other options.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ClientNode, type ClientNodeOptions } from '../../src/client/client-node.ts';
+import { initHashes } from '../../src/crypto/hash.ts';
+import type { ChainConfigJson } from '../../src/execution/chain-config.ts';
+import { ReplicaNode } from '../../src/replica/replica-node.ts';
+import { runInit } from '../../src/setup/init.ts';
+import { testConfig } from './chain.ts';
+import { freePorts } from './net.ts';
+
+export interface InProcessNetworkOptions {
+  /** Options for the client node beyond its directory, logger and endpoint. */
+  readonly client?: Omit<Partial<ClientNodeOptions>, 'dir' | 'logger'>;
+  /** Chain config overrides (the first four test keys are funded with 10^24 wei each). */
+  readonly chain?: Partial<ChainConfigJson>;
+  /** pino level for every node (default `silent`; `BULWARK_TEST_LOG` overrides). */
+  readonly logLevel?: string;
+}
+
+export interface InProcessNetwork {
+  /** `http://127.0.0.1:<port>` (or https when the client node serves TLS). */
+  readonly url: string;
+  /** `ws://…` (or wss) on the same port. */
+  readonly wsUrl: string;
+  readonly client: ClientNode;
+  readonly replicas: readonly ReplicaNode[];
+  /** The setup's directory: `replica-0` … `replica-3`, `client-4`, `network.json`. */
+  readonly root: string;
+  /** Stops the client node and starts it again on its directory with `options` (same port). */
+  restartClient(options?: InProcessNetworkOptions['client']): Promise<ClientNode>;
+  stop(): Promise<void>;
+}
+
+export async function startInProcessNetwork(seedByte: number, o: InProcessNetworkOptions = {}): Promise<InProcessNetwork> {
+  await initHashes();
+  const root = mkdtempSync(join(tmpdir(), 'bulwark-inproc-'));
+  const ports = await freePorts(5);
+  const rpcPort = ports[4]!;
+  const logger = pino({ level: process.env['BULWARK_TEST_LOG'] ?? o.logLevel ?? 'silent' });
+  const replicas: ReplicaNode[] = [];
+  let client: ClientNode | null = null;
+  const startClient = (extra: InProcessNetworkOptions['client'] = {}) =>
+    ClientNode.start({ rpc: { host: '127.0.0.1', port: rpcPort }, ...extra, dir: join(root, 'client-4'), logger });
+  const stop = async () => {
+    if (client !== null) await client.stop();
+    client = null;
+    await Promise.all(replicas.splice(0).map((r) => r.stop()));
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    await runInit({
+      outDir: root,
+      topology: { replicas: 4, clients: 1, replicaEndpoints: ports.slice(0, 4).map((port) => ({ host: '127.0.0.1', port })) },
+      chainConfig: testConfig(o.chain),
+      seed: new Uint8Array(32).fill(seedByte),
+    });
+    for (let id = 0; id < 4; id++) replicas.push(await ReplicaNode.start({ dir: join(root, `replica-${id}`), logger }));
+    client = await startClient(o.client);
+    const tls = o.client?.rpcSecurity?.tls !== undefined;
+    const net: InProcessNetwork = {
+      url: `${tls ? 'https' : 'http'}://127.0.0.1:${rpcPort}`,
+      wsUrl: `${tls ? 'wss' : 'ws'}://127.0.0.1:${rpcPort}`,
+      get client() {
+        if (client === null) throw new Error('the client node is stopped');
+        return client;
+      },
+      replicas,
+      root,
+      restartClient: async (options) => {
+        if (client !== null) await client.stop();
+        client = null;
+        client = await startClient(options);
+        return client;
+      },
+      stop,
+    };
+    return net;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
