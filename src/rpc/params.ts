@@ -11,7 +11,7 @@ const HEX = /^0x[0-9a-fA-F]*$/;
 
 /** A quantity: 0x-prefixed hex, no leading zeros ("0x0" for zero), at most 256 bits. */
 export const quantity: Param<bigint> = (v, i) => {
-  if (typeof v !== 'string') throw invalidParams(i, 'json: cannot unmarshal non-string into Go value of type hexutil.Big');
+  if (typeof v !== 'string') throw invalidParams(i, 'json: cannot unmarshal non-string into Go value of type *hexutil.Big');
   if (!v.startsWith('0x')) throw invalidParams(i, 'hex string without 0x prefix');
   if (v === '0x') throw invalidParams(i, 'hex string "0x"');
   if (!HEX.test(v)) throw invalidParams(i, 'invalid hex string');
@@ -32,26 +32,44 @@ export function data(maxBytes = 1 << 20): Param<Uint8Array> {
   };
 }
 
-function fixedHex(length: number, what: string): Param<string> {
+/**
+ * A fixed-size value (`common.Address`, `common.Hash`) as go-ethereum's `hexutil.UnmarshalFixedJSON`
+ * reads it, checks in its order and with its wording: prefix (0x or 0X), odd length, then the
+ * length, then the digits.
+ */
+function fixedHex(length: number, goType: string): Param<string> {
   return (v, i) => {
-    if (typeof v !== 'string' || !HEX.test(v) || v.length !== 2 + 2 * length) {
-      throw invalidParams(i, `${what} must be 0x-prefixed hex of ${length} bytes`);
-    }
-    return v.toLowerCase();
+    const wrapped = (why: string) => invalidParams(i, `json: cannot unmarshal ${why} into Go value of type ${goType}`);
+    if (typeof v !== 'string') throw wrapped('non-string');
+    const digits = v === '' ? '' : /^0[xX]/.test(v) ? v.slice(2) : null;
+    if (digits === null) throw wrapped('hex string without 0x prefix');
+    if (digits.length % 2 !== 0) throw wrapped('hex string of odd length');
+    if (digits.length !== 2 * length) throw invalidParams(i, `hex string has length ${digits.length}, want ${2 * length} for ${goType}`);
+    if (!/^[0-9a-fA-F]*$/.test(digits)) throw wrapped('invalid hex string');
+    return `0x${digits.toLowerCase()}`;
   };
 }
 
-export const address = fixedHex(20, 'address');
-export const hash32 = fixedHex(32, 'hash');
+export const address = fixedHex(20, 'common.Address');
+export const hash32 = fixedHex(32, 'common.Hash');
 
 export type BlockTag = 'latest' | 'earliest' | 'pending' | 'safe' | 'finalized';
 export type BlockRef = { readonly tag: BlockTag } | { readonly number: bigint } | { readonly hash: string; readonly requireCanonical: boolean };
 
 const TAGS = new Set<string>(['latest', 'earliest', 'pending', 'safe', 'finalized']);
 
+/**
+ * A block number: a quantity of at most 64 bits, as go-ethereum's `hexutil.DecodeUint64` reads it
+ * (its other refusals — prefix, leading zeros, digits — have the same wording as a quantity's).
+ */
+const blockNumber: Param<bigint> = (v, i) => {
+  if (typeof v === 'string' && HEX.test(v) && v.length > 18 && v[2] !== '0') throw invalidParams(i, 'hex number > 64 bits');
+  return quantity(v, i);
+};
+
 /** A block number, a tag, or an EIP-1898 object ({blockNumber} or {blockHash, requireCanonical}). */
 export const blockRef: Param<BlockRef> = (v, i) => {
-  if (typeof v === 'string') return TAGS.has(v) ? { tag: v as BlockTag } : { number: quantity(v, i) };
+  if (typeof v === 'string') return TAGS.has(v) ? { tag: v as BlockTag } : { number: blockNumber(v, i) };
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;
     if ('blockHash' in o && 'blockNumber' in o) throw invalidParams(i, 'cannot specify both BlockHash and BlockNumber, choose one or the other');

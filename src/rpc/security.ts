@@ -11,7 +11,8 @@ import { z } from 'zod';
  * Error codes for refusals. -32001 for a missing or unknown token (the code the issue names;
  * go-ethereum answers 401 "missing token"/"invalid token" for its JWT auth), -32004 for a method
  * outside the token's allow-list (EIP-1474's "method not supported"), -32005 for limits and the
- * rate (EIP-1474's "limit exceeded", which the server already uses for body and batch sizes).
+ * rate (EIP-1474's "limit exceeded", which the server also uses for oversized bodies; an oversized
+ * batch gets go-ethereum's -32600 "batch too large").
  */
 export const SECURITY_CODES = {
   unauthorized: -32001,

@@ -2,8 +2,9 @@
  * The JSON-RPC 2.0 server: HTTP POST and WebSocket on one port, one dispatcher. Unparseable input
  * is -32700, a malformed request -32600, an unknown method -32601 ("the method X does not
  * exist/is not available"), bad parameters -32602 naming the parameter; batches are answered in
- * order (notifications get no entry) up to a size limit. Every refusal is counted by code; nothing
- * a caller sends can throw out of here.
+ * order (notifications get no entry) up to a size limit (beyond it, go-ethereum's -32600 "batch
+ * too large"); JSON nested deeper than go-ethereum decodes is -32700. Every refusal is counted by
+ * code; nothing a caller sends can throw out of here.
  *
  * Optional gatekeeping (`security.ts`): TLS 1.3 only (HTTPS/WSS), bearer tokens with per-token
  * method allow-lists (401 without a valid token, on WebSocket at the upgrade; -32004 per call
@@ -243,9 +244,9 @@ export class RpcServer {
   /** The answer and the HTTP status it goes with (200 unless the rate limit refused it). */
   async #handle(text: string, ctx: CallContext, caller: Caller): Promise<{ out: string | null; status: number }> {
     let body: unknown;
-    let parsed = true;
+    let parsed = !tooDeep(text);
     try {
-      body = JSON.parse(text);
+      if (parsed) body = JSON.parse(text);
     } catch {
       parsed = false;
     }
@@ -263,8 +264,11 @@ export class RpcServer {
     }
     if (body.length === 0) return { out: JSON.stringify(this.#error(null, new RpcError(RPC_CODES.invalidRequest, 'empty batch'))), status: 200 };
     if (body.length > this.#limits.maxBatch) {
-      const e = new RpcError(RPC_CODES.limitExceeded, `batch of ${body.length} requests exceeds the limit of ${this.#limits.maxBatch}`);
-      return { out: JSON.stringify(this.#refuse('batch_size', caller.remote, e)), status: 200 };
+      // go-ethereum's answer: one -32600 "batch too large" in an array, with the first call's id
+      // (the protocol has no way to report an error for a whole batch).
+      this.#o.onRefused?.('batch_size', caller.remote, `batch of ${body.length} requests exceeds the limit of ${this.#limits.maxBatch}`);
+      const r = this.#error(firstCallId(body), new RpcError(RPC_CODES.invalidRequest, 'batch too large'));
+      return { out: JSON.stringify([r]), status: 200 };
     }
     const all = await Promise.all(body.map((b) => this.#one(b, ctx, caller)));
     const answered = all.filter((r): r is Response => r !== null);
@@ -308,6 +312,40 @@ export class RpcServer {
   #count(code: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
   }
+}
+
+/** The id of a batch's first call (an object with a method and an id), null if none has one. */
+function firstCallId(batch: readonly unknown[]): Id {
+  for (const m of batch) {
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) continue;
+    const r = m as Record<string, unknown>;
+    if (typeof r.method === 'string' && (typeof r.id === 'string' || typeof r.id === 'number' || r.id === null)) return r.id;
+  }
+  return null;
+}
+
+/** go-ethereum's JSON decoder refuses nesting deeper than this (a parse error). */
+const MAX_JSON_DEPTH = 10_000;
+
+/**
+ * Whether `text` nests arrays and objects deeper than MAX_JSON_DEPTH (strings skipped). Text too
+ * short to nest that deep is not scanned, so ordinary calls pay nothing.
+ */
+function tooDeep(text: string): boolean {
+  if (text.length <= 2 * MAX_JSON_DEPTH) return false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip a string, escapes included.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

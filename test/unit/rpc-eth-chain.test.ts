@@ -113,7 +113,7 @@ describe('market fees: a token and transfers of every transaction type', () => {
     await refused(c, 'eth_getBlockTransactionCountByNumber', ['0x02'], -32602, /invalid argument 0: hex number with leading zero digits/);
     await refused(c, 'eth_getBlockTransactionCountByNumber', [2], -32602, /invalid argument 0/);
     await refused(c, 'eth_getBlockTransactionCountByNumber', [{ blockNumber: '0x2' }], -32602, /invalid argument 0/);
-    await refused(c, 'eth_getBlockTransactionCountByHash', ['0x1234'], -32602, /invalid argument 0: hash/);
+    await refused(c, 'eth_getBlockTransactionCountByHash', ['0x1234'], -32602, /invalid argument 0: hex string has length 4, want 64 for common.Hash/);
     await refused(c, 'eth_getBlockTransactionCountByHash', [], -32602, /missing value for required argument 0/);
   });
 

@@ -122,7 +122,7 @@ test('parameters: none for status and content, an address for contentFrom', asyn
     ['txpool_status', [1], /too many arguments/],
     ['txpool_content', ['0x1'], /too many arguments/],
     ['txpool_contentFrom', [], /missing value for required argument 0/],
-    ['txpool_contentFrom', ['0x1234'], /invalid argument 0: address/],
+    ['txpool_contentFrom', ['0x1234'], /invalid argument 0: hex string has length 4, want 40 for common.Address/],
   ] as const) {
     await assert.rejects(call(pool, name, [...params]), (e) => e instanceof RpcError && e.code === -32602 && message.test(e.message));
   }
