@@ -82,23 +82,17 @@ function revertReason(returnData: Uint8Array): string | null {
   return utf8.decode(returnData.subarray(68, 68 + len));
 }
 
+/** go-ethereum's revert error: code 3, the decoded reason if there is one, the revert data. */
+function revertError(returnData: Uint8Array): RpcError {
+  const reason = revertReason(returnData);
+  return new RpcError(RPC_CODES.revert, reason === null ? 'execution reverted' : `execution reverted: ${reason}`, hexD(returnData));
+}
+
+/** How a replica reports an estimate whose message reverts even with the gas cap (`Simulation.estimateGas`). */
+const REVERTS_AT_CAP = /^execution fails with the gas cap \d+: revert$/;
+
 export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
   const headNumber = () => b.head().header.number;
-  /** State is read at the certified head or below; a block beyond it does not exist (yet). */
-  const stateBlock = (ref: BlockRef | undefined): number => {
-    const head = headNumber();
-    if (ref === undefined || 'tag' in ref) return ref?.tag === 'earliest' ? 0 : Number(head);
-    if ('number' in ref) {
-      if (ref.number > head) throw new RpcError(RPC_CODES.server, 'header not found');
-      return Number(ref.number);
-    }
-    throw new RpcError(RPC_CODES.server, 'block hashes in state queries are not supported yet');
-  };
-  const read = async (query: ReadQuery, ref: BlockRef | undefined): Promise<ReadResult> => {
-    const r = await b.read(query, stateBlock(ref));
-    if (!r.ok) throw new RpcError(RPC_CODES.server, utf8.decode(r.result));
-    return r;
-  };
   /** The block a reference names, or null if there is none (yet); never one beyond the head. */
   const blockAt = async (ref: BlockRef): Promise<Block | null> => {
     try {
@@ -111,6 +105,29 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
       if (isBulwarkError(err) && err.code === 'READ_UNKNOWN_BLOCK') return null;
       throw err;
     }
+  };
+
+  /**
+   * State is read at the certified head or below; a block beyond it does not exist (yet). A block
+   * hash (EIP-1898) names the block it is the hash of: every stored block is canonical (BFT blocks
+   * are final), so `requireCanonical` holds for any hash that is found.
+   */
+  const stateBlock = async (ref: BlockRef | undefined): Promise<number> => {
+    const head = headNumber();
+    if (ref === undefined || 'tag' in ref) return ref?.tag === 'earliest' ? 0 : Number(head);
+    if ('number' in ref) {
+      if (ref.number > head) throw new RpcError(RPC_CODES.server, 'header not found');
+      return Number(ref.number);
+    }
+    const block = await blockAt(ref);
+    // go-ethereum's wording for an unknown hash in a block-or-hash parameter.
+    if (block === null) throw new RpcError(RPC_CODES.server, 'header for hash not found');
+    return Number(block.header.number);
+  };
+  const read = async (query: ReadQuery, ref: BlockRef | undefined): Promise<ReadResult> => {
+    const r = await b.read(query, await stateBlock(ref));
+    if (!r.ok) throw new RpcError(RPC_CODES.server, utf8.decode(r.result));
+    return r;
   };
 
   return new Map<string, MethodDef>([
@@ -151,8 +168,21 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
         const proof = JSON.parse(utf8.decode((await read({ kind: 'proof', address: hexToBytes(a), slots: keys.map((k) => k.bytes) }, ref)).result)) as {
           storageProof: { key: string; value: string; proof: string[] }[];
         };
-        // As go-ethereum answers: each key as it was asked for, each value a quantity.
-        return { ...proof, storageProof: proof.storageProof.map((s, i) => ({ key: keys[i]!.asked, value: hexQ(BigInt(s.value)), proof: s.proof })) };
+        // As go-ethereum answers: one entry per key asked for, even where the account has no
+        // storage trie (value zero, no proof nodes); a 32-byte key as given (lower case), a shorter
+        // one as a quantity; each value a quantity.
+        return {
+          ...proof,
+          storageProof: keys.map((k, i) => {
+            const s = proof.storageProof[i];
+            const digits = k.asked.slice(2);
+            return {
+              key: digits.length === 64 ? k.asked.toLowerCase() : hexQ(BigInt(`0x${digits === '' ? '0' : digits}`)),
+              value: hexQ(s === undefined ? 0n : BigInt(s.value)),
+              proof: s?.proof ?? [],
+            };
+          }),
+        };
       }),
     ],
     [
@@ -160,11 +190,25 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
       method([callObject], [blockRef], async ([call, ref]) => {
         const outcome = decodeCallOutcome((await read({ kind: 'call', call }, ref)).result);
         if (outcome.success) return hexD(outcome.returnData);
-        const reason = revertReason(outcome.returnData);
-        throw new RpcError(RPC_CODES.revert, reason === null ? 'execution reverted' : `execution reverted: ${reason}`, hexD(outcome.returnData));
+        throw revertError(outcome.returnData);
       }),
     ],
-    ['eth_estimateGas', method([callObject], [blockRef], async ([call, ref]) => hexQ(quantityOf((await read({ kind: 'estimateGas', call }, ref)).result)))],
+    [
+      'eth_estimateGas',
+      method([callObject], [blockRef], async ([call, ref]) => {
+        try {
+          return hexQ(quantityOf((await read({ kind: 'estimateGas', call }, ref)).result));
+        } catch (err) {
+          // The replicas' answer to a message that reverts even with the gas cap names the revert
+          // but carries no data; go-ethereum answers it as eth_call does (code 3, the reason and
+          // the revert data), which the same call at the same block gives.
+          if (!(err instanceof RpcError) || !REVERTS_AT_CAP.test(err.message)) throw err;
+          const outcome = decodeCallOutcome((await read({ kind: 'call', call }, ref)).result);
+          if (outcome.success) throw err;
+          throw revertError(outcome.returnData);
+        }
+      }),
+    ],
     [
       'eth_sendRawTransaction',
       method([data(256 * 1024)], [], async ([raw]) => {
