@@ -59,12 +59,16 @@ export type BlockRef = { readonly tag: BlockTag } | { readonly number: bigint } 
 const TAGS = new Set<string>(['latest', 'earliest', 'pending', 'safe', 'finalized']);
 
 /**
- * A block number: a quantity of at most 64 bits, as go-ethereum's `hexutil.DecodeUint64` reads it
+ * A block number: a quantity of at most 63 bits, as go-ethereum's `hexutil.DecodeUint64` reads it
  * (its other refusals — prefix, leading zeros, digits — have the same wording as a quantity's).
  */
 const blockNumber: Param<bigint> = (v, i) => {
   if (typeof v === 'string' && HEX.test(v) && v.length > 18 && v[2] !== '0') throw invalidParams(i, 'hex number > 64 bits');
-  return quantity(v, i);
+  const n = quantity(v, i);
+  // go-ethereum's rpc.BlockNumber (eth_getBlockByNumber) words it so; its BlockNumberOrHash (state
+  // queries) says "blocknumber too high": one wording here for both.
+  if (n > 0x7fff_ffff_ffff_ffffn) throw invalidParams(i, 'block number larger than int64');
+  return n;
 };
 
 /** A block number, a tag, or an EIP-1898 object ({blockNumber} or {blockHash, requireCanonical}). */
@@ -84,6 +88,12 @@ export const blockRef: Param<BlockRef> = (v, i) => {
 };
 
 export const bool: Param<boolean> = (v, i) => {
-  if (typeof v !== 'boolean') throw invalidParams(i, 'expected a boolean');
+  if (typeof v !== 'boolean') throw invalidParams(i, `json: cannot unmarshal ${jsonType(v)} into Go value of type bool`);
   return v;
 };
+
+/** The JSON type of a value as Go's encoding/json names it in its errors. */
+function jsonType(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  return v === null ? 'null' : typeof v === 'object' ? 'object' : typeof v;
+}

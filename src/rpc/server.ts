@@ -227,7 +227,14 @@ export class RpcServer {
     ws.on('close', () => {
       for (const fn of closing.splice(0)) fn();
     });
-    ws.on('error', () => ws.terminate());
+    ws.on('error', (err: Error & { code?: string }) => {
+      // A message over the size limit: the socket library closes with 1009; counted as HTTP's 413 is.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this.#count(RPC_CODES.limitExceeded);
+        this.#o.onRefused?.('body_size', caller.remote, `WebSocket message larger than ${this.#limits.maxBodyBytes} bytes`);
+      }
+      ws.terminate();
+    });
   }
 
   #rateRefusal(remote: string, calls: number): Response {
