@@ -12,6 +12,7 @@ import { quantityOf } from '../codec/read.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { initHashes } from '../crypto/index.ts';
 import { hexToBytes } from '../crypto/hex.ts';
+import type { ChainConfig } from '../execution/chain-config.ts';
 import { ChainReader } from '../execution/reader.ts';
 import { TlsTransport } from '../net/tls-transport.ts';
 import { identityMethods } from '../rpc/namespaces/web3-net.ts';
@@ -36,6 +37,8 @@ import { ReadClient } from './read-client.ts';
 import { Submitter } from './submitter.ts';
 import { TxPool } from './txpool.ts';
 import { HeadAccountView, type AccountField } from './account-view.ts';
+import { LocalState } from './local-state.ts';
+import type { ReadQuery } from '../codec/read.ts';
 
 export interface ClientNodeOptions {
   readonly dir: string;
@@ -52,12 +55,18 @@ export interface ClientNodeOptions {
   };
   /** /metrics and /health; no endpoint when absent. */
   readonly metrics?: { readonly host: string; readonly port: number };
+  /**
+   * Execute the certified blocks here too and answer state reads from that state (default true);
+   * when false, every state read goes to the replicas and tracing is unavailable.
+   */
+  readonly localState?: boolean;
 }
 
 const VERSION = 'bulwark/0.1.0';
 
 interface Parts {
   readonly kv: KvStore;
+  readonly local: { readonly state: LocalState; readonly kv: KvStore } | null;
   readonly transport: TlsTransport;
   readonly bft: BftClient;
   readonly mirror: LedgerMirror;
@@ -100,10 +109,22 @@ export class ClientNode {
       firstRequestSeq: Date.now() * 1000,
       subscribe: false,
     });
-    // Subscriptions hear of each block the mirror stores (the hub is made once the mirror is there to read).
+    // The local state and subscriptions hear of each block the mirror stores (set once both exist).
     const stored: { block?: (n: bigint) => void } = {};
-    const mirror = await LedgerMirror.open({ kv, config: network.chainConfig, send, executionKeys, f: network.f, onBlock: (n) => stored.block?.(n) });
-    const reads = new ReadClient({ send, clientId: material.id, executionKeys, f: network.f });
+    const mirror = await LedgerMirror.open({
+      kv,
+      config: network.chainConfig,
+      send,
+      executionKeys,
+      f: network.f,
+      onBlock: (n) => stored.block?.(n),
+    });
+    const local = o.localState === false ? null : await openLocalState(join(o.dir, 'state'), network.chainConfig, mirror, log);
+    const replicaReads = new ReadClient({ send, clientId: material.id, executionKeys, f: network.f });
+    // State reads: from this node's own executed state when it has the block, else from the replicas.
+    const reads = {
+      read: async (q: ReadQuery, n: number) => (await local?.state.read(q, BigInt(n))) ?? replicaReads.read(q, n),
+    };
     const statuses = new NodeStatusClient({ send, clientId: material.id, executionKeys });
     transport.onFrame((from, frame) => {
       let m: Message;
@@ -115,7 +136,7 @@ export class ClientNode {
       }
       bft.onMessage(from, m);
       mirror.onMessage(from, m);
-      reads.onMessage(from, m);
+      replicaReads.onMessage(from, m);
       statuses.onMessage(from, m);
     });
     const quantity = async (kind: AccountField, a: string, at: number) => {
@@ -132,7 +153,11 @@ export class ClientNode {
         poolQueued: queued,
         headBlock: Number(mirror.head.number),
         mirrorRejected: mirror.rejected,
-        invalidReadReplies: reads.invalidReplies,
+        invalidReadReplies: replicaReads.invalidReplies,
+        localStateHead: local === null ? -1 : Number(local.state.head),
+        localStateDiverged: local?.state.diverged === null || local === null ? 0 : 1,
+        localReads: local?.state.localReads ?? 0,
+        forwardedReads: local?.state.forwardedReads ?? 0,
         peers: transport.stats(),
       };
     });
@@ -150,12 +175,15 @@ export class ClientNode {
         log.warn({ err }, 'request not committed; its transactions wait again');
       },
     });
-    await transport.start();
-    mirror.poke();
     const reader = new ChainReader(mirror.chain());
     const filters = new FilterRegistry({ reader, head: () => mirror.chain().head });
     const subscriptions = new SubscriptionHub(reader);
-    stored.block = (n) => subscriptions.onBlock(n);
+    stored.block = (n) => {
+      local?.state.follow(n);
+      subscriptions.onBlock(n);
+    };
+    await transport.start();
+    mirror.poke();
     const timer = setInterval(() => {
       mirror.poke();
       filters.expire();
@@ -221,7 +249,7 @@ export class ClientNode {
     });
     const server = o.metrics === undefined ? null : await serveMetrics(metrics.registry, health, o.metrics);
     log.info({ rpc: rpc.url, ...(server === null ? {} : { metrics: o.metrics }) }, 'client node started');
-    return new ClientNode(rpc, { kv, transport, bft, mirror, reads, submitter, server }, timer, log);
+    return new ClientNode(rpc, { kv, local, transport, bft, mirror, reads: replicaReads, submitter, server }, timer, log);
   }
 
   async stop(): Promise<void> {
@@ -233,9 +261,26 @@ export class ClientNode {
     p.reads.close();
     p.mirror.close();
     await p.mirror.settled();
+    p.local?.state.close();
     await p.transport.close();
     if (p.server !== null) await new Promise((r) => p.server!.close(r));
+    await p.local?.state.idle();
+    await p.local?.kv.close();
     await p.kv.close();
     this.#log.info('client node stopped');
+  }
+}
+
+/** The follower of the mirror's blocks, on its own store, started at the mirror's head. */
+async function openLocalState(dir: string, config: ChainConfig, mirror: LedgerMirror, log: Logger): Promise<{ state: LocalState; kv: KvStore }> {
+  const kv = await openRocksStore(dir);
+  try {
+    const state = await LocalState.open({ kv, config, blocks: mirror.blocks, log });
+    state.follow(mirror.head.number);
+    log.info({ localHead: Number(state.head), mirrorHead: Number(mirror.head.number) }, 'local state follows the certified blocks');
+    return { state, kv };
+  } catch (err) {
+    await kv.close();
+    throw err;
   }
 }

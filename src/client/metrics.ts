@@ -13,6 +13,12 @@ export interface ClientGauges {
   readonly headBlock: number;
   readonly mirrorRejected: number;
   readonly invalidReadReplies: number;
+  /** The last block this node executed itself (-1: no local state). */
+  readonly localStateHead: number;
+  /** 1 once a certified block did not execute to its certified hash here. */
+  readonly localStateDiverged: number;
+  readonly localReads: number;
+  readonly forwardedReads: number;
   readonly peers: readonly PeerStats[];
 }
 
@@ -44,6 +50,10 @@ export class ClientMetrics {
       ['bulwark_chain_block_number', "The verified mirror's head block", (g) => g.headBlock],
       ['bulwark_mirror_rejected', 'Block notices or block data the mirror refused', (g) => g.mirrorRejected],
       ['bulwark_reads_invalid_replies', 'Read answers with a bad signature or shape', (g) => g.invalidReadReplies],
+      ['bulwark_local_state_block_number', 'The last certified block this node executed itself (-1: no local state)', (g) => g.localStateHead],
+      ['bulwark_local_state_diverged', '1 once a certified block did not execute here to its certified hash (reads then go to the replicas)', (g) => g.localStateDiverged],
+      ['bulwark_reads_local_total', 'State reads answered from this node\'s own state', (g) => g.localReads],
+      ['bulwark_reads_forwarded_total', 'State reads sent to the replicas because the local state had not reached the block or had stopped', (g) => g.forwardedReads],
     ]);
     registerPeerGauges(this.registry, () => read().peers);
   }

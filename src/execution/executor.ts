@@ -59,6 +59,12 @@ export interface ExecuteOptions {
    * and only `extraOps` are written (consensus turns a batch into a block only if it has one).
    */
   readonly commitEmpty?: boolean;
+  /**
+   * The hash the block must come out with (a client node re-executing a certified block): any
+   * difference — state root, receipts, gas, a transaction refused — throws `EXEC_DIVERGED` and
+   * nothing is written.
+   */
+  readonly expectedHash?: Uint8Array;
 }
 
 export interface ExecuteOutcome extends ExecutionResult {
@@ -184,6 +190,13 @@ export class Executor {
     }
     try {
       const result = await this.build(parent, rawTxs, timestamp);
+      if (options.expectedHash !== undefined && !equalBytes(result.block.hash(), options.expectedHash)) {
+        const h = result.block.header;
+        throw new BulwarkError(
+          'EXEC_DIVERGED',
+          `block ${h.number} executed to ${toHex(result.block.hash())}, not the expected ${toHex(options.expectedHash)} (state root ${toHex(h.stateRoot)}, ${result.rejected.length} transactions refused)`,
+        );
+      }
       const extra = options.extraOps ?? [];
       if (options.commitEmpty === false && result.rawTransactions.length === 0) {
         await this.resetToHead();

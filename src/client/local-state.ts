@@ -1,0 +1,152 @@
+/**
+ * The client node's own state: it executes every block its ledger mirror has certified, in order,
+ * with the same executor the replicas run, and keeps the result in a store of its own
+ * (`<dir>/state`). A block must come out with exactly the hash f + 1 replicas certified — same
+ * state root, receipts and gas — or the follower stops and says so (`EXEC_DIVERGED`): f + 1
+ * replicas vouched for a block that this node cannot reproduce, which no honest network does.
+ *
+ * With it, state reads (`eth_getBalance`, `eth_call`, `eth_getProof`, …) and tracing are answered
+ * here, from state whose root is in a certified block, without a round trip to the replicas and
+ * without spending their CPU. A read for a block the follower has not executed yet waits for it
+ * briefly and otherwise goes to the replicas as before (`ReadClient`): under a heavy write load the
+ * follower may lag, and reads still answer.
+ *
+ * The mirror is the source: the follower only executes blocks the mirror has stored, so it never
+ * runs ahead of what is certified. It keeps every block's state (nothing is pruned), so reads at
+ * any past block are local too.
+ */
+import type { Logger } from 'pino';
+import type { ReadQuery } from '../codec/read.ts';
+import { BulwarkError, isBulwarkError } from '../common/errors.ts';
+import type { ChainConfig } from '../execution/chain-config.ts';
+import { Executor } from '../execution/executor.ts';
+import { StateQueries } from '../execution/state-queries.ts';
+import type { BlockStore } from '../ledger/block-store.ts';
+import type { KvStore } from '../storage/index.ts';
+import type { ReadResult } from './read-client.ts';
+
+export interface LocalStateOptions {
+  /** The follower's own store (not the mirror's: the two heads move separately). */
+  readonly kv: KvStore;
+  readonly config: ChainConfig;
+  /** The mirror's certified blocks. */
+  readonly blocks: BlockStore;
+  readonly log: Logger;
+  /** How long a read waits for the follower to reach its block before it goes to the replicas. */
+  readonly waitMs?: number;
+}
+
+/** How far behind the block asked for the follower may be for a read still to wait for it. */
+const WAIT_AHEAD = 64n;
+
+export class LocalState {
+  readonly executor: Executor;
+  readonly #o: LocalStateOptions;
+  readonly #queries: StateQueries;
+  /** The highest block the mirror holds: the follower executes up to it. */
+  #target = 0n;
+  #running = false;
+  #diverged: BulwarkError | null = null;
+  #waiters: (() => void)[] = [];
+  #closed = false;
+  /** Reads answered here and reads sent on to the replicas (the follower being behind or stopped). */
+  localReads = 0;
+  forwardedReads = 0;
+
+  private constructor(o: LocalStateOptions, executor: Executor) {
+    this.#o = o;
+    this.executor = executor;
+    this.#queries = new StateQueries(executor, 32);
+  }
+
+  static async open(o: LocalStateOptions): Promise<LocalState> {
+    const executor = await Executor.open({ kv: o.kv, config: o.config });
+    return new LocalState(o, executor);
+  }
+
+  /** The last block executed here. */
+  get head(): bigint {
+    return this.executor.head.header.number;
+  }
+
+  /** Why the follower stopped, or null while it follows. */
+  get diverged(): BulwarkError | null {
+    return this.#diverged;
+  }
+
+  /** The mirror holds blocks up to `number`: execute up to there. */
+  follow(number: bigint): void {
+    if (number > this.#target) this.#target = number;
+    if (!this.#running && this.#diverged === null && !this.#closed) void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      while (!this.#closed && this.#diverged === null && this.head < this.#target) {
+        const number = this.head + 1n;
+        const block = await this.#o.blocks.blockByNumber(number);
+        if (block === undefined) throw new BulwarkError('LEDGER_CORRUPT', `the mirror has no block ${number} below its head ${this.#target}`);
+        const raw = block.transactions.map((tx) => tx.serialize());
+        await this.executor.execute(block.header.parentHash, raw, block.header.timestamp, { expectedHash: block.hash(), commitEmpty: true });
+        for (const w of this.#waiters.splice(0)) w();
+      }
+    } catch (err) {
+      this.#diverged = isBulwarkError(err) ? err : new BulwarkError('EXEC_FAILED', `local execution failed: ${String(err)}`);
+      this.#o.log.error(
+        { err, code: this.#diverged.code, head: Number(this.head) },
+        'local state stopped: a certified block did not execute to its certified hash here; state reads go to the replicas',
+      );
+      for (const w of this.#waiters.splice(0)) w();
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Resolves when block `number` has been executed here (true) or it will not be soon (false). */
+  async #reach(number: bigint): Promise<boolean> {
+    if (this.head >= number) return true;
+    if (this.#diverged !== null || number > this.#target || number - this.head > WAIT_AHEAD) return false;
+    const until = Date.now() + (this.#o.waitMs ?? 1_000);
+    while (this.head < number && this.#diverged === null && !this.#closed) {
+      const left = until - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.head >= number;
+  }
+
+  /**
+   * The answer to `query` at block `number` from this node's own state; undefined when the
+   * follower has not reached that block (and does not within the wait) or has stopped.
+   */
+  async read(query: ReadQuery, number: bigint): Promise<ReadResult | undefined> {
+    if (!(await this.#reach(number))) {
+      this.forwardedReads++;
+      return undefined;
+    }
+    const { blockHash, answers } = await this.#queries.run(number, [query]);
+    if (blockHash === undefined) {
+      this.forwardedReads++;
+      return undefined;
+    }
+    this.localReads++;
+    return { ...answers[0]!, blockHash };
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Resolves once no block is being executed (for shutdown: the store closes after). */
+  async idle(): Promise<void> {
+    while (this.#running) await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Answers to state reads (`ReadQuery`: balances, nonces, code, storage, EIP-1186 proofs, calls and
+ * gas estimates) from a store that holds state, at a given block. A replica answers client nodes'
+ * reads with it (and signs the answers: `replica/read-service.ts`); a client node that executes the
+ * certified blocks itself answers its own reads with it (`client/local-state.ts`).
+ *
+ * Answers are deterministic: every honest store at the same block gives the same bytes, which is
+ * what lets f + 1 replicas' signatures over them be compared.
+ */
+import type { BlockHeader } from '@ethereumjs/block';
+import { getMerkleStateProof, type MerkleStateManager } from '@ethereumjs/statemanager';
+import { Address, setLengthLeft } from '@ethereumjs/util';
+import type { ReadAnswer } from '../codec/messages.ts';
+import { encodeCallOutcome, quantityBytes, type CallQuery, type ReadQuery } from '../codec/read.ts';
+import { isBulwarkError } from '../common/errors.ts';
+import { ChainReader, type CallRequest, type ChainSource, type Simulation } from './reader.ts';
+
+/** Blocks for which idle EVMs are kept (see `#takeSimulation`). */
+const IDLE_SIMULATION_BLOCKS = 2;
+/** Blocks for which a header and a state view are kept (see `#views`). */
+const VIEW_BLOCKS = 4;
+const utf8 = new TextEncoder();
+
+export interface QueryAnswers {
+  /** The block the answers are at; undefined when the store has no such block. */
+  readonly blockHash: Uint8Array | undefined;
+  readonly answers: readonly ReadAnswer[];
+}
+
+function callRequest(c: CallQuery): CallRequest {
+  const addr = (b: Uint8Array | undefined) => (b === undefined ? undefined : new Address(b));
+  const from = addr(c.from);
+  const to = addr(c.to);
+  return {
+    ...(from === undefined ? {} : { from }),
+    ...(to === undefined ? {} : { to }),
+    ...(c.data === undefined ? {} : { data: c.data }),
+    ...(c.value === undefined ? {} : { value: c.value }),
+    ...(c.gas === undefined ? {} : { gas: c.gas }),
+    ...(c.gasPrice === undefined ? {} : { gasPrice: c.gasPrice }),
+  };
+}
+
+export class StateQueries {
+  readonly #source: ChainSource;
+  readonly #reader: ChainReader;
+  readonly #maxIdle: number;
+  /** Idle simulations by block number, for the latest few blocks. */
+  readonly #idleSimulations = new Map<bigint, Simulation[]>();
+  /**
+   * A block's header and a read-only view of its state, kept for the latest few blocks read:
+   * decoding a header and opening a view cost more than an account lookup. Committed blocks never
+   * change, and lookups only read, so one view serves every request at that block.
+   */
+  readonly #views = new Map<bigint, { readonly header: BlockHeader; readonly state: MerkleStateManager }>();
+
+  /** `maxIdle`: EVMs kept per block for later requests (about as many as run at once). */
+  constructor(source: ChainSource, maxIdle = 16) {
+    this.#source = source;
+    this.#reader = new ChainReader(source);
+    this.#maxIdle = maxIdle;
+  }
+
+  /** The answers to `queries` at block `blockNumber`, in order; one state view serves them all. */
+  async run(blockNumber: bigint, queries: readonly ReadQuery[]): Promise<QueryAnswers> {
+    const view = await this.#view(blockNumber);
+    if (view === undefined) {
+      const missing = { ok: false, result: utf8.encode('block not available') };
+      return { blockHash: undefined, answers: queries.map(() => missing) };
+    }
+    const { header, state } = view;
+    let simulation: Promise<Simulation> | undefined;
+    const simulate = () => (simulation ??= this.#takeSimulation(header.number));
+    const answers: ReadAnswer[] = [];
+    try {
+      for (const q of queries) answers.push(await this.#query(q, state, simulate));
+    } finally {
+      if (simulation !== undefined) this.#giveSimulation(header.number, await simulation);
+    }
+    return { blockHash: header.hash(), answers };
+  }
+
+  async #view(n: bigint): Promise<{ header: BlockHeader; state: MerkleStateManager } | undefined> {
+    const kept = this.#views.get(n);
+    if (kept !== undefined) return kept;
+    const header = await this.#source.blocks.headerByNumber(n);
+    if (header === undefined) return undefined;
+    const view = { header, state: this.#source.stateAt(header.stateRoot) };
+    this.#views.set(n, view);
+    if (this.#views.size > VIEW_BLOCKS) {
+      const oldest = [...this.#views.keys()].reduce((a, b) => (a < b ? a : b));
+      this.#views.delete(oldest);
+    }
+    return view;
+  }
+
+  /**
+   * An EVM on block `n`'s state for one request's calls: an idle one from an earlier request if
+   * there is one (building one costs more than most calls; each call is rolled back, so a
+   * simulation is as new after it), else a new one.
+   */
+  async #takeSimulation(n: bigint): Promise<Simulation> {
+    return this.#idleSimulations.get(n)?.pop() ?? this.#reader.simulation(n);
+  }
+
+  #giveSimulation(n: bigint, simulation: Simulation): void {
+    let idle = this.#idleSimulations.get(n);
+    if (idle === undefined) {
+      // Only the latest blocks are worth keeping EVMs for: reads come at the certified head.
+      const kept = [...this.#idleSimulations.keys()].sort((a, b) => (a > b ? -1 : 1)).slice(0, IDLE_SIMULATION_BLOCKS - 1);
+      for (const k of this.#idleSimulations.keys()) if (!kept.includes(k)) this.#idleSimulations.delete(k);
+      this.#idleSimulations.set(n, (idle = []));
+    }
+    if (idle.length < this.#maxIdle) idle.push(simulation);
+  }
+
+  async #query(q: ReadQuery, state: MerkleStateManager, simulate: () => Promise<Simulation>): Promise<ReadAnswer> {
+    try {
+      switch (q.kind) {
+        case 'balance':
+          return { ok: true, result: quantityBytes((await state.getAccount(new Address(q.address)))?.balance ?? 0n) };
+        case 'nonce':
+          return { ok: true, result: quantityBytes((await state.getAccount(new Address(q.address)))?.nonce ?? 0n) };
+        case 'code':
+          return { ok: true, result: await state.getCode(new Address(q.address)) };
+        case 'proof':
+          // The EIP-1186 document itself: every store builds the same one from the same state.
+          return { ok: true, result: utf8.encode(JSON.stringify(await getMerkleStateProof(state, new Address(q.address), [...q.slots]))) };
+        case 'storage':
+          return { ok: true, result: setLengthLeft(await state.getStorage(new Address(q.address), q.slot), 32) };
+        case 'call':
+          return { ok: true, result: encodeCallOutcome(await (await simulate()).call(callRequest(q.call))) };
+        case 'estimateGas':
+          return { ok: true, result: quantityBytes(await (await simulate()).estimateGas(callRequest(q.call))) };
+      }
+    } catch (err) {
+      // A deterministic failure (e.g. a call that fails even with the gas cap) is an answer too.
+      return { ok: false, result: utf8.encode(isBulwarkError(err) ? err.message : 'read failed') };
+    }
+  }
+}
