@@ -28,6 +28,10 @@ export interface Rpc {
   rejects(method: string, params: readonly unknown[], code: number, message: string | RegExp, data?: unknown): Promise<RpcErrorObject>;
   /** Sends a signed transaction and waits for its receipt (at most `ms`). */
   send(tx: TypedTransaction | Uint8Array, ms?: number): Promise<Receipt>;
+  /** Waits for the receipt of a transaction already sent (at most `ms`). */
+  receipt(hash: string, ms?: number): Promise<Receipt>;
+  /** Sends calls as one JSON-RPC batch; the replies, in order. */
+  batch(calls: readonly { method: string; params: readonly unknown[] }[]): Promise<{ result?: unknown; error?: RpcErrorObject }[]>;
 }
 
 /** The receipt fields tests look at (the rest stays reachable as unknown). */
@@ -92,7 +96,9 @@ export function rpcClient(url: string): Rpc {
     },
     async send(tx, ms = 10_000) {
       const raw = tx instanceof Uint8Array ? tx : tx.serialize();
-      const hash = await call<string>('eth_sendRawTransaction', [hex(raw)]);
+      return this.receipt(await call<string>('eth_sendRawTransaction', [hex(raw)]), ms);
+    },
+    async receipt(hash, ms = 10_000) {
       const until = Date.now() + ms;
       for (;;) {
         const receipt = await call<Receipt | null>('eth_getTransactionReceipt', [hash]);
@@ -100,6 +106,15 @@ export function rpcClient(url: string): Rpc {
         if (Date.now() > until) throw new Error(`no receipt for ${hash} within ${ms} ms`);
         await new Promise((r) => setTimeout(r, 20));
       }
+    },
+    async batch(calls) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(calls.map((c, i) => ({ jsonrpc: '2.0', id: i, method: c.method, params: c.params }))),
+      });
+      const replies = (await res.json()) as { id: number; result?: unknown; error?: RpcErrorObject }[];
+      return calls.map((_, i) => replies.find((r) => r.id === i)!);
     },
   };
 }

@@ -224,6 +224,14 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
       }),
     ],
     [
+      'eth_sendTransaction',
+      // The node holds no keys (eth_accounts is empty): go-ethereum, asked to send from an account it
+      // does not manage, answers "unknown account" after checking the transaction object.
+      method([callObject], [], () => {
+        throw new RpcError(RPC_CODES.server, 'unknown account');
+      }),
+    ],
+    [
       'eth_getTransactionByHash',
       method([hash32], [], async ([h]) => {
         const found = await b.reader.transaction(hexToBytes(h));
