@@ -30,11 +30,22 @@ const CODEHASH_PREFIX = utf8ToBytes('c');
 export class BatchedStateManager extends MerkleStateManager {
   private readonly io: NodeIo;
 
+  /**
+   * Values read from the tries, by trie root and key, when memoizing (read views): a root names
+   * its content, so the entry stays right whatever is written later, and a call that is rolled
+   * back and run again walks and decodes no trie node twice.
+   */
+  private readonly memo: Map<string, Uint8Array | null> | null;
+  private readonly memoEntries: number;
+
   constructor(
     opts: MerkleStateManagerOpts,
     private readonly store: TrieNodeStore,
+    memoEntries = 0,
   ) {
     super(opts);
+    this.memoEntries = memoEntries;
+    this.memo = memoEntries > 0 ? new Map() : null;
     const db = () => this._trie.database();
     this.io = {
       get: (hash) => db().get(hash),
@@ -61,8 +72,21 @@ export class BatchedStateManager extends MerkleStateManager {
     if (PATCHED.has(trie)) return;
     PATCHED.add(trie);
     const io = this.io;
-    trie.get = async (key: Uint8Array) =>
-      lookupTrie(io, trie.root(), KECCAK256_RLP, bytesToNibbles(keccak256(key)));
+    const memo = this.memo;
+    if (memo === null) {
+      trie.get = async (key: Uint8Array) => lookupTrie(io, trie.root(), KECCAK256_RLP, bytesToNibbles(keccak256(key)));
+      return;
+    }
+    trie.get = async (key: Uint8Array) => {
+      const root = trie.root();
+      const id = bytesToUnprefixedHex(root) + bytesToUnprefixedHex(key);
+      const known = memo.get(id);
+      if (known !== undefined) return known;
+      const value = await lookupTrie(io, root, KECCAK256_RLP, bytesToNibbles(keccak256(key)));
+      if (memo.size >= this.memoEntries) memo.clear();
+      memo.set(id, value);
+      return value;
+    };
   }
 
   override async flush(): Promise<void> {

@@ -50,6 +50,8 @@ export interface ExecutorOptions {
 }
 
 const ZERO32 = new Uint8Array(32);
+/** Trie values a read view remembers (a few MB at most). */
+const READ_MEMO_ENTRIES = 20_000;
 
 export interface ExecuteOptions {
   /** Written in the same atomic batch as the block (or alone, if no block is made). */
@@ -144,9 +146,14 @@ export class Executor {
     return this.headBlock;
   }
 
-  /** A fresh, uncached view of the state at `root`; its writes stay in memory and are never stored. */
-  stateAt(root: Uint8Array): MerkleStateManager {
-    return openState({ common: this.common, store: this.trieStore.readView(), root });
+  /**
+   * A fresh view of the state at `root`, which remembers what it reads; its writes stay in memory
+   * and are never stored. `forCalls`: the view runs messages that are rolled back (`Simulation`),
+   * so its writes go to caches, where a revert drops them, rather than into the trie.
+   */
+  stateAt(root: Uint8Array, forCalls = false): MerkleStateManager {
+    const caches = forCalls ? { caches: { kind: 'per-run' } as const } : {};
+    return openState({ common: this.common, store: this.trieStore.readView(), root, memoEntries: READ_MEMO_ENTRIES, ...caches });
   }
 
   /** What BLOCKHASH reads: the canonical chain. */

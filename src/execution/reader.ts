@@ -79,7 +79,8 @@ export interface ChainSource {
   readonly head: Block;
   readonly common: Common;
   readonly blockHashes: BlockHashSource;
-  stateAt(root: Uint8Array): MerkleStateManager;
+  /** `forCalls`: the view will run messages that are rolled back (see `Executor.stateAt`). */
+  stateAt(root: Uint8Array, forCalls?: boolean): MerkleStateManager;
 }
 
 export class ChainReader {
@@ -203,7 +204,7 @@ export class Simulation {
   ) {}
 
   static async open(source: ChainSource, block: Block): Promise<Simulation> {
-    const state = source.stateAt(block.header.stateRoot);
+    const state = source.stateAt(block.header.stateRoot, true);
     // Each EVM subscribes to its Common's events and never unsubscribes: a copy per simulation keeps
     // the source's Common from holding every VM ever made.
     const vm = await createNodeVm(source.common.copy(), state, source.blockHashes);
@@ -261,7 +262,7 @@ export class Simulation {
   }
 }
 
-function unsignedTx(executor: Pick<ChainSource, 'common'>, req: CallRequest, nonce: bigint, gasLimit: bigint, baseFee: bigint): TypedTransaction {
+export function unsignedTx(executor: Pick<ChainSource, 'common'>, req: CallRequest, nonce: bigint, gasLimit: bigint, baseFee: bigint): TypedTransaction {
   const opts = { common: executor.common, params: TX_OPTIONS_PARAMS, freeze: false };
   const fields = { nonce, gasLimit, to: req.to, value: req.value ?? 0n, data: req.data ?? new Uint8Array() };
   const price = req.gasPrice ?? baseFee;

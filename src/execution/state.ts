@@ -22,6 +22,8 @@ export interface StateOptions {
    * caches every write goes straight to the trie (read views, genesis).
    */
   readonly caches?: { readonly kind: 'long-lived'; readonly blockGasLimit: bigint } | { readonly kind: 'per-run' };
+  /** Trie reads remembered by root and key (see `BatchedStateManager`); 0, the default, for none. */
+  readonly memoEntries?: number;
 }
 
 /**
@@ -60,7 +62,7 @@ export function openState(opts: StateOptions): MerkleStateManager {
     ...(opts.root !== undefined ? { root: opts.root } : {}),
   });
   const caches = buildCaches(opts.caches);
-  return new BatchedStateManager({ trie, common: opts.common, ...(caches ? { caches } : {}) }, opts.store);
+  return new BatchedStateManager({ trie, common: opts.common, ...(caches ? { caches } : {}) }, opts.store, opts.memoEntries ?? 0);
 }
 
 /** Writes genesis allocations into `state` (the caller commits to obtain the root). */
