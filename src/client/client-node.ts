@@ -38,6 +38,8 @@ import { Submitter } from './submitter.ts';
 import { TxPool } from './txpool.ts';
 import { HeadAccountView, type AccountField } from './account-view.ts';
 import { LocalState } from './local-state.ts';
+import { CheckpointKeeper } from './checkpoints.ts';
+import { quorumsOf } from '../consensus/config.ts';
 import type { ReadQuery } from '../codec/read.ts';
 
 export interface ClientNodeOptions {
@@ -63,6 +65,8 @@ export interface ClientNodeOptions {
 }
 
 const VERSION = 'bulwark/0.1.0';
+/** Seconds between asking the replicas where they stand, which brings their stable checkpoints. */
+const CHECKPOINT_POLL_TICKS = 5;
 
 interface Parts {
   readonly kv: KvStore;
@@ -126,6 +130,8 @@ export class ClientNode {
       read: async (q: ReadQuery, n: number) => (await local?.state.read(q, BigInt(n))) ?? replicaReads.read(q, n),
     };
     const statuses = new NodeStatusClient({ send, clientId: material.id, executionKeys });
+    const quorums = quorumsOf(network);
+    const checkpoints = await CheckpointKeeper.open(kv, network.replicas.map((r) => r.bootstrapKey), quorums.checkpoint);
     transport.onFrame((from, frame) => {
       let m: Message;
       try {
@@ -138,6 +144,7 @@ export class ClientNode {
       mirror.onMessage(from, m);
       replicaReads.onMessage(from, m);
       statuses.onMessage(from, m);
+      checkpoints.onMessage(m);
     });
     const quantity = async (kind: AccountField, a: string, at: number) => {
       const r = await reads.read({ kind, address: hexToBytes(a) }, at);
@@ -184,9 +191,12 @@ export class ClientNode {
     };
     await transport.start();
     mirror.poke();
+    let ticks = 0;
     const timer = setInterval(() => {
       mirror.poke();
       filters.expire();
+      // Replicas' status answers carry their latest stable checkpoint (kept by `checkpoints`).
+      if (++ticks % CHECKPOINT_POLL_TICKS === 0) void statuses.query();
     }, 1_000);
     const methods = new Map([
       ...identityMethods({ chainId: network.chainId, clientVersion: VERSION, peerCount: () => transport.stats().filter((p) => p.connected).length }),
@@ -224,6 +234,8 @@ export class ClientNode {
         status: statuses,
         reader,
         certificate: (n) => mirror.certificate(n),
+        checkpoints,
+        checkpointQuorum: quorums.checkpoint,
         links: () => transport.stats(),
         head: () => mirror.chain().head,
       }),

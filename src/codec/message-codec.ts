@@ -191,7 +191,9 @@ function writeBody(w: Writer, m: Message): void {
       w.u64(m.id);
       return;
     case 'NodeStatus':
-      w.u64(m.id).u64(m.view).u8(m.active ? 1 : 0).u64(m.lastExecuted).u64(m.lastStable).u64(m.blockNumber).fixed(m.blockHash, 32).bytes(m.signature);
+      w.u64(m.id).u64(m.view).u8(m.active ? 1 : 0).u64(m.lastExecuted).u64(m.lastStable).u64(m.blockNumber).fixed(m.blockHash, 32);
+      optional(w, m.stable, writeCheckpointCert);
+      w.bytes(m.signature);
       return;
     case 'BlockNotice':
       w.u64(m.seq);
@@ -379,6 +381,7 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
         lastStable: r.u64('lastStable'),
         blockNumber: r.u64('blockNumber'),
         blockHash: r.fixed(32, 'blockHash'),
+        stable: readOptional(r, readCheckpointCert),
         signature: r.bytes(SIG_MAX, 'signature'),
       };
     case 'BlockData':

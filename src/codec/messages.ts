@@ -304,6 +304,11 @@ export interface NodeStatus {
   readonly lastStable: number;
   readonly blockNumber: number;
   readonly blockHash: Uint8Array;
+  /**
+   * The replica's latest stable checkpoint with its certificate (2f + c + 1 BLS signatures, which
+   * authenticate it on their own: it is outside the status signature).
+   */
+  readonly stable: CheckpointCertificate | null;
   readonly signature: Uint8Array;
 }
 

@@ -56,7 +56,7 @@ export function viewChangeBytes(vc: Omit<ViewChange, 'signature' | 'type'>): Uin
 const TAG_NODE_STATUS = new TextEncoder().encode('bulwark/node-status/v1');
 
 /** What a replica signs when it tells client node `clientId` where it stands. */
-export function nodeStatusBytes(clientId: number, m: Omit<NodeStatus, 'type' | 'signature'>): Uint8Array {
+export function nodeStatusBytes(clientId: number, m: Omit<NodeStatus, 'type' | 'signature' | 'stable'>): Uint8Array {
   return new Writer(96)
     .raw(TAG_NODE_STATUS)
     .u32(clientId)

@@ -278,6 +278,9 @@ function bloomMayMatch(bloom: Bloom, f: LogFilter): boolean {
 
 /** Whether a log passes a filter's addresses and topics (its block range aside). */
 export function logMatches([address, topics]: LogEntry, f: Pick<LogFilter, 'addresses' | 'topics'>): boolean {
+  // As go-ethereum: a log with fewer topics than the filter has positions never matches, even
+  // where those positions are wildcards.
+  if ((f.topics?.length ?? 0) > topics.length) return false;
   if (f.addresses !== undefined && f.addresses.length > 0 && !f.addresses.some((a) => equalBytes(a, address))) return false;
   return (f.topics ?? []).every((alts, i) => {
     if (alts === null || alts.length === 0) return true;

@@ -206,7 +206,8 @@ export class ReplicaNode {
     const s = this.#state;
     const head = this.#executor.head;
     const body = { id, view: s.view, active: s.active, lastExecuted: s.lastExecuted, lastStable: s.lastStable, blockNumber: Number(head.header.number), blockHash: head.hash() };
-    this.#transport.send(from, encodeMessage({ type: 'NodeStatus', ...body, signature: this.#signExecution(nodeStatusBytes(from, body)) }));
+    const signature = this.#signExecution(nodeStatusBytes(from, body));
+    this.#transport.send(from, encodeMessage({ type: 'NodeStatus', ...body, stable: s.stableCert, signature }));
   }
 
   async #serveRead(from: number, m: ReadRequest): Promise<void> {

@@ -31,6 +31,7 @@ export const PREFIX_TABLE = [
   { id: 0x16, name: 'executionProgress', doc: "utf8 'progress' → last executed sequence number and block timestamp, written with the block" },
   { id: 0x17, name: 'clientTable', doc: 'reserved page: highest executed request sequence per client id (uint32 BE), written with the block' },
   { id: 0x20, name: 'blockCertificate', doc: "client node's mirror: the f + 1 replicas' signed BlockNotices that certified a block, keyed by uint64 BE block number" },
+  { id: 0x21, name: 'checkpointCertificate', doc: "client node: a stable checkpoint and its verified BLS certificate (codec's CheckpointCertificate), keyed by uint64 BE sequence number" },
 ] as const satisfies readonly PrefixEntry[];
 
 /** Ids that no entry above may take: their owner defines them. */

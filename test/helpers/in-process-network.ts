@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { ClientNode, type ClientNodeOptions } from '../../src/client/client-node.ts';
 import { initHashes } from '../../src/crypto/hash.ts';
 import type { ChainConfigJson } from '../../src/execution/chain-config.ts';
-import { ReplicaNode } from '../../src/replica/replica-node.ts';
+import { ReplicaNode, type ReplicaNodeOptions } from '../../src/replica/replica-node.ts';
 import { runInit } from '../../src/setup/init.ts';
 import { testConfig } from './chain.ts';
 import { freePorts } from './net.ts';
@@ -23,6 +23,8 @@ export interface InProcessNetworkOptions {
   readonly client?: Omit<Partial<ClientNodeOptions>, 'dir' | 'logger'>;
   /** Chain config overrides (the first four test keys are funded with 10^24 wei each). */
   readonly chain?: Partial<ChainConfigJson>;
+  /** Consensus settings for every replica (e.g. a short `checkpointInterval`). */
+  readonly consensus?: ReplicaNodeOptions['consensus'];
   /** pino level for every node (default `silent`; `BULWARK_TEST_LOG` overrides). */
   readonly logLevel?: string;
 }
@@ -64,7 +66,7 @@ export async function startInProcessNetwork(seedByte: number, o: InProcessNetwor
       chainConfig: testConfig(o.chain),
       seed: new Uint8Array(32).fill(seedByte),
     });
-    for (let id = 0; id < 4; id++) replicas.push(await ReplicaNode.start({ dir: join(root, `replica-${id}`), logger }));
+    for (let id = 0; id < 4; id++) replicas.push(await ReplicaNode.start({ dir: join(root, `replica-${id}`), logger, ...(o.consensus === undefined ? {} : { consensus: o.consensus }) }));
     client = await startClient(o.client);
     const tls = o.client?.rpcSecurity?.tls !== undefined;
     const net: InProcessNetwork = {

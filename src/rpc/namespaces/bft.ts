@@ -6,12 +6,15 @@
 import type { Block } from '@ethereumjs/block';
 import { reachedByFPlusOne, type NodeStatusClient } from '../../client/node-status.ts';
 import type { CertificateEntry } from '../../client/mirror.ts';
-import { replyBytes } from '../../codec/signing.ts';
+import type { CheckpointCertificate } from '../../codec/messages.ts';
+import { checkpointBytes, replyBytes } from '../../codec/signing.ts';
+import { SignerBitVector } from '../../crypto/index.ts';
 import type { ChainReader } from '../../execution/reader.ts';
 import { RPC_CODES, RpcError } from '../errors.ts';
 import { hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
-import { blockRef } from '../params.ts';
+import { blockRef, quantity, type Param } from '../params.ts';
+import { invalidParams } from '../errors.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
 
 export interface BftBackend {
@@ -21,13 +24,48 @@ export interface BftBackend {
   readonly reader: ChainReader;
   /** The notices that certified a block in the mirror (`LedgerMirror.certificate`). */
   certificate(number: bigint): Promise<readonly CertificateEntry[] | undefined>;
+  /** Stable checkpoints seen and verified (`CheckpointKeeper`). */
+  readonly checkpoints: { readonly latest: CheckpointCertificate | null; get(seq: number): Promise<CheckpointCertificate | undefined> };
+  /** Checkpoint certificates need this many signers (2f + c + 1). */
+  readonly checkpointQuorum: number;
   /** Link state per replica id. */
   links(): readonly { readonly peer: number; readonly connected: boolean }[];
   head(): Block;
 }
 
+/** `latest` or a sequence number. */
+const checkpointRef: Param<'latest' | bigint> = (v, i) => {
+  if (v === 'latest') return 'latest';
+  const n = quantity(v, i);
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidParams(i, 'sequence number too large');
+  return n;
+};
+
 export function bftMethods(b: BftBackend): Map<string, MethodDef> {
   return new Map<string, MethodDef>([
+    [
+      'bft_getCheckpoint',
+      // A stable checkpoint (the latest, or the one at a sequence number) with its BLS certificate:
+      // anyone can check the aggregate signature against the signers' consensus keys in
+      // network.json, over `signedMessage`, in the checkpoint domain. Null for one not seen here.
+      method([], [checkpointRef], async ([ref]) => {
+        const cert = ref === undefined || ref === 'latest' ? b.checkpoints.latest : await b.checkpoints.get(Number(ref));
+        if (cert === null || cert === undefined) return null;
+        const signers = SignerBitVector.decode(b.links().length, cert.cert.signers);
+        return {
+          seq: hexQ(cert.seq),
+          blockNumber: hexQ(cert.summary.blockNumber),
+          blockHash: hexD(cert.summary.blockHash),
+          stateRoot: hexD(cert.summary.stateRoot),
+          reservedDigest: hexD(cert.summary.reservedDigest),
+          signers: [...signers.indices()],
+          quorum: b.checkpointQuorum,
+          signature: hexD(cert.cert.signature),
+          signedMessage: hexD(checkpointBytes(cert.seq, cert.summary)),
+          domain: 'BULWARK-V1/CHECKPOINT',
+        };
+      }),
+    ],
     [
       'bft_getBlockCertificate',
       // What anyone can check against the replicas' execution keys in network.json: f + 1

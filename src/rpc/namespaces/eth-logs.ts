@@ -94,21 +94,8 @@ export function formatLog(m: MatchedLog): Record<string, unknown> {
   };
 }
 
-/**
- * go-ethereum skips a log with fewer topics than the filter has positions, even when the extra
- * positions are null wildcards (`[Stored, null, null]` does not match a two-topic Stored log);
- * `logMatches` lets such logs through, so every filter path applies this as well.
- */
-export function hasTopicPositions(m: MatchedLog, q: Pick<FilterQuery, 'topics'>): boolean {
-  return m.log[1].length >= q.topics.length;
-}
-
 /** The logs a filter matches on the chain as it is now (tags resolved against the head). */
 export async function queryLogs(b: EthLogsBackend, q: FilterQuery): Promise<MatchedLog[]> {
-  return (await rawQueryLogs(b, q)).filter((m) => hasTopicPositions(m, q));
-}
-
-async function rawQueryLogs(b: EthLogsBackend, q: FilterQuery): Promise<MatchedLog[]> {
   const match = { addresses: q.addresses, topics: q.topics };
   if (q.blockHash !== undefined) {
     let block: Block;

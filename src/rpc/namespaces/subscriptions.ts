@@ -13,7 +13,7 @@ import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { formatBlock } from '../format.ts';
 import { method, type CallContext, type Connection, type MethodDef } from '../method.ts';
 import type { Param } from '../params.ts';
-import { filterQuery, formatLog, hasTopicPositions, type FilterQuery } from './eth-logs.ts';
+import { filterQuery, formatLog, type FilterQuery } from './eth-logs.ts';
 
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 
@@ -71,7 +71,7 @@ export class SubscriptionHub {
       if (s.kind === 'newHeads') this.#notify(id, s, head);
       else if (s.kind === 'logs') {
         logs ??= await this.#reader.logs({ fromBlock: number, toBlock: number });
-        for (const l of logs) if (logMatches(l.log, s.filter) && hasTopicPositions(l, s.filter)) this.#notify(id, s, formatLog(l));
+        for (const l of logs) if (logMatches(l.log, s.filter)) this.#notify(id, s, formatLog(l));
       }
     }
   }
