@@ -20,7 +20,8 @@
  *
  * Environment: BENCH_SENDERS (200), BENCH_TRANSFERS (10000), BENCH_ERC20 (4000), BENCH_BATCH (100),
  * BENCH_IN_FLIGHT (8), BENCH_LONE (100), BENCH_HARDHAT=0 to skip the reference, BENCH_ONLY=latency|reads|hardhat,
- * BENCH_READ_CLIENTS (32), BENCH_READ_SECONDS (5),
+ * BENCH_READ_CLIENTS (32), BENCH_READ_SECONDS (5), BENCH_LOG_BLOCKS (10000: the chain is grown to this
+ * many blocks, then eth_getLogs queries span the last that many; 0 skips it),
  * BENCH_LOG_LEVEL (the nodes' log level, warn).
  * Progress goes to stderr; the last line of stdout is one JSON object.
  */
@@ -45,11 +46,14 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
 const LONE = Number(process.env.BENCH_LONE ?? 100);
 const READ_CLIENTS = Number(process.env.BENCH_READ_CLIENTS ?? 32);
 const READ_SECONDS = Number(process.env.BENCH_READ_SECONDS ?? 5);
+const LOG_BLOCKS = Number(process.env.BENCH_LOG_BLOCKS ?? 10_000);
 const RECIPIENTS = 1_000;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 type Hex = `0x${string}`;
+/** keccak256("Transfer(address,address,uint256)") */
+const TRANSFER_TOPIC = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef';
 const hex = (b: Uint8Array): Hex => `0x${Buffer.from(b).toString('hex')}`;
 
 interface RpcResponse {
@@ -383,13 +387,55 @@ async function readRate(t: Target, make: (i: number) => [string, unknown[]]): Pr
   }
 }
 
-async function reads(t: Target, token: Hex | null): Promise<{ getBalancePerSec: number; callPerSec: number | null }> {
+async function reads(t: Target, token: Hex | null): Promise<{ getBalancePerSec: number; callPerSec: number | null; getLogsPerSec: number | null }> {
   const getBalancePerSec = await readRate(t, (i) => ['eth_getBalance', [accounts[i % accounts.length]!.address, 'latest']]);
   log(`${t.name}: ${getBalancePerSec} eth_getBalance/s (${READ_CLIENTS} clients, one request each at a time)`);
-  if (token === null) return { getBalancePerSec, callPerSec: null };
+  if (token === null) return { getBalancePerSec, callPerSec: null, getLogsPerSec: null };
   const callPerSec = await readRate(t, (i) => ['eth_call', [{ to: token, data: hex(encodeCall('balanceOf(address)', recipients[i % RECIPIENTS]!)) }, 'latest']]);
   log(`${t.name}: ${callPerSec} eth_call/s (ERC-20 balanceOf)`);
-  return { getBalancePerSec, callPerSec };
+  if (LOG_BLOCKS <= 0) return { getBalancePerSec, callPerSec, getLogsPerSec: null };
+  const head = await growChain(t, token, LOG_BLOCKS);
+  const from = head - BigInt(LOG_BLOCKS) + 1n;
+  // An indexer's question: one recipient's incoming Transfers over the last LOG_BLOCKS blocks.
+  const query = (i: number) => ({
+    fromBlock: `0x${from.toString(16)}`,
+    toBlock: `0x${head.toString(16)}`,
+    address: token,
+    topics: [TRANSFER_TOPIC, null, `0x${recipients[i % RECIPIENTS]!.slice(2).padStart(64, '0')}`],
+  });
+  const sample = await t.rpc.call<unknown[]>('eth_getLogs', [query(0)]);
+  const getLogsPerSec = await readRate(t, (i) => ['eth_getLogs', [query(i)]]);
+  log(`${t.name}: ${getLogsPerSec} eth_getLogs/s over blocks ${from}..${head} (one recipient's Transfers: ${sample.length} logs for the first)`);
+  return { getBalancePerSec, callPerSec, getLogsPerSec };
+}
+
+/**
+ * Grows the chain to `blocks` blocks: token transfers from 16 senders, each waiting for its
+ * receipt before the next, so most blocks hold one or a few transactions (and Transfer logs).
+ */
+async function growChain(t: Target, token: Hex, blocks: number): Promise<bigint> {
+  const c = common(t);
+  const start = BigInt(await t.rpc.call<string>('eth_blockNumber'));
+  if (start >= BigInt(blocks)) return start;
+  const t0 = performance.now();
+  const all = await nonces(t);
+  let head = start;
+  await Promise.all(
+    Array.from({ length: Math.min(16, SENDERS) }, async (_, k) => {
+      const s = k + 1;
+      let nonce = all[s]!;
+      let i = 0;
+      while (head < BigInt(blocks)) {
+        const tx = signTx(c, keys[s]!, { nonce: nonce++, to: token, data: encodeCall('transfer(address,uint256)', recipients[(s * 31 + i++) % RECIPIENTS]!, 1n), gasLimit: 60_000n, gasPrice: t.gasPrice });
+        await t.rpc.call('eth_sendRawTransaction', [hex(tx.serialize())]);
+        await receipt(t, hex(tx.hash()));
+        const n = BigInt(await t.rpc.call<string>('eth_blockNumber'));
+        if (n > head) head = n;
+      }
+    }),
+  );
+  log(`${t.name}: chain grown from ${start} to ${head} blocks in ${Math.round((performance.now() - t0) / 1000)} s`);
+  return head;
 }
 
 async function recipientTotal(t: Target, token: Hex): Promise<bigint> {
@@ -423,7 +469,7 @@ interface Ours {
   lone: { p50Ms: number | null; p99Ms: number | null };
   eth: LoadResult | null;
   token: LoadResult | null;
-  reads: { getBalancePerSec: number; callPerSec: number | null } | null;
+  reads: { getBalancePerSec: number; callPerSec: number | null; getLogsPerSec: number | null } | null;
 }
 const none: Ours = { lone: { p50Ms: null, p99Ms: null }, eth: null, token: null, reads: null };
 const ours: Ours = skipOurs
@@ -467,5 +513,6 @@ console.log(
     loadP99Ms: ours.eth?.p99Ms ?? null,
     getBalancePerSec: ours.reads?.getBalancePerSec ?? null,
     callPerSec: ours.reads?.callPerSec ?? null,
+    getLogsPerSec: ours.reads?.getLogsPerSec ?? null,
   }),
 );

@@ -23,9 +23,11 @@ import { ethLogsMethods } from '../rpc/namespaces/eth-logs.ts';
 import { FilterRegistry } from '../rpc/namespaces/filters.ts';
 import { SubscriptionHub } from '../rpc/namespaces/subscriptions.ts';
 import { bftMethods } from '../rpc/namespaces/bft.ts';
+import { debugMethods } from '../rpc/namespaces/debug.ts';
 import { NodeStatusClient } from './node-status.ts';
 import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
 import { RpcServer, type RpcLimits } from '../rpc/server.ts';
+import type { MethodDef } from '../rpc/method.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
@@ -225,6 +227,8 @@ export class ClientNode {
       }),
       ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h), header: (n) => mirror.blocks.headerByNumber(n) }),
       ...txpoolMethods(pool),
+      // Tracing re-executes on this node's own state; without it (or once it stopped) it says so.
+      ...withLocalStateAt(debugMethods({ source: () => (local !== null && local.state.diverged === null ? local.state.executor : undefined) }), local?.state, () => mirror.head.number),
       ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
       ...filters.methods(),
       ...subscriptions.methods(),
@@ -295,4 +299,24 @@ async function openLocalState(dir: string, config: ChainConfig, mirror: LedgerMi
     await kv.close();
     throw err;
   }
+}
+
+/**
+ * Methods that work on the local state (tracing) see every block the mirror holds: each call first
+ * lets the local state reach the mirror's head (briefly; it is normally a block behind at most).
+ */
+function withLocalStateAt(methods: Map<string, MethodDef>, local: LocalState | undefined, head: () => bigint): Map<string, MethodDef> {
+  if (local === undefined) return methods;
+  return new Map(
+    [...methods].map(([name, m]) => [
+      name,
+      {
+        ...m,
+        call: async (params: unknown, ctx: Parameters<MethodDef['call']>[1]) => {
+          await local.reached(head());
+          return m.call(params, ctx);
+        },
+      },
+    ]),
+  );
 }

@@ -122,6 +122,11 @@ export class LocalState {
     return this.head >= number;
   }
 
+  /** Resolves once block `number` is executed here (true), or false if it is not soon. */
+  reached(number: bigint): Promise<boolean> {
+    return this.#reach(number);
+  }
+
   /**
    * The answer to `query` at block `number` from this node's own state; undefined when the
    * follower has not reached that block (and does not within the wait) or has stopped.

@@ -121,6 +121,7 @@ export class Executor {
     const config = reconcileConfig(stored, opts.config, opts.kv.location);
     const common = buildCommon(config.chainId, config.hardfork);
     const blocks = new BlockStore(opts.kv, common);
+    await blocks.open();
     const cache = new NodeCache(opts.nodeCacheEntries ?? 500_000);
     const trieStore = new TrieNodeStore({ kv: opts.kv, prefix: PREFIX.stateTrie, cache });
     let head: Block;

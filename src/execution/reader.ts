@@ -156,10 +156,12 @@ export class ChainReader {
     const to = filter.toBlock > head ? head : filter.toBlock;
     if (filter.fromBlock > to) return [];
     const out: MatchedLog[] = [];
-    for (let n = filter.fromBlock; n <= to; n++) {
-      const header = await this.executor.blocks.headerByNumber(n);
-      if (header === undefined || !bloomMayMatch(new Bloom(header.logsBloom), filter)) continue;
-      out.push(...(await this.blockLogs(header.hash(), n, filter)));
+    // Only blocks with logs are in the bloom index, so a range is one scan of it, whatever its size.
+    for (const { number, bloom } of await this.executor.blocks.logsBlooms(filter.fromBlock, to)) {
+      if (!bloomMayMatch(new Bloom(bloom), filter)) continue;
+      const hash = await this.executor.blocks.canonicalHash(number);
+      if (hash === undefined) throw new BulwarkError('LEDGER_CORRUPT', `block ${number} is in the log index but not in the chain`);
+      out.push(...(await this.blockLogs(hash, number, filter)));
     }
     return out;
   }

@@ -48,6 +48,8 @@ const txLocationCodec: Codec<TxLocation> = {
 const receiptsCodec: Codec<readonly TxReceipt[]> = { encode: encodeReceipts, decode: decodeReceipts };
 
 const HEAD = 'head';
+/** The first block from which every block with logs has its bloom in `logsBloomByNumber`. */
+const LOG_INDEX_SINCE = 'logIndexSince';
 
 export class BlockStore {
   private readonly headers: Repository<Uint8Array, Uint8Array>;
@@ -56,6 +58,9 @@ export class BlockStore {
   private readonly receiptsByBlock: Repository<Uint8Array, readonly TxReceipt[]>;
   private readonly txLocations: Repository<Uint8Array, TxLocation>;
   private readonly meta: Repository<string, Uint8Array>;
+  private readonly blooms: Repository<bigint, Uint8Array>;
+  /** See `LOG_INDEX_SINCE`; undefined until `open` (or the first block this store writes). */
+  private logIndexSince: bigint | undefined;
 
   constructor(
     private readonly kv: KvStore,
@@ -67,6 +72,19 @@ export class BlockStore {
     this.receiptsByBlock = createRepository(kv, 'receiptsByBlockHash', hash32, receiptsCodec);
     this.txLocations = createRepository(kv, 'txLocationByHash', hash32, txLocationCodec);
     this.meta = createRepository(kv, 'meta', utf8Codec, bytesCodec);
+    this.blooms = createRepository(kv, 'logsBloomByNumber', uint64Codec, bytesCodec);
+  }
+
+  /** Reads what the store knows about its log index (a store written before it had one starts it now). */
+  async open(): Promise<void> {
+    const since = await this.meta.get(LOG_INDEX_SINCE);
+    if (since !== undefined) this.logIndexSince = uint64Codec.decode(since);
+    else if ((await this.headHash()) !== undefined) {
+      // Blocks already stored have no index entries: the index starts above the head.
+      const head = await this.header((await this.headHash())!);
+      this.logIndexSince = head === undefined ? undefined : head.number + 1n;
+      if (this.logIndexSince !== undefined) await this.kv.write([this.meta.putOp(LOG_INDEX_SINCE, uint64Codec.encode(this.logIndexSince))]);
+    }
   }
 
   /**
@@ -87,8 +105,31 @@ export class BlockStore {
       this.receiptsByBlock.putOp(hash, receipts),
       this.meta.putOp(HEAD, hash),
     ];
+    if (this.logIndexSince === undefined) {
+      this.logIndexSince = block.header.number;
+      ops.push(this.meta.putOp(LOG_INDEX_SINCE, uint64Codec.encode(block.header.number)));
+    }
+    if (receipts.some((r) => r.logs.length > 0)) ops.push(this.blooms.putOp(block.header.number, block.header.logsBloom));
     rawTxs.forEach((raw, index) => ops.push(this.txLocations.putOp(keccak256(raw), { blockHash: hash, index })));
     return ops;
+  }
+
+  /**
+   * The logs blooms of blocks `from`..`to` (inclusive): every block in the range that has logs
+   * appears, read in one scan of the index; below where the index starts, from the headers.
+   */
+  async logsBlooms(from: bigint, to: bigint): Promise<{ number: bigint; bloom: Uint8Array }[]> {
+    const out: { number: bigint; bloom: Uint8Array }[] = [];
+    const since = this.logIndexSince ?? to + 1n;
+    for (let n = from; n <= to && n < since; n++) {
+      const header = await this.headerByNumber(n);
+      if (header !== undefined) out.push({ number: n, bloom: header.logsBloom });
+    }
+    const start = from > since ? from : since;
+    if (start <= to) {
+      for await (const [number, bloom] of this.blooms.entries({ gte: start, lt: to + 1n })) out.push({ number, bloom });
+    }
+    return out;
   }
 
   async headHash(): Promise<Uint8Array | undefined> {

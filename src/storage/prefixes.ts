@@ -22,6 +22,7 @@ export const PREFIX_TABLE = [
   { id: 0x05, name: 'receiptsByBlockHash', doc: "the block's receipts, keyed by block hash" },
   { id: 0x06, name: 'txLocationByHash', doc: 'block hash + index of a transaction, keyed by transaction hash' },
   { id: 0x07, name: 'blockBodyByHash', doc: 'RLP list [transactions, uncles, withdrawals] of a block, keyed by block hash' },
+  { id: 0x08, name: 'logsBloomByNumber', doc: "a block's 256-byte logs bloom, keyed by uint64 BE block number; only blocks with logs (meta 'logIndexSince' says from which block on the index is complete)" },
   { id: 0x10, name: 'consensusState', doc: "consensus singletons (utf8 keys): 'view', 'stable', 'viewChange', 'newView'" },
   { id: 0x11, name: 'consensusVotes', doc: "this replica's latest vote (view, digest, batch) per sequence number (uint64 BE)" },
   { id: 0x12, name: 'consensusPrepared', doc: 'highest prepare certificate per sequence number (uint64 BE)' },

@@ -32,6 +32,7 @@ test('the buckets keep their ids', () => {
       [0x05, 'receiptsByBlockHash'],
       [0x06, 'txLocationByHash'],
       [0x07, 'blockBodyByHash'],
+      [0x08, 'logsBloomByNumber'],
       [0x10, 'consensusState'],
       [0x11, 'consensusVotes'],
       [0x12, 'consensusPrepared'],
@@ -41,6 +42,7 @@ test('the buckets keep their ids', () => {
       [0x16, 'executionProgress'],
       [0x17, 'clientTable'],
       [0x20, 'blockCertificate'],
+      [0x21, 'checkpointCertificate'],
     ],
   );
   assert.equal(PREFIX.canonicalHashByNumber, 0x04);
