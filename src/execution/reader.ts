@@ -9,7 +9,8 @@ import type { Block } from '@ethereumjs/block';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx';
 import { bigIntToBytes, createAddressFromBigInt, setLengthLeft, type Address } from '@ethereumjs/util';
-import { Bloom, runTx } from '@ethereumjs/vm';
+import { runTx } from '@ethereumjs/vm';
+import { keccak256 } from '../crypto/hash.ts';
 import { createNodeVm } from './precompiles.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { equalBytes } from '../common/bytes.ts';
@@ -157,8 +158,9 @@ export class ChainReader {
     if (filter.fromBlock > to) return [];
     const out: MatchedLog[] = [];
     // Only blocks with logs are in the bloom index, so a range is one scan of it, whatever its size.
+    const mayMatch = bloomTest(filter);
     for (const { number, bloom } of await this.executor.blocks.logsBlooms(filter.fromBlock, to)) {
-      if (!bloomMayMatch(new Bloom(bloom), filter)) continue;
+      if (!mayMatch(bloom)) continue;
       const hash = await this.executor.blocks.canonicalHash(number);
       if (hash === undefined) throw new BulwarkError('LEDGER_CORRUPT', `block ${number} is in the log index but not in the chain`);
       out.push(...(await this.blockLogs(hash, number, filter)));
@@ -273,9 +275,23 @@ export function unsignedTx(executor: Pick<ChainSource, 'common'>, req: CallReque
     : createFeeMarket1559Tx({ ...fields, maxFeePerGas: price, maxPriorityFeePerGas: 0n }, opts);
 }
 
-function bloomMayMatch(bloom: Bloom, f: LogFilter): boolean {
-  if (f.addresses !== undefined && f.addresses.length > 0 && !f.addresses.some((a) => bloom.check(a))) return false;
-  return (f.topics ?? []).every((alts) => alts === null || alts.length === 0 || alts.some((t) => bloom.check(t)));
+/**
+ * The filter as a test of a block's 2048-bit logs bloom: each address and topic becomes its three
+ * (byte, bit) positions once, rather than being hashed again for every block of the range.
+ */
+function bloomTest(f: LogFilter): (bloom: Uint8Array) => boolean {
+  const positions = (item: Uint8Array): [number, number][] => {
+    const h = keccak256(item);
+    return [0, 2, 4].map((i) => {
+      const loc = ((h[i]! << 8) | h[i + 1]!) & 2047;
+      return [255 - (loc >> 3), 1 << (loc & 7)];
+    });
+  };
+  // Every group must match; within a group, any alternative (an empty group matches anything).
+  const groups: [number, number][][][] = [];
+  if (f.addresses !== undefined && f.addresses.length > 0) groups.push(f.addresses.map(positions));
+  for (const alts of f.topics ?? []) if (alts !== null && alts.length > 0) groups.push(alts.map(positions));
+  return (bloom) => groups.every((alts) => alts.some((bits) => bits.every(([byte, mask]) => (bloom[byte]! & mask) !== 0)));
 }
 
 /** Whether a log passes a filter's addresses and topics (its block range aside). */
