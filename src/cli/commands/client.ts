@@ -30,12 +30,13 @@ interface ClientFlags {
   rpcRateBurst?: number;
   rpcMaxBody?: number;
   rpcMaxBatch?: number;
+  localState: boolean;
 }
 
 type RpcSecurity = NonNullable<ClientNodeOptions['rpcSecurity']>;
 
 /** The endpoint's security options from the flags: files read, the auth file validated. */
-export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost' | 'rpcPort' | 'metricsHost' | 'logLevel'>): Promise<RpcSecurity> {
+export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost' | 'rpcPort' | 'metricsHost' | 'logLevel' | 'localState'>): Promise<RpcSecurity> {
   const read = async (file: string, what: string): Promise<string> => {
     try {
       return await readFile(file, 'utf8');
@@ -93,6 +94,9 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(new Option('--rpc-max-batch <n>', 'most calls in one batch (default 1000)').argParser(integer(1)))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
+    .addOption(
+      new Option('--no-local-state', 'do not execute the certified blocks here (<dir>/state): every state read goes to the replicas, and debug_trace* is unavailable'),
+    )
     .action(async (flags: ClientFlags) => {
       const passphrase = await readPassphrase(flags);
       const rpcSecurity = await readRpcSecurity(flags);
@@ -102,6 +106,7 @@ export function registerClient(program: Command, io: CliIo): void {
         logger,
         rpc: { host: flags.rpcHost, port: flags.rpcPort },
         rpcSecurity,
+        localState: flags.localState,
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         ...(passphrase === undefined ? {} : { passphrase }),
       });
