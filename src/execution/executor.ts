@@ -47,6 +47,12 @@ export interface ExecutorOptions {
    * mirror): the head's state root is not required. Such an executor reads; it never executes.
    */
   readonly blocksOnly?: boolean;
+  /**
+   * Whether each block's batch is synced to disk before `execute` returns (default true). A store
+   * that can be rebuilt from elsewhere (a client node's local state, re-executed from its mirror)
+   * skips the sync: a crash may lose its last blocks, never leave half of one.
+   */
+  readonly durable?: boolean;
 }
 
 const ZERO32 = new Uint8Array(32);
@@ -85,6 +91,7 @@ interface ExecutorParts {
   readonly vm: VM;
   readonly hashSource: BlockHashSource;
   readonly blocksOnly: boolean;
+  readonly durable: boolean;
 }
 
 export class Executor {
@@ -97,6 +104,7 @@ export class Executor {
   private readonly vm: VM;
   private readonly hashSource: BlockHashSource;
   private readonly blocksOnly: boolean;
+  private readonly durable: boolean;
   private headBlock: Block;
   private busy = false;
 
@@ -111,6 +119,7 @@ export class Executor {
       vm: this.vm,
       hashSource: this.hashSource,
       blocksOnly: this.blocksOnly,
+      durable: this.durable,
     } = parts);
     this.headBlock = head;
   }
@@ -140,7 +149,7 @@ export class Executor {
     const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches });
     const hashSource = blockHashSource(blocks);
     const vm = await createNodeVm(common, state, hashSource);
-    return new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource, blocksOnly: opts.blocksOnly === true }, head);
+    return new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource, blocksOnly: opts.blocksOnly === true, durable: opts.durable !== false }, head);
   }
 
   get head(): Block {
@@ -208,7 +217,7 @@ export class Executor {
       const extra = options.extraOps ?? [];
       if (options.commitEmpty === false && result.rawTransactions.length === 0) {
         await this.resetToHead();
-        if (extra.length > 0) await this.kv.write(extra, { sync: true });
+        if (extra.length > 0) await this.kv.write(extra, { sync: this.durable });
         return { ...result, committed: false };
       }
       const ops = [
@@ -216,7 +225,7 @@ export class Executor {
         ...this.blocks.putBlockOps(result.block, result.receipts, result.rawTransactions),
         ...extra,
       ];
-      await this.kv.write(ops, { sync: true });
+      await this.kv.write(ops, { sync: this.durable });
       this.trieStore.markCommitted();
       this.headBlock = result.block;
       return { ...result, committed: true };
