@@ -169,11 +169,11 @@ export class ChainReader {
   }
 
   private async blockLogs(blockHash: Uint8Array, number: bigint, filter: LogFilter): Promise<MatchedLog[]> {
-    const [block, receipts] = await Promise.all([
-      this.executor.blocks.block(blockHash),
+    const [txHashes, receipts] = await Promise.all([
+      this.executor.blocks.txHashes(blockHash),
       this.executor.blocks.receipts(blockHash),
     ]);
-    if (block === undefined || receipts === undefined) {
+    if (txHashes === undefined || receipts === undefined || txHashes.length !== receipts.length) {
       throw new BulwarkError('LEDGER_CORRUPT', `block ${number} is missing its body or receipts`);
     }
     const out: MatchedLog[] = [];
@@ -181,8 +181,7 @@ export class ChainReader {
     receipts.forEach((r, txIndex) => {
       for (const log of r.logs) {
         if (logMatches(log, filter)) {
-          const txHash = (block.transactions[txIndex] as TypedTransaction).hash();
-          out.push({ log, blockNumber: number, blockHash, txHash, txIndex, logIndex });
+          out.push({ log, blockNumber: number, blockHash, txHash: txHashes[txIndex]!, txIndex, logIndex });
         }
         logIndex++;
       }

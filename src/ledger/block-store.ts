@@ -166,6 +166,20 @@ export class BlockStore {
     });
   }
 
+  /**
+   * The hashes of a block's transactions, from its stored body without decoding the transactions
+   * (a log query needs only these): each is the Keccak-256 of the transaction's canonical bytes.
+   */
+  async txHashes(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
+    const body = await this.bodies.get(hash);
+    if (body === undefined) return undefined;
+    return this.decoding(hash, () => {
+      const [txItems] = RLP.decode(body) as unknown as [(Uint8Array | Uint8Array[])[]];
+      // Body form: a typed transaction is its bytes; a legacy one the list those bytes encode.
+      return txItems.map((item) => keccak256(item instanceof Uint8Array ? item : RLP.encode(item)));
+    });
+  }
+
   /** Stored blocks were valid when written: one that no longer decodes is corruption, said as such. */
   private decoding<T>(hash: Uint8Array, decode: () => T): T {
     try {
