@@ -7,7 +7,10 @@
  *       node.json                      {format, version, role, id, encrypted}
  *       network.json                   copy of <out>/network.json
  *       tls.key   tls.crt              P-384 TLS key (key file, 0600) and its certificate (PEM)
- *       bootstrap-consensus.key        BLS12-381 bootstrap consensus secret key (key file, 0600)
+ *       bootstrap-consensus.key        BLS12-381 bootstrap consensus secret key (key file, 0600);
+ *                                      consensus key epoch 0, deleted once a newer key is in effect
+ *       keys/consensus-<epoch>.key     consensus keys the replica generated itself, epoch 1, 2, …
+ *                                      (not written by init; see `consensus-keys.ts`)
  *       execution.key                  Ed25519 execution key (key file, 0600)
  *   <out>/client-<id>/                 one per client node: node.json, network.json, tls.key,
  *       auth.key                       tls.crt, and its Ed25519 authentication key
@@ -29,6 +32,25 @@ export const KEY_FILES = {
   operator: { file: 'operator.key', kind: 'operator-private', algorithm: 'ed25519' },
 } as const;
 export type KeyFileSpec = (typeof KEY_FILES)[keyof typeof KEY_FILES];
+
+/** Where a replica keeps the consensus keys it generates itself (epoch ≥ 1). */
+export const CONSENSUS_KEY_DIR = 'keys';
+
+export interface ConsensusKeyFileSpec {
+  readonly file: string;
+  readonly kind: string;
+  readonly algorithm: 'bls12-381';
+}
+
+/**
+ * The key file of consensus key `epoch`: the bootstrap key for epoch 0, else `keys/consensus-<epoch>.key`
+ * whose kind carries the epoch, so a file renamed to another epoch is refused by name (and, sealed,
+ * cannot be relabelled: the kind is the seal's additional data).
+ */
+export function consensusKeyFile(epoch: number): ConsensusKeyFileSpec {
+  if (epoch === 0) return KEY_FILES.bootstrap;
+  return { file: `${CONSENSUS_KEY_DIR}/consensus-${epoch}.key`, kind: `bls-consensus-secret/epoch-${epoch}`, algorithm: 'bls12-381' };
+}
 
 export type DirectoryRole = 'replica' | 'client' | 'operator';
 

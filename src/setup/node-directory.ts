@@ -2,12 +2,14 @@
  * Writing and loading a node's directory (layout in `layout.ts`). Loading checks everything a node
  * needs before it opens a socket: the node file, the network file, every private key (typed errors
  * naming the file when one is missing, corrupt, of the wrong kind, sealed without a passphrase), and
- * that each private key is the one whose public half the network file lists for this node.
+ * that each private key is the one whose public half the network file lists for this node. A replica's
+ * bootstrap consensus key may be absent once retired for a key it generated itself (`consensus-keys.ts`);
+ * those have no public half in the network file (their records are in the ledger's reserved pages).
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { BulwarkError } from '../common/errors.ts';
+import { BulwarkError, isBulwarkError } from '../common/errors.ts';
 import { equalBytes } from '../common/bytes.ts';
 import { blsPublicKeyOf, blsPublicKeyToBytes, blsSecretKeyFromBytes, blsSecretKeyToBytes, type BlsSecretKey } from '../crypto/bls.ts';
 import { readKeyFile, writeKeyFile } from '../crypto/key-file.ts';
@@ -20,6 +22,7 @@ import {
   type NodeAuthPrivateKey,
   type NodeAuthPublicKey,
 } from '../crypto/node-auth.ts';
+import { ConsensusKeyStore } from './consensus-keys.ts';
 import { KEY_FILES, NETWORK_FILE, NODE_FILE, NODE_FILE_FORMAT, NODE_FILE_VERSION, TLS_CERT_FILE, type KeyFileSpec } from './layout.ts';
 import { loadNetworkFile, type ClientInfo, type NetworkConfig, type ReplicaInfo } from './network-file.ts';
 import type { TlsIdentity } from './node-keys.ts';
@@ -51,7 +54,14 @@ interface Loaded {
   readonly dir: string;
   readonly network: NetworkConfig;
 }
-export type ReplicaMaterial = ReplicaSecrets & Loaded & { readonly info: ReplicaInfo };
+export type ReplicaMaterial = Omit<ReplicaSecrets, 'bootstrapKey'> &
+  Loaded & {
+    readonly info: ReplicaInfo;
+    /** Null once the bootstrap key was retired (deleted) for a newer consensus key; checked when present. */
+    readonly bootstrapKey: BlsSecretKey | null;
+    /** Every consensus secret on disk by epoch (0 = bootstrap), and where new ones are generated. */
+    readonly consensusKeys: ConsensusKeyStore;
+  };
 export type ClientMaterial = ClientSecrets & Loaded & { readonly info: ClientInfo };
 export type OperatorMaterial = OperatorSecrets & Loaded;
 export type NodeMaterial = ReplicaMaterial | ClientMaterial | OperatorMaterial;
@@ -92,7 +102,8 @@ export async function writeNodeDirectory(dir: string, secrets: NodeSecrets, netw
   }
 }
 
-export async function loadNodeDirectory(dir: string, options: { passphrase?: string } = {}): Promise<NodeMaterial> {
+/** `cost`: scrypt cost for the consensus keys a replica generates in a sealed directory (default: key-seal's). */
+export async function loadNodeDirectory(dir: string, options: { passphrase?: string; cost?: ScryptCost } = {}): Promise<NodeMaterial> {
   const node = await readNodeFile(dir);
   if (node.encrypted && options.passphrase === undefined) {
     throw new BulwarkError('NODE_PASSPHRASE_REQUIRED', `the keys in ${dir} are encrypted; give the passphrase`, { path: dir });
@@ -109,9 +120,15 @@ export async function loadNodeDirectory(dir: string, options: { passphrase?: str
     const info = network.replicas.find((r) => r.id === node.id);
     if (info === undefined) throw notInNetwork(nodeFile, 'replica', node.id);
     const tls = await reader.tls(info);
-    const bootstrapKey = await reader.bls(KEY_FILES.bootstrap, blsPublicKeyToBytes(info.bootstrapKey));
+    const bootstrapKey = await reader.bls(KEY_FILES.bootstrap, blsPublicKeyToBytes(info.bootstrapKey)).catch(nullIfMissing);
     const executionKey = await reader.ed25519(KEY_FILES.execution, info.executionKey);
-    return { role: 'replica', id: node.id, dir, network, info, tls, bootstrapKey, executionKey };
+    // New keys are sealed exactly when the directory is; with neither bootstrap nor newer key, open names the file.
+    const consensusKeys = await ConsensusKeyStore.open(dir, {
+      ...(node.encrypted ? { passphrase: options.passphrase! } : {}),
+      ...(options.cost ? { cost: options.cost } : {}),
+      ...(bootstrapKey === null ? {} : { bootstrap: bootstrapKey }),
+    });
+    return { role: 'replica', id: node.id, dir, network, info, tls, bootstrapKey, executionKey, consensusKeys };
   }
   const info = network.clients.find((c) => c.id === node.id);
   if (info === undefined) throw notInNetwork(nodeFile, 'client', node.id);
@@ -186,6 +203,12 @@ class KeyReader {
     const file = await readKeyFile(path, { kind: spec.kind, algorithm: spec.algorithm, ...opts });
     return { path, material: file.material };
   }
+}
+
+/** The bootstrap key may have been retired (deleted) once a newer consensus key took effect. */
+function nullIfMissing(cause: unknown): null {
+  if (isBulwarkError(cause, 'KEY_FILE_NOT_FOUND')) return null;
+  throw cause;
 }
 
 function decode<T>(path: string, what: string, f: () => T): T {
