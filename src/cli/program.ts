@@ -10,12 +10,13 @@ import { registerReplica } from './commands/replica.ts';
 import { registerClient } from './commands/client.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerRpcToken } from './commands/rpc-token.ts';
+import { registerVerifyLedger } from './commands/verify-ledger.ts';
 import { UsageError } from './usage.ts';
 
 import { processIo, type CliIo } from './io.ts';
 
-/** Subcommands, in the order `bulwark --help` lists them. Later: keys, verify-ledger. */
-const COMMANDS: ReadonlyArray<(program: Command, io: CliIo) => void> = [registerDev, registerInit, registerReplica, registerClient, registerRpcToken];
+/** Subcommands, in the order `bulwark --help` lists them. Later: keys. */
+const COMMANDS: ReadonlyArray<(program: Command, io: CliIo) => void> = [registerDev, registerInit, registerReplica, registerClient, registerRpcToken, registerVerifyLedger];
 
 export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('bulwark')
