@@ -627,7 +627,7 @@ async function checkReplica(c: Checker, head: CheckedBlock): Promise<void> {
     const digest = sha256(batchDigestBytes(seq, batch));
     if (!equalBytes(digest, commit.digest)) fail('ordered-batch', where, 'the batch is not the one its commit certificate names', toHex(commit.digest), toHex(digest));
     if (!verifyCommit(c, seq, commit)) {
-      fail('commit-certificate', where, `${commit.kind}-path commit certificate (view ${commit.view}) does not verify against the consensus keys in effect`, `≥ ${commit.kind === 'fast' ? c.q.fast : c.q.slow} valid signers`, `signers ${signerList(commit.cert, c.q.n)}`);
+      fail('commit-certificate', where, `${commit.kind}-path commit certificate (view ${commit.view}) does not verify against the consensus keys in effect`, `≥ ${commit.kind === 'fast' ? c.q.fast : c.q.slow} valid signers`, signerList(commit.cert, c.q.n, commit.kind === 'fast' ? c.q.fast : c.q.slow));
     }
     c.counts.orderedBatches++;
     c.counts.commitCertificates++;
@@ -677,7 +677,7 @@ async function checkStable(c: Checker, head: CheckedBlock, executed: number): Pr
   }
   const where = `stable checkpoint ${cert.seq} (block ${cert.summary.blockNumber})`;
   if (!verifyCheckpoint(c, cert)) {
-    fail('stable-checkpoint', where, 'its certificate does not verify against the consensus keys in effect', `≥ ${c.q.checkpoint} valid signers`, `signers ${signerList(cert.cert, c.q.n)}`);
+    fail('stable-checkpoint', where, 'its certificate does not verify against the consensus keys in effect', `≥ ${c.q.checkpoint} valid signers`, signerList(cert.cert, c.q.n, c.q.checkpoint));
   }
   c.counts.stableCheckpoint = cert.seq;
   if (BigInt(cert.summary.blockNumber) > head.header.number) {
@@ -706,11 +706,14 @@ async function reservedDigest(c: Checker): Promise<Uint8Array> {
   return sha256(w.finish());
 }
 
-function signerList(cert: Certificate, n: number): string {
+/** Why a certificate failed, as "found": too few signers, or enough whose aggregate is not valid. */
+function signerList(cert: Certificate, n: number, quorum: number): string {
   try {
-    return `[${[...SignerBitVector.decode(n, cert.signers).indices()].join(', ')}]`;
+    const signers = [...SignerBitVector.decode(n, cert.signers).indices()];
+    const who = `signers [${signers.join(', ')}]`;
+    return signers.length < quorum ? `only ${signers.length} ${who}` : `${who} with an aggregate signature that does not verify`;
   } catch {
-    return 'unreadable';
+    return 'an unreadable signer list';
   }
 }
 
@@ -732,7 +735,7 @@ async function checkClient(c: Checker, head: CheckedBlock): Promise<void> {
     }
     if (BigInt(cert.seq) !== seq) fail('checkpoint-certificate', where, 'is stored under another sequence number', String(seq), String(cert.seq));
     if (!verifyCheckpoint(c, cert)) {
-      fail('checkpoint-certificate', where, 'does not verify against the consensus keys in effect', `≥ ${c.q.checkpoint} valid signers`, `signers ${signerList(cert.cert, c.q.n)}`);
+      fail('checkpoint-certificate', where, 'does not verify against the consensus keys in effect', `≥ ${c.q.checkpoint} valid signers`, signerList(cert.cert, c.q.n, c.q.checkpoint));
     }
     c.counts.checkpointCertificates++;
     // Kept when a replica reported it, which may be before the mirror fetched its block.
