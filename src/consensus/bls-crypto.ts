@@ -15,26 +15,46 @@ import {
   blsSignatureFromBytes,
   blsSignatureToBytes,
   blsVerify,
+  blsPublicKeyFromBytes,
+  blsPublicKeyToBytes,
   sha256,
   signNodeAuth,
   verifyAggregate,
   verifyAggregates,
   verifyNodeAuth,
+  verifyPossession,
   type BlsPublicKey,
   type BlsSecretKey,
   type BlsSignature,
   type NodeAuthPrivateKey,
   type NodeAuthPublicKey,
 } from '../crypto/index.ts';
+import type { AggregateCheck } from '../crypto/bls.ts';
 import type { CertificateCheck, ConsensusCrypto, Share, SigningDomain } from './crypto.ts';
+import { KeyBook, type KeyRecord } from './keys.ts';
 
 export interface ConsensusKeys {
-  readonly consensusSecret: BlsSecretKey;
-  /** Replica i's consensus key at index i; each one's proof of possession already verified. */
+  /** This replica's id (its own keys are looked up under it). */
+  readonly self: number;
+  /** This replica's consensus secrets by epoch (the bootstrap key is epoch 0); more come with `addSecret`. */
+  readonly consensusSecrets: ReadonlyMap<number, BlsSecretKey>;
+  /** Replica i's bootstrap consensus key at index i; each one's proof of possession already verified. */
   readonly consensusPublic: readonly BlsPublicKey[];
+  /** The bootstrap keys' proofs of possession (kept in the key history); empty when not known. */
+  readonly bootstrapProofs?: readonly Uint8Array[];
   readonly executionSecret: NodeAuthPrivateKey;
   readonly executionPublic: readonly NodeAuthPublicKey[];
   readonly clientPublic: ReadonlyMap<number, NodeAuthPublicKey>;
+}
+
+/** The production crypto, with the shell's handle on this replica's own secrets. */
+export interface BlsConsensusCrypto extends ConsensusCrypto {
+  /** A secret this replica generated (before publishing its public key). */
+  addSecret(epoch: number, secret: BlsSecretKey): void;
+  /** Drops a retired secret from memory (its file is deleted by the shell). */
+  forgetSecret(epoch: number): void;
+  /** Epochs whose secrets this replica holds. */
+  secretEpochs(): number[];
 }
 
 function domainOf(d: SigningDomain) {
@@ -50,14 +70,18 @@ function decodeSig(bytes: Uint8Array): BlsSignature | null {
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-const checkKey = (domain: SigningDomain, message: Uint8Array, cert: Certificate, minSigners: number) =>
-  `${domain}:${minSigners}:${hex(cert.signers)}:${hex(cert.signature)}:${hex(message)}`;
+const checkKey = (domain: SigningDomain, keySet: string, message: Uint8Array, cert: Certificate, minSigners: number) =>
+  `${domain}:${keySet}:${minSigners}:${hex(cert.signers)}:${hex(cert.signature)}:${hex(message)}`;
 /** Certificates verified ahead of time, remembered until looked up (bounded). */
 const PREVERIFIED_MAX = 4096;
 
-export function createBlsConsensusCrypto(keys: ConsensusKeys): ConsensusCrypto {
+export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypto {
   const n = keys.consensusPublic.length;
   const preverified = new Set<string>();
+  const book = new KeyBook<BlsPublicKey>(
+    keys.consensusPublic.map((pk, r) => ({ publicKey: blsPublicKeyToBytes(pk), proofOfPossession: keys.bootstrapProofs?.[r] ?? new Uint8Array(), key: pk })),
+  );
+  const secrets = new Map(keys.consensusSecrets);
   const signers = (cert: Certificate): SignerBitVector | null => {
     try {
       return SignerBitVector.decode(n, cert.signers);
@@ -65,11 +89,27 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): ConsensusCrypto {
       return null;
     }
   };
+  /** The record's public key if it is well-formed and its proof of possession verifies. */
+  const possessed = (record: KeyRecord): BlsPublicKey | null => {
+    try {
+      const pk = blsPublicKeyFromBytes(record.publicKey);
+      return verifyPossession(pk, blsSignatureFromBytes(record.proofOfPossession)) ? pk : null;
+    } catch {
+      return null;
+    }
+  };
+  const secretAt = (seq: number): BlsSecretKey => {
+    const epoch = book.recordAt(keys.self, seq).epoch;
+    const sk = secrets.get(epoch);
+    // Signing with a key this replica no longer (or never) held is a wiring bug, never an input.
+    if (sk === undefined) throw new Error(`replica ${keys.self} holds no secret for key epoch ${epoch} (sequence ${seq})`);
+    return sk;
+  };
   return {
     digest: sha256,
-    sign: (domain, message) => blsSignatureToBytes(blsSign(domainOf(domain), keys.consensusSecret, message)),
-    verifyShare(domain, replica, message, signature) {
-      const pk = keys.consensusPublic[replica];
+    sign: (domain, message, seq) => blsSignatureToBytes(blsSign(domainOf(domain), secretAt(seq), message)),
+    verifyShare(domain, replica, message, signature, seq) {
+      const pk = book.keyAt(replica, seq);
       const sig = decodeSig(signature);
       return pk !== undefined && sig !== null && blsVerify(domainOf(domain), pk, message, sig);
     },
@@ -81,28 +121,35 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): ConsensusCrypto {
       return { signers, signature: sum ?? new Uint8Array(96) };
     },
     preverify(checks: readonly CertificateCheck[]) {
-      const good: { key: string; check: Parameters<typeof verifyAggregates>[0][number] }[] = [];
+      // One combined check per key set: certificates signed under different keys cannot share one.
+      const bySet = new Map<string, { seq: number; entries: { key: string; check: AggregateCheck }[] }>();
       for (const c of checks) {
         const bv = signers(c.cert);
         const sig = decodeSig(c.cert.signature);
         if (bv === null || sig === null || bv.count() < c.minSigners) continue;
-        const key = checkKey(c.domain, c.message, c.cert, c.minSigners);
-        if (!preverified.has(key)) good.push({ key, check: { domain: domainOf(c.domain), message: c.message, signature: sig, signers: bv, minSigners: c.minSigners } });
+        const set = book.keySetId(c.seq);
+        const key = checkKey(c.domain, set, c.message, c.cert, c.minSigners);
+        if (preverified.has(key)) continue;
+        let group = bySet.get(set);
+        if (group === undefined) bySet.set(set, (group = { seq: c.seq, entries: [] }));
+        group.entries.push({ key, check: { domain: domainOf(c.domain), message: c.message, signature: sig, signers: bv, minSigners: c.minSigners } });
       }
-      if (good.length < 2 || !verifyAggregates(good.map((g) => g.check), keys.consensusPublic)) return;
-      if (preverified.size + good.length > PREVERIFIED_MAX) preverified.clear();
-      for (const g of good) preverified.add(g.key);
+      for (const { seq, entries } of bySet.values()) {
+        if (entries.length < 2 || !verifyAggregates(entries.map((g) => g.check), book.keysAt(seq))) continue;
+        if (preverified.size + entries.length > PREVERIFIED_MAX) preverified.clear();
+        for (const g of entries) preverified.add(g.key);
+      }
     },
-    verifyCertificate(domain, message, cert, minSigners) {
+    verifyCertificate(domain, message, cert, minSigners, seq) {
       if (preverified.size > 0) {
-        const key = checkKey(domain, message, cert, minSigners);
+        const key = checkKey(domain, book.keySetId(seq), message, cert, minSigners);
         if (preverified.delete(key)) return true;
       }
       const bv = signers(cert);
       const sig = decodeSig(cert.signature);
       if (bv === null || sig === null || bv.count() < minSigners) return false;
       try {
-        return verifyAggregate(domainOf(domain), message, sig, bv, keys.consensusPublic, minSigners);
+        return verifyAggregate(domainOf(domain), message, sig, bv, book.keysAt(seq), minSigners);
       } catch {
         return false;
       }
@@ -112,9 +159,31 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): ConsensusCrypto {
       const pk = keys.executionPublic[replica];
       return pk !== undefined && verifyNodeAuth(pk, message, signature);
     },
-    verifyRequest(request: ClientRequest) {
+    verifyRequest(request: ClientRequest, seq: number) {
+      if (request.clientId < n) {
+        // A replica's own request (a key exchange), signed with its consensus key in effect.
+        const pk = book.keyAt(request.clientId, seq);
+        const sig = decodeSig(request.signature);
+        return pk !== undefined && sig !== null && blsVerify(DOMAIN_CONSENSUS, pk, requestSigningBytes(request), sig);
+      }
       const pk = keys.clientPublic.get(request.clientId);
       return pk !== undefined && verifyNodeAuth(pk, requestSigningBytes(request), request.signature);
     },
+    signRequest: (bytes, seq) => blsSignatureToBytes(blsSign(DOMAIN_CONSENSUS, secretAt(seq), bytes)),
+    addKey(record: KeyRecord): boolean {
+      const pk = possessed(record);
+      if (pk === null) return false;
+      book.add(record, pk);
+      return true;
+    },
+    validKey: (record) => possessed(record) !== null,
+    keyAt: (replica, seq) => book.recordAt(replica, seq),
+    latestKey: (replica) => book.latest(replica),
+    publishedKeys: () => book.published(),
+    exchangedCount: () => book.exchangedCount(),
+    canSign: (seq) => secrets.has(book.recordAt(keys.self, seq).epoch),
+    addSecret: (epoch, secret) => void secrets.set(epoch, secret),
+    forgetSecret: (epoch) => void secrets.delete(epoch),
+    secretEpochs: () => [...secrets.keys()].sort((a, b) => a - b),
   };
 }

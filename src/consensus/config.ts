@@ -41,6 +41,12 @@ export interface ConsensusConfig {
   readonly catchUpChunk: number;
   /** A proposal's timestamp may differ from the replica's clock by at most this. */
   readonly maxClockSkewMs: number;
+  /**
+   * Replicas replace their bootstrap consensus keys with keys they generate, published through
+   * consensus (`keys.ts`); until 2f + c + 1 have published one, client requests are not executed.
+   * Off: replicas keep the bootstrap keys, and key-exchange requests are refused.
+   */
+  readonly keyExchange: boolean;
 }
 
 export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'clients'> = {
@@ -60,6 +66,7 @@ export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'client
   retransmitMs: 400,
   catchUpChunk: 64,
   maxClockSkewMs: 60_000,
+  keyExchange: false,
 };
 
 export interface Quorums {
@@ -84,7 +91,9 @@ export function makeConsensusConfig(
   const bad = (field: string, rule: string) =>
     new BulwarkError('CONSENSUS_BAD_CONFIG', `consensus configuration: ${field} ${rule}`, { field });
   for (const [k, v] of Object.entries(cfg)) {
-    if (!Number.isSafeInteger(v) || (v as number) < 0) throw bad(k, 'must be a non-negative integer');
+    if (k === 'keyExchange') {
+      if (typeof v !== 'boolean') throw bad(k, 'must be true or false');
+    } else if (!Number.isSafeInteger(v) || (v as number) < 0) throw bad(k, 'must be a non-negative integer');
   }
   if (cfg.f < 1 && cfg.c > 0) throw bad('c', 'needs f ≥ 1');
   if (cfg.checkpointInterval < 1) throw bad('checkpointInterval', 'must be ≥ 1');

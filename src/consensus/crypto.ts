@@ -7,6 +7,7 @@
  * thousand seeded runs finish in minutes, with the same unforgeability a decorator cannot break.
  */
 import type { Certificate, ClientRequest } from '../codec/messages.ts';
+import type { KeyRecord } from './keys.ts';
 
 export type SigningDomain = 'consensus' | 'checkpoint';
 
@@ -18,20 +19,28 @@ export interface Share {
 /** A certificate the state machine will verify, as the shell can learn it ahead of time. */
 export interface CertificateCheck {
   readonly domain: SigningDomain;
+  /** The sequence number whose keys sign it. */
+  readonly seq: number;
   readonly message: Uint8Array;
   readonly cert: Certificate;
   readonly minSigners: number;
 }
 
+/**
+ * Signing and verification take the sequence number the signature is about: each replica's key in
+ * effect there signs it (`keys.ts`). The keys themselves change only through `addKey`, which the
+ * state machine calls when a batch publishing one executes, and when it restores published keys
+ * from the reserved pages.
+ */
 export interface ConsensusCrypto {
   /** SHA-256: batch digests and the results tree. */
   digest(bytes: Uint8Array): Uint8Array;
-  sign(domain: SigningDomain, message: Uint8Array): Uint8Array;
-  verifyShare(domain: SigningDomain, replica: number, message: Uint8Array, signature: Uint8Array): boolean;
+  sign(domain: SigningDomain, message: Uint8Array, seq: number): Uint8Array;
+  verifyShare(domain: SigningDomain, replica: number, message: Uint8Array, signature: Uint8Array, seq: number): boolean;
   /** Aggregates shares (already individually valid or to be checked as a whole) into a certificate. */
   combine(shares: readonly Share[]): Certificate;
-  /** Well-formed, at least `minSigners` signers, and valid; never throws. */
-  verifyCertificate(domain: SigningDomain, message: Uint8Array, cert: Certificate, minSigners: number): boolean;
+  /** Well-formed, at least `minSigners` signers, and valid under the keys in effect at `seq`; never throws. */
+  verifyCertificate(domain: SigningDomain, message: Uint8Array, cert: Certificate, minSigners: number, seq: number): boolean;
   /**
    * Optional: checks several certificates together before the messages carrying them are stepped,
    * remembering those that passed so `verifyCertificate` answers them at once. Never changes an
@@ -40,6 +49,26 @@ export interface ConsensusCrypto {
   preverify?(checks: readonly CertificateCheck[]): void;
   signExecution(message: Uint8Array): Uint8Array;
   verifyExecution(replica: number, message: Uint8Array, signature: Uint8Array): boolean;
-  /** The client authentication hook: the request's signature under its client's key. */
-  verifyRequest(request: ClientRequest): boolean;
+  /**
+   * A request's signature: a client node's under its authentication key; a replica's own request
+   * (a key exchange) under its consensus key in effect at `seq`.
+   */
+  verifyRequest(request: ClientRequest, seq: number): boolean;
+  /** Signs a request of this replica's own (a key exchange) with its key in effect at `seq`. */
+  signRequest(bytes: Uint8Array, seq: number): Uint8Array;
+  /**
+   * Registers a published key if its proof of possession (over the public key, in its own domain)
+   * is valid and the key well-formed; false, registering nothing, otherwise.
+   */
+  addKey(record: KeyRecord): boolean;
+  /** Whether `addKey` would accept the record's key (well-formed, valid proof of possession); changes nothing. */
+  validKey(record: KeyRecord): boolean;
+  keyAt(replica: number, seq: number): KeyRecord;
+  latestKey(replica: number): KeyRecord;
+  /** Every published key (epoch ≥ 1), for the reserved pages. */
+  publishedKeys(): readonly KeyRecord[];
+  /** Replicas that have published a key of their own. */
+  exchangedCount(): number;
+  /** Whether this replica holds the private key it signs `seq` with. */
+  canSign(seq: number): boolean;
 }

@@ -11,6 +11,7 @@ import { checkpointBytes, replyBytes } from '../codec/signing.ts';
 import { send, persist, reject, event } from './effects.ts';
 import { merkleTree } from './merkle.ts';
 import { allReplicasBut, hexKey, isReplica, requestKey, type ReplicaState } from './state.ts';
+import { exchangeReady, executeKeyExchanges, isInternal } from './key-exchange.ts';
 
 function committedAt(s: ReplicaState, seq: number) {
   return s.slots.get(seq)?.committed ?? s.fetched.get(seq) ?? null;
@@ -21,31 +22,52 @@ export function tryExecute(s: ReplicaState): void {
   const seq = s.lastExecuted + 1;
   const entry = committedAt(s, seq);
   if (entry === null) return;
+  // Client nodes' requests run only once enough replicas are on keys of their own; until then a
+  // committed one is held back (not executed, not answered) and ordered again later.
+  const ready = exchangeReady(s);
   const fresh: ClientRequest[] = [];
+  const deferred = new Set<string>();
   const seen = new Set<string>();
   for (const r of entry.batch.requests) {
     const key = requestKey(r);
     if (seen.has(key) || r.requestSeq <= (s.clients.get(r.clientId) ?? 0)) continue;
     seen.add(key);
-    fresh.push(r);
+    if (!ready && !isInternal(s, r)) deferred.add(key);
+    else fresh.push(r);
   }
+  const internalRequests = fresh.filter((r) => isInternal(s, r));
+  const outcomes = executeKeyExchanges(s, seq, internalRequests);
+  const internal = new Map(internalRequests.map((r, i) => [fresh.indexOf(r), outcomes[i]!]));
+  const forApp = fresh.filter((r) => !isInternal(s, r));
+  const keyRecords = outcomes.flatMap((o) => (o.record === null ? [] : [o.record]));
   // Several blocks may share a second, but time never goes backwards between blocks.
   const timestamp = Math.max(entry.batch.timestamp, s.lastTimestamp);
   s.executing = seq;
-  s.executingBatch = { batch: entry.batch, requests: fresh };
-  s.out.push({ kind: 'execute', seq, timestamp, requests: fresh, batch: entry.batch });
+  s.executingBatch = { batch: entry.batch, requests: fresh, forApp, internal, deferred };
+  s.out.push({ kind: 'execute', seq, timestamp, requests: forApp, batch: entry.batch, keyRecords });
 }
 
 export function resultLeaf(r: Pick<ClientRequest, 'clientId' | 'requestSeq'>, result: Uint8Array): Uint8Array {
   return new Writer(result.length + 24).u32(r.clientId).u64(r.requestSeq).bytes(result).finish();
 }
 
-export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, results: readonly Uint8Array[]): void {
+export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, appResults: readonly Uint8Array[]): void {
   if (s.executing !== seq || s.executingBatch === null) return reject(s, s.id, 'unexpected-message', `executed ${seq}`);
-  const { batch, requests } = s.executingBatch;
-  if (results.length !== requests.length) {
-    s.out.push({ kind: 'fatal', reason: `application returned ${results.length} results for ${requests.length} requests` });
+  const { batch, requests, forApp, internal, deferred } = s.executingBatch;
+  if (appResults.length !== forApp.length) {
+    s.out.push({ kind: 'fatal', reason: `application returned ${appResults.length} results for ${forApp.length} requests` });
     return;
+  }
+  // Every fresh request's result in batch order: the application's, and the key exchanges' decided here.
+  let next = 0;
+  const results = requests.map((_, i) => internal.get(i)?.result ?? appResults[next++]!);
+  // The application has written the published keys with the batch: from now on they are in the history.
+  for (const o of internal.values()) {
+    if (o.record !== null && !s.crypto.addKey(o.record)) {
+      s.out.push({ kind: 'fatal', reason: `a key checked at execution was refused when added (replica ${o.record.replica}, epoch ${o.record.epoch})` });
+      return;
+    }
+    if (o.record !== null) event(s, { event: 'key-published', replica: o.record.replica, epoch: o.record.epoch, effectiveSeq: o.record.effectiveSeq });
   }
   s.executing = null;
   s.executingBatch = null;
@@ -54,12 +76,14 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, r
   s.lastProgressAt = s.now;
   s.lastSummary = summary;
   if (s.active) s.viewTimeout = s.cfg.viewChangeTimeoutMs; // progress in a view ends the back-off
-  if (requests.length > 0) s.lastTimestamp = Math.max(batch.timestamp, s.lastTimestamp);
+  if (forApp.length > 0) s.lastTimestamp = Math.max(batch.timestamp, s.lastTimestamp);
   for (const r of batch.requests) {
     const key = requestKey(r);
-    if (s.pending.delete(key)) s.pendingPerClient.set(r.clientId, (s.pendingPerClient.get(r.clientId) ?? 1) - 1);
     s.proposed.delete(key);
     s.ordered.delete(key);
+    // Held back until the key exchange completes: still pending, to be ordered again.
+    if (deferred.has(key)) continue;
+    if (s.pending.delete(key)) s.pendingPerClient.set(r.clientId, (s.pendingPerClient.get(r.clientId) ?? 1) - 1);
   }
   for (const r of requests) s.clients.set(r.clientId, r.requestSeq);
   const madeBlock = summary.blockNumber > previousBlock;
@@ -122,7 +146,7 @@ function signCheckpoint(s: ReplicaState, seq: number, summary: ExecSummary): voi
   }
   if (seq <= s.lastStable) return;
   s.mySummaries.set(seq, summary);
-  const signature = s.crypto.sign('checkpoint', checkpointBytes(seq, summary));
+  const signature = s.crypto.sign('checkpoint', checkpointBytes(seq, summary), seq);
   const msg: Checkpoint = { type: 'Checkpoint', seq, summary, signature };
   send(s, allReplicasBut(s, s.id), msg);
   recordCheckpoint(s, s.id, msg);
@@ -132,7 +156,7 @@ export function onCheckpoint(s: ReplicaState, from: number, m: Checkpoint): void
   if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
   if (m.seq % s.cfg.checkpointInterval !== 0 || m.seq <= s.lastStable) return;
   if (m.seq > s.lastStable + 4 * s.cfg.window) return reject(s, from, 'outside-window', `checkpoint ${m.seq}`);
-  if (!s.crypto.verifyShare('checkpoint', from, checkpointBytes(m.seq, m.summary), m.signature)) {
+  if (!s.crypto.verifyShare('checkpoint', from, checkpointBytes(m.seq, m.summary), m.signature, m.seq)) {
     return reject(s, from, 'bad-checkpoint', `seq ${m.seq}`);
   }
   recordCheckpoint(s, from, m);
@@ -153,7 +177,7 @@ function recordCheckpoint(s: ReplicaState, from: number, m: Checkpoint): void {
 export function verifyStable(s: ReplicaState, cert: CheckpointCertificate): boolean {
   return (
     cert.seq % s.cfg.checkpointInterval === 0 &&
-    s.crypto.verifyCertificate('checkpoint', checkpointBytes(cert.seq, cert.summary), cert.cert, s.q.checkpoint)
+    s.crypto.verifyCertificate('checkpoint', checkpointBytes(cert.seq, cert.summary), cert.cert, s.q.checkpoint, cert.seq)
   );
 }
 

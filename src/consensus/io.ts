@@ -5,6 +5,7 @@
  */
 import type { Batch, BlockNotice, ClientRequest, ExecSummary, Message, ReplicaMessage, Reply } from '../codec/messages.ts';
 import type { PersistRecord } from './records.ts';
+import type { KeyRecord } from './keys.ts';
 
 export type Input =
   /** A frame from `from`, whose id the transport took from the pinned certificate. */
@@ -47,7 +48,8 @@ export type ConsensusEvent =
   | { readonly event: 'view-entered'; readonly view: number; readonly primary: number }
   | { readonly event: 'checkpoint-stable'; readonly seq: number }
   | { readonly event: 'catching-up'; readonly from: number; readonly target: number; readonly source: number }
-  | { readonly event: 'bad-share-excluded'; readonly seq: number; readonly replica: number };
+  | { readonly event: 'bad-share-excluded'; readonly seq: number; readonly replica: number }
+  | { readonly event: 'key-published'; readonly replica: number; readonly epoch: number; readonly effectiveSeq: number };
 
 export type Output =
   | {
@@ -61,9 +63,14 @@ export type Output =
       readonly seq: number;
       /** The block timestamp: the batch's, raised to the previous one's if lower. */
       readonly timestamp: number;
-      /** The batch's requests not executed before, in order; may be empty (a null batch). */
+      /**
+       * The batch's client-node requests not executed before, in order, for the application; may
+       * be empty (a null batch, or one of key exchanges only).
+       */
       readonly requests: readonly ClientRequest[];
       readonly batch: Batch;
+      /** Keys this batch published: reserved pages, written with the batch's block. */
+      readonly keyRecords: readonly KeyRecord[];
     }
   /** Read committed batches `fromSeq..toSeq` from the ledger and send them to `to` as CommittedBatch. */
   | { readonly kind: 'serve'; readonly to: number; readonly fromSeq: number; readonly toSeq: number }

@@ -27,6 +27,7 @@ import { collectorsOf, primaryOf } from './config.ts';
 import type { CertificateCheck, Share } from './crypto.ts';
 import { reject, send, persist, event } from './effects.ts';
 import { hexKey, isReplica, requestKey, slotOf, allReplicasBut, type ReplicaState, type Slot } from './state.ts';
+import { isInternal } from './key-exchange.ts';
 
 export function batchDigest(s: ReplicaState, seq: number, batch: Batch): Uint8Array {
   return s.crypto.digest(batchDigestBytes(seq, batch));
@@ -87,10 +88,12 @@ function checkBatch(
     const key = `${r.clientId}:${r.requestSeq}`;
     if (seen.has(key)) return { reason: 'bad-batch', detail: `request ${key} twice` };
     seen.add(key);
-    if (r.clientId < s.q.n || r.clientId >= s.q.n + s.cfg.clients) {
+    // A replica's own request (a key exchange) is allowed only while key exchange is on.
+    const internal = isInternal(s, r) && s.cfg.keyExchange;
+    if (!internal && (r.clientId < s.q.n || r.clientId >= s.q.n + s.cfg.clients)) {
       return { reason: 'bad-batch', detail: `unknown client ${r.clientId}` };
     }
-    if (!s.crypto.verifyRequest(r)) return { reason: 'bad-batch', detail: `request ${key}: bad signature` };
+    if (!s.crypto.verifyRequest(r, seq)) return { reason: 'bad-batch', detail: `request ${key}: bad signature` };
   }
   if (bytes > s.cfg.maxBatchBytes) return { reason: 'bad-batch', detail: 'batch too large' };
   if (batch.requests.length === 0) return null; // a null batch carries no time
@@ -138,7 +141,7 @@ function castVote(s: ReplicaState, slot: Slot): void {
 
 function sendShare(s: ReplicaState, slot: Slot, withPrimary: boolean): void {
   const p = slot.proposal!;
-  const signature = s.crypto.sign('consensus', commitShareBytes(p.view, slot.seq, p.digest));
+  const signature = s.crypto.sign('consensus', commitShareBytes(p.view, slot.seq, p.digest), slot.seq);
   const msg: CommitShare = { type: 'CommitShare', view: p.view, seq: slot.seq, digest: p.digest, signature };
   const to = collectorsFor(s, slot.seq, withPrimary);
   const others = to.filter((r) => r !== s.id);
@@ -199,10 +202,10 @@ function certify(
   quorum: number,
 ): Certificate | null {
   const cert = s.crypto.combine(shares);
-  if (s.crypto.verifyCertificate('consensus', message, cert, quorum)) return cert;
+  if (s.crypto.verifyCertificate('consensus', message, cert, quorum, slot.seq)) return cert;
   const good: Share[] = [];
   for (const sh of shares) {
-    if (s.crypto.verifyShare('consensus', sh.replica, message, sh.signature)) good.push(sh);
+    if (s.crypto.verifyShare('consensus', sh.replica, message, sh.signature, slot.seq)) good.push(sh);
     else {
       slot.badSigners.add(sh.replica);
       votes.delete(sh.replica);
@@ -248,15 +251,15 @@ export function certificateChecks(s: ReplicaState, m: Message): CertificateCheck
     case 'FullCommitProof':
     case 'PrepareFull':
       if (m.seq <= s.lastExecuted || s.slots.get(m.seq)?.committed != null) return [];
-      return [{ domain: 'consensus', message: commitShareBytes(m.view, m.seq, m.digest), cert: m.cert, minSigners: m.type === 'PrepareFull' ? s.q.slow : s.q.fast }];
+      return [{ domain: 'consensus', seq: m.seq, message: commitShareBytes(m.view, m.seq, m.digest), cert: m.cert, minSigners: m.type === 'PrepareFull' ? s.q.slow : s.q.fast }];
     case 'CommitFull':
       if (m.seq <= s.lastExecuted || s.slots.get(m.seq)?.committed != null) return [];
-      return [{ domain: 'consensus', message: slowCommitBytes(m.view, m.seq, m.digest), cert: m.cert, minSigners: s.q.slow }];
+      return [{ domain: 'consensus', seq: m.seq, message: slowCommitBytes(m.view, m.seq, m.digest), cert: m.cert, minSigners: s.q.slow }];
     case 'CommittedBatch': {
       if (m.seq <= s.lastExecuted) return [];
       const c = m.commit;
       const message = c.kind === 'fast' ? commitShareBytes(c.view, m.seq, c.digest) : slowCommitBytes(c.view, m.seq, c.digest);
-      return [{ domain: 'consensus', message, cert: c.cert, minSigners: c.kind === 'fast' ? s.q.fast : s.q.slow }];
+      return [{ domain: 'consensus', seq: m.seq, message, cert: c.cert, minSigners: c.kind === 'fast' ? s.q.fast : s.q.slow }];
     }
     default:
       return [];
@@ -264,8 +267,8 @@ export function certificateChecks(s: ReplicaState, m: Message): CertificateCheck
 }
 
 export function verifyCommit(s: ReplicaState, seq: number, c: CommitCertificate): boolean {
-  if (c.kind === 'fast') return s.crypto.verifyCertificate('consensus', commitShareBytes(c.view, seq, c.digest), c.cert, s.q.fast);
-  return s.crypto.verifyCertificate('consensus', slowCommitBytes(c.view, seq, c.digest), c.cert, s.q.slow);
+  if (c.kind === 'fast') return s.crypto.verifyCertificate('consensus', commitShareBytes(c.view, seq, c.digest), c.cert, s.q.fast, seq);
+  return s.crypto.verifyCertificate('consensus', slowCommitBytes(c.view, seq, c.digest), c.cert, s.q.slow, seq);
 }
 
 export function onFullCommitProof(s: ReplicaState, from: number, m: FullCommitProof | CommitFull): void {
@@ -292,7 +295,7 @@ export function onPrepareFull(s: ReplicaState, from: number, m: PrepareFull): vo
     if (m.view === s.view && slot.commitVote?.view === s.view) sendCommitVote(s, slot, [from]);
     return;
   }
-  const ok = s.crypto.verifyCertificate('consensus', commitShareBytes(m.view, m.seq, m.digest), m.cert, s.q.slow);
+  const ok = s.crypto.verifyCertificate('consensus', commitShareBytes(m.view, m.seq, m.digest), m.cert, s.q.slow, m.seq);
   if (!ok) return reject(s, from, 'bad-certificate', `PrepareFull seq ${m.seq}`);
   onPrepared(s, slot, { view: m.view, digest: m.digest, cert: m.cert }, from);
 }
@@ -310,7 +313,7 @@ function onPrepared(s: ReplicaState, slot: Slot, cert: { view: number; digest: U
 
 function sendCommitVote(s: ReplicaState, slot: Slot, extra: number[]): void {
   const v = slot.commitVote!;
-  const signature = s.crypto.sign('consensus', slowCommitBytes(v.view, slot.seq, v.digest));
+  const signature = s.crypto.sign('consensus', slowCommitBytes(v.view, slot.seq, v.digest), slot.seq);
   const msg: CommitPartial = { type: 'CommitPartial', view: v.view, seq: slot.seq, digest: v.digest, signature };
   const to = new Set([...collectorsFor(s, slot.seq, true), ...extra]);
   to.delete(s.id);

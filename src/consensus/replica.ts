@@ -5,8 +5,10 @@
  * place and owned by the machine; no clock, socket, disk or randomness is reached from here.
  */
 import type { ExecSummary, Message } from '../codec/messages.ts';
+import { BulwarkError } from '../common/errors.ts';
 import { quorumsOf, type ConsensusConfig } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
+import type { KeyRecord } from './keys.ts';
 import { reject } from './effects.ts';
 import { onCheckpoint, onExecuted, tryExecute } from './execution.ts';
 import type { Input, StepResult } from './io.ts';
@@ -33,6 +35,8 @@ export interface AppState {
   readonly lastTimestamp: number;
   /** Highest executed request sequence per client: persisted with each block, atomically. */
   readonly clients: ReadonlyMap<number, number>;
+  /** Every key published so far (reserved pages, written with the batch that published it). */
+  readonly keys: readonly KeyRecord[];
 }
 
 export interface ReplicaOptions {
@@ -44,12 +48,18 @@ export interface ReplicaOptions {
   readonly app?: AppState;
 }
 
-export const GENESIS_APP: AppState = { lastExecuted: 0, summary: genesisSummary(), lastTimestamp: 0, clients: new Map() };
+export const GENESIS_APP: AppState = { lastExecuted: 0, summary: genesisSummary(), lastTimestamp: 0, clients: new Map(), keys: [] };
 
 /** A replica from its persisted records and its application's state (empty ones at first start). */
 export function restoreReplica(o: ReplicaOptions): ReplicaState {
   const p = o.persisted ?? emptyPersisted();
   const app = o.app ?? GENESIS_APP;
+  // The key history from the reserved pages, each key's proof of possession checked again.
+  for (const k of app.keys) {
+    if (!o.crypto.addKey(k)) {
+      throw new BulwarkError('LEDGER_CORRUPT', `the reserved pages hold a key that does not verify (replica ${k.replica}, epoch ${k.epoch})`);
+    }
+  }
   const s: ReplicaState = {
     cfg: o.cfg,
     q: quorumsOf(o.cfg),

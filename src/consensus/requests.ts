@@ -8,29 +8,39 @@ import { primaryOf } from './config.ts';
 import { reject, send } from './effects.ts';
 import { acceptProposal, batchDigest, isPrimary } from './ordering.ts';
 import { allReplicasBut, isClient, isReplica, requestKey, slotOf, type ReplicaState } from './state.ts';
+import { activationPending, exchangeReady, isInternal } from './key-exchange.ts';
 
 export function onRequest(s: ReplicaState, from: number, m: Request): void {
   const r = m.request;
+  const internal = isInternal(s, r);
   if (isClient(s, from)) {
     // A client node speaks only for itself: its id is the one its certificate was pinned under.
     if (r.clientId !== from) return reject(s, from, 'wrong-client-id', `client ${from} sent a request as ${r.clientId}`);
   } else if (!isReplica(s, from)) {
     return reject(s, from, 'not-a-client');
   }
-  if (!isClient(s, r.clientId)) return reject(s, from, 'wrong-client-id', `no client ${r.clientId}`);
+  if (internal) {
+    // A replica's own request (a key exchange): from the shell of that replica, or relayed by a replica.
+    if (!s.cfg.keyExchange) return reject(s, from, 'wrong-client-id', `replica ${r.clientId} made a request, and key exchange is off`);
+  } else if (!isClient(s, r.clientId)) {
+    return reject(s, from, 'wrong-client-id', `no client ${r.clientId}`);
+  }
   if (r.payload.length > s.cfg.maxBatchBytes) return reject(s, from, 'request-too-large');
-  if (!s.crypto.verifyRequest(r)) return reject(s, from, 'bad-request-signature', `client ${r.clientId}`);
+  if (!s.crypto.verifyRequest(r, s.lastExecuted + 1)) return reject(s, from, 'bad-request-signature', `client ${r.clientId}`);
   const last = s.clients.get(r.clientId) ?? 0;
   if (r.requestSeq <= last) {
     const cached = s.replies.get(r.clientId);
     if (cached !== undefined && cached.entries.some((e) => e.requestSeq === r.requestSeq)) send(s, [r.clientId], { ...cached, view: s.view });
     return;
   }
+  // This replica's own request goes to every replica, so each holds it against the primary.
+  const own = internal && from === s.id && r.clientId === s.id;
   const key = requestKey(r);
   const known = s.pending.get(key);
   if (known !== undefined) {
     // A retransmission from the client: it has not heard back, so make sure the primary has it.
-    if (isClient(s, from) && !isPrimary(s) && s.active) send(s, [primaryOf(s.view, s.q.n)], m);
+    if (own) send(s, allReplicasBut(s, s.id), m);
+    else if (isClient(s, from) && !isPrimary(s) && s.active) send(s, [primaryOf(s.view, s.q.n)], m);
     return;
   }
   const perClient = s.pendingPerClient.get(r.clientId) ?? 0;
@@ -39,6 +49,7 @@ export function onRequest(s: ReplicaState, from: number, m: Request): void {
   }
   s.pending.set(key, { request: r, key, size: r.payload.length, since: s.now, ordered: s.ordered.has(key) });
   s.pendingPerClient.set(r.clientId, perClient + 1);
+  if (own) send(s, allReplicasBut(s, s.id), m);
   if (!s.active) return;
   if (isPrimary(s)) tryPropose(s);
   else if (isClient(s, from)) send(s, [primaryOf(s.view, s.q.n)], m);
@@ -56,7 +67,12 @@ export function tryPropose(s: ReplicaState, timerFired = false): void {
   if (!s.active || !isPrimary(s)) return;
   while (inFlight(s) < s.cfg.maxInFlight && s.nextSeq <= s.lastStable + s.cfg.window) {
     const { requests, full } = nextBatch(s);
-    if (requests.length === 0) return;
+    if (requests.length === 0) {
+      // A published key takes effect at a checkpoint boundary ahead: on an idle network the
+      // primary drives sequence numbers there with empty batches, one at a time.
+      if (inFlight(s) === 0 && activationPending(s)) propose(s, []);
+      return;
+    }
     // Batches ordered ahead of this one wait for execution anyway: while two or more do, only a
     // full batch is proposed, and the requests arriving meanwhile travel together — one block and
     // one round of signatures instead of many small ones. (Backups do not count the wait against
@@ -76,8 +92,11 @@ export function tryPropose(s: ReplicaState, timerFired = false): void {
 function nextBatch(s: ReplicaState): { requests: ClientRequest[]; full: boolean } {
   const requests: ClientRequest[] = [];
   let bytes = 0;
+  // Until the key exchange is complete only key exchanges are ordered (client requests would be held back).
+  const onlyInternal = !exchangeReady(s);
   for (const [key, p] of s.pending) {
     if (s.proposed.has(key)) continue;
+    if (onlyInternal && !isInternal(s, p.request)) continue;
     if (p.request.requestSeq <= (s.clients.get(p.request.clientId) ?? 0)) continue;
     if (bytes + p.size > s.cfg.maxBatchBytes) return { requests, full: true };
     requests.push(p.request);

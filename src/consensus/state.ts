@@ -18,6 +18,7 @@ import type {
 } from '../codec/messages.ts';
 import type { ConsensusConfig, Quorums } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
+import type { KeyRecord } from './keys.ts';
 import type { Output } from './io.ts';
 
 export interface Proposal {
@@ -67,7 +68,11 @@ export interface PendingRequest {
  */
 export function oldestUnordered(s: ReplicaState): PendingRequest | undefined {
   let looked = 0;
+  // Until the key exchange is complete the primary orders only key exchanges: client requests
+  // waiting meanwhile are no evidence against it.
+  const exchanging = s.cfg.keyExchange && s.crypto.exchangedCount() < s.q.slow;
   for (const p of s.pending.values()) {
+    if (exchanging && p.request.clientId >= s.q.n) continue;
     if (!p.ordered) return p;
     if (++looked >= 64) return undefined;
   }
@@ -96,7 +101,18 @@ export interface ReplicaState {
   executing: number | null;
   /** When `lastExecuted` last moved. */
   lastProgressAt: number;
-  executingBatch: { batch: Batch; requests: readonly ClientRequest[] } | null;
+  /**
+   * The batch being executed: every fresh request in batch order (the replies cover them all),
+   * the client-node ones the application runs, the outcomes of the key exchanges decided here,
+   * and the client-node requests held back until the key exchange is complete.
+   */
+  executingBatch: {
+    batch: Batch;
+    requests: readonly ClientRequest[];
+    forApp: readonly ClientRequest[];
+    internal: ReadonlyMap<number, { result: Uint8Array; record: KeyRecord | null }>;
+    deferred: ReadonlySet<string>;
+  } | null;
 
   slots: Map<number, Slot>;
   /** Committed batches learnt by catch-up for sequence numbers no longer (or not yet) in the window. */

@@ -114,7 +114,7 @@ export function startViewChange(s: ReplicaState, target: number, reason: string)
   s.batchDeadline = null;
   for (const slot of s.slots.values()) resetForView(slot);
   const body = { view: target, replica: s.id, stable: s.stableCert, slots: viewChangeSlots(s) };
-  const vc: ViewChange = { type: 'ViewChange', ...body, signature: s.crypto.sign('consensus', viewChangeBytes(body)) };
+  const vc: ViewChange = { type: 'ViewChange', ...body, signature: s.crypto.sign('consensus', viewChangeBytes(body), viewChangeSeq(body)) };
   s.myViewChange = vc;
   persist(s, { kind: 'view', view: target, active: false });
   persist(s, { kind: 'viewChange', message: vc });
@@ -131,11 +131,20 @@ function resetForView(slot: ReturnType<typeof slotOf>): void {
   slot.fastProofSent = slot.prepareSent = slot.commitFullSent = false;
 }
 
+/**
+ * The sequence number whose key signs a ViewChange: the one after the stable checkpoint it
+ * carries. Everything at or below that checkpoint is final, so a replica never needs a retired
+ * key for a ViewChange, and every verifier picks the same key from the message alone.
+ */
+function viewChangeSeq(body: { readonly stable: { readonly seq: number } | null }): number {
+  return (body.stable?.seq ?? 0) + 1;
+}
+
 /** Signature, and every certificate inside: a ViewChange is evidence others will rely on. */
 function validViewChange(s: ReplicaState, vc: ViewChange): boolean {
   if (!isReplica(s, vc.replica)) return false;
   const { signature, type: _t, ...body } = vc;
-  if (!s.crypto.verifyShare('consensus', vc.replica, viewChangeBytes(body), signature)) return false;
+  if (!s.crypto.verifyShare('consensus', vc.replica, viewChangeBytes(body), signature, viewChangeSeq(body))) return false;
   if (vc.stable !== null && !verifyStable(s, vc.stable)) return false;
   const base = vc.stable?.seq ?? 0;
   let prev = base;
@@ -145,7 +154,7 @@ function validViewChange(s: ReplicaState, vc: ViewChange): boolean {
     if (sl.commit !== null && !verifyCommit(s, sl.seq, sl.commit)) return false;
     if (
       sl.prepared !== null &&
-      !s.crypto.verifyCertificate('consensus', commitShareBytes(sl.prepared.view, sl.seq, sl.prepared.digest), sl.prepared.cert, s.q.slow)
+      !s.crypto.verifyCertificate('consensus', commitShareBytes(sl.prepared.view, sl.seq, sl.prepared.digest), sl.prepared.cert, s.q.slow, sl.seq)
     ) {
       return false;
     }

@@ -12,6 +12,7 @@ import { Writer } from '../codec/binary.ts';
 import type { ClientRequest, ExecSummary } from '../codec/messages.ts';
 import { decodeTxPayload, encodeRequestResult, type RequestResult, type TxOutcome } from '../codec/tx-payload.ts';
 import type { AppState } from '../consensus/replica.ts';
+import { decodeKeyRecord, encodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
 import { keccak256, sha256 } from '../crypto/index.ts';
 import type { Executor } from '../execution/executor.ts';
 import { createRepository, utf8Codec, bytesCodec, type BatchOp, type Codec, type KvStore, type Repository } from '../storage/index.ts';
@@ -42,15 +43,19 @@ export class EthereumApp {
   readonly #kv: KvStore;
   readonly #progress: Repository<string, Uint8Array>;
   readonly #table: Repository<number, Uint8Array>;
+  readonly #keyTable: Repository<Uint8Array, Uint8Array>;
   readonly #clients: Map<number, number>;
+  readonly #keys: KeyRecord[];
   #at: Progress;
 
-  private constructor(executor: Executor, kv: KvStore, clients: Map<number, number>, at: Progress) {
+  private constructor(executor: Executor, kv: KvStore, clients: Map<number, number>, keys: KeyRecord[], at: Progress) {
     this.#executor = executor;
     this.#kv = kv;
     this.#progress = createRepository(kv, 'executionProgress', utf8Codec, bytesCodec);
     this.#table = createRepository(kv, 'clientTable', clientIdCodec, bytesCodec);
+    this.#keyTable = createRepository(kv, 'keyTable', bytesCodec, bytesCodec);
     this.#clients = clients;
+    this.#keys = keys;
     this.#at = at;
   }
 
@@ -60,20 +65,31 @@ export class EthereumApp {
     const table = createRepository(kv, 'clientTable', clientIdCodec, bytesCodec);
     const clients = new Map<number, number>();
     for await (const [client, b] of table.entries()) clients.set(client, readU64(b, 'client table entry'));
+    const keys: KeyRecord[] = [];
+    for await (const [, b] of createRepository(kv, 'keyTable', bytesCodec, bytesCodec).entries()) keys.push(decodeKeyRecord(b));
     const stored = await progress.get('progress');
     const at: Progress =
       stored === undefined
         ? { seq: 0, lastTimestamp: Number(executor.head.header.timestamp) }
         : { seq: readU64(stored.subarray(0, 8), 'progress'), lastTimestamp: readU64(stored.subarray(8, 16), 'progress') };
-    return new EthereumApp(executor, kv, clients, at);
+    return new EthereumApp(executor, kv, clients, keys, at);
   }
 
   state(): AppState {
-    return { lastExecuted: this.#at.seq, summary: this.#summary(), lastTimestamp: this.#at.lastTimestamp, clients: new Map(this.#clients) };
+    return {
+      lastExecuted: this.#at.seq,
+      summary: this.#summary(),
+      lastTimestamp: this.#at.lastTimestamp,
+      clients: new Map(this.#clients),
+      keys: [...this.#keys],
+    };
   }
 
-  /** Runs one committed batch's fresh requests (the `execute` output of the state machine). */
-  async execute(seq: number, timestamp: number, requests: readonly ClientRequest[]): Promise<AppExecution> {
+  /**
+   * Runs one committed batch's fresh requests (the `execute` output of the state machine), and
+   * writes the keys it published into the reserved pages in the same atomic batch.
+   */
+  async execute(seq: number, timestamp: number, requests: readonly ClientRequest[], keyRecords: readonly KeyRecord[] = []): Promise<AppExecution> {
     if (seq !== this.#at.seq + 1) {
       throw new BulwarkError('APP_OUT_OF_ORDER', `sequence ${seq} after ${this.#at.seq}`, { seq, last: this.#at.seq });
     }
@@ -88,7 +104,7 @@ export class EthereumApp {
     const at: Progress = { seq, lastTimestamp: requests.length > 0 ? timestamp : this.#at.lastTimestamp };
     const clients = new Map(this.#clients);
     for (const r of requests) clients.set(r.clientId, r.requestSeq);
-    const ops = this.#reservedOps(at, requests);
+    const ops = [...this.#reservedOps(at, requests), ...keyRecords.map((k) => this.#keyTable.putOp(keyId(k), encodeKeyRecord(k)))];
     let outcomes: TxOutcome[] = [];
     let block = false;
     if (rawTxs.length === 0) {
@@ -101,6 +117,7 @@ export class EthereumApp {
     }
     this.#at = at;
     for (const [c, s] of clients) this.#clients.set(c, s);
+    this.#keys.push(...keyRecords);
     const results: Uint8Array[] = [];
     let next = 0;
     for (const d of decoded) {
@@ -119,10 +136,19 @@ export class EthereumApp {
     return ops;
   }
 
-  /** The reserved pages' digest: every client's last executed request, in client order. */
+  /**
+   * The reserved pages' digest: every client's last executed request, in client order, then every
+   * published key, in (replica, epoch) order.
+   */
   #reservedDigest(): Uint8Array {
     const w = new Writer(16 + this.#clients.size * 12).raw(new TextEncoder().encode('bulwark/reserved/v1'));
     for (const [c, s] of [...this.#clients].sort((a, b) => a[0] - b[0])) w.u32(c).u64(s);
+    const keys = [...this.#keys].sort((a, b) => a.replica - b.replica || a.epoch - b.epoch);
+    if (keys.length > 0) {
+      // Absent until the first key is published, so digests from before key exchange are unchanged.
+      w.raw(new TextEncoder().encode('keys'));
+      for (const k of keys) w.bytes(encodeKeyRecord(k));
+    }
     return sha256(w.finish());
   }
 
@@ -155,6 +181,11 @@ function outcomesOf(
     throw new BulwarkError('APP_RESULT_MISMATCH', `${position} transactions thought included, the block has ${includedCount}`);
   }
   return out;
+}
+
+/** The key-table key of a record: replica, then epoch, so the table reads back in order. */
+function keyId(k: KeyRecord): Uint8Array {
+  return new Writer(8).u32(k.replica).u32(k.epoch).finish();
 }
 
 function readU64(b: Uint8Array, what: string): number {

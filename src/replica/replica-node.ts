@@ -16,7 +16,7 @@ import { makeConsensusConfig, primaryOf, type ConsensusConfig } from '../consens
 import type { Input, Output } from '../consensus/io.ts';
 import { preverify, restoreReplica, step } from '../consensus/replica.ts';
 import type { ReplicaState } from '../consensus/state.ts';
-import { initHashes, signNodeAuth } from '../crypto/index.ts';
+import { blsSignatureToBytes, initHashes, signNodeAuth } from '../crypto/index.ts';
 import { Executor } from '../execution/executor.ts';
 import { TlsTransport } from '../net/tls-transport.ts';
 import type { TlsTuning } from '../net/tls-options.ts';
@@ -115,8 +115,10 @@ export class ReplicaNode {
       const store = new ConsensusStore(kv);
       const persisted = await store.load();
       const crypto = createBlsConsensusCrypto({
-        consensusSecret: material.bootstrapKey,
+        self: material.id,
+        consensusSecrets: new Map(material.bootstrapKey === null ? [] : [[0, material.bootstrapKey]]),
         consensusPublic: network.replicas.map((r) => r.bootstrapKey),
+        bootstrapProofs: network.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
         executionSecret: material.executionKey,
         executionPublic: network.replicas.map((r) => r.executionKey),
         clientPublic: new Map(network.clients.map((c) => [c.id, c.authKey])),
@@ -253,7 +255,7 @@ export class ReplicaNode {
     // leave before execution takes the thread.
     await new Promise((resolve) => setImmediate(resolve));
     try {
-      const r = await this.#app.execute(o.seq, o.timestamp, o.requests);
+      const r = await this.#app.execute(o.seq, o.timestamp, o.requests, o.keyRecords);
       if (r.block) this.#log.debug({ seq: o.seq, block: r.summary.blockNumber, requests: o.requests.length }, 'block');
       this.#enqueue({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: Date.now() });
     } catch (err) {

@@ -57,7 +57,7 @@ export const wrongDigest: Behaviour = {
     const m = s.message;
     if (m.type !== 'CommitShare') return keep(s);
     const digest = flip(m.digest);
-    const signature = node.crypto.sign('consensus', commitShareBytes(m.view, m.seq, digest));
+    const signature = node.crypto.sign('consensus', commitShareBytes(m.view, m.seq, digest), m.seq);
     return [{ to: s.to, message: { ...m, digest, signature } }];
   },
 };
@@ -84,7 +84,7 @@ export function corruptCheckpoint(): Behaviour {
       if (m.type !== 'Checkpoint') return keep(s);
       if (sent++ % 2 === 1) return [{ to: s.to, message: { ...m, signature: flip(m.signature) } }];
       const summary = { ...m.summary, stateRoot: flip(m.summary.stateRoot) };
-      return [{ to: s.to, message: { ...m, summary, signature: node.crypto.sign('checkpoint', checkpointBytes(m.seq, summary)) } }];
+      return [{ to: s.to, message: { ...m, summary, signature: node.crypto.sign('checkpoint', checkpointBytes(m.seq, summary), m.seq) } }];
     },
   };
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { ClientRequest, ExecSummary } from '../../../src/codec/messages.ts';
 import type { AppState } from '../../../src/consensus/replica.ts';
 import { GENESIS_APP } from '../../../src/consensus/replica.ts';
+import type { KeyRecord } from '../../../src/consensus/keys.ts';
 
 function h(...parts: (Uint8Array | string)[]): Uint8Array {
   const hash = createHash('sha256');
@@ -18,7 +19,7 @@ function h(...parts: (Uint8Array | string)[]): Uint8Array {
 export class FakeApp {
   state: AppState = GENESIS_APP;
 
-  execute(seq: number, timestamp: number, requests: readonly ClientRequest[]): { summary: ExecSummary; results: Uint8Array[] } {
+  execute(seq: number, timestamp: number, requests: readonly ClientRequest[], keyRecords: readonly KeyRecord[] = []): { summary: ExecSummary; results: Uint8Array[] } {
     const prev = this.state;
     const results = requests.map((r) => h('result', String(r.clientId), String(r.requestSeq), r.payload));
     const clients = new Map(prev.clients);
@@ -27,9 +28,14 @@ export class FakeApp {
     const stateRoot = makesBlock ? h(prev.summary.stateRoot, String(seq), ...results) : prev.summary.stateRoot;
     const blockNumber = prev.summary.blockNumber + (makesBlock ? 1 : 0);
     const blockHash = makesBlock ? h(prev.summary.blockHash, stateRoot, String(timestamp)) : prev.summary.blockHash;
-    const reservedDigest = h(...[...clients].sort((a, b) => a[0] - b[0]).map(([c, s]) => `${c}:${s};`));
+    // The published keys are reserved pages too, written with the batch.
+    const keys = [...prev.keys, ...keyRecords];
+    const reservedDigest = h(
+      ...[...clients].sort((a, b) => a[0] - b[0]).map(([c, s]) => `${c}:${s};`),
+      ...keys.map((k) => `key:${k.replica}:${k.epoch}:${k.effectiveSeq}:${Buffer.from(k.publicKey).toString('hex')};`),
+    );
     const summary: ExecSummary = { blockNumber, blockHash, stateRoot, reservedDigest };
-    this.state = { lastExecuted: seq, summary, lastTimestamp: makesBlock ? timestamp : prev.lastTimestamp, clients };
+    this.state = { lastExecuted: seq, summary, lastTimestamp: makesBlock ? timestamp : prev.lastTimestamp, clients, keys };
     return { summary, results };
   }
 }

@@ -6,7 +6,7 @@
 import { decodeMessage, encodeMessage } from '../../../src/codec/message-codec.ts';
 import type { Message, ReplicaMessage } from '../../../src/codec/messages.ts';
 import type { ConsensusConfig } from '../../../src/consensus/config.ts';
-import type { ConsensusCrypto } from '../../../src/consensus/crypto.ts';
+import type { SimNodeCrypto } from './sim-crypto.ts';
 import type { Input, Output } from '../../../src/consensus/io.ts';
 import { emptyPersisted, foldRecords, type PersistedConsensus, type PersistRecord } from '../../../src/consensus/records.ts';
 import { restoreReplica, step } from '../../../src/consensus/replica.ts';
@@ -47,7 +47,7 @@ export class SimReplica {
   readonly #q: EventQueue;
   readonly #transport: SimTransport;
   readonly #cfg: ConsensusConfig;
-  readonly crypto: ConsensusCrypto;
+  readonly crypto: SimNodeCrypto;
   readonly #observer: NodeObserver;
   readonly #clock: () => number;
   readonly #executionMs: number;
@@ -63,7 +63,7 @@ export class SimReplica {
     queue: EventQueue;
     transport: SimTransport;
     cfg: ConsensusConfig;
-    crypto: ConsensusCrypto;
+    crypto: SimNodeCrypto;
     observer: NodeObserver;
     clock: () => number;
     /** How long each execution takes, in simulated ms (default 0). */
@@ -152,7 +152,7 @@ export class SimReplica {
           this.#observer.persisted(this, o.records);
           break;
         case 'execute': {
-          const { summary, results } = this.app.execute(o.seq, o.timestamp, o.requests);
+          const { summary, results } = this.app.execute(o.seq, o.timestamp, o.requests, o.keyRecords);
           this.#observer.executed(this, o.seq, summaryKey(summary));
           const inc = this.incarnation;
           this.#q.after(this.#executionMs, () => {

@@ -6,10 +6,12 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { ClientRequest } from '../../../src/codec/messages.ts';
 import { requestSigningBytes } from '../../../src/codec/signing.ts';
-import { createBlsConsensusCrypto, type ConsensusKeys } from '../../../src/consensus/bls-crypto.ts';
-import type { ConsensusCrypto } from '../../../src/consensus/crypto.ts';
+import { createBlsConsensusCrypto, type BlsConsensusCrypto, type ConsensusKeys } from '../../../src/consensus/bls-crypto.ts';
+import type { SimNodeCrypto } from './sim-crypto.ts';
 import {
   blsPublicKeyOf,
+  blsPublicKeyToBytes,
+  blsSignatureToBytes,
   generateBlsSecretKey,
   provePossession,
   sha256,
@@ -39,6 +41,7 @@ export class RealKeys {
   constructor(n: number, clients: number, seed: number) {
     this.n = n;
     const derive = (label: string) => sha256(new TextEncoder().encode(`real-keys:${seed}:${label}`));
+    this.#derive = derive;
     for (let i = 0; i < n; i++) {
       const sk = generateBlsSecretKey(derive(`bls:${i}`));
       if (!verifyPossession(blsPublicKeyOf(sk), provePossession(sk))) throw new Error('proof of possession');
@@ -48,15 +51,36 @@ export class RealKeys {
     for (let c = n; c < n + clients; c++) this.#clients.set(c, ed25519From(derive(`client:${c}`)));
   }
 
-  cryptoFor(self: number): ConsensusCrypto {
+  /** Generated keys by replica and epoch (deterministic from the seed, like the bootstrap ones). */
+  readonly #generated = new Map<string, BlsSecretKey>();
+  readonly #crypto = new Map<number, BlsConsensusCrypto>();
+  readonly #derive: (label: string) => Uint8Array;
+
+  newConsensusKey(replica: number, epoch: number): { publicKey: Uint8Array; proofOfPossession: Uint8Array } {
+    const sk = generateBlsSecretKey(this.#derive(`bls:${replica}:epoch-${epoch}`));
+    this.#generated.set(`${replica}:${epoch}`, sk);
+    return { publicKey: blsPublicKeyToBytes(blsPublicKeyOf(sk)), proofOfPossession: blsSignatureToBytes(provePossession(sk)) };
+  }
+
+  cryptoFor(self: number): SimNodeCrypto {
     const keys: ConsensusKeys = {
-      consensusSecret: this.#bls[Math.max(self, 0)]!,
+      self,
+      consensusSecrets: new Map(self >= 0 ? [[0, this.#bls[self]!]] : []),
       consensusPublic: this.#bls.map((sk) => blsPublicKeyOf(sk)),
       executionSecret: this.#exec[Math.max(self, 0)]!.priv,
       executionPublic: this.#exec.map((k) => k.pub),
       clientPublic: new Map([...this.#clients].map(([id, k]) => [id, k.pub])),
     };
-    return createBlsConsensusCrypto(keys);
+    const crypto = createBlsConsensusCrypto(keys);
+    this.#crypto.set(self, crypto);
+    return {
+      ...crypto,
+      addSecret: (epoch) => {
+        const sk = this.#generated.get(`${self}:${epoch}`);
+        if (sk === undefined) throw new Error(`no generated key for replica ${self} epoch ${epoch}`);
+        crypto.addSecret(epoch, sk);
+      },
+    };
   }
 
   signClientRequest(req: Omit<ClientRequest, 'signature'>): Uint8Array {

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Certificate, ClientRequest } from '../../../src/codec/messages.ts';
 import { requestSigningBytes } from '../../../src/codec/signing.ts';
 import type { ConsensusCrypto, Share, SigningDomain } from '../../../src/consensus/crypto.ts';
+import { KeyBook, type KeyRecord } from '../../../src/consensus/keys.ts';
 import { SignerBitVector } from '../../../src/crypto/bitvector.ts';
 
 function h(...parts: (Uint8Array | string)[]): Uint8Array {
@@ -19,31 +20,60 @@ function h(...parts: (Uint8Array | string)[]): Uint8Array {
 
 /** What the simulator needs of a network's keys, keyed-hash or real. */
 export interface KeyRegistry {
-  cryptoFor(self: number): ConsensusCrypto;
+  cryptoFor(self: number): SimNodeCrypto;
   signClientRequest(req: Omit<ClientRequest, 'signature'>): Uint8Array;
+  /** A fresh consensus key for `replica`'s epoch `epoch` (its secret goes to that replica's crypto). */
+  newConsensusKey(replica: number, epoch: number): { publicKey: Uint8Array; proofOfPossession: Uint8Array };
+}
+
+/** A node's crypto plus what its shell does with its own secrets. */
+export interface SimNodeCrypto extends ConsensusCrypto {
+  addSecret(epoch: number): void;
+  forgetSecret(epoch: number): void;
+  secretEpochs(): number[];
 }
 
 /** Secrets of every node in one simulated network. */
 export class SimKeyRegistry implements KeyRegistry {
   readonly n: number;
   readonly #secrets = new Map<string, Uint8Array>();
+  /** Public key (hex) → its secret: what lets a verifier recompute a signature. */
+  readonly #byPublic = new Map<string, Uint8Array>();
+  readonly #seed: number;
 
   constructor(n: number, seed: number) {
     this.n = n;
     this.#seed = seed;
   }
 
-  readonly #seed: number;
-
-  secret(kind: 'consensus' | 'execution' | 'client', id: number): Uint8Array {
-    const k = `${kind}:${id}`;
+  secret(kind: 'consensus' | 'execution' | 'client', id: number, epoch = 0): Uint8Array {
+    const k = epoch === 0 ? `${kind}:${id}` : `${kind}:${id}:epoch-${epoch}`;
     let s = this.#secrets.get(k);
-    if (s === undefined) this.#secrets.set(k, (s = h(`sim-key:${this.#seed}:${k}`)));
+    if (s === undefined) {
+      this.#secrets.set(k, (s = h(`sim-key:${this.#seed}:${k}`)));
+      if (kind === 'consensus') this.#byPublic.set(Buffer.from(publicOf(s)).toString('hex'), s);
+    }
     return s;
   }
 
+  newConsensusKey(replica: number, epoch: number): { publicKey: Uint8Array; proofOfPossession: Uint8Array } {
+    const secret = this.secret('consensus', replica, epoch);
+    const publicKey = publicOf(secret);
+    return { publicKey, proofOfPossession: h('sim-pop', secret, publicKey) };
+  }
+
+  /** The secret behind a public key, if it is one the registry made (a made-up key has none). */
+  secretOf(publicKey: Uint8Array): Uint8Array | undefined {
+    return this.#byPublic.get(Buffer.from(publicKey).toString('hex'));
+  }
+
+  shareWith(secret: Uint8Array, domain: SigningDomain, message: Uint8Array): Uint8Array {
+    return h(secret, domain, message);
+  }
+
+  /** A share by replica `id` with its bootstrap key (decorators forging old-key messages use it). */
   share(id: number, domain: SigningDomain, message: Uint8Array): Uint8Array {
-    return h(this.secret('consensus', id), domain, message);
+    return this.shareWith(this.secret('consensus', id), domain, message);
   }
 
   aggregate(shares: readonly Share[]): Uint8Array {
@@ -60,7 +90,7 @@ export class SimKeyRegistry implements KeyRegistry {
   }
 
   /** One replica's view of cryptography: it signs with its own secrets only. */
-  cryptoFor(self: number): ConsensusCrypto {
+  cryptoFor(self: number): SimNodeCrypto {
     const decode = (cert: Certificate) => {
       try {
         return SignerBitVector.decode(this.n, cert.signers);
@@ -69,29 +99,67 @@ export class SimKeyRegistry implements KeyRegistry {
       }
     };
     const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
+    const book = new KeyBook<Uint8Array>(
+      Array.from({ length: this.n }, (_, r) => {
+        const secret = this.secret('consensus', r);
+        return { publicKey: publicOf(secret), proofOfPossession: h('sim-pop', secret, publicOf(secret)), key: secret };
+      }),
+    );
+    const held = new Set<number>(self >= 0 ? [0] : []);
+    const secretAt = (seq: number): Uint8Array => {
+      const epoch = book.recordAt(self, seq).epoch;
+      if (!held.has(epoch)) throw new Error(`replica ${self} holds no secret for key epoch ${epoch} (sequence ${seq})`);
+      return this.secret('consensus', self, epoch);
+    };
+    const possessed = (record: KeyRecord): Uint8Array | null => {
+      const secret = this.secretOf(record.publicKey);
+      return secret !== undefined && equal(h('sim-pop', secret, record.publicKey), record.proofOfPossession) ? secret : null;
+    };
+    const verifyWith = (secret: Uint8Array | undefined, domain: SigningDomain, message: Uint8Array, signature: Uint8Array) =>
+      secret !== undefined && equal(this.shareWith(secret, domain, message), signature);
     return {
       digest: (b) => h(b),
-      sign: (domain, message) => this.share(self, domain, message),
-      verifyShare: (domain, replica, message, signature) =>
-        replica >= 0 && replica < this.n && equal(this.share(replica, domain, message), signature),
+      sign: (domain, message, seq) => this.shareWith(secretAt(seq), domain, message),
+      verifyShare: (domain, replica, message, signature, seq) => verifyWith(book.keyAt(replica, seq), domain, message, signature),
       combine: (shares) => {
         return {
           signers: SignerBitVector.fromIndices(this.n, shares.map((s) => s.replica)).encode(),
           signature: this.aggregate(shares),
         };
       },
-      verifyCertificate: (domain, message, cert, minSigners) => {
+      verifyCertificate: (domain, message, cert, minSigners, seq) => {
         const bv = decode(cert);
         if (bv === null || bv.count() < minSigners) return false;
-        const expected = [...bv.indices()].map((replica) => ({ replica, signature: this.share(replica, domain, message) }));
+        const keys = book.keysAt(seq);
+        const expected = [...bv.indices()].map((replica) => ({ replica, signature: this.shareWith(keys[replica]!, domain, message) }));
         return equal(this.aggregate(expected), cert.signature);
       },
       signExecution: (message) => this.executionSignature(self, message),
       verifyExecution: (replica, message, signature) => equal(this.executionSignature(replica, message), signature),
-      verifyRequest: (request) => {
-        if (request.clientId < this.n) return false;
+      verifyRequest: (request, seq) => {
+        if (request.clientId < this.n) return verifyWith(book.keyAt(request.clientId, seq), 'consensus', requestSigningBytes(request), request.signature);
         return equal(this.signClientRequest(request), request.signature);
       },
+      signRequest: (bytes, seq) => this.shareWith(secretAt(seq), 'consensus', bytes),
+      addKey: (record) => {
+        const secret = possessed(record);
+        if (secret === null) return false;
+        book.add(record, secret);
+        return true;
+      },
+      validKey: (record) => possessed(record) !== null,
+      keyAt: (replica, seq) => book.recordAt(replica, seq),
+      latestKey: (replica) => book.latest(replica),
+      publishedKeys: () => book.published(),
+      exchangedCount: () => book.exchangedCount(),
+      canSign: (seq) => self >= 0 && held.has(book.recordAt(self, seq).epoch),
+      addSecret: (epoch) => void held.add(epoch),
+      forgetSecret: (epoch) => void held.delete(epoch),
+      secretEpochs: () => [...held].sort((a, b) => a - b),
     };
   }
+}
+
+function publicOf(secret: Uint8Array): Uint8Array {
+  return h('sim-pub', secret);
 }

@@ -1,0 +1,164 @@
+/**
+ * Consensus keys over time (ARCHITECTURE "Keys"). Every replica starts on its bootstrap key
+ * (epoch 0, from the trusted setup); it then publishes keys it generated itself, each through
+ * consensus, in a request signed with its current key and carrying the new key's proof of
+ * possession. A key published by the batch at sequence number `e` takes effect after the first
+ * checkpoint boundary `B` beyond `e + window`: shares, certificates and checkpoints for sequence
+ * numbers up to `B` are signed and checked with the old key, from `B + 1` with the new one. No
+ * replica can have signed anything above `B` before it executed `e` (a replica signs at most a
+ * window above its last stable checkpoint, which is at most its last executed sequence number),
+ * so every signature is made and checked with the same key, on every replica.
+ *
+ * The records are reserved pages: written with the block of the batch that published them,
+ * covered by the checkpoint digest, never deleted — old certificates stay checkable.
+ */
+import { Reader, Writer } from '../codec/binary.ts';
+import type { ConsensusConfig } from './config.ts';
+
+export interface KeyRecord {
+  readonly replica: number;
+  /** 0: the bootstrap key from the setup; each published key is one more. */
+  readonly epoch: number;
+  /** The serialized public key. */
+  readonly publicKey: Uint8Array;
+  /** The first sequence number signed with this key (0 for the bootstrap key). */
+  readonly effectiveSeq: number;
+  /** The sequence number of the batch that published it (0 for the bootstrap key). */
+  readonly publishedSeq: number;
+  /** Its proof of possession (for the bootstrap key, the one in the network file). */
+  readonly proofOfPossession: Uint8Array;
+}
+
+/** The payload of a replica's key-exchange request (client id = the replica's id). */
+export interface KeyExchange {
+  readonly epoch: number;
+  readonly publicKey: Uint8Array;
+  readonly proofOfPossession: Uint8Array;
+}
+
+const TAG = new TextEncoder().encode('bulwark/key-exchange/v1');
+
+export function encodeKeyExchange(k: KeyExchange): Uint8Array {
+  return new Writer(256).raw(TAG).u32(k.epoch).bytes(k.publicKey).bytes(k.proofOfPossession).finish();
+}
+
+/** The key exchange a payload carries, or null if it is not one. */
+export function decodeKeyExchange(payload: Uint8Array): KeyExchange | null {
+  try {
+    const r = new Reader(payload);
+    const tag = r.fixed(TAG.length, 'tag');
+    if (!tag.every((b, i) => b === TAG[i])) return null;
+    const k = { epoch: r.u32('epoch'), publicKey: r.bytes(256, 'publicKey'), proofOfPossession: r.bytes(256, 'proofOfPossession') };
+    r.end();
+    return k;
+  } catch {
+    return null;
+  }
+}
+
+export function encodeKeyRecord(k: KeyRecord): Uint8Array {
+  return new Writer(256).u32(k.replica).u32(k.epoch).bytes(k.publicKey).u64(k.effectiveSeq).u64(k.publishedSeq).bytes(k.proofOfPossession).finish();
+}
+
+export function decodeKeyRecord(bytes: Uint8Array): KeyRecord {
+  const r = new Reader(bytes);
+  const k = {
+    replica: r.u32('replica'),
+    epoch: r.u32('epoch'),
+    publicKey: r.bytes(256, 'publicKey'),
+    effectiveSeq: r.u64('effectiveSeq'),
+    publishedSeq: r.u64('publishedSeq'),
+    proofOfPossession: r.bytes(256, 'proofOfPossession'),
+  };
+  r.end();
+  return k;
+}
+
+/**
+ * The first sequence number a key published at `publishedSeq` signs: one past the first
+ * checkpoint boundary beyond `publishedSeq + window`.
+ */
+export function effectiveSeqFor(publishedSeq: number, cfg: Pick<ConsensusConfig, 'window' | 'checkpointInterval'>): number {
+  const k = cfg.checkpointInterval;
+  return (Math.floor((publishedSeq + cfg.window) / k) + 1) * k + 1;
+}
+
+/**
+ * Every replica's keys by epoch, with `K` the parsed form a verifier needs (a BLS public key, or
+ * the simulator's stand-in). Lookups by sequence number pick the key in effect there.
+ */
+export class KeyBook<K> {
+  readonly #n: number;
+  /** Per replica, ascending by epoch (and so by effective sequence number). */
+  readonly #keys: { record: KeyRecord; key: K }[][];
+  /** Key arrays by the epochs in effect (one per distinct key set), for aggregate checks. */
+  readonly #sets = new Map<string, K[]>();
+
+  constructor(bootstrap: readonly { publicKey: Uint8Array; proofOfPossession: Uint8Array; key: K }[]) {
+    this.#n = bootstrap.length;
+    this.#keys = bootstrap.map((b, replica) => [
+      { record: { replica, epoch: 0, publicKey: b.publicKey, effectiveSeq: 0, publishedSeq: 0, proofOfPossession: b.proofOfPossession }, key: b.key },
+    ]);
+  }
+
+  get n(): number {
+    return this.#n;
+  }
+
+  /** Adds a published key; a record already known is ignored, a gap or a regression refused. */
+  add(record: KeyRecord, key: K): void {
+    const list = this.#keys[record.replica];
+    if (list === undefined) throw new Error(`no replica ${record.replica}`);
+    const last = list[list.length - 1]!;
+    if (record.epoch <= last.record.epoch) return;
+    if (record.epoch !== last.record.epoch + 1 || record.effectiveSeq <= last.record.effectiveSeq) {
+      throw new Error(`key epoch ${record.epoch} of replica ${record.replica} does not follow epoch ${last.record.epoch}`);
+    }
+    list.push({ record, key });
+    this.#sets.clear();
+  }
+
+  /** The record of the key replica `r` signs `seq` with. */
+  recordAt(r: number, seq: number): KeyRecord {
+    return this.#entryAt(r, seq).record;
+  }
+
+  keyAt(r: number, seq: number): K | undefined {
+    return r >= 0 && r < this.#n ? this.#entryAt(r, seq).key : undefined;
+  }
+
+  /** Every replica's key in effect at `seq`, indexed by replica (shared array: do not change it). */
+  keysAt(seq: number): K[] {
+    const epochs = this.#keys.map((_, r) => this.#entryAt(r, seq).record.epoch);
+    const id = epochs.join(',');
+    let set = this.#sets.get(id);
+    if (set === undefined) this.#sets.set(id, (set = epochs.map((e, r) => this.#keys[r]![e]!.key)));
+    return set;
+  }
+
+  /** The id of the key set in effect at `seq` (equal ids: the same keys). */
+  keySetId(seq: number): string {
+    return this.#keys.map((_, r) => this.#entryAt(r, seq).record.epoch).join(',');
+  }
+
+  latest(r: number): KeyRecord {
+    const list = this.#keys[r]!;
+    return list[list.length - 1]!.record;
+  }
+
+  /** Every published record (epoch ≥ 1), in replica then epoch order. */
+  published(): KeyRecord[] {
+    return this.#keys.flatMap((list) => list.slice(1).map((e) => e.record));
+  }
+
+  /** Replicas that have published at least one key of their own. */
+  exchangedCount(): number {
+    return this.#keys.filter((list) => list.length > 1).length;
+  }
+
+  #entryAt(r: number, seq: number): { record: KeyRecord; key: K } {
+    const list = this.#keys[r]!;
+    for (let i = list.length - 1; i > 0; i--) if (list[i]!.record.effectiveSeq <= seq) return list[i]!;
+    return list[0]!;
+  }
+}
