@@ -4,7 +4,9 @@
  * that carries out the machine's outputs over a simulated transport.
  */
 import { decodeMessage, encodeMessage } from '../../../src/codec/message-codec.ts';
-import type { Message, ReplicaMessage } from '../../../src/codec/messages.ts';
+import type { ClientRequest, Message, ReplicaMessage } from '../../../src/codec/messages.ts';
+import { requestSigningBytes } from '../../../src/codec/signing.ts';
+import { encodeKeyExchange } from '../../../src/consensus/keys.ts';
 import type { ConsensusConfig } from '../../../src/consensus/config.ts';
 import type { SimNodeCrypto } from './sim-crypto.ts';
 import type { Input, Output } from '../../../src/consensus/io.ts';
@@ -52,6 +54,14 @@ export class SimReplica {
   readonly #clock: () => number;
   readonly #executionMs: number;
   mutateState: ((s: ReplicaState) => void) | null = null;
+  /** Makes this replica's next consensus key (the registry's; a real replica generates and stores one). */
+  readonly #newKey: ((epoch: number) => { publicKey: Uint8Array; proofOfPossession: Uint8Array }) | null;
+  /** The key exchange this replica is waiting on: its request, and when it last sent it. */
+  #exchange: { request: ClientRequest; sentAt: number } | null = null;
+  /** Epochs whose private keys this replica deleted, in order (for the tests). */
+  readonly retired: number[] = [];
+  /** Rewrites this replica's key-exchange requests (Byzantine shells: bad proofs, replays). */
+  tamperExchange: ((request: Omit<ClientRequest, 'signature'>) => Omit<ClientRequest, 'signature'>) | null = null;
   /** When set, every `persist` output is appended here, in order (store round-trip tests). */
   recordLog: (readonly PersistRecord[])[] | null = null;
 
@@ -68,6 +78,7 @@ export class SimReplica {
     clock: () => number;
     /** How long each execution takes, in simulated ms (default 0). */
     executionMs?: number;
+    newKey?: (epoch: number) => { publicKey: Uint8Array; proofOfPossession: Uint8Array };
   }) {
     this.id = o.id;
     this.label = o.label;
@@ -80,6 +91,7 @@ export class SimReplica {
     this.#observer = o.observer;
     this.#clock = o.clock;
     this.#executionMs = o.executionMs ?? 0;
+    this.#newKey = o.newKey ?? null;
     this.#transport.onFrame((from, frame) => this.#onFrame(from, frame));
   }
 
@@ -99,8 +111,44 @@ export class SimReplica {
       app: this.app.state,
     });
     this.mutateState?.(this.state);
+    this.#exchange = null;
     this.#transport.open();
     this.feed({ kind: 'tick', now: this.#clock() });
+  }
+
+  /**
+   * What the replica process does about its keys after each step: while it is still on its
+   * bootstrap key, make the next key (kept across crashes, like a key file) and publish it
+   * through consensus, again every second until executed; and delete every private key whose
+   * successor is in effect from the stable checkpoint on.
+   */
+  #keys(): void {
+    const s = this.state;
+    if (s === null || !s.cfg.keyExchange || this.#newKey === null) return;
+    const latest = this.crypto.latestKey(this.id);
+    if (latest.epoch === 0) {
+      const now = this.#clock();
+      if (this.#exchange === null || now - this.#exchange.sentAt >= 1_000) {
+        const epoch = 1;
+        if (!this.crypto.secretEpochs().includes(epoch) || this.#exchange === null) {
+          const key = this.#newKey(epoch);
+          this.crypto.addSecret(epoch);
+          let unsigned: Omit<ClientRequest, 'signature'> = { clientId: this.id, requestSeq: epoch, flags: 0, payload: encodeKeyExchange({ epoch, ...key }) };
+          if (this.tamperExchange !== null) unsigned = this.tamperExchange(unsigned);
+          const request = { ...unsigned, signature: this.crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
+          this.#exchange = { request, sentAt: now };
+        }
+        this.#exchange.sentAt = now;
+        this.feed({ kind: 'message', from: this.id, message: { type: 'Request', request: this.#exchange.request }, now });
+      }
+    }
+    const inEffect = this.crypto.keyAt(this.id, s.lastStable + 1).epoch;
+    for (const epoch of this.crypto.secretEpochs()) {
+      if (epoch < inEffect) {
+        this.crypto.forgetSecret(epoch);
+        this.retired.push(epoch);
+      }
+    }
   }
 
   /** Everything not in the durable store is lost. */
@@ -126,7 +174,17 @@ export class SimReplica {
     const { outputs, wakeAt } = step(this.state, input);
     this.#carryOut(outputs);
     if (wakeAt !== null) this.#scheduleTick(wakeAt);
+    if (!this.#inKeys) {
+      this.#inKeys = true;
+      try {
+        this.#keys();
+      } finally {
+        this.#inKeys = false;
+      }
+    }
   }
+
+  #inKeys = false;
 
   #scheduleTick(at: number): void {
     const simAt = at - (this.#clock() - this.#q.now);

@@ -48,6 +48,9 @@ export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-
   }
   const net = { minDelay: 1, maxDelay: p.int(3, 30), drop: p.chance(0.5) ? p.next() * 0.05 : 0, duplicate: p.chance(0.3) ? p.next() * 0.05 : 0 };
   notes.push(`delay≤${net.maxDelay} drop=${net.drop.toFixed(3)} dup=${net.duplicate.toFixed(3)}`);
+  // Half the scenarios run the key exchange too (its own draw, so the other draws stay as they were).
+  const keyExchange = new Prng(seed ^ 0x4b455953).chance(0.5);
+  if (keyExchange) notes.push('key exchange');
   const w = new World({
     seed,
     f: shape.f,
@@ -58,6 +61,7 @@ export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-
     byzantine,
     twins,
     clockSkew: Object.fromEntries(ids.map((id) => [id, p.int(-2_000, 2_000)])),
+    consensus: { keyExchange },
     ...options,
   }).start();
 

@@ -117,6 +117,7 @@ export class World {
         crypto: this.registry.cryptoFor(id),
         observer,
         clock: () => T0 + this.queue.now + skew,
+        newKey: (epoch: number) => this.registry.newConsensusKey(id, epoch),
         ...(o.executionMs === undefined ? {} : { executionMs: o.executionMs }),
       });
       if (o.plantedBug === 'quorum-one-too-small') {

@@ -1,0 +1,157 @@
+// Key exchange in the simulator (issue #7): replicas replace their bootstrap consensus keys with keys
+// they made, published through consensus; client requests wait until 2f + c + 1 have; each new key
+// takes effect at a checkpoint boundary agreed by all, and the old private key is then deleted.
+// Happy path, a backup down during the exchange (it catches up and learns the keys), the primary
+// down during it, a key without a valid proof of possession, a replayed exchange, and a replica
+// that keeps signing with its retired key.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeKeyExchange, encodeKeyExchange } from '../../src/consensus/keys.ts';
+import { commitShareBytes, requestSigningBytes } from '../../src/codec/signing.ts';
+import type { SimKeyRegistry } from './harness/sim-crypto.ts';
+import { World } from './harness/world.ts';
+import type { Behaviour } from './harness/node.ts';
+import { assertConverged, done } from './harness/expect.ts';
+
+const KEYS = { keyExchange: true } as const;
+
+/** Every honest running replica knows the same key history, and `ids` are all on epoch 1 from `seq` on. */
+function assertKeys(w: World, ids: number[], seq: number): void {
+  const nodes = w.honestReplicas().filter((r) => r.alive);
+  const histories = nodes.map((r) => JSON.stringify(r.crypto.publishedKeys().map((k) => [k.replica, k.epoch, k.effectiveSeq])));
+  assert.equal(new Set(histories).size, 1, `seed ${w.seed}: replicas disagree on the key history: ${histories.join(' | ')}`);
+  for (const id of ids) assert.equal(nodes[0]!.crypto.keyAt(id, seq).epoch, 1, `replica ${id} on its own key at ${seq}`);
+}
+
+test('every replica publishes its own key, clients are served after the exchange, and bootstrap keys are deleted', () => {
+  const w = new World({ seed: 71, f: 1, clients: 2, requestsPerClient: 10, consensus: KEYS }).start();
+  done(w, 60_000);
+  w.run(20_000); // the keys take effect at a checkpoint boundary ahead, driven there by empty batches
+  w.assertSafe();
+  const r0 = w.replicas[0]!;
+  assert.equal(r0.crypto.exchangedCount(), 4);
+  const effective = Math.max(...r0.crypto.publishedKeys().map((k) => k.effectiveSeq));
+  assert.ok(r0.state!.lastStable + 1 >= effective, `the keys took effect (stable ${r0.state!.lastStable}, keys from ${effective})`);
+  assertKeys(w, [0, 1, 2, 3], effective);
+  for (const r of w.replicas) {
+    assert.deepEqual(r.retired, [0], `replica ${r.id} deleted its bootstrap key`);
+    assert.deepEqual(r.crypto.secretEpochs(), [1]);
+  }
+  // Ordering goes on under the new keys, on the fast path.
+  const before = w.count('committed:fast');
+  for (const c of w.clients) c.add(5);
+  done(w, 30_000);
+  assert.ok(w.count('committed:fast') > before, 'fast-path commits after the new keys took effect');
+  assert.equal(w.count('view-change-started'), 0);
+  w.run(1_000);
+  assertConverged(w);
+});
+
+test('a backup down during the exchange catches up, learns everyone\'s keys, then publishes its own', () => {
+  const w = new World({ seed: 72, f: 1, clients: 2, requestsPerClient: 8, consensus: KEYS });
+  // Down from the first moment: cut off before it sends anything, then stopped.
+  w.isolate(3);
+  w.start();
+  w.crash(3);
+  w.heal();
+  // Three of four (2f + c + 1) exchanging is enough for the clients.
+  done(w, 60_000);
+  w.run(20_000);
+  assert.equal(w.replicas[0]!.crypto.exchangedCount(), 3);
+  w.restart(3);
+  w.run(30_000);
+  w.assertSafe();
+  const r0 = w.replicas[0]!;
+  assert.equal(r0.crypto.exchangedCount(), 4, 'replica 3 published its key after catching up');
+  assert.deepEqual(w.replicas[3]!.crypto.publishedKeys().map((k) => k.replica).sort(), [0, 1, 2, 3]);
+  for (const c of w.clients) c.add(4);
+  done(w, 30_000);
+  w.run(20_000);
+  const effective = Math.max(...r0.crypto.publishedKeys().map((k) => k.effectiveSeq));
+  assertKeys(w, [0, 1, 2, 3], effective);
+  assert.deepEqual(w.replicas[3]!.retired, [0]);
+  assertConverged(w);
+});
+
+test('the primary down during the exchange: a view change, then the exchange and the clients go on', () => {
+  const w = new World({ seed: 73, f: 1, clients: 2, requestsPerClient: 8, consensus: KEYS });
+  w.isolate(0);
+  w.start();
+  w.crash(0);
+  w.heal();
+  done(w, 90_000);
+  assert.ok(w.count('view-entered') > 0);
+  w.run(20_000);
+  assert.equal(w.replicas[1]!.crypto.exchangedCount(), 3);
+  assertConverged(w, [1, 2, 3]);
+});
+
+test('a key without a valid proof of possession is refused, and so is a replayed exchange', () => {
+  const w = new World({ seed: 74, f: 1, clients: 1, requestsPerClient: 4, consensus: KEYS });
+  // Replica 3's shell publishes replica 2's key as its own with its own proof, a rogue key: refused.
+  const r3 = w.replicas[3]!;
+  r3.tamperExchange = (req) => {
+    const k = decodeKeyExchange(req.payload)!;
+    const stolen = w.registry.newConsensusKey(2, 9);
+    return { ...req, payload: encodeKeyExchange({ ...k, publicKey: stolen.publicKey }) };
+  };
+  w.start();
+  done(w, 60_000);
+  w.run(5_000);
+  w.assertSafe();
+  const r0 = w.replicas[0]!;
+  assert.equal(r0.crypto.latestKey(3).epoch, 0, 'the rogue key was not taken');
+  assert.equal(r0.crypto.exchangedCount(), 3);
+  // Replica 1 replays its epoch-1 exchange as a new request: the epoch is not the next one.
+  const published = r0.crypto.latestKey(1);
+  const replay = { clientId: 1, requestSeq: 7, flags: 0, payload: encodeKeyExchange({ epoch: 1, publicKey: published.publicKey, proofOfPossession: published.proofOfPossession }) };
+  const r1 = w.replicas[1]!;
+  const request = { ...replay, signature: r1.crypto.signRequest(requestSigningBytes(replay), r1.state!.lastExecuted + 1) };
+  r1.feed({ kind: 'message', from: 1, message: { type: 'Request', request } });
+  w.run(5_000);
+  assert.equal(r0.crypto.latestKey(1).epoch, 1);
+  assert.deepEqual(
+    r0.crypto.publishedKeys().filter((k) => k.replica === 1).map((k) => k.epoch),
+    [1],
+    'the replayed exchange added nothing',
+  );
+  w.assertSafe();
+});
+
+test('shares signed with a retired key are refused once the new key is in effect', () => {
+  // Replica 2, once on its new key, also signs each share with its bootstrap key (as a thief of the
+  // deleted key would): those copies never verify, and the network goes on.
+  const w = new World({ seed: 75, f: 1, clients: 2, requestsPerClient: 6, consensus: KEYS });
+  const oldKeySigner: Behaviour = {
+    name: 'retired-key-signer',
+    onSend(node, s) {
+      const m = s.message;
+      if (m.type !== 'CommitShare' || node.crypto.keyAt(node.id, m.seq).epoch === 0) return [s];
+      const signature = (w.registry as SimKeyRegistry).share(node.id, 'consensus', commitShareBytes(m.view, m.seq, m.digest));
+      return [{ to: s.to, message: { ...m, signature } }];
+    },
+  };
+  w.replicas[2]!.behaviours.push(oldKeySigner);
+  w.start();
+  done(w, 60_000);
+  w.run(20_000);
+  for (const c of w.clients) c.add(6);
+  done(w, 60_000);
+  assert.ok(w.rejected('bad-share') > 0, 'shares under the retired key were refused');
+  w.assertSafe();
+});
+
+test('with the production cryptography (BLS12-381): the exchange, the switch, the deletion', () => {
+  const w = new World({ seed: 76, f: 1, clients: 1, requestsPerClient: 6, consensus: KEYS, realCrypto: true }).start();
+  done(w, 60_000);
+  w.run(20_000);
+  w.assertSafe();
+  const r0 = w.replicas[0]!;
+  const effective = Math.max(...r0.crypto.publishedKeys().map((k) => k.effectiveSeq));
+  assert.ok(r0.state!.lastStable + 1 >= effective);
+  assertKeys(w, [0, 1, 2, 3], effective);
+  for (const r of w.replicas) assert.deepEqual(r.retired, [0]);
+  for (const c of w.clients) c.add(3);
+  done(w, 30_000);
+  assertConverged(w);
+});
