@@ -2,18 +2,35 @@
  * The stable checkpoints this client node has seen, for `bft_getCheckpoint`. Replicas attach their
  * latest stable checkpoint to each status answer; its certificate — 2f + c + 1 BLS signatures over
  * (sequence number, block, state root, reserved-pages digest) in the checkpoint domain — is checked
- * here against the replicas' consensus keys, and only then kept (in the mirror's store, by
- * sequence number). Anyone can check it again from `network.json`, which is the point.
+ * here against the replicas' consensus keys in effect at its sequence number, and only then kept
+ * (in the mirror's store, by sequence number).
+ *
+ * The keys: the bootstrap keys from `network.json`, then each key the replicas published through
+ * consensus (`consensus/keys.ts`), learnt from their status answers — a record is taken when f + 1
+ * replicas report it identically (so at least one honest one) and its proof of possession verifies.
  */
 import { Reader, Writer } from '../codec/binary.ts';
 import { readCheckpointCert, writeCheckpointCert } from '../codec/message-codec.ts';
 import type { CheckpointCertificate, Message } from '../codec/messages.ts';
 import { checkpointBytes } from '../codec/signing.ts';
-import { DOMAIN_CHECKPOINT, SignerBitVector, blsSignatureFromBytes, verifyAggregate, type BlsPublicKey } from '../crypto/index.ts';
+import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
+import {
+  DOMAIN_CHECKPOINT,
+  SignerBitVector,
+  blsPublicKeyFromBytes,
+  blsPublicKeyToBytes,
+  blsSignatureFromBytes,
+  verifyAggregate,
+  verifyPossession,
+  type BlsPublicKey,
+} from '../crypto/index.ts';
 import { bytesCodec, createRepository, uint64Codec, type KvStore, type Repository } from '../storage/index.ts';
 
 export class CheckpointKeeper {
-  readonly #keys: readonly BlsPublicKey[];
+  readonly #book: KeyBook<BlsPublicKey>;
+  readonly #f: number;
+  /** Key records reported by replicas and not yet taken: encoded record (hex) → who reported it. */
+  readonly #reported = new Map<string, Set<number>>();
   readonly #quorum: number;
   readonly #store: Repository<bigint, Uint8Array>;
   readonly #kv: KvStore;
@@ -21,17 +38,18 @@ export class CheckpointKeeper {
   /** Certificates that did not verify. */
   invalid = 0;
 
-  private constructor(kv: KvStore, keys: readonly BlsPublicKey[], quorum: number, store: Repository<bigint, Uint8Array>) {
+  private constructor(kv: KvStore, keys: readonly BlsPublicKey[], f: number, quorum: number, store: Repository<bigint, Uint8Array>) {
     this.#kv = kv;
-    this.#keys = keys;
+    this.#book = new KeyBook(keys.map((key) => ({ publicKey: blsPublicKeyToBytes(key), proofOfPossession: new Uint8Array(), key })));
+    this.#f = f;
     this.#quorum = quorum;
     this.#store = store;
   }
 
-  /** `quorum`: the signers a checkpoint certificate needs (2f + c + 1). */
-  static async open(kv: KvStore, consensusKeys: readonly BlsPublicKey[], quorum: number): Promise<CheckpointKeeper> {
+  /** `consensusKeys`: the bootstrap keys; `quorum`: the signers a checkpoint certificate needs (2f + c + 1). */
+  static async open(kv: KvStore, consensusKeys: readonly BlsPublicKey[], f: number, quorum: number): Promise<CheckpointKeeper> {
     const store = createRepository(kv, 'checkpointCertificate', uint64Codec, bytesCodec);
-    const keeper = new CheckpointKeeper(kv, consensusKeys, quorum, store);
+    const keeper = new CheckpointKeeper(kv, consensusKeys, f, quorum, store);
     for await (const [, bytes] of store.entries({ reverse: true, limit: 1 })) keeper.#latest = decode(bytes);
     return keeper;
   }
@@ -46,9 +64,16 @@ export class CheckpointKeeper {
     return bytes === undefined ? undefined : decode(bytes);
   }
 
-  /** Looks at a replica's status answer: a newer stable checkpoint that verifies is kept. */
-  onMessage(m: Message): void {
-    if (m.type !== 'NodeStatus' || m.stable === null) return;
+  /** The consensus key replica `r` signs sequence number `seq` with, as far as this node knows. */
+  keyAt(r: number, seq: number): KeyRecord {
+    return this.#book.recordAt(r, seq);
+  }
+
+  /** Looks at replica `from`'s status answer: keys reported by f + 1, then a newer stable checkpoint that verifies. */
+  onMessage(from: number, m: Message): void {
+    if (m.type !== 'NodeStatus') return;
+    this.#learnKeys(from, m.keys);
+    if (m.stable === null) return;
     const cert = m.stable;
     if (this.#latest !== null && cert.seq <= this.#latest.seq) return;
     if (!this.verify(cert)) {
@@ -59,13 +84,54 @@ export class CheckpointKeeper {
     void this.#kv.write([this.#store.putOp(BigInt(cert.seq), encode(cert))]);
   }
 
-  /** Whether 2f + c + 1 replicas' consensus keys signed this checkpoint. */
+  #learnKeys(from: number, keys: readonly Uint8Array[]): void {
+    if (from < 0 || from >= this.#book.n) return;
+    for (const bytes of keys) {
+      const id = Buffer.from(bytes).toString('hex');
+      let who = this.#reported.get(id);
+      if (who === undefined) {
+        if (this.#reported.size >= 4096) continue; // bounded against a replica flooding records
+        this.#reported.set(id, (who = new Set()));
+      }
+      who.add(from);
+    }
+    // Records reach f + 1 in any order; each one is taken when it is its replica's next epoch.
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const [id, who] of this.#reported) {
+        if (who.size < this.#f + 1) continue;
+        let record: KeyRecord;
+        try {
+          record = decodeKeyRecord(Buffer.from(id, 'hex'));
+        } catch {
+          this.#reported.delete(id);
+          continue;
+        }
+        if (record.replica >= this.#book.n || record.epoch <= this.#book.latest(record.replica).epoch) {
+          this.#reported.delete(id);
+          continue;
+        }
+        if (record.epoch !== this.#book.latest(record.replica).epoch + 1) continue;
+        this.#reported.delete(id);
+        try {
+          const pk = blsPublicKeyFromBytes(record.publicKey);
+          if (!verifyPossession(pk, blsSignatureFromBytes(record.proofOfPossession))) continue;
+          this.#book.add(record, pk);
+          progress = true;
+        } catch {
+          continue;
+        }
+      }
+    }
+  }
+
+  /** Whether 2f + c + 1 replicas signed this checkpoint, with their keys in effect at its sequence number. */
   verify(cert: CheckpointCertificate): boolean {
     try {
-      const signers = SignerBitVector.decode(this.#keys.length, cert.cert.signers);
+      const signers = SignerBitVector.decode(this.#book.n, cert.cert.signers);
       if (signers.count() < this.#quorum) return false;
       const signature = blsSignatureFromBytes(cert.cert.signature);
-      return verifyAggregate(DOMAIN_CHECKPOINT, checkpointBytes(cert.seq, cert.summary), signature, signers, this.#keys, this.#quorum);
+      return verifyAggregate(DOMAIN_CHECKPOINT, checkpointBytes(cert.seq, cert.summary), signature, signers, this.#book.keysAt(cert.seq), this.#quorum);
     } catch {
       return false;
     }

@@ -133,7 +133,7 @@ export class ClientNode {
     };
     const statuses = new NodeStatusClient({ send, clientId: material.id, executionKeys });
     const quorums = quorumsOf(network);
-    const checkpoints = await CheckpointKeeper.open(kv, network.replicas.map((r) => r.bootstrapKey), quorums.checkpoint);
+    const checkpoints = await CheckpointKeeper.open(kv, network.replicas.map((r) => r.bootstrapKey), network.f, quorums.checkpoint);
     transport.onFrame((from, frame) => {
       let m: Message;
       try {
@@ -146,7 +146,7 @@ export class ClientNode {
       mirror.onMessage(from, m);
       replicaReads.onMessage(from, m);
       statuses.onMessage(from, m);
-      checkpoints.onMessage(m);
+      checkpoints.onMessage(from, m);
     });
     const quantity = async (kind: AccountField, a: string, at: number) => {
       const r = await reads.read({ kind, address: hexToBytes(a) }, at);

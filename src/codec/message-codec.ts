@@ -193,6 +193,7 @@ function writeBody(w: Writer, m: Message): void {
     case 'NodeStatus':
       w.u64(m.id).u64(m.view).u8(m.active ? 1 : 0).u64(m.lastExecuted).u64(m.lastStable).u64(m.blockNumber).fixed(m.blockHash, 32);
       optional(w, m.stable, writeCheckpointCert);
+      w.u32(m.keyEpoch).list(m.keys, (w, k) => w.bytes(k));
       w.bytes(m.signature);
       return;
     case 'BlockNotice':
@@ -382,6 +383,8 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
         blockNumber: r.u64('blockNumber'),
         blockHash: r.fixed(32, 'blockHash'),
         stable: readOptional(r, readCheckpointCert),
+        keyEpoch: r.u32('keyEpoch'),
+        keys: r.list(4096, (r) => r.bytes(1024, 'key'), 'keys'),
         signature: r.bytes(SIG_MAX, 'signature'),
       };
     case 'BlockData':

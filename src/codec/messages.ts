@@ -309,6 +309,10 @@ export interface NodeStatus {
    * authenticate it on their own: it is outside the status signature).
    */
   readonly stable: CheckpointCertificate | null;
+  /** The epoch of the consensus key this replica signs its next sequence number with (0: bootstrap). */
+  readonly keyEpoch: number;
+  /** Every published consensus key record (`consensus/keys.ts` encoding), oldest first. */
+  readonly keys: readonly Uint8Array[];
   readonly signature: Uint8Array;
 }
 

@@ -4,6 +4,7 @@
  * a slow-path commit vote, a reply signature is not a checkpoint).
  */
 import { Writer } from './binary.ts';
+import { sha256 } from '../crypto/hash.ts';
 import { writeBatch, writeSummary, writeViewChangeBody } from './message-codec.ts';
 import { DIGEST_LENGTH, type Batch, type ClientRequest, type ExecSummary, type NodeStatus, type ViewChange } from './messages.ts';
 
@@ -53,10 +54,11 @@ export function viewChangeBytes(vc: Omit<ViewChange, 'signature' | 'type'>): Uin
   return w.finish();
 }
 
-const TAG_NODE_STATUS = new TextEncoder().encode('bulwark/node-status/v1');
+const TAG_NODE_STATUS = new TextEncoder().encode('bulwark/node-status/v2');
 
 /** What a replica signs when it tells client node `clientId` where it stands. */
 export function nodeStatusBytes(clientId: number, m: Omit<NodeStatus, 'type' | 'signature' | 'stable'>): Uint8Array {
+  const keys = new Writer(64 * m.keys.length + 8).list(m.keys, (w, k) => w.bytes(k)).finish();
   return new Writer(96)
     .raw(TAG_NODE_STATUS)
     .u32(clientId)
@@ -67,6 +69,8 @@ export function nodeStatusBytes(clientId: number, m: Omit<NodeStatus, 'type' | '
     .u64(m.lastStable)
     .u64(m.blockNumber)
     .fixed(m.blockHash, 32)
+    .u32(m.keyEpoch)
+    .fixed(sha256(keys), 32)
     .finish();
 }
 

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
-import { nodeStatusBytes } from '../codec/signing.ts';
-import type { Message, ReadRequest } from '../codec/messages.ts';
+import { nodeStatusBytes, requestSigningBytes } from '../codec/signing.ts';
+import type { ClientRequest, Message, ReadRequest } from '../codec/messages.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { createBlsConsensusCrypto } from '../consensus/bls-crypto.ts';
 import { makeConsensusConfig, primaryOf, type ConsensusConfig } from '../consensus/config.ts';
@@ -17,6 +17,9 @@ import type { Input, Output } from '../consensus/io.ts';
 import { preverify, restoreReplica, step } from '../consensus/replica.ts';
 import type { ReplicaState } from '../consensus/state.ts';
 import { blsSignatureToBytes, initHashes, signNodeAuth } from '../crypto/index.ts';
+import type { BlsConsensusCrypto } from '../consensus/bls-crypto.ts';
+import { encodeKeyExchange, encodeKeyRecord } from '../consensus/keys.ts';
+import type { ConsensusKeyStore } from '../setup/consensus-keys.ts';
 import { Executor } from '../execution/executor.ts';
 import { TlsTransport } from '../net/tls-transport.ts';
 import type { TlsTuning } from '../net/tls-options.ts';
@@ -63,6 +66,12 @@ export class ReplicaNode {
   #idle: Promise<void> = Promise.resolve();
   /** The block being executed, if any. */
   #execution: Promise<void> = Promise.resolve();
+  readonly #crypto: BlsConsensusCrypto;
+  readonly #keyStore: ConsensusKeyStore;
+  /** This replica's key exchange in progress: the signed request, and when it was last sent. */
+  #exchange: { request: ClientRequest; sentAt: number } | null = null;
+  /** Key work (generating a key file, deleting a retired one) runs one piece at a time, off the loop. */
+  #keyWork: Promise<void> | null = null;
   /** The newest block announcement sent, repeated to mirrors that ask for blocks (catch-up when idle). */
   #lastNotice: Uint8Array | null = null;
   readonly #sideWork = new Set<Promise<void>>();
@@ -76,6 +85,7 @@ export class ReplicaNode {
     executor: Executor;
     transport: TlsTransport;
     state: ReplicaState;
+    crypto: BlsConsensusCrypto;
     onFatal: (reason: string) => void;
   }) {
     this.id = parts.material.id;
@@ -86,6 +96,8 @@ export class ReplicaNode {
     this.#executor = parts.executor;
     this.#transport = parts.transport;
     this.#state = parts.state;
+    this.#crypto = parts.crypto;
+    this.#keyStore = parts.material.consensusKeys;
     this.#onFatal = parts.onFatal;
     const executionKey = parts.material.executionKey;
     this.#signExecution = (bytes) => signNodeAuth(executionKey, bytes);
@@ -116,7 +128,7 @@ export class ReplicaNode {
       const persisted = await store.load();
       const crypto = createBlsConsensusCrypto({
         self: material.id,
-        consensusSecrets: new Map(material.bootstrapKey === null ? [] : [[0, material.bootstrapKey]]),
+        consensusSecrets: material.consensusKeys.secrets(),
         consensusPublic: network.replicas.map((r) => r.bootstrapKey),
         bootstrapProofs: network.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
         executionSecret: material.executionKey,
@@ -135,6 +147,7 @@ export class ReplicaNode {
         executor,
         transport,
         state,
+        crypto,
         onFatal: o.onFatal ?? (() => undefined),
       });
       transport.onFrame((from, frame) => node.#onFrame(from, frame));
@@ -207,7 +220,17 @@ export class ReplicaNode {
     }
     const s = this.#state;
     const head = this.#executor.head;
-    const body = { id, view: s.view, active: s.active, lastExecuted: s.lastExecuted, lastStable: s.lastStable, blockNumber: Number(head.header.number), blockHash: head.hash() };
+    const body = {
+      id,
+      view: s.view,
+      active: s.active,
+      lastExecuted: s.lastExecuted,
+      lastStable: s.lastStable,
+      blockNumber: Number(head.header.number),
+      blockHash: head.hash(),
+      keyEpoch: this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch,
+      keys: this.#crypto.publishedKeys().map(encodeKeyRecord),
+    };
     const signature = this.#signExecution(nodeStatusBytes(from, body));
     this.#transport.send(from, encodeMessage({ type: 'NodeStatus', ...body, stable: s.stableCert, signature }));
   }
@@ -292,6 +315,44 @@ export class ReplicaNode {
     const { outputs, wakeAt } = step(this.#state, input);
     this.#arm(wakeAt);
     for (const o of outputs) await this.#carryOut(o);
+    if (this.#state.cfg.keyExchange && this.#keyWork === null) {
+      this.#keyWork = this.#keys()
+        .catch((err: unknown) => this.#fatal(`key lifecycle failed: ${err instanceof Error ? err.message : String(err)}`, err))
+        .finally(() => (this.#keyWork = null));
+    }
+  }
+
+  /**
+   * This replica's keys (ARCHITECTURE "Keys"): while it is still on its bootstrap key it makes
+   * the next key — written to its key file before anything is published, so a crash never loses
+   * it — and publishes it through consensus in a request signed with the key in effect, again
+   * every second until executed; once the stable checkpoint is past the point where a newer key
+   * took effect, every older private key is erased from memory and from disk.
+   */
+  async #keys(): Promise<void> {
+    const s = this.#state;
+    if (this.#crypto.latestKey(this.id).epoch === 0) {
+      const now = Date.now();
+      if (this.#exchange === null) {
+        const key = await this.#keyStore.generate(1);
+        this.#crypto.addSecret(1, key.secret);
+        const unsigned = { clientId: this.id, requestSeq: 1, flags: 0, payload: encodeKeyExchange({ epoch: 1, publicKey: key.publicKey, proofOfPossession: key.proofOfPossession }) };
+        const request = { ...unsigned, signature: this.#crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
+        this.#exchange = { request, sentAt: 0 };
+        this.#log.info({ epoch: 1, created: key.created, path: key.path }, 'consensus key generated; publishing it');
+      }
+      if (now - this.#exchange.sentAt >= 1_000) {
+        this.#exchange.sentAt = now;
+        this.#enqueue({ kind: 'message', from: this.id, message: { type: 'Request', request: this.#exchange.request }, now });
+      }
+    }
+    const inEffect = this.#crypto.keyAt(this.id, s.lastStable + 1).epoch;
+    for (const epoch of this.#crypto.secretEpochs()) {
+      if (epoch >= inEffect) continue;
+      this.#crypto.forgetSecret(epoch);
+      const retired = await this.#keyStore.retire(epoch);
+      this.#log.info({ epoch, inEffect, path: retired.path, bytes: retired.bytes, erased: retired.erased }, 'retired consensus key deleted (overwritten, then removed)');
+    }
   }
 
   async #carryOut(o: Output): Promise<void> {
@@ -361,6 +422,7 @@ export class ReplicaNode {
     if (this.#timer !== null) clearTimeout(this.#timer);
     await this.#idle;
     await this.#execution;
+    await this.#keyWork;
     await Promise.allSettled([...this.#sideWork]);
     await this.#transport.close();
     if (this.#server !== null) await new Promise((r) => this.#server!.close(r));

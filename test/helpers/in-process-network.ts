@@ -38,6 +38,8 @@ export interface InProcessNetwork {
   readonly replicas: readonly ReplicaNode[];
   /** The setup's directory: `replica-0` … `replica-3`, `client-4`, `network.json`. */
   readonly root: string;
+  /** Stops every replica and starts them all again on their directories. */
+  restartReplicas(): Promise<void>;
   /** Stops the client node and starts it again on its directory with `options` (same port). */
   restartClient(options?: InProcessNetworkOptions['client']): Promise<ClientNode>;
   stop(): Promise<void>;
@@ -66,7 +68,8 @@ export async function startInProcessNetwork(seedByte: number, o: InProcessNetwor
       chainConfig: testConfig(o.chain),
       seed: new Uint8Array(32).fill(seedByte),
     });
-    for (let id = 0; id < 4; id++) replicas.push(await ReplicaNode.start({ dir: join(root, `replica-${id}`), logger, ...(o.consensus === undefined ? {} : { consensus: o.consensus }) }));
+    const startReplica = (id: number) => ReplicaNode.start({ dir: join(root, `replica-${id}`), logger, ...(o.consensus === undefined ? {} : { consensus: o.consensus }) });
+    for (let id = 0; id < 4; id++) replicas.push(await startReplica(id));
     client = await startClient(o.client);
     const tls = o.client?.rpcSecurity?.tls !== undefined;
     const net: InProcessNetwork = {
@@ -78,6 +81,10 @@ export async function startInProcessNetwork(seedByte: number, o: InProcessNetwor
       },
       replicas,
       root,
+      restartReplicas: async () => {
+        await Promise.all(replicas.splice(0).map((r) => r.stop()));
+        for (let id = 0; id < 4; id++) replicas.push(await startReplica(id));
+      },
       restartClient: async (options) => {
         if (client !== null) await client.stop();
         client = null;

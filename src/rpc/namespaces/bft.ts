@@ -7,6 +7,7 @@ import type { Block } from '@ethereumjs/block';
 import { reachedByFPlusOne, type NodeStatusClient } from '../../client/node-status.ts';
 import type { CertificateEntry } from '../../client/mirror.ts';
 import type { CheckpointCertificate } from '../../codec/messages.ts';
+import type { KeyRecord } from '../../consensus/keys.ts';
 import { checkpointBytes, replyBytes } from '../../codec/signing.ts';
 import { SignerBitVector } from '../../crypto/index.ts';
 import type { ChainReader } from '../../execution/reader.ts';
@@ -25,7 +26,11 @@ export interface BftBackend {
   /** The notices that certified a block in the mirror (`LedgerMirror.certificate`). */
   certificate(number: bigint): Promise<readonly CertificateEntry[] | undefined>;
   /** Stable checkpoints seen and verified (`CheckpointKeeper`). */
-  readonly checkpoints: { readonly latest: CheckpointCertificate | null; get(seq: number): Promise<CheckpointCertificate | undefined> };
+  readonly checkpoints: {
+    readonly latest: CheckpointCertificate | null;
+    get(seq: number): Promise<CheckpointCertificate | undefined>;
+    keyAt(replica: number, seq: number): KeyRecord;
+  };
   /** Checkpoint certificates need this many signers (2f + c + 1). */
   readonly checkpointQuorum: number;
   /** Link state per replica id. */
@@ -59,6 +64,12 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
           stateRoot: hexD(cert.summary.stateRoot),
           reservedDigest: hexD(cert.summary.reservedDigest),
           signers: [...signers.indices()],
+          // Each signer's consensus key at that sequence number: its bootstrap key (epoch 0, in
+          // network.json) or one it published through consensus.
+          signerKeys: [...signers.indices()].map((r) => {
+            const k = b.checkpoints.keyAt(r, cert.seq);
+            return { replica: r, epoch: k.epoch, publicKey: hexD(k.publicKey) };
+          }),
           quorum: b.checkpointQuorum,
           signature: hexD(cert.cert.signature),
           signedMessage: hexD(checkpointBytes(cert.seq, cert.summary)),
@@ -128,6 +139,7 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
                   viewChange: !r.active,
                   lastExecuted: r.lastExecuted,
                   stableCheckpoint: r.lastStable,
+                  keyEpoch: r.keyEpoch,
                   block: r.blockNumber,
                   blockHash: hexD(r.blockHash),
                 }),
