@@ -44,7 +44,7 @@ export function tryExecute(s: ReplicaState): void {
   const timestamp = Math.max(entry.batch.timestamp, s.lastTimestamp);
   s.executing = seq;
   s.executingBatch = { batch: entry.batch, requests: fresh, forApp, internal, deferred };
-  s.out.push({ kind: 'execute', seq, timestamp, requests: forApp, batch: entry.batch, keyRecords });
+  s.out.push({ kind: 'execute', seq, timestamp, requests: forApp, batch: entry.batch, keyRecords, internal: internalRequests });
 }
 
 export function resultLeaf(r: Pick<ClientRequest, 'clientId' | 'requestSeq'>, result: Uint8Array): Uint8Array {

@@ -71,6 +71,11 @@ export type Output =
       readonly batch: Batch;
       /** Keys this batch published: reserved pages, written with the batch's block. */
       readonly keyRecords: readonly KeyRecord[];
+      /**
+       * The replicas' own requests (key exchanges) this batch executed in the state machine: the
+       * application records them in the client table with the others (exactly-once).
+       */
+      readonly internal: readonly ClientRequest[];
     }
   /** Read committed batches `fromSeq..toSeq` from the ledger and send them to `to` as CommittedBatch. */
   | { readonly kind: 'serve'; readonly to: number; readonly fromSeq: number; readonly toSeq: number }

@@ -89,7 +89,13 @@ export class EthereumApp {
    * Runs one committed batch's fresh requests (the `execute` output of the state machine), and
    * writes the keys it published into the reserved pages in the same atomic batch.
    */
-  async execute(seq: number, timestamp: number, requests: readonly ClientRequest[], keyRecords: readonly KeyRecord[] = []): Promise<AppExecution> {
+  async execute(
+    seq: number,
+    timestamp: number,
+    requests: readonly ClientRequest[],
+    keyRecords: readonly KeyRecord[] = [],
+    internal: readonly ClientRequest[] = [],
+  ): Promise<AppExecution> {
     if (seq !== this.#at.seq + 1) {
       throw new BulwarkError('APP_OUT_OF_ORDER', `sequence ${seq} after ${this.#at.seq}`, { seq, last: this.#at.seq });
     }
@@ -102,9 +108,11 @@ export class EthereumApp {
     });
     const rawTxs = decoded.flatMap((d) => d ?? []);
     const at: Progress = { seq, lastTimestamp: requests.length > 0 ? timestamp : this.#at.lastTimestamp };
+    // The client table records every executed request, the replicas' own (key exchanges) too.
+    const executed = [...requests, ...internal];
     const clients = new Map(this.#clients);
-    for (const r of requests) clients.set(r.clientId, r.requestSeq);
-    const ops = [...this.#reservedOps(at, requests), ...keyRecords.map((k) => this.#keyTable.putOp(keyId(k), encodeKeyRecord(k)))];
+    for (const r of executed) clients.set(r.clientId, Math.max(clients.get(r.clientId) ?? 0, r.requestSeq));
+    const ops = [...this.#reservedOps(at, executed), ...keyRecords.map((k) => this.#keyTable.putOp(keyId(k), encodeKeyRecord(k)))];
     let outcomes: TxOutcome[] = [];
     let block = false;
     if (rawTxs.length === 0) {

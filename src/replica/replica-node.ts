@@ -278,7 +278,7 @@ export class ReplicaNode {
     // leave before execution takes the thread.
     await new Promise((resolve) => setImmediate(resolve));
     try {
-      const r = await this.#app.execute(o.seq, o.timestamp, o.requests, o.keyRecords);
+      const r = await this.#app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal);
       if (r.block) this.#log.debug({ seq: o.seq, block: r.summary.blockNumber, requests: o.requests.length }, 'block');
       this.#enqueue({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: Date.now() });
     } catch (err) {

@@ -155,3 +155,25 @@ test('with the production cryptography (BLS12-381): the exchange, the switch, th
   done(w, 30_000);
   assertConverged(w);
 });
+
+test('a key exchange is executed once, even re-sent to a replica that restarted after executing it', () => {
+  // Found by the sweep: the client table did not record replicas' own requests, so a replica that
+  // restarted forgot it had executed one, and a late copy was ordered and executed again.
+  const w = new World({ seed: 77, f: 1, clients: 1, requestsPerClient: 4, consensus: KEYS }).start();
+  while (w.replicas[0]!.crypto.latestKey(2).epoch === 0) w.run(5);
+  // Published, not yet in effect: the primary restarts from its store, then gets a late copy of
+  // replica 2's exchange (still validly signed: the bootstrap key is in effect until the boundary).
+  assert.ok(w.replicas[0]!.state!.lastExecuted < w.replicas[0]!.crypto.latestKey(2).effectiveSeq);
+  w.crash(0);
+  w.restart(0);
+  const published = w.replicas[0]!.crypto.latestKey(2);
+  const again = { clientId: 2, requestSeq: 1, flags: 0, payload: encodeKeyExchange({ epoch: 1, publicKey: published.publicKey, proofOfPossession: published.proofOfPossession }) };
+  // Signed with replica 2's bootstrap key, as the original was (replica 2 itself has erased it by now).
+  const request = { ...again, signature: (w.registry as SimKeyRegistry).share(2, 'consensus', requestSigningBytes(again)) };
+  w.replicas[0]!.feed({ kind: 'message', from: 2, message: { type: 'Request', request } });
+  for (const c of w.clients) c.add(2);
+  done(w, 30_000);
+  w.run(2_000);
+  w.assertSafe();
+  assert.deepEqual(w.replicas[0]!.crypto.publishedKeys().filter((k) => k.replica === 2).map((k) => k.epoch), [1]);
+});

@@ -19,11 +19,17 @@ function h(...parts: (Uint8Array | string)[]): Uint8Array {
 export class FakeApp {
   state: AppState = GENESIS_APP;
 
-  execute(seq: number, timestamp: number, requests: readonly ClientRequest[], keyRecords: readonly KeyRecord[] = []): { summary: ExecSummary; results: Uint8Array[] } {
+  execute(
+    seq: number,
+    timestamp: number,
+    requests: readonly ClientRequest[],
+    keyRecords: readonly KeyRecord[] = [],
+    internal: readonly ClientRequest[] = [],
+  ): { summary: ExecSummary; results: Uint8Array[] } {
     const prev = this.state;
     const results = requests.map((r) => h('result', String(r.clientId), String(r.requestSeq), r.payload));
     const clients = new Map(prev.clients);
-    for (const r of requests) clients.set(r.clientId, r.requestSeq);
+    for (const r of [...requests, ...internal]) clients.set(r.clientId, Math.max(clients.get(r.clientId) ?? 0, r.requestSeq));
     const makesBlock = requests.length > 0;
     const stateRoot = makesBlock ? h(prev.summary.stateRoot, String(seq), ...results) : prev.summary.stateRoot;
     const blockNumber = prev.summary.blockNumber + (makesBlock ? 1 : 0);

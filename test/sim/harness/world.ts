@@ -300,7 +300,7 @@ export class World {
         const value = `${r.reply.seq}:${hex(e.result)}`;
         const prior = this.#clientResults.get(key);
         if (prior === undefined) this.#clientResults.set(key, value);
-        else if (prior !== value) this.violations.push(`safety: request ${key} executed twice with different outcomes`);
+        else if (prior !== value) this.violations.push(`safety: request ${key} executed twice with different outcomes (${node.label}: ${value.slice(0, 200)}; before: ${prior.slice(0, 200)})`);
       }
     }
   }
