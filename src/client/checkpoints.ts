@@ -13,7 +13,7 @@ import { Reader, Writer } from '../codec/binary.ts';
 import { readCheckpointCert, writeCheckpointCert } from '../codec/message-codec.ts';
 import type { CheckpointCertificate, Message } from '../codec/messages.ts';
 import { checkpointBytes } from '../codec/signing.ts';
-import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
+import { KeyBook, decodeKeyRecord, encodeKeyRecord, keyRecordId, type KeyRecord } from '../consensus/keys.ts';
 import {
   DOMAIN_CHECKPOINT,
   SignerBitVector,
@@ -33,6 +33,7 @@ export class CheckpointKeeper {
   readonly #reported = new Map<string, Set<number>>();
   readonly #quorum: number;
   readonly #store: Repository<bigint, Uint8Array>;
+  readonly #keyTable: Repository<Uint8Array, Uint8Array>;
   readonly #kv: KvStore;
   #latest: CheckpointCertificate | null = null;
   /** Certificates that did not verify. */
@@ -40,6 +41,7 @@ export class CheckpointKeeper {
 
   private constructor(kv: KvStore, keys: readonly BlsPublicKey[], f: number, quorum: number, store: Repository<bigint, Uint8Array>) {
     this.#kv = kv;
+    this.#keyTable = createRepository(kv, 'keyTable', bytesCodec, bytesCodec);
     this.#book = new KeyBook(keys.map((key) => ({ publicKey: blsPublicKeyToBytes(key), proofOfPossession: new Uint8Array(), key })));
     this.#f = f;
     this.#quorum = quorum;
@@ -51,6 +53,11 @@ export class CheckpointKeeper {
     const store = createRepository(kv, 'checkpointCertificate', uint64Codec, bytesCodec);
     const keeper = new CheckpointKeeper(kv, consensusKeys, f, quorum, store);
     for await (const [, bytes] of store.entries({ reverse: true, limit: 1 })) keeper.#latest = decode(bytes);
+    // The keys learnt before a restart (each checked when it was taken).
+    for await (const [, bytes] of createRepository(kv, 'keyTable', bytesCodec, bytesCodec).entries()) {
+      const record = decodeKeyRecord(bytes);
+      keeper.#book.add(record, blsPublicKeyFromBytes(record.publicKey));
+    }
     return keeper;
   }
 
@@ -117,6 +124,8 @@ export class CheckpointKeeper {
           const pk = blsPublicKeyFromBytes(record.publicKey);
           if (!verifyPossession(pk, blsSignatureFromBytes(record.proofOfPossession))) continue;
           this.#book.add(record, pk);
+          // Kept with the checkpoints, so the key history survives a restart and `verify-ledger` can use it.
+          void this.#kv.write([this.#keyTable.putOp(keyRecordId(record), encodeKeyRecord(record))]);
           progress = true;
         } catch {
           continue;

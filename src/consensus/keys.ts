@@ -60,6 +60,11 @@ export function encodeKeyRecord(k: KeyRecord): Uint8Array {
   return new Writer(256).u32(k.replica).u32(k.epoch).bytes(k.publicKey).u64(k.effectiveSeq).u64(k.publishedSeq).bytes(k.proofOfPossession).finish();
 }
 
+/** A record's key in a key table (prefix `keyTable`): replica, then epoch, so a table reads back in order. */
+export function keyRecordId(k: Pick<KeyRecord, 'replica' | 'epoch'>): Uint8Array {
+  return new Writer(8).u32(k.replica).u32(k.epoch).finish();
+}
+
 export function decodeKeyRecord(bytes: Uint8Array): KeyRecord {
   const r = new Reader(bytes);
   const k = {

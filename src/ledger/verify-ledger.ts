@@ -38,16 +38,20 @@ import { decodeTxPayload } from '../codec/tx-payload.ts';
 import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { quorumsOf, type Quorums } from '../consensus/config.ts';
+import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
 import {
   DOMAIN_CHECKPOINT,
   DOMAIN_CONSENSUS,
   SignerBitVector,
+  blsPublicKeyFromBytes,
+  blsPublicKeyToBytes,
   blsSignatureFromBytes,
   initHashes,
   keccak256,
   sha256,
   verifyAggregate,
   verifyNodeAuth,
+  verifyPossession,
   type BlsDomain,
   type BlsPublicKey,
   type NodeAuthPublicKey,
@@ -98,6 +102,7 @@ export type InconsistencyKind =
   | 'gas-used'
   | 'tx-index'
   | 'bloom-index'
+  | 'key-table'
   | 'head'
   | 'state-node'
   | 'code'
@@ -172,13 +177,49 @@ export function keyHistoryOf(network: NetworkConfig): KeyHistory {
   const bootstrap = network.replicas.map((r) => r.bootstrapKey);
   const execution = network.replicas.map((r) => r.executionKey);
   return {
-    // Today every sequence number is signed with the bootstrap keys of network.json. Consensus key
-    // rotation (`consensus/keys.ts`) plugs its key history in here: the keys in effect at `seq`,
-    // read from the reserved pages of the store being verified.
+    // The bootstrap keys of network.json; `keyHistoryWithPublished` adds the keys the store's
+    // key table says the replicas published (`consensus/keys.ts`).
     consensusKeysAt: () => bootstrap,
     // Execution keys are not rotated yet; a rotation would answer by block number here.
     executionKeysAt: () => execution,
   };
+}
+
+/**
+ * The key history with the keys the replicas published through consensus (the reserved page
+ * `keyTable` of a replica's store; on a client node, the records it took from f + 1 replicas).
+ * Each record must be its replica's next epoch, take effect after the previous one, and carry a
+ * valid proof of possession.
+ */
+async function keyHistoryWithPublished(kv: KvStore, network: NetworkConfig, base: KeyHistory): Promise<KeyHistory> {
+  const book = new KeyBook<BlsPublicKey>(
+    network.replicas.map((r) => ({ publicKey: blsPublicKeyToBytes(r.bootstrapKey), proofOfPossession: new Uint8Array(), key: r.bootstrapKey })),
+  );
+  let published = 0;
+  for await (const [, bytes] of createRepository(kv, 'keyTable', bytesCodec, bytesCodec).entries()) {
+    let record: KeyRecord;
+    try {
+      record = decodeKeyRecord(bytes);
+    } catch {
+      fail('key-table', 'key table', 'a published key record does not decode');
+    }
+    const where = `key table: replica ${record.replica} epoch ${record.epoch}`;
+    let pk: BlsPublicKey;
+    try {
+      pk = blsPublicKeyFromBytes(record.publicKey);
+      if (!verifyPossession(pk, blsSignatureFromBytes(record.proofOfPossession))) throw new Error('no possession');
+    } catch {
+      fail('key-table', where, 'the key or its proof of possession does not verify');
+    }
+    try {
+      book.add(record, pk);
+    } catch (err) {
+      fail('key-table', where, err instanceof Error ? err.message : String(err));
+    }
+    published++;
+  }
+  if (published === 0) return base;
+  return { consensusKeysAt: (seq) => book.keysAt(seq), executionKeysAt: (n) => base.executionKeysAt(n) };
 }
 
 // ---- the directory ---------------------------------------------------------------------------
@@ -271,7 +312,8 @@ const seqCodec: Codec<number> = {
 
 interface Checker {
   readonly kv: KvStore;
-  readonly ctx: LedgerContext;
+  /** The context, its key history completed from the store's key table once read. */
+  ctx: LedgerContext;
   readonly common: Common;
   readonly q: Quorums;
   readonly blocks: BlockStore;
@@ -296,6 +338,7 @@ export async function verifyLedgerStore(kv: KvStore, ctx: LedgerContext): Promis
   // BlockStore is used for reads only (`open` is never called: it may write the log-index marker).
   const c: Checker = { kv, ctx, common, q: quorumsOf(ctx.network), blocks: new BlockStore(kv, common), counts };
   try {
+    c.ctx = { ...ctx, keys: await keyHistoryWithPublished(kv, ctx.network, ctx.keys) };
     await checkChainConfig(c);
     const head = await checkBlocks(c);
     await checkHeadState(c, head);

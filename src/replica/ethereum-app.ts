@@ -12,7 +12,7 @@ import { Writer } from '../codec/binary.ts';
 import type { ClientRequest, ExecSummary } from '../codec/messages.ts';
 import { decodeTxPayload, encodeRequestResult, type RequestResult, type TxOutcome } from '../codec/tx-payload.ts';
 import type { AppState } from '../consensus/replica.ts';
-import { decodeKeyRecord, encodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
+import { decodeKeyRecord, encodeKeyRecord, keyRecordId, type KeyRecord } from '../consensus/keys.ts';
 import { keccak256, sha256 } from '../crypto/index.ts';
 import type { Executor } from '../execution/executor.ts';
 import { createRepository, utf8Codec, bytesCodec, type BatchOp, type Codec, type KvStore, type Repository } from '../storage/index.ts';
@@ -112,7 +112,7 @@ export class EthereumApp {
     const executed = [...requests, ...internal];
     const clients = new Map(this.#clients);
     for (const r of executed) clients.set(r.clientId, Math.max(clients.get(r.clientId) ?? 0, r.requestSeq));
-    const ops = [...this.#reservedOps(at, executed), ...keyRecords.map((k) => this.#keyTable.putOp(keyId(k), encodeKeyRecord(k)))];
+    const ops = [...this.#reservedOps(at, executed), ...keyRecords.map((k) => this.#keyTable.putOp(keyRecordId(k), encodeKeyRecord(k)))];
     let outcomes: TxOutcome[] = [];
     let block = false;
     if (rawTxs.length === 0) {
@@ -189,11 +189,6 @@ function outcomesOf(
     throw new BulwarkError('APP_RESULT_MISMATCH', `${position} transactions thought included, the block has ${includedCount}`);
   }
   return out;
-}
-
-/** The key-table key of a record: replica, then epoch, so the table reads back in order. */
-function keyId(k: KeyRecord): Uint8Array {
-  return new Writer(8).u32(k.replica).u32(k.epoch).finish();
 }
 
 function readU64(b: Uint8Array, what: string): number {

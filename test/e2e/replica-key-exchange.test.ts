@@ -4,11 +4,13 @@
 // Client transactions land before, during and after.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initHashes } from '../../src/crypto/hash.ts';
 import { DOMAIN_CHECKPOINT, SignerBitVector, blsPublicKeyFromBytes, blsSignatureFromBytes, verifyAggregate } from '../../src/crypto/index.ts';
 import { hexToBytes } from '../../src/crypto/hex.ts';
+import { verifyLedgerDirectory } from '../../src/ledger/verify-ledger.ts';
 import { buildCommon } from '../../src/execution/common.ts';
 import { CHAIN_ID, signTx, testKey } from '../helpers/chain.ts';
 import { startInProcessNetwork, type InProcessNetwork } from '../helpers/in-process-network.ts';
@@ -64,6 +66,18 @@ test('replicas replace their bootstrap keys and erase them; transactions land th
   const keys = cp.signerKeys.map((k) => blsPublicKeyFromBytes(hexToBytes(k.publicKey)));
   const all = [0, 1, 2, 3].map((r) => keys[cp!.signers.indexOf(r)] ?? keys[0]!);
   assert.ok(verifyAggregate(DOMAIN_CHECKPOINT, hexToBytes(cp.signedMessage), blsSignatureFromBytes(hexToBytes(cp.signature)), SignerBitVector.fromIndices(4, cp.signers), all, 3));
+  // The ledgers check out offline against the key history: certificates before the switch under
+  // the bootstrap keys, after it under the replicas' own (read from the key table).
+  for (const dir of ['replica-1', 'client-4']) {
+    const copy = mkdtempSync(join(tmpdir(), 'bulwark-kx-copy-'));
+    try {
+      cpSync(join(net.root, dir), copy, { recursive: true });
+      const result = await verifyLedgerDirectory({ dir: copy });
+      assert.ok(result.ok, `${dir}: ${result.ok ? "" : JSON.stringify(result.problem)}`);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }
   // A restart of every replica reads the key files and the key history, and goes on.
   await net.restartReplicas();
   assert.equal((await send()).status, '0x1', 'a transaction lands after all replicas restarted on their own keys');
