@@ -28,6 +28,8 @@ const cfg = makeConsensusConfig({
   c: 0,
   clients: setup.clients,
   maxBatchRequests: setup.batch,
+  // Ordering alone is measured: no replica shell here exchanges keys.
+  keyExchange: false,
   maxInFlight: Number(process.env.BENCH_INFLIGHT ?? 8),
   fastPathTimeoutMs: Number(process.env.BENCH_FAST_TIMEOUT ?? 150),
   batchDelayMs: 1,

@@ -44,7 +44,8 @@ export interface ConsensusConfig {
   /**
    * Replicas replace their bootstrap consensus keys with keys they generate, published through
    * consensus (`keys.ts`); until 2f + c + 1 have published one, client requests are not executed.
-   * Off: replicas keep the bootstrap keys, and key-exchange requests are refused.
+   * Off (tests and simulations that study something else): replicas keep the bootstrap keys, and
+   * key-exchange requests are refused.
    */
   readonly keyExchange: boolean;
 }
@@ -66,7 +67,7 @@ export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'client
   retransmitMs: 400,
   catchUpChunk: 64,
   maxClockSkewMs: 60_000,
-  keyExchange: false,
+  keyExchange: true,
 };
 
 export interface Quorums {

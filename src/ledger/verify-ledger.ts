@@ -29,7 +29,7 @@ import type { Common } from '@ethereumjs/common';
 import { RLP } from '@ethereumjs/rlp';
 import { KECCAK256_NULL, KECCAK256_RLP, createContractAddress } from '@ethereumjs/util';
 import { encodeReceipt } from '@ethereumjs/vm';
-import { Reader, Writer } from '../codec/binary.ts';
+import { Reader } from '../codec/binary.ts';
 import { decodeMessage, readCheckpointCert } from '../codec/message-codec.ts';
 import type { BlockNotice, Certificate, CheckpointCertificate, CommitCertificate } from '../codec/messages.ts';
 import { decodeCommitted, decodeStable } from '../codec/records.ts';
@@ -39,6 +39,7 @@ import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { quorumsOf, type Quorums } from '../consensus/config.ts';
 import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
+import { reservedPagesDigest } from '../replica/ethereum-app.ts';
 import {
   DOMAIN_CHECKPOINT,
   DOMAIN_CONSENSUS,
@@ -736,17 +737,17 @@ async function checkStable(c: Checker, head: CheckedBlock, executed: number): Pr
   }
 }
 
-/** `EthereumApp`'s reserved digest: every client's last executed request, in client order. */
+/** `EthereumApp`'s reserved-pages digest, from the store's client table and key table. */
 async function reservedDigest(c: Checker): Promise<Uint8Array> {
-  const table: [number, bigint][] = [];
+  const table = new Map<number, number>();
   const repo = createRepository(c.kv, 'clientTable', bytesCodec, bytesCodec);
   for await (const [k, v] of repo.entries()) {
     if (k.length !== 4 || v.length !== 8) fail('execution-progress', 'client table', 'an entry is malformed', '4-byte key, 8-byte value', `${k.length}-byte key, ${v.length}-byte value`);
-    table.push([new DataView(k.buffer, k.byteOffset, 4).getUint32(0), new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0)]);
+    table.set(new DataView(k.buffer, k.byteOffset, 4).getUint32(0), Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0)));
   }
-  const w = new Writer(16 + table.length * 12).raw(new TextEncoder().encode('bulwark/reserved/v1'));
-  for (const [client, seq] of table) w.u32(client).u64(Number(seq));
-  return sha256(w.finish());
+  const keys: KeyRecord[] = [];
+  for await (const [, bytes] of createRepository(c.kv, 'keyTable', bytesCodec, bytesCodec).entries()) keys.push(decodeKeyRecord(bytes));
+  return reservedPagesDigest(table, keys);
 }
 
 /** Why a certificate failed, as "found": too few signers, or enough whose aggregate is not valid. */

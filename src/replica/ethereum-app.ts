@@ -144,20 +144,8 @@ export class EthereumApp {
     return ops;
   }
 
-  /**
-   * The reserved pages' digest: every client's last executed request, in client order, then every
-   * published key, in (replica, epoch) order.
-   */
   #reservedDigest(): Uint8Array {
-    const w = new Writer(16 + this.#clients.size * 12).raw(new TextEncoder().encode('bulwark/reserved/v1'));
-    for (const [c, s] of [...this.#clients].sort((a, b) => a[0] - b[0])) w.u32(c).u64(s);
-    const keys = [...this.#keys].sort((a, b) => a.replica - b.replica || a.epoch - b.epoch);
-    if (keys.length > 0) {
-      // Absent until the first key is published, so digests from before key exchange are unchanged.
-      w.raw(new TextEncoder().encode('keys'));
-      for (const k of keys) w.bytes(encodeKeyRecord(k));
-    }
-    return sha256(w.finish());
+    return reservedPagesDigest(this.#clients, this.#keys);
   }
 
   #summary(): ExecSummary {
@@ -169,6 +157,22 @@ export class EthereumApp {
       reservedDigest: this.#reservedDigest(),
     };
   }
+}
+
+/**
+ * The reserved pages' digest (in every checkpoint): every client's last executed request, in
+ * client order, then every published key, in (replica, epoch) order — the key part absent until
+ * the first key is published. `verify-ledger` recomputes it from a store.
+ */
+export function reservedPagesDigest(clients: ReadonlyMap<number, number>, keys: readonly KeyRecord[]): Uint8Array {
+  const w = new Writer(16 + clients.size * 12).raw(new TextEncoder().encode('bulwark/reserved/v1'));
+  for (const [c, s] of [...clients].sort((a, b) => a[0] - b[0])) w.u32(c).u64(s);
+  const sorted = [...keys].sort((a, b) => a.replica - b.replica || a.epoch - b.epoch);
+  if (sorted.length > 0) {
+    w.raw(new TextEncoder().encode('keys'));
+    for (const k of sorted) w.bytes(encodeKeyRecord(k));
+  }
+  return sha256(w.finish());
 }
 
 /** Maps the executor's output back onto the input order: included ones in order, rejected ones by index. */

@@ -11,7 +11,8 @@ import type { ReplicaState } from '../../src/consensus/state.ts';
 import { SimKeyRegistry } from '../sim/harness/sim-crypto.ts';
 
 const NOW = 1_800_000_000_000;
-const cfg = makeConsensusConfig({ f: 1, c: 0, clients: 2 });
+// Key exchange off: these tests drive the state machine without a replica shell to exchange keys.
+const cfg = makeConsensusConfig({ f: 1, c: 0, clients: 2, keyExchange: false });
 const reg = new SimKeyRegistry(4, 1);
 
 function replica(id: number, persisted = emptyPersisted()): ReplicaState {
