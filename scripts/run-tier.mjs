@@ -23,7 +23,10 @@ if (files.length === 0) {
   process.exit(0);
 }
 const extra = process.argv.slice(3);
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...extra, ...files], {
+// A test that hangs fails after 10 minutes, naming itself, instead of holding the whole run; a file
+// whose tests are done is not kept alive by a handle left open.
+const guards = ['--test-timeout=600000', '--test-force-exit'];
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...guards, ...extra, ...files], {
   stdio: 'inherit',
 });
 process.exit(r.status ?? 1);

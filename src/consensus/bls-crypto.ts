@@ -45,6 +45,8 @@ export interface ConsensusKeys {
   readonly executionSecret: NodeAuthPrivateKey;
   readonly executionPublic: readonly NodeAuthPublicKey[];
   readonly clientPublic: ReadonlyMap<number, NodeAuthPublicKey>;
+  /** The operator's key (operator commands); none: every command is refused. */
+  readonly operatorPublic?: NodeAuthPublicKey;
 }
 
 /** The production crypto, with the shell's handle on this replica's own secrets. */
@@ -181,6 +183,7 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypt
     latestKey: (replica) => book.latest(replica),
     publishedKeys: () => book.published(),
     exchangedCount: () => book.exchangedCount(),
+    verifyOperator: (message, signature) => keys.operatorPublic !== undefined && verifyNodeAuth(keys.operatorPublic, message, signature),
     canSign: (seq) => secrets.has(book.recordAt(keys.self, seq).epoch),
     addSecret: (epoch, secret) => void secrets.set(epoch, secret),
     forgetSecret: (epoch) => void secrets.delete(epoch),

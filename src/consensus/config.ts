@@ -48,6 +48,8 @@ export interface ConsensusConfig {
    * key-exchange requests are refused.
    */
   readonly keyExchange: boolean;
+  /** An operator's key rotation is refused sooner than this after the previous one (block time, s). */
+  readonly minRotationIntervalSec: number;
 }
 
 export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'clients'> = {
@@ -68,6 +70,7 @@ export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'client
   catchUpChunk: 64,
   maxClockSkewMs: 60_000,
   keyExchange: true,
+  minRotationIntervalSec: 600,
 };
 
 export interface Quorums {

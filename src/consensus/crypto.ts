@@ -69,6 +69,8 @@ export interface ConsensusCrypto {
   publishedKeys(): readonly KeyRecord[];
   /** Replicas that have published a key of their own. */
   exchangedCount(): number;
+  /** An operator command's signature under the operator key of the network file. */
+  verifyOperator(message: Uint8Array, signature: Uint8Array): boolean;
   /** Whether this replica holds the private key it signs `seq` with. */
   canSign(seq: number): boolean;
 }

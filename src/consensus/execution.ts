@@ -12,6 +12,8 @@ import { send, persist, reject, event } from './effects.ts';
 import { merkleTree } from './merkle.ts';
 import { allReplicasBut, hexKey, isReplica, requestKey, type ReplicaState } from './state.ts';
 import { exchangeReady, executeKeyExchanges, isInternal } from './key-exchange.ts';
+import type { KeyRecord } from './keys.ts';
+import { executeOperatorCommand, isOperatorPayload, type OperatorState } from './operator.ts';
 
 function committedAt(s: ReplicaState, seq: number) {
   return s.slots.get(seq)?.committed ?? s.fetched.get(seq) ?? null;
@@ -35,16 +37,25 @@ export function tryExecute(s: ReplicaState): void {
     if (!ready && !isInternal(s, r)) deferred.add(key);
     else fresh.push(r);
   }
+  // Key exchanges and operator commands are executed here, in batch order; the rest by the application.
+  const timestamp = Math.max(entry.batch.timestamp, s.lastTimestamp);
   const internalRequests = fresh.filter((r) => isInternal(s, r));
   const outcomes = executeKeyExchanges(s, seq, internalRequests);
-  const internal = new Map(internalRequests.map((r, i) => [fresh.indexOf(r), outcomes[i]!]));
-  const forApp = fresh.filter((r) => !isInternal(s, r));
+  const internal = new Map<number, { result: Uint8Array; record: KeyRecord | null }>(internalRequests.map((r, i) => [fresh.indexOf(r), outcomes[i]!]));
+  let operator: OperatorState | null = null;
+  fresh.forEach((r, i) => {
+    if (isInternal(s, r) || !isOperatorPayload(r.payload)) return;
+    const o = executeOperatorCommand(s, operator ?? s.operator, timestamp, r);
+    if (o.state !== (operator ?? s.operator)) operator = o.state;
+    internal.set(i, { result: o.result, record: null });
+  });
+  const forApp = fresh.filter((_, i) => !internal.has(i));
   const keyRecords = outcomes.flatMap((o) => (o.record === null ? [] : [o.record]));
-  // Several blocks may share a second, but time never goes backwards between blocks.
-  const timestamp = Math.max(entry.batch.timestamp, s.lastTimestamp);
   s.executing = seq;
-  s.executingBatch = { batch: entry.batch, requests: fresh, forApp, internal, deferred };
-  s.out.push({ kind: 'execute', seq, timestamp, requests: forApp, batch: entry.batch, keyRecords, internal: internalRequests });
+  s.executingBatch = { batch: entry.batch, requests: fresh, forApp, internal, deferred, operator };
+  // Requests executed here go into the client table with the application's (exactly-once).
+  const own = fresh.filter((_, i) => internal.has(i));
+  s.out.push({ kind: 'execute', seq, timestamp, requests: forApp, batch: entry.batch, keyRecords, internal: own, operator });
 }
 
 export function resultLeaf(r: Pick<ClientRequest, 'clientId' | 'requestSeq'>, result: Uint8Array): Uint8Array {
@@ -53,7 +64,7 @@ export function resultLeaf(r: Pick<ClientRequest, 'clientId' | 'requestSeq'>, re
 
 export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, appResults: readonly Uint8Array[]): void {
   if (s.executing !== seq || s.executingBatch === null) return reject(s, s.id, 'unexpected-message', `executed ${seq}`);
-  const { batch, requests, forApp, internal, deferred } = s.executingBatch;
+  const { batch, requests, forApp, internal, deferred, operator } = s.executingBatch;
   if (appResults.length !== forApp.length) {
     s.out.push({ kind: 'fatal', reason: `application returned ${appResults.length} results for ${forApp.length} requests` });
     return;
@@ -69,6 +80,7 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, a
     }
     if (o.record !== null) event(s, { event: 'key-published', replica: o.record.replica, epoch: o.record.epoch, effectiveSeq: o.record.effectiveSeq });
   }
+  if (operator !== null) s.operator = operator;
   s.executing = null;
   s.executingBatch = null;
   const previousBlock = s.lastSummary.blockNumber;

@@ -6,6 +6,7 @@
 import type { Batch, BlockNotice, ClientRequest, ExecSummary, Message, ReplicaMessage, Reply } from '../codec/messages.ts';
 import type { PersistRecord } from './records.ts';
 import type { KeyRecord } from './keys.ts';
+import type { OperatorState } from './operator.ts';
 
 export type Input =
   /** A frame from `from`, whose id the transport took from the pinned certificate. */
@@ -76,6 +77,8 @@ export type Output =
        * application records them in the client table with the others (exactly-once).
        */
       readonly internal: readonly ClientRequest[];
+      /** The operator state after this batch's operator commands, to be written with it (null: unchanged). */
+      readonly operator: OperatorState | null;
     }
   /** Read committed batches `fromSeq..toSeq` from the ledger and send them to `to` as CommittedBatch. */
   | { readonly kind: 'serve'; readonly to: number; readonly fromSeq: number; readonly toSeq: number }

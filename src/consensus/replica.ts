@@ -9,6 +9,7 @@ import { BulwarkError } from '../common/errors.ts';
 import { quorumsOf, type ConsensusConfig } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
 import type { KeyRecord } from './keys.ts';
+import { NO_OPERATOR_STATE, type OperatorState } from './operator.ts';
 import { reject } from './effects.ts';
 import { onCheckpoint, onExecuted, tryExecute } from './execution.ts';
 import type { Input, StepResult } from './io.ts';
@@ -37,6 +38,8 @@ export interface AppState {
   readonly clients: ReadonlyMap<number, number>;
   /** Every key published so far (reserved pages, written with the batch that published it). */
   readonly keys: readonly KeyRecord[];
+  /** The operator's nonce, last rotation and rotation targets (reserved pages). */
+  readonly operator: OperatorState;
 }
 
 export interface ReplicaOptions {
@@ -48,7 +51,14 @@ export interface ReplicaOptions {
   readonly app?: AppState;
 }
 
-export const GENESIS_APP: AppState = { lastExecuted: 0, summary: genesisSummary(), lastTimestamp: 0, clients: new Map(), keys: [] };
+export const GENESIS_APP: AppState = {
+  lastExecuted: 0,
+  summary: genesisSummary(),
+  lastTimestamp: 0,
+  clients: new Map(),
+  keys: [],
+  operator: NO_OPERATOR_STATE,
+};
 
 /** A replica from its persisted records and its application's state (empty ones at first start). */
 export function restoreReplica(o: ReplicaOptions): ReplicaState {
@@ -88,6 +98,7 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     pipelineFullAt: -Infinity,
     batchDeadline: null,
     clients: new Map(app.clients),
+    operator: app.operator,
     replies: new Map(p.replies),
     checkpoints: new Map(),
     mySummaries: new Map(),

@@ -19,6 +19,7 @@ import type {
 import type { ConsensusConfig, Quorums } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
 import type { KeyRecord } from './keys.ts';
+import type { OperatorState } from './operator.ts';
 import type { Output } from './io.ts';
 
 export interface Proposal {
@@ -112,7 +113,12 @@ export interface ReplicaState {
     forApp: readonly ClientRequest[];
     internal: ReadonlyMap<number, { result: Uint8Array; record: KeyRecord | null }>;
     deferred: ReadonlySet<string>;
+    /** The operator state after this batch's operator commands (null: none ran). */
+    operator: OperatorState | null;
   } | null;
+
+  /** The operator's part of the reserved pages, as of the last executed batch. */
+  operator: OperatorState;
 
   slots: Map<number, Slot>;
   /** Committed batches learnt by catch-up for sequence numbers no longer (or not yet) in the window. */

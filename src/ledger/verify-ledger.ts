@@ -40,6 +40,7 @@ import { BulwarkError } from '../common/errors.ts';
 import { quorumsOf, type Quorums } from '../consensus/config.ts';
 import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
 import { reservedPagesDigest } from '../replica/ethereum-app.ts';
+import { NO_OPERATOR_STATE, decodeOperatorState } from '../consensus/operator.ts';
 import {
   DOMAIN_CHECKPOINT,
   DOMAIN_CONSENSUS,
@@ -747,7 +748,8 @@ async function reservedDigest(c: Checker): Promise<Uint8Array> {
   }
   const keys: KeyRecord[] = [];
   for await (const [, bytes] of createRepository(c.kv, 'keyTable', bytesCodec, bytesCodec).entries()) keys.push(decodeKeyRecord(bytes));
-  return reservedPagesDigest(table, keys);
+  const operator = await createRepository(c.kv, 'operatorState', utf8Codec, bytesCodec).get('state');
+  return reservedPagesDigest(table, keys, operator === undefined ? NO_OPERATOR_STATE : decodeOperatorState(operator));
 }
 
 /** Why a certificate failed, as "found": too few signers, or enough whose aggregate is not valid. */

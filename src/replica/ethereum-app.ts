@@ -13,6 +13,7 @@ import type { ClientRequest, ExecSummary } from '../codec/messages.ts';
 import { decodeTxPayload, encodeRequestResult, type RequestResult, type TxOutcome } from '../codec/tx-payload.ts';
 import type { AppState } from '../consensus/replica.ts';
 import { decodeKeyRecord, encodeKeyRecord, keyRecordId, type KeyRecord } from '../consensus/keys.ts';
+import { NO_OPERATOR_STATE, decodeOperatorState, encodeOperatorState, type OperatorState } from '../consensus/operator.ts';
 import { keccak256, sha256 } from '../crypto/index.ts';
 import type { Executor } from '../execution/executor.ts';
 import { createRepository, utf8Codec, bytesCodec, type BatchOp, type Codec, type KvStore, type Repository } from '../storage/index.ts';
@@ -46,9 +47,11 @@ export class EthereumApp {
   readonly #keyTable: Repository<Uint8Array, Uint8Array>;
   readonly #clients: Map<number, number>;
   readonly #keys: KeyRecord[];
+  readonly #operatorTable: Repository<string, Uint8Array>;
+  #operator: OperatorState;
   #at: Progress;
 
-  private constructor(executor: Executor, kv: KvStore, clients: Map<number, number>, keys: KeyRecord[], at: Progress) {
+  private constructor(executor: Executor, kv: KvStore, clients: Map<number, number>, keys: KeyRecord[], operator: OperatorState, at: Progress) {
     this.#executor = executor;
     this.#kv = kv;
     this.#progress = createRepository(kv, 'executionProgress', utf8Codec, bytesCodec);
@@ -56,6 +59,8 @@ export class EthereumApp {
     this.#keyTable = createRepository(kv, 'keyTable', bytesCodec, bytesCodec);
     this.#clients = clients;
     this.#keys = keys;
+    this.#operatorTable = createRepository(kv, 'operatorState', utf8Codec, bytesCodec);
+    this.#operator = operator;
     this.#at = at;
   }
 
@@ -72,7 +77,9 @@ export class EthereumApp {
       stored === undefined
         ? { seq: 0, lastTimestamp: Number(executor.head.header.timestamp) }
         : { seq: readU64(stored.subarray(0, 8), 'progress'), lastTimestamp: readU64(stored.subarray(8, 16), 'progress') };
-    return new EthereumApp(executor, kv, clients, keys, at);
+    const storedOperator = await createRepository(kv, 'operatorState', utf8Codec, bytesCodec).get('state');
+    const operator = storedOperator === undefined ? NO_OPERATOR_STATE : decodeOperatorState(storedOperator);
+    return new EthereumApp(executor, kv, clients, keys, operator, at);
   }
 
   state(): AppState {
@@ -82,6 +89,7 @@ export class EthereumApp {
       lastTimestamp: this.#at.lastTimestamp,
       clients: new Map(this.#clients),
       keys: [...this.#keys],
+      operator: this.#operator,
     };
   }
 
@@ -95,6 +103,7 @@ export class EthereumApp {
     requests: readonly ClientRequest[],
     keyRecords: readonly KeyRecord[] = [],
     internal: readonly ClientRequest[] = [],
+    operator: OperatorState | null = null,
   ): Promise<AppExecution> {
     if (seq !== this.#at.seq + 1) {
       throw new BulwarkError('APP_OUT_OF_ORDER', `sequence ${seq} after ${this.#at.seq}`, { seq, last: this.#at.seq });
@@ -112,7 +121,11 @@ export class EthereumApp {
     const executed = [...requests, ...internal];
     const clients = new Map(this.#clients);
     for (const r of executed) clients.set(r.clientId, Math.max(clients.get(r.clientId) ?? 0, r.requestSeq));
-    const ops = [...this.#reservedOps(at, executed), ...keyRecords.map((k) => this.#keyTable.putOp(keyRecordId(k), encodeKeyRecord(k)))];
+    const ops = [
+      ...this.#reservedOps(at, executed),
+      ...keyRecords.map((k) => this.#keyTable.putOp(keyRecordId(k), encodeKeyRecord(k))),
+      ...(operator === null ? [] : [this.#operatorTable.putOp('state', encodeOperatorState(operator))]),
+    ];
     let outcomes: TxOutcome[] = [];
     let block = false;
     if (rawTxs.length === 0) {
@@ -126,6 +139,7 @@ export class EthereumApp {
     this.#at = at;
     for (const [c, s] of clients) this.#clients.set(c, s);
     this.#keys.push(...keyRecords);
+    if (operator !== null) this.#operator = operator;
     const results: Uint8Array[] = [];
     let next = 0;
     for (const d of decoded) {
@@ -145,7 +159,7 @@ export class EthereumApp {
   }
 
   #reservedDigest(): Uint8Array {
-    return reservedPagesDigest(this.#clients, this.#keys);
+    return reservedPagesDigest(this.#clients, this.#keys, this.#operator);
   }
 
   #summary(): ExecSummary {
@@ -162,9 +176,9 @@ export class EthereumApp {
 /**
  * The reserved pages' digest (in every checkpoint): every client's last executed request, in
  * client order, then every published key, in (replica, epoch) order — the key part absent until
- * the first key is published. `verify-ledger` recomputes it from a store.
+ * the first key is published — then the operator state, once the operator issued a command. `verify-ledger` recomputes it from a store.
  */
-export function reservedPagesDigest(clients: ReadonlyMap<number, number>, keys: readonly KeyRecord[]): Uint8Array {
+export function reservedPagesDigest(clients: ReadonlyMap<number, number>, keys: readonly KeyRecord[], operator: OperatorState = NO_OPERATOR_STATE): Uint8Array {
   const w = new Writer(16 + clients.size * 12).raw(new TextEncoder().encode('bulwark/reserved/v1'));
   for (const [c, s] of [...clients].sort((a, b) => a[0] - b[0])) w.u32(c).u64(s);
   const sorted = [...keys].sort((a, b) => a.replica - b.replica || a.epoch - b.epoch);
@@ -172,6 +186,8 @@ export function reservedPagesDigest(clients: ReadonlyMap<number, number>, keys: 
     w.raw(new TextEncoder().encode('keys'));
     for (const k of sorted) w.bytes(encodeKeyRecord(k));
   }
+  // Likewise absent until the operator's first command.
+  if (operator.nonce > 0) w.raw(new TextEncoder().encode('operator')).bytes(encodeOperatorState(operator));
   return sha256(w.finish());
 }
 

@@ -278,7 +278,7 @@ export class ReplicaNode {
     // leave before execution takes the thread.
     await new Promise((resolve) => setImmediate(resolve));
     try {
-      const r = await this.#app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal);
+      const r = await this.#app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal, o.operator);
       if (r.block) this.#log.debug({ seq: o.seq, block: r.summary.blockNumber, requests: o.requests.length }, 'block');
       this.#enqueue({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: Date.now() });
     } catch (err) {
@@ -331,15 +331,20 @@ export class ReplicaNode {
    */
   async #keys(): Promise<void> {
     const s = this.#state;
-    if (this.#crypto.latestKey(this.id).epoch === 0) {
+    const latest = this.#crypto.latestKey(this.id).epoch;
+    // Epoch 1 replaces the bootstrap key; an operator's rotation asks for more.
+    const target = Math.max(1, s.operator.targets.get(this.id) ?? 0);
+    // One epoch at a time, each once the previous one is in effect.
+    const next = latest + 1;
+    if (latest < target && this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch === latest) {
       const now = Date.now();
-      if (this.#exchange === null) {
-        const key = await this.#keyStore.generate(1);
-        this.#crypto.addSecret(1, key.secret);
-        const unsigned = { clientId: this.id, requestSeq: 1, flags: 0, payload: encodeKeyExchange({ epoch: 1, publicKey: key.publicKey, proofOfPossession: key.proofOfPossession }) };
+      if (this.#exchange === null || this.#exchange.request.requestSeq !== next) {
+        const key = await this.#keyStore.generate(next);
+        this.#crypto.addSecret(next, key.secret);
+        const unsigned = { clientId: this.id, requestSeq: next, flags: 0, payload: encodeKeyExchange({ epoch: next, publicKey: key.publicKey, proofOfPossession: key.proofOfPossession }) };
         const request = { ...unsigned, signature: this.#crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
         this.#exchange = { request, sentAt: 0 };
-        this.#log.info({ epoch: 1, created: key.created, path: key.path }, 'consensus key generated; publishing it');
+        this.#log.info({ epoch: next, created: key.created, path: key.path }, 'consensus key generated; publishing it');
       }
       if (now - this.#exchange.sentAt >= 1_000) {
         this.#exchange.sentAt = now;

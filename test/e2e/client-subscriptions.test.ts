@@ -126,6 +126,9 @@ test('subscriptions over WebSocket: heads, logs and pending transactions', { tim
       for (let i = 0; i < 20 && announced === null; i++) await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(announced !== null && announced >= 3, `ethers saw block ${announced}`);
+    // `once` unsubscribes in the background: a round trip on the same socket lets that answer
+    // arrive before the provider is destroyed (which would otherwise cancel it, as an error).
+    await provider.send('eth_chainId', []);
   } finally {
     ws.close();
     await provider?.destroy();

@@ -73,6 +73,15 @@ export class SimClient {
     this.#next();
   }
 
+  /** Payloads to send next, in order, before the generated ones (operator commands, say). */
+  readonly #custom: Uint8Array[] = [];
+
+  /** Sends `payload` as this client's next request (after the one outstanding). */
+  submit(payload: Uint8Array): void {
+    this.#custom.push(payload);
+    this.add(1);
+  }
+
   /** More requests, e.g. after a scenario's fault was healed. */
   add(requests: number): void {
     const idle = this.#outstanding === null;
@@ -87,7 +96,7 @@ export class SimClient {
       clientId: this.id,
       requestSeq: this.#nextSeq++,
       flags: 0,
-      payload: new TextEncoder().encode(`c${this.id}-r${this.#nextSeq - 1}`),
+      payload: this.#custom.shift() ?? new TextEncoder().encode(`c${this.id}-r${this.#nextSeq - 1}`),
     };
     const req: ClientRequest = { ...unsigned, signature: this.#reg.signClientRequest(unsigned) };
     this.#outstanding = { req, replies: new Map(), attempt: 0 };

@@ -9,6 +9,7 @@ import type { ClientRequest, ExecSummary } from '../../../src/codec/messages.ts'
 import type { AppState } from '../../../src/consensus/replica.ts';
 import { GENESIS_APP } from '../../../src/consensus/replica.ts';
 import type { KeyRecord } from '../../../src/consensus/keys.ts';
+import type { OperatorState } from '../../../src/consensus/operator.ts';
 
 function h(...parts: (Uint8Array | string)[]): Uint8Array {
   const hash = createHash('sha256');
@@ -25,6 +26,7 @@ export class FakeApp {
     requests: readonly ClientRequest[],
     keyRecords: readonly KeyRecord[] = [],
     internal: readonly ClientRequest[] = [],
+    operatorState: OperatorState | null = null,
   ): { summary: ExecSummary; results: Uint8Array[] } {
     const prev = this.state;
     const results = requests.map((r) => h('result', String(r.clientId), String(r.requestSeq), r.payload));
@@ -36,12 +38,14 @@ export class FakeApp {
     const blockHash = makesBlock ? h(prev.summary.blockHash, stateRoot, String(timestamp)) : prev.summary.blockHash;
     // The published keys are reserved pages too, written with the batch.
     const keys = [...prev.keys, ...keyRecords];
+    const operator = operatorState ?? prev.operator;
     const reservedDigest = h(
       ...[...clients].sort((a, b) => a[0] - b[0]).map(([c, s]) => `${c}:${s};`),
       ...keys.map((k) => `key:${k.replica}:${k.epoch}:${k.effectiveSeq}:${Buffer.from(k.publicKey).toString('hex')};`),
+      `operator:${operator.nonce}:${operator.lastRotationAt}:${[...operator.targets].join(';')}`,
     );
     const summary: ExecSummary = { blockNumber, blockHash, stateRoot, reservedDigest };
-    this.state = { lastExecuted: seq, summary, lastTimestamp: makesBlock ? timestamp : prev.lastTimestamp, clients, keys };
+    this.state = { lastExecuted: seq, summary, lastTimestamp: makesBlock ? timestamp : prev.lastTimestamp, clients, keys, operator };
     return { summary, results };
   }
 }

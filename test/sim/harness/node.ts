@@ -125,19 +125,20 @@ export class SimReplica {
   #keys(): void {
     const s = this.state;
     if (s === null || !s.cfg.keyExchange || this.#newKey === null) return;
-    const latest = this.crypto.latestKey(this.id);
-    if (latest.epoch === 0) {
+    const latest = this.crypto.latestKey(this.id).epoch;
+    const target = Math.max(1, s.operator.targets.get(this.id) ?? 0);
+    const next = latest + 1;
+    if (latest < target && this.crypto.keyAt(this.id, s.lastExecuted + 1).epoch === latest) {
       const now = this.#clock();
-      if (this.#exchange === null || now - this.#exchange.sentAt >= 1_000) {
-        const epoch = 1;
-        if (!this.crypto.secretEpochs().includes(epoch) || this.#exchange === null) {
-          const key = this.#newKey(epoch);
-          this.crypto.addSecret(epoch);
-          let unsigned: Omit<ClientRequest, 'signature'> = { clientId: this.id, requestSeq: epoch, flags: 0, payload: encodeKeyExchange({ epoch, ...key }) };
-          if (this.tamperExchange !== null) unsigned = this.tamperExchange(unsigned);
-          const request = { ...unsigned, signature: this.crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
-          this.#exchange = { request, sentAt: now };
-        }
+      if (this.#exchange === null || this.#exchange.request.requestSeq !== next) {
+        const key = this.#newKey(next);
+        this.crypto.addSecret(next);
+        let unsigned: Omit<ClientRequest, 'signature'> = { clientId: this.id, requestSeq: next, flags: 0, payload: encodeKeyExchange({ epoch: next, ...key }) };
+        if (this.tamperExchange !== null) unsigned = this.tamperExchange(unsigned);
+        const request = { ...unsigned, signature: this.crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
+        this.#exchange = { request, sentAt: -Infinity };
+      }
+      if (now - this.#exchange.sentAt >= 1_000) {
         this.#exchange.sentAt = now;
         this.feed({ kind: 'message', from: this.id, message: { type: 'Request', request: this.#exchange.request }, now });
       }
@@ -210,7 +211,7 @@ export class SimReplica {
           this.#observer.persisted(this, o.records);
           break;
         case 'execute': {
-          const { summary, results } = this.app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal);
+          const { summary, results } = this.app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal, o.operator);
           this.#observer.executed(this, o.seq, summaryKey(summary));
           const inc = this.incarnation;
           this.#q.after(this.#executionMs, () => {

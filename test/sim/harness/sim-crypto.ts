@@ -46,7 +46,7 @@ export class SimKeyRegistry implements KeyRegistry {
     this.#seed = seed;
   }
 
-  secret(kind: 'consensus' | 'execution' | 'client', id: number, epoch = 0): Uint8Array {
+  secret(kind: 'consensus' | 'execution' | 'client' | 'operator', id: number, epoch = 0): Uint8Array {
     const k = epoch === 0 ? `${kind}:${id}` : `${kind}:${id}:epoch-${epoch}`;
     let s = this.#secrets.get(k);
     if (s === undefined) {
@@ -83,6 +83,11 @@ export class SimKeyRegistry implements KeyRegistry {
 
   signClientRequest(req: Omit<ClientRequest, 'signature'>): Uint8Array {
     return h(this.secret('client', req.clientId), requestSigningBytes(req));
+  }
+
+  /** The operator's signature on a command (keyed hash, as every signature here). */
+  signOperator(message: Uint8Array): Uint8Array {
+    return h(this.secret('operator', 0), 'operator', message);
   }
 
   executionSignature(replica: number, message: Uint8Array): Uint8Array {
@@ -152,6 +157,7 @@ export class SimKeyRegistry implements KeyRegistry {
       latestKey: (replica) => book.latest(replica),
       publishedKeys: () => book.published(),
       exchangedCount: () => book.exchangedCount(),
+      verifyOperator: (message, signature) => equal(this.signOperator(message), signature),
       canSign: (seq) => self >= 0 && held.has(book.recordAt(self, seq).epoch),
       addSecret: (epoch) => void held.add(epoch),
       forgetSecret: (epoch) => void held.delete(epoch),
