@@ -240,6 +240,7 @@ export class ClientNode {
         certificate: (n) => mirror.certificate(n),
         checkpoints,
         checkpointQuorum: quorums.checkpoint,
+        submitOperatorCommand: async (payload) => new TextDecoder().decode((await bft.submit(payload)).result),
         links: () => transport.stats(),
         head: () => mirror.chain().head,
       }),

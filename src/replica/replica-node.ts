@@ -134,6 +134,7 @@ export class ReplicaNode {
         executionSecret: material.executionKey,
         executionPublic: network.replicas.map((r) => r.executionKey),
         clientPublic: new Map(network.clients.map((c) => [c.id, c.authKey])),
+        operatorPublic: network.operatorKey,
       });
       const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, ...o.consensus });
       const state = restoreReplica({ cfg, id: material.id, crypto, now: Date.now(), persisted, app: app.state() });

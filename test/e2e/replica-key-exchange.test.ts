@@ -3,6 +3,7 @@
 // an agreed checkpoint boundary, and every bootstrap private key file is then erased from disk.
 // Client transactions land before, during and after.
 import { after, before, test } from 'node:test';
+import { execFile } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { DOMAIN_CHECKPOINT, SignerBitVector, blsPublicKeyFromBytes, blsSignature
 import { hexToBytes } from '../../src/crypto/hex.ts';
 import { verifyLedgerDirectory } from '../../src/ledger/verify-ledger.ts';
 import { buildCommon } from '../../src/execution/common.ts';
-import { CHAIN_ID, signTx, testKey } from '../helpers/chain.ts';
+import { CHAIN_ID, addressOf, signTx, testKey } from '../helpers/chain.ts';
 import { startInProcessNetwork, type InProcessNetwork } from '../helpers/in-process-network.ts';
 import { rpcClient, type Rpc } from '../helpers/rpc.ts';
 
@@ -81,4 +82,40 @@ test('replicas replace their bootstrap keys and erase them; transactions land th
   // A restart of every replica reads the key files and the key history, and goes on.
   await net.restartReplicas();
   assert.equal((await send()).status, '0x1', 'a transaction lands after all replicas restarted on their own keys');
+});
+
+test('bulwark keys rotate --all: every replica moves to a new key under a stream of transactions; a second rotation too soon is refused', { timeout: 120_000 }, async () => {
+  const common = buildCommon(CHAIN_ID);
+  let nonce = BigInt(await rpc.call<string>('eth_getTransactionCount', [addressOf(testKey(1)), 'latest']));
+  const send = () => rpc.send(signTx(common, testKey(1), { nonce: nonce++, to: '0x00000000000000000000000000000000000000c3', value: 1n, gasLimit: 21_000n }));
+  // Asynchronously: the network runs in this process and must answer the command's JSON-RPC call.
+  const cli = (...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'keys', 'rotate', '--dir', join(net.root, 'operator'), '--rpc', net.url, ...args], (err, stdout, stderr) =>
+        resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr }),
+      );
+    });
+  const rotate = await cli('--all');
+  assert.equal(rotate.status, 0, rotate.stderr);
+  assert.equal(rotate.stdout.trim(), 'rotation: replica 0 to key epoch 2, replica 1 to key epoch 2, replica 2 to key epoch 2, replica 3 to key epoch 2');
+  // Transactions go on while every replica publishes epoch 2 and erases epoch 1 once it is in effect.
+  const keyFiles = (id: number) => readdirSync(join(net.root, `replica-${id}`, 'keys'));
+  const until = Date.now() + 60_000;
+  let landed = 0;
+  while ([0, 1, 2, 3].some((id) => keyFiles(id).join() !== 'consensus-2.key') && Date.now() < until) {
+    assert.equal((await send()).status, '0x1');
+    landed++;
+  }
+  for (let id = 0; id < 4; id++) assert.deepEqual(keyFiles(id), ['consensus-2.key'], `replica ${id} keeps only its epoch-2 key`);
+  assert.ok(landed > 0);
+  const status = await rpc.call<Status>('bft_status');
+  assert.deepEqual(status.nodes.map((n) => n.keyEpoch), [2, 2, 2, 2]);
+  assert.equal((await send()).status, '0x1', 'a transaction lands under the rotated keys');
+  // The default minimum interval between rotations is 10 minutes.
+  const again = await cli('--replica', '1');
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /refused: too soon: the previous rotation was \d+ s ago, the minimum interval is 600 s \[KEYS_ROTATION_REFUSED\]/);
+  // Bad usage is refused before anything is signed.
+  assert.equal((await cli()).status, 2);
+  assert.equal((await cli('--replica', '9')).status, 2);
 });

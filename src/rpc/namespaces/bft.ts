@@ -14,7 +14,8 @@ import type { ChainReader } from '../../execution/reader.ts';
 import { RPC_CODES, RpcError } from '../errors.ts';
 import { hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
-import { blockRef, quantity, type Param } from '../params.ts';
+import { blockRef, data, quantity, type Param } from '../params.ts';
+import { isOperatorPayload } from '../../consensus/operator.ts';
 import { invalidParams } from '../errors.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
 
@@ -33,6 +34,8 @@ export interface BftBackend {
   };
   /** Checkpoint certificates need this many signers (2f + c + 1). */
   readonly checkpointQuorum: number;
+  /** Submits an operator command (a client request carrying it); resolves to its result as the replicas executed it. */
+  submitOperatorCommand(payload: Uint8Array): Promise<string>;
   /** Link state per replica id. */
   links(): readonly { readonly peer: number; readonly connected: boolean }[];
   head(): Block;
@@ -48,6 +51,16 @@ const checkpointRef: Param<'latest' | bigint> = (v, i) => {
 
 export function bftMethods(b: BftBackend): Map<string, MethodDef> {
   return new Map<string, MethodDef>([
+    [
+      'bft_submitOperatorCommand',
+      // A command signed with the operator's key (`bulwark keys rotate` makes one): this node only
+      // carries it; the replicas check the signature and execute it. The answer is their result,
+      // e.g. "rotation: replica 1 to key epoch 2" or "refused: …".
+      method([data(4096)], [], async ([payload]) => {
+        if (!isOperatorPayload(payload)) throw invalidParams(0, 'not an operator command (bulwark keys rotate makes one)');
+        return b.submitOperatorCommand(payload);
+      }),
+    ],
     [
       'bft_getCheckpoint',
       // A stable checkpoint (the latest, or the one at a sequence number) with its BLS certificate:
