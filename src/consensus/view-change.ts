@@ -75,13 +75,24 @@ export function onProgressTimers(s: ReplicaState): void {
     }
     // As in PBFT, only a quorum already in this view change is evidence against its new primary;
     // without one, moving on alone would leave this replica views ahead of the others for good.
-    if ((s.viewChanges.get(s.view)?.size ?? 0) >= s.q.viewChange) {
+    // A replica asking for a later view has left this one too: it counts (after a restart, the
+    // ViewChanges others sent for this view are gone, and those who moved on do not send them again).
+    if (leftView(s, s.view) >= s.q.viewChange) {
       s.viewTimeout = Math.min(s.viewTimeout * 2, s.cfg.viewChangeTimeoutCapMs);
       startViewChange(s, s.view + 1, `view ${s.view} did not start in time`);
     } else {
       s.viewDeadline = s.now + s.viewTimeout;
     }
   }
+}
+
+/** Replicas known to have left `view`: a ViewChange for it or for any later view. */
+function leftView(s: ReplicaState, view: number): number {
+  const who = new Set<number>();
+  for (const [v, byReplica] of s.viewChanges) if (v >= view) for (const r of byReplica.keys()) who.add(r);
+  // This replica's own, restored after a restart without the others it had gathered.
+  if (s.myViewChange !== null && s.myViewChange.view >= view) who.add(s.id);
+  return who.size;
 }
 
 // ---- ViewChange ----------------------------------------------------------------------------
