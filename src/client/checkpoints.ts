@@ -10,6 +10,7 @@
  * replicas report it identically (so at least one honest one) and its proof of possession verifies.
  */
 import { Reader, Writer } from '../codec/binary.ts';
+import { BulwarkError } from '../common/errors.ts';
 import { readCheckpointCert, writeCheckpointCert } from '../codec/message-codec.ts';
 import type { CheckpointCertificate, Message } from '../codec/messages.ts';
 import { checkpointBytes } from '../codec/signing.ts';
@@ -29,8 +30,8 @@ import { bytesCodec, createRepository, uint64Codec, type KvStore, type Repositor
 export class CheckpointKeeper {
   readonly #book: KeyBook<BlsPublicKey>;
   readonly #f: number;
-  /** Key records reported by replicas and not yet taken: encoded record (hex) → who reported it. */
-  readonly #reported = new Map<string, Set<number>>();
+  /** Each replica's latest report of the published key records (encoded, hex). */
+  readonly #reports = new Map<number, Set<string>>();
   readonly #quorum: number;
   readonly #store: Repository<bigint, Uint8Array>;
   readonly #keyTable: Repository<Uint8Array, Uint8Array>;
@@ -55,8 +56,12 @@ export class CheckpointKeeper {
     for await (const [, bytes] of store.entries({ reverse: true, limit: 1 })) keeper.#latest = decode(bytes);
     // The keys learnt before a restart (each checked when it was taken).
     for await (const [, bytes] of createRepository(kv, 'keyTable', bytesCodec, bytesCodec).entries()) {
-      const record = decodeKeyRecord(bytes);
-      keeper.#book.add(record, blsPublicKeyFromBytes(record.publicKey));
+      try {
+        const record = decodeKeyRecord(bytes);
+        keeper.#book.add(record, blsPublicKeyFromBytes(record.publicKey));
+      } catch (cause) {
+        throw new BulwarkError('LEDGER_CORRUPT', `the client node's key table holds a record that does not decode or follow the previous one`, { location: kv.location }, { cause });
+      }
     }
     return keeper;
   }
@@ -93,33 +98,25 @@ export class CheckpointKeeper {
 
   #learnKeys(from: number, keys: readonly Uint8Array[]): void {
     if (from < 0 || from >= this.#book.n) return;
-    for (const bytes of keys) {
-      const id = Buffer.from(bytes).toString('hex');
-      let who = this.#reported.get(id);
-      if (who === undefined) {
-        if (this.#reported.size >= 4096) continue; // bounded against a replica flooding records
-        this.#reported.set(id, (who = new Set()));
-      }
-      who.add(from);
-    }
+    // Each replica's latest report replaces its previous one: a replica that floods records
+    // holds at most one report's worth, and cannot crowd out the others'.
+    this.#reports.set(from, new Set(keys.map((k) => Buffer.from(k).toString('hex'))));
+    const votes = new Map<string, number>();
+    for (const report of this.#reports.values()) for (const id of report) votes.set(id, (votes.get(id) ?? 0) + 1);
     // Records reach f + 1 in any order; each one is taken when it is its replica's next epoch.
     for (let progress = true; progress; ) {
       progress = false;
-      for (const [id, who] of this.#reported) {
-        if (who.size < this.#f + 1) continue;
+      for (const [id, count] of votes) {
+        if (count < this.#f + 1) continue;
         let record: KeyRecord;
         try {
           record = decodeKeyRecord(Buffer.from(id, 'hex'));
         } catch {
-          this.#reported.delete(id);
+          votes.delete(id);
           continue;
         }
-        if (record.replica >= this.#book.n || record.epoch <= this.#book.latest(record.replica).epoch) {
-          this.#reported.delete(id);
-          continue;
-        }
-        if (record.epoch !== this.#book.latest(record.replica).epoch + 1) continue;
-        this.#reported.delete(id);
+        if (record.replica >= this.#book.n || record.epoch !== this.#book.latest(record.replica).epoch + 1) continue;
+        votes.delete(id);
         try {
           const pk = blsPublicKeyFromBytes(record.publicKey);
           if (!verifyPossession(pk, blsSignatureFromBytes(record.proofOfPossession))) continue;

@@ -48,7 +48,8 @@ function encodeCertificate(entries: readonly CertificateEntry[]): Uint8Array {
   return new Writer(256 * entries.length).list(entries, (w, e) => w.u32(e.replica).bytes(encodeMessage(e.notice))).finish();
 }
 
-function decodeCertificate(bytes: Uint8Array): CertificateEntry[] {
+/** A block certificate as the mirror stores it (prefix `blockCertificate`); `verify-ledger` reads it too. */
+export function decodeCertificate(bytes: Uint8Array): CertificateEntry[] {
   const r = new Reader(bytes);
   const out = r.list(1024, (r) => ({ replica: r.u32('replica'), notice: decodeMessage(r.bytes(1 << 16, 'notice')) as BlockNotice }), 'notices');
   r.end();

@@ -175,7 +175,13 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypt
     addKey(record: KeyRecord): boolean {
       const pk = possessed(record);
       if (pk === null) return false;
-      book.add(record, pk);
+      try {
+        book.add(record, pk); // refuses an epoch that does not follow the replica's last
+      } catch {
+        return false;
+      }
+      // Key sets are named by the epochs in effect; certificates checked ahead under the old ones go.
+      preverified.clear();
       return true;
     },
     validKey: (record) => possessed(record) !== null,

@@ -98,6 +98,8 @@ export class KeyBook<K> {
   readonly #keys: { record: KeyRecord; key: K }[][];
   /** Key arrays by the epochs in effect (one per distinct key set), for aggregate checks. */
   readonly #sets = new Map<string, K[]>();
+  /** The highest effective sequence number of any key: from it on, every replica's latest key signs. */
+  #lastSwitch = 0;
 
   constructor(bootstrap: readonly { publicKey: Uint8Array; proofOfPossession: Uint8Array; key: K }[]) {
     this.#n = bootstrap.length;
@@ -121,6 +123,7 @@ export class KeyBook<K> {
     }
     list.push({ record, key });
     this.#sets.clear();
+    if (record.effectiveSeq > this.#lastSwitch) this.#lastSwitch = record.effectiveSeq;
   }
 
   /** The record of the key replica `r` signs `seq` with. */
@@ -134,15 +137,18 @@ export class KeyBook<K> {
 
   /** Every replica's key in effect at `seq`, indexed by replica (shared array: do not change it). */
   keysAt(seq: number): K[] {
-    const epochs = this.#keys.map((_, r) => this.#entryAt(r, seq).record.epoch);
-    const id = epochs.join(',');
+    const id = this.keySetId(seq);
     let set = this.#sets.get(id);
-    if (set === undefined) this.#sets.set(id, (set = epochs.map((e, r) => this.#keys[r]![e]!.key)));
+    if (set === undefined) this.#sets.set(id, (set = this.#keys.map((_, r) => this.#entryAt(r, seq).key)));
     return set;
   }
 
-  /** The id of the key set in effect at `seq` (equal ids: the same keys). */
+  /**
+   * The id of the key set in effect at `seq` (equal ids: the same keys). Checked for every
+   * certificate, so the common case — past every switch — costs no walk over the replicas.
+   */
   keySetId(seq: number): string {
+    if (seq >= this.#lastSwitch) return 'latest';
     return this.#keys.map((_, r) => this.#entryAt(r, seq).record.epoch).join(',');
   }
 

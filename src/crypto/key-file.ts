@@ -194,8 +194,11 @@ function parseSealed(encryption: unknown, ciphertext: Uint8Array, malformed: (wh
   };
 }
 
-/** Makes the rename itself durable; some file systems cannot open a directory, which is fine. */
-async function syncDirectory(dir: string): Promise<void> {
+/**
+ * Makes a rename or unlink in `dir` durable; some file systems cannot open a directory, which is
+ * fine (best effort: the file's own data was synced before).
+ */
+export async function syncDirectory(dir: string): Promise<void> {
   let handle;
   try {
     handle = await open(dir, 'r');

@@ -30,8 +30,9 @@ import { RLP } from '@ethereumjs/rlp';
 import { KECCAK256_NULL, KECCAK256_RLP, createContractAddress } from '@ethereumjs/util';
 import { encodeReceipt } from '@ethereumjs/vm';
 import { Reader } from '../codec/binary.ts';
-import { decodeMessage, readCheckpointCert } from '../codec/message-codec.ts';
-import type { BlockNotice, Certificate, CheckpointCertificate, CommitCertificate } from '../codec/messages.ts';
+import { decodeCertificate } from '../client/mirror.ts';
+import { readCheckpointCert } from '../codec/message-codec.ts';
+import type { Certificate, CheckpointCertificate, CommitCertificate } from '../codec/messages.ts';
 import { decodeCommitted, decodeStable } from '../codec/records.ts';
 import { batchDigestBytes, checkpointBytes, commitShareBytes, replyBytes, slowCommitBytes } from '../codec/signing.ts';
 import { decodeTxPayload } from '../codec/tx-payload.ts';
@@ -790,20 +791,12 @@ async function checkClient(c: Checker, head: CheckedBlock): Promise<void> {
   }
 }
 
-/** The mirror's record: f + 1 replicas' BlockNotices (`client/mirror.ts`'s certificate encoding). */
-function decodeBlockCertificate(bytes: Uint8Array): { replica: number; notice: BlockNotice }[] {
-  const r = new Reader(bytes);
-  const out = r.list(1024, (r) => ({ replica: r.u32('replica'), notice: decodeMessage(r.bytes(1 << 16, 'notice')) as BlockNotice }), 'notices');
-  r.end();
-  return out;
-}
-
 async function checkBlockCertificate(c: Checker, number: bigint, bytes: Uint8Array, head: CheckedBlock): Promise<void> {
   const where = `block certificate ${number}`;
   if (number > head.header.number) fail('block-certificate', where, `certifies a block above the head ${head.header.number}`);
   let entries;
   try {
-    entries = decodeBlockCertificate(bytes);
+    entries = decodeCertificate(bytes);
   } catch (e) {
     fail('block-certificate', where, `does not decode: ${(e as Error).message}`);
   }

@@ -316,11 +316,20 @@ export class ReplicaNode {
     const { outputs, wakeAt } = step(this.#state, input);
     this.#arm(wakeAt);
     for (const o of outputs) await this.#carryOut(o);
-    if (this.#state.cfg.keyExchange && this.#keyWork === null) {
+    if (this.#state.cfg.keyExchange && this.#keyWork === null && this.#keysDue()) {
       this.#keyWork = this.#keys()
         .catch((err: unknown) => this.#fatal(`key lifecycle failed: ${err instanceof Error ? err.message : String(err)}`, err))
         .finally(() => (this.#keyWork = null));
     }
+  }
+
+  /** Whether `#keys` has anything to do (checked after every step, so it stays cheap). */
+  #keysDue(): boolean {
+    const s = this.#state;
+    const latest = this.#crypto.latestKey(this.id).epoch;
+    if (latest < Math.max(1, s.operator.targets.get(this.id) ?? 0)) return true;
+    const inEffect = this.#crypto.keyAt(this.id, s.lastStable + 1).epoch;
+    return this.#crypto.secretEpochs().some((e) => e < inEffect);
   }
 
   /**

@@ -33,7 +33,7 @@ import {
   provePossession,
   type BlsSecretKey,
 } from '../crypto/bls.ts';
-import { isKeyFileSealed, readKeyFile, writeKeyFile } from '../crypto/key-file.ts';
+import { isKeyFileSealed, readKeyFile, syncDirectory, writeKeyFile } from '../crypto/key-file.ts';
 import type { ScryptCost } from '../crypto/key-seal.ts';
 import { CONSENSUS_KEY_DIR, consensusKeyFile, type ConsensusKeyFileSpec } from './layout.ts';
 
@@ -323,15 +323,3 @@ function errnoOf(cause: unknown): string | undefined {
   return (cause as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** Makes a rename or unlink durable; some file systems cannot open a directory, which is fine. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // Best effort, as in key-file.ts: the file's own data was already synced.
-  } finally {
-    await handle?.close();
-  }
-}

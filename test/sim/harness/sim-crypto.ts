@@ -149,7 +149,11 @@ export class SimKeyRegistry implements KeyRegistry {
       addKey: (record) => {
         const secret = possessed(record);
         if (secret === null) return false;
-        book.add(record, secret);
+        try {
+          book.add(record, secret);
+        } catch {
+          return false;
+        }
         return true;
       },
       validKey: (record) => possessed(record) !== null,
