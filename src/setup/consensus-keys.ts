@@ -8,20 +8,14 @@
  * key next: a crash after publishing must never lose the secret, and a key generated before a crash
  * but not yet published is found and returned again rather than replaced by a second one.
  *
- * `retire` erases a key that is no longer in effect. The file is first renamed to a tombstone, so a
- * crash mid-erase never leaves half-overwritten bytes under a key's name for the next start to trip
- * on; then its bytes are overwritten in place with random ones, synced, and the file unlinked.
- * Tombstones and temp files left by a crash are erased the same way on `open`. Overwriting in place
- * reaches the old blocks on ext4 or xfs; copy-on-write file systems (btrfs, ZFS) and SSD
- * wear-levelling may keep them, against which sealing the keys under a passphrase is the defence.
+ * `retire` erases a key that is no longer in effect (tombstone, overwrite in place, unlink:
+ * `key-dir.ts`); tombstones and temp files left by a crash are erased the same way on `open`.
  *
  * One process per directory (the replica's RocksDB lock on `data/` ensures it); within it, generate
  * and retire run one at a time.
  */
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { BulwarkError, isBulwarkError } from '../common/errors.ts';
 import {
   blsPublicKeyOf,
@@ -35,6 +29,7 @@ import {
 } from '../crypto/bls.ts';
 import { isKeyFileSealed, readKeyFile, syncDirectory, writeKeyFile } from '../crypto/key-file.ts';
 import type { ScryptCost } from '../crypto/key-seal.ts';
+import { eraseLeftovers, exists, leftoverPattern, listEpochs, retireFile } from './key-dir.ts';
 import { CONSENSUS_KEY_DIR, consensusKeyFile, type ConsensusKeyFileSpec } from './layout.ts';
 
 /** Epochs travel as u32 in key-exchange requests (`consensus/keys.ts`). */
@@ -70,8 +65,9 @@ export interface RetiredConsensusKey {
 }
 
 const KEY_NAME = /^consensus-(\d+)\.key$/;
-/** Tombstones of `retire` and temp files of `writeKeyFile` (`.<name>.<12 hex>.tmp`). */
-const LEFTOVER = /^\.(?:consensus-\d+\.key|bootstrap-consensus\.key)\.(?:retiring|[0-9a-f]{12}\.tmp)$/;
+/** Tombstones of `retire` and temp files of `writeKeyFile`. */
+const LEFTOVER = leftoverPattern('consensus-\\d+\\.key|bootstrap-consensus\\.key');
+const ERASE_FAILED = 'CONSENSUS_KEY_ERASE_FAILED';
 
 export class ConsensusKeyStore {
   readonly dir: string;
@@ -93,10 +89,10 @@ export class ConsensusKeyStore {
    */
   static async open(dir: string, options: ConsensusKeyStoreOptions = {}): Promise<ConsensusKeyStore> {
     const store = new ConsensusKeyStore(dir, options);
-    await eraseLeftovers(dir);
-    await eraseLeftovers(join(dir, CONSENSUS_KEY_DIR));
+    await eraseLeftovers(dir, LEFTOVER, ERASE_FAILED);
+    await eraseLeftovers(join(dir, CONSENSUS_KEY_DIR), LEFTOVER, ERASE_FAILED);
     await store.#loadBootstrap(options.bootstrap);
-    for (const epoch of await listEpochs(join(dir, CONSENSUS_KEY_DIR))) {
+    for (const epoch of await listEpochs(join(dir, CONSENSUS_KEY_DIR), KEY_NAME, MAX_CONSENSUS_EPOCH, invalidName)) {
       store.#secrets.set(epoch, await readSecret(store.path(epoch), consensusKeyFile(epoch), store.#passphrase));
     }
     if (store.#secrets.size === 0) {
@@ -171,15 +167,7 @@ export class ConsensusKeyStore {
         const message = `refusing to retire consensus key epoch ${epoch}: the newest key is epoch ${newest}, and a replica must keep it`;
         throw new BulwarkError('CONSENSUS_KEY_RETIRE_NEWEST', message, { epoch, newest, path });
       }
-      const tomb = tombstoneOf(path);
-      try {
-        await rename(path, tomb);
-        await syncDirectory(dirname(path));
-      } catch (cause) {
-        // Gone already; a tombstone may remain from a retire cut short, which erase() finishes.
-        if (errnoOf(cause) !== 'ENOENT') throw eraseFailed(path, cause);
-      }
-      const bytes = await erase(tomb);
+      const bytes = await retireFile(path, ERASE_FAILED);
       this.#secrets.delete(epoch);
       return { epoch, path, bytes: bytes ?? 0, erased: bytes !== null };
     });
@@ -241,85 +229,12 @@ async function readSecret(path: string, spec: ConsensusKeyFileSpec, passphrase: 
   }
 }
 
-/** Epochs of the `consensus-<epoch>.key` files in `keysDir`; a misnamed one is an error naming it. */
-async function listEpochs(keysDir: string): Promise<number[]> {
-  const epochs: number[] = [];
-  for (const name of await namesIn(keysDir)) {
-    const digits = KEY_NAME.exec(name)?.[1];
-    if (digits === undefined) continue;
-    const epoch = Number(digits);
-    if (String(epoch) !== digits || epoch < 1 || epoch > MAX_CONSENSUS_EPOCH) {
-      const path = join(keysDir, name);
-      throw new BulwarkError('CONSENSUS_KEY_DIR_INVALID', `${path} is not a consensus key name (consensus-<epoch>.key, epoch 1..${MAX_CONSENSUS_EPOCH})`, {
-        path,
-      });
-    }
-    epochs.push(epoch);
-  }
-  return epochs;
-}
-
-async function eraseLeftovers(dir: string): Promise<void> {
-  for (const name of await namesIn(dir)) if (LEFTOVER.test(name)) await erase(join(dir, name));
-}
-
-async function namesIn(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (cause) {
-    if (errnoOf(cause) === 'ENOENT') return [];
-    throw new BulwarkError('KEY_FILE_UNREADABLE', `cannot list the consensus keys in ${dir}`, { path: dir, errno: errnoOf(cause) }, { cause });
-  }
-}
-
-function tombstoneOf(path: string): string {
-  return join(dirname(path), `.${basename(path)}.retiring`);
-}
-
-/** Overwrites the file's bytes in place with random ones, syncs, unlinks; null if it is not there. */
-async function erase(path: string): Promise<number | null> {
-  let handle;
-  try {
-    handle = await open(path, constants.O_RDWR | (constants.O_NOFOLLOW ?? 0));
-  } catch (cause) {
-    if (errnoOf(cause) === 'ENOENT') return null;
-    throw eraseFailed(path, cause);
-  }
-  try {
-    const size = (await handle.stat()).size;
-    const noise = randomBytes(size);
-    for (let done = 0; done < size; ) done += (await handle.write(noise, done, size - done, done)).bytesWritten;
-    await handle.sync();
-    await handle.close();
-    await unlink(path);
-    await syncDirectory(dirname(path));
-    return size;
-  } catch (cause) {
-    await handle.close().catch(() => undefined);
-    throw eraseFailed(path, cause);
-  }
-}
-
-function eraseFailed(path: string, cause: unknown): BulwarkError {
-  return new BulwarkError('CONSENSUS_KEY_ERASE_FAILED', `cannot erase key file ${path}`, { path, errno: errnoOf(cause) }, { cause });
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    (cause: unknown) => {
-      if (errnoOf(cause) === 'ENOENT') return false;
-      throw new BulwarkError('KEY_FILE_UNREADABLE', `cannot read key file ${path}`, { path, errno: errnoOf(cause) }, { cause });
-    },
-  );
+function invalidName(path: string): BulwarkError {
+  const message = `${path} is not a consensus key name (consensus-<epoch>.key, epoch 1..${MAX_CONSENSUS_EPOCH})`;
+  return new BulwarkError('CONSENSUS_KEY_DIR_INVALID', message, { path });
 }
 
 function nullIfMissing(cause: unknown): null {
   if (isBulwarkError(cause, 'KEY_FILE_NOT_FOUND')) return null;
   throw cause;
 }
-
-function errnoOf(cause: unknown): string | undefined {
-  return (cause as NodeJS.ErrnoException | undefined)?.code;
-}
-

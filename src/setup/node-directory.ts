@@ -4,7 +4,9 @@
  * naming the file when one is missing, corrupt, of the wrong kind, sealed without a passphrase), and
  * that each private key is the one whose public half the network file lists for this node. A replica's
  * bootstrap consensus key may be absent once retired for a key it generated itself (`consensus-keys.ts`);
- * those have no public half in the network file (their records are in the ledger's reserved pages).
+ * so may its execution or authentication key and its TLS key (`node-key-store.ts`). Generated keys have
+ * no public half in the network file (their records are in the ledger's reserved pages); the material's
+ * `executionKey`, `authKey` and `tls` are the newest key of their kind, `nodeKeys` holds every epoch.
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,6 +27,7 @@ import {
 import { ConsensusKeyStore } from './consensus-keys.ts';
 import { KEY_FILES, NETWORK_FILE, NODE_FILE, NODE_FILE_FORMAT, NODE_FILE_VERSION, TLS_CERT_FILE, type KeyFileSpec } from './layout.ts';
 import { loadNetworkFile, type ClientInfo, type NetworkConfig, type ReplicaInfo } from './network-file.ts';
+import { holdEd25519Key, holdTlsKey, NodeKeyStore, tlsIdentityOf, type NodeKeyStoreOptions } from './node-key-store.ts';
 import type { TlsIdentity } from './node-keys.ts';
 import { exportTlsKeyPkcs8, importTlsKeyPkcs8, tlsPublicKeyOf } from './tls-key.ts';
 
@@ -61,8 +64,15 @@ export type ReplicaMaterial = Omit<ReplicaSecrets, 'bootstrapKey'> &
     readonly bootstrapKey: BlsSecretKey | null;
     /** Every consensus secret on disk by epoch (0 = bootstrap), and where new ones are generated. */
     readonly consensusKeys: ConsensusKeyStore;
+    /** Execution and TLS keys by epoch (0 = from init); `executionKey` and `tls` are the newest. */
+    readonly nodeKeys: NodeKeyStore;
   };
-export type ClientMaterial = ClientSecrets & Loaded & { readonly info: ClientInfo };
+export type ClientMaterial = ClientSecrets &
+  Loaded & {
+    readonly info: ClientInfo;
+    /** Authentication and TLS keys by epoch (0 = from init); `authKey` and `tls` are the newest. */
+    readonly nodeKeys: NodeKeyStore;
+  };
 export type OperatorMaterial = OperatorSecrets & Loaded;
 export type NodeMaterial = ReplicaMaterial | ClientMaterial | OperatorMaterial;
 
@@ -102,7 +112,7 @@ export async function writeNodeDirectory(dir: string, secrets: NodeSecrets, netw
   }
 }
 
-/** `cost`: scrypt cost for the consensus keys a replica generates in a sealed directory (default: key-seal's). */
+/** `cost`: scrypt cost for the keys a node generates in a sealed directory (default: key-seal's). */
 export async function loadNodeDirectory(dir: string, options: { passphrase?: string; cost?: ScryptCost } = {}): Promise<NodeMaterial> {
   const node = await readNodeFile(dir);
   if (node.encrypted && options.passphrase === undefined) {
@@ -110,6 +120,8 @@ export async function loadNodeDirectory(dir: string, options: { passphrase?: str
   }
   const network = await loadNetworkFile(join(dir, NETWORK_FILE));
   const reader = new KeyReader(dir, options.passphrase);
+  // New keys are sealed exactly when the directory is.
+  const seal = { ...(node.encrypted ? { passphrase: options.passphrase! } : {}), ...(options.cost ? { cost: options.cost } : {}) };
   if (node.role === 'operator') {
     const operatorKey = await reader.ed25519(KEY_FILES.operator, network.operatorKey);
     return { role: 'operator', dir, network, operatorKey };
@@ -119,22 +131,28 @@ export async function loadNodeDirectory(dir: string, options: { passphrase?: str
   if (node.role === 'replica') {
     const info = network.replicas.find((r) => r.id === node.id);
     if (info === undefined) throw notInNetwork(nodeFile, 'replica', node.id);
-    const tls = await reader.tls(info);
+    const tls0 = await reader.tls(info).catch(nullIfMissing);
     const bootstrapKey = await reader.bls(KEY_FILES.bootstrap, blsPublicKeyToBytes(info.bootstrapKey)).catch(nullIfMissing);
-    const executionKey = await reader.ed25519(KEY_FILES.execution, info.executionKey);
-    // New keys are sealed exactly when the directory is; with neither bootstrap nor newer key, open names the file.
-    const consensusKeys = await ConsensusKeyStore.open(dir, {
-      ...(node.encrypted ? { passphrase: options.passphrase! } : {}),
-      ...(options.cost ? { cost: options.cost } : {}),
-      ...(bootstrapKey === null ? {} : { bootstrap: bootstrapKey }),
-    });
-    return { role: 'replica', id: node.id, dir, network, info, tls, bootstrapKey, executionKey, consensusKeys };
+    const execution0 = await reader.ed25519(KEY_FILES.execution, info.executionKey).catch(nullIfMissing);
+    // With neither an epoch-0 key nor a newer one of a kind, the stores' open names the epoch-0 file.
+    const consensusKeys = await ConsensusKeyStore.open(dir, { ...seal, ...(bootstrapKey === null ? {} : { bootstrap: bootstrapKey }) });
+    const epoch0 = { ...tlsEpoch0(tls0), ...(execution0 === null ? {} : { execution: holdEd25519Key('execution', 0, execution0) }) };
+    const nodeKeys = await NodeKeyStore.open(dir, ['tls', 'execution'], { ...seal, epoch0 });
+    const [tls, executionKey] = [tlsIdentityOf(nodeKeys.newest('tls')), nodeKeys.newest('execution').privateKey];
+    return { role: 'replica', id: node.id, dir, network, info, tls, bootstrapKey, executionKey, consensusKeys, nodeKeys };
   }
   const info = network.clients.find((c) => c.id === node.id);
   if (info === undefined) throw notInNetwork(nodeFile, 'client', node.id);
-  const tls = await reader.tls(info);
-  const authKey = await reader.ed25519(KEY_FILES.auth, info.authKey);
-  return { role: 'client', id: node.id, dir, network, info, tls, authKey };
+  const tls0 = await reader.tls(info).catch(nullIfMissing);
+  const auth0 = await reader.ed25519(KEY_FILES.auth, info.authKey).catch(nullIfMissing);
+  const epoch0 = { ...tlsEpoch0(tls0), ...(auth0 === null ? {} : { auth: holdEd25519Key('auth', 0, auth0) }) };
+  const nodeKeys = await NodeKeyStore.open(dir, ['tls', 'auth'], { ...seal, epoch0 });
+  const [tls, authKey] = [tlsIdentityOf(nodeKeys.newest('tls')), nodeKeys.newest('auth').privateKey];
+  return { role: 'client', id: node.id, dir, network, info, tls, authKey, nodeKeys };
+}
+
+function tlsEpoch0(tls: TlsIdentity | null): NodeKeyStoreOptions['epoch0'] {
+  return tls === null ? {} : { tls: holdTlsKey(0, tls) };
 }
 
 async function readNodeFile(dir: string): Promise<z.infer<typeof nodeFileSchema>> {
@@ -205,7 +223,7 @@ class KeyReader {
   }
 }
 
-/** The bootstrap key may have been retired (deleted) once a newer consensus key took effect. */
+/** An epoch-0 key may have been retired (deleted) once a newer key of its kind took effect. */
 function nullIfMissing(cause: unknown): null {
   if (isBulwarkError(cause, 'KEY_FILE_NOT_FOUND')) return null;
   throw cause;
