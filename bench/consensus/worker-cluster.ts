@@ -91,7 +91,7 @@ export class WorkerCluster {
       if (m.type !== 'Reply') continue;
       const batchKey = `${box.from}:${m.seq}`;
       if (!this.#verified.has(batchKey)) {
-        if (!this.#verifier.verifyExecution(box.from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature)) continue;
+        if (!this.#verifier.verifyExecution(box.from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature, m.seq)) continue;
         this.#verified.add(batchKey);
       }
       for (const e of m.entries) this.#onResult(m.clientId, e.requestSeq);

@@ -11,15 +11,17 @@ import type { ClientRequest, ExecSummary, Message, Reply, ReplyEntry } from '../
 import { replyBytes, requestSigningBytes } from '../codec/signing.ts';
 import { resultLeaf } from '../consensus/execution.ts';
 import { merkleRootFromProof } from '../consensus/merkle.ts';
-import { sha256, signNodeAuth, verifyNodeAuth, type NodeAuthPrivateKey, type NodeAuthPublicKey } from '../crypto/index.ts';
+import { sha256, signNodeAuth, type NodeAuthPrivateKey } from '../crypto/index.ts';
 import type { Transport } from '../net/transport.ts';
+import { executionKeys, type ExecutionKeys, type ExecutionKeysInput } from './execution-keys.ts';
 
 export interface BftClientOptions {
   readonly transport: Transport;
   readonly clientId: number;
-  readonly authKey: NodeAuthPrivateKey;
-  /** Replica i's execution key at index i. */
-  readonly executionKeys: readonly NodeAuthPublicKey[];
+  /** The authentication key requests are signed with; a function when it rotates (asked again at each retransmission). */
+  readonly authKey: NodeAuthPrivateKey | (() => NodeAuthPrivateKey);
+  /** Replica i's execution key at index i, or the key history. */
+  readonly executionKeys: ExecutionKeysInput;
   readonly f: number;
   /** First request sequence number to use: above any this client id ever used. */
   readonly firstRequestSeq: number;
@@ -39,8 +41,10 @@ export interface Committed {
 }
 
 interface Pending {
-  readonly request: ClientRequest;
-  readonly frame: Uint8Array;
+  request: ClientRequest;
+  frame: Uint8Array;
+  /** The key the request is signed with. */
+  key: NodeAuthPrivateKey;
   /** reply key → replicas that sent it */
   readonly votes: Map<string, Set<number>>;
   readonly resolve: (c: Committed) => void;
@@ -51,6 +55,7 @@ interface Pending {
 export class BftClient {
   readonly #o: BftClientOptions;
   readonly #n: number;
+  readonly #keys: ExecutionKeys;
   #nextSeq: number;
   /** Where new requests go first: the primary of the highest view f + 1 replicas reported. */
   #primary = 0;
@@ -62,9 +67,15 @@ export class BftClient {
 
   constructor(o: BftClientOptions) {
     this.#o = o;
-    this.#n = o.executionKeys.length;
+    this.#keys = executionKeys(o.executionKeys);
+    this.#n = this.#keys.n;
     this.#nextSeq = o.firstRequestSeq;
     if (o.subscribe !== false) o.transport.onFrame((from, frame) => this.#onFrame(from, frame));
+  }
+
+  #authKey(): NodeAuthPrivateKey {
+    const k = this.#o.authKey;
+    return typeof k === 'function' ? k() : k;
   }
 
   /** A decoded message from the transport, for owners that route frames themselves. */
@@ -81,16 +92,23 @@ export class BftClient {
   /** Orders `payload`; resolves once f + 1 replicas vouch for its result. */
   submit(payload: Uint8Array): Promise<Committed> {
     const unsigned = { clientId: this.#o.clientId, requestSeq: this.#nextSeq++, flags: 0, payload };
-    const request: ClientRequest = { ...unsigned, signature: signNodeAuth(this.#o.authKey, requestSigningBytes(unsigned)) };
-    const frame = encodeMessage({ type: 'Request', request });
+    const signed = (key: NodeAuthPrivateKey) => {
+      const request: ClientRequest = { ...unsigned, signature: signNodeAuth(key, requestSigningBytes(unsigned)) };
+      return { request, frame: encodeMessage({ type: 'Request', request }), key };
+    };
+    const first = signed(this.#authKey());
+    const { request } = first;
     return new Promise<Committed>((resolve, reject) => {
-      const p: Pending = { request, frame, votes: new Map(), resolve, reject, timers: [] };
+      const p: Pending = { ...first, votes: new Map(), resolve, reject, timers: [] };
       this.#pending.set(request.requestSeq, p);
-      this.#o.transport.send(this.#primary, frame);
+      this.#o.transport.send(this.#primary, p.frame);
       const retry = this.#o.retryMs ?? 1_500;
       const again = () => {
         if (!this.#pending.has(request.requestSeq)) return;
-        for (let r = 0; r < this.#n; r++) this.#o.transport.send(r, frame);
+        // The key rotated since it was signed: signed again, so it is not refused once the old key's grace is over.
+        const key = this.#authKey();
+        if (key !== p.key) Object.assign(p, signed(key));
+        for (let r = 0; r < this.#n; r++) this.#o.transport.send(r, p.frame);
         p.timers.push(setTimeout(again, retry));
       };
       p.timers.push(setTimeout(again, retry));
@@ -127,8 +145,7 @@ export class BftClient {
   #signatureValid(from: number, m: Reply): boolean {
     const key = `${from}:${m.seq}:${Buffer.from(m.resultsRoot).toString('hex')}`;
     if (this.#verified.has(key)) return true;
-    const pk = this.#o.executionKeys[from];
-    if (pk === undefined || !verifyNodeAuth(pk, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature)) return false;
+    if (!this.#keys.verify(from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature, m.seq)) return false;
     if (this.#verified.size > 10_000) this.#verified.clear();
     this.#verified.add(key);
     return true;

@@ -41,6 +41,10 @@ import { TxPool } from './txpool.ts';
 import { HeadAccountView, type AccountField } from './account-view.ts';
 import { LocalState } from './local-state.ts';
 import { CheckpointKeeper } from './checkpoints.ts';
+import { NodeKeyFollower } from './node-key-follower.ts';
+import { executionKeysOf } from './execution-keys.ts';
+import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
+import { NodeKeyLifecycle } from '../setup/node-key-lifecycle.ts';
 import { quorumsOf } from '../consensus/config.ts';
 import type { ReadQuery } from '../codec/read.ts';
 
@@ -102,14 +106,52 @@ export class ClientNode {
     }
     const log = o.logger.child({ client: material.id });
     const network = material.network;
-    const executionKeys = network.replicas.map((r) => r.executionKey);
     const kv = await openRocksStore(join(o.dir, 'data'));
-    const transport = new TlsTransport(tlsTransportOptions(material));
+    // The keys that rotate (execution, authentication, TLS): the network file's, then the records
+    // learnt from the replicas (kept across restarts).
+    const keyBook = nodeKeyBookFor(network);
+    const follower = await NodeKeyFollower.open(kv, keyBook, { self: material.id, n: network.replicas.length, f: network.f });
+    const executionKeys = executionKeysOf(keyBook, network.replicas.length);
+    // Known rotations are taken as done at start (their old private keys may be gone); the
+    // previous TLS certificates stay pinned until f + 1 replicas report a stable checkpoint past the switch.
+    const floor = keyBook.lastSwitch;
+    const position = () => {
+      const p = follower.position();
+      return { executed: Math.max(floor, p.executed), stable: p.stable };
+    };
+    const tlsEpoch = keyBook.recordAt('tls', material.id, floor + 1)?.epoch ?? 0;
+    const identity = material.nodeKeys.key('tls', tlsEpoch) ?? material.nodeKeys.newest('tls');
+    const options = tlsTransportOptions(material);
+    const transport = new TlsTransport({
+      ...options,
+      nodes: options.nodes.map((n) => ({ ...n, certificate: keyBook.recordAt('tls', n.id, floor + 1)?.publicKey ?? n.certificate })),
+      key: identity.privateKey,
+      certificate: identity.certificatePem,
+    });
+    const lifecycle = new NodeKeyLifecycle(
+      {
+        id: material.id,
+        role: 'client',
+        store: material.nodeKeys,
+        book: keyBook,
+        transport,
+        nodes: [...network.replicas, ...network.clients].map((n) => n.id),
+        tlsSubject: { commonName: `bulwark client ${material.id}`, host: material.info.host },
+        log,
+      },
+      identity.epoch,
+    );
+    lifecycle.sync(floor, 0);
+    /** Requests are signed with the authentication key in effect where f + 1 replicas are. */
+    const authKey = () => {
+      const epoch = keyBook.recordAt('auth', material.id, position().executed + 1)?.epoch ?? 0;
+      return (material.nodeKeys.key('auth', epoch) ?? material.nodeKeys.newest('auth')).privateKey;
+    };
     const send = (to: number, frame: Uint8Array) => void transport.send(to, frame);
     const bft = new BftClient({
       transport,
       clientId: material.id,
-      authKey: material.authKey,
+      authKey,
       executionKeys,
       f: network.f,
       firstRequestSeq: Date.now() * 1000,
@@ -147,7 +189,36 @@ export class ClientNode {
       replicaReads.onMessage(from, m);
       statuses.onMessage(from, m);
       checkpoints.onMessage(from, m);
+      follower.onMessage(from, m);
     });
+    // This node's own rotations: publish a key the operator asked for (one at a time), follow the
+    // switches, erase retired keys.
+    let keyWork: Promise<void> | null = null;
+    let publishing = false;
+    const keys = () => {
+      const at = position();
+      lifecycle.sync(at.executed, at.stable);
+      if (keyWork !== null) return;
+      const targets = follower.targets();
+      if (!(lifecycle.due(targets).length > 0 && !publishing) && !lifecycle.retireDue(at.stable)) return;
+      keyWork = (async () => {
+        if (!publishing) {
+          const draft = await lifecycle.nextPublication(targets, at.executed + 1);
+          if (draft !== null) {
+            publishing = true;
+            bft
+              .submit(draft.payload)
+              .then((c) => log.info({ kind: draft.kind, epoch: draft.epoch, seq: c.seq, result: new TextDecoder().decode(c.result) }, 'key publication executed'))
+              .catch((err: unknown) => log.warn({ err, kind: draft.kind, epoch: draft.epoch }, 'key publication not committed; trying again'))
+              .finally(() => (publishing = false));
+          }
+        }
+        await lifecycle.retire(at.stable);
+      })()
+        .catch((err: unknown) => log.error({ err }, 'key lifecycle failed'))
+        .finally(() => (keyWork = null));
+    };
+    follower.onChange = keys;
     const quantity = async (kind: AccountField, a: string, at: number) => {
       const r = await reads.read({ kind, address: hexToBytes(a) }, at);
       if (!r.ok) throw new BulwarkError('CLIENT_READ_FAILED', `replicas could not read the ${kind}: ${new TextDecoder().decode(r.result)}`);
@@ -199,6 +270,7 @@ export class ClientNode {
       filters.expire();
       // Replicas' status answers carry their latest stable checkpoint (kept by `checkpoints`).
       if (++ticks % CHECKPOINT_POLL_TICKS === 0) void statuses.query();
+      keys();
     }, 1_000);
     const methods = new Map([
       ...identityMethods({ chainId: network.chainId, clientVersion: VERSION, peerCount: () => transport.stats().filter((p) => p.connected).length }),

@@ -15,7 +15,6 @@ import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
 import type { BlockData, BlockNotice, Message } from '../codec/messages.ts';
 import { replyBytes } from '../codec/signing.ts';
 import { equalBytes } from '../common/bytes.ts';
-import { verifyNodeAuth, type NodeAuthPublicKey } from '../crypto/index.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import { Executor, type BlockHashSource } from '../execution/executor.ts';
 import type { ChainSource } from '../execution/reader.ts';
@@ -24,12 +23,13 @@ import { BulwarkError } from '../common/errors.ts';
 import { verifyBlock, type VerifiedBlock } from '../execution/verify-block.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
 import { bytesCodec, createRepository, uint64Codec, type KvStore, type Repository } from '../storage/index.ts';
+import { executionKeys, type ExecutionKeys, type ExecutionKeysInput } from './execution-keys.ts';
 
 export interface MirrorOptions {
   readonly kv: KvStore;
   readonly config: ChainConfig;
   readonly send: (to: number, frame: Uint8Array) => void;
-  readonly executionKeys: readonly NodeAuthPublicKey[];
+  readonly executionKeys: ExecutionKeysInput;
   readonly f: number;
   /** How long a replica may take to answer before the next one is asked. */
   readonly fetchTimeoutMs?: number;
@@ -61,6 +61,7 @@ export class LedgerMirror {
   readonly common: Common;
   readonly #o: MirrorOptions;
   readonly #kv: KvStore;
+  readonly #keys: ExecutionKeys;
   readonly #n: number;
   #head: { number: bigint; hash: Uint8Array };
   #headBlock: Block;
@@ -82,7 +83,8 @@ export class LedgerMirror {
   private constructor(o: MirrorOptions, executor: Executor) {
     this.#o = o;
     this.#kv = o.kv;
-    this.#n = o.executionKeys.length;
+    this.#keys = executionKeys(o.executionKeys);
+    this.#n = this.#keys.n;
     this.blocks = executor.blocks;
     this.common = executor.common;
     const h = executor.head;
@@ -151,8 +153,7 @@ export class LedgerMirror {
   #onNotice(from: number, m: BlockNotice): void {
     const number = BigInt(m.summary.blockNumber);
     if (number <= this.#head.number || this.#certified.has(number)) return;
-    const pk = this.#o.executionKeys[from];
-    if (pk === undefined || !verifyNodeAuth(pk, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature)) {
+    if (!this.#keys.verify(from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature, m.seq)) {
       this.rejected++;
       return;
     }

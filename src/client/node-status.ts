@@ -8,7 +8,7 @@
 import { encodeMessage } from '../codec/message-codec.ts';
 import type { Message, NodeStatus } from '../codec/messages.ts';
 import { nodeStatusBytes } from '../codec/signing.ts';
-import { verifyNodeAuth, type NodeAuthPublicKey } from '../crypto/index.ts';
+import { executionKeys, type ExecutionKeys, type ExecutionKeysInput } from './execution-keys.ts';
 
 export interface StatusRound {
   /** By replica id; null for a replica that did not answer in time. */
@@ -18,21 +18,21 @@ export interface StatusRound {
 export class NodeStatusClient {
   readonly #send: (to: number, frame: Uint8Array) => void;
   readonly #clientId: number;
-  readonly #keys: readonly NodeAuthPublicKey[];
+  readonly #keys: ExecutionKeys;
   #nextId = 1;
   readonly #rounds = new Map<number, { answers: (NodeStatus | null)[]; done: () => void }>();
   invalid = 0;
 
-  constructor(o: { send: (to: number, frame: Uint8Array) => void; clientId: number; executionKeys: readonly NodeAuthPublicKey[] }) {
+  constructor(o: { send: (to: number, frame: Uint8Array) => void; clientId: number; executionKeys: ExecutionKeysInput }) {
     this.#send = o.send;
     this.#clientId = o.clientId;
-    this.#keys = o.executionKeys;
+    this.#keys = executionKeys(o.executionKeys);
   }
 
   /** Asks every replica; resolves when all answered or after `timeoutMs`. */
   query(timeoutMs = 500): Promise<StatusRound> {
     const id = this.#nextId++;
-    const answers: (NodeStatus | null)[] = this.#keys.map(() => null);
+    const answers: (NodeStatus | null)[] = Array.from({ length: this.#keys.n }, () => null);
     return new Promise((resolve) => {
       const timer = setTimeout(done, timeoutMs);
       const rounds = this.#rounds;
@@ -43,16 +43,15 @@ export class NodeStatusClient {
       }
       this.#rounds.set(id, { answers, done });
       const frame = encodeMessage({ type: 'NodeStatusRequest', id });
-      for (let r = 0; r < this.#keys.length; r++) this.#send(r, frame);
+      for (let r = 0; r < this.#keys.n; r++) this.#send(r, frame);
     });
   }
 
   onMessage(from: number, m: Message): void {
     if (m.type !== 'NodeStatus') return;
     const round = this.#rounds.get(m.id);
-    const pk = this.#keys[from];
-    if (round === undefined || pk === undefined) return;
-    if (!verifyNodeAuth(pk, nodeStatusBytes(this.#clientId, m), m.signature)) {
+    if (round === undefined || from < 0 || from >= this.#keys.n) return;
+    if (!this.#keys.verify(from, nodeStatusBytes(this.#clientId, m), m.signature)) {
       this.invalid++;
       return;
     }

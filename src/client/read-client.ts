@@ -7,7 +7,7 @@ import { encodeMessage } from '../codec/message-codec.ts';
 import type { Message, ReadReply } from '../codec/messages.ts';
 import { MAX_READ_QUERIES, readAnswersDigest, readQueriesDigest, readReplyBytes, type ReadQuery } from '../codec/read.ts';
 import { BulwarkError } from '../common/errors.ts';
-import { verifyNodeAuth, type NodeAuthPublicKey } from '../crypto/index.ts';
+import { executionKeys, type ExecutionKeys, type ExecutionKeysInput } from './execution-keys.ts';
 
 export interface ReadResult {
   readonly ok: boolean;
@@ -39,7 +39,7 @@ const bucketOf = (q: ReadQuery): keyof typeof PER_REQUEST => (q.kind === 'call' 
 export class ReadClient {
   readonly #send: (to: number, frame: Uint8Array) => void;
   readonly #clientId: number;
-  readonly #keys: readonly NodeAuthPublicKey[];
+  readonly #keys: ExecutionKeys;
   readonly #f: number;
   readonly #timeoutMs: number;
   readonly #pending = new Map<number, Pending>();
@@ -49,10 +49,10 @@ export class ReadClient {
   #nextId = 1;
   invalidReplies = 0;
 
-  constructor(o: { send: (to: number, frame: Uint8Array) => void; clientId: number; executionKeys: readonly NodeAuthPublicKey[]; f: number; timeoutMs?: number }) {
+  constructor(o: { send: (to: number, frame: Uint8Array) => void; clientId: number; executionKeys: ExecutionKeysInput; f: number; timeoutMs?: number }) {
     this.#send = o.send;
     this.#clientId = o.clientId;
-    this.#keys = o.executionKeys;
+    this.#keys = executionKeys(o.executionKeys);
     this.#f = o.f;
     this.#timeoutMs = o.timeoutMs ?? 5_000;
   }
@@ -95,7 +95,7 @@ export class ReadClient {
       for (const w of waiters) w.reject(err);
     }, this.#timeoutMs);
     this.#pending.set(id, { blockNumber, count: queries.length, queriesDigest: readQueriesDigest(queries), votes: new Map(), waiters, timer });
-    for (let r = 0; r < this.#keys.length; r++) this.#send(r, frame);
+    for (let r = 0; r < this.#keys.n; r++) this.#send(r, frame);
   }
 
   onMessage(from: number, m: Message): void {
@@ -118,10 +118,8 @@ export class ReadClient {
   }
 
   #valid(from: number, m: ReadReply, p: Pending, answersDigest: Uint8Array): boolean {
-    const pk = this.#keys[from];
-    if (pk === undefined) return false;
     const bytes = readReplyBytes(this.#clientId, m.id, p.queriesDigest, m.blockNumber, m.blockHash, answersDigest);
-    return verifyNodeAuth(pk, bytes, m.signature);
+    return this.#keys.verify(from, bytes, m.signature);
   }
 
   close(): void {

@@ -172,6 +172,11 @@ export class Reader {
     return v === 1;
   }
 
+  /** Whether every byte was read (for a trailing part older encodings lack). */
+  get done(): boolean {
+    return this.#pos === this.#buf.length;
+  }
+
   end(): void {
     if (this.#pos !== this.#buf.length) {
       throw codecError('CODEC_TRAILING_BYTES', `${this.#buf.length - this.#pos} bytes after the message`, {

@@ -194,6 +194,7 @@ function writeBody(w: Writer, m: Message): void {
       w.u64(m.id).u64(m.view).u8(m.active ? 1 : 0).u64(m.lastExecuted).u64(m.lastStable).u64(m.blockNumber).fixed(m.blockHash, 32);
       optional(w, m.stable, writeCheckpointCert);
       w.u32(m.keyEpoch).list(m.keys, (w, k) => w.bytes(k));
+      w.list(m.nodeKeys, (w, k) => w.bytes(k)).bytes(m.operator);
       w.bytes(m.signature);
       return;
     case 'BlockNotice':
@@ -385,6 +386,8 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
         stable: readOptional(r, readCheckpointCert),
         keyEpoch: r.u32('keyEpoch'),
         keys: r.list(4096, (r) => r.bytes(1024, 'key'), 'keys'),
+        nodeKeys: r.list(4096, (r) => r.bytes(8192, 'nodeKey'), 'nodeKeys'),
+        operator: r.bytes(1 << 20, 'operator'),
         signature: r.bytes(SIG_MAX, 'signature'),
       };
     case 'BlockData':

@@ -313,6 +313,10 @@ export interface NodeStatus {
   readonly keyEpoch: number;
   /** Every published consensus key record (`consensus/keys.ts` encoding), oldest first. */
   readonly keys: readonly Uint8Array[];
+  /** Every published execution, authentication and TLS key record (`consensus/node-keys.ts` encoding). */
+  readonly nodeKeys: readonly Uint8Array[];
+  /** The operator state of the reserved pages (`consensus/operator.ts` encoding): a client node finds its rotations there. */
+  readonly operator: Uint8Array;
   readonly signature: Uint8Array;
 }
 

@@ -58,7 +58,7 @@ const TAG_NODE_STATUS = new TextEncoder().encode('bulwark/node-status/v2');
 
 /** What a replica signs when it tells client node `clientId` where it stands. */
 export function nodeStatusBytes(clientId: number, m: Omit<NodeStatus, 'type' | 'signature' | 'stable'>): Uint8Array {
-  const keys = new Writer(64 * m.keys.length + 8).list(m.keys, (w, k) => w.bytes(k)).finish();
+  const keys = new Writer(64 * m.keys.length + 8).list(m.keys, (w, k) => w.bytes(k)).list(m.nodeKeys, (w, k) => w.bytes(k)).bytes(m.operator).finish();
   return new Writer(96)
     .raw(TAG_NODE_STATUS)
     .u32(clientId)

@@ -23,6 +23,7 @@ import {
   verifyAggregates,
   verifyNodeAuth,
   verifyPossession,
+  exportNodeAuthPublicKey,
   type BlsPublicKey,
   type BlsSecretKey,
   type BlsSignature,
@@ -30,8 +31,35 @@ import {
   type NodeAuthPublicKey,
 } from '../crypto/index.ts';
 import type { AggregateCheck } from '../crypto/bls.ts';
-import type { CertificateCheck, ConsensusCrypto, Share, SigningDomain } from './crypto.ts';
+import { nodeKeyScheme } from '../crypto/node-key-scheme.ts';
+import { AUTH_KEY_GRACE_SEQS, type CertificateCheck, type ConsensusCrypto, type Share, type SigningDomain } from './crypto.ts';
 import { KeyBook, type KeyRecord } from './keys.ts';
+import { NodeKeyBook, type NodeKeyKind } from './node-keys.ts';
+
+/**
+ * The node key book of a network (`node-keys.ts`), starting from the network file's keys: every
+ * replica's execution key and every client node's authentication key (SPKI DER), every node's TLS
+ * certificate (DER).
+ */
+export function nodeKeyBookFor(network: {
+  replicas: readonly { id: number; executionKey: NodeAuthPublicKey; tlsCertificate?: { der: Uint8Array } }[];
+  clients: readonly { id: number; authKey: NodeAuthPublicKey; tlsCertificate?: { der: Uint8Array } }[];
+}): NodeKeyBook<NodeAuthPublicKey> {
+  const initial: { kind: NodeKeyKind; node: number; publicKey: Uint8Array; key: NodeAuthPublicKey }[] = [];
+  const tls = (node: number, der: Uint8Array | undefined) => {
+    const key = der === undefined ? null : nodeKeyScheme.parse('tls', der);
+    if (der !== undefined && key !== null) initial.push({ kind: 'tls', node, publicKey: der, key });
+  };
+  for (const r of network.replicas) {
+    initial.push({ kind: 'execution', node: r.id, publicKey: exportNodeAuthPublicKey(r.executionKey), key: r.executionKey });
+    tls(r.id, r.tlsCertificate?.der);
+  }
+  for (const c of network.clients) {
+    initial.push({ kind: 'auth', node: c.id, publicKey: exportNodeAuthPublicKey(c.authKey), key: c.authKey });
+    tls(c.id, c.tlsCertificate?.der);
+  }
+  return new NodeKeyBook(nodeKeyScheme, initial);
+}
 
 export interface ConsensusKeys {
   /** This replica's id (its own keys are looked up under it). */
@@ -42,9 +70,10 @@ export interface ConsensusKeys {
   readonly consensusPublic: readonly BlsPublicKey[];
   /** The bootstrap keys' proofs of possession (kept in the key history); empty when not known. */
   readonly bootstrapProofs?: readonly Uint8Array[];
-  readonly executionSecret: NodeAuthPrivateKey;
-  readonly executionPublic: readonly NodeAuthPublicKey[];
-  readonly clientPublic: ReadonlyMap<number, NodeAuthPublicKey>;
+  /** This replica's execution secrets by epoch (epoch 0: the network file's); more come with `addExecutionSecret`. */
+  readonly executionSecrets: ReadonlyMap<number, NodeAuthPrivateKey>;
+  /** Every node's execution, authentication and TLS keys from the network file (`nodeKeyBookFor`). */
+  readonly nodeKeys: NodeKeyBook<NodeAuthPublicKey>;
   /** The operator's key (operator commands); none: every command is refused. */
   readonly operatorPublic?: NodeAuthPublicKey;
 }
@@ -57,6 +86,9 @@ export interface BlsConsensusCrypto extends ConsensusCrypto {
   forgetSecret(epoch: number): void;
   /** Epochs whose secrets this replica holds. */
   secretEpochs(): number[];
+  /** An execution secret this replica generated (before publishing its public key). */
+  addExecutionSecret(epoch: number, secret: NodeAuthPrivateKey): void;
+  forgetExecutionSecret(epoch: number): void;
 }
 
 function domainOf(d: SigningDomain) {
@@ -84,6 +116,8 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypt
     keys.consensusPublic.map((pk, r) => ({ publicKey: blsPublicKeyToBytes(pk), proofOfPossession: keys.bootstrapProofs?.[r] ?? new Uint8Array(), key: pk })),
   );
   const secrets = new Map(keys.consensusSecrets);
+  const executionSecrets = new Map(keys.executionSecrets);
+  const nodeKeys = keys.nodeKeys;
   const signers = (cert: Certificate): SignerBitVector | null => {
     try {
       return SignerBitVector.decode(n, cert.signers);
@@ -156,9 +190,15 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypt
         return false;
       }
     },
-    signExecution: (message) => signNodeAuth(keys.executionSecret, message),
-    verifyExecution(replica, message, signature) {
-      const pk = keys.executionPublic[replica];
+    signExecution(message, seq) {
+      const epoch = nodeKeys.recordAt('execution', keys.self, seq)?.epoch ?? 0;
+      // Missing only if the secret was retired, which waits until no reply can need it.
+      const secret = executionSecrets.get(epoch) ?? [...executionSecrets.values()].at(-1);
+      if (secret === undefined) throw new Error(`replica ${keys.self} holds no execution key`);
+      return signNodeAuth(secret, message);
+    },
+    verifyExecution(replica, message, signature, seq) {
+      const pk = nodeKeys.keyAt('execution', replica, seq);
       return pk !== undefined && verifyNodeAuth(pk, message, signature);
     },
     verifyRequest(request: ClientRequest, seq: number) {
@@ -168,8 +208,8 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypt
         const sig = decodeSig(request.signature);
         return pk !== undefined && sig !== null && blsVerify(DOMAIN_CONSENSUS, pk, requestSigningBytes(request), sig);
       }
-      const pk = keys.clientPublic.get(request.clientId);
-      return pk !== undefined && verifyNodeAuth(pk, requestSigningBytes(request), request.signature);
+      const bytes = requestSigningBytes(request);
+      return nodeKeys.keysFor('auth', request.clientId, seq, AUTH_KEY_GRACE_SEQS).some((pk) => verifyNodeAuth(pk, bytes, request.signature));
     },
     signRequest: (bytes, seq) => blsSignatureToBytes(blsSign(DOMAIN_CONSENSUS, secretAt(seq), bytes)),
     addKey(record: KeyRecord): boolean {
@@ -194,5 +234,8 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypt
     addSecret: (epoch, secret) => void secrets.set(epoch, secret),
     forgetSecret: (epoch) => void secrets.delete(epoch),
     secretEpochs: () => [...secrets.keys()].sort((a, b) => a - b),
+    nodeKeys,
+    addExecutionSecret: (epoch, secret) => void executionSecrets.set(epoch, secret),
+    forgetExecutionSecret: (epoch) => void executionSecrets.delete(epoch),
   };
 }

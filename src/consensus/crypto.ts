@@ -8,6 +8,13 @@
  */
 import type { Certificate, ClientRequest } from '../codec/messages.ts';
 import type { KeyRecord } from './keys.ts';
+import type { NodeKeyBook } from './node-keys.ts';
+
+/**
+ * A client node's requests signed with its previous authentication key are still accepted for this
+ * many sequence numbers after its new key takes effect (those in flight when it switched).
+ */
+export const AUTH_KEY_GRACE_SEQS = 600;
 
 export type SigningDomain = 'consensus' | 'checkpoint';
 
@@ -47,11 +54,13 @@ export interface ConsensusCrypto {
    * answer: a certificate that fails here is simply checked again, alone.
    */
   preverify?(checks: readonly CertificateCheck[]): void;
-  signExecution(message: Uint8Array): Uint8Array;
-  verifyExecution(replica: number, message: Uint8Array, signature: Uint8Array): boolean;
+  /** Signs what this replica executed at `seq` with its execution key in effect there. */
+  signExecution(message: Uint8Array, seq: number): Uint8Array;
+  verifyExecution(replica: number, message: Uint8Array, signature: Uint8Array, seq: number): boolean;
   /**
-   * A request's signature: a client node's under its authentication key; a replica's own request
-   * (a key exchange) under its consensus key in effect at `seq`.
+   * A request's signature: a client node's under its authentication key in effect at `seq` (or the
+   * previous one, `AUTH_KEY_GRACE_SEQS` after a switch); a replica's own request (a key exchange)
+   * under its consensus key in effect at `seq`.
    */
   verifyRequest(request: ClientRequest, seq: number): boolean;
   /** Signs a request of this replica's own (a key exchange) with its key in effect at `seq`. */
@@ -73,4 +82,6 @@ export interface ConsensusCrypto {
   verifyOperator(message: Uint8Array, signature: Uint8Array): boolean;
   /** Whether this replica holds the private key it signs `seq` with. */
   canSign(seq: number): boolean;
+  /** Every node's execution, authentication and TLS keys over time (`node-keys.ts`). */
+  readonly nodeKeys: NodeKeyBook<unknown>;
 }

@@ -14,6 +14,51 @@ import { allReplicasBut, hexKey, isReplica, requestKey, type ReplicaState } from
 import { exchangeReady, executeKeyExchanges, isInternal } from './key-exchange.ts';
 import type { KeyRecord } from './keys.ts';
 import { executeOperatorCommand, isOperatorPayload, type OperatorState } from './operator.ts';
+import { decodeNodeKeyPublication, isNodeKeyPayload, slotName, type NodeKeyRecord } from './node-keys.ts';
+import { effectiveSeqFor } from './keys.ts';
+
+/** What the state machine decided for a request it executed itself. */
+export interface InternalOutcome {
+  readonly result: Uint8Array;
+  /** A consensus key a key exchange published. */
+  readonly record: KeyRecord | null;
+  /** An execution, authentication or TLS key a node published. */
+  readonly nodeRecord: NodeKeyRecord | null;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * A node publishing its next execution, authentication or TLS key (`node-keys.ts`), executed at
+ * `seq`: it must publish its own key of a kind its role holds, for an epoch the operator asked for,
+ * the next one, once its current key is in effect, at most one per kind and batch, possessed and
+ * endorsed by the previous key.
+ */
+function executeNodeKeyPublication(
+  s: ReplicaState,
+  seq: number,
+  operator: OperatorState,
+  published: Set<string>,
+  r: ClientRequest,
+): { result: Uint8Array; record: NodeKeyRecord | null } {
+  const refuse = (why: string) => ({ result: utf8.encode(`refused: ${why}`), record: null });
+  const p = decodeNodeKeyPublication(r.payload);
+  if (p === null) return refuse('not a valid node key publication');
+  if (p.node !== r.clientId) return refuse(`node ${r.clientId} may publish only its own keys`);
+  const replica = isInternal(s, r);
+  if (replica ? p.kind === 'auth' : p.kind === 'execution') return refuse(`a ${replica ? 'replica' : 'client node'} holds no ${p.kind} key`);
+  const slot = slotName(p.kind, p.node);
+  if (p.epoch > (operator.nodeTargets.get(slot) ?? 0)) return refuse(`no rotation asked for ${p.kind} key epoch ${p.epoch} of node ${p.node}`);
+  if (published.has(slot)) return refuse(`a ${p.kind} key of node ${p.node} was already published in this batch`);
+  const current = s.crypto.nodeKeys.latest(p.kind, p.node);
+  if (current === undefined) return refuse(`node ${p.node} has no ${p.kind} key`);
+  if (current.effectiveSeq > seq) return refuse(`${p.kind} key epoch ${current.epoch} is not in effect yet`);
+  const problem = s.crypto.nodeKeys.problem(p);
+  if (problem !== null) return refuse(problem);
+  published.add(slot);
+  const record: NodeKeyRecord = { ...p, effectiveSeq: effectiveSeqFor(seq, s.cfg), publishedSeq: seq };
+  return { result: utf8.encode(`${p.kind} key epoch ${p.epoch} of node ${p.node} takes effect at sequence ${record.effectiveSeq}`), record };
+}
 
 function committedAt(s: ReplicaState, seq: number) {
   return s.slots.get(seq)?.committed ?? s.fetched.get(seq) ?? null;
@@ -37,25 +82,33 @@ export function tryExecute(s: ReplicaState): void {
     if (!ready && !isInternal(s, r)) deferred.add(key);
     else fresh.push(r);
   }
-  // Key exchanges and operator commands are executed here, in batch order; the rest by the application.
+  // Key exchanges, node key publications and operator commands are executed here, in batch order;
+  // the rest by the application.
   const timestamp = Math.max(entry.batch.timestamp, s.lastTimestamp);
-  const internalRequests = fresh.filter((r) => isInternal(s, r));
-  const outcomes = executeKeyExchanges(s, seq, internalRequests);
-  const internal = new Map<number, { result: Uint8Array; record: KeyRecord | null }>(internalRequests.map((r, i) => [fresh.indexOf(r), outcomes[i]!]));
+  const internal = new Map<number, InternalOutcome>();
+  const exchanges = fresh.filter((r) => isInternal(s, r) && !isNodeKeyPayload(r.payload));
+  executeKeyExchanges(s, seq, exchanges).forEach((o, i) => internal.set(fresh.indexOf(exchanges[i]!), { result: o.result, record: o.record, nodeRecord: null }));
   let operator: OperatorState | null = null;
   fresh.forEach((r, i) => {
     if (isInternal(s, r) || !isOperatorPayload(r.payload)) return;
     const o = executeOperatorCommand(s, operator ?? s.operator, timestamp, r);
     if (o.state !== (operator ?? s.operator)) operator = o.state;
-    internal.set(i, { result: o.result, record: null });
+    internal.set(i, { result: o.result, record: null, nodeRecord: null });
+  });
+  const published = new Set<string>();
+  fresh.forEach((r, i) => {
+    if (!isNodeKeyPayload(r.payload)) return;
+    const o = executeNodeKeyPublication(s, seq, operator ?? s.operator, published, r);
+    internal.set(i, { result: o.result, record: null, nodeRecord: o.record });
   });
   const forApp = fresh.filter((_, i) => !internal.has(i));
-  const keyRecords = outcomes.flatMap((o) => (o.record === null ? [] : [o.record]));
+  const keyRecords = [...internal.values()].flatMap((o) => (o.record === null ? [] : [o.record]));
+  const nodeKeyRecords = [...internal.values()].flatMap((o) => (o.nodeRecord === null ? [] : [o.nodeRecord]));
   s.executing = seq;
   s.executingBatch = { batch: entry.batch, requests: fresh, forApp, internal, deferred, operator };
   // Requests executed here go into the client table with the application's (exactly-once).
   const own = fresh.filter((_, i) => internal.has(i));
-  s.out.push({ kind: 'execute', seq, timestamp, requests: forApp, batch: entry.batch, keyRecords, internal: own, operator });
+  s.out.push({ kind: 'execute', seq, timestamp, requests: forApp, batch: entry.batch, keyRecords, nodeKeyRecords, internal: own, operator });
 }
 
 export function resultLeaf(r: Pick<ClientRequest, 'clientId' | 'requestSeq'>, result: Uint8Array): Uint8Array {
@@ -79,6 +132,12 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, a
       return;
     }
     if (o.record !== null) event(s, { event: 'key-published', replica: o.record.replica, epoch: o.record.epoch, effectiveSeq: o.record.effectiveSeq });
+    const n = o.nodeRecord;
+    if (n !== null && !s.crypto.nodeKeys.add(n)) {
+      s.out.push({ kind: 'fatal', reason: `a ${n.kind} key checked at execution was refused when added (node ${n.node}, epoch ${n.epoch})` });
+      return;
+    }
+    if (n !== null) event(s, { event: 'node-key-published', kind: n.kind, node: n.node, epoch: n.epoch, effectiveSeq: n.effectiveSeq });
   }
   if (operator !== null) s.operator = operator;
   s.executing = null;
@@ -102,7 +161,7 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, a
   if (requests.length > 0 || madeBlock) {
     const leaves = requests.map((r, i) => resultLeaf(r, results[i]!));
     const tree = merkleTree((b) => s.crypto.digest(b), leaves);
-    const signature = s.crypto.signExecution(replyBytes(seq, summary, tree.root));
+    const signature = s.crypto.signExecution(replyBytes(seq, summary, tree.root), seq);
     if (requests.length > 0) reply(s, seq, summary, requests, results, tree, signature);
     if (madeBlock) {
       const notice: BlockNotice = { type: 'BlockNotice', seq, summary, resultsRoot: tree.root, signature };

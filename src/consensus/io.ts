@@ -6,6 +6,7 @@
 import type { Batch, BlockNotice, ClientRequest, ExecSummary, Message, ReplicaMessage, Reply } from '../codec/messages.ts';
 import type { PersistRecord } from './records.ts';
 import type { KeyRecord } from './keys.ts';
+import type { NodeKeyKind, NodeKeyRecord } from './node-keys.ts';
 import type { OperatorState } from './operator.ts';
 
 export type Input =
@@ -50,7 +51,8 @@ export type ConsensusEvent =
   | { readonly event: 'checkpoint-stable'; readonly seq: number }
   | { readonly event: 'catching-up'; readonly from: number; readonly target: number; readonly source: number }
   | { readonly event: 'bad-share-excluded'; readonly seq: number; readonly replica: number }
-  | { readonly event: 'key-published'; readonly replica: number; readonly epoch: number; readonly effectiveSeq: number };
+  | { readonly event: 'key-published'; readonly replica: number; readonly epoch: number; readonly effectiveSeq: number }
+  | { readonly event: 'node-key-published'; readonly kind: NodeKeyKind; readonly node: number; readonly epoch: number; readonly effectiveSeq: number };
 
 export type Output =
   | {
@@ -72,6 +74,8 @@ export type Output =
       readonly batch: Batch;
       /** Keys this batch published: reserved pages, written with the batch's block. */
       readonly keyRecords: readonly KeyRecord[];
+      /** Execution, authentication and TLS keys this batch published: reserved pages likewise. */
+      readonly nodeKeyRecords: readonly NodeKeyRecord[];
       /**
        * The replicas' own requests (key exchanges) this batch executed in the state machine: the
        * application records them in the client table with the others (exactly-once).

@@ -21,9 +21,9 @@ export function isInternal(s: ReplicaState, r: Pick<ClientRequest, 'clientId'>):
   return r.clientId >= 0 && r.clientId < s.q.n;
 }
 
-/** Whether a published key is still waiting for its checkpoint boundary (the primary drives sequence numbers there). */
+/** Whether a published key (of any kind) is still waiting for its checkpoint boundary (the primary drives sequence numbers there). */
 export function activationPending(s: ReplicaState): boolean {
-  return s.crypto.publishedKeys().some((k) => k.effectiveSeq - 1 >= s.nextSeq);
+  return s.crypto.publishedKeys().some((k) => k.effectiveSeq - 1 >= s.nextSeq) || s.crypto.nodeKeys.lastSwitch - 1 >= s.nextSeq;
 }
 
 export interface ExchangeOutcome {

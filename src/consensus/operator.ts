@@ -1,19 +1,23 @@
 /**
  * Operator commands (issue #7): the operator of the trusted setup holds an Ed25519 key whose public
- * half is in the network file. A command signed with it — today: rotate the consensus keys of some
- * replicas — reaches the replicas as an ordinary client request (any client node carries it; the
+ * half is in the network file. A command signed with it — rotate keys: replicas' consensus or
+ * execution keys, client nodes' authentication keys, any node's TLS certificate — reaches the replicas as an ordinary client request (any client node carries it; the
  * signature, not the carrier, authorises it) and is executed by the state machine, not the
  * application: deterministically, from the batch and the reserved pages alone.
  *
- * A rotation records, per named replica, the key epoch it must move to (its latest + 1); each named
- * replica then publishes a key for that epoch through the key exchange (`key-exchange.ts`), which
- * takes effect at an agreed checkpoint boundary like the first one. Refused: a bad signature, a
+ * A rotation records, per named node and kind, the key epoch it must move to (its latest + 1); each
+ * named node then publishes a key for that epoch — consensus keys through the key exchange
+ * (`key-exchange.ts`), the others as node keys (`node-keys.ts`) — which takes effect at an agreed
+ * checkpoint boundary like the first one. Refused: a bad signature, a
  * nonce not above the last one executed (replays), and a rotation sooner than
  * `minRotationIntervalSec` after the previous one (by block time).
  */
 import { Reader, Writer } from '../codec/binary.ts';
+
+const utf8 = new TextEncoder();
 import type { ClientRequest } from '../codec/messages.ts';
 import type { ReplicaState } from './state.ts';
+import { parseSlotName, slotName, type NodeKeyKind } from './node-keys.ts';
 
 /** The operator's part of the reserved pages. */
 export interface OperatorState {
@@ -21,11 +25,13 @@ export interface OperatorState {
   readonly nonce: number;
   /** Block time (s) of the last rotation executed; 0 before the first. */
   readonly lastRotationAt: number;
-  /** Per replica, the key epoch a rotation asked it to reach. */
+  /** Per replica, the consensus key epoch a rotation asked it to reach. */
   readonly targets: ReadonlyMap<number, number>;
+  /** Per (kind, node) (`slotName`), the node key epoch a rotation asked it to reach. */
+  readonly nodeTargets: ReadonlyMap<string, number>;
 }
 
-export const NO_OPERATOR_STATE: OperatorState = { nonce: 0, lastRotationAt: 0, targets: new Map() };
+export const NO_OPERATOR_STATE: OperatorState = { nonce: 0, lastRotationAt: 0, targets: new Map(), nodeTargets: new Map() };
 
 export interface RotateConsensusKeys {
   readonly kind: 'rotate-consensus-keys';
@@ -34,27 +40,56 @@ export interface RotateConsensusKeys {
   readonly nonce: number;
 }
 
-export type OperatorCommand = RotateConsensusKeys;
+/** Rotates any of the keys: each list names the nodes whose key of that kind moves to a new epoch. */
+export interface RotateKeys {
+  readonly kind: 'rotate-keys';
+  /** Replicas' consensus keys. */
+  readonly consensus: readonly number[];
+  /** Replicas' execution keys. */
+  readonly execution: readonly number[];
+  /** Client nodes' authentication keys (client node ids). */
+  readonly auth: readonly number[];
+  /** TLS certificates of any nodes (replica or client node ids). */
+  readonly tls: readonly number[];
+  readonly nonce: number;
+}
+
+export type OperatorCommand = RotateConsensusKeys | RotateKeys;
 
 const COMMAND_TAG = new TextEncoder().encode('bulwark/operator-command/v1');
 const PAYLOAD_TAG = new TextEncoder().encode('bulwark/operator/v1');
 const KIND_ROTATE_CONSENSUS = 1;
+const KIND_ROTATE_KEYS = 2;
+const MAX_NODES = 1024;
 
 /** The bytes the operator signs. */
 export function encodeOperatorCommand(c: OperatorCommand): Uint8Array {
-  return new Writer(64).raw(COMMAND_TAG).u8(KIND_ROTATE_CONSENSUS).list(c.replicas, (w, r) => w.u32(r)).u64(c.nonce).finish();
+  const w = new Writer(64).raw(COMMAND_TAG);
+  const ids = (list: readonly number[]) => w.list(list, (w, r) => w.u32(r));
+  if (c.kind === 'rotate-consensus-keys') {
+    w.u8(KIND_ROTATE_CONSENSUS);
+    ids(c.replicas);
+  } else {
+    w.u8(KIND_ROTATE_KEYS);
+    for (const list of [c.consensus, c.execution, c.auth, c.tls]) ids(list);
+  }
+  return w.u64(c.nonce).finish();
 }
 
-function decodeOperatorCommand(bytes: Uint8Array): OperatorCommand {
+/** A command in the general form (a consensus-only rotation is one with the other lists empty). */
+function decodeOperatorCommand(bytes: Uint8Array): RotateKeys {
   const r = new Reader(bytes);
   const tag = r.fixed(COMMAND_TAG.length, 'tag');
   if (!tag.every((b, i) => b === COMMAND_TAG[i])) throw new Error('not an operator command');
   const kind = r.u8('kind');
-  if (kind !== KIND_ROTATE_CONSENSUS) throw new Error(`unknown operator command ${kind}`);
-  const replicas = r.list(1024, (r) => r.u32('replica'), 'replicas');
+  const ids = (what: string) => r.list(MAX_NODES, (r) => r.u32('node'), what);
+  let c: Omit<RotateKeys, 'nonce'>;
+  if (kind === KIND_ROTATE_CONSENSUS) c = { kind: 'rotate-keys', consensus: ids('replicas'), execution: [], auth: [], tls: [] };
+  else if (kind === KIND_ROTATE_KEYS) c = { kind: 'rotate-keys', consensus: ids('consensus'), execution: ids('execution'), auth: ids('auth'), tls: ids('tls') };
+  else throw new Error(`unknown operator command ${kind}`);
   const nonce = r.u64('nonce');
   r.end();
-  return { kind: 'rotate-consensus-keys', replicas, nonce };
+  return { ...c, nonce };
 }
 
 /** A client request's payload carrying a signed command. */
@@ -66,7 +101,7 @@ export function isOperatorPayload(payload: Uint8Array): boolean {
   return payload.length >= PAYLOAD_TAG.length && PAYLOAD_TAG.every((b, i) => payload[i] === b);
 }
 
-function decodeOperatorPayload(payload: Uint8Array): { command: OperatorCommand; bytes: Uint8Array; signature: Uint8Array } {
+function decodeOperatorPayload(payload: Uint8Array): { command: RotateKeys; bytes: Uint8Array; signature: Uint8Array } {
   const r = new Reader(payload);
   r.fixed(PAYLOAD_TAG.length, 'tag');
   const bytes = r.bytes(4096, 'command');
@@ -80,6 +115,7 @@ export function encodeOperatorState(o: OperatorState): Uint8Array {
     .u64(o.nonce)
     .u64(o.lastRotationAt)
     .list([...o.targets].sort((a, b) => a[0] - b[0]), (w, [r, e]) => w.u32(r).u32(e))
+    .list([...o.nodeTargets].sort((a, b) => (a[0] < b[0] ? -1 : 1)), (w, [slot, e]) => w.bytes(utf8.encode(slot)).u32(e))
     .finish();
 }
 
@@ -87,12 +123,14 @@ export function decodeOperatorState(bytes: Uint8Array): OperatorState {
   const r = new Reader(bytes);
   const nonce = r.u64('nonce');
   const lastRotationAt = r.u64('lastRotationAt');
-  const targets = new Map(r.list(1024, (r) => [r.u32('replica'), r.u32('epoch')] as const, 'targets'));
+  const targets = new Map(r.list(MAX_NODES, (r) => [r.u32('replica'), r.u32('epoch')] as const, 'targets'));
+  // Node key targets came with node key rotation; a state written before has none.
+  const nodeTargets = new Map(
+    r.done ? [] : r.list(4 * MAX_NODES, (r) => [new TextDecoder().decode(r.bytes(64, 'slot')), r.u32('epoch')] as const, 'nodeTargets'),
+  );
   r.end();
-  return { nonce, lastRotationAt, targets };
+  return { nonce, lastRotationAt, targets, nodeTargets };
 }
-
-const utf8 = new TextEncoder();
 
 /**
  * Executes one operator command at sequence number `seq`, block time `timestamp` (s), on top of
@@ -114,13 +152,47 @@ export function executeOperatorCommand(
   const { command, bytes, signature } = decoded;
   if (!s.crypto.verifyOperator(bytes, signature)) return refuse('not signed with the operator key');
   if (command.nonce <= state.nonce) return refuse(`nonce ${command.nonce} is not above the last one executed (${state.nonce})`);
-  const replicas = [...new Set(command.replicas)].sort((a, b) => a - b);
-  if (replicas.length === 0 || replicas.some((r) => r < 0 || r >= s.q.n)) return refuse('the command names no replica, or one that does not exist');
+  const unique = (list: readonly number[]) => [...new Set(list)].sort((a, b) => a - b);
+  const consensus = unique(command.consensus);
+  const isReplica = (id: number) => id >= 0 && id < s.q.n;
+  const isClient = (id: number) => id >= s.q.n && id < s.q.n + s.cfg.clients;
+  const node: Record<NodeKeyKind, readonly number[]> = { execution: unique(command.execution), auth: unique(command.auth), tls: unique(command.tls) };
+  if (consensus.length + node.execution.length + node.auth.length + node.tls.length === 0) return refuse('the command names no key to rotate');
+  if (!consensus.every(isReplica) || !node.execution.every(isReplica)) return refuse('the command names a replica that does not exist');
+  if (!node.auth.every(isClient)) return refuse('the command names a client node that does not exist');
+  if (!node.tls.every((id) => isReplica(id) || isClient(id))) return refuse('the command names a node that does not exist');
   if (state.lastRotationAt > 0 && timestamp - state.lastRotationAt < s.cfg.minRotationIntervalSec) {
     return refuse(`too soon: the previous rotation was ${timestamp - state.lastRotationAt} s ago, the minimum interval is ${s.cfg.minRotationIntervalSec} s`);
   }
   const targets = new Map(state.targets);
-  for (const r of replicas) targets.set(r, Math.max(targets.get(r) ?? 0, s.crypto.latestKey(r).epoch) + 1);
-  const next: OperatorState = { nonce: command.nonce, lastRotationAt: timestamp, targets };
-  return { result: utf8.encode(`rotation: ${replicas.map((r) => `replica ${r} to key epoch ${targets.get(r)}`).join(', ')}`), state: next };
+  const done: string[] = [];
+  for (const r of consensus) {
+    targets.set(r, Math.max(targets.get(r) ?? 0, s.crypto.latestKey(r).epoch) + 1);
+    done.push(`replica ${r} to consensus key epoch ${targets.get(r)}`);
+  }
+  const nodeTargets = new Map(state.nodeTargets);
+  for (const kind of ['execution', 'auth', 'tls'] as const) {
+    for (const id of node[kind]) {
+      const slot = slotName(kind, id);
+      const latest = s.crypto.nodeKeys.latest(kind, id)?.epoch ?? 0;
+      nodeTargets.set(slot, Math.max(nodeTargets.get(slot) ?? 0, latest) + 1);
+      done.push(`${isReplica(id) ? 'replica' : 'client node'} ${id} to ${kind} key epoch ${nodeTargets.get(slot)}`);
+    }
+  }
+  const next: OperatorState = { nonce: command.nonce, lastRotationAt: timestamp, targets, nodeTargets };
+  return { result: utf8.encode(`rotation: ${done.join(', ')}`), state: next };
+}
+
+/** The node key epochs a rotation asked `node` to reach, by kind, that it has not published yet. */
+export function nodeKeysDue(
+  state: OperatorState,
+  node: number,
+  latest: (kind: NodeKeyKind) => number,
+): { kind: NodeKeyKind; epoch: number }[] {
+  const due: { kind: NodeKeyKind; epoch: number }[] = [];
+  for (const [slot, target] of state.nodeTargets) {
+    const { kind, node: id } = parseSlotName(slot);
+    if (id === node && latest(kind) < target) due.push({ kind, epoch: latest(kind) + 1 });
+  }
+  return due;
 }

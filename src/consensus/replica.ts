@@ -9,6 +9,7 @@ import { BulwarkError } from '../common/errors.ts';
 import { quorumsOf, type ConsensusConfig } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
 import type { KeyRecord } from './keys.ts';
+import type { NodeKeyRecord } from './node-keys.ts';
 import { NO_OPERATOR_STATE, type OperatorState } from './operator.ts';
 import { reject } from './effects.ts';
 import { onCheckpoint, onExecuted, tryExecute } from './execution.ts';
@@ -40,6 +41,8 @@ export interface AppState {
   readonly keys: readonly KeyRecord[];
   /** The operator's nonce, last rotation and rotation targets (reserved pages). */
   readonly operator: OperatorState;
+  /** Every execution, authentication and TLS key published so far (reserved pages). */
+  readonly nodeKeys: readonly NodeKeyRecord[];
 }
 
 export interface ReplicaOptions {
@@ -58,6 +61,7 @@ export const GENESIS_APP: AppState = {
   clients: new Map(),
   keys: [],
   operator: NO_OPERATOR_STATE,
+  nodeKeys: [],
 };
 
 /** A replica from its persisted records and its application's state (empty ones at first start). */
@@ -68,6 +72,11 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
   for (const k of app.keys) {
     if (!o.crypto.addKey(k)) {
       throw new BulwarkError('LEDGER_CORRUPT', `the reserved pages hold a key that does not verify (replica ${k.replica}, epoch ${k.epoch})`);
+    }
+  }
+  for (const k of app.nodeKeys) {
+    if (!o.crypto.nodeKeys.add(k)) {
+      throw new BulwarkError('LEDGER_CORRUPT', `the reserved pages hold a ${k.kind} key that does not follow the history (node ${k.node}, epoch ${k.epoch})`);
     }
   }
   const s: ReplicaState = {

@@ -47,7 +47,7 @@ export function onRequest(s: ReplicaState, from: number, m: Request): void {
   if (perClient >= s.cfg.maxPendingPerClient || s.pending.size >= s.cfg.maxPendingTotal) {
     return reject(s, from, 'client-queue-full', `client ${r.clientId}`);
   }
-  s.pending.set(key, { request: r, key, size: r.payload.length, since: s.now, ordered: s.ordered.has(key) });
+  s.pending.set(key, { request: r, key, size: r.payload.length, since: s.now, ordered: s.ordered.has(key), verifiedAt: s.lastExecuted + 1 });
   s.pendingPerClient.set(r.clientId, perClient + 1);
   if (own) send(s, allReplicasBut(s, s.id), m);
   if (!s.active) return;
@@ -94,10 +94,22 @@ function nextBatch(s: ReplicaState): { requests: ClientRequest[]; full: boolean 
   let bytes = 0;
   // Until the key exchange is complete only key exchanges are ordered (client requests would be held back).
   const onlyInternal = !exchangeReady(s);
+  const lastSwitch = s.crypto.nodeKeys.lastSwitch;
   for (const [key, p] of s.pending) {
     if (s.proposed.has(key)) continue;
     if (onlyInternal && !isInternal(s, p.request)) continue;
     if (p.request.requestSeq <= (s.clients.get(p.request.clientId) ?? 0)) continue;
+    // A client node's key switched since the check: a request signed with a key no longer accepted
+    // at this batch's sequence number would make every backup refuse the batch. Dropped instead;
+    // the client node signs it again with its new key.
+    if (lastSwitch > p.verifiedAt && !isInternal(s, p.request)) {
+      if (!s.crypto.verifyRequest(p.request, s.nextSeq)) {
+        s.pending.delete(key);
+        s.pendingPerClient.set(p.request.clientId, (s.pendingPerClient.get(p.request.clientId) ?? 1) - 1);
+        continue;
+      }
+      p.verifiedAt = s.nextSeq;
+    }
     if (bytes + p.size > s.cfg.maxBatchBytes) return { requests, full: true };
     requests.push(p.request);
     bytes += p.size;

@@ -19,6 +19,7 @@ import type {
 import type { ConsensusConfig, Quorums } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
 import type { KeyRecord } from './keys.ts';
+import type { NodeKeyRecord } from './node-keys.ts';
 import type { OperatorState } from './operator.ts';
 import type { Output } from './io.ts';
 
@@ -60,6 +61,8 @@ export interface PendingRequest {
   since: number;
   /** In a committed slot: the primary has done its part, and the request waits only for execution. */
   ordered: boolean;
+  /** The sequence number its signature was checked at (a key switched since: checked again before proposing). */
+  verifiedAt: number;
 }
 
 /**
@@ -111,7 +114,7 @@ export interface ReplicaState {
     batch: Batch;
     requests: readonly ClientRequest[];
     forApp: readonly ClientRequest[];
-    internal: ReadonlyMap<number, { result: Uint8Array; record: KeyRecord | null }>;
+    internal: ReadonlyMap<number, { result: Uint8Array; record: KeyRecord | null; nodeRecord: NodeKeyRecord | null }>;
     deferred: ReadonlySet<string>;
     /** The operator state after this batch's operator commands (null: none ran). */
     operator: OperatorState | null;

@@ -42,6 +42,8 @@ import { quorumsOf, type Quorums } from '../consensus/config.ts';
 import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
 import { reservedPagesDigest } from '../replica/ethereum-app.ts';
 import { NO_OPERATOR_STATE, decodeOperatorState } from '../consensus/operator.ts';
+import { decodeNodeKeyRecord, type NodeKeyRecord } from '../consensus/node-keys.ts';
+import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import {
   DOMAIN_CHECKPOINT,
   DOMAIN_CONSENSUS,
@@ -173,7 +175,8 @@ function fail(kind: InconsistencyKind, where: string, what: string, expected?: s
  */
 export interface KeyHistory {
   consensusKeysAt(seq: number): readonly BlsPublicKey[];
-  executionKeysAt(blockNumber: bigint): readonly NodeAuthPublicKey[];
+  /** By the sequence number the execution signature is for (a BlockNotice's `seq`). */
+  executionKeysAt(seq: number): readonly NodeAuthPublicKey[];
 }
 
 export function keyHistoryOf(network: NetworkConfig): KeyHistory {
@@ -183,7 +186,7 @@ export function keyHistoryOf(network: NetworkConfig): KeyHistory {
     // The bootstrap keys of network.json; `keyHistoryWithPublished` adds the keys the store's
     // key table says the replicas published (`consensus/keys.ts`).
     consensusKeysAt: () => bootstrap,
-    // Execution keys are not rotated yet; a rotation would answer by block number here.
+    // Likewise the execution keys of network.json, until the node key table says otherwise.
     executionKeysAt: () => execution,
   };
 }
@@ -221,8 +224,28 @@ async function keyHistoryWithPublished(kv: KvStore, network: NetworkConfig, base
     }
     published++;
   }
-  if (published === 0) return base;
-  return { consensusKeysAt: (seq) => book.keysAt(seq), executionKeysAt: (n) => base.executionKeysAt(n) };
+  const nodeKeys = nodeKeyBookFor(network);
+  let rotated = 0;
+  for await (const [, bytes] of createRepository(kv, 'nodeKeyTable', bytesCodec, bytesCodec).entries()) {
+    let record: NodeKeyRecord;
+    try {
+      record = decodeNodeKeyRecord(bytes);
+    } catch {
+      fail('key-table', 'node key table', 'a published key record does not decode');
+    }
+    const where = `node key table: ${record.kind} key of node ${record.node} epoch ${record.epoch}`;
+    // Each record must be possessed and endorsed by the key before it, back to network.json's.
+    const problem = nodeKeys.problem(record);
+    if (problem !== null) fail('key-table', where, problem);
+    if (!nodeKeys.add(record)) fail('key-table', where, 'does not take effect after the key before it');
+    rotated++;
+  }
+  if (published === 0 && rotated === 0) return base;
+  const ids = network.replicas.map((r) => r.id);
+  return {
+    consensusKeysAt: (seq) => book.keysAt(seq),
+    executionKeysAt: (seq) => (rotated === 0 ? base.executionKeysAt(seq) : ids.map((r) => nodeKeys.keyAt('execution', r, seq)!)),
+  };
 }
 
 // ---- the directory ---------------------------------------------------------------------------
@@ -750,7 +773,9 @@ async function reservedDigest(c: Checker): Promise<Uint8Array> {
   const keys: KeyRecord[] = [];
   for await (const [, bytes] of createRepository(c.kv, 'keyTable', bytesCodec, bytesCodec).entries()) keys.push(decodeKeyRecord(bytes));
   const operator = await createRepository(c.kv, 'operatorState', utf8Codec, bytesCodec).get('state');
-  return reservedPagesDigest(table, keys, operator === undefined ? NO_OPERATOR_STATE : decodeOperatorState(operator));
+  const nodeKeys: NodeKeyRecord[] = [];
+  for await (const [, bytes] of createRepository(c.kv, 'nodeKeyTable', bytesCodec, bytesCodec).entries()) nodeKeys.push(decodeNodeKeyRecord(bytes));
+  return reservedPagesDigest(table, keys, operator === undefined ? NO_OPERATOR_STATE : decodeOperatorState(operator), nodeKeys);
 }
 
 /** Why a certificate failed, as "found": too few signers, or enough whose aggregate is not valid. */
@@ -802,9 +827,9 @@ async function checkBlockCertificate(c: Checker, number: bigint, bytes: Uint8Arr
   }
   const hash = (await c.blocks.canonicalHash(number))!;
   const header = (await c.blocks.header(hash))!;
-  const keys = c.ctx.keys.executionKeysAt(number);
   const seen = new Set<number>();
   for (const { replica, notice } of entries) {
+    const keys = c.ctx.keys.executionKeysAt(notice.seq);
     const at = `${where}: replica ${replica}'s notice`;
     if (notice.type !== 'BlockNotice') fail('block-certificate', at, 'is not a BlockNotice', 'BlockNotice', String((notice as { type: string }).type));
     if (seen.has(replica)) fail('block-certificate', at, 'appears twice');

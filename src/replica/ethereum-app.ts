@@ -7,6 +7,7 @@
  * without a block writes those alone. So after any crash, `state()` is exactly what the replica
  * had executed, and `restoreReplica` starts from it.
  */
+import { decodeNodeKeyRecord, encodeNodeKeyRecord, nodeKeyRecordId, type NodeKeyRecord } from '../consensus/node-keys.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { Writer } from '../codec/binary.ts';
 import type { ClientRequest, ExecSummary } from '../codec/messages.ts';
@@ -49,9 +50,19 @@ export class EthereumApp {
   readonly #keys: KeyRecord[];
   readonly #operatorTable: Repository<string, Uint8Array>;
   #operator: OperatorState;
+  readonly #nodeKeyTable: Repository<Uint8Array, Uint8Array>;
+  readonly #nodeKeys: NodeKeyRecord[];
   #at: Progress;
 
-  private constructor(executor: Executor, kv: KvStore, clients: Map<number, number>, keys: KeyRecord[], operator: OperatorState, at: Progress) {
+  private constructor(
+    executor: Executor,
+    kv: KvStore,
+    clients: Map<number, number>,
+    keys: KeyRecord[],
+    operator: OperatorState,
+    nodeKeys: NodeKeyRecord[],
+    at: Progress,
+  ) {
     this.#executor = executor;
     this.#kv = kv;
     this.#progress = createRepository(kv, 'executionProgress', utf8Codec, bytesCodec);
@@ -61,6 +72,8 @@ export class EthereumApp {
     this.#keys = keys;
     this.#operatorTable = createRepository(kv, 'operatorState', utf8Codec, bytesCodec);
     this.#operator = operator;
+    this.#nodeKeyTable = createRepository(kv, 'nodeKeyTable', bytesCodec, bytesCodec);
+    this.#nodeKeys = nodeKeys;
     this.#at = at;
   }
 
@@ -79,7 +92,9 @@ export class EthereumApp {
         : { seq: readU64(stored.subarray(0, 8), 'progress'), lastTimestamp: readU64(stored.subarray(8, 16), 'progress') };
     const storedOperator = await createRepository(kv, 'operatorState', utf8Codec, bytesCodec).get('state');
     const operator = storedOperator === undefined ? NO_OPERATOR_STATE : decodeOperatorState(storedOperator);
-    return new EthereumApp(executor, kv, clients, keys, operator, at);
+    const nodeKeys: NodeKeyRecord[] = [];
+    for await (const [, b] of createRepository(kv, 'nodeKeyTable', bytesCodec, bytesCodec).entries()) nodeKeys.push(decodeNodeKeyRecord(b));
+    return new EthereumApp(executor, kv, clients, keys, operator, nodeKeys, at);
   }
 
   state(): AppState {
@@ -90,6 +105,7 @@ export class EthereumApp {
       clients: new Map(this.#clients),
       keys: [...this.#keys],
       operator: this.#operator,
+      nodeKeys: [...this.#nodeKeys],
     };
   }
 
@@ -104,6 +120,7 @@ export class EthereumApp {
     keyRecords: readonly KeyRecord[] = [],
     internal: readonly ClientRequest[] = [],
     operator: OperatorState | null = null,
+    nodeKeyRecords: readonly NodeKeyRecord[] = [],
   ): Promise<AppExecution> {
     if (seq !== this.#at.seq + 1) {
       throw new BulwarkError('APP_OUT_OF_ORDER', `sequence ${seq} after ${this.#at.seq}`, { seq, last: this.#at.seq });
@@ -125,6 +142,7 @@ export class EthereumApp {
       ...this.#reservedOps(at, executed),
       ...keyRecords.map((k) => this.#keyTable.putOp(keyRecordId(k), encodeKeyRecord(k))),
       ...(operator === null ? [] : [this.#operatorTable.putOp('state', encodeOperatorState(operator))]),
+      ...nodeKeyRecords.map((k) => this.#nodeKeyTable.putOp(nodeKeyRecordId(k), encodeNodeKeyRecord(k))),
     ];
     let outcomes: TxOutcome[] = [];
     let block = false;
@@ -140,6 +158,7 @@ export class EthereumApp {
     for (const [c, s] of clients) this.#clients.set(c, s);
     this.#keys.push(...keyRecords);
     if (operator !== null) this.#operator = operator;
+    this.#nodeKeys.push(...nodeKeyRecords);
     const results: Uint8Array[] = [];
     let next = 0;
     for (const d of decoded) {
@@ -159,7 +178,7 @@ export class EthereumApp {
   }
 
   #reservedDigest(): Uint8Array {
-    return reservedPagesDigest(this.#clients, this.#keys, this.#operator);
+    return reservedPagesDigest(this.#clients, this.#keys, this.#operator, this.#nodeKeys);
   }
 
   #summary(): ExecSummary {
@@ -176,9 +195,16 @@ export class EthereumApp {
 /**
  * The reserved pages' digest (in every checkpoint): every client's last executed request, in
  * client order, then every published key, in (replica, epoch) order — the key part absent until
- * the first key is published — then the operator state, once the operator issued a command. `verify-ledger` recomputes it from a store.
+ * the first key is published — then the operator state, once the operator issued a command, then
+ * every published execution, authentication and TLS key, once one is. `verify-ledger` recomputes it
+ * from a store.
  */
-export function reservedPagesDigest(clients: ReadonlyMap<number, number>, keys: readonly KeyRecord[], operator: OperatorState = NO_OPERATOR_STATE): Uint8Array {
+export function reservedPagesDigest(
+  clients: ReadonlyMap<number, number>,
+  keys: readonly KeyRecord[],
+  operator: OperatorState = NO_OPERATOR_STATE,
+  nodeKeys: readonly NodeKeyRecord[] = [],
+): Uint8Array {
   const w = new Writer(16 + clients.size * 12).raw(new TextEncoder().encode('bulwark/reserved/v1'));
   for (const [c, s] of [...clients].sort((a, b) => a[0] - b[0])) w.u32(c).u64(s);
   const sorted = [...keys].sort((a, b) => a.replica - b.replica || a.epoch - b.epoch);
@@ -188,6 +214,11 @@ export function reservedPagesDigest(clients: ReadonlyMap<number, number>, keys: 
   }
   // Likewise absent until the operator's first command.
   if (operator.nonce > 0) w.raw(new TextEncoder().encode('operator')).bytes(encodeOperatorState(operator));
+  if (nodeKeys.length > 0) {
+    w.raw(new TextEncoder().encode('node-keys'));
+    const id = (k: NodeKeyRecord) => Buffer.from(nodeKeyRecordId(k)).toString('hex');
+    for (const k of [...nodeKeys].sort((a, b) => (id(a) < id(b) ? -1 : 1))) w.bytes(encodeNodeKeyRecord(k));
+  }
   return sha256(w.finish());
 }
 

@@ -11,12 +11,15 @@ import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
 import { nodeStatusBytes, requestSigningBytes } from '../codec/signing.ts';
 import type { ClientRequest, Message, ReadRequest } from '../codec/messages.ts';
 import { BulwarkError } from '../common/errors.ts';
-import { createBlsConsensusCrypto } from '../consensus/bls-crypto.ts';
+import { createBlsConsensusCrypto, nodeKeyBookFor } from '../consensus/bls-crypto.ts';
+import { encodeNodeKeyRecord, type NodeKeyBook, type NodeKeyKind } from '../consensus/node-keys.ts';
+import { encodeOperatorState } from '../consensus/operator.ts';
+import { NodeKeyLifecycle } from '../setup/node-key-lifecycle.ts';
 import { makeConsensusConfig, primaryOf, type ConsensusConfig } from '../consensus/config.ts';
 import type { Input, Output } from '../consensus/io.ts';
 import { preverify, restoreReplica, step } from '../consensus/replica.ts';
 import type { ReplicaState } from '../consensus/state.ts';
-import { blsSignatureToBytes, initHashes, signNodeAuth } from '../crypto/index.ts';
+import { blsSignatureToBytes, initHashes, type NodeAuthPublicKey } from '../crypto/index.ts';
 import type { BlsConsensusCrypto } from '../consensus/bls-crypto.ts';
 import { encodeKeyExchange, encodeKeyRecord } from '../consensus/keys.ts';
 import type { ConsensusKeyStore } from '../setup/consensus-keys.ts';
@@ -55,7 +58,12 @@ export class ReplicaNode {
   readonly #state: ReplicaState;
   readonly #metrics: ReplicaMetrics;
   readonly #reads: ReadService;
+  /** Status and read answers: signed with the execution key in effect at the next sequence number. */
   readonly #signExecution: (bytes: Uint8Array) => Uint8Array;
+  readonly #nodeKeys: NodeKeyLifecycle;
+  readonly #nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
+  /** This replica's node key publication in progress: what it publishes, the signed request, when last sent. */
+  #publication: { kind: NodeKeyKind; epoch: number; request: ClientRequest; sentAt: number } | null = null;
   #server: Server | null = null;
   readonly #queue: Input[] = [];
   #draining = false;
@@ -69,7 +77,7 @@ export class ReplicaNode {
   readonly #crypto: BlsConsensusCrypto;
   readonly #keyStore: ConsensusKeyStore;
   /** This replica's key exchange in progress: the signed request, and when it was last sent. */
-  #exchange: { request: ClientRequest; sentAt: number } | null = null;
+  #exchange: { epoch: number; request: ClientRequest; sentAt: number } | null = null;
   /** Key work (generating a key file, deleting a retired one) runs one piece at a time, off the loop. */
   #keyWork: Promise<void> | null = null;
   /** The newest block announcement sent, repeated to mirrors that ask for blocks (catch-up when idle). */
@@ -86,6 +94,8 @@ export class ReplicaNode {
     transport: TlsTransport;
     state: ReplicaState;
     crypto: BlsConsensusCrypto;
+    nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
+    presentedTlsEpoch: number;
     onFatal: (reason: string) => void;
   }) {
     this.id = parts.material.id;
@@ -99,8 +109,22 @@ export class ReplicaNode {
     this.#crypto = parts.crypto;
     this.#keyStore = parts.material.consensusKeys;
     this.#onFatal = parts.onFatal;
-    const executionKey = parts.material.executionKey;
-    this.#signExecution = (bytes) => signNodeAuth(executionKey, bytes);
+    this.#signExecution = (bytes) => this.#crypto.signExecution(bytes, this.#state.lastExecuted + 1);
+    this.#nodeKeyBook = parts.nodeKeyBook;
+    const network = parts.material.network;
+    this.#nodeKeys = new NodeKeyLifecycle(
+      {
+        id: this.id,
+        role: 'replica',
+        store: parts.material.nodeKeys,
+        book: parts.nodeKeyBook,
+        transport: parts.transport,
+        nodes: [...network.replicas, ...network.clients].map((n) => n.id),
+        tlsSubject: { commonName: `bulwark replica ${this.id}`, host: parts.material.info.host },
+        log: parts.log,
+      },
+      parts.presentedTlsEpoch,
+    );
     this.#reads = new ReadService(parts.executor, this.#signExecution);
     this.#metrics = new ReplicaMetrics(() => ({
       view: this.#state.view,
@@ -126,19 +150,31 @@ export class ReplicaNode {
       const app = await EthereumApp.open(executor, kv);
       const store = new ConsensusStore(kv);
       const persisted = await store.load();
+      const nodeKeyBook = nodeKeyBookFor(network);
       const crypto = createBlsConsensusCrypto({
         self: material.id,
         consensusSecrets: material.consensusKeys.secrets(),
         consensusPublic: network.replicas.map((r) => r.bootstrapKey),
         bootstrapProofs: network.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
-        executionSecret: material.executionKey,
-        executionPublic: network.replicas.map((r) => r.executionKey),
-        clientPublic: new Map(network.clients.map((c) => [c.id, c.authKey])),
+        executionSecrets: new Map(material.nodeKeys.epochs('execution').map((e) => [e, material.nodeKeys.key('execution', e)!.privateKey])),
+        nodeKeys: nodeKeyBook,
         operatorPublic: network.operatorKey,
       });
       const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, ...o.consensus });
       const state = restoreReplica({ cfg, id: material.id, crypto, now: Date.now(), persisted, app: app.state() });
-      const transport = new TlsTransport(tlsTransportOptions(material, o.tuning === undefined ? {} : { tuning: o.tuning }));
+      // TLS: every node pinned, and this replica presenting, as the key history says at this point.
+      const tlsEpoch = nodeKeyBook.recordAt('tls', material.id, state.lastExecuted + 1)?.epoch ?? 0;
+      const identity = material.nodeKeys.key('tls', tlsEpoch);
+      if (identity === undefined) {
+        throw new BulwarkError('KEY_FILE_NOT_FOUND', `the TLS key of epoch ${tlsEpoch}, in effect, is not in ${o.dir}`, { dir: o.dir, epoch: tlsEpoch });
+      }
+      const options = tlsTransportOptions(material, o.tuning === undefined ? {} : { tuning: o.tuning });
+      const transport = new TlsTransport({
+        ...options,
+        nodes: options.nodes.map((n) => ({ ...n, certificate: nodeKeyBook.recordAt('tls', n.id, state.lastExecuted + 1)?.publicKey ?? n.certificate })),
+        key: identity.privateKey,
+        certificate: identity.certificatePem,
+      });
       const node = new ReplicaNode({
         material,
         log,
@@ -149,8 +185,11 @@ export class ReplicaNode {
         transport,
         state,
         crypto,
+        nodeKeyBook,
+        presentedTlsEpoch: tlsEpoch,
         onFatal: o.onFatal ?? (() => undefined),
       });
+      node.#nodeKeys.sync(state.lastExecuted, state.lastStable);
       transport.onFrame((from, frame) => node.#onFrame(from, frame));
       transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
       await transport.start();
@@ -231,6 +270,8 @@ export class ReplicaNode {
       blockHash: head.hash(),
       keyEpoch: this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch,
       keys: this.#crypto.publishedKeys().map(encodeKeyRecord),
+      nodeKeys: this.#nodeKeyBook.published().map(encodeNodeKeyRecord),
+      operator: encodeOperatorState(s.operator),
     };
     const signature = this.#signExecution(nodeStatusBytes(from, body));
     this.#transport.send(from, encodeMessage({ type: 'NodeStatus', ...body, stable: s.stableCert, signature }));
@@ -279,7 +320,7 @@ export class ReplicaNode {
     // leave before execution takes the thread.
     await new Promise((resolve) => setImmediate(resolve));
     try {
-      const r = await this.#app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal, o.operator);
+      const r = await this.#app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal, o.operator, o.nodeKeyRecords);
       if (r.block) this.#log.debug({ seq: o.seq, block: r.summary.blockNumber, requests: o.requests.length }, 'block');
       this.#enqueue({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: Date.now() });
     } catch (err) {
@@ -316,7 +357,8 @@ export class ReplicaNode {
     const { outputs, wakeAt } = step(this.#state, input);
     this.#arm(wakeAt);
     for (const o of outputs) await this.#carryOut(o);
-    if (this.#state.cfg.keyExchange && this.#keyWork === null && this.#keysDue()) {
+    this.#nodeKeys.sync(this.#state.lastExecuted, this.#state.lastStable);
+    if (this.#keyWork === null && this.#keysDue()) {
       this.#keyWork = this.#keys()
         .catch((err: unknown) => this.#fatal(`key lifecycle failed: ${err instanceof Error ? err.message : String(err)}`, err))
         .finally(() => (this.#keyWork = null));
@@ -326,6 +368,8 @@ export class ReplicaNode {
   /** Whether `#keys` has anything to do (checked after every step, so it stays cheap). */
   #keysDue(): boolean {
     const s = this.#state;
+    if (this.#nodeKeys.due(s.operator.nodeTargets).length > 0 || this.#nodeKeys.retireDue(s.lastStable)) return true;
+    if (!s.cfg.keyExchange) return false;
     const latest = this.#crypto.latestKey(this.id).epoch;
     if (latest < Math.max(1, s.operator.targets.get(this.id) ?? 0)) return true;
     const inEffect = this.#crypto.keyAt(this.id, s.lastStable + 1).epoch;
@@ -340,6 +384,42 @@ export class ReplicaNode {
    * took effect, every older private key is erased from memory and from disk.
    */
   async #keys(): Promise<void> {
+    if (this.#state.cfg.keyExchange) await this.#consensusKeys();
+    await this.#otherKeys();
+  }
+
+  /**
+   * This replica's execution and TLS keys: when the operator asked for a new epoch, the key is
+   * generated (durably) and published through consensus in a request of this replica's own, again
+   * every second until executed — one publication at a time, after any consensus key exchange, so
+   * that its request sequence number follows the last one executed; once the stable checkpoint is
+   * past a switch, the older private keys are erased.
+   */
+  async #otherKeys(): Promise<void> {
+    const s = this.#state;
+    const exchanging = s.cfg.keyExchange && this.#crypto.latestKey(this.id).epoch < Math.max(1, s.operator.targets.get(this.id) ?? 0);
+    const p = this.#publication;
+    if (p !== null && (this.#nodeKeyBook.latest(p.kind, this.id)?.epoch ?? 0) >= p.epoch) this.#publication = null;
+    if (this.#publication === null && !exchanging) {
+      const draft = await this.#nodeKeys.nextPublication(s.operator.nodeTargets, s.lastExecuted + 1);
+      if (draft !== null) {
+        if (draft.key.kind === 'execution') this.#crypto.addExecutionSecret(draft.epoch, draft.key.privateKey);
+        const unsigned = { clientId: this.id, requestSeq: (s.clients.get(this.id) ?? 0) + 1, flags: 0, payload: draft.payload };
+        const request = { ...unsigned, signature: this.#crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
+        this.#publication = { kind: draft.kind, epoch: draft.epoch, request, sentAt: 0 };
+      }
+    }
+    const now = Date.now();
+    if (this.#publication !== null && now - this.#publication.sentAt >= 1_000) {
+      this.#publication.sentAt = now;
+      this.#enqueue({ kind: 'message', from: this.id, message: { type: 'Request', request: this.#publication.request }, now });
+    }
+    await this.#nodeKeys.retire(s.lastStable, (kind, epoch) => {
+      if (kind === 'execution') this.#crypto.forgetExecutionSecret(epoch);
+    });
+  }
+
+  async #consensusKeys(): Promise<void> {
     const s = this.#state;
     const latest = this.#crypto.latestKey(this.id).epoch;
     // Epoch 1 replaces the bootstrap key; an operator's rotation asks for more.
@@ -348,12 +428,13 @@ export class ReplicaNode {
     const next = latest + 1;
     if (latest < target && this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch === latest) {
       const now = Date.now();
-      if (this.#exchange === null || this.#exchange.request.requestSeq !== next) {
+      if (this.#exchange === null || this.#exchange.epoch !== next) {
         const key = await this.#keyStore.generate(next);
         this.#crypto.addSecret(next, key.secret);
-        const unsigned = { clientId: this.id, requestSeq: next, flags: 0, payload: encodeKeyExchange({ epoch: next, publicKey: key.publicKey, proofOfPossession: key.proofOfPossession }) };
+        // Its request sequence number follows the last of this replica's requests executed (node key publications are some).
+        const unsigned = { clientId: this.id, requestSeq: (s.clients.get(this.id) ?? 0) + 1, flags: 0, payload: encodeKeyExchange({ epoch: next, publicKey: key.publicKey, proofOfPossession: key.proofOfPossession }) };
         const request = { ...unsigned, signature: this.#crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
-        this.#exchange = { request, sentAt: 0 };
+        this.#exchange = { epoch: next, request, sentAt: 0 };
         this.#log.info({ epoch: next, created: key.created, path: key.path }, 'consensus key generated; publishing it');
       }
       if (now - this.#exchange.sentAt >= 1_000) {
@@ -408,6 +489,11 @@ export class ReplicaNode {
 
   #onEvent(d: Extract<Output, { kind: 'event' }>['detail']): void {
     if (d.event === 'committed') this.#metrics.committed.inc({ path: d.path });
+    else if (d.event === 'node-key-published') {
+      // Client nodes learn the new key now, long before it takes effect, from an unsolicited status.
+      this.#log.info({ kind: d.kind, node: d.node, epoch: d.epoch, effectiveSeq: d.effectiveSeq }, 'node key published');
+      for (const c of this.#state.q.n === 0 ? [] : Array.from({ length: this.#state.cfg.clients }, (_, i) => this.#state.q.n + i)) this.#serveStatus(c, 0);
+    }
     else {
       if (d.event === 'view-change-started') this.#metrics.viewChanges.inc();
       this.#log.info(d, d.event);

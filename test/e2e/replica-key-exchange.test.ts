@@ -97,7 +97,7 @@ test('bulwark keys rotate --all: every replica moves to a new key under a stream
     });
   const rotate = await cli('--all');
   assert.equal(rotate.status, 0, rotate.stderr);
-  assert.equal(rotate.stdout.trim(), 'rotation: replica 0 to key epoch 2, replica 1 to key epoch 2, replica 2 to key epoch 2, replica 3 to key epoch 2');
+  assert.equal(rotate.stdout.trim(), 'rotation: replica 0 to consensus key epoch 2, replica 1 to consensus key epoch 2, replica 2 to consensus key epoch 2, replica 3 to consensus key epoch 2');
   // Transactions go on while every replica publishes epoch 2 and erases epoch 1 once it is in effect.
   const keyFiles = (id: number) => readdirSync(join(net.root, `replica-${id}`, 'keys'));
   const until = Date.now() + 60_000;

@@ -197,7 +197,7 @@ test('the operator rotates the key of every replica under a stream of requests: 
   for (const c of w.clients) c.add(20);
   done(w, 120_000);
   const results = w.clients[0]!.accepted.map((a) => Buffer.from(a.result, 'hex').toString('utf8'));
-  assert.ok(results.includes('rotation: replica 0 to key epoch 2, replica 1 to key epoch 2, replica 2 to key epoch 2, replica 3 to key epoch 2'));
+  assert.ok(results.includes('rotation: replica 0 to consensus key epoch 2, replica 1 to consensus key epoch 2, replica 2 to consensus key epoch 2, replica 3 to consensus key epoch 2'));
   w.run(30_000);
   w.assertSafe();
   const r0 = w.replicas[0]!;
@@ -228,7 +228,7 @@ test('operator commands: a bad signature, a replay and a rotation too soon after
   assert.equal(resultOf(w, 0), 'refused: not signed with the operator key');
   c.submit(rotateCommand(w, [1], 5));
   done(w, 30_000);
-  assert.equal(resultOf(w, 0), 'rotation: replica 1 to key epoch 2');
+  assert.equal(resultOf(w, 0), 'rotation: replica 1 to consensus key epoch 2');
   c.submit(rotateCommand(w, [1], 5));
   done(w, 30_000);
   assert.equal(resultOf(w, 0), 'refused: nonce 5 is not above the last one executed (5)');

@@ -32,9 +32,9 @@ test('a forged bit-vector, a bad share or garbage fail without throwing', () => 
 });
 
 test('execution signatures and client requests (Ed25519)', () => {
-  const sig = c[1]!.signExecution(msg);
-  assert.ok(c[0]!.verifyExecution(1, msg, sig));
-  assert.ok(!c[0]!.verifyExecution(2, msg, sig));
+  const sig = c[1]!.signExecution(msg, 1);
+  assert.ok(c[0]!.verifyExecution(1, msg, sig, 1));
+  assert.ok(!c[0]!.verifyExecution(2, msg, sig, 1));
   const unsigned = { clientId: 4, requestSeq: 1, flags: 0, payload: new Uint8Array([1]) };
   const request = { ...unsigned, signature: keys.signClientRequest(unsigned) };
   assert.ok(c[2]!.verifyRequest(request, 1));

@@ -55,7 +55,7 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
       'bft_submitOperatorCommand',
       // A command signed with the operator's key (`bulwark keys rotate` makes one): this node only
       // carries it; the replicas check the signature and execute it. The answer is their result,
-      // e.g. "rotation: replica 1 to key epoch 2" or "refused: …".
+      // e.g. "rotation: replica 1 to consensus key epoch 2" or "refused: …".
       method([data(4096)], [], async ([payload]) => {
         if (!isOperatorPayload(payload)) throw invalidParams(0, 'not an operator command (bulwark keys rotate makes one)');
         return b.submitOperatorCommand(payload);

@@ -126,7 +126,7 @@ export class SimClient {
       return;
     }
     if (m.type === 'BlockNotice' && from < this.#n) {
-      if (!this.#verifier.verifyExecution(from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature)) {
+      if (!this.#verifier.verifyExecution(from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature, m.seq)) {
         this.badReplies++;
         return;
       }
@@ -159,6 +159,6 @@ export class SimClient {
     const h = (b: Uint8Array) => this.#verifier.digest(b);
     const root = merkleRootFromProof(h, resultLeaf({ clientId: m.clientId, requestSeq: e.requestSeq }, e.result), e.index, m.count, e.proof);
     if (root === null || Buffer.compare(root, m.resultsRoot) !== 0) return false;
-    return this.#verifier.verifyExecution(from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature);
+    return this.#verifier.verifyExecution(from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature, m.seq);
   }
 }

@@ -10,6 +10,7 @@ import type { AppState } from '../../../src/consensus/replica.ts';
 import { GENESIS_APP } from '../../../src/consensus/replica.ts';
 import type { KeyRecord } from '../../../src/consensus/keys.ts';
 import type { OperatorState } from '../../../src/consensus/operator.ts';
+import type { NodeKeyRecord } from '../../../src/consensus/node-keys.ts';
 
 function h(...parts: (Uint8Array | string)[]): Uint8Array {
   const hash = createHash('sha256');
@@ -27,6 +28,7 @@ export class FakeApp {
     keyRecords: readonly KeyRecord[] = [],
     internal: readonly ClientRequest[] = [],
     operatorState: OperatorState | null = null,
+    nodeKeyRecords: readonly NodeKeyRecord[] = [],
   ): { summary: ExecSummary; results: Uint8Array[] } {
     const prev = this.state;
     const results = requests.map((r) => h('result', String(r.clientId), String(r.requestSeq), r.payload));
@@ -39,13 +41,15 @@ export class FakeApp {
     // The published keys are reserved pages too, written with the batch.
     const keys = [...prev.keys, ...keyRecords];
     const operator = operatorState ?? prev.operator;
+    const nodeKeys = [...prev.nodeKeys, ...nodeKeyRecords];
     const reservedDigest = h(
       ...[...clients].sort((a, b) => a[0] - b[0]).map(([c, s]) => `${c}:${s};`),
       ...keys.map((k) => `key:${k.replica}:${k.epoch}:${k.effectiveSeq}:${Buffer.from(k.publicKey).toString('hex')};`),
-      `operator:${operator.nonce}:${operator.lastRotationAt}:${[...operator.targets].join(';')}`,
+      `operator:${operator.nonce}:${operator.lastRotationAt}:${[...operator.targets].join(';')}:${[...operator.nodeTargets].join(';')}`,
+      ...nodeKeys.map((k) => `node-key:${k.kind}:${k.node}:${k.epoch}:${k.effectiveSeq}:${Buffer.from(k.publicKey).toString('hex')};`),
     );
     const summary: ExecSummary = { blockNumber, blockHash, stateRoot, reservedDigest };
-    this.state = { lastExecuted: seq, summary, lastTimestamp: makesBlock ? timestamp : prev.lastTimestamp, clients, keys, operator };
+    this.state = { lastExecuted: seq, summary, lastTimestamp: makesBlock ? timestamp : prev.lastTimestamp, clients, keys, operator, nodeKeys };
     return { summary, results };
   }
 }

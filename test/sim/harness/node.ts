@@ -211,7 +211,7 @@ export class SimReplica {
           this.#observer.persisted(this, o.records);
           break;
         case 'execute': {
-          const { summary, results } = this.app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal, o.operator);
+          const { summary, results } = this.app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal, o.operator, o.nodeKeyRecords);
           this.#observer.executed(this, o.seq, summaryKey(summary));
           const inc = this.incarnation;
           this.#q.after(this.#executionMs, () => {

@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { ClientRequest } from '../../../src/codec/messages.ts';
 import { requestSigningBytes } from '../../../src/codec/signing.ts';
-import { createBlsConsensusCrypto, type BlsConsensusCrypto, type ConsensusKeys } from '../../../src/consensus/bls-crypto.ts';
+import { createBlsConsensusCrypto, nodeKeyBookFor, type BlsConsensusCrypto, type ConsensusKeys } from '../../../src/consensus/bls-crypto.ts';
 import type { SimNodeCrypto } from './sim-crypto.ts';
 import {
   blsPublicKeyOf,
@@ -67,9 +67,11 @@ export class RealKeys {
       self,
       consensusSecrets: new Map(self >= 0 ? [[0, this.#bls[self]!]] : []),
       consensusPublic: this.#bls.map((sk) => blsPublicKeyOf(sk)),
-      executionSecret: this.#exec[Math.max(self, 0)]!.priv,
-      executionPublic: this.#exec.map((k) => k.pub),
-      clientPublic: new Map([...this.#clients].map(([id, k]) => [id, k.pub])),
+      executionSecrets: new Map([[0, this.#exec[Math.max(self, 0)]!.priv]]),
+      nodeKeys: nodeKeyBookFor({
+        replicas: this.#exec.map((k, id) => ({ id, executionKey: k.pub })),
+        clients: [...this.#clients].map(([id, k]) => ({ id, authKey: k.pub })),
+      }),
     };
     const crypto = createBlsConsensusCrypto(keys);
     this.#crypto.set(self, crypto);

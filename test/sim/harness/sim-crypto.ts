@@ -8,7 +8,11 @@
 import { createHash } from 'node:crypto';
 import type { Certificate, ClientRequest } from '../../../src/codec/messages.ts';
 import { requestSigningBytes } from '../../../src/codec/signing.ts';
-import type { ConsensusCrypto, Share, SigningDomain } from '../../../src/consensus/crypto.ts';
+import { AUTH_KEY_GRACE_SEQS, type ConsensusCrypto, type Share, type SigningDomain } from '../../../src/consensus/crypto.ts';
+import { NodeKeyBook, type NodeKeyScheme } from '../../../src/consensus/node-keys.ts';
+
+/** Client node ids the simulator's key book knows (n .. n + this − 1). */
+const MAX_SIM_CLIENTS = 16;
 import { KeyBook, type KeyRecord } from '../../../src/consensus/keys.ts';
 import { SignerBitVector } from '../../../src/crypto/bitvector.ts';
 
@@ -51,9 +55,24 @@ export class SimKeyRegistry implements KeyRegistry {
     let s = this.#secrets.get(k);
     if (s === undefined) {
       this.#secrets.set(k, (s = h(`sim-key:${this.#seed}:${k}`)));
-      if (kind === 'consensus') this.#byPublic.set(Buffer.from(publicOf(s)).toString('hex'), s);
+      this.#byPublic.set(Buffer.from(publicOf(s)).toString('hex'), s);
     }
     return s;
+  }
+
+  /** The simulator's node key scheme: a key's "public" half names its secret in this registry. */
+  readonly nodeKeyScheme: NodeKeyScheme<Uint8Array> = {
+    parse: (_kind, publicKey) => this.secretOf(publicKey) ?? null,
+    verify: (_kind, secret, message, signature) => Buffer.compare(h(secret, message), signature) === 0,
+  };
+
+  /** The network's execution and authentication keys (client ids n .. n + MAX_SIM_CLIENTS - 1). */
+  nodeKeyBook(): NodeKeyBook<Uint8Array> {
+    const initial = [
+      ...Array.from({ length: this.n }, (_, r) => ({ kind: 'execution' as const, node: r, secret: this.secret('execution', r) })),
+      ...Array.from({ length: MAX_SIM_CLIENTS }, (_, i) => ({ kind: 'auth' as const, node: this.n + i, secret: this.secret('client', this.n + i) })),
+    ];
+    return new NodeKeyBook(this.nodeKeyScheme, initial.map((k) => ({ kind: k.kind, node: k.node, publicKey: publicOf(k.secret), key: k.secret })));
   }
 
   newConsensusKey(replica: number, epoch: number): { publicKey: Uint8Array; proofOfPossession: Uint8Array } {
@@ -90,8 +109,8 @@ export class SimKeyRegistry implements KeyRegistry {
     return h(this.secret('operator', 0), 'operator', message);
   }
 
-  executionSignature(replica: number, message: Uint8Array): Uint8Array {
-    return h(this.secret('execution', replica), message);
+  executionSignature(replica: number, message: Uint8Array, epoch = 0): Uint8Array {
+    return h(this.secret('execution', replica, epoch), message);
   }
 
   /** One replica's view of cryptography: it signs with its own secrets only. */
@@ -111,6 +130,7 @@ export class SimKeyRegistry implements KeyRegistry {
       }),
     );
     const held = new Set<number>(self >= 0 ? [0] : []);
+    const nodeKeys = this.nodeKeyBook();
     const secretAt = (seq: number): Uint8Array => {
       const epoch = book.recordAt(self, seq).epoch;
       if (!held.has(epoch)) throw new Error(`replica ${self} holds no secret for key epoch ${epoch} (sequence ${seq})`);
@@ -139,11 +159,15 @@ export class SimKeyRegistry implements KeyRegistry {
         const expected = [...bv.indices()].map((replica) => ({ replica, signature: this.shareWith(keys[replica]!, domain, message) }));
         return equal(this.aggregate(expected), cert.signature);
       },
-      signExecution: (message) => this.executionSignature(self, message),
-      verifyExecution: (replica, message, signature) => equal(this.executionSignature(replica, message), signature),
+      signExecution: (message, seq) => this.executionSignature(self, message, nodeKeys.recordAt('execution', self, seq)?.epoch ?? 0),
+      verifyExecution: (replica, message, signature, seq) => {
+        const key = nodeKeys.keyAt('execution', replica, seq);
+        return key !== undefined && this.nodeKeyScheme.verify('execution', key, message, signature);
+      },
       verifyRequest: (request, seq) => {
-        if (request.clientId < this.n) return verifyWith(book.keyAt(request.clientId, seq), 'consensus', requestSigningBytes(request), request.signature);
-        return equal(this.signClientRequest(request), request.signature);
+        const bytes = requestSigningBytes(request);
+        if (request.clientId < this.n) return verifyWith(book.keyAt(request.clientId, seq), 'consensus', bytes, request.signature);
+        return nodeKeys.keysFor('auth', request.clientId, seq, AUTH_KEY_GRACE_SEQS).some((k) => this.nodeKeyScheme.verify('auth', k, bytes, request.signature));
       },
       signRequest: (bytes, seq) => this.shareWith(secretAt(seq), 'consensus', bytes),
       addKey: (record) => {
@@ -166,6 +190,7 @@ export class SimKeyRegistry implements KeyRegistry {
       addSecret: (epoch) => void held.add(epoch),
       forgetSecret: (epoch) => void held.delete(epoch),
       secretEpochs: () => [...held].sort((a, b) => a - b),
+      nodeKeys,
     };
   }
 }

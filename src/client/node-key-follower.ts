@@ -1,0 +1,133 @@
+/**
+ * What a client node knows of the replicas' execution keys, of every node's TLS certificate and of
+ * its own key rotations (`consensus/node-keys.ts`), learnt from the replicas' status answers — polled,
+ * and pushed unsolicited by each replica as soon as it executes a publication, long before the key
+ * takes effect.
+ *
+ * A record is taken when f + 1 replicas report it (so at least one honest one executed it) and it
+ * is possessed by its key and endorsed by the key before it, which this node already holds. Taken
+ * records are kept (prefix `nodeKeyTable`), so the history survives a restart and `verify-ledger`
+ * checks block certificates against the keys in effect then. The position (executed and stable
+ * sequence numbers) and this node's rotation targets are likewise what f + 1 replicas report.
+ */
+import type { Message } from '../codec/messages.ts';
+import { decodeNodeKeyRecord, encodeNodeKeyRecord, nodeKeyRecordId, slotName, type NodeKeyBook, type NodeKeyRecord } from '../consensus/node-keys.ts';
+import { decodeOperatorState } from '../consensus/operator.ts';
+import type { NodeAuthPublicKey } from '../crypto/node-auth.ts';
+import { BulwarkError } from '../common/errors.ts';
+import { bytesCodec, createRepository, type KvStore, type Repository } from '../storage/index.ts';
+import { reachedByFPlusOne } from './node-status.ts';
+
+interface Report {
+  readonly records: ReadonlySet<string>;
+  readonly executed: number;
+  readonly stable: number;
+  /** This node's rotation targets (slot → epoch) in the replica's operator state. */
+  readonly targets: ReadonlyMap<string, number>;
+}
+
+export class NodeKeyFollower {
+  readonly book: NodeKeyBook<NodeAuthPublicKey>;
+  readonly #kv: KvStore;
+  readonly #table: Repository<Uint8Array, Uint8Array>;
+  readonly #self: number;
+  readonly #n: number;
+  readonly #f: number;
+  readonly #reports = new Map<number, Report>();
+  /** Called after a report changed what this node knows (new keys, position, targets). */
+  onChange: () => void = () => undefined;
+  refused = 0;
+
+  private constructor(kv: KvStore, book: NodeKeyBook<NodeAuthPublicKey>, self: number, n: number, f: number) {
+    this.#kv = kv;
+    this.book = book;
+    this.#table = createRepository(kv, 'nodeKeyTable', bytesCodec, bytesCodec);
+    this.#self = self;
+    this.#n = n;
+    this.#f = f;
+  }
+
+  /** `book`: the network file's keys; the records kept before a restart are added to it. */
+  static async open(kv: KvStore, book: NodeKeyBook<NodeAuthPublicKey>, o: { self: number; n: number; f: number }): Promise<NodeKeyFollower> {
+    const follower = new NodeKeyFollower(kv, book, o.self, o.n, o.f);
+    for await (const [, bytes] of follower.#table.entries()) {
+      let record: NodeKeyRecord;
+      try {
+        record = decodeNodeKeyRecord(bytes);
+      } catch {
+        throw new BulwarkError('LEDGER_CORRUPT', 'the node key table holds a record that does not decode');
+      }
+      if (book.problem(record) !== null || !book.add(record)) {
+        throw new BulwarkError('LEDGER_CORRUPT', `the node key table holds a ${record.kind} key that does not follow (node ${record.node}, epoch ${record.epoch})`);
+      }
+    }
+    return follower;
+  }
+
+  /** Where f + 1 replicas report having reached. */
+  position(): { executed: number; stable: number } {
+    const reports = [...this.#reports.values()];
+    return { executed: reachedByFPlusOne(reports.map((r) => r.executed), this.#f), stable: reachedByFPlusOne(reports.map((r) => r.stable), this.#f) };
+  }
+
+  /** This node's rotation targets that f + 1 replicas report. */
+  targets(): Map<string, number> {
+    const slots = new Set([...this.#reports.values()].flatMap((r) => [...r.targets.keys()]));
+    const reports = [...this.#reports.values()];
+    return new Map([...slots].map((slot) => [slot, reachedByFPlusOne(reports.map((r) => r.targets.get(slot) ?? 0), this.#f)]));
+  }
+
+  onMessage(from: number, m: Message): void {
+    if (m.type !== 'NodeStatus' || from < 0 || from >= this.#n) return;
+    let targets = new Map<string, number>();
+    try {
+      const operator = decodeOperatorState(m.operator);
+      targets = new Map([...operator.nodeTargets].filter(([slot]) => slot === slotName('auth', this.#self) || slot === slotName('tls', this.#self)));
+    } catch {
+      this.refused++;
+    }
+    // Each replica's latest report replaces its previous one: one that floods records holds at
+    // most one report's worth, and cannot crowd out the others'.
+    this.#reports.set(from, {
+      records: new Set(m.nodeKeys.map((k) => Buffer.from(k).toString('hex'))),
+      executed: m.lastExecuted,
+      stable: m.lastStable,
+      targets,
+    });
+    this.#learn();
+    this.onChange();
+  }
+
+  #learn(): void {
+    const votes = new Map<string, number>();
+    for (const report of this.#reports.values()) for (const id of report.records) votes.set(id, (votes.get(id) ?? 0) + 1);
+    // Records reach f + 1 in any order; each one is taken when it is its node's next epoch.
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const [id, count] of votes) {
+        if (count < this.#f + 1) continue;
+        let record: NodeKeyRecord;
+        try {
+          record = decodeNodeKeyRecord(Buffer.from(id, 'hex'));
+        } catch {
+          votes.delete(id);
+          this.refused++;
+          continue;
+        }
+        const latest = this.book.latest(record.kind, record.node);
+        if (latest === undefined || record.epoch <= latest.epoch) {
+          votes.delete(id);
+          continue;
+        }
+        if (record.epoch !== latest.epoch + 1) continue;
+        votes.delete(id);
+        if (this.book.problem(record) !== null || !this.book.add(record)) {
+          this.refused++;
+          continue;
+        }
+        void this.#kv.write([this.#table.putOp(nodeKeyRecordId(record), encodeNodeKeyRecord(record))]);
+        progress = true;
+      }
+    }
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * A node's side of execution, authentication and TLS key rotation (`consensus/node-keys.ts`),
+ * shared by replicas and client nodes:
+ *
+ *  - `nextPublication`: when the operator asked this node for a new key epoch, generate the key
+ *    (durably, `NodeKeyStore`) and make its publication, possessed by the new key and endorsed by
+ *    the old one; the caller sends it through consensus in a request of its own;
+ *  - `sync`: pin every peer's TLS certificates as the key history says at this node's position
+ *    (`NodeKeyBook.tlsPins`), and present this node's own certificate in effect there;
+ *  - `retire`: erase the private keys older than the one in effect at the stable checkpoint.
+ *
+ * The caller tells it where it stands (executed and stable sequence numbers): a replica from its
+ * state machine, a client node from what f + 1 replicas report.
+ */
+import type { Logger } from 'pino';
+import type { NodeAuthPrivateKey, NodeAuthPublicKey } from '../crypto/node-auth.ts';
+import { signNodeKeyPublication } from '../crypto/node-key-scheme.ts';
+import { encodeNodeKeyPublication, kindsFor, slotName, type NodeKeyBook, type NodeKeyKind } from '../consensus/node-keys.ts';
+import type { TlsTransport } from '../net/tls-transport.ts';
+import type { HeldNodeKey, NodeKeyStore, TlsSubject } from './node-key-store.ts';
+
+/** A held key in the form signing takes (a TLS key signs with ECDSA P-384). */
+export function signingKeyOf(k: HeldNodeKey): NodeAuthPrivateKey {
+  return k.kind === 'tls' ? { algorithm: 'p384', type: 'private', key: k.privateKey } : k.privateKey;
+}
+
+export interface NodeKeyLifecycleParts {
+  readonly id: number;
+  readonly role: 'replica' | 'client';
+  readonly store: NodeKeyStore;
+  readonly book: NodeKeyBook<NodeAuthPublicKey>;
+  readonly transport: TlsTransport;
+  /** Every node id of the network (their TLS pins follow the book). */
+  readonly nodes: readonly number[];
+  readonly tlsSubject: TlsSubject;
+  readonly log: Logger;
+}
+
+export interface NodeKeyPublicationDraft {
+  readonly kind: NodeKeyKind;
+  readonly epoch: number;
+  readonly key: HeldNodeKey;
+  /** The request payload (`encodeNodeKeyPublication`). */
+  readonly payload: Uint8Array;
+}
+
+export class NodeKeyLifecycle {
+  readonly #p: NodeKeyLifecycleParts;
+  /** The book's state the pins were last set for (cheap check after every step). */
+  #pinned = '';
+  /** The epoch of the TLS certificate this node presents. */
+  #presented: number;
+
+  constructor(parts: NodeKeyLifecycleParts, presentedTlsEpoch: number) {
+    this.#p = parts;
+    this.#presented = presentedTlsEpoch;
+  }
+
+  get presentedTlsEpoch(): number {
+    return this.#presented;
+  }
+
+  /** The kinds for which the operator asked for an epoch this node has not published. */
+  due(targets: ReadonlyMap<string, number>): NodeKeyKind[] {
+    const { book, id, role } = this.#p;
+    return kindsFor(role).filter((kind) => (book.latest(kind, id)?.epoch ?? 0) < (targets.get(slotName(kind, id)) ?? 0));
+  }
+
+  /**
+   * The publication of the next key of the first kind due whose current key is in effect at
+   * `nextSeq` (the state machine refuses one published before), generated now or found on disk
+   * from before a crash; null when none is due.
+   */
+  async nextPublication(targets: ReadonlyMap<string, number>, nextSeq: number): Promise<NodeKeyPublicationDraft | null> {
+    const { book, id, store, log } = this.#p;
+    for (const kind of this.due(targets)) {
+      const current = book.latest(kind, id)!;
+      if (current.effectiveSeq > nextSeq) continue;
+      const previous = store.key(kind, current.epoch);
+      if (previous === undefined) {
+        log.error({ kind, epoch: current.epoch }, 'cannot rotate: the private key in effect is not on disk, so it cannot endorse the next one');
+        continue;
+      }
+      const epoch = current.epoch + 1;
+      const key = await store.generate(kind, epoch, kind === 'tls' ? this.#p.tlsSubject : undefined);
+      const publication = signNodeKeyPublication({ kind, node: id, epoch, publicKey: key.publicKey }, signingKeyOf(key), signingKeyOf(previous));
+      log.info({ kind, epoch, created: key.created, path: key.path }, `${kind} key generated; publishing it`);
+      return { kind, epoch, key, payload: encodeNodeKeyPublication(publication) };
+    }
+    return null;
+  }
+
+  /**
+   * Pins every node's TLS certificates for position (`executed`, `stable`) and presents this
+   * node's certificate in effect there; does nothing when nothing changed since the last call.
+   */
+  sync(executed: number, stable: number): void {
+    const { book, id, nodes, transport, store, log } = this.#p;
+    const last = book.lastSwitch;
+    const state = `${last}|${book.published().length}|${executed + 1 >= last}|${stable >= last}`;
+    if (state === this.#pinned) return;
+    this.#pinned = state;
+    for (const node of nodes) {
+      const pins = book.tlsPins(node, executed, stable);
+      if (pins.length > 0) transport.setPins(node, pins);
+    }
+    const epoch = book.recordAt('tls', id, executed + 1)?.epoch ?? 0;
+    if (epoch === this.#presented) return;
+    const key = store.key('tls', epoch);
+    if (key === undefined || key.kind !== 'tls') {
+      log.error({ epoch }, 'the TLS key in effect is not on disk: presenting the previous certificate');
+      return;
+    }
+    transport.setIdentity(key.certificatePem, key.privateKey);
+    log.info({ epoch, previous: this.#presented }, 'TLS certificate switched; links re-established under it');
+    this.#presented = epoch;
+  }
+
+  /** Whether any private key older than the one in effect at `stable + 1` is still held. */
+  retireDue(stable: number): boolean {
+    return kindsFor(this.#p.role).some((kind) => this.#p.store.epochs(kind).some((e) => e < this.#keepFrom(kind, stable)));
+  }
+
+  /** The oldest epoch of `kind` still needed at `stable`; the TLS certificate presented stays until the switch happened. */
+  #keepFrom(kind: NodeKeyKind, stable: number): number {
+    const inEffect = this.#p.book.recordAt(kind, this.#p.id, stable + 1)?.epoch ?? 0;
+    return kind === 'tls' ? Math.min(inEffect, this.#presented) : inEffect;
+  }
+
+  /** Erases those keys (overwritten, then removed), logging each; `forget` drops one from memory first. */
+  async retire(stable: number, forget: (kind: NodeKeyKind, epoch: number) => void = () => undefined): Promise<void> {
+    const { store, role, log } = this.#p;
+    for (const kind of kindsFor(role)) {
+      const keep = this.#keepFrom(kind, stable);
+      for (const epoch of store.epochs(kind)) {
+        if (epoch >= keep) continue;
+        forget(kind, epoch);
+        const retired = await store.retire(kind, epoch);
+        log.info({ kind, epoch, inEffect: keep, path: retired.path, bytes: retired.bytes, erased: retired.erased }, `retired ${kind} key deleted (overwritten, then removed)`);
+      }
+    }
+  }
+}
