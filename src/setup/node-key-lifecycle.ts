@@ -6,7 +6,8 @@
  *    (durably, `NodeKeyStore`) and make its publication, possessed by the new key and endorsed by
  *    the old one; the caller sends it through consensus in a request of its own;
  *  - `sync`: pin every peer's TLS certificates as the key history says at this node's position
- *    (`NodeKeyBook.tlsPins`), and present this node's own certificate in effect there;
+ *    (`NodeKeyBook.tlsPins`), and present this node's own certificate: a replica the one in effect
+ *    there, a client node its newest published one;
  *  - `retire`: erase the private keys older than the one in effect at the stable checkpoint.
  *
  * The caller tells it where it stands (executed and stable sequence numbers): a replica from its
@@ -104,7 +105,11 @@ export class NodeKeyLifecycle {
       const pins = book.tlsPins(node, executed, stable);
       if (pins.length > 0) transport.setPins(node, pins);
     }
-    const epoch = book.recordAt('tls', id, executed + 1)?.epoch ?? 0;
+    // A replica switches at the agreed sequence number. A client node switches as soon as its
+    // publication is executed: replicas accept the new certificate from then on and stop accepting
+    // the old one once their stable checkpoint is past the switch, which a client node — learning
+    // where the replicas stand from their status answers — could otherwise miss, and be shut out.
+    const epoch = (this.#p.role === 'client' ? book.latest('tls', id) : book.recordAt('tls', id, executed + 1))?.epoch ?? 0;
     if (epoch === this.#presented) return;
     const key = store.key('tls', epoch);
     if (key === undefined || key.kind !== 'tls') {
