@@ -29,9 +29,16 @@ export class Connection {
   private established = false;
   /** Set by the dialer once the TLS handshake finished and the peer's pin checked out. */
   secured = false;
+  /**
+   * The certificate the peer presented, kept when its pin is checked: `node:tls` cannot be asked
+   * later (a TLS 1.3 client loses it with the session ticket), and pins can change meanwhile.
+   */
+  peerCertificate: Uint8Array | undefined;
   private closeReason: LinkCloseReason | undefined;
   private closeDetail: string | undefined;
   private ended = false;
+  /** When `finish` began a graceful close (performance.now()), or null. */
+  private finishing: number | null = null;
 
   constructor(
     readonly socket: TLSSocket,
@@ -67,8 +74,12 @@ export class Connection {
     return this.established;
   }
 
+  /**
+   * False once closing, and once the socket's writing side has ended (after the peer's `end` too:
+   * a frame written then would be lost, so it stays in the link's queue instead).
+   */
   get writable(): boolean {
-    return !this.ended && !this.socket.destroyed && !this.socket.writableNeedDrain;
+    return !this.ended && this.socket.writable && !this.socket.writableNeedDrain;
   }
 
   /**
@@ -97,7 +108,7 @@ export class Connection {
   }
 
   sendKeepalive(): void {
-    if (this.ended) return;
+    if (this.ended || !this.socket.writable) return;
     this.lastSent = performance.now();
     this.socket.write(KEEPALIVE_FRAME);
   }
@@ -112,6 +123,22 @@ export class Connection {
     this.socket.destroy();
   }
 
+  /**
+   * Closes gracefully: nothing more is written, what was written still reaches the peer (then TLS
+   * close_notify and FIN), and what the peer still sends is delivered until it closes its side too.
+   * The peer does so at once (sockets are not half-open); if it does not, the socket is destroyed
+   * after the handshake timeout.
+   */
+  finish(reason: LinkCloseReason, detail?: string): void {
+    if (this.ended || this.finishing !== null) return;
+    if (this.closeReason === undefined) {
+      this.closeReason = reason;
+      this.closeDetail = detail;
+    }
+    this.finishing = performance.now();
+    this.socket.end();
+  }
+
   private onData(chunk: Buffer, sink: FrameSink): void {
     if (this.ended) return;
     this.lastReceived = performance.now();
@@ -121,6 +148,11 @@ export class Connection {
 
   private onTick(): void {
     const now = performance.now();
+    if (this.finishing !== null) {
+      // The reason stays the one `finish` was given.
+      if (now - this.finishing > this.tuning.handshakeTimeoutMs) this.close('idle-timeout');
+      return;
+    }
     if (!this.established) {
       if (now - this.opened > this.tuning.handshakeTimeoutMs) {
         this.close('handshake-timeout', `no link after ${Math.round(now - this.opened)} ms`);

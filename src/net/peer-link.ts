@@ -5,7 +5,6 @@
  * the acceptor sends at once (a keepalive) precisely so the dialer can tell acceptance from refusal.
  */
 import type { TLSSocket } from 'node:tls';
-import { equalBytes } from '../common/bytes.ts';
 import { Backoff } from './backoff.ts';
 import { Connection } from './connection.ts';
 import { COUNTED_CLOSE_REASONS, type LinkCloseReason, type TransportEvent } from './events.ts';
@@ -20,6 +19,8 @@ export interface PeerLinkDeps {
   readonly random: () => number;
   /** Opens a TLS connection to the peer (only called on the dialing side). */
   readonly connect: (peer: TlsNode) => TLSSocket;
+  /** Whether `der` is one of the certificates pinned for `peer` now (pins can change). */
+  readonly isPinned: (peer: NodeId, der: Uint8Array | undefined) => boolean;
   readonly deliver: (from: NodeId, frame: Uint8Array) => void;
   readonly status: (peer: NodeId, connected: boolean) => void;
   readonly event: (event: TransportEvent) => void;
@@ -71,16 +72,40 @@ export class PeerLink {
   }
 
   /** An inbound connection already pinned to this peer; the newest wins (the peer restarted). */
-  adopt(socket: TLSSocket): void {
+  adopt(socket: TLSSocket, certificate: Uint8Array): void {
     if (this.closing) {
       socket.destroy();
       return;
     }
     this.conn?.close('replaced');
     const conn = this.attach(socket);
+    conn.peerCertificate = certificate;
     conn.markEstablished();
     conn.sendKeepalive(); // the dialer's signal that it was accepted
     this.linkUp('inbound');
+  }
+
+  /**
+   * After the peer's pins changed: a connection whose peer presented a certificate no longer pinned
+   * is closed at once (counted, like any certificate mismatch); the dialing side redials as usual.
+   */
+  dropIfUnpinned(): void {
+    const conn = this.conn;
+    // No certificate yet: a dial still in its handshake, which is checked against the new pins.
+    if (conn === null || conn.peerCertificate === undefined || this.deps.isPinned(this.peer.id, conn.peerCertificate)) return;
+    conn.close('certificate-mismatch', 'the certificate the peer presented is no longer pinned');
+  }
+
+  /**
+   * After this node's own certificate changed: the connection is closed so that it is made again
+   * under the new one (by whichever side dials). An established one closes gracefully, so frames
+   * already written still arrive; frames still queued stay in the queue for the next connection.
+   */
+  renew(): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    if (conn.isEstablished) conn.finish('replaced', "this node's certificate changed");
+    else conn.close('replaced', "this node's certificate changed");
   }
 
   /** A refusal of a connection that presented this peer's pinned certificate counts against it. */
@@ -121,13 +146,15 @@ export class PeerLink {
     const socket = this.deps.connect(this.peer);
     const conn = this.attach(socket);
     socket.once('secureConnect', () => {
-      const der = socket.getPeerX509Certificate()?.raw;
-      if (der === undefined || !equalBytes(der, this.peer.certificate)) {
+      const raw = socket.getPeerX509Certificate()?.raw;
+      const der = raw === undefined ? undefined : new Uint8Array(raw);
+      if (der === undefined || !this.deps.isPinned(this.peer.id, der)) {
         conn.close('certificate-mismatch', 'the peer did not present its pinned certificate');
       } else if (socket.alpnProtocol !== ALPN[this.deps.selfRole]) {
         conn.close('wrong-protocol', `peer chose ALPN ${String(socket.alpnProtocol)}`);
       } else {
         conn.secured = true;
+        conn.peerCertificate = der;
       }
     });
   }

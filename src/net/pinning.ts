@@ -1,7 +1,9 @@
 /**
- * Who may talk to whom, and who a connection is. A peer's identity is the node whose pinned
- * certificate it presented, byte for byte; the link kind it asked for (ALPN) must match that node's
- * role. Nothing the peer sends later can change either.
+ * Who may talk to whom, and who a connection is. A peer's identity is the node one of whose pinned
+ * certificates it presented, byte for byte; the link kind it asked for (ALPN) must match that node's
+ * role. Nothing the peer sends later can change either. A node may have several certificates pinned
+ * (its old and new one while a rotation agreed through consensus is under way); the pins can be
+ * replaced while the transport runs, and a certificate is only ever pinned for one node.
  *
  * Links: every pair of replicas, and every client node with every replica; client nodes do not talk
  * to each other. One link per pair: the higher id dials the lower. Replica ids are below client ids,
@@ -9,8 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import { equalBytes } from '../common/bytes.ts';
+import { BulwarkError } from '../common/errors.ts';
 import type { TlsNode } from './tls-options.ts';
-import type { NodeRole } from './transport.ts';
+import type { NodeId, NodeRole } from './transport.ts';
 
 /** The ALPN protocol names the two kinds of link; the dialer offers exactly one. */
 export const ALPN: Record<NodeRole, string> = { replica: 'bulwark-replica/1', client: 'bulwark-client/1' };
@@ -28,19 +31,66 @@ export type InboundVerdict =
   | { readonly ok: false; readonly reason: 'no-certificate' | 'unknown-certificate'; readonly node?: undefined }
   | { readonly ok: false; readonly reason: 'wrong-role' | 'wrong-direction'; readonly node: TlsNode };
 
-export class PinSet {
-  private readonly byDigest = new Map<string, TlsNode>();
+interface Pin {
+  readonly node: TlsNode;
+  readonly der: Uint8Array;
+}
 
+export class PinSet {
+  private readonly byDigest = new Map<string, Pin>();
+  private readonly nodes = new Map<NodeId, TlsNode>();
+  private readonly digestsOf = new Map<NodeId, readonly string[]>();
+
+  /** Each node starts with the one certificate the node list pins (`checkNodes` made them unique). */
   constructor(nodes: readonly TlsNode[]) {
-    for (const node of nodes) this.byDigest.set(digest(node.certificate), node);
+    for (const node of nodes) {
+      const d = digest(node.certificate);
+      this.nodes.set(node.id, node);
+      this.byDigest.set(d, { node, der: node.certificate });
+      this.digestsOf.set(node.id, [d]);
+    }
   }
 
-  /** The node whose pinned certificate is exactly `der`, if any. */
+  /** The node one of whose pinned certificates is exactly `der`, if any. */
   lookup(der: Uint8Array | undefined): TlsNode | undefined {
     if (der === undefined || der.length === 0) return undefined;
-    const node = this.byDigest.get(digest(der));
+    const pin = this.byDigest.get(digest(der));
     // The digest only finds the candidate; the pin is the bytes themselves.
-    return node !== undefined && equalBytes(node.certificate, der) ? node : undefined;
+    return pin !== undefined && equalBytes(pin.der, der) ? pin.node : undefined;
+  }
+
+  /** Whether `der` is currently pinned for node `id`. */
+  isPinned(id: NodeId, der: Uint8Array | undefined): boolean {
+    return this.lookup(der)?.id === id;
+  }
+
+  /** The certificates currently pinned for node `id` (DER), in the order they were given. */
+  certificates(id: NodeId): readonly Uint8Array[] {
+    return (this.digestsOf.get(id) ?? []).map((d) => this.byDigest.get(d)!.der);
+  }
+
+  /**
+   * Pins exactly `certificates` for node `id`, all or nothing. Refused (NET_IDENTITY_INVALID) for an
+   * unknown node, an empty list or an empty certificate, and for a certificate pinned for another
+   * node: one certificate identifying two nodes would let one of them act as the other.
+   */
+  replace(id: NodeId, certificates: readonly Uint8Array[]): void {
+    const refuse = (why: string): BulwarkError =>
+      new BulwarkError('NET_IDENTITY_INVALID', `cannot pin these certificates for node ${id}: ${why}`, { node: id });
+    const node = this.nodes.get(id);
+    if (node === undefined) throw refuse('no such node');
+    if (certificates.length === 0) throw refuse('a node needs at least one pinned certificate');
+    const next = new Map<string, Pin>();
+    for (const certificate of certificates) {
+      if (certificate.length === 0) throw refuse('an empty certificate');
+      const owner = this.lookup(certificate);
+      if (owner !== undefined && owner.id !== id) throw refuse(`a certificate is pinned for node ${owner.id}`);
+      // A copy: the caller's buffer may be reused, the pin must not change with it.
+      next.set(digest(certificate), { node, der: Uint8Array.from(certificate) });
+    }
+    for (const d of this.digestsOf.get(id) ?? []) this.byDigest.delete(d);
+    for (const [d, pin] of next) this.byDigest.set(d, pin);
+    this.digestsOf.set(id, [...next.keys()]);
   }
 
   /** Checks an authenticated inbound connection on a listening node (always a replica). */

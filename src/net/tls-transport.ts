@@ -6,7 +6,13 @@
  * P-384 with SHA-384 signatures, both sides present certificates, and the suites from the options
  * (AES-256-GCM by default). Chain verification is off on purpose: trust comes only from comparing the
  * presented certificate with the pinned bytes, after TLS has proved the peer holds its key.
+ *
+ * Certificates rotate while the transport runs: `setPins` changes which certificates identify a
+ * node (links presenting one no longer pinned are closed), `setIdentity` changes what this node
+ * presents (every link is made again under it). The order that keeps links up: everyone pins the
+ * node's old and new certificate, the node switches, then everyone drops the old one.
  */
+import type { KeyObject } from 'node:crypto';
 import {
   connect,
   createSecureContext,
@@ -37,7 +43,9 @@ export class TlsTransport implements Transport {
   readonly tuning: TlsTuning;
   private readonly me: TlsNode;
   private readonly pins: PinSet;
-  private readonly context: SecureContext;
+  /** What this node presents: the key and certificate (PEM), the certificate's DER, and their context. */
+  private identity: { readonly key: string; readonly certificate: string; readonly der: Uint8Array };
+  private context: SecureContext;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   private framesToUnknownPeer = 0;
@@ -54,12 +62,14 @@ export class TlsTransport implements Transport {
     this.tuning = resolveTuning(options.tuning);
     this.me = checkNodes(options);
     this.pins = new PinSet(options.nodes);
+    this.identity = { key: keyPem(options.key), certificate: options.certificate, der: this.me.certificate };
     this.context = this.secureContext();
     const deps = {
       selfRole: this.me.role,
       tuning: this.tuning,
       random: options.random ?? Math.random,
       connect: (peer: TlsNode) => this.dialSocket(peer),
+      isPinned: (peer: NodeId, der: Uint8Array | undefined) => this.pins.isPinned(peer, der),
       deliver: (from: NodeId, frame: Uint8Array) => this.guard(from, () => this.frameHandler(from, frame)),
       status: (peer: NodeId, connected: boolean) => this.guard(peer, () => this.statusHandler(peer, connected)),
       event: (event: TransportEvent) => this.emit(event),
@@ -99,6 +109,44 @@ export class TlsTransport implements Transport {
     return link.send(frame);
   }
 
+  /**
+   * Pins exactly `certificates` (DER, at least one) for node `id` from now on. A link with `id`
+   * whose peer presented a certificate no longer among them is closed at once and counted as a
+   * certificate mismatch; the side that dials redials, and inbound connections are judged against
+   * the new pins. Refused (NET_IDENTITY_INVALID) for an unknown node, a certificate pinned for
+   * another node, and, for this node, a list without the certificate it presents.
+   */
+  setPins(id: NodeId, certificates: readonly Uint8Array[]): void {
+    if (id === this.self && !certificates.some((c) => equalBytes(c, this.identity.der))) {
+      throw new BulwarkError('NET_IDENTITY_INVALID', `the pins of node ${id} must include the certificate it presents`, { node: id });
+    }
+    this.pins.replace(id, certificates);
+    this.links.get(id)?.dropIfUnpinned();
+  }
+
+  /**
+   * Presents `certificatePem` with `key` from now on: to new inbound connections, on new dials, and
+   * on every link, each of which is closed (gracefully: frames written arrive, frames queued wait)
+   * and made again by whichever side dials. Refused (NET_IDENTITY_INVALID) unless the certificate
+   * is pinned for this node already (`setPins(self, [old, new])` first) and the key is its key.
+   */
+  setIdentity(certificatePem: string, key: KeyObject | string): void {
+    const der = pemToDerOrNull(certificatePem);
+    if (der === null || !this.pins.isPinned(this.self, der)) {
+      throw new BulwarkError('NET_IDENTITY_INVALID', `the new certificate is not pinned for node ${this.self}`, { node: this.self });
+    }
+    const previous = this.identity;
+    this.identity = { key: keyPem(key), certificate: certificatePem, der };
+    try {
+      this.context = this.secureContext();
+    } catch (err) {
+      this.identity = previous;
+      throw err;
+    }
+    this.server?.setSecureContext(this.contextOptions());
+    for (const link of this.links.values()) link.renew();
+  }
+
   /** Resolves when `to`'s queue is at most half full; lets a bulk sender honour back-pressure. */
   waitForSpace(to: NodeId): Promise<void> {
     return this.links.get(to)?.waitForSpace() ?? Promise.resolve();
@@ -132,8 +180,8 @@ export class TlsTransport implements Transport {
   /** The fixed TLS settings; the server builds its own context from these, the dialer reuses one. */
   private contextOptions(): SecureContextOptions {
     return {
-      key: typeof this.options.key === 'string' ? this.options.key : this.options.key.export({ format: 'pem', type: 'pkcs8' }),
-      cert: this.options.certificate,
+      key: this.identity.key,
+      cert: this.identity.certificate,
       minVersion: 'TLSv1.3',
       maxVersion: 'TLSv1.3',
       ciphers: this.tuning.cipherSuites.join(':'),
@@ -207,8 +255,15 @@ export class TlsTransport implements Transport {
       socket.destroy();
       return;
     }
-    const der = socket.getPeerX509Certificate()?.raw;
-    const verdict = this.pins.judgeInbound(this.me, der === undefined ? undefined : new Uint8Array(der), socket.alpnProtocol);
+    // A handshake that began before `setIdentity` presented the old certificate; the peer redials.
+    const own = socket.getX509Certificate()?.raw;
+    if (own === undefined || !equalBytes(own, this.identity.der)) {
+      this.refuse('handshake-failed', socket, undefined, "made under this node's previous certificate");
+      return;
+    }
+    const raw = socket.getPeerX509Certificate()?.raw;
+    const der = raw === undefined ? undefined : new Uint8Array(raw);
+    const verdict = this.pins.judgeInbound(this.me, der, socket.alpnProtocol);
     if (!verdict.ok) {
       if (verdict.node !== undefined) this.links.get(verdict.node.id)?.countError();
       this.refuse(verdict.reason, socket, verdict.node?.id, `alpn ${String(socket.alpnProtocol)}`);
@@ -219,7 +274,8 @@ export class TlsTransport implements Transport {
       this.refuse('wrong-direction', socket, verdict.node.id);
       return;
     }
-    link.adopt(socket);
+    // An accepted verdict means a certificate was presented.
+    link.adopt(socket, der ?? new Uint8Array());
   }
 
   private refuse(reason: RefusalReason, socket: Socket, peer: NodeId | undefined, detail?: string): void {
@@ -250,6 +306,10 @@ export class TlsTransport implements Transport {
       }
     }
   }
+}
+
+function keyPem(key: KeyObject | string): string {
+  return typeof key === 'string' ? key : key.export({ format: 'pem', type: 'pkcs8' }).toString();
 }
 
 /** The node list must be coherent before any socket opens: unique ids and pins, this node among them. */
