@@ -101,24 +101,37 @@ export class NodeKeyLifecycle {
     const state = `${last}|${book.published().length}|${executed + 1 >= last}|${stable >= last}`;
     if (state === this.#pinned) return;
     this.#pinned = state;
-    for (const node of nodes) {
-      const pins = book.tlsPins(node, executed, stable);
-      if (pins.length > 0) transport.setPins(node, pins);
+    try {
+      for (const node of nodes) {
+        const pins = book.tlsPins(node, executed, stable);
+        if (node !== id && pins.length > 0) transport.setPins(node, pins);
+      }
+      // A replica switches at the agreed sequence number. A client node switches as soon as its
+      // publication is known: replicas accept the new certificate from then on and stop accepting
+      // the old one once their stable checkpoint is past the switch, which a client node — learning
+      // where the replicas stand from their status answers — could otherwise miss, and be shut out.
+      const epoch = (this.#p.role === 'client' ? book.latest('tls', id) : book.recordAt('tls', id, executed + 1))?.epoch ?? 0;
+      const own = book.tlsPins(id, executed, stable);
+      const presented = store.key('tls', this.#presented);
+      if (epoch !== this.#presented) {
+        const key = store.key('tls', epoch);
+        if (key === undefined) {
+          log.error({ epoch }, 'the TLS key in effect is not on disk: presenting the previous certificate');
+        } else {
+          // The transport presents only a pinned certificate: both, for the moment of the switch.
+          transport.setPins(id, [...own, ...(presented === undefined ? [] : [presented.publicKey])]);
+          transport.setIdentity(key.certificatePem, key.privateKey);
+          log.info({ epoch, previous: this.#presented }, 'TLS certificate switched; links re-established under it');
+          this.#presented = epoch;
+        }
+      }
+      const current = store.key('tls', this.#presented);
+      const keep = current !== undefined && !own.some((p) => Buffer.compare(p, current.publicKey) === 0) ? [current.publicKey] : [];
+      transport.setPins(id, [...own, ...keep]);
+    } catch (err) {
+      // A pin set the transport refuses leaves the previous one: logged, never fatal.
+      log.error({ err }, 'TLS pins or certificate not changed');
     }
-    // A replica switches at the agreed sequence number. A client node switches as soon as its
-    // publication is executed: replicas accept the new certificate from then on and stop accepting
-    // the old one once their stable checkpoint is past the switch, which a client node — learning
-    // where the replicas stand from their status answers — could otherwise miss, and be shut out.
-    const epoch = (this.#p.role === 'client' ? book.latest('tls', id) : book.recordAt('tls', id, executed + 1))?.epoch ?? 0;
-    if (epoch === this.#presented) return;
-    const key = store.key('tls', epoch);
-    if (key === undefined || key.kind !== 'tls') {
-      log.error({ epoch }, 'the TLS key in effect is not on disk: presenting the previous certificate');
-      return;
-    }
-    transport.setIdentity(key.certificatePem, key.privateKey);
-    log.info({ epoch, previous: this.#presented }, 'TLS certificate switched; links re-established under it');
-    this.#presented = epoch;
   }
 
   /** Whether any private key older than the one in effect at `stable + 1` is still held. */
