@@ -52,6 +52,7 @@ function executeNodeKeyPublication(
   if (published.has(slot)) return refuse(`a ${p.kind} key of node ${p.node} was already published in this batch`);
   const current = s.crypto.nodeKeys.latest(p.kind, p.node);
   if (current === undefined) return refuse(`node ${p.node} has no ${p.kind} key`);
+  if (p.epoch !== current.epoch + 1) return refuse(`epoch ${p.epoch} is not the next one (${current.epoch + 1})`);
   if (current.effectiveSeq > seq) return refuse(`${p.kind} key epoch ${current.epoch} is not in effect yet`);
   const problem = s.crypto.nodeKeys.problem(p);
   if (problem !== null) return refuse(problem);

@@ -3,11 +3,13 @@
 // takes effect at a checkpoint boundary agreed by all, and the old private key is then deleted.
 // Happy path, a backup down during the exchange (it catches up and learns the keys), the primary
 // down during it, a key without a valid proof of possession, a replayed exchange, and a replica
+// Also: a client node's authentication key rotation executed by the state machine (refusals, one agreed switch point).
 // that keeps signing with its retired key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeKeyExchange, encodeKeyExchange } from '../../src/consensus/keys.ts';
 import { encodeOperatorCommand, encodeOperatorPayload } from '../../src/consensus/operator.ts';
+import { ENDORSEMENT_DOMAIN, POSSESSION_DOMAIN, encodeNodeKeyPublication, nodeKeySigningBytes, nodeKeyStatement } from '../../src/consensus/node-keys.ts';
 import { commitShareBytes, requestSigningBytes } from '../../src/codec/signing.ts';
 import type { SimKeyRegistry } from './harness/sim-crypto.ts';
 import { World } from './harness/world.ts';
@@ -239,4 +241,60 @@ test('operator commands: a bad signature, a replay and a rotation too soon after
   assert.equal(w.replicas[0]!.crypto.latestKey(1).epoch, 2);
   assert.equal(w.replicas[0]!.crypto.latestKey(2).epoch, 1);
   w.assertSafe();
+});
+
+/** A client node's publication of its authentication key `epoch` (`node-keys.ts`), signed by `newSecret` and endorsed by `oldSecret`. */
+function authPublication(w: World, node: number, epoch: number, newSecret: Uint8Array, oldSecret: Uint8Array): Uint8Array {
+  const reg = w.registry as SimKeyRegistry;
+  const publicKey = reg.nodePublicKey(newSecret);
+  const statement = nodeKeyStatement({ kind: 'auth', node, epoch, publicKey });
+  return encodeNodeKeyPublication({
+    kind: 'auth',
+    node,
+    epoch,
+    publicKey,
+    possession: reg.signNodeKey(newSecret, nodeKeySigningBytes(POSSESSION_DOMAIN, statement)),
+    endorsement: reg.signNodeKey(oldSecret, nodeKeySigningBytes(ENDORSEMENT_DOMAIN, statement)),
+  });
+}
+
+test('a client node rotates its authentication key: refused unasked, unendorsed or replayed; taken at one agreed point by all; requests under the new key served', () => {
+  const w = new World({ seed: 83, f: 1, clients: 1, requestsPerClient: 2, consensus: { ...KEYS, minRotationIntervalSec: 0 } }).start();
+  done(w, 60_000);
+  w.run(5_000);
+  const reg = w.registry as SimKeyRegistry;
+  const c = w.clients[0]!;
+  const id = c.id;
+  const old = reg.secret('client', id);
+  const fresh = reg.secret('client', id, 1);
+  c.submit(authPublication(w, id, 1, fresh, old));
+  done(w, 30_000);
+  assert.equal(resultOf(w, 0), `refused: no rotation asked for auth key epoch 1 of node ${id}`);
+  const command = encodeOperatorCommand({ kind: 'rotate-keys', consensus: [], execution: [], auth: [id], tls: [], nonce: 9 });
+  c.submit(encodeOperatorPayload(command, reg.signOperator(command)));
+  done(w, 30_000);
+  assert.equal(resultOf(w, 0), `rotation: client node ${id} to auth key epoch 1`);
+  c.submit(authPublication(w, id, 1, fresh, reg.secret('client', id, 7)));
+  done(w, 30_000);
+  assert.equal(resultOf(w, 0), 'refused: not endorsed by auth key epoch 0');
+  c.submit(authPublication(w, id, 1, fresh, old));
+  done(w, 30_000);
+  const taken = /^auth key epoch 1 of node \d+ takes effect at sequence (\d+)$/.exec(resultOf(w, 0));
+  assert.ok(taken, resultOf(w, 0));
+  c.submit(authPublication(w, id, 1, fresh, old));
+  done(w, 30_000);
+  assert.equal(resultOf(w, 0), 'refused: epoch 1 is not the next one (2)');
+  // Every replica took the same record, to take effect at the same sequence number.
+  const histories = w.honestReplicas().map((r) => JSON.stringify(r.crypto.nodeKeys.published().map((k) => [k.kind, k.node, k.epoch, k.effectiveSeq])));
+  assert.equal(new Set(histories).size, 1, histories.join(' | '));
+  assert.equal(w.replicas[0]!.crypto.nodeKeys.latest('auth', id)!.effectiveSeq, Number(taken[1]));
+  // Past the switch (the primary drives an idle network there), requests signed with the new key are served.
+  w.run(20_000);
+  assert.ok(w.replicas[0]!.state!.lastExecuted + 1 >= Number(taken[1]));
+  reg.clientEpoch.set(id, 1);
+  c.add(3);
+  done(w, 30_000);
+  w.assertSafe();
+  w.run(1_000);
+  assertConverged(w);
 });

@@ -100,8 +100,21 @@ export class SimKeyRegistry implements KeyRegistry {
     return h('aggregate', ...sorted.map((s) => s.signature));
   }
 
+  /** The authentication key epoch each client signs with (0 unless a test rotated it). */
+  readonly clientEpoch = new Map<number, number>();
+
   signClientRequest(req: Omit<ClientRequest, 'signature'>): Uint8Array {
-    return h(this.secret('client', req.clientId), requestSigningBytes(req));
+    return h(this.secret('client', req.clientId, this.clientEpoch.get(req.clientId) ?? 0), requestSigningBytes(req));
+  }
+
+  /** A node key's public half (the scheme finds its secret through it). */
+  nodePublicKey(secret: Uint8Array): Uint8Array {
+    return publicOf(secret);
+  }
+
+  /** A signature under a node key (execution, authentication) of the simulator's scheme. */
+  signNodeKey(secret: Uint8Array, message: Uint8Array): Uint8Array {
+    return h(secret, message);
   }
 
   /** The operator's signature on a command (keyed hash, as every signature here). */
