@@ -3,8 +3,8 @@
 // takes effect at a checkpoint boundary agreed by all, and the old private key is then deleted.
 // Happy path, a backup down during the exchange (it catches up and learns the keys), the primary
 // down during it, a key without a valid proof of possession, a replayed exchange, and a replica
-// Also: a client node's authentication key rotation executed by the state machine (refusals, one agreed switch point).
-// that keeps signing with its retired key.
+// that keeps signing with its retired key. Also a client node's authentication key rotation, executed
+// by the state machine (refusals, one agreed switch point).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeKeyExchange, encodeKeyExchange } from '../../src/consensus/keys.ts';
