@@ -142,9 +142,13 @@ export class ClientNode {
       identity.epoch,
     );
     lifecycle.sync(floor, 0);
-    /** Requests are signed with the authentication key in effect where f + 1 replicas are. */
+    /**
+     * Requests are signed with the authentication key in effect where f + 1 replicas are (before
+     * they answered, where this node last knew them to be).
+     */
     const authKey = () => {
-      const epoch = keyBook.recordAt('auth', material.id, position().executed + 1)?.epoch ?? 0;
+      const reported = follower.position().executed;
+      const epoch = keyBook.recordAt('auth', material.id, (reported > 0 ? reported : floor) + 1)?.epoch ?? 0;
       return (material.nodeKeys.key('auth', epoch) ?? material.nodeKeys.newest('auth')).privateKey;
     };
     const send = (to: number, frame: Uint8Array) => void transport.send(to, frame);

@@ -201,8 +201,9 @@ function reply(
     s.replies.set(clientId, rep);
     persist(s, { kind: 'reply', reply: rep });
   }
-  // After the records, so a reply is never seen before it could be resent.
-  for (const rep of replies) send(s, [rep.clientId], rep);
+  // After the records, so a reply is never seen before it could be resent. A replica's own request
+  // (a key publication) gets none: its shell sees the outcome in the key history.
+  for (const rep of replies) if (!isInternal(s, rep)) send(s, [rep.clientId], rep);
 }
 
 // ---- checkpoints ---------------------------------------------------------------------------

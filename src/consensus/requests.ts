@@ -30,7 +30,7 @@ export function onRequest(s: ReplicaState, from: number, m: Request): void {
   const last = s.clients.get(r.clientId) ?? 0;
   if (r.requestSeq <= last) {
     const cached = s.replies.get(r.clientId);
-    if (cached !== undefined && cached.entries.some((e) => e.requestSeq === r.requestSeq)) send(s, [r.clientId], { ...cached, view: s.view });
+    if (cached !== undefined && !internal && cached.entries.some((e) => e.requestSeq === r.requestSeq)) send(s, [r.clientId], { ...cached, view: s.view });
     return;
   }
   // This replica's own request goes to every replica, so each holds it against the primary.
