@@ -42,12 +42,20 @@ export async function writeKeyFile(path: string, keyFile: KeyFile, options: KeyF
     const encryption = { ...params, salt: bytesToHex(salt), iv: bytesToHex(iv), tag: bytesToHex(tag) };
     fields = { ...header, encryption, material: bytesToHex(ciphertext) };
   }
-  const body = JSON.stringify(fields, null, 2);
+  await writeFileDurably(path, JSON.stringify(fields, null, 2) + '\n', 0o600, 'key file');
+}
+
+/**
+ * Writes `text` to `path` so that a crash leaves it whole or absent: a temp file beside it
+ * (`.<name>.<12 hex>.tmp`), synced, renamed over `path`, the directory synced. `what` names the
+ * file in the error (KEY_FILE_WRITE_FAILED).
+ */
+export async function writeFileDurably(path: string, text: string, mode: number, what = 'file'): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const handle = await open(temp, 'wx', 0o600);
+    const handle = await open(temp, 'wx', mode);
     try {
-      await handle.writeFile(body + '\n');
+      await handle.writeFile(text);
       await handle.sync();
     } finally {
       await handle.close();
@@ -56,7 +64,7 @@ export async function writeKeyFile(path: string, keyFile: KeyFile, options: KeyF
     await syncDirectory(dirname(path));
   } catch (cause) {
     await rm(temp, { force: true });
-    throw new BulwarkError('KEY_FILE_WRITE_FAILED', `cannot write key file ${path}`, { path }, { cause });
+    throw new BulwarkError('KEY_FILE_WRITE_FAILED', `cannot write ${what} ${path}`, { path }, { cause });
   }
 }
 

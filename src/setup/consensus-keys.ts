@@ -27,9 +27,9 @@ import {
   provePossession,
   type BlsSecretKey,
 } from '../crypto/bls.ts';
-import { isKeyFileSealed, readKeyFile, syncDirectory, writeKeyFile } from '../crypto/key-file.ts';
+import { isKeyFileSealed, readKeyFile, syncDirectory } from '../crypto/key-file.ts';
 import type { ScryptCost } from '../crypto/key-seal.ts';
-import { eraseLeftovers, exists, leftoverPattern, listEpochs, retireFile } from './key-dir.ts';
+import { eraseLeftovers, exists, leftoverPattern, listEpochs, retireFile, SerialQueue, writeSecret } from './key-dir.ts';
 import { CONSENSUS_KEY_DIR, consensusKeyFile, type ConsensusKeyFileSpec } from './layout.ts';
 
 /** Epochs travel as u32 in key-exchange requests (`consensus/keys.ts`). */
@@ -74,7 +74,7 @@ export class ConsensusKeyStore {
   readonly #passphrase: string | undefined;
   readonly #cost: ScryptCost | undefined;
   readonly #secrets = new Map<number, BlsSecretKey>();
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   private constructor(dir: string, options: ConsensusKeyStoreOptions) {
     this.dir = dir;
@@ -133,7 +133,7 @@ export class ConsensusKeyStore {
    * before it is returned; or the key already held for `epoch`, with `created: false`.
    */
   generate(epoch: number): Promise<GeneratedConsensusKey> {
-    return this.#exclusive(async () => {
+    return this.#queue.run(async () => {
       checkEpoch(epoch, 1);
       const path = this.path(epoch);
       const held = this.#secrets.get(epoch);
@@ -159,7 +159,7 @@ export class ConsensusKeyStore {
    * forgets it. Idempotent: a key already gone gives `erased: false`. Refuses the newest key.
    */
   retire(epoch: number): Promise<RetiredConsensusKey> {
-    return this.#exclusive(async () => {
+    return this.#queue.run(async () => {
       checkEpoch(epoch, 0);
       const path = this.path(epoch);
       const newest = this.newest().epoch;
@@ -191,19 +191,9 @@ export class ConsensusKeyStore {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await syncDirectory(this.dir); // the new keys/ entry itself
     const material = blsSecretKeyToBytes(generateBlsSecretKey());
-    const seal = this.#passphrase === undefined ? {} : { passphrase: this.#passphrase, ...(this.#cost ? { cost: this.#cost } : {}) };
-    try {
-      await writeKeyFile(path, { kind: spec.kind, algorithm: spec.algorithm, material }, seal);
-    } finally {
-      material.fill(0);
-    }
+    await writeSecret(path, spec, material, { passphrase: this.#passphrase, cost: this.#cost });
   }
 
-  #exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task);
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
 }
 
 function describe(epoch: number, secret: BlsSecretKey, path: string, created: boolean): GeneratedConsensusKey {

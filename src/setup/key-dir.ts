@@ -14,7 +14,10 @@ import { constants } from 'node:fs';
 import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BulwarkError } from '../common/errors.ts';
-import { syncDirectory } from '../crypto/key-file.ts';
+import { syncDirectory, writeKeyFile } from '../crypto/key-file.ts';
+import type { ScryptCost } from '../crypto/key-seal.ts';
+
+export { writeFileDurably } from '../crypto/key-file.ts';
 
 /** The error code a store raises when a key cannot be erased (e.g. CONSENSUS_KEY_ERASE_FAILED). */
 export type EraseFailedCode = `${string}_ERASE_FAILED`;
@@ -105,25 +108,29 @@ export async function removeFile(path: string, code: EraseFailedCode): Promise<b
   return true;
 }
 
-/**
- * Writes a public file the way `writeKeyFile` writes a key (temp file, fsync, rename, fsync of the
- * directory), so a crash leaves it whole or absent. Replaces a file already there.
- */
-export async function writeFileDurably(path: string, text: string, mode: number): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+/** Seals (when a passphrase is given) and writes a generated secret, then wipes it from memory. */
+export async function writeSecret(
+  path: string,
+  spec: { readonly kind: string; readonly algorithm: string },
+  material: Uint8Array,
+  seal: { readonly passphrase?: string | undefined; readonly cost?: ScryptCost | undefined },
+): Promise<void> {
+  const options = seal.passphrase === undefined ? {} : { passphrase: seal.passphrase, ...(seal.cost ? { cost: seal.cost } : {}) };
   try {
-    const handle = await open(temp, 'wx', mode);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-    await syncDirectory(dirname(path));
-  } catch (cause) {
-    await unlink(temp).catch(() => undefined);
-    throw new BulwarkError('KEY_FILE_WRITE_FAILED', `cannot write ${path}`, { path, errno: errnoOf(cause) }, { cause });
+    await writeKeyFile(path, { kind: spec.kind, algorithm: spec.algorithm, material }, options);
+  } finally {
+    material.fill(0);
+  }
+}
+
+/** Runs tasks one at a time, in order; a failed task does not stop the ones after it. */
+export class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(task);
+    this.#tail = run.catch(() => undefined);
+    return run;
   }
 }
 

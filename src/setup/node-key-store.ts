@@ -23,7 +23,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BulwarkError, isBulwarkError } from '../common/errors.ts';
 import { equalBytes } from '../common/bytes.ts';
-import { isKeyFileSealed, readKeyFile, syncDirectory, writeKeyFile } from '../crypto/key-file.ts';
+import { isKeyFileSealed, readKeyFile, syncDirectory } from '../crypto/key-file.ts';
 import type { ScryptCost } from '../crypto/key-seal.ts';
 import {
   exportNodeAuthPrivateKey,
@@ -34,7 +34,7 @@ import {
   type NodeAuthPrivateKey,
 } from '../crypto/node-auth.ts';
 import { parseCertificatePem, type PinnedCertificate } from './certificate.ts';
-import { eraseLeftovers, errnoOf, exists, leftoverPattern, listEpochs, removeFile, retireFile, writeFileDurably } from './key-dir.ts';
+import { eraseLeftovers, errnoOf, exists, leftoverPattern, listEpochs, removeFile, retireFile, writeFileDurably, SerialQueue, writeSecret } from './key-dir.ts';
 import { DEFAULT_CERT_VALIDITY_DAYS } from './generate.ts';
 import { randomKeySource } from './key-source.ts';
 import { KEY_DIR, KEY_FILES, nodeKeyFile, tlsCertificateFile, type NodeKeyKind } from './layout.ts';
@@ -109,7 +109,7 @@ export class NodeKeyStore {
   readonly #passphrase: string | undefined;
   readonly #cost: ScryptCost | undefined;
   readonly #keys = new Map<NodeKeyKind, Map<number, HeldNodeKey>>();
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   private constructor(dir: string, kinds: readonly NodeKeyKind[], options: NodeKeyStoreOptions) {
     this.dir = dir;
@@ -157,7 +157,7 @@ export class NodeKeyStore {
    * A new TLS key needs `tlsSubject` for its certificate.
    */
   generate<K extends NodeKeyKind>(kind: K, epoch: number, tlsSubject?: TlsSubject): Promise<GeneratedNodeKey<K>> {
-    return this.#exclusive(async () => {
+    return this.#queue.run(async () => {
       checkEpoch(kind, epoch, 1);
       const path = this.path(kind, epoch);
       const held = this.key(kind, epoch);
@@ -183,7 +183,7 @@ export class NodeKeyStore {
    * `erased: false`. Refuses the newest key of its kind.
    */
   retire(kind: NodeKeyKind, epoch: number): Promise<RetiredNodeKey> {
-    return this.#exclusive(async () => {
+    return this.#queue.run(async () => {
       checkEpoch(kind, epoch, 0);
       const path = this.path(kind, epoch);
       const newest = this.newest(kind).epoch;
@@ -275,19 +275,9 @@ export class NodeKeyStore {
     } else {
       material = exportNodeAuthPrivateKey(generateNodeAuthKeyPair('ed25519').privateKey, 'der');
     }
-    const seal = this.#passphrase === undefined ? {} : { passphrase: this.#passphrase, ...(this.#cost ? { cost: this.#cost } : {}) };
-    try {
-      await writeKeyFile(path, { kind: spec.kind, algorithm: spec.algorithm, material }, seal);
-    } finally {
-      material.fill(0);
-    }
+    await writeSecret(path, spec, material, { passphrase: this.#passphrase, cost: this.#cost });
   }
 
-  #exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task);
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
 }
 
 export function holdEd25519Key<K extends 'execution' | 'auth'>(kind: K, epoch: number, privateKey: NodeAuthPrivateKey): HeldEd25519Key<K> {
