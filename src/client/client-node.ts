@@ -44,7 +44,7 @@ import { CheckpointKeeper } from './checkpoints.ts';
 import { NodeKeyFollower } from './node-key-follower.ts';
 import { executionKeysOf } from './execution-keys.ts';
 import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
-import { NodeKeyLifecycle } from '../setup/node-key-lifecycle.ts';
+import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
 import { quorumsOf } from '../consensus/config.ts';
 import type { ReadQuery } from '../codec/read.ts';
 
@@ -127,6 +127,7 @@ export class ClientNode {
       nodes: options.nodes.map((n) => ({ ...n, certificate: keyBook.recordAt('tls', n.id, floor + 1)?.publicKey ?? n.certificate })),
       key: identity.privateKey,
       certificate: identity.certificatePem,
+      ...tlsIntroductions(keyBook, material.id),
     });
     const lifecycle = new NodeKeyLifecycle(
       {

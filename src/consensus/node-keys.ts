@@ -270,6 +270,11 @@ export class NodeKeyBook<K> {
     return pins;
   }
 
+  /** The published records (epoch ≥ 1) of one node's keys of one kind, oldest first. */
+  history(kind: NodeKeyKind, node: number): NodeKeyRecord[] {
+    return (this.#keys.get(slotName(kind, node)) ?? []).slice(1).map((e) => e.record);
+  }
+
   /** Every published record (epoch ≥ 1). */
   published(): NodeKeyRecord[] {
     return [...this.#keys.values()].flatMap((list) => list.slice(1).map((e) => e.record));

@@ -14,7 +14,7 @@ import { BulwarkError } from '../common/errors.ts';
 import { createBlsConsensusCrypto, nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import { encodeNodeKeyRecord, type NodeKeyBook, type NodeKeyKind } from '../consensus/node-keys.ts';
 import { encodeOperatorState } from '../consensus/operator.ts';
-import { NodeKeyLifecycle } from '../setup/node-key-lifecycle.ts';
+import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
 import { makeConsensusConfig, primaryOf, type ConsensusConfig } from '../consensus/config.ts';
 import type { Input, Output } from '../consensus/io.ts';
 import { preverify, restoreReplica, step } from '../consensus/replica.ts';
@@ -174,6 +174,7 @@ export class ReplicaNode {
         nodes: options.nodes.map((n) => ({ ...n, certificate: nodeKeyBook.recordAt('tls', n.id, state.lastExecuted + 1)?.publicKey ?? n.certificate })),
         key: identity.privateKey,
         certificate: identity.certificatePem,
+        ...tlsIntroductions(nodeKeyBook, material.id),
       });
       const node = new ReplicaNode({
         material,

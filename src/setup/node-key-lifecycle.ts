@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { NodeAuthPrivateKey, NodeAuthPublicKey } from '../crypto/node-auth.ts';
-import { signNodeKeyPublication } from '../crypto/node-key-scheme.ts';
+import { encodeTlsIntroduction, signNodeKeyPublication, verifyTlsIntroduction } from '../crypto/node-key-scheme.ts';
 import { encodeNodeKeyPublication, kindsFor, slotName, type NodeKeyBook, type NodeKeyKind } from '../consensus/node-keys.ts';
 import type { TlsTransport } from '../net/tls-transport.ts';
 import type { HeldNodeKey, NodeKeyStore, TlsSubject } from './node-key-store.ts';
@@ -23,6 +23,22 @@ import type { HeldNodeKey, NodeKeyStore, TlsSubject } from './node-key-store.ts'
 /** A held key in the form signing takes (a TLS key signs with ECDSA P-384). */
 export function signingKeyOf(k: HeldNodeKey): NodeAuthPrivateKey {
   return k.kind === 'tls' ? { algorithm: 'p384', type: 'private', key: k.privateKey } : k.privateKey;
+}
+
+/**
+ * The transport options that let peers who missed TLS rotations accept this node's certificate,
+ * and this node accept theirs: its own introduction (its TLS records, each endorsed by the key
+ * before), and the check of a peer's (`verifyTlsIntroduction`).
+ */
+export function tlsIntroductions(book: NodeKeyBook<NodeAuthPublicKey>, self: number) {
+  return {
+    introduction: () => {
+      const records = book.history('tls', self);
+      return records.length === 0 ? null : encodeTlsIntroduction(records);
+    },
+    introduce: (node: number, presented: Uint8Array, pinned: readonly Uint8Array[], introduction: Uint8Array) =>
+      verifyTlsIntroduction(node, presented, pinned, introduction),
+  };
 }
 
 export interface NodeKeyLifecycleParts {

@@ -40,6 +40,10 @@ export interface InProcessNetwork {
   readonly root: string;
   /** Stops every replica and starts them all again on their directories. */
   restartReplicas(): Promise<void>;
+  /** Stops replica `id` (it stays out of `replicas` until `startReplica`). */
+  stopReplica(id: number): Promise<void>;
+  /** Starts replica `id` again on its directory. */
+  startReplica(id: number): Promise<ReplicaNode>;
   /** Stops the client node and starts it again on its directory with `options` (same port). */
   restartClient(options?: InProcessNetworkOptions['client']): Promise<ClientNode>;
   stop(): Promise<void>;
@@ -51,14 +55,18 @@ export async function startInProcessNetwork(seedByte: number, o: InProcessNetwor
   const ports = await freePorts(5);
   const rpcPort = ports[4]!;
   const logger = pino({ level: process.env['BULWARK_TEST_LOG'] ?? o.logLevel ?? 'silent' });
+  /** By replica id; null while stopped. */
+  const byId: (ReplicaNode | null)[] = [null, null, null, null];
   const replicas: ReplicaNode[] = [];
+  const running = () => replicas.splice(0, replicas.length, ...byId.filter((r): r is ReplicaNode => r !== null));
   let client: ClientNode | null = null;
   const startClient = (extra: InProcessNetworkOptions['client'] = {}) =>
     ClientNode.start({ rpc: { host: '127.0.0.1', port: rpcPort }, ...extra, dir: join(root, 'client-4'), logger });
   const stop = async () => {
     if (client !== null) await client.stop();
     client = null;
-    await Promise.all(replicas.splice(0).map((r) => r.stop()));
+    await Promise.all(byId.map((r, id) => (byId[id] = null, r?.stop())));
+    running();
     rmSync(root, { recursive: true, force: true });
   };
   try {
@@ -69,7 +77,8 @@ export async function startInProcessNetwork(seedByte: number, o: InProcessNetwor
       seed: new Uint8Array(32).fill(seedByte),
     });
     const startReplica = (id: number) => ReplicaNode.start({ dir: join(root, `replica-${id}`), logger, ...(o.consensus === undefined ? {} : { consensus: o.consensus }) });
-    for (let id = 0; id < 4; id++) replicas.push(await startReplica(id));
+    for (let id = 0; id < 4; id++) byId[id] = await startReplica(id);
+    running();
     client = await startClient(o.client);
     const tls = o.client?.rpcSecurity?.tls !== undefined;
     const net: InProcessNetwork = {
@@ -82,8 +91,21 @@ export async function startInProcessNetwork(seedByte: number, o: InProcessNetwor
       replicas,
       root,
       restartReplicas: async () => {
-        await Promise.all(replicas.splice(0).map((r) => r.stop()));
-        for (let id = 0; id < 4; id++) replicas.push(await startReplica(id));
+        await Promise.all(byId.map((r, id) => (byId[id] = null, r?.stop())));
+        for (let id = 0; id < 4; id++) byId[id] = await startReplica(id);
+        running();
+      },
+      stopReplica: async (id) => {
+        const r = byId[id];
+        byId[id] = null;
+        running();
+        await r?.stop();
+      },
+      startReplica: async (id) => {
+        if (byId[id] !== null) throw new Error(`replica ${id} is running`);
+        const r = (byId[id] = await startReplica(id));
+        running();
+        return r;
       },
       restartClient: async (options) => {
         if (client !== null) await client.stop();

@@ -9,7 +9,7 @@ import {
   type NodeKeyRecord,
 } from '../../src/consensus/node-keys.ts';
 import { NO_OPERATOR_STATE, decodeOperatorState, encodeOperatorCommand, encodeOperatorState } from '../../src/consensus/operator.ts';
-import { nodeKeyScheme, signNodeKeyPublication } from '../../src/crypto/node-key-scheme.ts';
+import { encodeTlsIntroduction, nodeKeyScheme, signNodeKeyPublication, verifyTlsIntroduction } from '../../src/crypto/node-key-scheme.ts';
 import { exportNodeAuthPublicKey, generateNodeAuthKeyPair, nodeAuthPublicKeyOf, type NodeAuthPrivateKey } from '../../src/crypto/node-auth.ts';
 import { generateTlsIdentity } from '../../src/setup/tls-identity.ts';
 
@@ -98,4 +98,24 @@ test('operator state: node key targets round-trip, and a state written before th
   const legacy = encodeOperatorCommand({ kind: 'rotate-consensus-keys', replicas: [1], nonce: 5 });
   const general = encodeOperatorCommand({ kind: 'rotate-keys', consensus: [1], execution: [], auth: [], tls: [], nonce: 5 });
   assert.notDeepEqual(legacy, general);
+});
+
+test('a TLS introduction proves a certificate by its endorsement chain back to a pinned one, and nothing else', () => {
+  const certs = [tls(), tls(), tls()];
+  const records = [1, 2].map((epoch) =>
+    record(signNodeKeyPublication({ kind: 'tls', node: 3, epoch, publicKey: certs[epoch]!.certificate.der }, p384(certs[epoch]!.key), p384(certs[epoch - 1]!.key)), 40 * epoch),
+  );
+  const der = (i: number) => certs[i]!.certificate.der;
+  const intro = encodeTlsIntroduction(records);
+  assert.ok(verifyTlsIntroduction(3, der(2), [der(0)], intro), 'from the network file certificate');
+  assert.ok(verifyTlsIntroduction(3, der(2), [der(1)], intro), 'from a later one');
+  assert.ok(verifyTlsIntroduction(3, der(1), [der(0)], encodeTlsIntroduction(records.slice(0, 1))));
+  assert.equal(verifyTlsIntroduction(3, der(1), [der(0)], intro), false, 'the chain must end at the certificate presented');
+  assert.equal(verifyTlsIntroduction(3, der(2), [tls().certificate.der], intro), false, 'no pinned anchor');
+  assert.equal(verifyTlsIntroduction(4, der(2), [der(0)], intro), false, "another node's chain");
+  const stranger = tls();
+  const forged = record(signNodeKeyPublication({ kind: 'tls', node: 3, epoch: 2, publicKey: stranger.certificate.der }, p384(stranger.key), p384(stranger.key)), 80);
+  assert.equal(verifyTlsIntroduction(3, stranger.certificate.der, [der(0)], encodeTlsIntroduction([records[0]!, forged])), false, 'an endorsement by the wrong key');
+  assert.equal(verifyTlsIntroduction(3, der(2), [der(0)], encodeTlsIntroduction([records[1]!])), false, 'a gap');
+  assert.equal(verifyTlsIntroduction(3, der(2), [der(0)], new Uint8Array([1, 2, 3])), false);
 });
