@@ -4,9 +4,10 @@
  * It knows nothing of peers, queues or reconnects; `PeerLink` owns those.
  */
 import type { TLSSocket } from 'node:tls';
-import { encodeFrames, encodeHeader, FrameDecoder, KEEPALIVE_FRAME, type FrameSink } from './frame.ts';
+import { decodeControl, encodeFrames, encodeHeader, FrameDecoder, KEEPALIVE_FRAME, type FrameSink } from './frame.ts';
 import type { LinkCloseReason } from './events.ts';
 import type { TlsTuning } from './tls-options.ts';
+import type { NodeId } from './transport.ts';
 
 export interface ConnectionHandlers {
   /** Any bytes arrived (a keepalive or frame completed); the dialer waits for this to call a link up. */
@@ -15,6 +16,14 @@ export interface ConnectionHandlers {
   /** The socket can take more after it had asked us to wait. */
   drain(): void;
   closed(reason: LinkCloseReason, detail: string | undefined): void;
+  /** The peer's introduction, while this connection awaits one (`awaitIntroduction`). */
+  introduction?(node: NodeId, bytes: Uint8Array): void;
+  /**
+   * While awaiting an introduction: an application frame came first, the introduction was
+   * malformed, none came in time, or the peer closed the connection (then called just before
+   * `closed`). The connection does not close itself; the owner refuses it.
+   */
+  introductionFailed?(detail: string): void;
 }
 
 /** Frames this large skip the coalescing copy and go to the socket as they are. */
@@ -23,7 +32,9 @@ const LARGE_FRAME_BYTES = 16 * 1024;
 export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly timer: NodeJS.Timeout;
-  private readonly opened = performance.now();
+  private handlers: ConnectionHandlers;
+  /** When the handshake deadline started: the socket's opening, or the end of an introduction wait. */
+  private opened = performance.now();
   private lastReceived = performance.now();
   private lastSent = performance.now();
   private established = false;
@@ -37,31 +48,91 @@ export class Connection {
   private closeReason: LinkCloseReason | undefined;
   private closeDetail: string | undefined;
   private ended = false;
+  /** `close` or `finish` was called: this side ended the connection. */
+  private endedHere = false;
   /** When `finish` began a graceful close (performance.now()), or null. */
   private finishing: number | null = null;
+  /** The deadline (performance.now()) of the introduction this connection awaits, or null. */
+  private introductionDeadline: number | null = null;
+  /** A keepalive arrived while an introduction was awaited (the acceptor's acceptance, if early). */
+  private keepaliveWhileAwaiting = false;
 
   constructor(
     readonly socket: TLSSocket,
     private readonly tuning: TlsTuning,
-    private readonly handlers: ConnectionHandlers,
+    handlers: ConnectionHandlers,
   ) {
+    this.handlers = handlers;
     this.decoder = new FrameDecoder(tuning.maxFrameBytes);
+    // Nothing is handed on once closing: a frame behind a violation in the same chunk is not delivered.
     const sink: FrameSink = {
-      keepalive: () => handlers.activity(),
+      keepalive: () => {
+        if (this.ended) return;
+        if (this.introductionDeadline !== null) this.keepaliveWhileAwaiting = true;
+        else this.handlers.activity();
+      },
       frame: (payload) => {
-        handlers.activity();
-        handlers.frame(payload);
+        if (this.ended) return;
+        if (this.introductionDeadline !== null) {
+          this.failIntroduction('an application frame before its introduction');
+          return;
+        }
+        this.handlers.activity();
+        this.handlers.frame(payload);
+      },
+      // A control frame is not activity: an acceptor introduces itself before it has judged the dialer.
+      control: (body) => {
+        if (this.ended || this.introductionDeadline === null) return;
+        const c = decodeControl(body);
+        if (c.kind === 'unknown') return;
+        if (c.kind === 'malformed') {
+          this.failIntroduction('a malformed introduction');
+          return;
+        }
+        this.introductionDeadline = null;
+        this.opened = performance.now();
+        this.handlers.introduction?.(c.node, c.bytes);
       },
     };
     socket.setNoDelay(true); // we coalesce ourselves; Nagle would only add latency
     socket.on('data', (chunk: Buffer) => this.onData(chunk, sink));
-    socket.on('drain', () => handlers.drain());
+    socket.on('drain', () => this.handlers.drain());
     socket.on('error', (err: NodeJS.ErrnoException) => this.noteError(err));
     socket.on('close', () => this.onClose());
     const shortest = Math.min(tuning.keepaliveIntervalMs, tuning.idleTimeoutMs, tuning.handshakeTimeoutMs);
     const tick = Math.max(1, Math.floor(shortest / 2));
     this.timer = setInterval(() => this.onTick(), tick);
     this.timer.unref();
+  }
+
+  /** Hands the connection to another owner (an inbound connection held until its introduction). */
+  bind(handlers: ConnectionHandlers): void {
+    this.handlers = handlers;
+  }
+
+  /**
+   * Holds the connection until the peer's introduction: keepalives are noted but are not activity,
+   * an application frame is a violation, and `introductionFailed` is called if no introduction
+   * arrives within the handshake timeout (which replaces the handshake deadline meanwhile).
+   */
+  awaitIntroduction(): void {
+    this.introductionDeadline = performance.now() + this.tuning.handshakeTimeoutMs;
+  }
+
+  get awaitingIntroduction(): boolean {
+    return this.introductionDeadline !== null;
+  }
+
+  /** Whether a keepalive arrived while the introduction was awaited. */
+  get sawKeepaliveWhileAwaiting(): boolean {
+    return this.keepaliveWhileAwaiting;
+  }
+
+  /** Writes pre-encoded transport bytes (an introduction) ahead of anything queued later. */
+  sendControl(bytes: Uint8Array): void {
+    if (this.ended || !this.socket.writable) return;
+    this.lastSent = performance.now();
+    this.socket.write(bytes);
   }
 
   /** From here on the idle timeout and keepalives apply instead of the handshake deadline. */
@@ -120,6 +191,7 @@ export class Connection {
       this.closeDetail = detail;
     }
     this.ended = true;
+    this.endedHere = true;
     this.socket.destroy();
   }
 
@@ -136,6 +208,7 @@ export class Connection {
       this.closeDetail = detail;
     }
     this.finishing = performance.now();
+    this.endedHere = true;
     this.socket.end();
   }
 
@@ -153,6 +226,12 @@ export class Connection {
       if (now - this.finishing > this.tuning.handshakeTimeoutMs) this.close('idle-timeout');
       return;
     }
+    if (this.introductionDeadline !== null) {
+      if (now > this.introductionDeadline) {
+        this.failIntroduction(`no introduction within ${this.tuning.handshakeTimeoutMs} ms`);
+      }
+      return;
+    }
     if (!this.established) {
       if (now - this.opened > this.tuning.handshakeTimeoutMs) {
         this.close('handshake-timeout', `no link after ${Math.round(now - this.opened)} ms`);
@@ -167,6 +246,12 @@ export class Connection {
     if (now - this.lastSent >= this.tuning.keepaliveIntervalMs && !this.socket.writableNeedDrain) this.sendKeepalive();
   }
 
+  private failIntroduction(detail: string): void {
+    this.introductionDeadline = null;
+    if (this.handlers.introductionFailed !== undefined) this.handlers.introductionFailed(detail);
+    else this.close('certificate-mismatch', detail);
+  }
+
   private noteError(err: NodeJS.ErrnoException): void {
     if (this.closeReason !== undefined) return;
     const code = err.code ?? '';
@@ -177,6 +262,9 @@ export class Connection {
   private onClose(): void {
     this.ended = true;
     clearInterval(this.timer);
+    // A peer that goes away while its introduction is awaited was not introduced: refused like the rest.
+    if (this.introductionDeadline !== null && !this.endedHere) this.failIntroduction('the peer closed the connection before its introduction');
+    this.introductionDeadline = null;
     this.handlers.closed(this.closeReason ?? 'peer-closed', this.closeDetail);
   }
 }

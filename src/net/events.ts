@@ -66,6 +66,30 @@ export type TransportEvent =
       readonly detail?: string;
     }
   | {
+      /**
+       * A peer that presented a certificate not pinned for it was introduced (the `introduce` option
+       * accepted its introduction): the certificate is pinned for `peer` from now on.
+       */
+      readonly kind: 'introduced';
+      readonly peer: NodeId;
+      /** Inbound: the peer dialled this node; outbound: this node dialled it. */
+      readonly direction: 'inbound' | 'outbound';
+    }
+  | {
+      /**
+       * A connection held for an introduction was refused: `introduce` said no, none came in time,
+       * it named a node it cannot be, or an application frame came first. The connection is also
+       * refused as usual (inbound: a 'refused' event, unknown-certificate; outbound: a 'link-down',
+       * certificate-mismatch).
+       */
+      readonly kind: 'introduction-refused';
+      /** The node dialled (outbound) or claimed (inbound), once known. */
+      readonly peer?: NodeId;
+      readonly direction: 'inbound' | 'outbound';
+      readonly remote: string;
+      readonly detail: string;
+    }
+  | {
       /** The frame or status handler threw; the transport carries on (the link stays up). */
       readonly kind: 'handler-error';
       readonly peer: NodeId;
@@ -78,4 +102,9 @@ export interface TransportCounters {
   readonly refused: Readonly<Record<RefusalReason, number>>;
   /** `send` calls naming a node this one has no link with. */
   readonly framesToUnknownPeer: number;
+  /**
+   * Connections held for an introduction (a peer presented a certificate not pinned for it): those
+   * whose introduction was accepted, and those refused (also counted under `refused` when inbound).
+   */
+  readonly introductions: { readonly accepted: number; readonly refused: number };
 }

@@ -3,10 +3,15 @@
  * the side that dials, the reconnect loop. A link is "up" once both ends have accepted each other:
  * the acceptor on pinning the dialer's certificate, the dialer on the acceptor's first frame, which
  * the acceptor sends at once (a keepalive) precisely so the dialer can tell acceptance from refusal.
+ *
+ * Introductions: each side first sends its introduction, if it has one (a control frame, which is
+ * not the acceptor's acceptance). A dialer whose peer presented a certificate not pinned for it, when
+ * the transport judges introductions, holds the connection until the peer's introduction and lets
+ * the transport judge it; accepted, the connection goes on as if the certificate had been pinned.
  */
 import type { TLSSocket } from 'node:tls';
 import { Backoff } from './backoff.ts';
-import { Connection } from './connection.ts';
+import { Connection, type ConnectionHandlers } from './connection.ts';
 import { COUNTED_CLOSE_REASONS, type LinkCloseReason, type TransportEvent } from './events.ts';
 import { ALPN } from './pinning.ts';
 import { SendQueue } from './send-queue.ts';
@@ -21,6 +26,19 @@ export interface PeerLinkDeps {
   readonly connect: (peer: TlsNode) => TLSSocket;
   /** Whether `der` is one of the certificates pinned for `peer` now (pins can change). */
   readonly isPinned: (peer: NodeId, der: Uint8Array | undefined) => boolean;
+  /** The node `der` is pinned for, if any. */
+  readonly owner: (der: Uint8Array) => NodeId | undefined;
+  /** The encoded introduction to send first on a new connection, or null (none). */
+  readonly introduction: () => Uint8Array | null;
+  /** Whether a certificate not pinned is held for an introduction rather than refused at once. */
+  readonly introductions: boolean;
+  /**
+   * Judges `peer`'s introduction of the certificate `der`: null when accepted (the certificate is
+   * pinned for `peer` now), else why not. Counted and reported either way.
+   */
+  readonly judgeIntroduction: (peer: NodeId, der: Uint8Array, bytes: Uint8Array, remote: string) => string | null;
+  /** A held connection ended without an introduction to judge; counted and reported. */
+  readonly refuseIntroduction: (peer: NodeId, remote: string, detail: string) => void;
   readonly deliver: (from: NodeId, frame: Uint8Array) => void;
   readonly status: (peer: NodeId, connected: boolean) => void;
   readonly event: (event: TransportEvent) => void;
@@ -77,12 +95,19 @@ export class PeerLink {
       socket.destroy();
       return;
     }
-    this.conn?.close('replaced');
-    const conn = this.attach(socket);
-    conn.peerCertificate = certificate;
-    conn.markEstablished();
-    conn.sendKeepalive(); // the dialer's signal that it was accepted
-    this.linkUp('inbound');
+    this.accept(new Connection(socket, this.deps.tuning, UNBOUND), certificate);
+  }
+
+  /**
+   * An inbound connection the transport held until the peer's introduction was accepted (it has
+   * sent this node's introduction already); from here on it is this link's, like `adopt`.
+   */
+  adoptIntroduced(conn: Connection, certificate: Uint8Array): void {
+    if (this.closing) {
+      conn.socket.destroy();
+      return;
+    }
+    this.accept(conn, certificate);
   }
 
   /**
@@ -140,27 +165,85 @@ export class PeerLink {
     return done;
   }
 
+  private accept(conn: Connection, certificate: Uint8Array): void {
+    this.conn?.close('replaced');
+    this.install(conn);
+    conn.peerCertificate = certificate;
+    conn.markEstablished();
+    conn.sendKeepalive(); // the dialer's signal that it was accepted
+    this.linkUp('inbound');
+  }
+
   private dial(): void {
     this.reconnectTimer = null;
     if (this.closing) return;
     const socket = this.deps.connect(this.peer);
-    const conn = this.attach(socket);
+    const remote = `${this.peer.host}:${this.peer.port}`;
+    let presented: Uint8Array | undefined;
+    const conn = this.attach(socket, {
+      introduction: (node, bytes) => {
+        if (conn !== this.conn || presented === undefined) return;
+        const why =
+          node === this.peer.id
+            ? this.deps.judgeIntroduction(this.peer.id, presented, bytes, remote)
+            : this.refusedIntroduction(remote, `introduced as node ${node}, not the node dialled`);
+        if (why !== null) {
+          conn.close('certificate-mismatch', `the peer's introduction was refused: ${why}`);
+          return;
+        }
+        conn.secured = true;
+        conn.peerCertificate = presented;
+        // The acceptor's acceptance came before its introduction (it should not, but it counts).
+        if (conn.sawKeepaliveWhileAwaiting && !conn.isEstablished) {
+          conn.markEstablished();
+          this.linkUp('outbound');
+        }
+      },
+      introductionFailed: (detail) => {
+        if (conn !== this.conn) return;
+        this.deps.refuseIntroduction(this.peer.id, remote, detail);
+        conn.close('certificate-mismatch', `the peer presented a certificate not pinned and ${detail}`);
+      },
+    });
     socket.once('secureConnect', () => {
       const raw = socket.getPeerX509Certificate()?.raw;
       const der = raw === undefined ? undefined : new Uint8Array(raw);
-      if (der === undefined || !this.deps.isPinned(this.peer.id, der)) {
+      const pinned = der !== undefined && this.deps.isPinned(this.peer.id, der);
+      // A certificate not pinned (but pinned for no other node) may still be introduced.
+      const held = !pinned && der !== undefined && this.deps.introductions && this.deps.owner(der) === undefined;
+      if (!pinned && !held) {
         conn.close('certificate-mismatch', 'the peer did not present its pinned certificate');
       } else if (socket.alpnProtocol !== ALPN[this.deps.selfRole]) {
         conn.close('wrong-protocol', `peer chose ALPN ${String(socket.alpnProtocol)}`);
       } else {
-        conn.secured = true;
-        conn.peerCertificate = der;
+        const introduction = this.deps.introduction();
+        if (introduction !== null) conn.sendControl(introduction);
+        if (held) {
+          presented = der;
+          conn.awaitIntroduction();
+        } else {
+          conn.secured = true;
+          conn.peerCertificate = der;
+        }
       }
     });
   }
 
-  private attach(socket: TLSSocket): Connection {
-    const conn: Connection = new Connection(socket, this.deps.tuning, {
+  private refusedIntroduction(remote: string, detail: string): string {
+    this.deps.refuseIntroduction(this.peer.id, remote, detail);
+    return detail;
+  }
+
+  private attach(socket: TLSSocket, introduction?: Pick<ConnectionHandlers, 'introduction' | 'introductionFailed'>): Connection {
+    const conn = new Connection(socket, this.deps.tuning, UNBOUND);
+    this.install(conn, introduction);
+    return conn;
+  }
+
+  /** Makes `conn` this link's connection, its events handled here. */
+  private install(conn: Connection, introduction?: Pick<ConnectionHandlers, 'introduction' | 'introductionFailed'>): void {
+    conn.bind({
+      ...introduction,
       activity: () => {
         if (conn === this.conn && !conn.isEstablished) {
           conn.markEstablished();
@@ -179,7 +262,6 @@ export class PeerLink {
       closed: (reason, detail) => this.onClosed(conn, reason, detail),
     });
     this.conn = conn;
-    return conn;
   }
 
   private linkUp(direction: 'inbound' | 'outbound'): void {
@@ -242,3 +324,11 @@ export class PeerLink {
     for (const resolve of this.spaceWaiters.splice(0)) resolve();
   }
 }
+
+/** The handlers of a connection not yet installed on a link (replaced before any socket event). */
+const UNBOUND: ConnectionHandlers = {
+  activity: () => {},
+  frame: () => {},
+  drain: () => {},
+  closed: () => {},
+};

@@ -40,6 +40,8 @@ export class PinSet {
   private readonly byDigest = new Map<string, Pin>();
   private readonly nodes = new Map<NodeId, TlsNode>();
   private readonly digestsOf = new Map<NodeId, readonly string[]>();
+  /** Per node, the digests of certificates pinned by an introduction and not yet by `replace`. */
+  private readonly introducedOf = new Map<NodeId, ReadonlySet<string>>();
 
   /** Each node starts with the one certificate the node list pins (`checkNodes` made them unique). */
   constructor(nodes: readonly TlsNode[]) {
@@ -59,6 +61,11 @@ export class PinSet {
     return pin !== undefined && equalBytes(pin.der, der) ? pin.node : undefined;
   }
 
+  /** The node with id `id`, if the network has one. */
+  node(id: NodeId): TlsNode | undefined {
+    return this.nodes.get(id);
+  }
+
   /** Whether `der` is currently pinned for node `id`. */
   isPinned(id: NodeId, der: Uint8Array | undefined): boolean {
     return this.lookup(der)?.id === id;
@@ -70,9 +77,10 @@ export class PinSet {
   }
 
   /**
-   * Pins exactly `certificates` for node `id`, all or nothing. Refused (NET_IDENTITY_INVALID) for an
-   * unknown node, an empty list or an empty certificate, and for a certificate pinned for another
-   * node: one certificate identifying two nodes would let one of them act as the other.
+   * Pins exactly `certificates` for node `id`, all or nothing, plus the certificates an introduction
+   * pinned for it that no `replace` has named yet (see `introduce`). Refused (NET_IDENTITY_INVALID)
+   * for an unknown node, an empty list or an empty certificate, and for a certificate pinned for
+   * another node: one certificate identifying two nodes would let one of them act as the other.
    */
   replace(id: NodeId, certificates: readonly Uint8Array[]): void {
     const refuse = (why: string): BulwarkError =>
@@ -88,9 +96,45 @@ export class PinSet {
       // A copy: the caller's buffer may be reused, the pin must not change with it.
       next.set(digest(certificate), { node, der: Uint8Array.from(certificate) });
     }
+    // An introduced certificate the caller has not named stays; one it named is the caller's from now on.
+    const introduced = new Set<string>();
+    for (const d of this.introducedOf.get(id) ?? []) {
+      if (next.has(d)) continue;
+      introduced.add(d);
+      next.set(d, this.byDigest.get(d)!);
+    }
     for (const d of this.digestsOf.get(id) ?? []) this.byDigest.delete(d);
     for (const [d, pin] of next) this.byDigest.set(d, pin);
     this.digestsOf.set(id, [...next.keys()]);
+    this.introducedOf.set(id, introduced);
+  }
+
+  /**
+   * Pins `certificate` for node `id` as well, on the strength of an introduction: it stays pinned
+   * through `replace` calls that do not name it, until one does (from then on `replace` treats it
+   * like any other pin). Refused (NET_IDENTITY_INVALID) for an unknown node, an empty certificate and
+   * one pinned for another node; a certificate already pinned for `id` is left as it is.
+   */
+  introduce(id: NodeId, certificate: Uint8Array): void {
+    const refuse = (why: string): BulwarkError =>
+      new BulwarkError('NET_IDENTITY_INVALID', `cannot pin an introduced certificate for node ${id}: ${why}`, { node: id });
+    const node = this.nodes.get(id);
+    if (node === undefined) throw refuse('no such node');
+    if (certificate.length === 0) throw refuse('an empty certificate');
+    const owner = this.lookup(certificate);
+    if (owner !== undefined) {
+      if (owner.id !== id) throw refuse(`the certificate is pinned for node ${owner.id}`);
+      return;
+    }
+    const d = digest(certificate);
+    this.byDigest.set(d, { node, der: Uint8Array.from(certificate) });
+    this.digestsOf.set(id, [...(this.digestsOf.get(id) ?? []), d]);
+    this.introducedOf.set(id, new Set([...(this.introducedOf.get(id) ?? []), d]));
+  }
+
+  /** Whether `der` is pinned for node `id` by an introduction that no `replace` has named yet. */
+  isIntroduced(id: NodeId, der: Uint8Array): boolean {
+    return this.isPinned(id, der) && (this.introducedOf.get(id)?.has(digest(der)) ?? false);
   }
 
   /** Checks an authenticated inbound connection on a listening node (always a replica). */

@@ -63,6 +63,23 @@ export interface TlsTransportOptions {
   readonly tuning?: Partial<TlsTuning>;
   /** Jitter source for reconnect delays; Math.random unless a test fixes it. */
   readonly random?: () => number;
+  /**
+   * This node's introduction: bytes sent, with this node's id, as the very first frame (a transport
+   * control frame, never delivered as an application frame) on every link it establishes or
+   * accepts, right after the TLS handshake. Called at each link establishment (it may change over
+   * time); null, absent, a throw, or bytes too large for `maxFrameBytes`: none sent.
+   */
+  readonly introduction?: () => Uint8Array | null;
+  /**
+   * Judges a peer that presented a certificate not pinned for it: `node` is the node the peer claims
+   * to be (for an outbound link, the node dialled; for an inbound one, the id carried in its
+   * introduction frame), `presented` the certificate's DER, `pinned` the certificates currently
+   * pinned for that node, `introduction` the bytes of the peer's introduction. True: the certificate
+   * is from now on pinned for that node as well (see `TlsTransport.setPins`). Without this option a
+   * certificate not pinned is refused at once, as ever; with it the connection is held (nothing
+   * delivered or sent) for up to `handshakeTimeoutMs` until the introduction arrives. A throw is a no.
+   */
+  readonly introduce?: (node: NodeId, presented: Uint8Array, pinned: readonly Uint8Array[], introduction: Uint8Array) => boolean;
 }
 
 const positiveInt = z.number().int().positive();

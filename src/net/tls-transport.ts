@@ -11,6 +11,15 @@
  * node (links presenting one no longer pinned are closed), `setIdentity` changes what this node
  * presents (every link is made again under it). The order that keeps links up: everyone pins the
  * node's old and new certificate, the node switches, then everyone drops the old one.
+ *
+ * A node that missed rotations (down, or far behind) still pins its peers' old certificates. With
+ * the `introduction` and `introduce` options it can catch up: every node sends its introduction
+ * (a transport control frame carrying its id and bytes, e.g. an endorsement chain) first on every
+ * link, and a peer presenting a certificate not pinned for it is held, nothing sent or delivered,
+ * until its introduction arrives and `introduce` accepts it; the certificate is then pinned for that
+ * node (kept through `setPins` calls that do not name it yet) and the link comes up as usual.
+ * Inbound, the node a held peer claims to be is the id in its introduction; the ALPN role and the
+ * dialing direction are checked against it before `introduce` is asked.
  */
 import type { KeyObject } from 'node:crypto';
 import {
@@ -25,6 +34,8 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import { BulwarkError } from '../common/errors.ts';
 import { equalBytes } from '../common/bytes.ts';
+import { Connection } from './connection.ts';
+import { encodeIntroduction } from './frame.ts';
 import { pemToDerOrNull } from './pem.ts';
 import {
   REFUSAL_REASONS,
@@ -49,6 +60,7 @@ export class TlsTransport implements Transport {
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   private framesToUnknownPeer = 0;
+  private readonly introductions = { accepted: 0, refused: 0 };
   private server: Server | null = null;
   /** Every accepted TCP socket until it closes, so `close` need not wait for handshakes to time out. */
   private readonly accepted = new Set<Socket>();
@@ -70,6 +82,12 @@ export class TlsTransport implements Transport {
       random: options.random ?? Math.random,
       connect: (peer: TlsNode) => this.dialSocket(peer),
       isPinned: (peer: NodeId, der: Uint8Array | undefined) => this.pins.isPinned(peer, der),
+      owner: (der: Uint8Array) => this.pins.lookup(der)?.id,
+      introduction: () => this.introductionFrame(),
+      introductions: options.introduce !== undefined,
+      judgeIntroduction: (peer: NodeId, der: Uint8Array, bytes: Uint8Array, remote: string) =>
+        this.judgeIntroduction(peer, der, bytes, 'outbound', remote),
+      refuseIntroduction: (peer: NodeId, remote: string, detail: string) => this.refuseIntroduction(peer, 'outbound', remote, detail),
       deliver: (from: NodeId, frame: Uint8Array) => this.guard(from, () => this.frameHandler(from, frame)),
       status: (peer: NodeId, connected: boolean) => this.guard(peer, () => this.statusHandler(peer, connected)),
       event: (event: TransportEvent) => this.emit(event),
@@ -115,6 +133,12 @@ export class TlsTransport implements Transport {
    * certificate mismatch; the side that dials redials, and inbound connections are judged against
    * the new pins. Refused (NET_IDENTITY_INVALID) for an unknown node, a certificate pinned for
    * another node, and, for this node, a list without the certificate it presents.
+   *
+   * Introduced certificates (pinned because `introduce` accepted a peer's introduction) are the
+   * exception to "exactly": one stays pinned through calls for its node that do not include it (the
+   * caller's view of the node's key history lags behind what the introduction proved), until a call
+   * for that node includes it; from then on it is an ordinary pin, dropped by the next call that
+   * omits it.
    */
   setPins(id: NodeId, certificates: readonly Uint8Array[]): void {
     if (id === this.self && !certificates.some((c) => equalBytes(c, this.identity.der))) {
@@ -157,7 +181,7 @@ export class TlsTransport implements Transport {
   }
 
   counters(): TransportCounters {
-    return { refused: { ...this.refused }, framesToUnknownPeer: this.framesToUnknownPeer };
+    return { refused: { ...this.refused }, framesToUnknownPeer: this.framesToUnknownPeer, introductions: { ...this.introductions } };
   }
 
   /** The bound address of a listening replica (useful when it listens on port 0). */
@@ -264,6 +288,10 @@ export class TlsTransport implements Transport {
     const raw = socket.getPeerX509Certificate()?.raw;
     const der = raw === undefined ? undefined : new Uint8Array(raw);
     const verdict = this.pins.judgeInbound(this.me, der, socket.alpnProtocol);
+    if (!verdict.ok && verdict.reason === 'unknown-certificate' && der !== undefined && this.options.introduce !== undefined) {
+      this.hold(socket, der);
+      return;
+    }
     if (!verdict.ok) {
       if (verdict.node !== undefined) this.links.get(verdict.node.id)?.countError();
       this.refuse(verdict.reason, socket, verdict.node?.id, `alpn ${String(socket.alpnProtocol)}`);
@@ -274,8 +302,114 @@ export class TlsTransport implements Transport {
       this.refuse('wrong-direction', socket, verdict.node.id);
       return;
     }
+    this.sendIntroduction(socket);
     // An accepted verdict means a certificate was presented.
     link.adopt(socket, der ?? new Uint8Array());
+  }
+
+  /**
+   * An inbound connection presenting a certificate pinned for no node, held until the peer's
+   * introduction names the node it claims to be: the ALPN role and the dialing direction must fit
+   * that node, then `introduce` judges. Accepted, the connection becomes that node's link; anything
+   * else (refused, none in time, an application frame first, the peer gone) is refused as an unknown
+   * certificate, as it would have been without introductions.
+   */
+  private hold(socket: TLSSocket, der: Uint8Array): void {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.sendIntroduction(socket);
+    let settled = false;
+    const refuse = (reason: RefusalReason, detail: string, peer?: NodeId, judged = false): void => {
+      settled = true;
+      if (this.state === 'closed') {
+        socket.destroy();
+        return;
+      }
+      if (!judged) this.refuseIntroduction(peer, 'inbound', remote, detail);
+      this.refuse(reason, socket, reason === 'unknown-certificate' ? undefined : peer, detail);
+    };
+    const conn = new Connection(socket, this.tuning, {
+      activity: () => {},
+      frame: () => {},
+      drain: () => {},
+      closed: () => {},
+      introduction: (id, bytes) => {
+        if (settled) return;
+        const node = this.pins.node(id);
+        if (node === undefined) return refuse('unknown-certificate', `introduced as node ${id}, which does not exist`);
+        if (socket.alpnProtocol !== ALPN[node.role]) {
+          return refuse('wrong-role', `introduced as node ${id} (a ${node.role}) over alpn ${String(socket.alpnProtocol)}`, id);
+        }
+        const link = this.links.get(id);
+        if (link === undefined || !dials(node, this.me)) return refuse('wrong-direction', `introduced as node ${id}, which this node dials`, id);
+        const why = this.judgeIntroduction(id, der, bytes, 'inbound', remote);
+        if (why !== null) return refuse('unknown-certificate', `introduced as node ${id}: ${why}`, id, true);
+        settled = true;
+        if (this.state === 'closed') socket.destroy();
+        else link.adoptIntroduced(conn, der);
+      },
+      introductionFailed: (detail) => {
+        if (!settled) refuse('unknown-certificate', detail);
+      },
+    });
+    conn.awaitIntroduction();
+  }
+
+  /** This node's introduction, encoded, or null when it has none (or it cannot be sent). */
+  private introductionFrame(): Uint8Array | null {
+    const get = this.options.introduction;
+    if (get === undefined) return null;
+    let bytes: Uint8Array | null;
+    try {
+      bytes = get();
+    } catch (err) {
+      this.emit({ kind: 'handler-error', peer: this.self, detail: `introduction: ${err instanceof Error ? err.message : String(err)}` });
+      return null;
+    }
+    return bytes === null ? null : encodeIntroduction(this.self, bytes, this.tuning.maxFrameBytes);
+  }
+
+  private sendIntroduction(socket: TLSSocket): void {
+    const frame = this.introductionFrame();
+    if (frame !== null && socket.writable) socket.write(frame);
+  }
+
+  /**
+   * Asks `introduce` about `node`'s introduction of the certificate `der` (pinned for no node when
+   * the connection was held); null when accepted and pinned, else why not. Counted and reported.
+   */
+  private judgeIntroduction(node: NodeId, der: Uint8Array, bytes: Uint8Array, direction: 'inbound' | 'outbound', remote: string): string | null {
+    const owner = this.pins.lookup(der);
+    // Pinned meanwhile (a `setPins` while the connection was held): nothing left to judge.
+    if (owner?.id === node) return null;
+    let why: string | null = null;
+    if (owner !== undefined) why = `the certificate is pinned for node ${owner.id}`;
+    else {
+      try {
+        const pinned = this.pins.certificates(node).map((c) => Uint8Array.from(c));
+        if (this.options.introduce?.(node, Uint8Array.from(der), pinned, bytes) !== true) why = 'introduction not accepted';
+      } catch (err) {
+        why = `introduction not accepted: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+    if (why === null) {
+      try {
+        this.pins.introduce(node, der);
+      } catch (err) {
+        why = err instanceof Error ? err.message : String(err);
+      }
+    }
+    if (why !== null) {
+      this.refuseIntroduction(node, direction, remote, why);
+      return why;
+    }
+    this.introductions.accepted++;
+    this.emit({ kind: 'introduced', peer: node, direction });
+    return null;
+  }
+
+  private refuseIntroduction(peer: NodeId | undefined, direction: 'inbound' | 'outbound', remote: string, detail: string): void {
+    this.introductions.refused++;
+    this.emit({ kind: 'introduction-refused', direction, remote, detail, ...(peer === undefined ? {} : { peer }) });
   }
 
   private refuse(reason: RefusalReason, socket: Socket, peer: NodeId | undefined, detail?: string): void {

@@ -2,17 +2,22 @@
 // switches to the new one, every link comes back under it with no frame lost either way, and once
 // the old pin is dropped the links stay up and the old certificate is refused. Pins changed out of
 // that order close the links they no longer allow; pins and identities that cannot be right are
-// refused outright.
+// refused outright. A node that missed its peers' rotations (it pins their old certificates) links
+// up with them again once their introductions are accepted; without one it is refused as ever.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
+import { equalBytes } from '../../src/common/bytes.ts';
 import { isBulwarkError } from '../../src/common/errors.ts';
 import type { TransportEvent } from '../../src/net/events.ts';
 import { ALPN } from '../../src/net/pinning.ts';
+import type { TlsTransportOptions } from '../../src/net/tls-options.ts';
+import { TlsTransport } from '../../src/net/tls-transport.ts';
 import type { NodeId } from '../../src/net/transport.ts';
 import { generateTlsIdentity } from '../../src/setup/tls-identity.ts';
 import type { TlsIdentity } from '../../src/setup/node-keys.ts';
-import { credentialsOf, Probe, rawTls, secretsOf, startAll, testNetwork, transportFor } from '../helpers/net.ts';
+import { tlsNodesOf } from '../../src/setup/transport-config.ts';
+import { credentialsOf, FAST, Probe, rawTls, secretsOf, startAll, testNetwork, transportFor } from '../helpers/net.ts';
 
 // Replicas 0, 1, 2 and client node 3.
 const net = await testNetwork(3, 1, 'net-tls-rotation');
@@ -184,4 +189,186 @@ test('pins and identities that cannot be right are refused, and change nothing',
   await startAll([r0, r1], [[1, 0]]);
   r1.transport.send(0, Buffer.from('still me'));
   assert.deepEqual(text(await r0.framesFrom(1, 1)), ['still me']);
+});
+
+// Introductions. The real introduction is a chain of endorsements checked by the key lifecycle; the
+// transport only carries it and asks. Here a node's introduction is its certificate followed by a
+// token, and a node accepts an introduction that is the presented certificate followed by the token.
+const TOKEN = Buffer.from('introduced by the test');
+const introductionOf = (der: Uint8Array, token: Uint8Array = TOKEN): Uint8Array => Buffer.concat([der, token]);
+type IntroduceCall = { node: NodeId; presented: Uint8Array; pinned: readonly Uint8Array[] };
+
+/**
+ * A transport for node `id` that knows the identities in `known` (the current certificates of the
+ * nodes it has seen rotate, its own included) and the original ones otherwise; it introduces itself
+ * with its certificate and `TOKEN`, and accepts introductions carrying `accept` (records the calls).
+ */
+function introducing(
+  t: TestContext,
+  id: NodeId,
+  known: ReadonlyMap<NodeId, TlsIdentity>,
+  opts: { accept?: Uint8Array; introduce?: boolean; introduction?: boolean; tuning?: TlsTransportOptions['tuning'] } = {},
+): Probe & { calls: IntroduceCall[] } {
+  const own = known.get(id);
+  const secrets = secretsOf(net, id);
+  const der = own?.certificate.der ?? oldDer(id);
+  const calls: IntroduceCall[] = [];
+  const accept = opts.accept ?? TOKEN;
+  const transport = new TlsTransport({
+    self: id,
+    nodes: tlsNodesOf(net.network).map((n) => {
+      const k = known.get(n.id);
+      return k === undefined ? n : { ...n, certificate: k.certificate.der };
+    }),
+    key: own?.key ?? secrets.tls.key,
+    certificate: own?.certificate.pem ?? secrets.tls.certificate.pem,
+    tuning: { ...FAST, ...opts.tuning },
+    ...(opts.introduction === false ? {} : { introduction: () => introductionOf(der) }),
+    ...(opts.introduce === false
+      ? {}
+      : {
+          introduce: (node: NodeId, presented: Uint8Array, pinned: readonly Uint8Array[], introduction: Uint8Array) => {
+            calls.push({ node, presented, pinned });
+            return equalBytes(introduction, introductionOf(presented, accept));
+          },
+        }),
+  });
+  const probe = Object.assign(new Probe(transport), { calls });
+  t.after(() => transport.close());
+  return probe;
+}
+
+/** Fresh identities for `ids`: the rotations their peer missed. */
+const rotated = (ids: readonly NodeId[]): Map<NodeId, TlsIdentity> => new Map(ids.map((id) => [id, newIdentity(id)]));
+const ofKind = <K extends TransportEvent['kind']>(p: Probe, kind: K): Array<Extract<TransportEvent, { kind: K }>> =>
+  p.events.filter((e): e is Extract<TransportEvent, { kind: K }> => e.kind === kind);
+
+test('a replica that missed every peer rotation links up again once their introductions are accepted, as dialer and listener', async (t) => {
+  // Replicas 0 and 2 and client node 3 rotated while replica 1 was down; 1 restarts pinning their old
+  // certificates. It dials 0 and is dialled by 2 and 3.
+  const fresh = rotated([0, 2, 3]);
+  const lagging = introducing(t, 1, new Map());
+  const peers = [0, 2, 3].map((id) => introducing(t, id, fresh));
+  const probes = [peers[0]!, lagging, peers[1]!, peers[2]!];
+  await startAll(probes, ALL_LINKS);
+
+  const introduced = ofKind(lagging, 'introduced').map((e) => `${e.peer} ${e.direction}`).sort();
+  assert.deepEqual(introduced, ['0 outbound', '2 inbound', '3 inbound']);
+  assert.deepEqual(lagging.transport.counters().introductions, { accepted: 3, refused: 0 });
+  assert.equal(lagging.transport.counters().refused['unknown-certificate'], 0);
+  for (const call of lagging.calls) {
+    assert.deepEqual(call.presented, fresh.get(call.node)!.certificate.der, `node ${call.node} presented its new certificate`);
+    assert.deepEqual(call.pinned, [oldDer(call.node)], `node ${call.node}: the old certificate is what 1 pinned`);
+  }
+  // Nodes that pinned each other's certificates all along judged nothing.
+  for (const p of peers) assert.deepEqual(p.transport.counters().introductions, { accepted: 0, refused: 0 });
+
+  for (const peer of [0, 2, 3]) {
+    assert.equal(lagging.transport.send(peer, Buffer.from(`to ${peer}`)), true);
+    assert.equal(probes[peer]!.transport.send(1, Buffer.from(`from ${peer}`)), true);
+  }
+  for (const peer of [0, 2, 3]) {
+    assert.deepEqual(text(await probes[peer]!.framesFrom(1, 1)), [`to ${peer}`]);
+    assert.deepEqual(text(await lagging.framesFrom(peer, 1)), [`from ${peer}`]);
+    assert.equal(stat(lagging, peer).errors, 0);
+    assert.equal(stat(probes[peer]!, 1).errors, 0);
+  }
+  // Introductions are transport frames: no handler ever saw one.
+  assert.ok(probes.every((p) => p.frames.every((f) => /^(to|from) \d$/.test(Buffer.from(f.frame).toString()))));
+});
+
+test('an introduction the judge refuses is refused like an unknown certificate, both ways, and no link comes up', async (t) => {
+  const fresh = rotated([0, 2]);
+  const lagging = introducing(t, 1, new Map(), { accept: Buffer.from('another token') });
+  const [r0, r2] = [introducing(t, 0, fresh), introducing(t, 2, fresh)];
+  await Promise.all([r0, lagging, r2].map((p) => p.transport.start()));
+
+  const outbound = await lagging.event((e) => e.kind === 'introduction-refused' && e.peer === 0, 'introduction of 0 refused');
+  assert.equal(outbound.kind === 'introduction-refused' && outbound.direction, 'outbound');
+  await lagging.event((e) => e.kind === 'link-down' && e.peer === 0 && e.reason === 'certificate-mismatch' && !e.wasUp, 'dial to 0 closed');
+  const inbound = await lagging.event(
+    (e) => e.kind === 'refused' && e.reason === 'unknown-certificate' && /introduced as node 2/.test(e.detail ?? ''),
+    'inbound from 2 refused',
+  );
+  assert.equal(inbound.kind === 'refused' && inbound.peer, undefined, 'the certificate matched no node');
+  await lagging.event((e) => e.kind === 'introduction-refused' && e.peer === 2 && e.direction === 'inbound', 'introduction of 2 refused');
+
+  assert.deepEqual(ofKind(lagging, 'introduced'), []);
+  assert.deepEqual(ofKind(lagging, 'link-up'), []);
+  assert.deepEqual(lagging.frames, []);
+  const c = lagging.transport.counters();
+  assert.equal(c.introductions.accepted, 0);
+  assert.ok(c.introductions.refused >= 2);
+  assert.ok(c.refused['unknown-certificate'] >= 1);
+  assert.ok(stat(lagging, 0).errors >= 1, 'the refused dial counts against the peer, as a mismatch does');
+  assert.equal(stat(lagging, 2).connected, false);
+});
+
+test('a peer whose introduction does not come in time, or that sends a frame first, is refused', async (t) => {
+  const fresh = rotated([0, 2]);
+  const tuning = { handshakeTimeoutMs: 1_000 };
+  const lagging = introducing(t, 1, new Map(), { tuning });
+  // The rotated peers send no introduction at all.
+  const [r0, r2] = [introducing(t, 0, fresh, { introduction: false }), introducing(t, 2, fresh, { introduction: false })];
+  await Promise.all([r0, lagging, r2].map((p) => p.transport.start()));
+
+  const timedOut = (direction: 'inbound' | 'outbound', peer: NodeId) => (e: TransportEvent) =>
+    e.kind === 'introduction-refused' && e.direction === direction && e.peer === peer && /no introduction within 1000 ms/.test(e.detail);
+  // Inbound (2 dials 1): held, then refused as an unknown certificate.
+  await lagging.event(
+    (e) => e.kind === 'introduction-refused' && e.direction === 'inbound' && /no introduction within 1000 ms/.test(e.detail),
+    'inbound introduction timed out',
+  );
+  await lagging.event((e) => e.kind === 'refused' && e.reason === 'unknown-certificate' && /no introduction/.test(e.detail ?? ''), 'refused');
+  // Outbound (1 dials 0): the dial is closed as a certificate mismatch.
+  await lagging.event(timedOut('outbound', 0), 'outbound introduction timed out');
+  await lagging.event(
+    (e) => e.kind === 'link-down' && e.peer === 0 && e.reason === 'certificate-mismatch' && /no introduction/.test(e.detail ?? ''),
+    'dial to 0 closed',
+  );
+  assert.deepEqual(ofKind(lagging, 'link-up'), []);
+  assert.deepEqual(lagging.calls, [], 'nothing to judge');
+
+  // A peer that sends application frames before (instead of) its introduction: replica 0 has frames
+  // queued for 1 and sends them as soon as it accepts 1's dial.
+  r0.transport.send(1, Buffer.from('too early'));
+  await lagging.event(
+    (e) => e.kind === 'link-down' && e.peer === 0 && e.reason === 'certificate-mismatch' && /application frame before its introduction/.test(e.detail ?? ''),
+    'early frame refused',
+  );
+  assert.deepEqual(lagging.frames, [], 'the early frame was not delivered');
+  assert.equal(lagging.transport.counters().introductions.accepted, 0);
+});
+
+test('an introduced certificate stays pinned through pin sets that omit it, until one includes it', async (t) => {
+  const fresh = rotated([0]);
+  const lagging = introducing(t, 1, new Map());
+  const r0 = introducing(t, 0, fresh);
+  await startAll([r0, lagging], [[1, 0]]);
+  assert.equal(lagging.calls.length, 1);
+  const newDer0 = fresh.get(0)!.certificate.der;
+  const downs = (): TransportEvent[] => lagging.events.filter((e) => e.kind === 'link-down' && e.peer === 0);
+
+  // The key lifecycle, behind, still pins only 0's old certificate: the introduced one stays.
+  lagging.transport.setPins(0, [oldDer(0)]);
+  lagging.transport.send(0, Buffer.from('still linked'));
+  r0.transport.send(1, Buffer.from('still linked'));
+  assert.deepEqual(text(await r0.framesFrom(1, 1)), ['still linked']);
+  assert.deepEqual(text(await lagging.framesFrom(0, 1)), ['still linked']);
+  assert.deepEqual(downs(), [], 'no link went down');
+
+  // Caught up: the new certificate is named, so it is an ordinary pin from now on.
+  lagging.transport.setPins(0, [oldDer(0), newDer0]);
+  lagging.transport.send(0, Buffer.from('caught up'));
+  assert.deepEqual(text(await r0.framesFrom(1, 2)), ['still linked', 'caught up']);
+  assert.deepEqual(downs(), []);
+
+  // And an ordinary pin is dropped by the next pin set that omits it: the link is closed.
+  lagging.transport.setPins(0, [oldDer(0)]);
+  await lagging.event((e) => e.kind === 'link-down' && e.peer === 0 && e.reason === 'certificate-mismatch' && e.wasUp, 'link closed');
+  // The redial meets a certificate not pinned any more: introduced again, judged against the old pin alone.
+  await lagging.until(() => (lagging.calls.length >= 2 ? true : undefined), 'a second introduction');
+  assert.deepEqual(lagging.calls[1]!.pinned, [oldDer(0)]);
+  assert.deepEqual(lagging.calls[1]!.presented, newDer0);
+  await relinked(lagging, 0);
 });
