@@ -489,15 +489,17 @@ export class ReplicaNode {
   }
 
   #onEvent(d: Extract<Output, { kind: 'event' }>['detail']): void {
-    if (d.event === 'committed') this.#metrics.committed.inc({ path: d.path });
-    else if (d.event === 'node-key-published') {
-      // Client nodes learn the new key now, long before it takes effect, from an unsolicited status.
-      this.#log.info({ kind: d.kind, node: d.node, epoch: d.epoch, effectiveSeq: d.effectiveSeq }, 'node key published');
-      for (const c of this.#state.q.n === 0 ? [] : Array.from({ length: this.#state.cfg.clients }, (_, i) => this.#state.q.n + i)) this.#serveStatus(c, 0);
+    if (d.event === 'committed') {
+      this.#metrics.committed.inc({ path: d.path });
+      return;
     }
-    else {
-      if (d.event === 'view-change-started') this.#metrics.viewChanges.inc();
-      this.#log.info(d, d.event);
+    if (d.event === 'view-change-started') this.#metrics.viewChanges.inc();
+    this.#log.info(d, d.event);
+    // Client nodes learn a published key now, long before it takes effect, from an unsolicited
+    // status (their 5 s poll is the fallback).
+    if (d.event === 'node-key-published' || d.event === 'key-published') {
+      const s = this.#state;
+      for (let c = s.q.n; c < s.q.n + s.cfg.clients; c++) this.#serveStatus(c, 0);
     }
   }
 
