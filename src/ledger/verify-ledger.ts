@@ -19,7 +19,12 @@
  *     certificate verifies (2f + c + 1, checkpoint domain) and names the stored block and state
  *     root; the execution progress record agrees with the batches and the head;
  *  5. client node: each stored block certificate holds f + 1 valid notices from distinct replicas
- *     naming exactly the stored block; each kept checkpoint certificate verifies and matches.
+ *     naming exactly the stored block; each kept checkpoint certificate verifies and matches;
+ *  6. client node with its own executed state (`<dir>/state`): that store passes 1–3 on its own, and
+ *     each of its blocks is the one the mirror holds (certified) at that number.
+ * Signatures are checked against the keys in effect at their sequence number: network.json's, then
+ * the published ones in the store's key tables (consensus 0x18; execution, authentication and TLS
+ * 0x1a, each record possessed by its key and endorsed by the one before).
  */
 import { mkdtemp, readdir, readFile, rm, copyFile, link, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -116,7 +121,8 @@ export type InconsistencyKind =
   | 'stable-checkpoint'
   | 'execution-progress'
   | 'block-certificate'
-  | 'checkpoint-certificate';
+  | 'checkpoint-certificate'
+  | 'local-state';
 
 export interface LedgerInconsistency {
   readonly kind: InconsistencyKind;
@@ -147,7 +153,14 @@ export interface LedgerHead {
 }
 
 export type VerifyLedgerResult =
-  | { readonly ok: true; readonly role: LedgerRole; readonly head: LedgerHead; readonly counts: LedgerCounts }
+  | {
+      readonly ok: true;
+      readonly role: LedgerRole;
+      readonly head: LedgerHead;
+      readonly counts: LedgerCounts;
+      /** A client node's own executed state (`<dir>/state`), when it has one: its head, every block of it checked. */
+      readonly localState?: LedgerHead;
+    }
   | { readonly ok: false; readonly role: LedgerRole; readonly problem: LedgerInconsistency; readonly counts: LedgerCounts };
 
 /** One line: `<where>: <what> (expected …, found …)`. */
@@ -267,9 +280,51 @@ export async function verifyLedgerDirectory(o: VerifyLedgerOptions): Promise<Ver
   const network = await loadNetworkFile(join(o.dir, NETWORK_FILE));
   const snapshot = await openSnapshot(join(o.dir, 'data'));
   try {
-    return await verifyLedgerStore(snapshot.kv, { role, network, keys: keyHistoryOf(network), state: o.state === true });
+    const ctx: LedgerContext = { role, network, keys: keyHistoryOf(network), state: o.state === true };
+    const result = await verifyLedgerStore(snapshot.kv, ctx);
+    const localDir = join(o.dir, 'state');
+    if (!result.ok || role !== 'client' || !(await stat(localDir).catch(() => null))?.isDirectory()) return result;
+    const local = await openSnapshot(localDir);
+    try {
+      const checked = await verifyLocalState(local.kv, snapshot.kv, ctx);
+      return checked.ok ? { ...result, localState: checked.head } : { ok: false, role, problem: checked.problem, counts: result.counts };
+    } finally {
+      await local.close();
+    }
   } finally {
     await snapshot.close();
+  }
+}
+
+/**
+ * A client node's own executed state (`client/local-state.ts`): a chain of its own, checked like
+ * any (hash chain, bodies, receipts, roots, indexes, head state), every block of which must be the
+ * block the mirror holds, certified, at that number. Problems are named under `local state:`.
+ */
+async function verifyLocalState(
+  kv: KvStore,
+  mirrorKv: KvStore,
+  ctx: LedgerContext,
+): Promise<{ ok: true; head: LedgerHead } | { ok: false; problem: LedgerInconsistency }> {
+  const common = buildCommon(ctx.network.chainConfig.chainId, ctx.network.chainConfig.hardfork);
+  const counts = { ...emptyCounts() };
+  const c: Checker = { kv, ctx, common, q: quorumsOf(ctx.network), blocks: new BlockStore(kv, common), counts };
+  const mirror = new BlockStore(mirrorKv, common);
+  try {
+    await checkChainConfig(c);
+    const head = await checkBlocks(c);
+    await checkHeadState(c, head);
+    for (let n = 0n; n <= head.header.number; n++) {
+      const mine = (await c.blocks.canonicalHash(n))!;
+      const certified = await mirror.canonicalHash(n);
+      if (certified === undefined || !equalBytes(mine, certified)) {
+        fail('local-state', `block ${n}`, 'is not the block the mirror holds (certified by f + 1 replicas)', certified === undefined ? 'a block' : toHex(certified), toHex(mine));
+      }
+    }
+    return { ok: true, head: { number: head.header.number, hash: toHex(head.hash) } };
+  } catch (err) {
+    if (err instanceof Inconsistent) return { ok: false, problem: { ...err.problem, where: `local state: ${err.problem.where}` } };
+    throw err;
   }
 }
 
@@ -346,9 +401,8 @@ interface Checker {
   readonly counts: LedgerCounts;
 }
 
-/** Runs every check on an open store; the first inconsistency ends the run. */
-export async function verifyLedgerStore(kv: KvStore, ctx: LedgerContext): Promise<VerifyLedgerResult> {
-  const counts: LedgerCounts = {
+function emptyCounts(): LedgerCounts {
+  return {
     blocks: 0,
     transactions: 0,
     orderedBatches: 0,
@@ -360,6 +414,11 @@ export async function verifyLedgerStore(kv: KvStore, ctx: LedgerContext): Promis
     stateNodes: 0,
     codes: 0,
   };
+}
+
+/** Runs every check on an open store; the first inconsistency ends the run. */
+export async function verifyLedgerStore(kv: KvStore, ctx: LedgerContext): Promise<VerifyLedgerResult> {
+  const counts = emptyCounts();
   const common = buildCommon(ctx.network.chainConfig.chainId, ctx.network.chainConfig.hardfork);
   // BlockStore is used for reads only (`open` is never called: it may write the log-index marker).
   const c: Checker = { kv, ctx, common, q: quorumsOf(ctx.network), blocks: new BlockStore(kv, common), counts };

@@ -1,7 +1,8 @@
 // verify-ledger against a real network in this process (four replicas, a client node, checkpoints
 // every 4 sequence numbers): a replica's and the client node's directories pass; a copy with ONE
 // byte changed — in a block body, a receipt, a header, a commit certificate, a block certificate's
-// notice, the stable checkpoint — fails with the inconsistency named, where it is.
+// notice, the stable checkpoint, the client node's own executed state — fails with the
+// inconsistency named, where it is.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -64,8 +65,8 @@ function copyOf(node: string): string {
 }
 
 /** Changes one byte of the value under `key` in the copy's database (`at` counts from the end when negative). */
-async function flip(dir: string, key: Uint8Array, at: number): Promise<void> {
-  const kv = await openRocksStore(join(dir, 'data'), { createIfMissing: false });
+async function flip(dir: string, key: Uint8Array, at: number, store = 'data'): Promise<void> {
+  const kv = await openRocksStore(join(dir, store), { createIfMissing: false });
   try {
     const value = await kv.get(key);
     assert.ok(value !== undefined, `the copy holds key ${Buffer.from(key).toString('hex')}`);
@@ -113,6 +114,16 @@ test('the client node directory passes: block certificates and kept checkpoints'
   assert.equal(r.role, 'client');
   assert.ok(r.counts.blockCertificates >= 1);
   assert.ok(r.counts.checkpointCertificates >= 1, `checkpoints ${r.counts.checkpointCertificates}`);
+  // Its own executed state: every block the certified one.
+  assert.ok(r.localState !== undefined && r.localState.number >= transferBlock, `local state ${r.localState?.number}`);
+});
+
+test("(g) one byte of a block body in the client node's own executed state: named under local state", async () => {
+  const copy = copyOf('client-4');
+  await flip(copy, keyOf(PREFIX.blockBodyByHash, await blockHash(transferBlock)), -3, 'state');
+  const p = problemOf(await verifyLedgerDirectory({ dir: copy }));
+  assert.equal(p.kind, 'transactions-root');
+  assert.match(p.where, new RegExp(`^local state: block ${transferBlock} \\(0x`));
 });
 
 test('(a) one byte of a block body: the transactions root names the block', async () => {

@@ -65,5 +65,6 @@ function report(io: CliIo, result: VerifyLedgerResult, json: boolean): void {
       : `${k.blockCertificates} block certificates, ${k.checkpointCertificates} checkpoint certificates` +
         (k.checkpointsAhead > 0 ? ` (${k.checkpointsAhead} for blocks not mirrored yet)` : '');
   const state = k.stateNodes > 1 || k.codes > 0 ? `, ${k.stateNodes} state nodes and ${k.codes} contract codes` : '';
-  io.out(`ledger consistent (${result.role}): ${k.blocks} blocks, ${k.transactions} transactions, ${certs}${state}; head ${result.head.number} ${result.head.hash}\n`);
+  const local = result.localState === undefined ? '' : `; local state to block ${result.localState.number}, every block the certified one`;
+  io.out(`ledger consistent (${result.role}): ${k.blocks} blocks, ${k.transactions} transactions, ${certs}${state}; head ${result.head.number} ${result.head.hash}${local}\n`);
 }
