@@ -64,6 +64,10 @@ export class ReplicaNode {
   readonly #nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
   /** This replica's node key publication in progress: what it publishes, the signed request, when last sent. */
   #publication: { kind: NodeKeyKind; epoch: number; request: ClientRequest; sentAt: number } | null = null;
+  /** The last request sequence number this replica gave a request of its own. */
+  #ownRequestSeq = 0;
+  /** After a refused publication, when to try again. */
+  #ownRetryAt = 0;
   #server: Server | null = null;
   readonly #queue: Input[] = [];
   #draining = false;
@@ -398,50 +402,81 @@ export class ReplicaNode {
    */
   async #otherKeys(): Promise<void> {
     const s = this.#state;
-    const exchanging = s.cfg.keyExchange && this.#crypto.latestKey(this.id).epoch < Math.max(1, s.operator.targets.get(this.id) ?? 0);
     const p = this.#publication;
     if (p !== null && (this.#nodeKeyBook.latest(p.kind, this.id)?.epoch ?? 0) >= p.epoch) this.#publication = null;
-    if (this.#publication === null && !exchanging) {
+    else if (p !== null && this.#executedOwn(p.request)) {
+      this.#log.error({ kind: p.kind, epoch: p.epoch }, 'key publication refused by the replicas; trying again in 10 s');
+      this.#publication = null;
+      this.#ownRetryAt = Date.now() + 10_000;
+    }
+    // One request of this replica's own at a time, and none while its consensus key is changing (the
+    // request is signed with the consensus key in effect).
+    const consensusSettled =
+      !s.cfg.keyExchange ||
+      (this.#exchange === null &&
+        this.#crypto.latestKey(this.id).epoch >= Math.max(1, s.operator.targets.get(this.id) ?? 0) &&
+        this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch === this.#crypto.latestKey(this.id).epoch);
+    if (this.#publication === null && consensusSettled && Date.now() >= this.#ownRetryAt) {
       const draft = await this.#nodeKeys.nextPublication(s.operator.nodeTargets, s.lastExecuted + 1);
       if (draft !== null) {
         if (draft.key.kind === 'execution') this.#crypto.addExecutionSecret(draft.epoch, draft.key.privateKey);
-        const unsigned = { clientId: this.id, requestSeq: (s.clients.get(this.id) ?? 0) + 1, flags: 0, payload: draft.payload };
-        const request = { ...unsigned, signature: this.#crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
+        const request = { clientId: this.id, requestSeq: this.#nextOwnRequestSeq(), flags: 0, payload: draft.payload, signature: new Uint8Array() };
         this.#publication = { kind: draft.kind, epoch: draft.epoch, request, sentAt: 0 };
       }
     }
-    const now = Date.now();
-    if (this.#publication !== null && now - this.#publication.sentAt >= 1_000) {
-      this.#publication.sentAt = now;
-      this.#enqueue({ kind: 'message', from: this.id, message: { type: 'Request', request: this.#publication.request }, now });
-    }
+    if (this.#publication !== null) this.#sendOwn(this.#publication);
     await this.#nodeKeys.retire(s.lastStable, (kind, epoch) => {
       if (kind === 'execution') this.#crypto.forgetExecutionSecret(epoch);
     });
   }
 
+  /** The next request sequence number of this replica's own requests: above every one executed or made. */
+  #nextOwnRequestSeq(): number {
+    this.#ownRequestSeq = Math.max(this.#ownRequestSeq, this.#state.clients.get(this.id) ?? 0) + 1;
+    return this.#ownRequestSeq;
+  }
+
+  /** Whether a request of this replica's own was executed (whatever its outcome). */
+  #executedOwn(r: ClientRequest): boolean {
+    return (this.#state.clients.get(this.id) ?? 0) >= r.requestSeq;
+  }
+
+  /**
+   * Sends a request of this replica's own to every replica (through its own state machine), at most
+   * once a second, signed afresh with the consensus key in effect (it may have changed since).
+   */
+  #sendOwn(own: { request: ClientRequest; sentAt: number }): void {
+    const now = Date.now();
+    if (now - own.sentAt < 1_000) return;
+    own.sentAt = now;
+    const unsigned = { clientId: own.request.clientId, requestSeq: own.request.requestSeq, flags: own.request.flags, payload: own.request.payload };
+    own.request = { ...unsigned, signature: this.#crypto.signRequest(requestSigningBytes(unsigned), this.#state.lastExecuted + 1) };
+    this.#enqueue({ kind: 'message', from: this.id, message: { type: 'Request', request: own.request }, now });
+  }
+
   async #consensusKeys(): Promise<void> {
     const s = this.#state;
     const latest = this.#crypto.latestKey(this.id).epoch;
+    if (this.#exchange !== null && latest >= this.#exchange.epoch) this.#exchange = null;
+    else if (this.#exchange !== null && this.#executedOwn(this.#exchange.request)) {
+      this.#log.error({ epoch: this.#exchange.epoch }, 'consensus key exchange refused by the replicas; trying again');
+      this.#exchange = null;
+    }
     // Epoch 1 replaces the bootstrap key; an operator's rotation asks for more.
     const target = Math.max(1, s.operator.targets.get(this.id) ?? 0);
     // One epoch at a time, each once the previous one is in effect.
     const next = latest + 1;
-    if (latest < target && this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch === latest) {
-      const now = Date.now();
+    if (latest < target && this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch === latest && this.#publication === null) {
       if (this.#exchange === null || this.#exchange.epoch !== next) {
         const key = await this.#keyStore.generate(next);
         this.#crypto.addSecret(next, key.secret);
         // Its request sequence number follows the last of this replica's requests executed (node key publications are some).
-        const unsigned = { clientId: this.id, requestSeq: (s.clients.get(this.id) ?? 0) + 1, flags: 0, payload: encodeKeyExchange({ epoch: next, publicKey: key.publicKey, proofOfPossession: key.proofOfPossession }) };
-        const request = { ...unsigned, signature: this.#crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
+        const payload = encodeKeyExchange({ epoch: next, publicKey: key.publicKey, proofOfPossession: key.proofOfPossession });
+        const request = { clientId: this.id, requestSeq: this.#nextOwnRequestSeq(), flags: 0, payload, signature: new Uint8Array() };
         this.#exchange = { epoch: next, request, sentAt: 0 };
         this.#log.info({ epoch: next, created: key.created, path: key.path }, 'consensus key generated; publishing it');
       }
-      if (now - this.#exchange.sentAt >= 1_000) {
-        this.#exchange.sentAt = now;
-        this.#enqueue({ kind: 'message', from: this.id, message: { type: 'Request', request: this.#exchange.request }, now });
-      }
+      this.#sendOwn(this.#exchange);
     }
     const inEffect = this.#crypto.keyAt(this.id, s.lastStable + 1).epoch;
     for (const epoch of this.#crypto.secretEpochs()) {
