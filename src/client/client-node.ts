@@ -320,6 +320,7 @@ export class ClientNode {
         submitOperatorCommand: async (payload) => new TextDecoder().decode((await bft.submit(payload)).result),
         links: () => transport.stats(),
         head: () => mirror.chain().head,
+        nodeKeyEpoch: (kind, node, seq) => keyBook.recordAt(kind, node, seq)?.epoch ?? 0,
       }),
     ]);
     const rpc = await RpcServer.start({

@@ -38,6 +38,8 @@ export interface BftBackend {
   submitOperatorCommand(payload: Uint8Array): Promise<string>;
   /** Link state per replica id. */
   links(): readonly { readonly peer: number; readonly connected: boolean }[];
+  /** The epoch of a node's execution, authentication or TLS key in effect at `seq`, as this node knows the history. */
+  nodeKeyEpoch?(kind: 'execution' | 'tls', node: number, seq: number): number;
   head(): Block;
 }
 
@@ -153,6 +155,9 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
                   lastExecuted: r.lastExecuted,
                   stableCheckpoint: r.lastStable,
                   keyEpoch: r.keyEpoch,
+                  ...(b.nodeKeyEpoch === undefined
+                    ? {}
+                    : { executionKeyEpoch: b.nodeKeyEpoch('execution', id, r.lastExecuted + 1), tlsKeyEpoch: b.nodeKeyEpoch('tls', id, r.lastExecuted + 1) }),
                   block: r.blockNumber,
                   blockHash: hexD(r.blockHash),
                 }),
