@@ -166,6 +166,7 @@ export class NodeKeyBook<K> {
   readonly #scheme: NodeKeyScheme<K>;
   readonly #keys = new Map<string, { record: NodeKeyRecord; key: K }[]>();
   #lastSwitch = 0;
+  #published = 0;
 
   /** `initial`: the epoch-0 keys of the network file (trusted, not re-checked). */
   constructor(scheme: NodeKeyScheme<K>, initial: readonly { kind: NodeKeyKind; node: number; publicKey: Uint8Array; key: K }[]) {
@@ -179,6 +180,11 @@ export class NodeKeyBook<K> {
   /** The highest sequence number at which any key took or takes effect (0: none published). */
   get lastSwitch(): number {
     return this.#lastSwitch;
+  }
+
+  /** How many records were published (epoch ≥ 1): a cheap change counter. */
+  get publishedCount(): number {
+    return this.#published;
   }
 
   has(kind: NodeKeyKind, node: number): boolean {
@@ -250,6 +256,7 @@ export class NodeKeyBook<K> {
     if (key === null) return false;
     list.push({ record, key });
     this.#lastSwitch = Math.max(this.#lastSwitch, record.effectiveSeq);
+    this.#published++;
     return true;
   }
 

@@ -114,7 +114,7 @@ export class NodeKeyLifecycle {
   sync(executed: number, stable: number): void {
     const { book, id, nodes, transport, store, log } = this.#p;
     const last = book.lastSwitch;
-    const state = `${last}|${book.published().length}|${executed + 1 >= last}|${stable >= last}`;
+    const state = `${last}|${book.publishedCount}|${executed + 1 >= last}|${stable >= last}`;
     if (state === this.#pinned) return;
     this.#pinned = state;
     try {
