@@ -14,6 +14,7 @@ import { BulwarkError } from '../common/errors.ts';
 import { readCheckpointCert, writeCheckpointCert } from '../codec/message-codec.ts';
 import type { CheckpointCertificate, Message } from '../codec/messages.ts';
 import { checkpointBytes } from '../codec/signing.ts';
+import { takeReportedRecords } from './reported-records.ts';
 import { KeyBook, decodeKeyRecord, encodeKeyRecord, keyRecordId, type KeyRecord } from '../consensus/keys.ts';
 import {
   DOMAIN_CHECKPOINT,
@@ -101,34 +102,23 @@ export class CheckpointKeeper {
     // Each replica's latest report replaces its previous one: a replica that floods records
     // holds at most one report's worth, and cannot crowd out the others'.
     this.#reports.set(from, new Set(keys.map((k) => Buffer.from(k).toString('hex'))));
-    const votes = new Map<string, number>();
-    for (const report of this.#reports.values()) for (const id of report) votes.set(id, (votes.get(id) ?? 0) + 1);
-    // Records reach f + 1 in any order; each one is taken when it is its replica's next epoch.
-    for (let progress = true; progress; ) {
-      progress = false;
-      for (const [id, count] of votes) {
-        if (count < this.#f + 1) continue;
-        let record: KeyRecord;
-        try {
-          record = decodeKeyRecord(Buffer.from(id, 'hex'));
-        } catch {
-          votes.delete(id);
-          continue;
-        }
-        if (record.replica >= this.#book.n || record.epoch !== this.#book.latest(record.replica).epoch + 1) continue;
-        votes.delete(id);
-        try {
-          const pk = blsPublicKeyFromBytes(record.publicKey);
-          if (!verifyPossession(pk, blsSignatureFromBytes(record.proofOfPossession))) continue;
-          this.#book.add(record, pk);
-          // Kept with the checkpoints, so the key history survives a restart and `verify-ledger` can use it.
-          void this.#kv.write([this.#keyTable.putOp(keyRecordId(record), encodeKeyRecord(record))]);
-          progress = true;
-        } catch {
-          continue;
-        }
+    takeReportedRecords(this.#reports.values(), this.#f, (bytes) => {
+      let record: KeyRecord;
+      let pk: BlsPublicKey;
+      try {
+        record = decodeKeyRecord(bytes);
+        if (record.replica >= this.#book.n || record.epoch <= this.#book.latest(record.replica).epoch) return 'drop';
+        if (record.epoch !== this.#book.latest(record.replica).epoch + 1) return 'wait';
+        pk = blsPublicKeyFromBytes(record.publicKey);
+        if (!verifyPossession(pk, blsSignatureFromBytes(record.proofOfPossession))) return 'drop';
+        this.#book.add(record, pk);
+      } catch {
+        return 'drop';
       }
-    }
+      // Kept with the checkpoints, so the key history survives a restart and `verify-ledger` can use it.
+      void this.#kv.write([this.#keyTable.putOp(keyRecordId(record), encodeKeyRecord(record))]);
+      return 'taken';
+    });
   }
 
   /** Whether 2f + c + 1 replicas signed this checkpoint, with their keys in effect at its sequence number. */

@@ -200,20 +200,27 @@ export class ClientNode {
     // switches, erase retired keys.
     let keyWork: Promise<void> | null = null;
     let publishing = false;
+    /** After a publication the replicas refused, when to try again. */
+    let retryAt = 0;
     const keys = () => {
       const at = position();
       lifecycle.sync(at.executed, at.stable);
       if (keyWork !== null) return;
       const targets = follower.targets();
-      if (!(lifecycle.due(targets).length > 0 && !publishing) && !lifecycle.retireDue(at.stable)) return;
+      if (!(lifecycle.due(targets).length > 0 && !publishing && Date.now() >= retryAt) && !lifecycle.retireDue(at.stable)) return;
       keyWork = (async () => {
-        if (!publishing) {
+        if (!publishing && Date.now() >= retryAt) {
           const draft = await lifecycle.nextPublication(targets, at.executed + 1);
           if (draft !== null) {
             publishing = true;
             bft
               .submit(draft.payload)
-              .then((c) => log.info({ kind: draft.kind, epoch: draft.epoch, seq: c.seq, result: new TextDecoder().decode(c.result) }, 'key publication executed'))
+              .then((c) => {
+                const result = new TextDecoder().decode(c.result);
+                if (!result.startsWith('refused')) return log.info({ kind: draft.kind, epoch: draft.epoch, seq: c.seq, result }, 'key publication executed');
+                retryAt = Date.now() + 10_000;
+                log.error({ kind: draft.kind, epoch: draft.epoch, seq: c.seq, result }, 'key publication refused by the replicas; trying again in 10 s');
+              })
               .catch((err: unknown) => log.warn({ err, kind: draft.kind, epoch: draft.epoch }, 'key publication not committed; trying again'))
               .finally(() => (publishing = false));
           }
@@ -239,6 +246,7 @@ export class ClientNode {
         headBlock: Number(mirror.head.number),
         mirrorRejected: mirror.rejected,
         invalidReadReplies: replicaReads.invalidReplies,
+        keyRecordsRefused: follower.refused,
         localStateHead: local === null ? -1 : Number(local.state.head),
         localStateDiverged: local?.state.diverged === null || local === null ? 0 : 1,
         localReads: local?.state.localReads ?? 0,

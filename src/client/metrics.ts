@@ -13,6 +13,7 @@ export interface ClientGauges {
   readonly headBlock: number;
   readonly mirrorRejected: number;
   readonly invalidReadReplies: number;
+  readonly keyRecordsRefused: number;
   /** The last block this node executed itself (-1: no local state). */
   readonly localStateHead: number;
   /** 1 once a certified block did not execute to its certified hash here. */
@@ -50,6 +51,7 @@ export class ClientMetrics {
       ['bulwark_chain_block_number', "The verified mirror's head block", (g) => g.headBlock],
       ['bulwark_mirror_rejected', 'Block notices or block data the mirror refused', (g) => g.mirrorRejected],
       ['bulwark_reads_invalid_replies', 'Read answers with a bad signature or shape', (g) => g.invalidReadReplies],
+      ['bulwark_key_records_refused', 'Key records or operator states reported by f + 1 replicas that did not decode or verify', (g) => g.keyRecordsRefused],
       ['bulwark_local_state_block_number', 'The last certified block this node executed itself (-1: no local state)', (g) => g.localStateHead],
       ['bulwark_local_state_diverged', '1 once a certified block did not execute here to its certified hash (reads then go to the replicas)', (g) => g.localStateDiverged],
       ['bulwark_reads_local_total', 'State reads answered from this node\'s own state', (g) => g.localReads],

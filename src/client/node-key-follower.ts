@@ -17,6 +17,7 @@ import type { NodeAuthPublicKey } from '../crypto/node-auth.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { bytesCodec, createRepository, type KvStore, type Repository } from '../storage/index.ts';
 import { reachedByFPlusOne } from './node-status.ts';
+import { takeReportedRecords } from './reported-records.ts';
 
 interface Report {
   readonly records: ReadonlySet<string>;
@@ -99,35 +100,27 @@ export class NodeKeyFollower {
   }
 
   #learn(): void {
-    const votes = new Map<string, number>();
-    for (const report of this.#reports.values()) for (const id of report.records) votes.set(id, (votes.get(id) ?? 0) + 1);
-    // Records reach f + 1 in any order; each one is taken when it is its node's next epoch.
-    for (let progress = true; progress; ) {
-      progress = false;
-      for (const [id, count] of votes) {
-        if (count < this.#f + 1) continue;
+    takeReportedRecords(
+      [...this.#reports.values()].map((r) => r.records),
+      this.#f,
+      (bytes) => {
         let record: NodeKeyRecord;
         try {
-          record = decodeNodeKeyRecord(Buffer.from(id, 'hex'));
+          record = decodeNodeKeyRecord(bytes);
         } catch {
-          votes.delete(id);
           this.refused++;
-          continue;
+          return 'drop';
         }
         const latest = this.book.latest(record.kind, record.node);
-        if (latest === undefined || record.epoch <= latest.epoch) {
-          votes.delete(id);
-          continue;
-        }
-        if (record.epoch !== latest.epoch + 1) continue;
-        votes.delete(id);
+        if (latest === undefined || record.epoch <= latest.epoch) return 'drop';
+        if (record.epoch !== latest.epoch + 1) return 'wait';
         if (this.book.problem(record) !== null || !this.book.add(record)) {
           this.refused++;
-          continue;
+          return 'drop';
         }
         void this.#kv.write([this.#table.putOp(nodeKeyRecordId(record), encodeNodeKeyRecord(record))]);
-        progress = true;
-      }
-    }
+        return 'taken';
+      },
+    );
   }
 }

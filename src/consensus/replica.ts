@@ -75,7 +75,8 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     }
   }
   for (const k of app.nodeKeys) {
-    if (!o.crypto.nodeKeys.add(k)) {
+    // Possession and endorsement checked again, as for consensus keys: a corrupt page stops here.
+    if (o.crypto.nodeKeys.problem(k) !== null || !o.crypto.nodeKeys.add(k)) {
       throw new BulwarkError('LEDGER_CORRUPT', `the reserved pages hold a ${k.kind} key that does not follow the history (node ${k.node}, epoch ${k.epoch})`);
     }
   }

@@ -102,8 +102,8 @@ function nextBatch(s: ReplicaState): { requests: ClientRequest[]; full: boolean 
     // A key switched since the check: a request signed with a key no longer accepted at this
     // batch's sequence number would make every backup refuse the batch. Dropped instead; its sender
     // signs it again with its new key. A replica's own requests (rare: key publications) are
-    // checked again always, as its consensus key may have switched.
-    if (isInternal(s, p.request) || lastSwitch > p.verifiedAt) {
+    // checked again at each new sequence number, as its consensus key may have switched.
+    if (isInternal(s, p.request) ? p.verifiedAt !== s.nextSeq : lastSwitch > p.verifiedAt) {
       if (!s.crypto.verifyRequest(p.request, s.nextSeq)) {
         s.pending.delete(key);
         s.pendingPerClient.set(p.request.clientId, (s.pendingPerClient.get(p.request.clientId) ?? 1) - 1);
