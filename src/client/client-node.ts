@@ -37,7 +37,7 @@ import { ClientMetrics } from './metrics.ts';
 import { LedgerMirror } from './mirror.ts';
 import { ReadClient } from './read-client.ts';
 import { Submitter } from './submitter.ts';
-import { TxPool } from './txpool.ts';
+import { TxPool, type PoolLimits } from './txpool.ts';
 import { HeadAccountView, type AccountField } from './account-view.ts';
 import { LocalState } from './local-state.ts';
 import { CheckpointKeeper } from './checkpoints.ts';
@@ -68,6 +68,8 @@ export interface ClientNodeOptions {
    * when false, every state read goes to the replicas and tracing is unavailable.
    */
   readonly localState?: boolean;
+  /** The transaction pool's limits (go-ethereum's legacypool defaults, `txpool-limits.ts`). */
+  readonly txpool?: Partial<PoolLimits>;
 }
 
 const VERSION = 'bulwark/0.1.0';
@@ -237,12 +239,13 @@ export class ClientNode {
       return quantityOf(r.result);
     };
     const state = new HeadAccountView(quantity, () => Number(mirror.head.number));
-    const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state });
+    const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state, ...(o.txpool === undefined ? {} : { limits: o.txpool }) });
     const metrics = new ClientMetrics(() => {
       const { pending, queued } = pool.status();
       return {
         poolPending: pending,
         poolQueued: queued,
+        poolEvicted: pool.evicted,
         headBlock: Number(mirror.head.number),
         mirrorRejected: mirror.rejected,
         invalidReadReplies: replicaReads.invalidReplies,
@@ -281,6 +284,7 @@ export class ClientNode {
     const timer = setInterval(() => {
       mirror.poke();
       filters.expire();
+      pool.expire();
       // Replicas' status answers carry their latest stable checkpoint (kept by `checkpoints`).
       if (++ticks % CHECKPOINT_POLL_TICKS === 0) void statuses.query();
       keys();

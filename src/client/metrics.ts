@@ -3,13 +3,15 @@
  * method and outcome, requests to the replicas that failed, and — read when scraped — the pool,
  * the mirror's head and refusals, invalid read answers, and every replica link.
  */
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerPeerGauges, registerSnapshotGauges } from '../common/metrics-server.ts';
 import type { PeerStats } from '../net/transport.ts';
 
 export interface ClientGauges {
   readonly poolPending: number;
   readonly poolQueued: number;
+  /** Transactions the pool dropped without ordering them, by why (`EvictionReason`). */
+  readonly poolEvicted: Readonly<Record<string, number>>;
   readonly headBlock: number;
   readonly mirrorRejected: number;
   readonly invalidReadReplies: number;
@@ -58,5 +60,14 @@ export class ClientMetrics {
       ['bulwark_reads_forwarded_total', 'State reads sent to the replicas because the local state had not reached the block or had stopped', (g) => g.forwardedReads],
     ]);
     registerPeerGauges(this.registry, () => read().peers);
+    new Gauge({
+      name: 'bulwark_txpool_evicted_total',
+      help: 'Transactions the pool dropped without ordering them, by reason (lifetime, account_queue, global_queue, global_pending)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        for (const [reason, n] of Object.entries(read().poolEvicted)) this.set({ reason }, n);
+      },
+    });
   }
 }

@@ -1,59 +1,32 @@
 /**
- * The client node's transaction pool, with Ethereum semantics (go-ethereum's, where it matters to
- * wallets and libraries): a transaction is checked as the replicas will check it before it is
- * accepted; one with a future nonce waits until the gap before it fills; a burst of consecutive
- * nonces from one sender, sent concurrently, all land; `pendingNonce` counts waiting ones; a known
- * transaction is refused as "already known"; replacing one needs a fee higher by `priceBumpPercent`
- * on both the fee cap and the tip, and only while it has not been handed to consensus. Refusals
- * carry go-ethereum's wording, which JSON-RPC returns as error -32000.
+ * The client node's transaction pool, with Ethereum semantics (go-ethereum's legacypool, where it
+ * matters to wallets, libraries and to the node's memory): a transaction is checked as the
+ * replicas will check it before it is accepted; one with a future nonce waits (queued) until the
+ * gap before it fills; a burst of consecutive nonces from one sender, sent concurrently, all land;
+ * `pendingNonce` counts waiting ones; a known transaction is refused as "already known"; replacing
+ * one needs a fee higher by `priceBumpPercent` on both the fee cap and the tip, and only while it
+ * has not been handed to consensus.
+ *
+ * What bounds it (`txpool-limits.ts`): pending transactions (consecutive nonces from the sender's
+ * committed one) per sender and in total, with a few slots per sender guaranteed; queued ones per
+ * sender (lower nonces kept first) and in total (the sender idle longest gives way), each sender's
+ * dropped after a lifetime without progress; a nonce at most `maxNonceGap` above the sender's next
+ * pending one; and a sender's transactions together costing no more than its balance.
  */
 import type { Common } from '@ethereumjs/common';
 import type { TypedTransaction } from '@ethereumjs/tx';
-import { BulwarkError } from '../common/errors.ts';
 import { bytesToHex } from '../crypto/index.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
-import { TxRejection, decodeAndCheck, type RejectReason } from '../execution/validation.ts';
+import { TxRejection, decodeAndCheck } from '../execution/validation.ts';
+import { DEFAULT_POOL_LIMITS, PoolError, REJECTION_WORDING, refusals, type EvictionReason, type PoolLimits } from './txpool-limits.ts';
+
+export { DEFAULT_POOL_LIMITS, PoolError, type PoolErrorCode, type PoolLimits } from './txpool-limits.ts';
 
 /** The committed state the pool checks against (the client node's verified mirror in production). */
 export interface AccountView {
   nonce(address: string): Promise<bigint>;
   balance(address: string): Promise<bigint>;
 }
-
-export interface PoolLimits {
-  /** Transactions one sender may have in the pool, ready, waiting and in flight together. */
-  readonly perSender: number;
-  readonly total: number;
-  /** How far above the next nonce a transaction may wait for the gap to fill. */
-  readonly maxNonceGap: number;
-  readonly priceBumpPercent: number;
-}
-
-export const DEFAULT_POOL_LIMITS: PoolLimits = { perSender: 256, total: 16_384, maxNonceGap: 64, priceBumpPercent: 10 };
-
-export type PoolErrorCode =
-  | 'TXPOOL_ALREADY_KNOWN'
-  | 'TXPOOL_NONCE_TOO_LOW'
-  | 'TXPOOL_NONCE_TOO_HIGH'
-  | 'TXPOOL_INSUFFICIENT_FUNDS'
-  | 'TXPOOL_UNDERPRICED_REPLACEMENT'
-  | 'TXPOOL_REPLACING_IN_FLIGHT'
-  | 'TXPOOL_FULL'
-  | 'TXPOOL_INVALID';
-
-/** A refusal: `message` is what JSON-RPC returns (code -32000). */
-export class PoolError extends BulwarkError<PoolErrorCode> {}
-
-const REJECTION_WORDING: Partial<Record<RejectReason, string>> = {
-  TX_OVERSIZED: 'oversized data',
-  TX_MALFORMED: 'rlp: invalid transaction encoding',
-  TX_UNSUPPORTED_TYPE: 'transaction type not supported',
-  TX_UNPROTECTED: 'only replay-protected (EIP-155) transactions allowed over RPC',
-  TX_WRONG_CHAIN: 'invalid chain id for signer',
-  TX_BAD_SIGNATURE: 'invalid sender',
-  TX_INTRINSIC_GAS_TOO_LOW: 'intrinsic gas too low',
-  TX_GAS_ABOVE_BLOCK_LIMIT: 'exceeds block gas limit',
-};
 
 export interface PoolTx {
   readonly hash: string;
@@ -69,6 +42,7 @@ export interface PoolTx {
 }
 
 interface Account {
+  readonly sender: string;
   /** The committed nonce: as last read, or one above the sender's last transaction seen included. */
   base: bigint;
   /**
@@ -77,6 +51,15 @@ interface Account {
    */
   funds?: bigint;
   readonly byNonce: Map<bigint, PoolTx>;
+  /** The first nonce from `base` up the pool lacks: transactions below it are pending, above it queued. */
+  end: bigint;
+  pending: number;
+  queued: number;
+  /**
+   * When the sender last made progress (a transaction became pending or was included), or its
+   * first queued transaction came: its queued transactions live `lifetimeMs` from there.
+   */
+  beat: number;
 }
 
 /** Senders with nothing in the pool are remembered (their nonce and funds) up to this many. */
@@ -87,16 +70,28 @@ export class TxPool {
   readonly #common: Common;
   readonly #state: AccountView;
   readonly #limits: PoolLimits;
+  readonly #now: () => number;
   readonly #accounts = new Map<string, Account>();
   readonly #byHash = new Map<string, PoolTx>();
+  /** Senders with queued transactions (where the queue's evictions look). */
+  readonly #queuedSenders = new Set<string>();
+  #pending = 0;
+  #queued = 0;
   /** Hashes ordered in the last few seconds, which the mirror may not have received yet. */
   readonly #recent = new Map<string, number>();
+  /** Transactions dropped without being ordered, by why. */
+  readonly evicted: Record<EvictionReason, number> = { lifetime: 0, account_queue: 0, global_queue: 0, global_pending: 0 };
 
-  constructor(o: { config: ChainConfig; common: Common; state: AccountView; limits?: Partial<PoolLimits> }) {
+  constructor(o: { config: ChainConfig; common: Common; state: AccountView; limits?: Partial<PoolLimits>; now?: () => number }) {
     this.#config = o.config;
     this.#common = o.common;
     this.#state = o.state;
     this.#limits = { ...DEFAULT_POOL_LIMITS, ...o.limits };
+    this.#now = o.now ?? Date.now;
+  }
+
+  get limits(): PoolLimits {
+    return this.#limits;
   }
 
   get size(): number {
@@ -118,11 +113,7 @@ export class TxPool {
   /** Transactions on their way into a block: handed to consensus, or ready to be (no nonce gap before them). */
   landingHashes(): string[] {
     const out: string[] = [];
-    for (const a of this.#accounts.values()) for (let n = a.base; ; n++) {
-      const t = a.byNonce.get(n);
-      if (t === undefined) break;
-      out.push(t.hash);
-    }
+    for (const a of this.#accounts.values()) for (let n = a.base; n < a.end; n++) out.push(a.byNonce.get(n)!.hash);
     return out;
   }
 
@@ -133,6 +124,41 @@ export class TxPool {
 
   /** Checks and admits a raw transaction; resolves to its hash or rejects with a `PoolError`. */
   async add(raw: Uint8Array): Promise<string> {
+    const entry = this.#decode(raw);
+    const { hash, sender } = entry;
+    const gap = BigInt(this.#limits.maxNonceGap);
+    const knew = this.#accounts.get(sender);
+    let nonce: bigint;
+    let balance: bigint | undefined;
+    if (knew?.funds !== undefined && entry.nonce >= knew.base && entry.nonce <= knew.end + gap && knew.funds >= this.#costFrom(knew, knew.base, entry)) {
+      // What the pool already knows of this sender admits the transaction without asking the
+      // replicas (a refusal is never decided this way: it is always read first).
+      nonce = knew.base;
+    } else {
+      const [read, funds] = await Promise.all([this.#state.nonce(sender), this.#state.balance(sender)]);
+      // Other adds ran while the state was read: every check below looks at the pool as it is now.
+      if (this.#byHash.has(hash)) throw new PoolError('TXPOOL_ALREADY_KNOWN', 'already known', { hash });
+      const known = this.#accounts.get(sender);
+      // The state read may predate a block whose result this pool has already seen.
+      nonce = known !== undefined && known.base > read ? known.base : read;
+      balance = funds;
+      // The gap is measured from the sender's next pending nonce: a burst of consecutive nonces
+      // fits whatever its length (up to `accountPending`).
+      let end = nonce;
+      while (known?.byNonce.has(end) === true) end++;
+      if (entry.nonce < nonce) throw new PoolError('TXPOOL_NONCE_TOO_LOW', 'nonce too low', { next: nonce.toString(), got: entry.nonce.toString() });
+      if (entry.nonce > end + gap) throw new PoolError('TXPOOL_NONCE_TOO_HIGH', 'nonce too high', { next: end.toString(), got: entry.nonce.toString() });
+      // As go-ethereum: the balance covers this transaction and every other of the sender's in the pool.
+      const need = known === undefined ? entry.cost : this.#costFrom(known, nonce, entry);
+      if (funds < need) throw refusals.funds(sender, funds, need - entry.cost, entry.cost);
+    }
+    const account = this.#account(sender, nonce);
+    if (balance !== undefined) account.funds = balance;
+    this.#admit(account, entry);
+    return hash;
+  }
+
+  #decode(raw: Uint8Array): PoolTx {
     let tx: TypedTransaction;
     try {
       tx = decodeAndCheck(raw, this.#config, this.#common, this.#config.blockGasLimit);
@@ -145,39 +171,42 @@ export class TxPool {
     const sender = tx.getSenderAddress().toString();
     const feeCap = 'maxFeePerGas' in tx ? tx.maxFeePerGas : tx.gasPrice;
     const tip = 'maxPriorityFeePerGas' in tx ? tx.maxPriorityFeePerGas : tx.gasPrice;
-    const entry: PoolTx = { hash, raw, tx, sender, nonce: tx.nonce, feeCap, tip, cost: tx.gasLimit * feeCap + tx.value, inFlight: false };
-    const gap = BigInt(this.#limits.maxNonceGap);
-    const knew = this.#accounts.get(sender);
-    let nonce: bigint;
-    let balance: bigint | undefined;
-    if (knew?.funds !== undefined && entry.nonce >= knew.base && entry.nonce <= knew.base + gap && knew.funds >= entry.cost) {
-      // What the pool already knows of this sender admits the transaction without asking the
-      // replicas (a refusal is never decided this way: it is always read first).
-      nonce = knew.base;
-    } else {
-      const [read, funds] = await Promise.all([this.#state.nonce(sender), this.#state.balance(sender)]);
-      // Other adds ran while the state was read: every check below looks at the pool as it is now.
-      if (this.#byHash.has(hash)) throw new PoolError('TXPOOL_ALREADY_KNOWN', 'already known', { hash });
-      // The state read may predate a block whose result this pool has already seen.
-      const known = this.#accounts.get(sender)?.base ?? 0n;
-      nonce = read > known ? read : known;
-      balance = funds;
-      if (entry.nonce < nonce) throw new PoolError('TXPOOL_NONCE_TOO_LOW', 'nonce too low', { next: nonce.toString(), got: entry.nonce.toString() });
-      if (entry.nonce > nonce + gap) throw new PoolError('TXPOOL_NONCE_TOO_HIGH', 'nonce too high', { next: nonce.toString(), got: entry.nonce.toString() });
-      if (funds < entry.cost) throw new PoolError('TXPOOL_INSUFFICIENT_FUNDS', 'insufficient funds for gas * price + value', { sender });
-    }
-    const account = this.#account(sender, nonce);
-    if (balance !== undefined) account.funds = balance;
-    const prior = account.byNonce.get(entry.nonce);
+    return { hash, raw, tx, sender, nonce: tx.nonce, feeCap, tip, cost: tx.gasLimit * feeCap + tx.value, inFlight: false };
+  }
+
+  /** What the sender's transactions from nonce `from` up would cost with `entry` added (or replacing its nonce's). */
+  #costFrom(a: Account, from: bigint, entry: PoolTx): bigint {
+    let total = entry.cost;
+    for (const [n, t] of a.byNonce) if (n >= from && n !== entry.nonce) total += t.cost;
+    return total;
+  }
+
+  /** Puts a checked transaction in the pool within the limits, evicting what gives way to it. */
+  #admit(a: Account, entry: PoolTx): void {
+    const prior = a.byNonce.get(entry.nonce);
     if (prior !== undefined) {
       this.#checkReplacement(prior, entry);
-    } else if (account.byNonce.size >= this.#limits.perSender || this.#byHash.size >= this.#limits.total) {
-      throw new PoolError('TXPOOL_FULL', 'txpool is full', { sender });
+      this.#byHash.delete(prior.hash);
+    } else if (entry.nonce === a.end) {
+      if (a.pending >= this.#limits.accountPending) throw refusals.accountPending(this.#limits.accountPending, a.sender);
+      if (this.#pending >= this.#limits.globalPending && !(a.pending < this.#limits.accountSlots && this.#evictPending(a.sender))) {
+        throw refusals.globalPending(this.#limits.globalPending);
+      }
+      a.beat = this.#now();
+    } else {
+      if (a.queued >= this.#limits.accountQueue) {
+        // As go-ethereum's queue cap: the lowest nonces are kept, they are the first to become executable.
+        const highest = this.#highestQueued(a);
+        if (highest === undefined || highest.nonce < entry.nonce) throw refusals.accountQueue(this.#limits.accountQueue, a.sender);
+        this.#evict(a, highest, 'account_queue');
+      } else if (this.#queued >= this.#limits.globalQueue && !this.#evictQueued(a.sender)) {
+        throw refusals.globalQueue(this.#limits.globalQueue);
+      }
+      if (a.queued === 0) a.beat = this.#now();
     }
-    if (prior !== undefined) this.#byHash.delete(prior.hash);
-    account.byNonce.set(entry.nonce, entry);
-    this.#byHash.set(hash, entry);
-    return hash;
+    a.byNonce.set(entry.nonce, entry);
+    this.#byHash.set(entry.hash, entry);
+    this.#recount(a);
   }
 
   #checkReplacement(prior: PoolTx, next: PoolTx): void {
@@ -192,21 +221,103 @@ export class TxPool {
     }
   }
 
+  /** The pool is full of pending transactions: the last of the sender with the most beyond its guaranteed slots gives way. */
+  #evictPending(except: string): boolean {
+    let victim: Account | undefined;
+    for (const a of this.#accounts.values()) {
+      if (a.sender !== except && a.pending > this.#limits.accountSlots && (victim === undefined || a.pending > victim.pending)) victim = a;
+    }
+    const last = victim?.byNonce.get(victim.end - 1n);
+    if (victim === undefined || last === undefined || last.inFlight || last.nonce < victim.base) return false;
+    this.#evict(victim, last, 'global_pending');
+    return true;
+  }
+
+  /** The queue is full: the highest queued transaction of the sender idle longest gives way (go-ethereum's `truncateQueue`). */
+  #evictQueued(except: string): boolean {
+    let victim: Account | undefined;
+    for (const s of this.#queuedSenders) {
+      const a = this.#accounts.get(s)!;
+      if (s !== except && (victim === undefined || a.beat < victim.beat)) victim = a;
+    }
+    const highest = victim === undefined ? undefined : this.#highestQueued(victim);
+    if (victim === undefined || highest === undefined) return false;
+    this.#evict(victim, highest, 'global_queue');
+    return true;
+  }
+
+  #highestQueued(a: Account): PoolTx | undefined {
+    let top: PoolTx | undefined;
+    for (const [n, t] of a.byNonce) if (n > a.end && (top === undefined || n > top.nonce)) top = t;
+    return top;
+  }
+
+  #evict(a: Account, t: PoolTx, why: EvictionReason): void {
+    this.#drop(a, t);
+    this.evicted[why]++;
+    this.#recount(a);
+  }
+
+  #drop(a: Account, t: PoolTx): void {
+    a.byNonce.delete(t.nonce);
+    this.#byHash.delete(t.hash);
+  }
+
+  /** After a sender's transactions or committed nonce changed: its pending and queued counts, and the totals. */
+  #recount(a: Account): void {
+    let end = a.base;
+    while (a.byNonce.has(end)) end++;
+    let queued = 0;
+    for (const n of a.byNonce.keys()) if (n > end) queued++;
+    const pending = a.byNonce.size - queued;
+    this.#pending += pending - a.pending;
+    this.#queued += queued - a.queued;
+    a.end = end;
+    a.pending = pending;
+    a.queued = queued;
+    if (queued > 0) this.#queuedSenders.add(a.sender);
+    else this.#queuedSenders.delete(a.sender);
+  }
+
   #account(sender: string, nonce: bigint): Account {
     let a = this.#accounts.get(sender);
-    if (a === undefined) this.#accounts.set(sender, (a = { base: nonce, byNonce: new Map() }));
-    else if (nonce > a.base) {
+    if (a === undefined) {
+      a = { sender, base: nonce, byNonce: new Map(), end: nonce, pending: 0, queued: 0, beat: this.#now() };
+      this.#accounts.set(sender, a);
+    } else if (nonce > a.base) {
       // The sender's nonce moved on without this pool (another client node): what is below it
       // can never be included.
       a.base = nonce;
-      for (const [n, t] of a.byNonce) {
-        if (n < nonce && !t.inFlight) {
-          a.byNonce.delete(n);
-          this.#byHash.delete(t.hash);
-        }
-      }
+      for (const [n, t] of a.byNonce) if (n < nonce && !t.inFlight) this.#drop(a, t);
+      this.#recount(a);
     }
     return a;
+  }
+
+  /**
+   * Drops queued transactions of senders that made no progress for `lifetimeMs`, and forgets idle
+   * senders beyond `MAX_IDLE_ACCOUNTS` (called every second). Returns how many were dropped.
+   */
+  expire(): number {
+    const now = this.#now();
+    let dropped = 0;
+    for (const s of [...this.#queuedSenders]) {
+      const a = this.#accounts.get(s)!;
+      if (now - a.beat <= this.#limits.lifetimeMs) continue;
+      for (const [n, t] of a.byNonce) {
+        if (n <= a.end) continue;
+        this.#drop(a, t);
+        dropped++;
+      }
+      this.#recount(a);
+    }
+    this.evicted.lifetime += dropped;
+    this.#forgetIdle();
+    return dropped;
+  }
+
+  #forgetIdle(): void {
+    if (this.#accounts.size > MAX_IDLE_ACCOUNTS) for (const [sender, a] of this.#accounts) if (a.byNonce.size === 0) this.#accounts.delete(sender);
   }
 
   /**
@@ -219,9 +330,8 @@ export class TxPool {
     const lanes: PoolTx[][] = [];
     for (const a of this.#accounts.values()) {
       const lane: PoolTx[] = [];
-      for (let n = a.base; ; n++) {
-        const t = a.byNonce.get(n);
-        if (t === undefined) break;
+      for (let n = a.base; n < a.end; n++) {
+        const t = a.byNonce.get(n)!;
         if (!t.inFlight) lane.push(t);
       }
       if (lane.length > 0) lanes.push(lane);
@@ -294,8 +404,11 @@ export class TxPool {
       else {
         if (t.nonce + 1n > a.base) a.base = t.nonce + 1n;
         if (a.funds !== undefined) a.funds -= t.cost;
+        a.beat = this.#now();
       }
     }
+    // Adds may run while nonces are read: they see the counts as they are now.
+    for (const sender of touched) this.#recount(this.#accounts.get(sender)!);
     await Promise.all(
       [...reread].map(async (sender) => {
         const nonce = await this.#state.nonce(sender);
@@ -306,14 +419,10 @@ export class TxPool {
     for (const sender of touched) {
       const a = this.#accounts.get(sender);
       if (a === undefined) continue;
-      for (const [n, t] of a.byNonce) {
-        if (n < a.base) {
-          a.byNonce.delete(n);
-          this.#byHash.delete(t.hash);
-        }
-      }
+      for (const [n, t] of a.byNonce) if (n < a.base) this.#drop(a, t);
+      this.#recount(a);
     }
-    if (this.#accounts.size > MAX_IDLE_ACCOUNTS) for (const [sender, a] of this.#accounts) if (a.byNonce.size === 0) this.#accounts.delete(sender);
+    this.#forgetIdle();
   }
 
   /** Whether a transaction of the same sender with a lower nonce is still in the pool. */
@@ -334,18 +443,16 @@ export class TxPool {
 
   /**
    * For `txpool_content`: per sender, in nonce order, the transactions `status()` counts as pending
-   * (ready or in flight: consecutive nonces from the committed one) and as queued (the rest).
+   * (ready or in flight: below the sender's first missing nonce) and as queued (the rest).
    * Senders with nothing in a group are left out of it.
    */
   content(): { pending: Map<string, PoolTx[]>; queued: Map<string, PoolTx[]> } {
     const pending = new Map<string, PoolTx[]>();
     const queued = new Map<string, PoolTx[]>();
     for (const [sender, a] of this.#accounts) {
-      let n = a.base;
-      while (a.byNonce.has(n)) n++;
       const txs = [...a.byNonce.values()].sort((x, y) => (x.nonce < y.nonce ? -1 : 1));
-      const ready = txs.filter((t) => t.nonce >= a.base && t.nonce < n);
-      const waiting = txs.filter((t) => t.nonce < a.base || t.nonce >= n);
+      const ready = txs.filter((t) => t.nonce < a.end);
+      const waiting = txs.filter((t) => t.nonce > a.end);
       if (ready.length > 0) pending.set(sender, ready);
       if (waiting.length > 0) queued.set(sender, waiting);
     }
@@ -354,8 +461,6 @@ export class TxPool {
 
   /** For `txpool_status`: ready-or-in-flight versus waiting behind a gap. */
   status(): { pending: number; queued: number } {
-    let pending = 0;
-    for (const a of this.#accounts.values()) for (let n = a.base; a.byNonce.has(n); n++) pending++;
-    return { pending, queued: this.#byHash.size - pending };
+    return { pending: this.#pending, queued: this.#queued };
   }
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { initHashes } from '../../src/crypto/hash.ts';
 import { buildCommon } from '../../src/execution/common.ts';
 import { PoolError, TxPool, type AccountView } from '../../src/client/txpool.ts';
+import type { PoolLimits } from '../../src/client/txpool-limits.ts';
 import { addressOf, signTx, testConfig, testKey } from '../helpers/chain.ts';
 
 await initHashes();
@@ -81,12 +82,12 @@ test('go-ethereum wording for the refusals', async () => {
   assert.equal(await refusal(pool.add(new Uint8Array([0xc0]))), 'rlp: invalid transaction encoding');
 });
 
-test('limits per sender and in total', async () => {
-  const pool = new TxPool({ config, common, state: new Committed(), limits: { perSender: 3, total: 4 } });
+test('limits per sender and in total, each named in its refusal', async () => {
+  const pool = new TxPool({ config, common, state: new Committed(), limits: { accountPending: 3, globalPending: 4, accountSlots: 1 } });
   for (let n = 0; n < 3; n++) await pool.add(tx(A, n));
-  assert.equal(await refusal(pool.add(tx(A, 3))), 'txpool is full');
+  assert.match(await refusal(pool.add(tx(A, 3))), /^account limit exceeded: the sender already has 3 pending transactions \(per-account pending limit, --txpool-account-pending\)$/);
   await pool.add(tx(B, 0));
-  assert.equal(await refusal(pool.add(tx(B, 1))), 'txpool is full');
+  assert.match(await refusal(pool.add(tx(B, 1))), /^txpool is full: 4 pending transactions \(global pending limit, --txpool-global-pending\)$/);
 });
 
 test('settling after ordering drops ordered and stale transactions', async () => {
@@ -171,4 +172,145 @@ test('a nonce that moved on elsewhere drops what waits below it', async () => {
   await pool.add(tx(A, 65));
   assert.equal(pool.size, 2, 'nonce 1 is gone; 2 and 65 remain');
   assert.deepEqual(pool.takeReady(5).map((t) => Number(t.nonce)), [2]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input (issue 15): go-ethereum's legacypool limits.
+
+/** A pool on a clock the test moves. */
+function clocked(limits: Partial<PoolLimits>, state = new Committed()) {
+  const clock = { now: 0 };
+  return { pool: new TxPool({ config, common, state, limits, now: () => clock.now }), clock, state };
+}
+
+const unfunded = (i: number) => testKey(10_000 + i);
+/** A zero-fee, zero-value transaction: free to anyone in free-gas mode, funded or not. */
+const free = (key: Uint8Array, nonce: number) => signTx(common, key, { nonce: BigInt(nonce), to, gasLimit: 21_000n, gasPrice: 0n }).serialize();
+
+test('a burst of 500 consecutive nonces is accepted (the gap counts from the pending ones) and all is taken in order', async () => {
+  const pool = new TxPool({ config, common, state: new Committed() });
+  const raws = [...Array(500).keys()].map((n) => tx(A, n));
+  // Sent at once, as a JSON-RPC batch is handled: in order, every add in flight together.
+  const hashes = await Promise.all(raws.map((r) => pool.add(r)));
+  assert.equal(hashes.length, 500);
+  assert.deepEqual(pool.status(), { pending: 500, queued: 0 });
+  assert.equal(await pool.pendingNonce(addressOf(A)), 500n);
+  const taken = [...pool.takeReady(300), ...pool.takeReady(300)].map((t) => Number(t.nonce));
+  assert.deepEqual(taken, [...Array(500).keys()]);
+  // One sent out of order lands too: 64 above the next pending nonce still waits.
+  assert.equal(await refusal(pool.add(tx(A, 500 + 64))), 'accepted');
+  assert.equal(await refusal(pool.add(tx(A, 500 + 66))), 'nonce too high', 'the gap is still bounded');
+});
+
+test('a sender beyond its pending limit is refused with the limit named; 1,024 by default', async () => {
+  const pool = new TxPool({ config, common, state: new Committed() });
+  assert.equal(pool.limits.accountPending, 1_024);
+  await Promise.all([...Array(1_024).keys()].map((n) => pool.add(tx(A, n))));
+  assert.match(await refusal(pool.add(tx(A, 1_024))), /per-account pending limit, --txpool-account-pending/);
+});
+
+test('per-sender queue: 64 by default; lower nonces are kept, the highest gives way', async () => {
+  const { pool } = clocked({ accountQueue: 4 });
+  for (const n of [3, 4, 5, 6]) await pool.add(tx(A, n));
+  assert.deepEqual(pool.status(), { pending: 0, queued: 4 });
+  assert.match(await refusal(pool.add(tx(A, 7))), /^account limit exceeded: the sender already has 4 transactions waiting behind a nonce gap \(per-account queue limit, --txpool-account-queue\)$/);
+  assert.equal(await refusal(pool.add(tx(A, 2))), 'accepted', 'a lower nonce takes the place of the highest');
+  assert.equal(pool.evicted.account_queue, 1);
+  assert.deepEqual(pool.content().queued.get(addressOf(A).toLowerCase())?.map((t) => Number(t.nonce)), [2, 3, 4, 5]);
+  // Filling the gap makes them pending: the queue counts only what waits.
+  await pool.add(tx(A, 0));
+  await pool.add(tx(A, 1));
+  assert.deepEqual(pool.status(), { pending: 6, queued: 0 });
+  assert.equal(new TxPool({ config, common, state: new Committed() }).limits.accountQueue, 64);
+});
+
+test('global queue: the sender idle longest gives way; pending transactions are never touched', async () => {
+  const { pool, clock } = clocked({ accountQueue: 4, globalQueue: 6 });
+  await pool.add(tx(B, 0)); // pending, and stays
+  for (const n of [1, 2, 3]) await pool.add(free(unfunded(0), n));
+  clock.now = 10;
+  for (const n of [1, 2, 3]) await pool.add(free(unfunded(1), n));
+  assert.deepEqual(pool.status(), { pending: 1, queued: 6 });
+  clock.now = 20;
+  await pool.add(free(unfunded(2), 1));
+  assert.deepEqual(pool.status(), { pending: 1, queued: 6 });
+  assert.equal(pool.evicted.global_queue, 1);
+  assert.deepEqual(pool.content().queued.get(addressOf(unfunded(0)).toLowerCase())?.map((t) => Number(t.nonce)), [1, 2], 'the oldest sender lost its highest');
+  // Alone in the queue, a sender cannot push itself out: it is refused, with the limit named.
+  const alone = clocked({ accountQueue: 10, globalQueue: 2 }).pool;
+  await alone.add(free(unfunded(3), 1));
+  await alone.add(free(unfunded(3), 2));
+  assert.match(await refusal(alone.add(free(unfunded(3), 3))), /^txpool is full: 2 transactions waiting behind nonce gaps \(global queue limit, --txpool-global-queue\)$/);
+});
+
+test('queued transactions live for the lifetime (3 h by default) from the sender\'s last progress', async () => {
+  const { pool, clock } = clocked({ lifetimeMs: 1_000 });
+  assert.equal(new TxPool({ config, common, state: new Committed() }).limits.lifetimeMs, 3 * 3_600_000);
+  await pool.add(tx(A, 0));
+  await pool.add(tx(A, 2)); // waits for 1
+  await pool.add(free(unfunded(0), 5));
+  clock.now = 900;
+  await pool.add(tx(A, 3)); // queued: no progress, the clock still runs from 0
+  assert.equal(pool.expire(), 0);
+  clock.now = 1_001;
+  assert.equal(pool.expire(), 3, "both senders' queued transactions go");
+  assert.deepEqual(pool.status(), { pending: 1, queued: 0 });
+  assert.equal(pool.evicted.lifetime, 3);
+  // Progress (a transaction becoming pending, or included) restarts the clock.
+  await pool.add(tx(A, 2));
+  clock.now = 1_500;
+  await pool.add(tx(A, 1)); // fills the gap: 0..2 pending
+  await pool.add(tx(A, 4));
+  clock.now = 2_400;
+  assert.equal(pool.expire(), 0);
+  assert.equal(pool.size, 4);
+});
+
+test("a sender's transactions together must be covered by its balance, queued ones included", async () => {
+  const state = new Committed();
+  const cost = 21_000n * 1_000_000_000n + 1n;
+  state.balances.set(addressOf(A).toLowerCase(), 2n * cost);
+  const pool = new TxPool({ config, common, state });
+  await pool.add(tx(A, 0));
+  await pool.add(tx(A, 5)); // queued, counted
+  assert.equal(
+    await refusal(pool.add(tx(A, 1))),
+    `insufficient funds for gas * price + value: balance ${2n * cost}, queued cost ${2n * cost}, tx cost ${cost}, overshot ${cost}`,
+  );
+  // A replacement counts instead of the one it replaces.
+  assert.equal(await refusal(pool.add(tx(A, 5, 1_100_000_000n))), 'insufficient funds for gas * price + value' + `: balance ${2n * cost}, queued cost ${cost}, tx cost ${21_000n * 1_100_000_000n + 1n}, overshot ${21_000n * 100_000_000n}`);
+  state.balances.set(addressOf(A).toLowerCase(), 3n * cost);
+  assert.equal(await refusal(pool.add(tx(A, 1))), 'accepted', 'read again, the balance now covers three');
+});
+
+test('pending pool full: each sender keeps its guaranteed slots, taken from the sender with the most', async () => {
+  const { pool } = clocked({ globalPending: 20, accountSlots: 2 });
+  await Promise.all([...Array(20).keys()].map((n) => pool.add(free(unfunded(0), n))));
+  assert.equal(await refusal(pool.add(tx(B, 0))), 'accepted');
+  assert.equal(await refusal(pool.add(tx(B, 1))), 'accepted');
+  assert.equal(pool.evicted.global_pending, 2);
+  assert.match(await refusal(pool.add(tx(B, 2))), /^txpool is full: 20 pending/);
+  assert.equal(await pool.pendingNonce(addressOf(unfunded(0))), 18n, 'the flooder lost its last two');
+  // What is being ordered is never evicted.
+  pool.takeReady(100);
+  assert.match(await refusal(pool.add(tx(A, 0))), /^txpool is full/);
+});
+
+test('flood: 64 senders x 64 gapped zero-fee transactions from unfunded accounts stay within the global queue; honest traffic goes on', async () => {
+  const { pool, clock } = clocked({ globalQueue: 256, lifetimeMs: 5_000 });
+  let refused = 0;
+  for (let s = 0; s < 64; s++) {
+    clock.now += 10;
+    const outcomes = await Promise.all([...Array(64).keys()].map((n) => refusal(pool.add(free(unfunded(s), n + 1)))));
+    refused += outcomes.filter((o) => o !== 'accepted').length;
+    assert.ok(pool.status().queued <= 256);
+  }
+  assert.equal(refused, 0, 'each evicts the longest idle instead');
+  assert.equal(pool.status().queued, 256);
+  assert.equal(pool.evicted.global_queue, 64 * 64 - 256);
+  assert.equal(await refusal(pool.add(tx(A, 0))), 'accepted');
+  assert.deepEqual(pool.takeReady(10).map((t) => t.sender), [addressOf(A).toLowerCase()]);
+  clock.now += 5_001;
+  pool.expire();
+  assert.deepEqual(pool.status(), { pending: 1, queued: 0 });
 });

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { ClientNode, type ClientNodeOptions } from '../../client/client-node.ts';
 import { BulwarkError } from '../../common/errors.ts';
 import { parseRpcAuthConfig } from '../../rpc/security.ts';
+import type { PoolLimits } from '../../client/txpool.ts';
 import type { CliIo } from '../io.ts';
 import { addNodeOptions, readPassphrase } from '../passphrase.ts';
 import { UsageError, integer } from '../usage.ts';
@@ -31,6 +32,12 @@ interface ClientFlags {
   rpcMaxBody?: number;
   rpcMaxBatch?: number;
   localState: boolean;
+  txpoolAccountPending?: number;
+  txpoolGlobalPending?: number;
+  txpoolAccountSlots?: number;
+  txpoolAccountQueue?: number;
+  txpoolGlobalQueue?: number;
+  txpoolLifetime?: number;
 }
 
 type RpcSecurity = NonNullable<ClientNodeOptions['rpcSecurity']>;
@@ -80,6 +87,18 @@ export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost'
   return out;
 }
 
+/** The pool's limits from the flags (each absent one keeps its default). */
+export function readPoolLimits(flags: Pick<ClientFlags, `txpool${string}` & keyof ClientFlags>): Partial<PoolLimits> {
+  const out: { -readonly [K in keyof PoolLimits]?: PoolLimits[K] } = {};
+  if (flags.txpoolAccountPending !== undefined) out.accountPending = flags.txpoolAccountPending;
+  if (flags.txpoolGlobalPending !== undefined) out.globalPending = flags.txpoolGlobalPending;
+  if (flags.txpoolAccountSlots !== undefined) out.accountSlots = flags.txpoolAccountSlots;
+  if (flags.txpoolAccountQueue !== undefined) out.accountQueue = flags.txpoolAccountQueue;
+  if (flags.txpoolGlobalQueue !== undefined) out.globalQueue = flags.txpoolGlobalQueue;
+  if (flags.txpoolLifetime !== undefined) out.lifetimeMs = flags.txpoolLifetime * 1_000;
+  return out;
+}
+
 export function registerClient(program: Command, io: CliIo): void {
   addNodeOptions(program.command('client').description('run one client node (JSON-RPC endpoint) from its directory (written by bulwark init)').requiredOption('--dir <dir>', "the client node's directory; its ledger mirror lives in <dir>/data"))
     .addOption(new Option('--rpc-host <host>', 'address the JSON-RPC endpoint listens on').default('127.0.0.1'))
@@ -92,6 +111,12 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(new Option('--rpc-rate-burst <n>', 'calls a client may make at once after a quiet spell (default: the rate)').argParser(integer(1)))
     .addOption(new Option('--rpc-max-body <bytes>', 'largest HTTP body or WebSocket message (default 5242880)').argParser(integer(1)))
     .addOption(new Option('--rpc-max-batch <n>', 'most calls in one batch (default 1000)').argParser(integer(1)))
+    .addOption(new Option('--txpool-account-pending <n>', 'pending transactions (ready or being ordered) one sender may have (default 1024)').argParser(integer(1)))
+    .addOption(new Option('--txpool-global-pending <n>', 'pending transactions in the pool (default 5120, go-ethereum GlobalSlots)').argParser(integer(1)))
+    .addOption(new Option('--txpool-account-slots <n>', 'pending transactions each sender keeps when the pool is full (default 16, go-ethereum AccountSlots)').argParser(integer(0)))
+    .addOption(new Option('--txpool-account-queue <n>', 'transactions one sender may have waiting behind a nonce gap (default 64, go-ethereum AccountQueue)').argParser(integer(0)))
+    .addOption(new Option('--txpool-global-queue <n>', 'transactions waiting behind nonce gaps in the pool (default 1024, go-ethereum GlobalQueue)').argParser(integer(0)))
+    .addOption(new Option('--txpool-lifetime <seconds>', "how long a sender's queued transactions wait without progress (default 10800, go-ethereum Lifetime)").argParser(integer(1)))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
     .addOption(
@@ -107,6 +132,7 @@ export function registerClient(program: Command, io: CliIo): void {
         rpc: { host: flags.rpcHost, port: flags.rpcPort },
         rpcSecurity,
         localState: flags.localState,
+        txpool: readPoolLimits(flags),
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         ...(passphrase === undefined ? {} : { passphrase }),
       });
