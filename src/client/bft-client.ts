@@ -23,8 +23,10 @@ export interface BftClientOptions {
   /** Replica i's execution key at index i, or the key history. */
   readonly executionKeys: ExecutionKeysInput;
   readonly f: number;
-  /** First request sequence number to use: above any this client id ever used. */
-  readonly firstRequestSeq: number;
+  /** First request sequence number to use: above any this client id ever used (unless `requestSeqs` is given). */
+  readonly firstRequestSeq?: number;
+  /** Where request sequence numbers come from (a durable `RequestCounter`); else counted from `firstRequestSeq`. */
+  readonly requestSeqs?: { next(): number };
   readonly retryMs?: number;
   readonly timeoutMs?: number;
   /** When false, frames are fed through `onMessage` by the owner (which shares the transport). */
@@ -56,7 +58,7 @@ export class BftClient {
   readonly #o: BftClientOptions;
   readonly #n: number;
   readonly #keys: ExecutionKeys;
-  #nextSeq: number;
+  readonly #seqs: { next(): number };
   /** Where new requests go first: the primary of the highest view f + 1 replicas reported. */
   #primary = 0;
   readonly #views = new Map<number, number>();
@@ -69,7 +71,8 @@ export class BftClient {
     this.#o = o;
     this.#keys = executionKeys(o.executionKeys);
     this.#n = this.#keys.n;
-    this.#nextSeq = o.firstRequestSeq;
+    let next = o.firstRequestSeq ?? Date.now() * 1000;
+    this.#seqs = o.requestSeqs ?? { next: () => next++ };
     if (o.subscribe !== false) o.transport.onFrame((from, frame) => this.#onFrame(from, frame));
   }
 
@@ -91,7 +94,7 @@ export class BftClient {
 
   /** Orders `payload`; resolves once f + 1 replicas vouch for its result. */
   submit(payload: Uint8Array): Promise<Committed> {
-    const unsigned = { clientId: this.#o.clientId, requestSeq: this.#nextSeq++, flags: 0, payload };
+    const unsigned = { clientId: this.#o.clientId, requestSeq: this.#seqs.next(), flags: 0, payload };
     const signed = (key: NodeAuthPrivateKey) => {
       const request: ClientRequest = { ...unsigned, signature: signNodeAuth(key, requestSigningBytes(unsigned)) };
       return { request, frame: encodeMessage({ type: 'Request', request }), key };

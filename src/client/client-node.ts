@@ -38,6 +38,7 @@ import { LedgerMirror } from './mirror.ts';
 import { ReadClient } from './read-client.ts';
 import { Submitter } from './submitter.ts';
 import { TxPool, type PoolLimits } from './txpool.ts';
+import { RequestCounter } from './request-counter.ts';
 import { HeadAccountView, type AccountField } from './account-view.ts';
 import { LocalState } from './local-state.ts';
 import { CheckpointKeeper } from './checkpoints.ts';
@@ -155,13 +156,18 @@ export class ClientNode {
       return (material.nodeKeys.key('auth', epoch) ?? material.nodeKeys.newest('auth')).privateKey;
     };
     const send = (to: number, frame: Uint8Array) => void transport.send(to, frame);
+    // Request numbers from the store, not the clock: a clock stepped back must not make new requests look old.
+    const requestSeqs = await RequestCounter.open({
+      kv,
+      onError: (err) => log.error({ err, code: (err as { code?: string }).code }, 'request numbers could not be reserved in the store; trying again'),
+    });
     const bft = new BftClient({
       transport,
       clientId: material.id,
       authKey,
       executionKeys,
       f: network.f,
-      firstRequestSeq: Date.now() * 1000,
+      requestSeqs,
       subscribe: false,
     });
     // The local state and subscriptions hear of each block the mirror stores (set once both exist).

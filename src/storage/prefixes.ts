@@ -36,6 +36,7 @@ export const PREFIX_TABLE = [
   { id: 0x1a, name: 'nodeKeyTable', doc: 'reserved page: every published execution, authentication and TLS key (kind, node, epoch, key or certificate, effective and publishing sequence numbers, possession and endorsement signatures), keyed by uint8 kind ‖ uint32 BE node ‖ uint32 BE epoch, written with the block; never deleted' },
   { id: 0x20, name: 'blockCertificate', doc: "client node's mirror: the f + 1 replicas' signed BlockNotices that certified a block, keyed by uint64 BE block number" },
   { id: 0x21, name: 'checkpointCertificate', doc: "client node: a stable checkpoint and its verified BLS certificate (codec's CheckpointCertificate), keyed by uint64 BE sequence number" },
+  { id: 0x22, name: 'clientNodeState', doc: "client node singletons (utf8 keys): 'requestSeq' → uint64 BE request sequence number below which every number may have been used (reserved ahead in blocks)" },
 ] as const satisfies readonly PrefixEntry[];
 
 /** Ids that no entry above may take: their owner defines them. */
