@@ -46,6 +46,7 @@ test('the buckets keep their ids', () => {
       [0x1a, 'nodeKeyTable'],
       [0x20, 'blockCertificate'],
       [0x21, 'checkpointCertificate'],
+      [0x22, 'clientNodeState'],
     ],
   );
   assert.equal(PREFIX.canonicalHashByNumber, 0x04);
