@@ -12,6 +12,8 @@ import { send, reject, event, persist } from './effects.ts';
 import { adoptStable, verifyStable } from './execution.ts';
 import { batchDigest, commitSlot, inWindow, verifyCommit } from './ordering.ts';
 import { allReplicasBut, hexKey, isReplica, slotOf, type ReplicaState } from './state.ts';
+import { primaryOf } from './config.ts';
+import { PIPELINE_DEPTH } from './requests.ts';
 
 export function statusOf(s: ReplicaState): Status {
   return {
@@ -36,6 +38,7 @@ export function onStatusTimer(s: ReplicaState): void {
 export function onStatus(s: ReplicaState, from: number, m: Status): void {
   if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
   s.peers.set(from, m);
+  notePrimaryBusy(s, from, m);
   if (s.active && s.newView !== null && (m.view < s.view || (m.view === s.view && !m.viewActive))) {
     send(s, [from], s.newView);
   }
@@ -47,6 +50,29 @@ export function onStatus(s: ReplicaState, from: number, m: Status): void {
     const toSeq = Math.min(s.lastExecuted, m.lastExecuted + s.cfg.catchUpChunk);
     s.out.push({ kind: 'serve', to: from, fromSeq: m.lastExecuted + 1, toSeq });
   }
+}
+
+/**
+ * The primary proposes only while few of its batches wait for execution (`tryPropose`): when its
+ * execution is slower than ours, requests wait at it for a reason that is no fault. Its Status shows
+ * it: batches proposed in this view up to `proposed`, executed up to `lastExecuted`, two or more
+ * apart, and execution moving (one batch at least in the last `PRIMARY_STALL_TIMEOUTS` request
+ * timeouts: a single block may take longer than one on a loaded machine). Then the request timer
+ * counts from now, as it does when this replica's own execution is the one behind
+ * (`pipelineFullAt`). A primary that
+ * claims to be slow must still execute, and so order, for it to keep counting; and the ordering
+ * deadline bounds how long any one request can wait at all.
+ */
+const PRIMARY_STALL_TIMEOUTS = 4;
+
+function notePrimaryBusy(s: ReplicaState, from: number, m: Status): void {
+  if (from !== primaryOf(s.view, s.q.n) || m.view !== s.view || !m.viewActive || !s.active) return;
+  if (m.lastExecuted > s.primaryProgress.executed) s.primaryProgress = { executed: m.lastExecuted, at: s.now };
+  if (s.now - s.primaryProgress.at > PRIMARY_STALL_TIMEOUTS * s.cfg.requestTimeoutMs) return;
+  // Everything this replica executed was proposed (its slots go at each stable checkpoint).
+  let proposed = s.lastExecuted;
+  for (const slot of s.slots.values()) if (slot.proposal?.view === s.view || slot.committed !== null) proposed = Math.max(proposed, slot.seq);
+  if (proposed - m.lastExecuted >= PIPELINE_DEPTH) s.pipelineFullAt = s.now;
 }
 
 /** The replica that should serve us, or -1 when no peer is ahead. Rotates when a source stalls. */

@@ -26,10 +26,17 @@ export interface ConsensusConfig {
   /** Requests one client may have waiting at a replica. */
   readonly maxPendingPerClient: number;
   readonly maxPendingTotal: number;
+  /** Payload bytes all pending requests may hold together. */
+  readonly maxPendingBytes: number;
   /** A collector waits this long for the fast path before sending a PrepareFull. */
   readonly fastPathTimeoutMs: number;
   /** A request not executed this long after a replica saw it makes the replica complain. */
   readonly requestTimeoutMs: number;
+  /**
+   * However busy the primary says it is (executing what it ordered), a request waiting this long to
+   * be ordered is held against it: the bound on what a primary can delay by claiming to be slow.
+   */
+  readonly orderingDeadlineMs: number;
   /** First view-change timeout; doubled for each view in a row that fails, up to the cap. */
   readonly viewChangeTimeoutMs: number;
   readonly viewChangeTimeoutCapMs: number;
@@ -61,8 +68,10 @@ export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'client
   batchDelayMs: 2,
   maxPendingPerClient: 4096,
   maxPendingTotal: 65_536,
+  maxPendingBytes: 256 << 20,
   fastPathTimeoutMs: 150,
   requestTimeoutMs: 2_000,
+  orderingDeadlineMs: 30_000,
   viewChangeTimeoutMs: 2_000,
   viewChangeTimeoutCapMs: 30_000,
   statusIntervalMs: 500,

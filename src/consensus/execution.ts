@@ -10,7 +10,7 @@ import type { BlockNotice, Checkpoint, CheckpointCertificate, ClientRequest, Exe
 import { checkpointBytes, replyBytes } from '../codec/signing.ts';
 import { send, persist, reject, event } from './effects.ts';
 import { merkleTree } from './merkle.ts';
-import { allReplicasBut, hexKey, isReplica, requestKey, type ReplicaState } from './state.ts';
+import { allReplicasBut, dropPending, dropSuperseded, hexKey, isReplica, requestKey, type ReplicaState } from './state.ts';
 import { exchangeReady, executeKeyExchanges, isInternal } from './key-exchange.ts';
 import type { KeyRecord } from './keys.ts';
 import { executeOperatorCommand, isOperatorPayload, type OperatorState } from './operator.ts';
@@ -155,9 +155,10 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, a
     s.ordered.delete(key);
     // Held back until the key exchange completes: still pending, to be ordered again.
     if (deferred.has(key)) continue;
-    if (s.pending.delete(key)) s.pendingPerClient.set(r.clientId, (s.pendingPerClient.get(r.clientId) ?? 1) - 1);
+    dropPending(s, key);
   }
   for (const r of requests) s.clients.set(r.clientId, r.requestSeq);
+  dropSuperseded(s, new Set(requests.map((r) => r.clientId)));
   const madeBlock = summary.blockNumber > previousBlock;
   if (requests.length > 0 || madeBlock) {
     const leaves = requests.map((r, i) => resultLeaf(r, results[i]!));

@@ -46,6 +46,7 @@ export type RejectReason =
 
 export type ConsensusEvent =
   | { readonly event: 'committed'; readonly seq: number; readonly view: number; readonly path: 'fast' | 'slow' | 'catch-up' | 'new-view' }
+  | { readonly event: 'complained'; readonly view: number; readonly reason: string }
   | { readonly event: 'view-change-started'; readonly view: number; readonly reason: string }
   | { readonly event: 'view-entered'; readonly view: number; readonly primary: number }
   | { readonly event: 'checkpoint-stable'; readonly seq: number }

@@ -103,6 +103,8 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     lastProposedTimestamp: app.lastTimestamp,
     pending: new Map(),
     pendingPerClient: new Map(),
+    pendingBytes: 0,
+    primaryProgress: { executed: app.lastExecuted, at: o.now },
     proposed: new Set(),
     ordered: new Set(),
     pipelineFullAt: -Infinity,

@@ -7,7 +7,7 @@ import type { Batch, ClientRequest, Request } from '../codec/messages.ts';
 import { primaryOf } from './config.ts';
 import { reject, send } from './effects.ts';
 import { acceptProposal, batchDigest, isPrimary } from './ordering.ts';
-import { allReplicasBut, isClient, isReplica, requestKey, slotOf, type ReplicaState } from './state.ts';
+import { addPending, allReplicasBut, dropPending, isClient, isReplica, requestKey, slotOf, type ReplicaState } from './state.ts';
 import { activationPending, exchangeReady, isInternal } from './key-exchange.ts';
 
 export function onRequest(s: ReplicaState, from: number, m: Request): void {
@@ -26,29 +26,34 @@ export function onRequest(s: ReplicaState, from: number, m: Request): void {
     return reject(s, from, 'wrong-client-id', `no client ${r.clientId}`);
   }
   if (r.payload.length > s.cfg.maxBatchBytes) return reject(s, from, 'request-too-large');
-  if (!s.crypto.verifyRequest(r, s.lastExecuted + 1)) return reject(s, from, 'bad-request-signature', `client ${r.clientId}`);
-  const last = s.clients.get(r.clientId) ?? 0;
-  if (r.requestSeq <= last) {
-    const cached = s.replies.get(r.clientId);
-    if (cached !== undefined && !internal && cached.entries.some((e) => e.requestSeq === r.requestSeq)) send(s, [r.clientId], { ...cached, view: s.view });
-    return;
-  }
-  // This replica's own request goes to every replica, so each holds it against the primary.
+  // Cheap checks first: a retransmission or an answered request costs no signature check. What is
+  // acted on then is what this replica holds (checked when it arrived), never the new copy.
   const own = internal && from === s.id && r.clientId === s.id;
   const key = requestKey(r);
   const known = s.pending.get(key);
   if (known !== undefined) {
-    // A retransmission from the client: it has not heard back, so make sure the primary has it.
-    if (own) send(s, allReplicasBut(s, s.id), m);
-    else if (isClient(s, from) && !isPrimary(s) && s.active) send(s, [primaryOf(s.view, s.q.n)], m);
+    // A retransmission: its sender has not heard back, so make sure the primary has it. This
+    // replica's own request goes to every replica, so each holds it against the primary.
+    if (own) {
+      // Re-signed by this replica's shell with the consensus key in effect now: the copy held takes its place.
+      if (s.crypto.verifyRequest(r, s.lastExecuted + 1)) s.pending.set(key, { ...known, request: r, verifiedAt: s.lastExecuted + 1 });
+      send(s, allReplicasBut(s, s.id), m);
+    } else if (isClient(s, from) && !isPrimary(s) && s.active) send(s, [primaryOf(s.view, s.q.n)], { type: 'Request', request: known.request });
+    return;
+  }
+  const last = s.clients.get(r.clientId) ?? 0;
+  if (r.requestSeq <= last) {
+    // Already executed: the cached reply goes again to the client (only ever to that client).
+    const cached = s.replies.get(r.clientId);
+    if (cached !== undefined && !internal && cached.entries.some((e) => e.requestSeq === r.requestSeq)) send(s, [r.clientId], { ...cached, view: s.view });
     return;
   }
   const perClient = s.pendingPerClient.get(r.clientId) ?? 0;
-  if (perClient >= s.cfg.maxPendingPerClient || s.pending.size >= s.cfg.maxPendingTotal) {
+  if (perClient >= s.cfg.maxPendingPerClient || s.pending.size >= s.cfg.maxPendingTotal || s.pendingBytes + r.payload.length > s.cfg.maxPendingBytes) {
     return reject(s, from, 'client-queue-full', `client ${r.clientId}`);
   }
-  s.pending.set(key, { request: r, key, size: r.payload.length, since: s.now, ordered: s.ordered.has(key), verifiedAt: s.lastExecuted + 1 });
-  s.pendingPerClient.set(r.clientId, perClient + 1);
+  if (!s.crypto.verifyRequest(r, s.lastExecuted + 1)) return reject(s, from, 'bad-request-signature', `client ${r.clientId}`);
+  addPending(s, { request: r, key, size: r.payload.length, since: s.now, ordered: s.ordered.has(key), verifiedAt: s.lastExecuted + 1 });
   if (own) send(s, allReplicasBut(s, s.id), m);
   if (!s.active) return;
   if (isPrimary(s)) tryPropose(s);
@@ -105,8 +110,7 @@ function nextBatch(s: ReplicaState): { requests: ClientRequest[]; full: boolean 
     // checked again at each new sequence number, as its consensus key may have switched.
     if (isInternal(s, p.request) ? p.verifiedAt !== s.nextSeq : lastSwitch > p.verifiedAt) {
       if (!s.crypto.verifyRequest(p.request, s.nextSeq)) {
-        s.pending.delete(key);
-        s.pendingPerClient.set(p.request.clientId, (s.pendingPerClient.get(p.request.clientId) ?? 1) - 1);
+        dropPending(s, key);
         continue;
       }
       p.verifiedAt = s.nextSeq;

@@ -133,6 +133,8 @@ export interface ReplicaState {
   /** Requests known and not yet executed, by `clientId:requestSeq`. */
   pending: Map<string, PendingRequest>;
   pendingPerClient: Map<number, number>;
+  /** Payload bytes of the pending requests (bounded by `maxPendingBytes`). */
+  pendingBytes: number;
   /** Keys proposed in slots not yet executed (the primary does not propose them twice). */
   proposed: Set<string>;
   /** Requests in committed slots not yet executed: ordered, so the request timer ignores them. */
@@ -143,6 +145,8 @@ export interface ReplicaState {
    * a request's arrival.
    */
   pipelineFullAt: number;
+  /** The primary's last executed sequence number as its Status reported it, and when it last moved. */
+  primaryProgress: { executed: number; at: number };
   batchDeadline: number | null;
 
   /** Exactly-once: the highest request sequence executed per client. */
@@ -166,6 +170,36 @@ export interface ReplicaState {
   helpProgress: number;
   helpRequested: { at: number; executed: number };
   nextStatusAt: number;
+}
+
+export function addPending(s: ReplicaState, p: PendingRequest): void {
+  s.pending.set(p.key, p);
+  s.pendingPerClient.set(p.request.clientId, (s.pendingPerClient.get(p.request.clientId) ?? 0) + 1);
+  s.pendingBytes += p.size;
+}
+
+export function dropPending(s: ReplicaState, key: string): void {
+  const p = s.pending.get(key);
+  if (p === undefined) return;
+  s.pending.delete(key);
+  const left = (s.pendingPerClient.get(p.request.clientId) ?? 1) - 1;
+  if (left > 0) s.pendingPerClient.set(p.request.clientId, left);
+  else s.pendingPerClient.delete(p.request.clientId);
+  s.pendingBytes -= p.size;
+}
+
+/**
+ * Drops the pending requests of `clients` at or below their last executed request: they can never
+ * run (exactly-once), and one left behind would look unordered for ever — a request timeout, a view
+ * change, and the same again in the next view. It happens when a client's later request was ordered
+ * first (a view change reshuffles what the new primary receives).
+ */
+export function dropSuperseded(s: ReplicaState, clients: ReadonlySet<number>): void {
+  if (clients.size === 0) return;
+  for (const [key, p] of s.pending) {
+    const id = p.request.clientId;
+    if (clients.has(id) && p.request.requestSeq <= (s.clients.get(id) ?? 0)) dropPending(s, key);
+  }
 }
 
 export const ZERO32 = new Uint8Array(32);

@@ -23,6 +23,7 @@ export function complain(s: ReplicaState, reason: string): void {
   const set = complaintsFor(s, s.view);
   if (set.has(s.id)) return;
   set.add(s.id);
+  event(s, { event: 'complained', view: s.view, reason });
   const msg: Complaint = { type: 'Complaint', view: s.view };
   send(s, allReplicasBut(s, s.id), msg);
   checkComplaints(s, reason);
@@ -54,7 +55,9 @@ function checkComplaints(s: ReplicaState, reason: string): void {
 export function onProgressTimers(s: ReplicaState): void {
   if (s.active) {
     const oldest = oldestUnordered(s);
-    const stalledRequest = oldest !== undefined && s.now - Math.max(oldest.since, s.pipelineFullAt) > s.cfg.requestTimeoutMs;
+    const stalledRequest =
+      oldest !== undefined &&
+      (s.now - Math.max(oldest.since, s.pipelineFullAt) > s.cfg.requestTimeoutMs || s.now - oldest.since > s.cfg.orderingDeadlineMs);
     let stalledSlot = false;
     for (const slot of s.slots.values()) {
       if (slot.committed === null && slot.proposal !== null && s.now - slot.since > s.cfg.requestTimeoutMs) {
@@ -62,7 +65,10 @@ export function onProgressTimers(s: ReplicaState): void {
         break;
       }
     }
-    if (stalledRequest || stalledSlot) complain(s, stalledRequest ? 'request timeout' : 'slot timeout');
+    if (stalledRequest) {
+      const waited = s.now - oldest.since;
+      complain(s, waited > s.cfg.orderingDeadlineMs ? `request ${oldest.key} not ordered for ${waited} ms` : `request ${oldest.key} timed out`);
+    } else if (stalledSlot) complain(s, 'slot timeout');
   } else if (s.viewDeadline !== null && s.now >= s.viewDeadline) {
     // f + 1 peers (one honest at least) report working in this view: it did start, without this
     // replica (a restart, a slow machine). Its NewView comes with their next answer to our Status;
@@ -105,8 +111,13 @@ function viewChangeSlots(s: ReplicaState): ViewChangeSlot[] {
     const commit = slot.committed?.commit ?? null;
     const vote = slot.vote === null ? null : { view: slot.vote.view, digest: slot.vote.digest };
     if (commit === null && slot.prepared === null && vote === null) continue;
+    // A committed slot travels as its certificate alone: the digest is fixed, and a replica without
+    // the batch fetches it, checked against that digest, from a peer that executed it (catch-up).
+    // Carrying every committed batch above the stable checkpoint made ViewChanges of tens of MiB
+    // under load, and NewViews (three of them) larger than any frame a link carries: the view
+    // change could never complete.
     const batches = new Map<string, Batch>();
-    for (const d of [commit?.digest, slot.prepared?.digest, vote?.digest]) {
+    for (const d of commit === null ? [slot.prepared?.digest, vote?.digest] : []) {
       if (d === undefined) continue;
       const key = hexKey(d);
       const b = knownBatch(slot, key);
@@ -151,18 +162,26 @@ function viewChangeSeq(body: { readonly stable: { readonly seq: number } | null 
   return (body.stable?.seq ?? 0) + 1;
 }
 
-/** Signature, and every certificate inside: a ViewChange is evidence others will rely on. */
+/**
+ * Signature, and every certificate inside: a ViewChange is evidence others will rely on. What this
+ * replica already knows is not checked again: a certificate for a slot it has executed (entering
+ * the view skips those), or one naming the digest it holds committed (it can only confirm it).
+ * Each commit certificate costs a pairing, and a ViewChange may carry a whole window of them.
+ */
 function validViewChange(s: ReplicaState, vc: ViewChange): boolean {
   if (!isReplica(s, vc.replica)) return false;
   const { signature, type: _t, ...body } = vc;
   if (!s.crypto.verifyShare('consensus', vc.replica, viewChangeBytes(body), signature, viewChangeSeq(body))) return false;
-  if (vc.stable !== null && !verifyStable(s, vc.stable)) return false;
+  if (vc.stable !== null && !sameStable(s, vc.stable) && !verifyStable(s, vc.stable)) return false;
   const base = vc.stable?.seq ?? 0;
   let prev = base;
   for (const sl of vc.slots) {
     if (sl.seq <= prev || sl.seq > base + s.cfg.window) return false;
     prev = sl.seq;
-    if (sl.commit !== null && !verifyCommit(s, sl.seq, sl.commit)) return false;
+    if (sl.seq <= s.lastExecuted) continue;
+    const mine = s.slots.get(sl.seq)?.committed?.commit.digest;
+    const known = mine !== undefined && sl.commit !== null && hexKey(mine) === hexKey(sl.commit.digest);
+    if (sl.commit !== null && !known && !verifyCommit(s, sl.seq, sl.commit)) return false;
     if (
       sl.prepared !== null &&
       !s.crypto.verifyCertificate('consensus', commitShareBytes(sl.prepared.view, sl.seq, sl.prepared.digest), sl.prepared.cert, s.q.slow, sl.seq)
@@ -173,17 +192,44 @@ function validViewChange(s: ReplicaState, vc: ViewChange): boolean {
   return true;
 }
 
+/** The stable certificate this replica holds, if `cert` names the same checkpoint (no pairing needed). */
+function sameStable(s: ReplicaState, cert: CheckpointCertificate): boolean {
+  const mine = s.stableCert;
+  return mine !== null && mine.seq === cert.seq && hexKey(mine.summary.blockHash) === hexKey(cert.summary.blockHash) &&
+    hexKey(mine.summary.stateRoot) === hexKey(cert.summary.stateRoot) && hexKey(mine.summary.reservedDigest) === hexKey(cert.summary.reservedDigest);
+}
+
 export function onViewChange(s: ReplicaState, from: number, m: ViewChange): void {
   if (!isReplica(s, from) || m.replica !== from) return reject(s, from, 'bad-view-change', 'sender is not the signer');
   if (m.view < s.view || (m.view === s.view && s.active)) return;
+  // A repeat (ViewChanges are resent every status period until the view starts), or one for a view
+  // below the sender's latest: nothing new, and not worth a signature check.
+  if (heldViewOf(s, from) >= m.view) return;
   if (!validViewChange(s, m)) return reject(s, from, 'bad-view-change', `view ${m.view}`);
   recordViewChange(s, from, m);
 }
 
+/** The view of the ViewChange held from `replica` (−1: none). */
+function heldViewOf(s: ReplicaState, replica: number): number {
+  for (const [view, byReplica] of s.viewChanges) if (byReplica.has(replica)) return view;
+  return -1;
+}
+
+/**
+ * Keeps each replica's ViewChange for its highest view only: a replica never goes back to a view it
+ * left, so a lower one can no longer be part of a NewView, and what a peer can make this replica
+ * hold is one message however high it asks.
+ */
 function recordViewChange(s: ReplicaState, from: number, m: ViewChange): void {
+  for (const [view, byReplica] of s.viewChanges) {
+    if (!byReplica.has(from)) continue;
+    if (view >= m.view) return;
+    byReplica.delete(from);
+    if (byReplica.size === 0) s.viewChanges.delete(view);
+  }
   let byReplica = s.viewChanges.get(m.view);
   if (byReplica === undefined) s.viewChanges.set(m.view, (byReplica = new Map()));
-  if (!byReplica.has(from)) byReplica.set(from, m);
+  byReplica.set(from, m);
   // Leaving for a later view is a complaint against this one (its Complaint may have been lost).
   if (s.active && m.view > s.view && from !== s.id) {
     complaintsFor(s, s.view).add(from);
@@ -207,7 +253,8 @@ function recordViewChange(s: ReplicaState, from: number, m: ViewChange): void {
 // ---- NewView -------------------------------------------------------------------------------
 
 export type Selection =
-  | { readonly seq: number; readonly kind: 'committed'; readonly batch: Batch; readonly vc: ViewChangeSlot }
+  /** A committed slot; its batch is null when no ViewChange carried it (fetched by catch-up). */
+  | { readonly seq: number; readonly kind: 'committed'; readonly batch: Batch | null; readonly vc: ViewChangeSlot }
   | { readonly seq: number; readonly kind: 'propose'; readonly batch: Batch; readonly digest: Uint8Array };
 
 /**
@@ -248,8 +295,7 @@ function chooseSlot(s: ReplicaState, seq: number, entries: readonly ViewChangeSl
   for (const e of entries) for (const b of e.batches) content.set(hexKey(batchDigest(s, seq, b)), b);
   const withCommit = entries.find((e) => e.commit !== null);
   if (withCommit !== undefined) {
-    const batch = content.get(hexKey(withCommit.commit!.digest));
-    return batch === undefined ? null : { seq, kind: 'committed', batch, vc: withCommit };
+    return { seq, kind: 'committed', batch: content.get(hexKey(withCommit.commit!.digest)) ?? null, vc: withCommit };
   }
   let prepared: { view: number; digest: Uint8Array } | null = null;
   for (const e of entries) if (e.prepared !== null && (prepared === null || e.prepared.view > prepared.view)) prepared = e.prepared;
@@ -317,12 +363,14 @@ function enterView(s: ReplicaState, nv: NewView, sel: { stable: CheckpointCertif
   let top = s.lastStable;
   for (const e of sel.slots) {
     top = Math.max(top, e.seq);
-    for (const r of e.batch.requests) s.proposed.add(`${r.clientId}:${r.requestSeq}`);
-    s.lastProposedTimestamp = Math.max(s.lastProposedTimestamp, e.batch.timestamp);
+    const batch = e.batch ?? (e.seq > s.lastExecuted ? (s.slots.get(e.seq) ?? null) : null)?.committed?.batch ?? null;
+    for (const r of batch?.requests ?? []) s.proposed.add(`${r.clientId}:${r.requestSeq}`);
+    if (batch !== null) s.lastProposedTimestamp = Math.max(s.lastProposedTimestamp, batch.timestamp);
     if (e.seq <= s.lastExecuted || !inWindow(s, e.seq)) continue;
     const slot = slotOf(s, e.seq);
     if (slot.committed !== null) continue;
-    if (e.kind === 'committed') commitSlot(s, slot, e.vc.commit!, 'new-view', e.batch);
+    // A committed batch this replica lacks waits as a pending commit (its vote may hold it; else catch-up brings it).
+    if (e.kind === 'committed') commitSlot(s, slot, e.vc.commit!, 'new-view', e.batch ?? undefined);
     else acceptProposal(s, slot, nv.view, e.batch, e.digest);
   }
   s.nextSeq = Math.max(top, s.lastExecuted) + 1;

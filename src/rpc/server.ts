@@ -88,6 +88,11 @@ export class RpcServer {
     this.#rate = o.rateLimit === undefined || o.rateLimit.perSecond <= 0 ? null : new RateLimiter(o.rateLimit);
     const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.#onHttp(req, res);
     this.#http = o.tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.3' }, onRequest);
+    // Idle keep-alive connections stay open longer than clients keep theirs (undici 4 s, browsers
+    // and proxies up to 60 s): a server that closes first races a client reusing the connection,
+    // and the request in flight fails with "other side closed" (seen with Node's 5 s default).
+    this.#http.keepAliveTimeout = 65_000;
+    this.#http.headersTimeout = 66_000;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#limits.maxBodyBytes });
     this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
   }

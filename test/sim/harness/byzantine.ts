@@ -3,7 +3,7 @@
  * state machine sends, signing only with the replica's own keys (it has no others).
  */
 import type { ReplicaMessage } from '../../../src/codec/messages.ts';
-import { checkpointBytes, commitShareBytes } from '../../../src/codec/signing.ts';
+import { checkpointBytes, commitShareBytes, viewChangeBytes } from '../../../src/codec/signing.ts';
 import type { Behaviour, Sent, SimReplica } from './node.ts';
 import type { Prng } from './prng.ts';
 
@@ -106,6 +106,28 @@ export function replayer(prng: Prng, n: number): Behaviour {
   };
 }
 
+/**
+ * With every Status it sends, also asks every replica for a view far above the last one it asked
+ * for: properly signed ViewChanges (empty, over its stable checkpoint) for ever-higher views. One
+ * replica alone is never followed (f + 1 are needed); what this tests is that each costs its
+ * victims one signature check and one message held, however many and however high.
+ */
+export function viewChangeFlood(): Behaviour {
+  let asked = 0;
+  return {
+    name: 'view-change-flood',
+    onSend(node, s) {
+      const state = node.state;
+      if (s.message.type !== 'Status' || state === null) return keep(s);
+      asked = Math.max(asked, state.view) + 1_000;
+      const body = { view: asked, replica: node.id, stable: state.stableCert, slots: [] };
+      const signature = node.crypto.sign('consensus', viewChangeBytes(body), (body.stable?.seq ?? 0) + 1);
+      node.inject(s.to, { type: 'ViewChange', ...body, signature });
+      return keep(s);
+    },
+  };
+}
+
 export function byName(name: string, prng: Prng, n: number): Behaviour {
   switch (name) {
     case 'silent':
@@ -124,6 +146,8 @@ export function byName(name: string, prng: Prng, n: number): Behaviour {
       return corruptCheckpoint();
     case 'replayer':
       return replayer(prng, n);
+    case 'view-change-flood':
+      return viewChangeFlood();
     default:
       throw new Error(`unknown behaviour ${name}`);
   }

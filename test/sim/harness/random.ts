@@ -3,7 +3,7 @@
  * Byzantine replicas (decorated or twinned), crashes and restarts, partitions and one-way links
  * for a while; then the faults heal and every client's requests must commit.
  */
-import { BEHAVIOURS, byName } from './byzantine.ts';
+import { BEHAVIOURS, byName, viewChangeFlood } from './byzantine.ts';
 import type { Behaviour } from './node.ts';
 import { Prng } from './prng.ts';
 import { World } from './world.ts';
@@ -51,6 +51,22 @@ export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-
   // Half the scenarios run the key exchange too (its own draw, so the other draws stay as they were).
   const keyExchange = new Prng(seed ^ 0x4b455953).chance(0.5);
   if (keyExchange) notes.push('key exchange');
+  // Load faults (issue #14), each from a draw of its own: execution slower than the request timeout
+  // on some replicas (the primary among them, often), and a Byzantine replica that also floods
+  // ViewChanges for ever-higher views.
+  const load = new Prng(seed ^ 0x4c4f4144);
+  let executionMs: Record<number, number> | undefined;
+  if (load.chance(0.25)) {
+    executionMs = Object.fromEntries(ids.map((id) => [id, load.int(0, 300)]));
+    const slow = load.chance(0.5) ? 0 : load.pick(ids);
+    executionMs[slow] = load.int(800, 2_500);
+    notes.push(`slow execution r${slow}=${executionMs[slow]}ms`);
+  }
+  const flooder = Object.keys(byzantine).map(Number).find(() => load.chance(0.3));
+  if (flooder !== undefined) {
+    byzantine[flooder]!.push(viewChangeFlood());
+    notes.push(`r${flooder}+view-change-flood`);
+  }
   const w = new World({
     seed,
     f: shape.f,
@@ -62,6 +78,7 @@ export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-
     twins,
     clockSkew: Object.fromEntries(ids.map((id) => [id, p.int(-2_000, 2_000)])),
     consensus: { keyExchange },
+    ...(executionMs === undefined ? {} : { executionMs }),
     ...options,
   }).start();
 

@@ -44,8 +44,8 @@ export interface WorldOptions {
   plantedBug?: 'quorum-one-too-small';
   /** Production cryptography (BLS12-381, Ed25519) instead of keyed hashes. */
   realCrypto?: boolean;
-  /** How long each batch's execution takes, in simulated ms (default 0). */
-  executionMs?: number;
+  /** How long each batch's execution takes, in simulated ms (default 0): one figure, or per replica id. */
+  executionMs?: number | Readonly<Record<number, number>>;
 }
 
 export class World {
@@ -121,7 +121,7 @@ export class World {
         observer,
         clock: () => T0 + this.queue.now + skew,
         newKey: (epoch: number) => this.registry.newConsensusKey(id, epoch),
-        ...(o.executionMs === undefined ? {} : { executionMs: o.executionMs }),
+        ...(o.executionMs === undefined ? {} : { executionMs: typeof o.executionMs === 'number' ? o.executionMs : (o.executionMs[id] ?? 0) }),
       });
       if (o.plantedBug === 'quorum-one-too-small') {
         node.mutateState = (s) => {
