@@ -10,7 +10,7 @@ import { decodeMessage } from '../codec/message-codec.ts';
 import type { Message } from '../codec/messages.ts';
 import { quantityOf } from '../codec/read.ts';
 import { BulwarkError } from '../common/errors.ts';
-import { initHashes } from '../crypto/index.ts';
+import { initHashes, verifyNodeAuth } from '../crypto/index.ts';
 import { hexToBytes } from '../crypto/hex.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import { ChainReader } from '../execution/reader.ts';
@@ -336,6 +336,8 @@ export class ClientNode {
         checkpoints,
         checkpointQuorum: quorums.checkpoint,
         submitOperatorCommand: async (payload) => new TextDecoder().decode((await bft.submit(payload)).result),
+        verifyOperator: (command, signature) => verifyNodeAuth(network.operatorKey, command, signature),
+        operatorNonce: () => follower.operatorNonce(),
         links: () => transport.stats(),
         head: () => mirror.chain().head,
         nodeKeyEpoch: (kind, node, seq) => keyBook.recordAt(kind, node, seq)?.epoch ?? 0,

@@ -25,6 +25,8 @@ interface Report {
   readonly stable: number;
   /** This node's rotation targets (slot → epoch) in the replica's operator state. */
   readonly targets: ReadonlyMap<string, number>;
+  /** The last operator command nonce the replica executed. */
+  readonly operatorNonce: number;
 }
 
 export class NodeKeyFollower {
@@ -71,6 +73,11 @@ export class NodeKeyFollower {
     return { executed: reachedByFPlusOne(reports.map((r) => r.executed), this.#f), stable: reachedByFPlusOne(reports.map((r) => r.stable), this.#f) };
   }
 
+  /** The operator command nonce f + 1 replicas report executed (0 before any report): a command at or below it is a replay. */
+  operatorNonce(): number {
+    return reachedByFPlusOne([...this.#reports.values()].map((r) => r.operatorNonce), this.#f);
+  }
+
   /** This node's rotation targets that f + 1 replicas report. */
   targets(): Map<string, number> {
     const slots = new Set([...this.#reports.values()].flatMap((r) => [...r.targets.keys()]));
@@ -81,8 +88,10 @@ export class NodeKeyFollower {
   onMessage(from: number, m: Message): void {
     if (m.type !== 'NodeStatus' || from < 0 || from >= this.#n) return;
     let targets = new Map<string, number>();
+    let operatorNonce = 0;
     try {
       const operator = decodeOperatorState(m.operator);
+      operatorNonce = operator.nonce;
       targets = new Map([...operator.nodeTargets].filter(([slot]) => slot === slotName('auth', this.#self) || slot === slotName('tls', this.#self)));
     } catch {
       this.refused++;
@@ -94,6 +103,7 @@ export class NodeKeyFollower {
       executed: m.lastExecuted,
       stable: m.lastStable,
       targets,
+      operatorNonce,
     });
     this.#learn();
     this.onChange();

@@ -101,7 +101,7 @@ export function isOperatorPayload(payload: Uint8Array): boolean {
   return payload.length >= PAYLOAD_TAG.length && PAYLOAD_TAG.every((b, i) => payload[i] === b);
 }
 
-function decodeOperatorPayload(payload: Uint8Array): { command: RotateKeys; bytes: Uint8Array; signature: Uint8Array } {
+export function decodeOperatorPayload(payload: Uint8Array): { command: RotateKeys; bytes: Uint8Array; signature: Uint8Array } {
   const r = new Reader(payload);
   r.fixed(PAYLOAD_TAG.length, 'tag');
   const bytes = r.bytes(4096, 'command');

@@ -15,7 +15,7 @@ import { RPC_CODES, RpcError } from '../errors.ts';
 import { hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { blockRef, data, quantity, type Param } from '../params.ts';
-import { isOperatorPayload } from '../../consensus/operator.ts';
+import { decodeOperatorPayload, isOperatorPayload } from '../../consensus/operator.ts';
 import { invalidParams } from '../errors.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
 
@@ -36,6 +36,10 @@ export interface BftBackend {
   readonly checkpointQuorum: number;
   /** Submits an operator command (a client request carrying it); resolves to its result as the replicas executed it. */
   submitOperatorCommand(payload: Uint8Array): Promise<string>;
+  /** Whether `signature` over `command` is the operator's (its key is in network.json). */
+  verifyOperator(command: Uint8Array, signature: Uint8Array): boolean;
+  /** The last operator command nonce f + 1 replicas report executed, when known. */
+  operatorNonce?(): number;
   /** Link state per replica id. */
   links(): readonly { readonly peer: number; readonly connected: boolean }[];
   /** The epoch of a node's execution, authentication or TLS key in effect at `seq`, as this node knows the history. */
@@ -55,11 +59,25 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
   return new Map<string, MethodDef>([
     [
       'bft_submitOperatorCommand',
-      // A command signed with the operator's key (`bulwark keys rotate` makes one): this node only
-      // carries it; the replicas check the signature and execute it. The answer is their result,
-      // e.g. "rotation: replica 1 to consensus key epoch 2" or "refused: …".
+      // A command signed with the operator's key (`bulwark keys rotate` makes one). The replicas
+      // check it again and execute it; this node checks the signature and the nonce first, so
+      // that nobody without the operator's key gets anything ordered through here. The answer is
+      // the replicas' result, e.g. "rotation: replica 1 to consensus key epoch 2" or "refused: …".
       method([data(4096)], [], async ([payload]) => {
         if (!isOperatorPayload(payload)) throw invalidParams(0, 'not an operator command (bulwark keys rotate makes one)');
+        let command: ReturnType<typeof decodeOperatorPayload>;
+        try {
+          command = decodeOperatorPayload(payload);
+        } catch (err) {
+          throw invalidParams(0, `not a valid operator command (${err instanceof Error ? err.message : 'malformed'})`);
+        }
+        if (!b.verifyOperator(command.bytes, command.signature)) {
+          throw new RpcError(RPC_CODES.server, 'operator command refused: not signed with the operator key of network.json');
+        }
+        const last = b.operatorNonce?.() ?? 0;
+        if (command.command.nonce <= last) {
+          throw new RpcError(RPC_CODES.server, `operator command refused: nonce ${command.command.nonce} is not above the last one executed (${last})`);
+        }
         return b.submitOperatorCommand(payload);
       }),
     ],
