@@ -66,6 +66,9 @@ export class BftClient {
   /** Execution signatures already checked, per replica and batch. */
   readonly #verified = new Set<string>();
   invalidReplies = 0;
+  /** Requests failed because a later one of this client ran first (`#dropSuperseded`). */
+  superseded = 0;
+  #highestResolved = 0;
 
   constructor(o: BftClientOptions) {
     this.#o = o;
@@ -90,6 +93,7 @@ export class BftClient {
     }
     this.#learnPrimary(from, m.view);
     for (const e of m.entries) this.#vote(from, m, e);
+    this.#dropSuperseded(this.#highestResolved);
   }
 
   /** Orders `payload`; resolves once f + 1 replicas vouch for its result. */
@@ -170,6 +174,25 @@ export class BftClient {
     this.#pending.delete(e.requestSeq);
     for (const t of p.timers) clearTimeout(t);
     p.resolve({ requestSeq: e.requestSeq, seq: m.seq, summary: m.summary, result: e.result, replicas: [...voters] });
+    this.#highestResolved = Math.max(this.#highestResolved, e.requestSeq);
+  }
+
+  /**
+   * Replicas run a client's requests in request order only (exactly-once keeps the highest one
+   * executed): once `executed` ran, an earlier request still outstanding never will (a view change
+   * can have the new primary order a later request first). It fails now, retriably, instead of at
+   * its timeout a minute later; its caller submits its content again under a new number. (The f + 1
+   * replicas that answered `executed` answered, earlier on the same links, any batch before it
+   * that ran the earlier request; one in the same batch is in the same Reply, voted on first.)
+   */
+  #dropSuperseded(executed: number): void {
+    for (const [seq, p] of this.#pending) {
+      if (seq >= executed) continue;
+      this.#pending.delete(seq);
+      for (const t of p.timers) clearTimeout(t);
+      this.superseded++;
+      p.reject(new BulwarkError('CLIENT_SUPERSEDED', `request ${seq} was overtaken by request ${executed}, executed first; it will not run`, { requestSeq: seq }));
+    }
   }
 
   /** Fails every outstanding request (on shutdown). */

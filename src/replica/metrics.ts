@@ -21,6 +21,7 @@ export class ReplicaMetrics {
   readonly committed: Counter<'path'>;
   readonly viewChanges: Counter;
   readonly undecodable: Counter;
+  readonly notSent: Counter<'type'>;
 
   constructor(read: () => ReplicaGauges) {
     const registers = [this.registry];
@@ -29,6 +30,12 @@ export class ReplicaMetrics {
     this.committed = new Counter({ name: 'bulwark_consensus_committed_total', help: 'Sequence numbers committed, by path', labelNames: ['path'], registers });
     this.viewChanges = new Counter({ name: 'bulwark_consensus_view_changes_total', help: 'View changes started', registers });
     this.undecodable = new Counter({ name: 'bulwark_net_undecodable_frames_total', help: 'Frames that did not decode', registers });
+    this.notSent = new Counter({
+      name: 'bulwark_consensus_messages_not_sent_total',
+      help: 'Messages the transport refused for a peer (its queue full, or the frame too large), by type',
+      labelNames: ['type'],
+      registers,
+    });
     registerSnapshotGauges(this.registry, read, [
       ['bulwark_consensus_view', 'Current view', (g) => g.view],
       ['bulwark_consensus_view_active', '1 when the view is active, 0 during a view change', (g) => (g.active ? 1 : 0)],

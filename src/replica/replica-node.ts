@@ -35,6 +35,10 @@ import { serveMetrics } from '../common/metrics-server.ts';
 import { ReplicaMetrics } from './metrics.ts';
 import { ReadService } from './read-service.ts';
 
+/** Messages received and not yet stepped, at most (count and frame bytes). */
+const MAX_QUEUED_INPUTS = 100_000;
+const MAX_QUEUED_INPUT_BYTES = 256 << 20;
+
 export interface ReplicaNodeOptions {
   readonly dir: string;
   readonly passphrase?: string;
@@ -70,6 +74,9 @@ export class ReplicaNode {
   #ownRetryAt = 0;
   #server: Server | null = null;
   readonly #queue: Input[] = [];
+  /** Frame sizes of the queued messages from peers (`MAX_QUEUED_INPUT_BYTES`). */
+  readonly #sizes = new WeakMap<Input, number>();
+  #queuedMessageBytes = 0;
   #draining = false;
   #timer: NodeJS.Timeout | null = null;
   #timerAt = Infinity;
@@ -87,6 +94,7 @@ export class ReplicaNode {
   /** The newest block announcement sent, repeated to mirrors that ask for blocks (catch-up when idle). */
   #lastNotice: Uint8Array | null = null;
   readonly #sideWork = new Set<Promise<void>>();
+  #notSentLoggedAt = 0;
 
   private constructor(parts: {
     material: ReplicaMaterial;
@@ -248,7 +256,18 @@ export class ReplicaNode {
       this.#serveStatus(from, message.id);
       return;
     }
-    this.#enqueue({ kind: 'message', from, message, now: Date.now() });
+    if (this.#stopped) return;
+    // Received and not yet stepped: bounded. Past the bound a peer's message is dropped (and
+    // counted) rather than held: the protocol retransmits what matters, and a flood from one peer
+    // cannot grow this process without limit.
+    if (this.#queuedMessageBytes + frame.length > MAX_QUEUED_INPUT_BYTES || this.#queue.length >= MAX_QUEUED_INPUTS) {
+      this.#metrics.rejected.inc({ reason: 'input-queue-full' });
+      return;
+    }
+    this.#queuedMessageBytes += frame.length;
+    this.#queue.push({ kind: 'message', from, message, now: Date.now() });
+    this.#sizes.set(this.#queue[this.#queue.length - 1]!, frame.length);
+    if (!this.#draining) this.#idle = this.#drain();
   }
 
   /** Work done beside consensus (reads, block serving); `stop` waits for it before closing the store. */
@@ -345,6 +364,10 @@ export class ReplicaNode {
     try {
       while (this.#queue.length > 0 && !this.#stopped) {
         const inputs = this.#queue.splice(0);
+        for (const i of inputs) {
+          this.#queuedMessageBytes -= this.#sizes.get(i) ?? 0;
+          this.#sizes.delete(i);
+        }
         preverify(this.#state, inputs.flatMap((i) => (i.kind === 'message' ? [i.message] : [])));
         for (const input of inputs) {
           if (this.#stopped) break;
@@ -495,7 +518,18 @@ export class ReplicaNode {
       case 'send': {
         const frame = encodeMessage(o.message as Message);
         if (o.message.type === 'BlockNotice') this.#lastNotice = frame;
-        for (const to of o.to) this.#transport.send(to, frame);
+        let refused = 0;
+        for (const to of o.to) if (!this.#transport.send(to, frame)) refused++;
+        // A frame the transport would not take (its queue to a peer full, or larger than a frame
+        // may be) is lost for those peers: said, so that it is never silent.
+        if (refused > 0) {
+          this.#metrics.notSent.inc({ type: o.message.type }, refused);
+          const now = Date.now();
+          if (now - this.#notSentLoggedAt > 1_000) {
+            this.#notSentLoggedAt = now;
+            this.#log.warn({ type: o.message.type, bytes: frame.length, peers: refused }, 'message not sent: the transport refused it (queue full or frame too large)');
+          }
+        }
         return;
       }
       case 'execute':
