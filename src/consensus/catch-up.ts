@@ -47,6 +47,11 @@ export function onStatus(s: ReplicaState, from: number, m: Status): void {
     send(s, [from], msg);
   }
   if (m.helpFrom === s.id && m.lastExecuted < s.lastExecuted) {
+    // A chunk of committed batches (up to `catchUpChunk` MiB) per request, and at most one per peer
+    // per half status period: an honest replica asks once per chunk executed, and a Status costs
+    // its sender 30 bytes.
+    if (s.now - (s.servedAt.get(from) ?? -Infinity) < s.cfg.statusIntervalMs / 2) return reject(s, from, 'rate-limited', 'catch-up help');
+    s.servedAt.set(from, s.now);
     const toSeq = Math.min(s.lastExecuted, m.lastExecuted + s.cfg.catchUpChunk);
     s.out.push({ kind: 'serve', to: from, fromSeq: m.lastExecuted + 1, toSeq });
   }

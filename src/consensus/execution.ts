@@ -230,7 +230,15 @@ export function onCheckpoint(s: ReplicaState, from: number, m: Checkpoint): void
   if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
   if (m.seq % s.cfg.checkpointInterval !== 0 || m.seq <= s.lastStable) return;
   if (m.seq > s.lastStable + 4 * s.cfg.window) return reject(s, from, 'outside-window', `checkpoint ${m.seq}`);
+  // One checkpoint per replica and sequence number is held (at most 4 × window / K of them): a repeat
+  // is dropped before its signature is checked.
+  // One that failed its check marks its sender for that sequence number: links are authenticated,
+  // so the next one from it is no more likely to be good.
+  if (s.checkpoints.get(m.seq)?.has(from) === true || s.refusedCheckpoints.get(m.seq)?.has(from) === true) return;
   if (!s.crypto.verifyShare('checkpoint', from, checkpointBytes(m.seq, m.summary), m.signature, m.seq)) {
+    let refused = s.refusedCheckpoints.get(m.seq);
+    if (refused === undefined) s.refusedCheckpoints.set(m.seq, (refused = new Set()));
+    refused.add(from);
     return reject(s, from, 'bad-checkpoint', `seq ${m.seq}`);
   }
   recordCheckpoint(s, from, m);
@@ -273,6 +281,7 @@ export function adoptStable(s: ReplicaState, cert: CheckpointCertificate): void 
     s.slots.delete(seq);
   }
   for (const seq of s.checkpoints.keys()) if (seq <= cert.seq) s.checkpoints.delete(seq);
+  for (const seq of s.refusedCheckpoints.keys()) if (seq <= cert.seq) s.refusedCheckpoints.delete(seq);
   for (const seq of s.mySummaries.keys()) if (seq <= cert.seq) s.mySummaries.delete(seq);
   if (s.nextSeq <= cert.seq) s.nextSeq = cert.seq + 1;
   event(s, { event: 'checkpoint-stable', seq: cert.seq });

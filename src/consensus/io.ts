@@ -42,7 +42,8 @@ export type RejectReason =
   | 'bad-checkpoint'
   | 'bad-view-change'
   | 'bad-new-view'
-  | 'unexpected-message';
+  | 'unexpected-message'
+  | 'rate-limited';
 
 export type ConsensusEvent =
   | { readonly event: 'committed'; readonly seq: number; readonly view: number; readonly path: 'fast' | 'slow' | 'catch-up' | 'new-view' }

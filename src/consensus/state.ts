@@ -154,6 +154,8 @@ export interface ReplicaState {
   replies: Map<number, Reply>;
 
   checkpoints: Map<number, Map<number, Checkpoint>>;
+  /** Replicas whose checkpoint for a sequence number failed its check (not checked again). */
+  refusedCheckpoints: Map<number, Set<number>>;
   mySummaries: Map<number, ExecSummary>;
 
   complaints: Map<number, Set<number>>;
@@ -165,6 +167,8 @@ export interface ReplicaState {
   viewTimeout: number;
 
   peers: Map<number, Status>;
+  /** When this replica last served each peer committed batches (catch-up help is rate-limited). */
+  servedAt: Map<number, number>;
   helpFrom: number;
   helpSince: number;
   helpProgress: number;

@@ -95,6 +95,8 @@ export class ReplicaNode {
   #lastNotice: Uint8Array | null = null;
   readonly #sideWork = new Set<Promise<void>>();
   #notSentLoggedAt = 0;
+  /** Peers this replica is sending a chunk of committed batches to (catch-up help). */
+  readonly #serving = new Set<number>();
 
   private constructor(parts: {
     material: ReplicaMaterial;
@@ -540,9 +542,18 @@ export class ReplicaNode {
         this.#execution = this.#execute(o);
         return;
       case 'serve':
-        for (const b of await this.#store.committed(o.fromSeq, o.toSeq)) {
-          this.#transport.send(o.to, encodeMessage({ type: 'CommittedBatch', seq: b.seq, batch: b.batch, commit: b.commit }));
-        }
+        // Read and sent beside the loop (a chunk can be many MiB), one chunk per peer at a time.
+        if (this.#serving.has(o.to)) return;
+        this.#serving.add(o.to);
+        this.#beside(
+          this.#store
+            .committed(o.fromSeq, o.toSeq)
+            .then((batches) => {
+              for (const b of batches) this.#transport.send(o.to, encodeMessage({ type: 'CommittedBatch', seq: b.seq, batch: b.batch, commit: b.commit }));
+            })
+            .catch((err: unknown) => this.#log.error({ err, to: o.to, fromSeq: o.fromSeq }, 'cannot read committed batches for a peer catching up'))
+            .finally(() => this.#serving.delete(o.to)),
+        );
         return;
       case 'reject':
         this.#metrics.rejected.inc({ reason: o.reason });

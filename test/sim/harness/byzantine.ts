@@ -128,6 +128,27 @@ export function viewChangeFlood(): Behaviour {
   };
 }
 
+/**
+ * Asks every replica for catch-up help from the start of the ledger with every Status it sends,
+ * several times over, and repeats its checkpoints with broken signatures: cheap to send, and
+ * each once cost its victims a read of many batches or a signature check.
+ */
+export const helpAndCheckpointFlood: Behaviour = {
+  name: 'help-and-checkpoint-flood',
+  onSend(node, s) {
+    const m = s.message;
+    if (m.type === 'Status') {
+      for (const victim of s.to) for (let i = 0; i < 5; i++) node.inject([victim], { ...m, lastExecuted: 0, helpFrom: victim });
+      return [];
+    }
+    if (m.type === 'Checkpoint') {
+      for (let i = 0; i < 5; i++) node.inject(s.to, { ...m, signature: flip(m.signature) });
+      return keep(s);
+    }
+    return keep(s);
+  },
+};
+
 export function byName(name: string, prng: Prng, n: number): Behaviour {
   switch (name) {
     case 'silent':
@@ -148,6 +169,8 @@ export function byName(name: string, prng: Prng, n: number): Behaviour {
       return replayer(prng, n);
     case 'view-change-flood':
       return viewChangeFlood();
+    case 'help-and-checkpoint-flood':
+      return helpAndCheckpointFlood;
     default:
       throw new Error(`unknown behaviour ${name}`);
   }
@@ -163,5 +186,8 @@ export const BEHAVIOURS = [
   'corrupt-checkpoint',
   'replayer',
 ] as const;
+
+/** Load and flooding behaviours, drawn by the sweep on a draw of their own (random.ts). */
+export const FLOODS = ['view-change-flood', 'help-and-checkpoint-flood'] as const;
 
 export type { SimReplica };

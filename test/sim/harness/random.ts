@@ -3,7 +3,7 @@
  * Byzantine replicas (decorated or twinned), crashes and restarts, partitions and one-way links
  * for a while; then the faults heal and every client's requests must commit.
  */
-import { BEHAVIOURS, byName, viewChangeFlood } from './byzantine.ts';
+import { BEHAVIOURS, FLOODS, byName } from './byzantine.ts';
 import type { Behaviour } from './node.ts';
 import { Prng } from './prng.ts';
 import { World } from './world.ts';
@@ -64,8 +64,9 @@ export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-
   }
   const flooder = Object.keys(byzantine).map(Number).find(() => load.chance(0.3));
   if (flooder !== undefined) {
-    byzantine[flooder]!.push(viewChangeFlood());
-    notes.push(`r${flooder}+view-change-flood`);
+    const flood = load.pick(FLOODS);
+    byzantine[flooder]!.push(byName(flood, load, n));
+    notes.push(`r${flooder}+${flood}`);
   }
   const w = new World({
     seed,
