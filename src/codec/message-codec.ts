@@ -15,6 +15,7 @@ import {
   type ExecSummary,
   type Message,
   type MessageType,
+  type NewView,
   type PrepareCertificate,
   type ViewChange,
   type ViewChangeSlot,
@@ -64,6 +65,12 @@ const TAGS: Record<MessageType, number> = {
   NodeStatus: 22,
 };
 const TYPE_OF_TAG = new Map(Object.entries(TAGS).map(([type, tag]) => [tag, type as MessageType]));
+/**
+ * A NewView as written since #14: its ViewChanges with each distinct batch carried once, after
+ * them (the three or more ViewChanges of a NewView name mostly the same batches). Tag 11, the
+ * first layout (every ViewChange whole), is still read: write-ahead records hold it.
+ */
+const NEW_VIEW_SHARED_TAG = 23;
 const SIG_MAX = 128;
 const SIGNERS_MAX = 1024 / 8;
 
@@ -129,6 +136,42 @@ function writeViewChange(w: Writer, m: ViewChange): void {
   w.bytes(m.signature);
 }
 
+/**
+ * Each ViewChange as its signed body would be written, except that a slot's batches are indexes
+ * into one list of distinct batches (told apart by their bytes) written after the ViewChanges. The
+ * reader puts every batch back where it was, so each ViewChange is exactly the one its replica signed.
+ */
+function writeNewViewShared(w: Writer, m: NewView): void {
+  const index = new Map<string, number>();
+  const batches: Uint8Array[] = [];
+  const indexOf = (b: Batch): number => {
+    const bw = new Writer(256);
+    writeBatch(bw, b);
+    const bytes = bw.finish();
+    const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+    let i = index.get(key);
+    if (i === undefined) {
+      i = batches.length;
+      index.set(key, i);
+      batches.push(bytes);
+    }
+    return i;
+  };
+  w.u64(m.view).list(m.viewChanges, (w, vc) => {
+    w.u64(vc.view).u32(vc.replica);
+    optional(w, vc.stable, writeCheckpointCert);
+    w.list(vc.slots, (w, sl) => {
+      w.u64(sl.seq);
+      optional(w, sl.commit, writeCommitCert);
+      optional(w, sl.prepared, writePrepareCert);
+      optional(w, sl.vote, (w, v) => w.u64(v.view).fixed(v.digest, DIGEST_LENGTH));
+      w.list(sl.batches, (w, b) => w.u32(indexOf(b)));
+    });
+    w.bytes(vc.signature);
+  });
+  w.list(batches, (w, b) => w.raw(b));
+}
+
 function writeBody(w: Writer, m: Message): void {
   switch (m.type) {
     case 'PrePrepare':
@@ -160,7 +203,7 @@ function writeBody(w: Writer, m: Message): void {
       writeViewChange(w, m);
       return;
     case 'NewView':
-      w.u64(m.view).list(m.viewChanges, writeViewChange);
+      writeNewViewShared(w, m);
       return;
     case 'Status':
       w.u64(m.view).u8(m.viewActive ? 1 : 0).u64(m.lastStable).u64(m.lastExecuted).u32(m.helpFrom + 1);
@@ -238,7 +281,7 @@ function sizeHint(m: Message): number {
 
 export function encodeMessage(m: Message): Uint8Array {
   const w = new Writer(sizeHint(m));
-  w.u8(TAGS[m.type]);
+  w.u8(m.type === 'NewView' ? NEW_VIEW_SHARED_TAG : TAGS[m.type]);
   writeBody(w, m);
   return w.finish();
 }
@@ -304,6 +347,42 @@ function readSlot(r: Reader, l: CodecLimits): ViewChangeSlot {
   };
 }
 
+function readNewViewShared(r: Reader, l: CodecLimits): NewView {
+  const view = r.u64('view');
+  const pending = r.list(
+    l.maxReplicas,
+    (r) => ({
+      view: r.u64('view'),
+      replica: r.u32('replica'),
+      stable: readOptional(r, readCheckpointCert),
+      slots: r.list(
+        l.maxViewChangeSlots,
+        (r) => ({
+          seq: r.u64('seq'),
+          commit: readOptional(r, readCommitCert),
+          prepared: readOptional(r, readPrepareCert),
+          vote: readOptional(r, readVote),
+          batches: r.list(3, (r) => r.u32('batch index'), 'slot batches'),
+        }),
+        'view-change slots',
+      ),
+      signature: r.bytes(SIG_MAX, 'signature'),
+    }),
+    'view changes',
+  );
+  const batches = r.list(3 * l.maxViewChangeSlots, (r) => readBatch(r, l), 'new-view batches');
+  const at = (i: number): Batch => {
+    const b = batches[i];
+    if (b === undefined) throw codecError('CODEC_BAD_VALUE', `batch index ${i} beyond the ${batches.length} carried`, { index: i });
+    return b;
+  };
+  return {
+    type: 'NewView',
+    view,
+    viewChanges: pending.map((vc) => ({ type: 'ViewChange', ...vc, slots: vc.slots.map((sl) => ({ ...sl, batches: sl.batches.map(at) })) })),
+  };
+}
+
 function readViewChange(r: Reader, l: CodecLimits): ViewChange {
   return {
     type: 'ViewChange',
@@ -340,6 +419,7 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
         view: r.u64('view'),
         viewChanges: r.list(l.maxReplicas, (r) => readViewChange(r, l), 'view changes'),
       };
+
     case 'Status':
       return {
         type,
@@ -429,6 +509,11 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
 export function decodeMessage(bytes: Uint8Array, limits: CodecLimits = DEFAULT_CODEC_LIMITS): Message {
   const r = new Reader(bytes);
   const tag = r.u8('message tag');
+  if (tag === NEW_VIEW_SHARED_TAG) {
+    const m = readNewViewShared(r, limits);
+    r.end();
+    return m;
+  }
   const type = TYPE_OF_TAG.get(tag);
   if (type === undefined) throw codecError('CODEC_UNKNOWN_TYPE', `unknown message tag ${tag}`, { tag });
   const m = readBody(type, r, limits);

@@ -2,6 +2,7 @@
 // real network into, each as a scenario of its own. They run in the random sweep too (random.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ViewChange } from '../../src/codec/messages.ts';
 import { World } from './harness/world.ts';
 import { viewChangeFlood } from './harness/byzantine.ts';
 import { assertConverged, done, viewOf } from './harness/expect.ts';
@@ -44,11 +45,17 @@ test('a replica that dies during a view change: the n − f left complete one', 
   // dies in the middle of it, and the old primary comes back. Replicas 0, 2 and 3 — n − f — must
   // still reach a view whose primary is alive, and go on committing.
   const w = new World({ seed: 43, f: 1, clients: 3, requestsPerClient: 10 }).start();
+  const vcs: ViewChange[] = [];
+  w.replicas[2]!.behaviours.push({ name: 'recorder', onSend: (_n, s) => (s.message.type === 'ViewChange' && vcs.push(s.message), [s]) });
   w.run(500);
   for (const c of w.clients) c.add(10);
   w.isolate(0);
   w.run(2_500);
   assert.ok([1, 2, 3].some((id) => viewOf(w, id) >= 1), 'a view change started');
+  // Committed slots travel as certificates: the batches inside a ViewChange are those of slots
+  // still undecided (the committed ones made NewViews too large to send under load).
+  assert.ok(vcs.some((m) => m.slots.some((sl) => sl.commit !== null)), 'the ViewChanges name committed slots');
+  for (const m of vcs) for (const sl of m.slots) if (sl.commit !== null) assert.equal(sl.batches.length, 0, `slot ${sl.seq}`);
   w.crash(1);
   w.heal();
   for (const c of w.clients) c.add(4);

@@ -134,3 +134,36 @@ test('random and mutated bytes never throw anything but CODEC errors', () => {
     }
   }
 });
+
+test('a NewView carries each distinct batch once, and its ViewChanges come back exactly as signed', () => {
+  const big = { timestamp: 1_800_000_001, requests: Array.from({ length: 20 }, (_, i) => ({ ...request, requestSeq: 100 + i, payload: new Uint8Array(10_000).fill(i) })) };
+  const other = { ...big, timestamp: 1_800_000_002 };
+  const slot = (seq: number) => ({ seq, commit: null, prepared: { view: 2, digest: d(5), cert }, vote: { view: 3, digest: d(6) }, batches: [big, other] });
+  const vcs = [0, 1, 2].map((replica) => ({ ...vc, replica, slots: [slot(151), { ...slot(152), batches: [other] }] }));
+  const nv: Message = { type: 'NewView', view: 4, viewChanges: vcs };
+  const bytes = encodeMessage(nv);
+  // Two distinct batches of ~200 KB once each, instead of nine copies.
+  assert.ok(bytes.length < 2.2 * 200_000 + 10_000, `${bytes.length} bytes`);
+  const back = decodeMessage(bytes);
+  assert.deepEqual(back, nv);
+  // Each ViewChange encodes to the same bytes as before its trip (so its signature still verifies).
+  for (const [i, v] of (back as typeof nv & { type: 'NewView' }).viewChanges.entries()) assert.deepEqual(encodeMessage(v), encodeMessage(vcs[i]!));
+});
+
+test('a NewView in the first layout (every ViewChange whole, tag 11) is still read', () => {
+  const nv = { type: 'NewView' as const, view: 3, viewChanges: [vc] };
+  const vcBytes = encodeMessage(vc).subarray(1);
+  const view = new Uint8Array(8);
+  new DataView(view.buffer).setBigUint64(0, 3n);
+  const count = new Uint8Array(4);
+  new DataView(count.buffer).setUint32(0, 1);
+  const old = new Uint8Array(Buffer.concat([Buffer.from([11]), view, count, vcBytes]));
+  assert.deepEqual(decodeMessage(old), nv);
+});
+
+test('a NewView naming a batch it does not carry is refused', () => {
+  const bytes = encodeMessage({ type: 'NewView', view: 4, viewChanges: [vc] });
+  // The one batch list at the end holds one batch: cut it to zero.
+  const cut = Buffer.from(bytes.subarray(0, bytes.length - encodeMessage({ type: 'PrePrepare', view: 0, seq: 0, batch }).length + 17 - 4));
+  assert.throws(() => decodeMessage(Buffer.concat([cut, Buffer.from([0, 0, 0, 0])])), (e: unknown) => isBulwarkError(e));
+});
