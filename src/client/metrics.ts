@@ -42,7 +42,7 @@ export class ClientMetrics {
     });
     this.rpcRefused = new Counter({
       name: 'bulwark_rpc_refused_total',
-      help: 'JSON-RPC requests or calls refused by the endpoint, by reason (auth_missing, auth_invalid, method_not_allowed, cors_origin, rate_limit, body_size, batch_size)',
+      help: 'JSON-RPC requests or calls refused by the endpoint, by reason (auth_missing, auth_invalid, method_not_allowed, cors_origin, rate_limit, body_size, batch_size, ws_connections, ws_slow_reader)',
       labelNames: ['reason'],
       registers,
     });

@@ -16,6 +16,8 @@ export interface CallContext {
   readonly transport: 'http' | 'ws';
   /** The WebSocket connection the call came on, which notifications go back over. */
   readonly connection?: Connection;
+  /** Who is calling, for per-caller limits: `token <name>` with bearer tokens, else `address <remote address>`. */
+  readonly caller?: string;
 }
 
 /** A WebSocket connection as subscriptions see it. */

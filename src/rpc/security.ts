@@ -21,7 +21,16 @@ export const SECURITY_CODES = {
 } as const;
 
 /** Why a request was refused; the label of `bulwark_rpc_refused_total`. */
-export type RefusalReason = 'auth_missing' | 'auth_invalid' | 'method_not_allowed' | 'cors_origin' | 'rate_limit' | 'body_size' | 'batch_size';
+export type RefusalReason =
+  | 'auth_missing'
+  | 'auth_invalid'
+  | 'method_not_allowed'
+  | 'cors_origin'
+  | 'rate_limit'
+  | 'body_size'
+  | 'batch_size'
+  | 'ws_connections'
+  | 'ws_slow_reader';
 
 // ---------------------------------------------------------------------------------------------
 // Bearer tokens

@@ -35,9 +35,30 @@ import {
 export interface RpcLimits {
   readonly maxBodyBytes: number;
   readonly maxBatch: number;
+  /** Open WebSocket connections at once (0: unlimited); beyond it an upgrade is HTTP 503. */
+  readonly maxWsConnections: number;
+  /** Open WebSocket connections from one remote address (0: unlimited). */
+  readonly maxWsConnectionsPerAddress: number;
+  /**
+   * Bytes a WebSocket connection may have waiting to be sent (answers and notifications its
+   * reader has not taken yet); beyond it the connection is closed (1008) rather than let the
+   * node's memory grow with a slow reader.
+   */
+  readonly maxWsBufferedBytes: number;
 }
 
-export const DEFAULT_RPC_LIMITS: RpcLimits = { maxBodyBytes: 5 << 20, maxBatch: 1_000 };
+export const DEFAULT_RPC_LIMITS: RpcLimits = {
+  maxBodyBytes: 5 << 20,
+  maxBatch: 1_000,
+  maxWsConnections: 1_000,
+  maxWsConnectionsPerAddress: 100,
+  maxWsBufferedBytes: 16 << 20,
+};
+
+/** The WebSocket close code for a reader too slow to keep up (1008, policy violation). */
+export const WS_CLOSE_SLOW_READER = 1008;
+/** How long a slow reader's connection may take to close before it is cut (its buffers freed). */
+const SLOW_READER_CLOSE_MS = 2_000;
 
 export interface RpcServerOptions {
   readonly methods: ReadonlyMap<string, MethodDef>;
@@ -79,6 +100,11 @@ export class RpcServer {
   readonly #rate: RateLimiter | null;
   /** Refusals and failures by JSON-RPC error code. */
   readonly errors = new Map<number, number>();
+  /** Open WebSocket connections, by remote address. */
+  readonly #wsByAddress = new Map<string, number>();
+  #wsOpen = 0;
+  /** WebSocket connections closed because their reader fell too far behind. */
+  slowReadersClosed = 0;
 
   private constructor(o: RpcServerOptions) {
     this.#o = o;
@@ -212,24 +238,54 @@ export class RpcServer {
       }
       grant = a.grant;
     }
+    const full = this.#wsFull(remote);
+    if (full !== null) {
+      reject('503 Service Unavailable', this.#refuse('ws_connections', remote, new RpcError(SECURITY_CODES.limitExceeded, full)));
+      return;
+    }
+    // The upgrade completes synchronously (no verifyClient), so the count cannot be overtaken.
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws, { remote, grant }));
   }
 
+  /** Why one more WebSocket connection from `remote` is refused, or null. */
+  #wsFull(remote: string): string | null {
+    const { maxWsConnections: total, maxWsConnectionsPerAddress: perAddress } = this.#limits;
+    if (total > 0 && this.#wsOpen >= total) return `too many WebSocket connections: at most ${total} (--rpc-ws-max-connections)`;
+    if (perAddress > 0 && (this.#wsByAddress.get(remote) ?? 0) >= perAddress) {
+      return `too many WebSocket connections from ${remote}: at most ${perAddress} per address (--rpc-ws-max-per-address)`;
+    }
+    return null;
+  }
+
+  /** Open WebSocket connections (for tests and metrics). */
+  get wsConnections(): number {
+    return this.#wsOpen;
+  }
+
   #onSocket(ws: WebSocket, caller: Caller): void {
+    this.#wsOpen++;
+    this.#wsByAddress.set(caller.remote, (this.#wsByAddress.get(caller.remote) ?? 0) + 1);
     const closing: (() => void)[] = [];
+    const send = (text: string) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount + text.length > this.#limits.maxWsBufferedBytes) return this.#closeSlowReader(ws, caller.remote);
+      ws.send(text);
+    };
     const connection: Connection = {
-      push: (message) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
-      },
+      push: (message) => send(JSON.stringify(message)),
       onClose: (fn) => void closing.push(fn),
     };
     ws.on('message', (raw, isBinary) => {
       const text = isBinary ? '' : raw.toString();
       void this.#handle(text, { transport: 'ws', connection }, caller).then(({ out }) => {
-        if (out !== null && ws.readyState === ws.OPEN) ws.send(out);
+        if (out !== null) send(out);
       });
     });
     ws.on('close', () => {
+      this.#wsOpen--;
+      const left = (this.#wsByAddress.get(caller.remote) ?? 1) - 1;
+      if (left > 0) this.#wsByAddress.set(caller.remote, left);
+      else this.#wsByAddress.delete(caller.remote);
       for (const fn of closing.splice(0)) fn();
     });
     ws.on('error', (err: Error & { code?: string }) => {
@@ -240,6 +296,19 @@ export class RpcServer {
       }
       ws.terminate();
     });
+  }
+
+  /**
+   * A reader that does not take what it is sent would make the node hold it all: it is told why
+   * (close 1008) and, if the close cannot get through its backlog in time, cut off.
+   */
+  #closeSlowReader(ws: WebSocket, remote: string): void {
+    const limit = this.#limits.maxWsBufferedBytes;
+    this.slowReadersClosed++;
+    this.#count(RPC_CODES.limitExceeded);
+    this.#o.onRefused?.('ws_slow_reader', remote, `WebSocket reader too slow: more than ${limit} bytes waiting to be sent; connection closed`);
+    ws.close(WS_CLOSE_SLOW_READER, `slow reader: over ${limit} bytes buffered (--rpc-ws-max-buffered)`);
+    setTimeout(() => ws.terminate(), SLOW_READER_CLOSE_MS).unref();
   }
 
   #rateRefusal(remote: string, calls: number): Response {
@@ -306,7 +375,9 @@ export class RpcServer {
       response = this.#error((id ?? null) as Id, new RpcError(RPC_CODES.methodNotFound, `the method ${r.method} does not exist/is not available`));
     } else {
       try {
-        response = { jsonrpc: '2.0', id: (id ?? null) as Id, result: await def.call(r.params, ctx) };
+        // Per-caller limits (filters) count by token when there are tokens, else by address.
+        const who = this.#auth === null ? `address ${caller.remote}` : `token ${caller.grant.name}`;
+        response = { jsonrpc: '2.0', id: (id ?? null) as Id, result: await def.call(r.params, { ...ctx, caller: who }) };
       } catch (err) {
         if (!(err instanceof RpcError)) this.#o.onInternalError?.(r.method, err);
         response = this.#error((id ?? null) as Id, err instanceof RpcError ? err : new RpcError(RPC_CODES.internal, 'internal error'));

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { ClientNode, type ClientNodeOptions } from '../../client/client-node.ts';
 import { BulwarkError } from '../../common/errors.ts';
 import { parseRpcAuthConfig } from '../../rpc/security.ts';
+import type { RpcLimits } from '../../rpc/server.ts';
 import type { PoolLimits } from '../../client/txpool.ts';
 import type { CliIo } from '../io.ts';
 import { addNodeOptions, readPassphrase } from '../passphrase.ts';
@@ -31,6 +32,9 @@ interface ClientFlags {
   rpcRateBurst?: number;
   rpcMaxBody?: number;
   rpcMaxBatch?: number;
+  rpcWsMaxConnections?: number;
+  rpcWsMaxPerAddress?: number;
+  rpcWsMaxBuffered?: number;
   localState: boolean;
   txpoolAccountPending?: number;
   txpoolGlobalPending?: number;
@@ -81,9 +85,13 @@ export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost'
   if (flags.rpcRateLimit !== undefined && flags.rpcRateLimit > 0) {
     out.rateLimit = flags.rpcRateBurst === undefined ? { perSecond: flags.rpcRateLimit } : { perSecond: flags.rpcRateLimit, burst: flags.rpcRateBurst };
   }
-  if (flags.rpcMaxBody !== undefined || flags.rpcMaxBatch !== undefined) {
-    out.limits = { ...(flags.rpcMaxBody === undefined ? {} : { maxBodyBytes: flags.rpcMaxBody }), ...(flags.rpcMaxBatch === undefined ? {} : { maxBatch: flags.rpcMaxBatch }) };
-  }
+  const limits: { -readonly [K in keyof RpcLimits]?: RpcLimits[K] } = {};
+  if (flags.rpcMaxBody !== undefined) limits.maxBodyBytes = flags.rpcMaxBody;
+  if (flags.rpcMaxBatch !== undefined) limits.maxBatch = flags.rpcMaxBatch;
+  if (flags.rpcWsMaxConnections !== undefined) limits.maxWsConnections = flags.rpcWsMaxConnections;
+  if (flags.rpcWsMaxPerAddress !== undefined) limits.maxWsConnectionsPerAddress = flags.rpcWsMaxPerAddress;
+  if (flags.rpcWsMaxBuffered !== undefined) limits.maxWsBufferedBytes = flags.rpcWsMaxBuffered;
+  if (Object.keys(limits).length > 0) out.limits = limits;
   return out;
 }
 
@@ -111,6 +119,9 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(new Option('--rpc-rate-burst <n>', 'calls a client may make at once after a quiet spell (default: the rate)').argParser(integer(1)))
     .addOption(new Option('--rpc-max-body <bytes>', 'largest HTTP body or WebSocket message (default 5242880)').argParser(integer(1)))
     .addOption(new Option('--rpc-max-batch <n>', 'most calls in one batch (default 1000)').argParser(integer(1)))
+    .addOption(new Option('--rpc-ws-max-connections <n>', 'open WebSocket connections at once (default 1000; 0: unlimited)').argParser(integer(0)))
+    .addOption(new Option('--rpc-ws-max-per-address <n>', 'open WebSocket connections from one client address (default 100; 0: unlimited)').argParser(integer(0)))
+    .addOption(new Option('--rpc-ws-max-buffered <bytes>', 'bytes a WebSocket connection may have waiting for its reader before it is closed (default 16777216)').argParser(integer(1)))
     .addOption(new Option('--txpool-account-pending <n>', 'pending transactions (ready or being ordered) one sender may have (default 1024)').argParser(integer(1)))
     .addOption(new Option('--txpool-global-pending <n>', 'pending transactions in the pool (default 5120, go-ethereum GlobalSlots)').argParser(integer(1)))
     .addOption(new Option('--txpool-account-slots <n>', 'pending transactions each sender keeps when the pool is full (default 16, go-ethereum AccountSlots)').argParser(integer(0)))
