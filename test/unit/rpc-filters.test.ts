@@ -67,3 +67,23 @@ test('block, log and pending-transaction filters report what is new at each poll
   assert.equal(registry.size, 1, 'the log filter expired, the block filter was polled');
   await assert.rejects(call('eth_getFilterChanges', [logs]), (e) => e instanceof RpcError && /filter not found/.test(e.message));
 });
+
+test('each caller holds at most its share of the filters; the refusal names the limit; uninstalled and expired ones free it', async () => {
+  const ex = await Executor.open({ kv: new MemoryStore(), config: testConfig() });
+  let now = 1_000_000;
+  const registry = new FilterRegistry({ reader: new ChainReader(ex), head: () => ex.head }, () => now, { maxPerCaller: 3 });
+  const methods = registry.methods();
+  const as = (caller: string) => (name: string, params: unknown[] = []) => methods.get(name)!.call(params, { transport: 'http', caller });
+  const hog = as('address 10.0.0.9');
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push((await hog('eth_newBlockFilter')) as string);
+  await assert.rejects(hog('eth_newPendingTransactionFilter'), (e) => e instanceof RpcError && e.code === -32005 && e.message === 'too many filters for address 10.0.0.9 (at most 3 per caller, --rpc-max-filters-per-caller)');
+  // Anyone else still gets theirs; a token counts as one caller wherever it calls from.
+  assert.match((await as('token ops')('eth_newFilter', [{}])) as string, /^0x/);
+  assert.equal(await hog('eth_uninstallFilter', [ids[0]]), true);
+  assert.match((await hog('eth_newBlockFilter')) as string, /^0x/);
+  now += FILTER_TIMEOUT_MS + 1;
+  registry.expire();
+  assert.equal(registry.size, 0);
+  for (let i = 0; i < 3; i++) await hog('eth_newBlockFilter');
+});

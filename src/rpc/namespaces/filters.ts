@@ -3,12 +3,14 @@
  * `eth_newPendingTransactionFilter`, polled with `eth_getFilterChanges` (what is new since the last
  * poll), `eth_getFilterLogs` (everything a log filter matches now) and removed with
  * `eth_uninstallFilter` — or on their own after `FILTER_TIMEOUT_MS` without a poll. Filters belong
- * to the node, not to a connection (HTTP clients poll over fresh connections); ids are random.
+ * to the node, not to a connection (HTTP clients poll over fresh connections); ids are random. Each
+ * caller (its token with bearer tokens, else its address) may hold at most `maxPerCaller` of the
+ * node's `MAX_FILTERS`, so no one caller can take them all.
  */
 import { randomBytes } from 'node:crypto';
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { hexD } from '../format.ts';
-import { method, type MethodDef } from '../method.ts';
+import { method, type CallContext, type MethodDef } from '../method.ts';
 import type { Param } from '../params.ts';
 import { MAX_LOG_RANGE } from '../../execution/reader.ts';
 import { filterQuery, formatLog, queryLogs, type EthLogsBackend, type FilterQuery } from './eth-logs.ts';
@@ -17,13 +19,18 @@ import { filterQuery, formatLog, queryLogs, type EthLogsBackend, type FilterQuer
 export const FILTER_TIMEOUT_MS = 5 * 60_000;
 /** Filters the node keeps at once; creating one more is refused. */
 export const MAX_FILTERS = 10_000;
+/** Filters one caller may hold at once, by default. */
+export const MAX_FILTERS_PER_CALLER = 1_000;
 /** Pending transaction hashes a filter holds between polls; the oldest give way. */
 const MAX_PENDING_PER_FILTER = 10_000;
 
-type Filter =
+type FilterBody =
   | { kind: 'logs'; query: FilterQuery; next: bigint; polledAt: number }
   | { kind: 'blocks'; next: bigint; polledAt: number }
   | { kind: 'pending'; hashes: string[]; polledAt: number };
+
+/** A filter and the caller holding it. */
+type Filter = FilterBody & { readonly owner: string };
 
 const filterId: Param<string> = (v, i) => {
   if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{1,64}$/.test(v)) throw invalidParams(i, 'expected a filter id');
@@ -32,12 +39,16 @@ const filterId: Param<string> = (v, i) => {
 
 export class FilterRegistry {
   readonly #filters = new Map<string, Filter>();
+  /** Filters held, by caller. */
+  readonly #owned = new Map<string, number>();
   readonly #b: EthLogsBackend;
   readonly #now: () => number;
+  readonly #maxPerCaller: number;
 
-  constructor(b: EthLogsBackend, now: () => number = Date.now) {
+  constructor(b: EthLogsBackend, now: () => number = Date.now, o: { readonly maxPerCaller?: number } = {}) {
     this.#b = b;
     this.#now = now;
+    this.#maxPerCaller = o.maxPerCaller ?? MAX_FILTERS_PER_CALLER;
   }
 
   get size(): number {
@@ -56,21 +67,37 @@ export class FilterRegistry {
   /** Removes filters nobody polled for `FILTER_TIMEOUT_MS`. */
   expire(): void {
     const now = this.#now();
-    for (const [id, f] of this.#filters) if (now - f.polledAt > FILTER_TIMEOUT_MS) this.#filters.delete(id);
+    for (const [id, f] of this.#filters) if (now - f.polledAt > FILTER_TIMEOUT_MS) this.#remove(id);
   }
 
-  #add(f: Filter): string {
+  #add(f: FilterBody, ctx: CallContext): string {
     this.expire();
+    const owner = ctx.caller ?? 'local';
+    const held = this.#owned.get(owner) ?? 0;
+    if (held >= this.#maxPerCaller) {
+      throw new RpcError(RPC_CODES.limitExceeded, `too many filters for ${owner} (at most ${this.#maxPerCaller} per caller, --rpc-max-filters-per-caller)`);
+    }
     if (this.#filters.size >= MAX_FILTERS) throw new RpcError(RPC_CODES.limitExceeded, `too many filters (at most ${MAX_FILTERS})`);
     const id = `0x${randomBytes(16).toString('hex')}`;
-    this.#filters.set(id, f);
+    this.#filters.set(id, { ...f, owner });
+    this.#owned.set(owner, held + 1);
     return id;
+  }
+
+  #remove(id: string): boolean {
+    const f = this.#filters.get(id);
+    if (f === undefined) return false;
+    this.#filters.delete(id);
+    const left = (this.#owned.get(f.owner) ?? 1) - 1;
+    if (left > 0) this.#owned.set(f.owner, left);
+    else this.#owned.delete(f.owner);
+    return true;
   }
 
   #get(id: string): Filter {
     const f = this.#filters.get(id);
     if (f === undefined || this.#now() - f.polledAt > FILTER_TIMEOUT_MS) {
-      this.#filters.delete(id);
+      this.#remove(id);
       throw new RpcError(RPC_CODES.server, 'filter not found');
     }
     f.polledAt = this.#now();
@@ -85,14 +112,14 @@ export class FilterRegistry {
     return new Map<string, MethodDef>([
       [
         'eth_newFilter',
-        method([filterQuery], [], ([query]) => {
+        method([filterQuery], [], ([query], ctx) => {
           if (query.blockHash !== undefined) throw invalidParams(0, 'a filter cannot name a block hash');
-          return this.#add({ kind: 'logs', query, next: this.#head() + 1n, polledAt: this.#now() });
+          return this.#add({ kind: 'logs', query, next: this.#head() + 1n, polledAt: this.#now() }, ctx);
         }),
       ],
-      ['eth_newBlockFilter', method([], [], () => this.#add({ kind: 'blocks', next: this.#head() + 1n, polledAt: this.#now() }))],
-      ['eth_newPendingTransactionFilter', method([], [], () => this.#add({ kind: 'pending', hashes: [], polledAt: this.#now() }))],
-      ['eth_uninstallFilter', method([filterId], [], ([id]) => this.#filters.delete(id))],
+      ['eth_newBlockFilter', method([], [], (_a, ctx) => this.#add({ kind: 'blocks', next: this.#head() + 1n, polledAt: this.#now() }, ctx))],
+      ['eth_newPendingTransactionFilter', method([], [], (_a, ctx) => this.#add({ kind: 'pending', hashes: [], polledAt: this.#now() }, ctx))],
+      ['eth_uninstallFilter', method([filterId], [], ([id]) => this.#remove(id))],
       ['eth_getFilterChanges', method([filterId], [], ([id]) => this.#changes(this.#get(id)))],
       [
         'eth_getFilterLogs',
