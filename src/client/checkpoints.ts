@@ -9,6 +9,7 @@
  * consensus (`consensus/keys.ts`), learnt from their status answers — a record is taken when f + 1
  * replicas report it identically (so at least one honest one) and its proof of possession verifies.
  */
+import { RetryingWriter } from './retrying-writer.ts';
 import { Reader, Writer } from '../codec/binary.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { readCheckpointCert, writeCheckpointCert } from '../codec/message-codec.ts';
@@ -36,13 +37,21 @@ export class CheckpointKeeper {
   readonly #quorum: number;
   readonly #store: Repository<bigint, Uint8Array>;
   readonly #keyTable: Repository<Uint8Array, Uint8Array>;
-  readonly #kv: KvStore;
+  /** Records kept for restarts: a failed write (a full disk) is reported and tried again, not thrown. */
+  readonly #writer: RetryingWriter;
+  /** A write of a kept record failed (it is tried again). */
+  onStoreError: (err: unknown) => void = () => undefined;
+
+  /** Writes of kept records that failed (each tried again). */
+  get storeFailures(): number {
+    return this.#writer.failures;
+  }
   #latest: CheckpointCertificate | null = null;
   /** Certificates that did not verify. */
   invalid = 0;
 
   private constructor(kv: KvStore, keys: readonly BlsPublicKey[], f: number, quorum: number, store: Repository<bigint, Uint8Array>) {
-    this.#kv = kv;
+    this.#writer = new RetryingWriter(kv, (err) => this.onStoreError(err));
     this.#keyTable = createRepository(kv, 'keyTable', bytesCodec, bytesCodec);
     this.#book = new KeyBook(keys.map((key) => ({ publicKey: blsPublicKeyToBytes(key), proofOfPossession: new Uint8Array(), key })));
     this.#f = f;
@@ -94,7 +103,7 @@ export class CheckpointKeeper {
       return;
     }
     this.#latest = cert;
-    void this.#kv.write([this.#store.putOp(BigInt(cert.seq), encode(cert))]);
+    this.#writer.write([this.#store.putOp(BigInt(cert.seq), encode(cert))]);
   }
 
   #learnKeys(from: number, keys: readonly Uint8Array[]): void {
@@ -116,7 +125,7 @@ export class CheckpointKeeper {
         return 'drop';
       }
       // Kept with the checkpoints, so the key history survives a restart and `verify-ledger` can use it.
-      void this.#kv.write([this.#keyTable.putOp(keyRecordId(record), encodeKeyRecord(record))]);
+      this.#writer.write([this.#keyTable.putOp(keyRecordId(record), encodeKeyRecord(record))]);
       return 'taken';
     });
   }

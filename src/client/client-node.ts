@@ -71,6 +71,8 @@ export interface ClientNodeOptions {
   readonly localState?: boolean;
   /** The transaction pool's limits (go-ethereum's legacypool defaults, `txpool-limits.ts`). */
   readonly txpool?: Partial<PoolLimits>;
+  /** Polling filters one caller (token, else address) may hold (default `MAX_FILTERS_PER_CALLER`). */
+  readonly maxFiltersPerCaller?: number;
 }
 
 const VERSION = 'bulwark/0.1.0';
@@ -108,12 +110,16 @@ export class ClientNode {
       throw new BulwarkError('CLIENT_WRONG_DIRECTORY', `${o.dir} holds a ${material.role}'s keys, not a client node's`, { dir: o.dir });
     }
     const log = o.logger.child({ client: material.id });
+    /** A write to the node's store failed (a full disk): logged with its code; the writer tries again. */
+    const storeFailed = (what: string) => (err: unknown) =>
+      log.error({ err, code: (err as { code?: string }).code, storageCode: (err as { details?: { storageCode?: string } }).details?.storageCode }, `${what} could not be written; trying again`);
     const network = material.network;
     const kv = await openRocksStore(join(o.dir, 'data'));
     // The keys that rotate (execution, authentication, TLS): the network file's, then the records
     // learnt from the replicas (kept across restarts).
     const keyBook = nodeKeyBookFor(network);
     const follower = await NodeKeyFollower.open(kv, keyBook, { self: material.id, n: network.replicas.length, f: network.f });
+    follower.onStoreError = storeFailed('a node key record');
     const executionKeys = executionKeysOf(keyBook, network.replicas.length);
     // Known rotations are taken as done at start (their old private keys may be gone); the
     // previous TLS certificates stay pinned until f + 1 replicas report a stable checkpoint past the switch.
@@ -179,6 +185,8 @@ export class ClientNode {
       executionKeys,
       f: network.f,
       onBlock: (n) => stored.block?.(n),
+      onStoreError: storeFailed('mirror: certified blocks (reads go on from what is stored; nothing more is fetched meanwhile)'),
+      onError: (err) => log.error({ err }, 'mirror: a message could not be processed'),
     });
     const local = o.localState === false ? null : await openLocalState(join(o.dir, 'state'), network.chainConfig, mirror, log);
     const replicaReads = new ReadClient({ send, clientId: material.id, executionKeys, f: network.f });
@@ -189,6 +197,7 @@ export class ClientNode {
     const statuses = new NodeStatusClient({ send, clientId: material.id, executionKeys });
     const quorums = quorumsOf(network);
     const checkpoints = await CheckpointKeeper.open(kv, network.replicas.map((r) => r.bootstrapKey), network.f, quorums.checkpoint);
+    checkpoints.onStoreError = storeFailed('a stable checkpoint or consensus key record');
     transport.onFrame((from, frame) => {
       let m: Message;
       try {
@@ -254,6 +263,13 @@ export class ClientNode {
         poolEvicted: pool.evicted,
         headBlock: Number(mirror.head.number),
         mirrorRejected: mirror.rejected,
+        mirrorNoticesRefused: mirror.noticesRefused,
+        storeWriteFailures: {
+          mirror: mirror.storeFailures,
+          local_state: local?.state.storeFailures ?? 0,
+          records: follower.storeFailures + checkpoints.storeFailures,
+          request_numbers: requestSeqs.failures,
+        },
         invalidReadReplies: replicaReads.invalidReplies,
         keyRecordsRefused: follower.refused,
         localStateHead: local === null ? -1 : Number(local.state.head),
@@ -278,7 +294,7 @@ export class ClientNode {
       },
     });
     const reader = new ChainReader(mirror.chain());
-    const filters = new FilterRegistry({ reader, head: () => mirror.chain().head });
+    const filters = new FilterRegistry({ reader, head: () => mirror.chain().head }, Date.now, { maxPerCaller: o.maxFiltersPerCaller });
     const subscriptions = new SubscriptionHub(reader);
     stored.block = (n) => {
       local?.state.follow(n);

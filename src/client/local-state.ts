@@ -38,6 +38,8 @@ export interface LocalStateOptions {
 
 /** How far behind the block asked for the follower may be for a read still to wait for it. */
 const WAIT_AHEAD = 64n;
+/** After a failed write (a full disk), how long before the block is executed again. */
+const STORE_RETRY_MS = 1_000;
 
 export class LocalState {
   readonly executor: Executor;
@@ -52,6 +54,9 @@ export class LocalState {
   /** Reads answered here and reads sent on to the replicas (the follower being behind or stopped). */
   localReads = 0;
   forwardedReads = 0;
+  /** Blocks that could not be written (a full disk): each is executed again after `STORE_RETRY_MS`. */
+  storeFailures = 0;
+  #retry: NodeJS.Timeout | null = null;
 
   private constructor(o: LocalStateOptions, executor: Executor) {
     this.#o = o;
@@ -78,7 +83,7 @@ export class LocalState {
   /** The mirror holds blocks up to `number`: execute up to there. */
   follow(number: bigint): void {
     if (number > this.#target) this.#target = number;
-    if (!this.#running && this.#diverged === null && !this.#closed) void this.#run();
+    if (!this.#running && this.#retry === null && this.#diverged === null && !this.#closed) void this.#run();
   }
 
   async #run(): Promise<void> {
@@ -93,6 +98,7 @@ export class LocalState {
         for (const w of this.#waiters.splice(0)) w();
       }
     } catch (err) {
+      if (isBulwarkError(err, 'STORAGE_IO')) return this.#storeFailed(err);
       this.#diverged = isBulwarkError(err) ? err : new BulwarkError('EXEC_FAILED', `local execution failed: ${String(err)}`);
       this.#o.log.error(
         { err, code: this.#diverged.code, head: Number(this.head) },
@@ -146,8 +152,23 @@ export class LocalState {
     return { ...answers[0]!, blockHash };
   }
 
+  /**
+   * A block could not be written (the executor has gone back to its head, nothing half-written):
+   * not a divergence. Reads go to the replicas meanwhile, and the block is executed again later.
+   */
+  #storeFailed(err: BulwarkError): void {
+    this.storeFailures++;
+    this.#o.log.error({ err, code: err.code, head: Number(this.head) }, `local state: block ${this.head + 1n} could not be written; trying again in ${STORE_RETRY_MS} ms, state reads go to the replicas meanwhile`);
+    for (const w of this.#waiters.splice(0)) w();
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      this.follow(this.#target);
+    }, STORE_RETRY_MS);
+  }
+
   close(): void {
     this.#closed = true;
+    if (this.#retry !== null) clearTimeout(this.#retry);
     for (const w of this.#waiters.splice(0)) w();
   }
 

@@ -12,6 +12,10 @@ export interface ClientGauges {
   readonly poolQueued: number;
   /** Transactions the pool dropped without ordering them, by why (`EvictionReason`). */
   readonly poolEvicted: Readonly<Record<string, number>>;
+  /** Block notices the mirror refused: beyond its window above the head or a replica's share, or a second hash for a number. */
+  readonly mirrorNoticesRefused: number;
+  /** Writes to the node's stores that failed (a full disk), by store: each is tried again. */
+  readonly storeWriteFailures: Readonly<Record<'mirror' | 'local_state' | 'records' | 'request_numbers', number>>;
   readonly headBlock: number;
   readonly mirrorRejected: number;
   readonly invalidReadReplies: number;
@@ -52,6 +56,7 @@ export class ClientMetrics {
       ['bulwark_txpool_queued', 'Transactions waiting behind a nonce gap', (g) => g.poolQueued],
       ['bulwark_chain_block_number', "The verified mirror's head block", (g) => g.headBlock],
       ['bulwark_mirror_rejected', 'Block notices or block data the mirror refused', (g) => g.mirrorRejected],
+      ['bulwark_mirror_notices_refused', 'Block notices refused: beyond head + 1,024, beyond the 16 latest numbers per replica, or a second hash for a number', (g) => g.mirrorNoticesRefused],
       ['bulwark_reads_invalid_replies', 'Read answers with a bad signature or shape', (g) => g.invalidReadReplies],
       ['bulwark_key_records_refused', 'Key records or operator states reported by f + 1 replicas that did not decode or verify', (g) => g.keyRecordsRefused],
       ['bulwark_local_state_block_number', 'The last certified block this node executed itself (-1: no local state)', (g) => g.localStateHead],
@@ -60,6 +65,15 @@ export class ClientMetrics {
       ['bulwark_reads_forwarded_total', 'State reads sent to the replicas because the local state had not reached the block or had stopped', (g) => g.forwardedReads],
     ]);
     registerPeerGauges(this.registry, () => read().peers);
+    new Gauge({
+      name: 'bulwark_store_write_failures_total',
+      help: 'Writes to the client node\'s stores that failed (e.g. a full disk), by store (mirror, local_state, records, request_numbers); each is tried again',
+      labelNames: ['store'],
+      registers,
+      collect() {
+        for (const [store, n] of Object.entries(read().storeWriteFailures)) this.set({ store }, n);
+      },
+    });
     new Gauge({
       name: 'bulwark_txpool_evicted_total',
       help: 'Transactions the pool dropped without ordering them, by reason (lifetime, account_queue, global_queue, global_pending)',

@@ -34,9 +34,30 @@ export interface MirrorOptions {
   /** How long a replica may take to answer before the next one is asked. */
   readonly fetchTimeoutMs?: number;
   readonly onBlock?: (number: bigint) => void;
+  /**
+   * Blocks could not be written (a full disk): a `MIRROR_STORE_FAILED` error naming the blocks and
+   * the storage code. Nothing is lost: the blocks stay in hand and the write is tried again after
+   * `storeRetryMs`, and the mirror fetches no more meanwhile; reads go on from what is stored.
+   */
+  readonly onStoreError?: (err: BulwarkError) => void;
+  readonly storeRetryMs?: number;
+  /** Anything else that failed while processing a message (a bug): reported, the mirror goes on. */
+  readonly onError?: (err: unknown) => void;
 }
 
 const CHUNK = 64;
+/**
+ * Notices are kept only for blocks at most this far above the head: a replica cannot make the
+ * mirror hold notices for blocks that will not exist for a long time (a Byzantine one announces
+ * any number it likes).
+ */
+export const NOTICE_WINDOW = 1_024n;
+/**
+ * Not-yet-certified block numbers each replica may have a notice held for: its latest ones. An
+ * honest replica's notices are certified as fast as f + 1 others agree, and a block that lost its
+ * notices is still stored as the ancestor of a later certified one.
+ */
+export const NOTICES_PER_REPLICA = 16;
 
 /** One replica's signed notice of a block: together, f + 1 of them are the block's certificate. */
 export interface CertificateEntry {
@@ -68,6 +89,8 @@ export class LedgerMirror {
   readonly #blockHashes: BlockHashSource;
   /** block number → block hash (hex) → the valid notices announcing it, by replica */
   readonly #notices = new Map<bigint, Map<string, Map<number, BlockNotice>>>();
+  /** replica → block number → the hash (hex) it announced there: one notice per replica and number. */
+  readonly #announced = new Map<number, Map<bigint, string>>();
   /** Certified blocks above the head: their hash and the f + 1 notices that certify it. */
   readonly #certified = new Map<bigint, { hash: Uint8Array; notices: CertificateEntry[] }>();
   readonly #certificates: Repository<bigint, Uint8Array>;
@@ -79,6 +102,12 @@ export class LedgerMirror {
   /** Callers of `nextBlock` waiting for the head to move. */
   #waiters: (() => void)[] = [];
   rejected = 0;
+  /** Writes of certified blocks that failed (each tried again later). */
+  storeFailures = 0;
+  /** Set while the last write failed: no more is fetched until a retry succeeds. */
+  #storeRetry: NodeJS.Timeout | null = null;
+  /** Notices refused: beyond the window, beyond a replica's share, or a second hash for a number (also in `rejected`). */
+  noticesRefused = 0;
 
   private constructor(o: MirrorOptions, executor: Executor) {
     this.#o = o;
@@ -134,7 +163,7 @@ export class LedgerMirror {
 
   /** Asks for blocks above what the mirror holds (start-up, reconnect, or a periodic check on an idle network). */
   poke(source = this.#source): void {
-    if (this.#fetching !== null) return;
+    if (this.#fetching !== null || this.#storeRetry !== null) return;
     const last = this.#pending[this.#pending.length - 1];
     this.#fetch(source, last === undefined ? this.#head.number + 1n : last.number + 1n);
   }
@@ -142,7 +171,7 @@ export class LedgerMirror {
   onMessage(from: number, m: Message): void {
     if (from < 0 || from >= this.#n) return;
     if (m.type === 'BlockNotice') this.#onNotice(from, m);
-    else if (m.type === 'BlockData') this.#busy = this.#busy.then(() => this.#onData(from, m));
+    else if (m.type === 'BlockData') this.#enqueue(() => this.#onData(from, m));
   }
 
   /** Resolves when everything received so far has been processed (for tests and shutdown). */
@@ -150,14 +179,28 @@ export class LedgerMirror {
     return this.#busy;
   }
 
+  /** Notices held for blocks not yet certified (bounded by the replicas' shares). */
+  get noticesHeld(): number {
+    let n = 0;
+    for (const byHash of this.#notices.values()) for (const who of byHash.values()) n += who.size;
+    return n;
+  }
+
+  #refuseNotice(): void {
+    this.noticesRefused++;
+    this.rejected++;
+  }
+
   #onNotice(from: number, m: BlockNotice): void {
     const number = BigInt(m.summary.blockNumber);
     if (number <= this.#head.number || this.#certified.has(number)) return;
+    if (number > this.#head.number + NOTICE_WINDOW) return this.#refuseNotice();
     if (!this.#keys.verify(from, replyBytes(m.seq, m.summary, m.resultsRoot), m.signature, m.seq)) {
       this.rejected++;
       return;
     }
     const key = Buffer.from(m.summary.blockHash).toString('hex');
+    if (!this.#admitNotice(from, number, key)) return this.#refuseNotice();
     let byHash = this.#notices.get(number);
     if (byHash === undefined) this.#notices.set(number, (byHash = new Map()));
     let who = byHash.get(key);
@@ -171,11 +214,51 @@ export class LedgerMirror {
       return;
     }
     this.#certified.set(number, { hash: m.summary.blockHash, notices: [...who].map(([replica, notice]) => ({ replica, notice })) });
-    this.#notices.delete(number);
+    this.#forgetNotices((n) => n === number);
     if (!this.#pending.some((p) => p.number === number)) return this.poke();
-    this.#busy = this.#busy.then(async () => {
+    this.#enqueue(async () => {
       if (!(await this.#storePending())) this.poke();
     });
+  }
+
+  /**
+   * Whether replica `from`'s notice of `hash` at `number` may be held: one hash per replica and
+   * number (a second one is refused: a replica does not make two blocks at one height), and at most
+   * `NOTICES_PER_REPLICA` numbers per replica, its highest (its lowest gives way to a higher one).
+   */
+  #admitNotice(from: number, number: bigint, hash: string): boolean {
+    let mine = this.#announced.get(from);
+    if (mine === undefined) this.#announced.set(from, (mine = new Map()));
+    const before = mine.get(number);
+    if (before !== undefined) return before === hash;
+    if (mine.size >= NOTICES_PER_REPLICA) {
+      const lowest = [...mine.keys()].reduce((a, b) => (b < a ? b : a));
+      if (number < lowest) return false;
+      this.#dropNotice(from, lowest, mine.get(lowest)!);
+      mine.delete(lowest);
+      this.noticesRefused++;
+    }
+    mine.set(number, hash);
+    return true;
+  }
+
+  #dropNotice(from: number, number: bigint, hash: string): void {
+    const byHash = this.#notices.get(number);
+    const who = byHash?.get(hash);
+    who?.delete(from);
+    if (who?.size === 0) byHash!.delete(hash);
+    if (byHash?.size === 0) this.#notices.delete(number);
+  }
+
+  /** Drops held notices for the block numbers `gone` names (certified, or at or below the head). */
+  #forgetNotices(gone: (n: bigint) => boolean): void {
+    for (const n of this.#notices.keys()) if (gone(n)) this.#notices.delete(n);
+    for (const mine of this.#announced.values()) for (const n of mine.keys()) if (gone(n)) mine.delete(n);
+  }
+
+  /** Runs `work` after everything queued before it; a failure is reported and does not stop what follows. */
+  #enqueue(work: () => Promise<void>): void {
+    this.#busy = this.#busy.then(work).catch((err: unknown) => this.#o.onError?.(err));
   }
 
   #fetch(to: number, fromNumber: bigint): void {
@@ -245,15 +328,39 @@ export class LedgerMirror {
       const certOps = cert === undefined ? [] : [this.#certificates.putOp(v.block.header.number, encodeCertificate(cert.notices))];
       return [...this.blocks.putBlockOps(v.block, v.receipts, v.rawTxs), ...certOps];
     });
-    await this.#kv.write(ops, { sync: true });
     const last = verified[verified.length - 1]!.block;
+    try {
+      await this.#kv.write(ops, { sync: true });
+    } catch (cause) {
+      this.#storeFailed(cause, verified[0]!.block.header.number, last.header.number);
+      return { ok: true };
+    }
     this.#head = { number: last.header.number, hash: last.hash() };
     this.#headBlock = last;
     for (const n of this.#certified.keys()) if (n <= this.#head.number) this.#certified.delete(n);
+    this.#forgetNotices((n) => n <= this.#head.number);
     this.#pending = this.#pending.slice(top + 1);
     for (const v of verified) this.#o.onBlock?.(v.block.header.number);
     for (const w of this.#waiters.splice(0)) w();
     return { ok: true };
+  }
+
+  /** A write failed: reported with its storage code; the same run is stored again after a while. */
+  #storeFailed(cause: unknown, from: bigint, to: bigint): void {
+    this.storeFailures++;
+    const storageCode = (cause as { code?: unknown }).code;
+    const why = cause instanceof Error ? cause.message : String(cause);
+    const err = new BulwarkError('MIRROR_STORE_FAILED', `the mirror could not store blocks ${from}..${to}: ${why}`, { storageCode, from: Number(from), to: Number(to) }, { cause });
+    this.#o.onStoreError?.(err);
+    if (this.#storeRetry !== null) return;
+    this.#storeRetry = setTimeout(() => {
+      this.#storeRetry = null;
+      this.#enqueue(async () => {
+        await this.#storePending();
+        // Fetching resumes unless the write failed again.
+        this.poke();
+      });
+    }, this.#o.storeRetryMs ?? 1_000);
   }
 
   /**
@@ -269,5 +376,6 @@ export class LedgerMirror {
   close(): void {
     if (this.#fetching !== null) clearTimeout(this.#fetching.timer);
     this.#fetching = null;
+    if (this.#storeRetry !== null) clearTimeout(this.#storeRetry);
   }
 }

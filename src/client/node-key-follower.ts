@@ -10,6 +10,7 @@
  * checks block certificates against the keys in effect then. The position (executed and stable
  * sequence numbers) and this node's rotation targets are likewise what f + 1 replicas report.
  */
+import { RetryingWriter } from './retrying-writer.ts';
 import type { Message } from '../codec/messages.ts';
 import { decodeNodeKeyRecord, encodeNodeKeyRecord, nodeKeyRecordId, slotName, type NodeKeyBook, type NodeKeyRecord } from '../consensus/node-keys.ts';
 import { decodeOperatorState } from '../consensus/operator.ts';
@@ -31,7 +32,15 @@ interface Report {
 
 export class NodeKeyFollower {
   readonly book: NodeKeyBook<NodeAuthPublicKey>;
-  readonly #kv: KvStore;
+  /** Records kept for restarts: a failed write (a full disk) is reported and tried again, not thrown. */
+  readonly #writer: RetryingWriter;
+  /** A write of a kept record failed (it is tried again). */
+  onStoreError: (err: unknown) => void = () => undefined;
+
+  /** Writes of kept records that failed (each tried again). */
+  get storeFailures(): number {
+    return this.#writer.failures;
+  }
   readonly #table: Repository<Uint8Array, Uint8Array>;
   readonly #self: number;
   readonly #n: number;
@@ -42,7 +51,7 @@ export class NodeKeyFollower {
   refused = 0;
 
   private constructor(kv: KvStore, book: NodeKeyBook<NodeAuthPublicKey>, self: number, n: number, f: number) {
-    this.#kv = kv;
+    this.#writer = new RetryingWriter(kv, (err) => this.onStoreError(err));
     this.book = book;
     this.#table = createRepository(kv, 'nodeKeyTable', bytesCodec, bytesCodec);
     this.#self = self;
@@ -128,7 +137,7 @@ export class NodeKeyFollower {
           this.refused++;
           return 'drop';
         }
-        void this.#kv.write([this.#table.putOp(nodeKeyRecordId(record), encodeNodeKeyRecord(record))]);
+        this.#writer.write([this.#table.putOp(nodeKeyRecordId(record), encodeNodeKeyRecord(record))]);
         return 'taken';
       },
     );

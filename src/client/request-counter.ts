@@ -33,6 +33,8 @@ export class RequestCounter {
   #writing = false;
   /** Numbers handed out beyond the durable reservation (its write kept failing). */
   overrun = 0;
+  /** Reservations that could not be written. */
+  failures = 0;
 
   private constructor(repo: Repository<string, bigint>, next: number, o: RequestCounterOptions) {
     this.#kv = o.kv;
@@ -80,7 +82,10 @@ export class RequestCounter {
     if (this.#writing || this.#reserved - this.#next > this.#block / 2) return;
     this.#writing = true;
     this.#reserve(this.#next + this.#block)
-      .catch((err: unknown) => this.#onError(err))
+      .catch((err: unknown) => {
+        this.failures++;
+        this.#onError(err);
+      })
       .finally(() => (this.#writing = false));
   }
 

@@ -12,6 +12,8 @@ import { initHashes } from '../../src/crypto/hash.ts';
 import { hexToBytes } from '../../src/crypto/hex.ts';
 import { Executor } from '../../src/execution/executor.ts';
 import { MemoryStore } from '../../src/storage/memory.ts';
+import type { BatchOp } from '../../src/storage/index.ts';
+import { storageError } from '../../src/storage/errors.ts';
 import { addressOf, signTx, testConfig, testKey } from '../helpers/chain.ts';
 
 await initHashes();
@@ -71,4 +73,26 @@ test('a block that does not execute to its certified hash stops it, and nothing 
   // What it did verify (genesis) it still answers; nothing above: those reads go to the replicas.
   assert.equal((await local.read({ kind: 'balance', address: hexToBytes(SINK) }, 0n))?.ok, true);
   assert.equal(await local.read({ kind: 'balance', address: hexToBytes(SINK) }, 1n), undefined);
+});
+
+test('disk full: a block that cannot be written is not a divergence; reads go to the replicas, and it is executed again once there is room', async () => {
+  const replica = await replicaChain(3);
+  const kv = new (class extends MemoryStore {
+    full = false;
+    override async write(ops: readonly BatchOp[], options?: { readonly sync?: boolean }): Promise<void> {
+      if (this.full) throw storageError('STORAGE_IO', 'write failed on database at /state: IO error: No space left on device');
+      return super.write(ops, options);
+    }
+  })();
+  const local = await LocalState.open({ kv, config: testConfig(), blocks: replica.blocks, log, waitMs: 50 });
+  kv.full = true;
+  local.follow(3n);
+  await until(() => local.storeFailures >= 1);
+  assert.equal(local.diverged, null);
+  assert.equal(local.head, 0n);
+  assert.equal(await local.read({ kind: 'balance', address: hexToBytes(SINK) }, 1n), undefined, 'sent on to the replicas');
+  kv.full = false;
+  await until(() => local.head === 3n);
+  assert.equal(local.executor.head.hash().toString(), replica.head.hash().toString());
+  local.close();
 });

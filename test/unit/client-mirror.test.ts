@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RLP } from '@ethereumjs/rlp';
-import { LedgerMirror } from '../../src/client/mirror.ts';
+import { LedgerMirror, NOTICES_PER_REPLICA } from '../../src/client/mirror.ts';
 import { decodeMessage } from '../../src/codec/message-codec.ts';
 import type { BlockNotice, Message } from '../../src/codec/messages.ts';
 import { replyBytes } from '../../src/codec/signing.ts';
@@ -14,7 +14,9 @@ import { Executor } from '../../src/execution/executor.ts';
 import { encodeReceipts } from '../../src/ledger/receipt.ts';
 import { MemoryStore } from '../../src/storage/memory.ts';
 import { ChainReader } from '../../src/execution/reader.ts';
-import { isBulwarkError } from '../../src/common/errors.ts';
+import { isBulwarkError, type BulwarkError } from '../../src/common/errors.ts';
+import type { BatchOp, KvStore } from '../../src/storage/index.ts';
+import { storageError } from '../../src/storage/errors.ts';
 import { createAddressFromString } from '@ethereumjs/util';
 import { addressOf, signTx, testConfig, testKey } from '../helpers/chain.ts';
 
@@ -119,4 +121,107 @@ test('a mirror that holds blocks (and no state) reopens at its head; the first n
   assert.equal(mirror.head.number, 1n);
   assert.ok(Buffer.from(mirror.head.hash).equals(Buffer.from(block1.block.hash())));
   mirror.close();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input (issue 15)
+
+/** A chain of `count` one-transfer blocks, as the replicas would make it. */
+async function chainOf(count: number): Promise<ExecutionResult[]> {
+  const ex = await Executor.open({ kv: new MemoryStore(), config });
+  const out: ExecutionResult[] = [];
+  for (let i = 0; i < count; i++) {
+    const tx = signTx(ex.common, testKey(0), { nonce: BigInt(i), to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
+    out.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
+  }
+  return out;
+}
+
+/** A mirror whose replicas serve `chain`. */
+async function mirrorOf(chain: ExecutionResult[], kv: KvStore, extra: Partial<Parameters<typeof LedgerMirror.open>[0]> = {}): Promise<LedgerMirror> {
+  const mirror: LedgerMirror = await LedgerMirror.open({
+    kv,
+    config,
+    executionKeys: keys.map((k) => k.publicKey),
+    f: 1,
+    fetchTimeoutMs: 50,
+    send: (to, frame) => {
+      const m = decodeMessage(frame) as Extract<Message, { type: 'BlockRequest' }>;
+      const blocks = chain.slice(m.fromNumber - 1, m.toNumber).map(partsOf);
+      setImmediate(() => mirror.onMessage(to, { type: 'BlockData', blocks }));
+    },
+    ...extra,
+  });
+  return mirror;
+}
+
+/** A notice for a block that does not exist, properly signed by `replica`. */
+function forged(replica: number, number: number, salt: number): BlockNotice {
+  const summary = { blockNumber: number, blockHash: new Uint8Array(32).fill(salt & 0xff).map((b, i) => (i < 4 ? (salt >> (8 * i)) & 0xff : b)), stateRoot: new Uint8Array(32), reservedDigest: new Uint8Array(32) };
+  const resultsRoot = new Uint8Array(32);
+  return { type: 'BlockNotice', seq: number, summary, resultsRoot, signature: signNodeAuth(keys[replica]!.privateKey, replyBytes(number, summary, resultsRoot)) };
+}
+
+test('a Byzantine replica cannot grow the notices held: a window above the head, one hash per number, its latest few numbers', async () => {
+  const chain = await chainOf(2);
+  const mirror = await mirrorOf(chain, new MemoryStore());
+  // 20,000 validly signed notices for far-future blocks, and many hashes for the next ones.
+  for (let i = 0; i < 10_000; i++) mirror.onMessage(3, forged(3, 2_000 + i, i));
+  assert.equal(mirror.noticesHeld, 0, 'beyond head + 1,024: refused');
+  assert.equal(mirror.noticesRefused, 10_000);
+  for (let i = 0; i < 10_000; i++) mirror.onMessage(3, forged(3, 3 + (i % 1_000), i));
+  assert.ok(mirror.noticesHeld <= NOTICES_PER_REPLICA, `${mirror.noticesHeld} held`);
+  assert.ok(mirror.rejected >= 10_000);
+  // The honest replicas' notices still certify the real blocks, which are stored.
+  for (const r of [0, 1, 2]) for (const [i, b] of chain.entries()) mirror.onMessage(r, notice(r, i + 1, b));
+  for (let i = 0; i < 100 && mirror.head.number < 2n; i++) await mirror.nextBlock(20);
+  assert.equal(mirror.head.number, 2n);
+  assert.ok(mirror.noticesHeld <= NOTICES_PER_REPLICA, 'what is at or below the head is forgotten');
+  mirror.close();
+});
+
+/** The memory store whose writes fail like a full disk while `full` is set. */
+class FullDisk extends MemoryStore {
+  full = false;
+  override async write(ops: readonly BatchOp[], options?: { readonly sync?: boolean }): Promise<void> {
+    if (this.full) throw storageError('STORAGE_IO', 'write failed on database at /data: IO error: No space left on device', { location: '/data' });
+    return super.write(ops, options);
+  }
+}
+
+test('disk full: a failed write is a named error with its storage code, counted; reads go on; the write is retried and nothing is lost', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const chain = await chainOf(3);
+    const kv = new FullDisk();
+    const errors: BulwarkError[] = [];
+    const mirror = await mirrorOf(chain, kv, { storeRetryMs: 30, onStoreError: (e) => errors.push(e) });
+    for (const r of [0, 1]) mirror.onMessage(r, notice(r, 1, chain[0]!));
+    for (let i = 0; i < 100 && mirror.head.number < 1n; i++) await mirror.nextBlock(20);
+    assert.equal(mirror.head.number, 1n);
+    kv.full = true;
+    for (const r of [0, 1]) for (const i of [1, 2]) mirror.onMessage(r, notice(r, i + 1, chain[i]!));
+    for (let i = 0; i < 50 && errors.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(errors.length >= 3, 'tried again, and again');
+    assert.equal(errors[0]!.code, 'MIRROR_STORE_FAILED');
+    assert.equal(errors[0]!.details.storageCode, 'STORAGE_IO');
+    assert.match(errors[0]!.message, /^the mirror could not store blocks 2\.\.3: .*No space left on device/);
+    assert.equal(mirror.storeFailures, errors.length);
+    assert.equal(mirror.head.number, 1n);
+    // Reads are answered from what is stored.
+    const reader = new ChainReader(mirror.chain());
+    assert.equal((await reader.block('latest')).header.number, 1n);
+    kv.full = false;
+    for (let i = 0; i < 100 && mirror.head.number < 3n; i++) await mirror.nextBlock(20);
+    assert.equal(mirror.head.number, 3n, 'stored once the disk has room');
+    assert.deepEqual(await mirror.blocks.receipts(chain[2]!.block.hash()), chain[2]!.receipts);
+    assert.equal((await mirror.certificate(3n))?.length, 2, 'with its certificate');
+    mirror.close();
+    await mirror.settled();
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
 });

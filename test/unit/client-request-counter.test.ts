@@ -91,7 +91,7 @@ test('the BFT client signs its requests with the counter: after a restart with t
   const auth = generateNodeAuthKeyPair('ed25519');
   const keys = [0, 1, 2, 3].map(() => generateNodeAuthKeyPair('ed25519').publicKey);
   const sent: number[] = [];
-  const transport: Transport = {
+  const transport = {
     self: 4,
     send: (_to, frame) => {
       const m = decodeMessage(frame);
@@ -100,10 +100,11 @@ test('the BFT client signs its requests with the counter: after a restart with t
     },
     onFrame: () => undefined,
     onPeerStatus: () => undefined,
+    penalize: () => undefined,
     start: async () => undefined,
     close: async () => undefined,
     stats: () => [],
-  };
+  } as Transport;
   const run = async (now: number) => {
     const client = new BftClient({ transport, clientId: 4, authKey: auth.privateKey, executionKeys: keys, f: 1, requestSeqs: await RequestCounter.open({ kv, now: () => now }), retryMs: 60_000 });
     for (let i = 0; i < 3; i++) client.submit(new Uint8Array([i])).catch(() => undefined);

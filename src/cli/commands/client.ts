@@ -35,6 +35,7 @@ interface ClientFlags {
   rpcWsMaxConnections?: number;
   rpcWsMaxPerAddress?: number;
   rpcWsMaxBuffered?: number;
+  rpcMaxFiltersPerCaller?: number;
   localState: boolean;
   txpoolAccountPending?: number;
   txpoolGlobalPending?: number;
@@ -122,6 +123,7 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(new Option('--rpc-ws-max-connections <n>', 'open WebSocket connections at once (default 1000; 0: unlimited)').argParser(integer(0)))
     .addOption(new Option('--rpc-ws-max-per-address <n>', 'open WebSocket connections from one client address (default 100; 0: unlimited)').argParser(integer(0)))
     .addOption(new Option('--rpc-ws-max-buffered <bytes>', 'bytes a WebSocket connection may have waiting for its reader before it is closed (default 16777216)').argParser(integer(1)))
+    .addOption(new Option('--rpc-max-filters-per-caller <n>', 'polling filters one caller (its token with --rpc-auth, else its address) may hold (default 1000; the node holds 10000)').argParser(integer(1)))
     .addOption(new Option('--txpool-account-pending <n>', 'pending transactions (ready or being ordered) one sender may have (default 1024)').argParser(integer(1)))
     .addOption(new Option('--txpool-global-pending <n>', 'pending transactions in the pool (default 5120, go-ethereum GlobalSlots)').argParser(integer(1)))
     .addOption(new Option('--txpool-account-slots <n>', 'pending transactions each sender keeps when the pool is full (default 16, go-ethereum AccountSlots)').argParser(integer(0)))
@@ -144,6 +146,7 @@ export function registerClient(program: Command, io: CliIo): void {
         rpcSecurity,
         localState: flags.localState,
         txpool: readPoolLimits(flags),
+        ...(flags.rpcMaxFiltersPerCaller === undefined ? {} : { maxFiltersPerCaller: flags.rpcMaxFiltersPerCaller }),
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         ...(passphrase === undefined ? {} : { passphrase }),
       });
