@@ -18,6 +18,7 @@ import type { TypedTransaction } from '@ethereumjs/tx';
 import { bytesToHex } from '../crypto/index.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import { TxRejection, decodeAndCheck } from '../execution/validation.ts';
+import { TurnBudget } from './turn-budget.ts';
 import { DEFAULT_POOL_LIMITS, PoolError, REJECTION_WORDING, refusals, type EvictionReason, type PoolLimits } from './txpool-limits.ts';
 
 export { DEFAULT_POOL_LIMITS, PoolError, type PoolErrorCode, type PoolLimits } from './txpool-limits.ts';
@@ -71,6 +72,7 @@ export class TxPool {
   readonly #state: AccountView;
   readonly #limits: PoolLimits;
   readonly #now: () => number;
+  readonly #turns = new TurnBudget();
   readonly #accounts = new Map<string, Account>();
   readonly #byHash = new Map<string, PoolTx>();
   /** Senders with queued transactions (where the queue's evictions look). */
@@ -124,6 +126,8 @@ export class TxPool {
 
   /** Checks and admits a raw transaction; resolves to its hash or rejects with a `PoolError`. */
   async add(raw: Uint8Array): Promise<string> {
+    // Recovering the sender is the costly step: a big batch of them leaves room for other callers.
+    await this.#turns.take();
     const entry = this.#decode(raw);
     const { hash, sender } = entry;
     const gap = BigInt(this.#limits.maxNonceGap);

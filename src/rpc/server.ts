@@ -57,6 +57,10 @@ export const DEFAULT_RPC_LIMITS: RpcLimits = {
 
 /** The WebSocket close code for a reader too slow to keep up (1008, policy violation). */
 export const WS_CLOSE_SLOW_READER = 1008;
+/** Messages of one WebSocket connection handled at once; the rest wait their turn. */
+const WS_IN_FLIGHT = 16;
+/** Bytes of a connection's messages waiting their turn beyond which its socket is not read. */
+const WS_QUEUE_BYTES = 1 << 20;
 /** How long a slow reader's connection may take to close before it is cut (its buffers freed). */
 const SLOW_READER_CLOSE_MS = 2_000;
 
@@ -275,11 +279,36 @@ export class RpcServer {
       push: (message) => send(JSON.stringify(message)),
       onClose: (fn) => void closing.push(fn),
     };
+    // A connection's messages are handled at most WS_IN_FLIGHT at a time, the rest in arrival
+    // order; past WS_QUEUE_BYTES waiting, the socket is not read until they are taken: one
+    // connection pipelining thousands of requests neither takes the whole node nor queues without
+    // bound, and one that stops reading its answers has little left to be done for it.
+    const waiting: string[] = [];
+    let waitingBytes = 0;
+    let running = 0;
+    const run = (text: string) => {
+      running++;
+      void this.#handle(text, { transport: 'ws', connection }, caller)
+        .then(({ out }) => {
+          if (out !== null) send(out);
+        })
+        .finally(() => {
+          running--;
+          const next = waiting.shift();
+          if (next === undefined) return;
+          waitingBytes -= next.length;
+          if (ws.isPaused && waitingBytes < WS_QUEUE_BYTES / 2) ws.resume();
+          // A connection being closed (a slow reader) gets no more work done for it.
+          if (ws.readyState === ws.OPEN) run(next);
+        });
+    };
     ws.on('message', (raw, isBinary) => {
+      if (ws.readyState !== ws.OPEN) return;
       const text = isBinary ? '' : raw.toString();
-      void this.#handle(text, { transport: 'ws', connection }, caller).then(({ out }) => {
-        if (out !== null) send(out);
-      });
+      if (running < WS_IN_FLIGHT) return run(text);
+      waiting.push(text);
+      waitingBytes += text.length;
+      if (waitingBytes >= WS_QUEUE_BYTES) ws.pause();
     });
     ws.on('close', () => {
       this.#wsOpen--;

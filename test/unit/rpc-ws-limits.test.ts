@@ -9,7 +9,18 @@ import { RpcServer, WS_CLOSE_SLOW_READER } from '../../src/rpc/server.ts';
 import type { RefusalReason } from '../../src/rpc/security.ts';
 
 const BIG = 'x'.repeat(256 * 1024);
+let running = 0;
+let mostAtOnce = 0;
 const methods = new Map<string, MethodDef>([
+  [
+    'test_slow',
+    method([], [], async () => {
+      mostAtOnce = Math.max(mostAtOnce, ++running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      return 'done';
+    }),
+  ],
   ['test_ping', method([], [], () => 'pong')],
   ['test_big', method([], [], () => BIG)],
   ['test_caller', method([], [], (_a, ctx) => ctx.caller)],
@@ -109,6 +120,27 @@ test('a reader that takes its answers is never closed, however much it asks for 
     const ws = await openWs(s.url);
     for (let i = 0; i < 64; i++) assert.equal(((await wsCall(ws, 'test_big')) as string).length, BIG.length);
     assert.equal(s.slowReadersClosed, 0, '16 MiB in all, one answer at a time');
+    ws.terminate();
+  } finally {
+    await s.close();
+  }
+});
+
+test('one connection pipelining many requests has at most 16 handled at once, all answered in turn', async () => {
+  const s = await RpcServer.start({ methods, port: 0 });
+  try {
+    const ws = await openWs(s.url);
+    const ids: number[] = [];
+    const all = new Promise<void>((resolve) =>
+      ws.on('message', (d) => {
+        ids.push((JSON.parse(d.toString()) as { id: number }).id);
+        if (ids.length === 200) resolve();
+      }),
+    );
+    for (let i = 0; i < 200; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'test_slow', params: [] }));
+    await all;
+    assert.equal(mostAtOnce, 16);
+    assert.deepEqual([...ids].sort((a, b) => a - b), [...Array(200).keys()]);
     ws.terminate();
   } finally {
     await s.close();
