@@ -62,45 +62,86 @@ export function encodeTlsIntroduction(records: readonly NodeKeyRecord[]): Uint8A
   return new Writer(256).raw(INTRODUCTION_TAG).list(records, (w, r) => w.bytes(encodeNodeKeyRecord(r))).finish();
 }
 
+/** Records an introduction carries unless told otherwise (`TlsTuning.maxIntroductionRecords`). */
+export const DEFAULT_MAX_INTRODUCTION_RECORDS = 16;
+
 /**
- * Whether `introduction` proves `presented` is `node`'s TLS certificate: a run of its records, each
- * the next epoch, possessed by its own key and endorsed by the previous certificate's, starting from
- * a certificate in `pinned` and ending at `presented`. Never throws.
+ * The records of an introduction, oldest first; null if the bytes are not one or it carries more
+ * than `maxRecords` (refused before any is decoded). Decoding only: nothing is verified.
  */
-export function verifyTlsIntroduction(node: number, presented: Uint8Array, pinned: readonly Uint8Array[], introduction: Uint8Array): boolean {
-  let records: NodeKeyRecord[];
+export function decodeTlsIntroduction(introduction: Uint8Array, maxRecords: number): NodeKeyRecord[] | null {
   try {
     const r = new Reader(introduction);
     const tag = r.fixed(INTRODUCTION_TAG.length, 'tag');
-    if (!tag.every((b, i) => b === INTRODUCTION_TAG[i])) return false;
-    records = r.list(1024, (r) => decodeNodeKeyRecord(r.bytes(8192, 'record')), 'records');
+    if (!tag.every((b, i) => b === INTRODUCTION_TAG[i])) return null;
+    const records = r.list(maxRecords, (r) => decodeNodeKeyRecord(r.bytes(8192, 'record')), 'records');
     r.end();
+    return records;
   } catch {
-    return false;
+    return null;
   }
-  const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
-  const isPinned = (der: Uint8Array) => pinned.some((p) => same(p, der));
-  /** The record possessed by its key and endorsed by the key of `previous` (a certificate's DER). */
-  const follows = (r: NodeKeyRecord, previous: Uint8Array) => {
-    if (r.kind !== 'tls' || r.node !== node) return false;
-    const key = nodeKeyScheme.parse('tls', r.publicKey);
-    const before = nodeKeyScheme.parse('tls', previous);
-    if (key === null || before === null) return false;
-    const statement = nodeKeyStatement(r);
-    return verifyNodeAuth(key, nodeKeySigningBytes(POSSESSION_DOMAIN, statement), r.possession) && verifyNodeAuth(before, nodeKeySigningBytes(ENDORSEMENT_DOMAIN, statement), r.endorsement);
-  };
-  let last: NodeKeyRecord | null = null;
+}
+
+/**
+ * Why the shape of `node`'s introduction of `presented` is wrong, before any signature: not its
+ * TLS records, not consecutive epochs from 1 on, or not ending at the certificate presented.
+ */
+export function tlsIntroductionShapeProblem(node: number, presented: Uint8Array, records: readonly NodeKeyRecord[]): string | null {
+  if (records.length === 0) return 'no records';
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
-    if (last !== null) {
-      // Once anchored, every record must follow the one before it.
-      if (r.epoch !== last.epoch + 1 || !follows(r, last.publicKey)) return false;
-      last = r;
-      continue;
-    }
-    // Not anchored yet: this record anchors the chain if a pinned certificate endorsed it.
-    const anchors = i > 0 ? [records[i - 1]!.publicKey].filter(isPinned) : pinned;
-    if (anchors.some((a) => follows(r, a))) last = r;
+    if (r.kind !== 'tls' || r.node !== node) return `a record of node ${r.node}'s ${r.kind} key`;
+    if (r.epoch < 1 || (i > 0 && r.epoch !== records[i - 1]!.epoch + 1)) return `epoch ${r.epoch} out of order`;
   }
-  return last !== null && same(last.publicKey, presented);
+  if (Buffer.compare(records[records.length - 1]!.publicKey, presented) !== 0) return 'the newest record is not the certificate presented';
+  return null;
+}
+
+/**
+ * Why TLS record `r` does not follow the certificate `previous` (DER): endorsed by its key
+ * (checked first: it is what a forger lacks), possessed by its own. Two parses and at most two
+ * P-384 verifications.
+ */
+export function tlsRecordStepProblem(r: NodeKeyRecord, previous: Uint8Array): string | null {
+  const before = nodeKeyScheme.parse('tls', previous);
+  const key = nodeKeyScheme.parse('tls', r.publicKey);
+  if (before === null || key === null) return 'not a P-384 certificate';
+  const statement = nodeKeyStatement(r);
+  if (!verifyNodeAuth(before, nodeKeySigningBytes(ENDORSEMENT_DOMAIN, statement), r.endorsement)) return 'not endorsed by the previous certificate';
+  if (!verifyNodeAuth(key, nodeKeySigningBytes(POSSESSION_DOMAIN, statement), r.possession)) return 'invalid proof of possession';
+  return null;
+}
+
+/**
+ * Whether `introduction` proves `presented` is `node`'s TLS certificate: at most `maxRecords` of
+ * its records, each the next epoch, possessed by its own key and endorsed by the previous
+ * certificate's, starting from a certificate in `pinned` and ending at `presented`. The shape is
+ * checked before any signature, and the chain from the newest pinned certificate it passes through,
+ * so the work is at most a few verifications per record after it. Never throws.
+ *
+ * This knows only the pins; a node that knows its peers' records from consensus judges with
+ * `setup/tls-introduction.ts`, which also refuses records that conflict with them.
+ */
+export function verifyTlsIntroduction(
+  node: number,
+  presented: Uint8Array,
+  pinned: readonly Uint8Array[],
+  introduction: Uint8Array,
+  maxRecords = DEFAULT_MAX_INTRODUCTION_RECORDS,
+): boolean {
+  const records = decodeTlsIntroduction(introduction, maxRecords);
+  if (records === null || tlsIntroductionShapeProblem(node, presented, records) !== null) return false;
+  const isPinned = (der: Uint8Array) => pinned.some((p) => Buffer.compare(p, der) === 0);
+  // The chain starts after the newest record whose certificate is pinned, or at the first record.
+  let start = 0;
+  for (let i = records.length - 1; i > 0; i--) {
+    if (isPinned(records[i - 1]!.publicKey)) {
+      start = i;
+      break;
+    }
+  }
+  const anchors = start > 0 ? [records[start - 1]!.publicKey] : pinned;
+  if (!anchors.some((a) => tlsRecordStepProblem(records[start]!, a) === null)) return false;
+  for (let i = start + 1; i < records.length; i++) if (tlsRecordStepProblem(records[i]!, records[i - 1]!.publicKey) !== null) return false;
+  return true;
 }

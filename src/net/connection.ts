@@ -5,7 +5,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { decodeControl, encodeFrames, encodeHeader, FrameDecoder, KEEPALIVE_FRAME, type FrameSink } from './frame.ts';
-import type { LinkCloseReason } from './events.ts';
+import type { IntroductionRefusalReason, LinkCloseReason } from './events.ts';
 import type { TlsTuning } from './tls-options.ts';
 import type { NodeId } from './transport.ts';
 
@@ -20,10 +20,13 @@ export interface ConnectionHandlers {
   introduction?(node: NodeId, bytes: Uint8Array): void;
   /**
    * While awaiting an introduction: an application frame came first, the introduction was
-   * malformed, none came in time, or the peer closed the connection (then called just before
-   * `closed`). The connection does not close itself; the owner refuses it.
+   * malformed or too large, none came in time, or the peer closed the connection (then called just
+   * before `closed`). The connection does not close itself (except for one too large: its decoder
+   * cannot go on); the owner refuses it.
    */
-  introductionFailed?(detail: string): void;
+  introductionFailed?(detail: string, reason: IntroductionRefusalReason): void;
+  /** A chunk of `bytes` was read and its frames handed on: the owner may pause reading (`pauseReading`). */
+  received?(bytes: number): void;
 }
 
 /** Frames this large skip the coalescing copy and go to the socket as they are. */
@@ -56,6 +59,8 @@ export class Connection {
   private introductionDeadline: number | null = null;
   /** A keepalive arrived while an introduction was awaited (the acceptor's acceptance, if early). */
   private keepaliveWhileAwaiting = false;
+  /** Reading is paused until this timer fires (see `pauseReading`). */
+  private pauseTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly socket: TLSSocket,
@@ -74,7 +79,7 @@ export class Connection {
       frame: (payload) => {
         if (this.ended) return;
         if (this.introductionDeadline !== null) {
-          this.failIntroduction('an application frame before its introduction');
+          this.failIntroduction('an application frame before its introduction', 'missing');
           return;
         }
         this.handlers.activity();
@@ -86,10 +91,11 @@ export class Connection {
         const c = decodeControl(body);
         if (c.kind === 'unknown') return;
         if (c.kind === 'malformed') {
-          this.failIntroduction('a malformed introduction');
+          this.failIntroduction('a malformed introduction', 'malformed');
           return;
         }
         this.introductionDeadline = null;
+        this.decoder.limit = this.tuning.maxFrameBytes;
         this.opened = performance.now();
         this.handlers.introduction?.(c.node, c.bytes);
       },
@@ -117,6 +123,33 @@ export class Connection {
    */
   awaitIntroduction(): void {
     this.introductionDeadline = performance.now() + this.tuning.handshakeTimeoutMs;
+    // An unauthenticated peer gets no more than an introduction's worth of buffer.
+    this.decoder.limit = Math.min(this.tuning.maxIntroductionBytes, this.tuning.maxFrameBytes);
+  }
+
+  /**
+   * Stops reading from the peer for `ms` (TCP then pushes back on it); when the time is up,
+   * `again` (if given) may ask for that many more milliseconds, else reading resumes. Time spent
+   * paused does not count as the peer's silence.
+   */
+  pauseReading(ms: number, again?: () => number): void {
+    if (this.ended || this.pauseTimer !== null) return;
+    this.socket.pause();
+    const wait = (delay: number): void => {
+      this.pauseTimer = setTimeout(() => {
+        const more = this.ended ? 0 : (again?.() ?? 0);
+        if (more > 0) return wait(more);
+        this.pauseTimer = null;
+        this.lastReceived = performance.now();
+        if (!this.ended) this.socket.resume();
+      }, delay);
+      this.pauseTimer.unref();
+    };
+    wait(ms);
+  }
+
+  get paused(): boolean {
+    return this.pauseTimer !== null;
   }
 
   get awaitingIntroduction(): boolean {
@@ -215,8 +248,15 @@ export class Connection {
   private onData(chunk: Buffer, sink: FrameSink): void {
     if (this.ended) return;
     this.lastReceived = performance.now();
+    const limit = this.decoder.limit;
     const r = this.decoder.push(chunk, sink);
-    if (!r.ok) this.close('frame-too-large', `frame of ${r.length} bytes, limit ${this.tuning.maxFrameBytes}`);
+    if (!r.ok) {
+      const detail = `frame of ${r.length} bytes, limit ${limit}`;
+      if (this.introductionDeadline !== null) this.failIntroduction(`an introduction too large: ${detail}`, 'too-large');
+      if (!this.ended) this.close('frame-too-large', detail);
+      return;
+    }
+    if (!this.ended) this.handlers.received?.(chunk.length);
   }
 
   private onTick(): void {
@@ -228,7 +268,7 @@ export class Connection {
     }
     if (this.introductionDeadline !== null) {
       if (now > this.introductionDeadline) {
-        this.failIntroduction(`no introduction within ${this.tuning.handshakeTimeoutMs} ms`);
+        this.failIntroduction(`no introduction within ${this.tuning.handshakeTimeoutMs} ms`, 'missing');
       }
       return;
     }
@@ -238,7 +278,8 @@ export class Connection {
       }
       return;
     }
-    if (now - this.lastReceived > this.tuning.idleTimeoutMs) {
+    // While this side does not read, the peer's silence is ours.
+    if (this.pauseTimer === null && now - this.lastReceived > this.tuning.idleTimeoutMs) {
       this.close('idle-timeout', `nothing received for ${Math.round(now - this.lastReceived)} ms`);
       return;
     }
@@ -246,9 +287,9 @@ export class Connection {
     if (now - this.lastSent >= this.tuning.keepaliveIntervalMs && !this.socket.writableNeedDrain) this.sendKeepalive();
   }
 
-  private failIntroduction(detail: string): void {
+  private failIntroduction(detail: string, reason: IntroductionRefusalReason): void {
     this.introductionDeadline = null;
-    if (this.handlers.introductionFailed !== undefined) this.handlers.introductionFailed(detail);
+    if (this.handlers.introductionFailed !== undefined) this.handlers.introductionFailed(detail, reason);
     else this.close('certificate-mismatch', detail);
   }
 
@@ -262,8 +303,10 @@ export class Connection {
   private onClose(): void {
     this.ended = true;
     clearInterval(this.timer);
+    if (this.pauseTimer !== null) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
     // A peer that goes away while its introduction is awaited was not introduced: refused like the rest.
-    if (this.introductionDeadline !== null && !this.endedHere) this.failIntroduction('the peer closed the connection before its introduction');
+    if (this.introductionDeadline !== null && !this.endedHere) this.failIntroduction('the peer closed the connection before its introduction', 'missing');
     this.introductionDeadline = null;
     this.handlers.closed(this.closeReason ?? 'peer-closed', this.closeDetail);
   }

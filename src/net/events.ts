@@ -14,6 +14,7 @@ export type LinkCloseReason =
   | 'certificate-mismatch'
   | 'wrong-protocol'
   | 'rejected-by-peer'
+  | 'penalized'
   | 'replaced'
   | 'peer-closed'
   | 'socket-error'
@@ -27,16 +28,27 @@ export const COUNTED_CLOSE_REASONS: ReadonlySet<LinkCloseReason> = new Set<LinkC
   'certificate-mismatch',
   'wrong-protocol',
   'rejected-by-peer',
+  'penalized',
 ]);
 
-/** Why an inbound connection was refused before it became a link. */
+/**
+ * Why an inbound connection was refused before it became a link. Before authentication:
+ * `too-many-handshakes` (the listener's hard cap on sockets, a last resort), `pending-full` and
+ * `address-full` (evicted to make room for a newer connection: the pending pool, or its source
+ * address's share of it, was full), `pre-auth-timeout` (not authenticated within
+ * `preAuthTimeoutMs`). After: `penalized` (a pinned peer this node refuses for a while).
+ */
 export type RefusalReason =
   | 'handshake-failed'
   | 'no-certificate'
   | 'unknown-certificate'
   | 'wrong-role'
   | 'wrong-direction'
-  | 'too-many-handshakes';
+  | 'too-many-handshakes'
+  | 'pending-full'
+  | 'address-full'
+  | 'pre-auth-timeout'
+  | 'penalized';
 
 export const REFUSAL_REASONS: readonly RefusalReason[] = [
   'handshake-failed',
@@ -45,6 +57,41 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = [
   'wrong-role',
   'wrong-direction',
   'too-many-handshakes',
+  'pending-full',
+  'address-full',
+  'pre-auth-timeout',
+  'penalized',
+];
+
+/**
+ * Why a connection held for an introduction was refused: none came (`missing`: none in time, an
+ * application frame first, the peer gone), it was `malformed` or `too-large`, it claimed a node
+ * it cannot be (`impossible-claim`: no such node, the wrong link kind or direction), the
+ * certificate, its public key or its subject is pinned for another node (`another-node`), the node
+ * is `penalized`, too many were judged lately (`rate-limited`), the judge said no (`not-accepted`),
+ * or the connection was evicted or timed out before authentication (`evicted`).
+ */
+export type IntroductionRefusalReason =
+  | 'missing'
+  | 'malformed'
+  | 'too-large'
+  | 'impossible-claim'
+  | 'another-node'
+  | 'penalized'
+  | 'rate-limited'
+  | 'not-accepted'
+  | 'evicted';
+
+export const INTRODUCTION_REFUSAL_REASONS: readonly IntroductionRefusalReason[] = [
+  'missing',
+  'malformed',
+  'too-large',
+  'impossible-claim',
+  'another-node',
+  'penalized',
+  'rate-limited',
+  'not-accepted',
+  'evicted',
 ];
 
 export type TransportEvent =
@@ -87,7 +134,21 @@ export type TransportEvent =
       readonly peer?: NodeId;
       readonly direction: 'inbound' | 'outbound';
       readonly remote: string;
+      readonly reason: IntroductionRefusalReason;
       readonly detail: string;
+    }
+  | {
+      /**
+       * `penalize(peer, reason)` was called: the link is closed and the peer refused (not dialled,
+       * its connections refused) for `backoffMs`. `count` is this peer's penalties so far; a penalty
+       * while one is in force is counted but does not extend it (`escalated` false).
+       */
+      readonly kind: 'penalized';
+      readonly peer: NodeId;
+      readonly reason: string;
+      readonly backoffMs: number;
+      readonly count: number;
+      readonly escalated: boolean;
     }
   | {
       /** The frame or status handler threw; the transport carries on (the link stays up). */
@@ -107,4 +168,12 @@ export interface TransportCounters {
    * whose introduction was accepted, and those refused (also counted under `refused` when inbound).
    */
   readonly introductions: { readonly accepted: number; readonly refused: number };
+  /** The refused ones of `introductions.refused`, by reason. */
+  readonly introductionsRefused: Readonly<Record<IntroductionRefusalReason, number>>;
+  /** Unauthenticated inbound connections now (at most `maxPendingHandshakes`). */
+  readonly pending: number;
+  /** Per peer ever penalized: its penalties by reason (reasons beyond 16 distinct ones count as `other`). */
+  readonly penalties: Readonly<Record<NodeId, Readonly<Record<string, number>>>>;
+  /** Per peer: how often reading from it was paused, for its byte rate or because the consumer was not ready. */
+  readonly receivePauses: Readonly<Record<NodeId, { readonly rate: number; readonly consumer: number }>>;
 }

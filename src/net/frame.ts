@@ -37,7 +37,20 @@ export class FrameDecoder {
   private bodyIsControl = false;
   private failed = false;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  constructor(private maxFrameBytes: number) {}
+
+  /**
+   * The largest frame (application or control) accepted from the next header on; a connection
+   * lowers it while an unauthenticated peer owes its introduction, so a stranger cannot make it
+   * allocate a maximal frame.
+   */
+  set limit(bytes: number) {
+    this.maxFrameBytes = bytes;
+  }
+
+  get limit(): number {
+    return this.maxFrameBytes;
+  }
 
   /** Feeds one chunk; stops at, and reports, the first frame longer than the limit. */
   push(chunk: Buffer, sink: FrameSink): DecodeResult {

@@ -8,14 +8,21 @@
  * not the acceptor's acceptance). A dialer whose peer presented a certificate not pinned for it, when
  * the transport judges introductions, holds the connection until the peer's introduction and lets
  * the transport judge it; accepted, the connection goes on as if the certificate had been pinned.
+ *
+ * Receiving is bounded per peer: a token bucket of `receiveBytesPerSecond` (kept across
+ * reconnects), and the consumer's `receiveReady`; either pauses reading the socket for a while, and
+ * TCP pushes back on the sender. A penalized peer (`penalize`) is cut off for a back-off that
+ * doubles with each penalty: its link is closed, this side does not dial it, and the transport
+ * refuses its connections until the back-off is over.
  */
 import type { TLSSocket } from 'node:tls';
 import { Backoff } from './backoff.ts';
 import { Connection, type ConnectionHandlers } from './connection.ts';
-import { COUNTED_CLOSE_REASONS, type LinkCloseReason, type TransportEvent } from './events.ts';
+import { COUNTED_CLOSE_REASONS, type IntroductionRefusalReason, type LinkCloseReason, type TransportEvent } from './events.ts';
 import { ALPN } from './pinning.ts';
 import { SendQueue } from './send-queue.ts';
 import type { TlsNode, TlsTuning } from './tls-options.ts';
+import { TokenBucket } from './token-bucket.ts';
 import type { NodeId, NodeRole, PeerStats } from './transport.ts';
 
 export interface PeerLinkDeps {
@@ -38,7 +45,9 @@ export interface PeerLinkDeps {
    */
   readonly judgeIntroduction: (peer: NodeId, der: Uint8Array, bytes: Uint8Array, remote: string) => string | null;
   /** A held connection ended without an introduction to judge; counted and reported. */
-  readonly refuseIntroduction: (peer: NodeId, remote: string, detail: string) => void;
+  readonly refuseIntroduction: (peer: NodeId, remote: string, detail: string, reason: IntroductionRefusalReason) => void;
+  /** Whether the consumer takes more of `peer`'s frames now (see `TlsTransportOptions.receiveReady`). */
+  readonly receiveReady: (peer: NodeId) => boolean;
   readonly deliver: (from: NodeId, frame: Uint8Array) => void;
   readonly status: (peer: NodeId, connected: boolean) => void;
   readonly event: (event: TransportEvent) => void;
@@ -55,6 +64,11 @@ export class PeerLink {
   private closedWaiters: Array<() => void> = [];
   private spaceWaiters: Array<() => void> = [];
   private counters = { framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, framesDropped: 0, errors: 0, ups: 0 };
+  private readonly receiveBudget: TokenBucket | null;
+  private readonly receivePauses = { rate: 0, consumer: 0 };
+  /** Penalties: how many in a row (the back-off doubles), until when the one in force lasts, the last one's time. */
+  private readonly penalty = { level: 0, until: 0, last: -Infinity };
+  private readonly penalties = new Map<string, number>();
 
   constructor(
     readonly peer: TlsNode,
@@ -64,6 +78,8 @@ export class PeerLink {
   ) {
     this.queue = new SendQueue({ maxBytes: deps.tuning.maxQueueBytes, maxFrames: deps.tuning.maxQueueFrames });
     this.backoff = new Backoff({ baseMs: deps.tuning.reconnectBaseMs, maxMs: deps.tuning.reconnectMaxMs, random: deps.random });
+    const { receiveBytesPerSecond: rate, receiveBurstBytes: burst } = deps.tuning;
+    this.receiveBudget = rate > 0 ? new TokenBucket(rate, burst) : null;
   }
 
   get connected(): boolean {
@@ -138,6 +154,42 @@ export class PeerLink {
     this.counters.errors++;
   }
 
+  /** Whether a penalty is in force: the peer is not dialled and its connections are refused. */
+  get penalized(): boolean {
+    return performance.now() < this.penalty.until;
+  }
+
+  /**
+   * The peer misbehaved: its link is closed and it is cut off for a back-off that doubles with
+   * each penalty (penaltyBaseMs up to penaltyMaxMs; back to the base after penaltyResetMs without
+   * one). A penalty while one is in force (the rest of what it sent before, say) is counted but
+   * changes nothing.
+   */
+  penalize(reason: string): { backoffMs: number; count: number; escalated: boolean } {
+    const { penaltyBaseMs, penaltyMaxMs, penaltyResetMs } = this.deps.tuning;
+    const now = performance.now();
+    const label = this.penalties.has(reason) || this.penalties.size < MAX_PENALTY_REASONS ? reason : 'other';
+    this.penalties.set(label, (this.penalties.get(label) ?? 0) + 1);
+    const count = [...this.penalties.values()].reduce((a, b) => a + b, 0);
+    if (now - this.penalty.last > penaltyResetMs) this.penalty.level = 0;
+    this.penalty.last = now;
+    if (now < this.penalty.until) return { backoffMs: Math.ceil(this.penalty.until - now), count, escalated: false };
+    const backoffMs = Math.min(penaltyMaxMs, penaltyBaseMs * 2 ** Math.min(this.penalty.level, 30));
+    this.penalty.level++;
+    this.penalty.until = now + backoffMs;
+    this.conn?.close('penalized', reason);
+    return { backoffMs, count, escalated: true };
+  }
+
+  /** This peer's penalties by reason, and how often reading from it was paused. */
+  penaltyCounts(): Record<string, number> {
+    return Object.fromEntries(this.penalties);
+  }
+
+  pauseCounts(): { rate: number; consumer: number } {
+    return { ...this.receivePauses };
+  }
+
   stats(): PeerStats {
     const c = this.counters;
     return {
@@ -177,6 +229,11 @@ export class PeerLink {
   private dial(): void {
     this.reconnectTimer = null;
     if (this.closing) return;
+    const penalized = this.penalty.until - performance.now();
+    if (penalized > 0) {
+      this.reconnectTimer = setTimeout(() => this.dial(), Math.ceil(penalized));
+      return;
+    }
     const socket = this.deps.connect(this.peer);
     const remote = `${this.peer.host}:${this.peer.port}`;
     let presented: Uint8Array | undefined;
@@ -186,7 +243,7 @@ export class PeerLink {
         const why =
           node === this.peer.id
             ? this.deps.judgeIntroduction(this.peer.id, presented, bytes, remote)
-            : this.refusedIntroduction(remote, `introduced as node ${node}, not the node dialled`);
+            : this.refusedIntroduction(remote, `introduced as node ${node}, not the node dialled`, 'impossible-claim');
         if (why !== null) {
           conn.close('certificate-mismatch', `the peer's introduction was refused: ${why}`);
           return;
@@ -199,9 +256,9 @@ export class PeerLink {
           this.linkUp('outbound');
         }
       },
-      introductionFailed: (detail) => {
+      introductionFailed: (detail, reason) => {
         if (conn !== this.conn) return;
-        this.deps.refuseIntroduction(this.peer.id, remote, detail);
+        this.deps.refuseIntroduction(this.peer.id, remote, detail, reason);
         conn.close('certificate-mismatch', `the peer presented a certificate not pinned and ${detail}`);
       },
     });
@@ -229,8 +286,8 @@ export class PeerLink {
     });
   }
 
-  private refusedIntroduction(remote: string, detail: string): string {
-    this.deps.refuseIntroduction(this.peer.id, remote, detail);
+  private refusedIntroduction(remote: string, detail: string, reason: IntroductionRefusalReason): string {
+    this.deps.refuseIntroduction(this.peer.id, remote, detail, reason);
     return detail;
   }
 
@@ -259,9 +316,26 @@ export class PeerLink {
       drain: () => {
         if (conn === this.conn) this.flush();
       },
+      received: (bytes) => {
+        if (conn === this.conn) this.budgetReceive(conn, bytes);
+      },
       closed: (reason, detail) => this.onClosed(conn, reason, detail),
     });
     this.conn = conn;
+  }
+
+  /** After a chunk from the peer: pause reading while it is over its byte rate, or the consumer is not ready. */
+  private budgetReceive(conn: Connection, bytes: number): void {
+    const wait = this.receiveBudget?.charge(bytes) ?? 0;
+    if (wait > 0) {
+      this.receivePauses.rate++;
+      conn.pauseReading(wait);
+      return;
+    }
+    if (this.deps.receiveReady(this.peer.id)) return;
+    this.receivePauses.consumer++;
+    const retry = this.deps.tuning.receiveRetryMs;
+    conn.pauseReading(retry, () => (this.deps.receiveReady(this.peer.id) ? 0 : retry));
   }
 
   private linkUp(direction: 'inbound' | 'outbound'): void {
@@ -324,6 +398,9 @@ export class PeerLink {
     for (const resolve of this.spaceWaiters.splice(0)) resolve();
   }
 }
+
+/** Distinct penalty reasons counted per peer; more are counted as 'other' (the caller names them). */
+const MAX_PENALTY_REASONS = 16;
 
 /** The handlers of a connection not yet installed on a link (replaced before any socket event). */
 const UNBOUND: ConnectionHandlers = {

@@ -9,7 +9,7 @@
  * to each other. One link per pair: the higher id dials the lower. Replica ids are below client ids,
  * so client nodes dial replicas and never listen.
  */
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { equalBytes } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
 import type { TlsNode } from './tls-options.ts';
@@ -137,6 +137,24 @@ export class PinSet {
     return this.isPinned(id, der) && (this.introducedOf.get(id)?.has(digest(der)) ?? false);
   }
 
+  /**
+   * Why a certificate not pinned for anyone cannot be introduced as node `id`'s, if it cannot: its
+   * public key or its subject is that of a certificate pinned for another node (a node holding
+   * another's key, or a look-alike of another's name). Cheap: one parse of `der`, pins parsed once.
+   */
+  claimedElsewhere(id: NodeId, der: Uint8Array): string | null {
+    const presented = factsOf(der);
+    if (presented === null) return 'not a certificate';
+    for (const pin of this.byDigest.values()) {
+      if (pin.node.id === id) continue;
+      const facts = factsOf(pin.der);
+      if (facts === null) continue;
+      if (facts.publicKey === presented.publicKey) return `its public key is node ${pin.node.id}'s`;
+      if (facts.subject === presented.subject) return `its subject is node ${pin.node.id}'s (${facts.subject})`;
+    }
+    return null;
+  }
+
   /** Checks an authenticated inbound connection on a listening node (always a replica). */
   judgeInbound(self: TlsNode, der: Uint8Array | undefined, alpn: string | false | null): InboundVerdict {
     if (der === undefined || der.length === 0) return { ok: false, reason: 'no-certificate' };
@@ -147,6 +165,28 @@ export class PinSet {
     if (!dials(node, self)) return { ok: false, reason: 'wrong-direction', node };
     return { ok: true, node };
   }
+}
+
+interface CertificateFacts {
+  /** SubjectPublicKeyInfo DER, hex. */
+  readonly publicKey: string;
+  readonly subject: string;
+}
+
+/** Pins are kept as they are, so their facts are computed once per pinned buffer. */
+const facts = new WeakMap<Uint8Array, CertificateFacts | null>();
+
+function factsOf(der: Uint8Array): CertificateFacts | null {
+  let f = facts.get(der);
+  if (f !== undefined) return f;
+  try {
+    const x = new X509Certificate(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
+    f = { publicKey: x.publicKey.export({ type: 'spki', format: 'der' }).toString('hex'), subject: x.subject };
+  } catch {
+    f = null;
+  }
+  facts.set(der, f);
+  return f;
 }
 
 function digest(der: Uint8Array): string {

@@ -72,6 +72,7 @@ export class SimTransport implements Transport {
   readonly #net: SimNetwork;
   #onFrame: FrameHandler = () => {};
   readonly #counters = new Map<NodeId, Counters>();
+  readonly #penalties = new Map<NodeId, Map<string, number>>();
   #open = false;
 
   constructor(self: NodeId, net: SimNetwork, label: string) {
@@ -110,6 +111,18 @@ export class SimTransport implements Transport {
 
   onFrame(handler: FrameHandler): void {
     this.#onFrame = handler;
+  }
+
+  /** Counted, nothing more: a simulated link is never cut off, so a scenario's outcome does not change. */
+  penalize(peer: NodeId, reason: string): void {
+    let byReason = this.#penalties.get(peer);
+    if (byReason === undefined) this.#penalties.set(peer, (byReason = new Map()));
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+  }
+
+  /** The penalties `penalize` counted: per peer, per reason. */
+  penalties(): ReadonlyMap<NodeId, ReadonlyMap<string, number>> {
+    return this.#penalties;
   }
 
   onPeerStatus(_handler: PeerStatusHandler): void {

@@ -19,7 +19,14 @@
  * until its introduction arrives and `introduce` accepts it; the certificate is then pinned for that
  * node (kept through `setPins` calls that do not name it yet) and the link comes up as usual.
  * Inbound, the node a held peer claims to be is the id in its introduction; the ALPN role and the
- * dialing direction are checked against it before `introduce` is asked.
+ * dialing direction are checked against it, then the transport's own checks (`introductions.ts`),
+ * before `introduce` is asked.
+ *
+ * Hostile input before authentication is bounded (`pending.ts`): unauthenticated connections are
+ * few, per source address and in all, the oldest evicted for a new one; each must authenticate
+ * within `preAuthTimeoutMs`; an introduction is at most `maxIntroductionBytes` and few are judged
+ * per second. After authentication a peer's reading is paused past its byte rate or while the
+ * consumer is not ready, and a peer `penalize`d by the layer above is cut off for a while.
  */
 import type { KeyObject } from 'node:crypto';
 import {
@@ -39,12 +46,15 @@ import { encodeIntroduction } from './frame.ts';
 import { pemToDerOrNull } from './pem.ts';
 import {
   REFUSAL_REASONS,
+  type IntroductionRefusalReason,
   type RefusalReason,
   type TransportCounters,
   type TransportEvent,
   type TransportEventHandler,
 } from './events.ts';
+import { Introductions } from './introductions.ts';
 import { PeerLink } from './peer-link.ts';
+import { connectionKey, PendingPool, type EvictionReason, type PendingSocket } from './pending.ts';
 import { ALPN, dials, linked, PinSet } from './pinning.ts';
 import { resolveTuning, type TlsNode, type TlsTransportOptions, type TlsTuning } from './tls-options.ts';
 import type { FrameHandler, NodeId, PeerStats, PeerStatusHandler, Transport } from './transport.ts';
@@ -60,7 +70,9 @@ export class TlsTransport implements Transport {
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly refused = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   private framesToUnknownPeer = 0;
-  private readonly introductions = { accepted: 0, refused: 0 };
+  private readonly introductions: Introductions;
+  /** Inbound connections not authenticated yet (only a listening node has any). */
+  private readonly pending: PendingPool;
   private server: Server | null = null;
   /** Every accepted TCP socket until it closes, so `close` need not wait for handshakes to time out. */
   private readonly accepted = new Set<Socket>();
@@ -76,6 +88,19 @@ export class TlsTransport implements Transport {
     this.pins = new PinSet(options.nodes);
     this.identity = { key: keyPem(options.key), certificate: options.certificate, der: this.me.certificate };
     this.context = this.secureContext();
+    this.introductions = new Introductions({
+      pins: this.pins,
+      tuning: this.tuning,
+      introduce: options.introduce,
+      penalized: (node) => this.links.get(node)?.penalized ?? false,
+      emit: (event) => this.emit(event),
+    });
+    const t = this.tuning;
+    this.pending = new PendingPool(
+      { maxPending: t.maxPendingHandshakes, maxPerAddress: t.maxPendingPerAddress, deadlineMs: t.preAuthTimeoutMs },
+      (socket, reason) => this.refuse(reason, socket, undefined, evictionDetail(reason, t)),
+    );
+    const receiveReady = options.receiveReady;
     const deps = {
       selfRole: this.me.role,
       tuning: this.tuning,
@@ -84,10 +109,20 @@ export class TlsTransport implements Transport {
       isPinned: (peer: NodeId, der: Uint8Array | undefined) => this.pins.isPinned(peer, der),
       owner: (der: Uint8Array) => this.pins.lookup(der)?.id,
       introduction: () => this.introductionFrame(),
-      introductions: options.introduce !== undefined,
+      introductions: this.introductions.enabled,
       judgeIntroduction: (peer: NodeId, der: Uint8Array, bytes: Uint8Array, remote: string) =>
-        this.judgeIntroduction(peer, der, bytes, 'outbound', remote),
-      refuseIntroduction: (peer: NodeId, remote: string, detail: string) => this.refuseIntroduction(peer, 'outbound', remote, detail),
+        this.introductions.judge(peer, der, bytes, 'outbound', remote)?.detail ?? null,
+      refuseIntroduction: (peer: NodeId, remote: string, detail: string, reason: IntroductionRefusalReason) =>
+        this.introductions.refuse(peer, 'outbound', remote, reason, detail),
+      receiveReady: (peer: NodeId) => {
+        if (receiveReady === undefined) return true;
+        try {
+          return receiveReady(peer);
+        } catch (err) {
+          this.emit({ kind: 'handler-error', peer, detail: `receiveReady: ${err instanceof Error ? err.message : String(err)}` });
+          return true;
+        }
+      },
       deliver: (from: NodeId, frame: Uint8Array) => this.guard(from, () => this.frameHandler(from, frame)),
       status: (peer: NodeId, connected: boolean) => this.guard(peer, () => this.statusHandler(peer, connected)),
       event: (event: TransportEvent) => this.emit(event),
@@ -171,6 +206,23 @@ export class TlsTransport implements Transport {
     for (const link of this.links.values()) link.renew();
   }
 
+  /**
+   * The layer above found `peer` misbehaving (e.g. it keeps sending invalid messages; `reason`
+   * names how, for the counters): its link is closed and the peer is cut off — not dialled, its
+   * inbound connections refused (`penalized`) — for a back-off that doubles with each penalty
+   * (`penaltyBaseMs`…`penaltyMaxMs`, reset after `penaltyResetMs` without one). Frames queued for it
+   * wait in its queue as for any peer that is away. A penalty while one is in force is counted but
+   * does not extend it. Reported as a `penalized` event and in `counters().penalties`. Ignored for
+   * an unknown peer or this node.
+   */
+  penalize(peer: NodeId, reason: string): void {
+    const link = this.links.get(peer);
+    if (link === undefined || this.state === 'closed') return;
+    const label = reason.slice(0, 64) || 'unspecified';
+    const r = link.penalize(label);
+    this.emit({ kind: 'penalized', peer, reason: label, ...r });
+  }
+
   /** Resolves when `to`'s queue is at most half full; lets a bulk sender honour back-pressure. */
   waitForSpace(to: NodeId): Promise<void> {
     return this.links.get(to)?.waitForSpace() ?? Promise.resolve();
@@ -181,7 +233,22 @@ export class TlsTransport implements Transport {
   }
 
   counters(): TransportCounters {
-    return { refused: { ...this.refused }, framesToUnknownPeer: this.framesToUnknownPeer, introductions: { ...this.introductions } };
+    const penalties: Record<NodeId, Record<string, number>> = {};
+    const receivePauses: Record<NodeId, { rate: number; consumer: number }> = {};
+    for (const [id, link] of this.links) {
+      const p = link.penaltyCounts();
+      if (Object.keys(p).length > 0) penalties[id] = p;
+      receivePauses[id] = link.pauseCounts();
+    }
+    return {
+      refused: { ...this.refused },
+      framesToUnknownPeer: this.framesToUnknownPeer,
+      introductions: this.introductions.counters(),
+      introductionsRefused: this.introductions.refusals(),
+      pending: this.pending.size,
+      penalties,
+      receivePauses,
+    };
   }
 
   /** The bound address of a listening replica (useful when it listens on port 0). */
@@ -234,22 +301,35 @@ export class TlsTransport implements Transport {
   }
 
   private listen(): Promise<void> {
+    const pending = this.pending;
     const server = createServer({
       ...this.contextOptions(),
       requestCert: true,
       rejectUnauthorized: false, // trust is the pin, checked on secureConnection
-      ALPNProtocols: [ALPN.replica, ALPN.client],
+      // Chooses the link kind as ALPNProtocols would, and tells the pending pool that this
+      // connection sent its ClientHello: it is a handshake under way, not an idle socket.
+      ALPNCallback(this: TLSSocket, { protocols }) {
+        pending.hello(connectionKey(this.remoteAddress, this.remotePort));
+        return protocols.find((p) => p === ALPN.replica || p === ALPN.client);
+      },
+      // The TLS handshake's own bound; the pending pool's preAuthTimeoutMs bounds it and what follows.
       handshakeTimeout: this.tuning.handshakeTimeoutMs,
     });
+    // The pending pool bounds unauthenticated connections by evicting; this cap on sockets is only a
+    // last resort (evicted sockets count until they have closed), above what the pool keeps.
     const inboundPeers = [...this.links.values()].filter((l) => !l.dialer).length;
-    server.maxConnections = inboundPeers + this.tuning.maxPendingHandshakes;
+    server.maxConnections = 2 * inboundPeers + 4 * this.tuning.maxPendingHandshakes;
     server.on('secureConnection', (socket: TLSSocket) => this.onInbound(socket));
-    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) =>
-      this.refuse('handshake-failed', socket, undefined, err.code ?? err.message),
-    );
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      // An evicted connection was refused (and counted) already; its handshake fails as a result.
+      if (pending.wasEvicted(tcpSocketOf(socket), connectionKey(socket.remoteAddress, socket.remotePort))) socket.destroy();
+      else this.refuse('handshake-failed', socket, undefined, err.code ?? err.message);
+    });
     server.on('connection', (socket: Socket) => {
       this.accepted.add(socket);
       socket.once('close', () => this.accepted.delete(socket));
+      if (this.state === 'closed') socket.destroy();
+      else pending.add(socket);
     });
     server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
       this.refused['too-many-handshakes']++;
@@ -288,7 +368,7 @@ export class TlsTransport implements Transport {
     const raw = socket.getPeerX509Certificate()?.raw;
     const der = raw === undefined ? undefined : new Uint8Array(raw);
     const verdict = this.pins.judgeInbound(this.me, der, socket.alpnProtocol);
-    if (!verdict.ok && verdict.reason === 'unknown-certificate' && der !== undefined && this.options.introduce !== undefined) {
+    if (!verdict.ok && verdict.reason === 'unknown-certificate' && der !== undefined && this.introductions.enabled) {
       this.hold(socket, der);
       return;
     }
@@ -302,6 +382,11 @@ export class TlsTransport implements Transport {
       this.refuse('wrong-direction', socket, verdict.node.id);
       return;
     }
+    if (link.penalized) {
+      this.refuse('penalized', socket, verdict.node.id, `node ${verdict.node.id} is penalized`);
+      return;
+    }
+    this.pending.settle(connectionKey(socket.remoteAddress, socket.remotePort));
     this.sendIntroduction(socket);
     // An accepted verdict means a certificate was presented.
     link.adopt(socket, der ?? new Uint8Array());
@@ -310,21 +395,25 @@ export class TlsTransport implements Transport {
   /**
    * An inbound connection presenting a certificate pinned for no node, held until the peer's
    * introduction names the node it claims to be: the ALPN role and the dialing direction must fit
-   * that node, then `introduce` judges. Accepted, the connection becomes that node's link; anything
-   * else (refused, none in time, an application frame first, the peer gone) is refused as an unknown
-   * certificate, as it would have been without introductions.
+   * that node, then the transport's checks and `introduce` judge (`introductions.ts`). Accepted,
+   * the connection becomes that node's link; anything else (refused, none in time, an application
+   * frame first, the peer gone, evicted from the pending pool) is refused as an unknown certificate,
+   * as it would have been without introductions (eviction: with the eviction's reason).
    */
   private hold(socket: TLSSocket, der: Uint8Array): void {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const key = connectionKey(socket.remoteAddress, socket.remotePort);
     this.sendIntroduction(socket);
     let settled = false;
-    const refuse = (reason: RefusalReason, detail: string, peer?: NodeId, judged = false): void => {
+    /** `why` null: the introduction was judged, and that refusal counted already. */
+    const refuse = (reason: RefusalReason, why: IntroductionRefusalReason | null, detail: string, peer?: NodeId): void => {
+      if (settled) return;
       settled = true;
       if (this.state === 'closed') {
         socket.destroy();
         return;
       }
-      if (!judged) this.refuseIntroduction(peer, 'inbound', remote, detail);
+      if (why !== null) this.introductions.refuse(peer, 'inbound', remote, why, detail);
       this.refuse(reason, socket, reason === 'unknown-certificate' ? undefined : peer, detail);
     };
     const conn = new Connection(socket, this.tuning, {
@@ -335,22 +424,24 @@ export class TlsTransport implements Transport {
       introduction: (id, bytes) => {
         if (settled) return;
         const node = this.pins.node(id);
-        if (node === undefined) return refuse('unknown-certificate', `introduced as node ${id}, which does not exist`);
+        if (node === undefined) return refuse('unknown-certificate', 'impossible-claim', `introduced as node ${id}, which does not exist`);
         if (socket.alpnProtocol !== ALPN[node.role]) {
-          return refuse('wrong-role', `introduced as node ${id} (a ${node.role}) over alpn ${String(socket.alpnProtocol)}`, id);
+          return refuse('wrong-role', 'impossible-claim', `introduced as node ${id} (a ${node.role}) over alpn ${String(socket.alpnProtocol)}`, id);
         }
         const link = this.links.get(id);
-        if (link === undefined || !dials(node, this.me)) return refuse('wrong-direction', `introduced as node ${id}, which this node dials`, id);
-        const why = this.judgeIntroduction(id, der, bytes, 'inbound', remote);
-        if (why !== null) return refuse('unknown-certificate', `introduced as node ${id}: ${why}`, id, true);
+        if (link === undefined || !dials(node, this.me)) {
+          return refuse('wrong-direction', 'impossible-claim', `introduced as node ${id}, which this node dials`, id);
+        }
+        const refusal = this.introductions.judge(id, der, bytes, 'inbound', remote);
+        if (refusal !== null) return refuse('unknown-certificate', null, `introduced as node ${id}: ${refusal.detail}`, id);
         settled = true;
+        this.pending.settle(key);
         if (this.state === 'closed') socket.destroy();
         else link.adoptIntroduced(conn, der);
       },
-      introductionFailed: (detail) => {
-        if (!settled) refuse('unknown-certificate', detail);
-      },
+      introductionFailed: (detail, why) => refuse('unknown-certificate', why, detail),
     });
+    this.pending.own(key, (reason) => refuse(reason, 'evicted', evictionDetail(reason, this.tuning)));
     conn.awaitIntroduction();
   }
 
@@ -360,12 +451,12 @@ export class TlsTransport implements Transport {
     if (get === undefined) return null;
     let bytes: Uint8Array | null;
     try {
-      bytes = get();
+      bytes = get({ maxRecords: this.tuning.maxIntroductionRecords });
     } catch (err) {
       this.emit({ kind: 'handler-error', peer: this.self, detail: `introduction: ${err instanceof Error ? err.message : String(err)}` });
       return null;
     }
-    return bytes === null ? null : encodeIntroduction(this.self, bytes, this.tuning.maxFrameBytes);
+    return bytes === null ? null : encodeIntroduction(this.self, bytes, Math.min(this.tuning.maxIntroductionBytes, this.tuning.maxFrameBytes));
   }
 
   private sendIntroduction(socket: TLSSocket): void {
@@ -373,48 +464,10 @@ export class TlsTransport implements Transport {
     if (frame !== null && socket.writable) socket.write(frame);
   }
 
-  /**
-   * Asks `introduce` about `node`'s introduction of the certificate `der` (pinned for no node when
-   * the connection was held); null when accepted and pinned, else why not. Counted and reported.
-   */
-  private judgeIntroduction(node: NodeId, der: Uint8Array, bytes: Uint8Array, direction: 'inbound' | 'outbound', remote: string): string | null {
-    const owner = this.pins.lookup(der);
-    // Pinned meanwhile (a `setPins` while the connection was held): nothing left to judge.
-    if (owner?.id === node) return null;
-    let why: string | null = null;
-    if (owner !== undefined) why = `the certificate is pinned for node ${owner.id}`;
-    else {
-      try {
-        const pinned = this.pins.certificates(node).map((c) => Uint8Array.from(c));
-        if (this.options.introduce?.(node, Uint8Array.from(der), pinned, bytes) !== true) why = 'introduction not accepted';
-      } catch (err) {
-        why = `introduction not accepted: ${err instanceof Error ? err.message : String(err)}`;
-      }
-    }
-    if (why === null) {
-      try {
-        this.pins.introduce(node, der);
-      } catch (err) {
-        why = err instanceof Error ? err.message : String(err);
-      }
-    }
-    if (why !== null) {
-      this.refuseIntroduction(node, direction, remote, why);
-      return why;
-    }
-    this.introductions.accepted++;
-    this.emit({ kind: 'introduced', peer: node, direction });
-    return null;
-  }
-
-  private refuseIntroduction(peer: NodeId | undefined, direction: 'inbound' | 'outbound', remote: string, detail: string): void {
-    this.introductions.refused++;
-    this.emit({ kind: 'introduction-refused', direction, remote, detail, ...(peer === undefined ? {} : { peer }) });
-  }
-
-  private refuse(reason: RefusalReason, socket: Socket, peer: NodeId | undefined, detail?: string): void {
+  private refuse(reason: RefusalReason, socket: PendingSocket, peer: NodeId | undefined, detail?: string): void {
     this.refused[reason]++;
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.pending.settle(connectionKey(socket.remoteAddress, socket.remotePort));
     socket.destroy();
     this.emit({ kind: 'refused', reason, remote, ...(peer === undefined ? {} : { peer }), ...(detail === undefined ? {} : { detail }) });
   }
@@ -440,6 +493,22 @@ export class TlsTransport implements Transport {
       }
     }
   }
+}
+
+/**
+ * The TCP socket under a server-side TLS socket. `node:tls` keeps it as `_parent` (not part of
+ * its documented API, hence the fallback on the connection's address where this is used): an
+ * evicted socket's TLS socket has lost its address by the time it reports its handshake failed.
+ */
+function tcpSocketOf(socket: TLSSocket): object | undefined {
+  const parent = (socket as unknown as { _parent?: unknown })._parent;
+  return typeof parent === 'object' && parent !== null ? parent : undefined;
+}
+
+function evictionDetail(reason: EvictionReason, t: TlsTuning): string {
+  if (reason === 'pre-auth-timeout') return `not authenticated within ${t.preAuthTimeoutMs} ms`;
+  if (reason === 'address-full') return `evicted for a newer connection from its address (at most ${t.maxPendingPerAddress} pending each)`;
+  return `evicted for a newer connection (at most ${t.maxPendingHandshakes} pending)`;
 }
 
 function keyPem(key: KeyObject | string): string {

@@ -42,6 +42,13 @@ export interface Transport {
   onFrame(handler: FrameHandler): void;
   onPeerStatus(handler: PeerStatusHandler): void;
   start(): Promise<void>;
+  /**
+   * The layer above found `peer` misbehaving — it keeps sending invalid messages, say; `reason`
+   * names how (a short label, counted per peer). The TLS transport closes the link and cuts the
+   * peer off (neither dials it nor accepts it) for a back-off that doubles with each penalty, 1 s up
+   * to 60 s by default; the simulator only counts. Unknown peers are ignored.
+   */
+  penalize(peer: NodeId, reason: string): void;
   /** Closes every link and stops reconnecting; resolves when all sockets are closed. */
   close(): Promise<void>;
   stats(): readonly PeerStats[];

@@ -15,10 +15,12 @@
  */
 import type { Logger } from 'pino';
 import type { NodeAuthPrivateKey, NodeAuthPublicKey } from '../crypto/node-auth.ts';
-import { encodeTlsIntroduction, signNodeKeyPublication, verifyTlsIntroduction } from '../crypto/node-key-scheme.ts';
+import { DEFAULT_MAX_INTRODUCTION_RECORDS, encodeTlsIntroduction, signNodeKeyPublication } from '../crypto/node-key-scheme.ts';
 import { encodeNodeKeyPublication, kindsFor, slotName, type NodeKeyBook, type NodeKeyKind } from '../consensus/node-keys.ts';
+import type { IntroductionLimits } from '../net/tls-options.ts';
 import type { TlsTransport } from '../net/tls-transport.ts';
 import type { HeldNodeKey, NodeKeyStore, TlsSubject } from './node-key-store.ts';
+import { tlsIntroductionProblem } from './tls-introduction.ts';
 
 /** A held key in the form signing takes (a TLS key signs with ECDSA P-384). */
 export function signingKeyOf(k: HeldNodeKey): NodeAuthPrivateKey {
@@ -27,17 +29,19 @@ export function signingKeyOf(k: HeldNodeKey): NodeAuthPrivateKey {
 
 /**
  * The transport options that let peers who missed TLS rotations accept this node's certificate,
- * and this node accept theirs: its own introduction (its TLS records, each endorsed by the key
- * before), and the check of a peer's (`verifyTlsIntroduction`).
+ * and this node accept theirs: its own introduction (its newest `maxRecords` TLS records, each
+ * endorsed by the key before), and the check of a peer's against the records this node has from
+ * consensus (`tlsIntroductionProblem`; true, or why not). A peer more than `maxRecords` rotations
+ * ahead of what this node knows cannot be introduced: it waits for the node to catch up.
  */
 export function tlsIntroductions(book: NodeKeyBook<NodeAuthPublicKey>, self: number) {
   return {
-    introduction: () => {
-      const records = book.history('tls', self);
+    introduction: (limits?: IntroductionLimits) => {
+      const records = book.history('tls', self).slice(-(limits?.maxRecords ?? DEFAULT_MAX_INTRODUCTION_RECORDS));
       return records.length === 0 ? null : encodeTlsIntroduction(records);
     },
-    introduce: (node: number, presented: Uint8Array, pinned: readonly Uint8Array[], introduction: Uint8Array) =>
-      verifyTlsIntroduction(node, presented, pinned, introduction),
+    introduce: (node: number, presented: Uint8Array, _pinned: readonly Uint8Array[], introduction: Uint8Array, limits?: IntroductionLimits) =>
+      tlsIntroductionProblem(book, node, presented, introduction, limits?.maxRecords ?? DEFAULT_MAX_INTRODUCTION_RECORDS) ?? true,
   };
 }
 
