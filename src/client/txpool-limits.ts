@@ -31,7 +31,7 @@ export interface PoolLimits {
 
 export const DEFAULT_POOL_LIMITS: PoolLimits = {
   accountPending: 1_024,
-  globalPending: 5_120,
+  globalPending: 20_000,
   accountSlots: 16,
   accountQueue: 64,
   globalQueue: 1_024,
