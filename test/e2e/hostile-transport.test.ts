@@ -82,8 +82,9 @@ after(async () => {
 
 let pings = 0;
 /**
- * Round trips 2 → 1 → 2 every 50 ms until `done` resolves; their times in ms. With `t`, also
- * reports the CPU this process (the victim and the honest peers) used and its event loop's delays.
+ * Round trips 2 → 1 → 2 every 50 ms until `done` resolves, and at least 10; their times in ms.
+ * With `t`, also reports the CPU this process (the victim and the honest peers) used and its event
+ * loop's delays.
  */
 async function roundTripsUntil(done: Promise<unknown>, t?: TestContext): Promise<number[]> {
   let over = false;
@@ -93,7 +94,7 @@ async function roundTripsUntil(done: Promise<unknown>, t?: TestContext): Promise
   const cpu = process.cpuUsage();
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
-  while (!over) {
+  while (!over || times.length < 10) {
     const start = performance.now();
     honest.transport.send(1, Buffer.from(`ping ${pings++}`));
     await honest.framesFrom(1, pings, 2_000);
