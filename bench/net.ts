@@ -38,7 +38,8 @@ function network(replicaPort: number): GeneratedNetwork {
 
 function transport(net: GeneratedNetwork, id: 0 | 1): TlsTransport {
   const s = id === 0 ? net.replicas[0]! : net.clients[0]!;
-  return new TlsTransport({ self: id, nodes: tlsNodesOf(net.network), key: s.tls.key, certificate: s.tls.certificate.pem });
+  // No receive rate limit: the benchmark measures what one link carries (the default caps a peer at 128 MiB/s).
+  return new TlsTransport({ self: id, nodes: tlsNodesOf(net.network), key: s.tls.key, certificate: s.tls.certificate.pem, tuning: { receiveBytesPerSecond: 0 } });
 }
 
 /** The receiving replica: counts frames and reports each time a target count is reached. */

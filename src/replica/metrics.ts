@@ -3,7 +3,7 @@
  * shell from the state machine's `reject` and `event` outputs; gauges are read when scraped.
  */
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import { registerPeerGauges, registerSnapshotGauges } from '../common/metrics-server.ts';
+import { registerPeerGauges, registerSnapshotGauges, registerTransportGauges, type TransportCounterView } from '../common/metrics-server.ts';
 import type { PeerStats } from '../net/transport.ts';
 
 export interface ReplicaGauges {
@@ -13,6 +13,7 @@ export interface ReplicaGauges {
   readonly lastStable: number;
   readonly blockNumber: number;
   readonly peers: readonly PeerStats[];
+  readonly transport: TransportCounterView;
 }
 
 export class ReplicaMetrics {
@@ -22,6 +23,7 @@ export class ReplicaMetrics {
   readonly viewChanges: Counter;
   readonly undecodable: Counter;
   readonly notSent: Counter<'type'>;
+  readonly penalties: Counter<'reason'>;
 
   constructor(read: () => ReplicaGauges) {
     const registers = [this.registry];
@@ -30,6 +32,12 @@ export class ReplicaMetrics {
     this.committed = new Counter({ name: 'bulwark_consensus_committed_total', help: 'Sequence numbers committed, by path', labelNames: ['path'], registers });
     this.viewChanges = new Counter({ name: 'bulwark_consensus_view_changes_total', help: 'View changes started', registers });
     this.undecodable = new Counter({ name: 'bulwark_net_undecodable_frames_total', help: 'Frames that did not decode', registers });
+    this.penalties = new Counter({
+      name: 'bulwark_peer_penalties_total',
+      help: 'Peers cut off for a while for sending invalid messages, by the reason of the last one',
+      labelNames: ['reason'],
+      registers,
+    });
     this.notSent = new Counter({
       name: 'bulwark_consensus_messages_not_sent_total',
       help: 'Messages the transport refused for a peer (its queue full, or the frame too large), by type',
@@ -44,5 +52,6 @@ export class ReplicaMetrics {
       ['bulwark_chain_block_number', 'Head block number', (g) => g.blockNumber],
     ]);
     registerPeerGauges(this.registry, () => read().peers);
+    registerTransportGauges(this.registry, () => read().transport);
   }
 }

@@ -34,6 +34,8 @@ import { EthereumApp } from './ethereum-app.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
 import { ReplicaMetrics } from './metrics.ts';
 import { ReadService } from './read-service.ts';
+import { PeerConduct } from './peer-conduct.ts';
+import type { RejectReason } from '../consensus/io.ts';
 
 /** Messages received and not yet stepped, at most (count and frame bytes). */
 const MAX_QUEUED_INPUTS = 100_000;
@@ -95,6 +97,9 @@ export class ReplicaNode {
   #lastNotice: Uint8Array | null = null;
   readonly #sideWork = new Set<Promise<void>>();
   #notSentLoggedAt = 0;
+  /** Messages waiting to be stepped, per sender (the transport stops reading a peer past its share). */
+  readonly #queuedFrom = new Map<number, number>();
+  readonly #peerConduct = new PeerConduct();
   /** Peers this replica is sending a chunk of committed batches to (catch-up help). */
   readonly #serving = new Set<number>();
 
@@ -147,6 +152,7 @@ export class ReplicaNode {
       lastStable: this.#state.lastStable,
       blockNumber: Number(this.#executor.head.header.number),
       peers: this.#transport.stats(),
+      transport: this.#transport.counters(),
     }));
   }
 
@@ -182,6 +188,8 @@ export class ReplicaNode {
       if (identity === undefined) {
         throw new BulwarkError('KEY_FILE_NOT_FOUND', `the TLS key of epoch ${tlsEpoch}, in effect, is not in ${o.dir}`, { dir: o.dir, epoch: tlsEpoch });
       }
+      // The transport asks the node (made below, with the transport) whether a peer may send more.
+      let readyCheck: (peer: number) => boolean = () => true;
       const options = tlsTransportOptions(material, o.tuning === undefined ? {} : { tuning: o.tuning });
       const transport = new TlsTransport({
         ...options,
@@ -189,6 +197,7 @@ export class ReplicaNode {
         key: identity.privateKey,
         certificate: identity.certificatePem,
         ...tlsIntroductions(nodeKeyBook, material.id),
+        receiveReady: (peer) => readyCheck(peer),
       });
       const node = new ReplicaNode({
         material,
@@ -204,6 +213,7 @@ export class ReplicaNode {
         presentedTlsEpoch: tlsEpoch,
         onFatal: o.onFatal ?? (() => undefined),
       });
+      readyCheck = (peer) => node.#receiveReady(peer);
       node.#nodeKeys.sync(state.lastExecuted, state.lastStable);
       transport.onFrame((from, frame) => node.#onFrame(from, frame));
       transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
@@ -243,6 +253,7 @@ export class ReplicaNode {
     } catch (err) {
       this.#metrics.undecodable.inc();
       this.#log.warn({ from, code: (err as { code?: string }).code }, 'undecodable frame');
+      this.#conduct(from, 'undecodable');
       return;
     }
     // Block reads for client nodes' mirrors are served here, beside consensus, not through it.
@@ -269,6 +280,7 @@ export class ReplicaNode {
     this.#queuedMessageBytes += frame.length;
     this.#queue.push({ kind: 'message', from, message, now: Date.now() });
     this.#sizes.set(this.#queue[this.#queue.length - 1]!, frame.length);
+    this.#queuedFrom.set(from, (this.#queuedFrom.get(from) ?? 0) + 1);
     if (!this.#draining) this.#idle = this.#drain();
   }
 
@@ -369,6 +381,11 @@ export class ReplicaNode {
         for (const i of inputs) {
           this.#queuedMessageBytes -= this.#sizes.get(i) ?? 0;
           this.#sizes.delete(i);
+          if (i.kind === 'message') {
+            const left = (this.#queuedFrom.get(i.from) ?? 1) - 1;
+            if (left > 0) this.#queuedFrom.set(i.from, left);
+            else this.#queuedFrom.delete(i.from);
+          }
         }
         preverify(this.#state, inputs.flatMap((i) => (i.kind === 'message' ? [i.message] : [])));
         for (const input of inputs) {
@@ -558,6 +575,7 @@ export class ReplicaNode {
       case 'reject':
         this.#metrics.rejected.inc({ reason: o.reason });
         this.#log.debug({ from: o.from, reason: o.reason, detail: o.detail }, 'input refused');
+        this.#conduct(o.from, o.reason, o.detail);
         return;
       case 'event':
         this.#onEvent(o.detail);
@@ -581,6 +599,27 @@ export class ReplicaNode {
       const s = this.#state;
       for (let c = s.q.n; c < s.q.n + s.cfg.clients; c++) this.#serveStatus(c, 0);
     }
+  }
+
+  /**
+   * A refused input of `peer`'s: a peer that keeps sending what no honest node sends (bad
+   * signatures and certificates, equivocation, undecodable frames) is cut off by the transport for
+   * a back-off that grows with each penalty (`PeerConduct`, `TlsTransport.penalize`).
+   */
+  #conduct(peer: number, reason: RejectReason | 'undecodable', detail?: string): void {
+    if (peer === this.id || !this.#peerConduct.note(peer, reason, Date.now())) return;
+    this.#metrics.penalties.inc({ reason });
+    this.#log.warn({ peer, reason, detail }, 'peer penalised: it kept sending invalid messages');
+    this.#transport.penalize(peer, reason);
+  }
+
+  /**
+   * Whether the transport may read more from `peer`: not while the peer has its fair share of the
+   * bound on messages waiting to be stepped (a flooding peer is paused, the others go on).
+   */
+  #receiveReady(peer: number): boolean {
+    const share = MAX_QUEUED_INPUTS / (this.#state.q.n + this.#state.cfg.clients);
+    return (this.#queuedFrom.get(peer) ?? 0) < share;
   }
 
   #arm(wakeAt: number | null): void {
