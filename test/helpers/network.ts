@@ -1,16 +1,19 @@
 /**
  * A real local network for end-to-end tests: the trusted setup in a temporary directory, four
  * replica processes and one client node process on free loopback ports, torn down by `stop`.
- * Each replica serves /metrics and /health on its own port; any node can be killed with a signal
- * and started again with the same command line on the same data directory, one at a time or all
- * together. Each process's standard output (its pino log lines) is appended to a file in the
- * network's directory, kept across restarts, and read back with `logs()`.
+ * Every node (the client node too) serves /metrics and /health on its own port; any node can be
+ * killed with a signal and started again with the same command line on the same data directory,
+ * one at a time or all together. Each process's standard output (its pino log lines) is appended
+ * to a file in the network's directory, kept across restarts, and read back with `logs()`.
+ * Each node runs with an explicit V8 old-space limit (`heapMb`), so a leak shows as a crash at a
+ * known size rather than at whatever the machine's default happens to be.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initHashes } from '../../src/crypto/hash.ts';
+import type { ChainConfig } from '../../src/execution/chain-config.ts';
 import { runInit } from '../../src/setup/init.ts';
 import { testConfig } from './chain.ts';
 import { freePorts } from './net.ts';
@@ -37,6 +40,14 @@ export interface Exit {
 export interface NetworkOptions {
   /** The nodes' `--log-level` (default `warn`). */
   readonly logLevel?: string;
+  /** The genesis (default `testConfig()`: chain id 1337, free gas, four funded test keys). */
+  readonly chainConfig?: ChainConfig;
+  /** Each node's `--max-old-space-size` in MB (default 2048). */
+  readonly heapMb?: number;
+  /** Each node's `--max-semi-space-size` in MB (default: V8's own). */
+  readonly semiSpaceMb?: number;
+  /** `stop` leaves the network's directory (data and logs) in place. */
+  readonly keep?: boolean;
 }
 
 export interface TestNetwork {
@@ -44,12 +55,18 @@ export interface TestNetwork {
   /** Replica ids 0–3; the client node is id 4. */
   readonly replicas: readonly number[];
   readonly clientId: number;
-  /** The network's directory (node directories and `logs/`), removed by `stop`. */
+  /** The network's directory (node directories and `logs/`), removed by `stop` unless `keep`. */
   readonly root: string;
   healthUrl(replica: number): string;
+  /** Node `id`'s Prometheus /metrics (replicas 0–3 and the client node). */
+  metricsUrl(id: number): string;
   /** The replica's /health document, or null while it does not answer. */
   health(replica: number): Promise<ReplicaHealth | null>;
   isRunning(id: number): boolean;
+  /** The process id of node `id`'s current (or last) process. */
+  pid(id: number): number | undefined;
+  /** Resolves when node `id`'s current (or last) process ends, however it ends. */
+  exited(id: number): Promise<Exit>;
   /** Sends `signal` to node `id` and resolves once the process has ended. */
   kill(id: number, signal?: NodeJS.Signals): Promise<Exit>;
   /** Starts node `id` again (it must not be running) with its original command line. */
@@ -71,17 +88,18 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
   const logDir = join(root, 'logs');
   const procs = new Map<number, ChildProcess>();
   const exits = new Map<number, Promise<Exit>>();
-  const ports = await freePorts(9);
+  const ports = await freePorts(10);
   const rpcPort = ports[4]!;
-  const metricsPort = (id: number) => ports[5 + id]!;
+  const metricsPort = (id: number) => ports[5 + id]!; // the client node (4) gets ports[9]
   const url = `http://127.0.0.1:${rpcPort}`;
   const healthUrl = (id: number) => `http://127.0.0.1:${metricsPort(id)}/health`;
   const logFile = (id: number) => join(logDir, id === CLIENT ? 'client-4.log' : `replica-${id}.log`);
   const argsOf = (id: number) =>
     id === CLIENT
-      ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort)]
+      ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort), '--metrics-port', String(metricsPort(CLIENT))]
       : ['replica', '--dir', join(root, `replica-${id}`), '--metrics-port', String(metricsPort(id))];
 
+  const v8Flags = [`--max-old-space-size=${options.heapMb ?? 2048}`, ...(options.semiSpaceMb === undefined ? [] : [`--max-semi-space-size=${options.semiSpaceMb}`])];
   const isRunning = (id: number) => {
     const p = procs.get(id);
     return p !== undefined && p.exitCode === null && p.signalCode === null;
@@ -90,7 +108,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
     if (isRunning(id)) throw new Error(`node ${id} is already running`);
     const out = openSync(logFile(id), 'a');
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...argsOf(id), '--log-level', options.logLevel ?? 'warn'], {
+      const child = spawn(process.execPath, [...v8Flags, '--import', 'tsx', 'src/cli/main.ts', ...argsOf(id), '--log-level', options.logLevel ?? 'warn'], {
         stdio: ['ignore', out, 'inherit'],
       });
       procs.set(id, child);
@@ -157,12 +175,14 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
 
   let stopped: Promise<void> | null = null;
   const stop = () =>
-    (stopped ??= terminateAll(20_000).then(() => rmSync(root, { recursive: true, force: true })));
+    (stopped ??= terminateAll(20_000).then(() => {
+      if (options.keep !== true) rmSync(root, { recursive: true, force: true });
+    }));
   try {
     await runInit({
       outDir: root,
       topology: { replicas: 4, clients: 1, replicaEndpoints: ports.slice(0, 4).map((port) => ({ host: '127.0.0.1', port })) },
-      chainConfig: testConfig(),
+      chainConfig: options.chainConfig ?? testConfig(),
       seed: new Uint8Array(32).fill(seedByte),
     });
     mkdirSync(logDir); // after init, which refuses a non-empty target
@@ -174,8 +194,11 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
       clientId: CLIENT,
       root,
       healthUrl,
+      metricsUrl: (id) => `http://127.0.0.1:${metricsPort(id)}/metrics`,
       health,
       isRunning,
+      pid: (id) => procs.get(id)?.pid,
+      exited: exitOf,
       kill,
       restart: launch,
       restartAll: async () => {

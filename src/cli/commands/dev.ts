@@ -26,6 +26,7 @@ interface DevFlags {
   accounts: number;
   metricsPort?: number;
   logLevel: string;
+  heapMb: number;
 }
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -47,6 +48,7 @@ export function registerDev(program: Command, io: CliIo): void {
       ),
     )
     .addOption(new Option('--log-level <level>', "the nodes' log level").choices(['fatal', 'error', 'warn', 'info', 'debug']).default('warn'))
+    .addOption(new Option('--heap-mb <mb>', "each node's V8 old-space limit (--max-old-space-size), in MB").argParser(integer(256, 65_536)).default(2048))
     .action(async (flags: DevFlags) => {
       const dir = resolve(flags.dir);
       if (flags.reset) await rm(dir, { recursive: true, force: true });
@@ -65,7 +67,9 @@ export function registerDev(program: Command, io: CliIo): void {
       }
       const children: ChildProcess[] = [];
       const node = (args: string[]) => {
-        const child = spawn(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', MAIN, ...args, '--log-level', flags.logLevel], {
+        // An explicit heap limit: the same on every machine, so a leak ends at a known size.
+        const v8 = [`--max-old-space-size=${flags.heapMb}`, '--max-semi-space-size=64'];
+        const child = spawn(process.execPath, [...v8, '--import', 'tsx', MAIN, ...args, '--log-level', flags.logLevel], {
           stdio: ['ignore', 'inherit', 'inherit'],
         });
         children.push(child);
