@@ -48,6 +48,8 @@ import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
 import { quorumsOf } from '../consensus/config.ts';
 import type { ReadQuery } from '../codec/read.ts';
+import type { EvmBudget } from '../execution/evm-limits.ts';
+import { EvmGate, type RpcEvmLimits } from '../rpc/evm-gate.ts';
 
 export interface ClientNodeOptions {
   readonly dir: string;
@@ -73,6 +75,8 @@ export interface ClientNodeOptions {
   readonly txpool?: Partial<PoolLimits>;
   /** Polling filters one caller (token, else address) may hold (default `MAX_FILTERS_PER_CALLER`). */
   readonly maxFiltersPerCaller?: number;
+  /** Gas cap, timeout and concurrency of eth_call, eth_estimateGas and debug_trace* (`rpc/evm-gate.ts`). */
+  readonly evm?: Partial<RpcEvmLimits>;
 }
 
 const VERSION = 'bulwark/0.1.0';
@@ -190,9 +194,11 @@ export class ClientNode {
     });
     const local = o.localState === false ? null : await openLocalState(join(o.dir, 'state'), network.chainConfig, mirror, log);
     const replicaReads = new ReadClient({ send, clientId: material.id, executionKeys, f: network.f });
-    // State reads: from this node's own executed state when it has the block, else from the replicas.
+    // State reads: from this node's own executed state when it has the block, else from the replicas
+    // (whose work cannot be stopped from here: a call's answer is then given up at its deadline).
     const reads = {
-      read: async (q: ReadQuery, n: number) => (await local?.state.read(q, BigInt(n))) ?? replicaReads.read(q, n),
+      read: async (q: ReadQuery, n: number, budget?: EvmBudget) =>
+        (await local?.state.read(q, BigInt(n), budget)) ?? (budget === undefined ? replicaReads.read(q, n) : budget.deadline.race(replicaReads.read(q, n))),
     };
     const statuses = new NodeStatusClient({ send, clientId: material.id, executionKeys });
     const quorums = quorumsOf(network);
@@ -311,6 +317,10 @@ export class ClientNode {
       if (++ticks % CHECKPOINT_POLL_TICKS === 0) void statuses.query();
       keys();
     }, 1_000);
+    const evm = new EvmGate(o.evm, () => {
+      metrics.rpcRefused.inc({ reason: 'evm_busy' });
+      log.warn({ limits: { ...evm.limits, gasCap: String(evm.limits.gasCap) } }, 'EVM call refused: too many running and waiting');
+    });
     const methods = new Map([
       ...identityMethods({ chainId: network.chainId, clientVersion: VERSION, peerCount: () => transport.stats().filter((p) => p.connected).length }),
       ...ethCoreMethods({
@@ -318,7 +328,8 @@ export class ClientNode {
         freeGas: network.chainConfig.gasMode === 'free',
         reader: new ChainReader(mirror.chain()),
         head: () => mirror.chain().head,
-        read: (q, n) => reads.read(q, n),
+        read: (q, n, budget) => reads.read(q, n, budget),
+        evm,
         pool,
         submit: () => submitter.kick(),
         accepted: (hash) => {
@@ -339,7 +350,7 @@ export class ClientNode {
       ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h), header: (n) => mirror.blocks.headerByNumber(n) }),
       ...txpoolMethods(pool),
       // Tracing re-executes on this node's own state; without it (or once it stopped) it says so.
-      ...withLocalStateAt(debugMethods({ source: () => (local !== null && local.state.diverged === null ? local.state.executor : undefined) }), local?.state, () => mirror.head.number),
+      ...withLocalStateAt(debugMethods({ source: () => (local !== null && local.state.diverged === null ? local.state.executor : undefined), evm }), local?.state, () => mirror.head.number),
       ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
       ...filters.methods(),
       ...subscriptions.methods(),

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { ReadQuery } from '../codec/read.ts';
 import { BulwarkError, isBulwarkError } from '../common/errors.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
+import type { EvmBudget } from '../execution/evm-limits.ts';
 import { Executor } from '../execution/executor.ts';
 import { StateQueries } from '../execution/state-queries.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
@@ -136,14 +137,15 @@ export class LocalState {
 
   /**
    * The answer to `query` at block `number` from this node's own state; undefined when the
-   * follower has not reached that block (and does not within the wait) or has stopped.
+   * follower has not reached that block (and does not within the wait) or has stopped. A call
+   * runs within `budget` (gas cap, deadline; by default go-ethereum's).
    */
-  async read(query: ReadQuery, number: bigint): Promise<ReadResult | undefined> {
+  async read(query: ReadQuery, number: bigint, budget?: EvmBudget): Promise<ReadResult | undefined> {
     if (!(await this.#reach(number))) {
       this.forwardedReads++;
       return undefined;
     }
-    const { blockHash, answers } = await this.#queries.run(number, [query]);
+    const { blockHash, answers } = await this.#queries.run(number, [query], budget);
     if (blockHash === undefined) {
       this.forwardedReads++;
       return undefined;

@@ -1,11 +1,18 @@
 /**
  * The one way the node creates a VM, so every VM (executor, reads, conformance) gets the same
- * set-up: our Common (native crypto and KZG) over the given state and chain.
+ * set-up: our Common (native crypto and KZG) over the given state and chain. Reads that callers
+ * can start pass `customOpcodes` (`EvmPreemption.opcodes`); block execution passes nothing.
  */
 import type { Common } from '@ethereumjs/common';
+import type { EVMOpts } from '@ethereumjs/evm';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createVM, type VM } from '@ethereumjs/vm';
 
-export async function createNodeVm(common: Common, stateManager: MerkleStateManager, blockchain: unknown): Promise<VM> {
-  return createVM({ common, stateManager, blockchain: blockchain as never });
+export async function createNodeVm(
+  common: Common,
+  stateManager: MerkleStateManager,
+  blockchain: unknown,
+  customOpcodes?: EVMOpts['customOpcodes'],
+): Promise<VM> {
+  return createVM({ common, stateManager, blockchain: blockchain as never, ...(customOpcodes === undefined ? {} : { evmOpts: { customOpcodes } }) });
 }

@@ -12,13 +12,14 @@ import { bigIntToBytes, createAddressFromBigInt, setLengthLeft, type Address } f
 import { runTx } from '@ethereumjs/vm';
 import { keccak256 } from '../crypto/hash.ts';
 import { createNodeVm } from './precompiles.ts';
-import { BulwarkError } from '../common/errors.ts';
+import { BulwarkError, isBulwarkError } from '../common/errors.ts';
 import { equalBytes } from '../common/bytes.ts';
 import type { LogEntry, TxReceipt } from '../ledger/receipt.ts';
 import type { BlockHashSource } from './executor.ts';
 import type { Common } from '@ethereumjs/common';
 import type { BlockStore } from '../ledger/block-store.ts';
 import { TX_OPTIONS_PARAMS } from './common.ts';
+import { EvmPreemption, budgetOf, cappedGas, type EvmBudget } from './evm-limits.ts';
 
 /** A block by number, by hash, or the head. */
 export type BlockTag = bigint | Uint8Array | 'latest';
@@ -114,14 +115,14 @@ export class ChainReader {
     return setLengthLeft(await state.getStorage(address, key), 32);
   }
 
-  /** Runs a message on top of block `tag` without committing anything (eth_call). */
-  async call(req: CallRequest, tag: BlockTag = 'latest'): Promise<CallResult> {
-    return (await this.simulation(tag)).call(req);
+  /** Runs a message on top of block `tag` without committing anything (eth_call), within `budget`. */
+  async call(req: CallRequest, tag: BlockTag = 'latest', budget: EvmBudget = budgetOf()): Promise<CallResult> {
+    return (await this.simulation(tag)).call(req, budget);
   }
 
   /** The least gas limit with which the message succeeds (eth_estimateGas); see `Simulation.estimateGas`. */
-  async estimateGas(req: CallRequest, tag: BlockTag = 'latest'): Promise<bigint> {
-    return (await this.simulation(tag)).estimateGas(req);
+  async estimateGas(req: CallRequest, tag: BlockTag = 'latest', budget: EvmBudget = budgetOf()): Promise<bigint> {
+    return (await this.simulation(tag)).estimateGas(req, budget);
   }
 
   /** A simulation on top of block `tag`, for running several messages with one EVM. */
@@ -197,6 +198,9 @@ export class ChainReader {
 /**
  * Messages run on top of one block's state, none of them committing anything: one EVM serves them
  * all (building one is most of a short call's cost), and each run is rolled back before the next.
+ * Each call runs within a budget (`evm-limits.ts`): the gas it asks for up to the cap, and a
+ * deadline enforced from inside the interpreter, which also gives the event loop a turn every few
+ * milliseconds. A call stopped by its deadline leaves the EVM unusable (`usable`).
  */
 export class Simulation {
   private constructor(
@@ -204,28 +208,41 @@ export class Simulation {
     private readonly source: ChainSource,
     private readonly state: MerkleStateManager,
     private readonly vm: Awaited<ReturnType<typeof createNodeVm>>,
+    private readonly preemption: EvmPreemption,
   ) {}
 
   static async open(source: ChainSource, block: Block): Promise<Simulation> {
     const state = source.stateAt(block.header.stateRoot, true);
     // Each EVM subscribes to its Common's events and never unsubscribes: a copy per simulation keeps
     // the source's Common from holding every VM ever made.
-    const vm = await createNodeVm(source.common.copy(), state, source.blockHashes);
-    return new Simulation(block, source, state, vm);
+    const common = source.common.copy();
+    const preemption = new EvmPreemption();
+    const vm = await createNodeVm(common, state, source.blockHashes, preemption.opcodes(common));
+    return new Simulation(block, source, state, vm, preemption);
   }
 
-  /** eth_call: the message with the gas it asks for (the block's limit if none). */
-  call(req: CallRequest): Promise<CallResult> {
-    return this.run(req, req.gas ?? this.block.header.gasLimit);
+  /** False once a call was stopped by its deadline: its EVM may hold open checkpoints, so it must not run again. */
+  get usable(): boolean {
+    return !this.preemption.aborted;
+  }
+
+  /** eth_call: the message with the gas it asks for (the block's limit if none), at most the cap. */
+  call(req: CallRequest, budget: EvmBudget = budgetOf()): Promise<CallResult> {
+    return this.preemption.run(budget.deadline, () => this.run(req, cappedGas(req.gas, this.block.header.gasLimit, budget.gasCap)));
   }
 
   /**
    * The least gas limit with which the message succeeds (eth_estimateGas): a binary search between
-   * the gas it used and the cap, as go-ethereum does, since refunds and the 63/64 rule make "gas
-   * used" an underestimate. A message that fails even with the cap reports why.
+   * the gas it used and the cap — what the message asks for, else the block's limit, at most the
+   * budget's cap — as go-ethereum does, since refunds and the 63/64 rule make "gas used" an
+   * underestimate. A message that fails even with the cap reports why. The whole search shares
+   * the budget's deadline.
    */
-  async estimateGas(req: CallRequest): Promise<bigint> {
-    const cap = req.gas ?? this.block.header.gasLimit;
+  estimateGas(req: CallRequest, budget: EvmBudget = budgetOf()): Promise<bigint> {
+    return this.preemption.run(budget.deadline, () => this.search(req, cappedGas(req.gas, this.block.header.gasLimit, budget.gasCap)));
+  }
+
+  private async search(req: CallRequest, cap: bigint): Promise<bigint> {
     const first = await this.run(req, cap);
     if (!first.success) {
       throw new BulwarkError('READ_EXECUTION_FAILED', `execution fails with the gas cap ${cap}: ${first.error}`, {
@@ -257,10 +274,12 @@ export class Simulation {
         const err = r.execResult.exceptionError;
         return { success: err === undefined, returnData: r.execResult.returnValue, gasUsed: r.totalGasSpent, error: err?.error };
       } catch (e) {
+        if (isBulwarkError(e, 'EVM_TIMEOUT')) throw e;
         return { success: false, returnData: new Uint8Array(), gasUsed: gasLimit, error: (e as Error).message };
       }
     } finally {
-      await state.revert();
+      // An aborted run left the EVM's own checkpoints open above ours: the simulation is dropped instead.
+      if (this.usable) await state.revert();
     }
   }
 }

@@ -5,7 +5,12 @@
  * certified blocks itself answers its own reads with it (`client/local-state.ts`).
  *
  * Answers are deterministic: every honest store at the same block gives the same bytes, which is
- * what lets f + 1 replicas' signatures over them be compared.
+ * what lets f + 1 replicas' signatures over them be compared — except a call stopped by its
+ * deadline (`execution aborted (timeout = 5s)`), which is about this store's clock: replicas agree
+ * on it only when each of them stopped it.
+ *
+ * Calls and gas estimates run within a budget (`evm-limits.ts`): the gas cap, and one deadline for
+ * all the calls of a request (`run`), so a request of 16 endless loops costs one timeout, not 16.
  */
 import type { BlockHeader } from '@ethereumjs/block';
 import { getMerkleStateProof, type MerkleStateManager } from '@ethereumjs/statemanager';
@@ -13,6 +18,7 @@ import { Address, setLengthLeft } from '@ethereumjs/util';
 import type { ReadAnswer } from '../codec/messages.ts';
 import { encodeCallOutcome, quantityBytes, type CallQuery, type ReadQuery } from '../codec/read.ts';
 import { isBulwarkError } from '../common/errors.ts';
+import { budgetOf, DEFAULT_EVM_LIMITS, type EvmBudget, type EvmLimits } from './evm-limits.ts';
 import { ChainReader, type CallRequest, type ChainSource, type Simulation } from './reader.ts';
 
 /** Blocks for which idle EVMs are kept (see `#takeSimulation`). */
@@ -45,6 +51,7 @@ export class StateQueries {
   readonly #source: ChainSource;
   readonly #reader: ChainReader;
   readonly #maxIdle: number;
+  readonly #limits: EvmLimits;
   /** Idle simulations by block number, for the latest few blocks. */
   readonly #idleSimulations = new Map<bigint, Simulation[]>();
   /**
@@ -54,15 +61,22 @@ export class StateQueries {
    */
   readonly #views = new Map<bigint, { readonly header: BlockHeader; readonly state: MerkleStateManager }>();
 
-  /** `maxIdle`: EVMs kept per block for later requests (about as many as run at once). */
-  constructor(source: ChainSource, maxIdle = 16) {
+  /**
+   * `maxIdle`: EVMs kept per block for later requests (about as many as run at once). `limits`:
+   * the gas cap and timeout of a request's calls when `run` is given no budget.
+   */
+  constructor(source: ChainSource, maxIdle = 16, limits: EvmLimits = DEFAULT_EVM_LIMITS) {
     this.#source = source;
     this.#reader = new ChainReader(source);
     this.#maxIdle = maxIdle;
+    this.#limits = limits;
   }
 
-  /** The answers to `queries` at block `blockNumber`, in order; one state view serves them all. */
-  async run(blockNumber: bigint, queries: readonly ReadQuery[]): Promise<QueryAnswers> {
+  /**
+   * The answers to `queries` at block `blockNumber`, in order; one state view serves them all, and
+   * their calls share `budget` (by default, this store's limits from now).
+   */
+  async run(blockNumber: bigint, queries: readonly ReadQuery[], budget: EvmBudget = budgetOf(this.#limits)): Promise<QueryAnswers> {
     const view = await this.#view(blockNumber);
     if (view === undefined) {
       const missing = { ok: false, result: utf8.encode('block not available') };
@@ -70,12 +84,17 @@ export class StateQueries {
     }
     const { header, state } = view;
     let simulation: Promise<Simulation> | undefined;
-    const simulate = () => (simulation ??= this.#takeSimulation(header.number));
+    const simulate = async () => {
+      // A call stopped by its deadline leaves its EVM unusable: a later call gets another.
+      if (simulation !== undefined && !(await simulation).usable) simulation = undefined;
+      return (simulation ??= this.#takeSimulation(header.number));
+    };
     const answers: ReadAnswer[] = [];
     try {
-      for (const q of queries) answers.push(await this.#query(q, state, simulate));
+      for (const q of queries) answers.push(await this.#query(q, state, simulate, budget));
     } finally {
-      if (simulation !== undefined) this.#giveSimulation(header.number, await simulation);
+      const last = simulation === undefined ? undefined : await simulation;
+      if (last?.usable === true) this.#giveSimulation(header.number, last);
     }
     return { blockHash: header.hash(), answers };
   }
@@ -114,8 +133,10 @@ export class StateQueries {
     if (idle.length < this.#maxIdle) idle.push(simulation);
   }
 
-  async #query(q: ReadQuery, state: MerkleStateManager, simulate: () => Promise<Simulation>): Promise<ReadAnswer> {
+  async #query(q: ReadQuery, state: MerkleStateManager, simulate: () => Promise<Simulation>, budget: EvmBudget): Promise<ReadAnswer> {
     try {
+      // Calls after the request's deadline are not started (nor an EVM built for them).
+      if ((q.kind === 'call' || q.kind === 'estimateGas') && budget.deadline.expired()) throw budget.deadline.error();
       switch (q.kind) {
         case 'balance':
           return { ok: true, result: quantityBytes((await state.getAccount(new Address(q.address)))?.balance ?? 0n) };
@@ -129,12 +150,13 @@ export class StateQueries {
         case 'storage':
           return { ok: true, result: setLengthLeft(await state.getStorage(new Address(q.address), q.slot), 32) };
         case 'call':
-          return { ok: true, result: encodeCallOutcome(await (await simulate()).call(callRequest(q.call))) };
+          return { ok: true, result: encodeCallOutcome(await (await simulate()).call(callRequest(q.call), budget)) };
         case 'estimateGas':
-          return { ok: true, result: quantityBytes(await (await simulate()).estimateGas(callRequest(q.call))) };
+          return { ok: true, result: quantityBytes(await (await simulate()).estimateGas(callRequest(q.call), budget)) };
       }
     } catch (err) {
-      // A deterministic failure (e.g. a call that fails even with the gas cap) is an answer too.
+      // A deterministic failure (e.g. a call that fails even with the gas cap) is an answer too, and
+      // so is a call stopped by the deadline.
       return { ok: false, result: utf8.encode(isBulwarkError(err) ? err.message : 'read failed') };
     }
   }

@@ -25,6 +25,7 @@ import { runTx, type RunTxResult, type VM } from '@ethereumjs/vm';
 import { toHex } from '../common/bytes.ts';
 import { BulwarkError, isBulwarkError } from '../common/errors.ts';
 import { accumulateBeaconRoot } from './assemble.ts';
+import { DEFAULT_EVM_LIMITS, cappedGas } from './evm-limits.ts';
 import { createNodeVm } from './precompiles.ts';
 import { ChainReader, unsignedTx, type BlockTag, type CallRequest, type ChainSource } from './reader.ts';
 import { firstLine } from './validation.ts';
@@ -60,6 +61,8 @@ export type TraceOptions = (
 export interface TraceLimits {
   /** The traced execution is aborted after this long (go-ethereum's default: 5 s). */
   readonly timeoutMs?: number;
+  /** A traced call asking for more gas runs with this much (`--rpc-gascap`; default 50,000,000). */
+  readonly gasCap?: bigint;
   /**
    * A struct log longer than this is refused rather than built, unless the caller's `limit` asks
    * for at most this many entries (then it gets the first `limit`).
@@ -164,8 +167,9 @@ export async function traceTransaction(source: ChainSource, txHash: Uint8Array, 
 /**
  * Runs a message on top of block `tag` as `eth_call` does (`Simulation.call`: the state after the
  * block, the block's header as environment, no nonce or balance checks, the block's gas limit if
- * the message names none) and traces it. A message the VM refuses before running (intrinsic gas
- * too low, …) throws `TRACE_CALL_INVALID`; one that reverts or fails is a trace that says so.
+ * the message names none, at most the gas cap) and traces it. A message the VM refuses before
+ * running (intrinsic gas too low, …) throws `TRACE_CALL_INVALID`; one that reverts or fails is a
+ * trace that says so.
  */
 export async function traceCall(source: ChainSource, req: CallRequest, tag: BlockTag, options: TraceOptions): Promise<TraceResult> {
   const block = await new ChainReader(source).block(tag);
@@ -173,7 +177,7 @@ export async function traceCall(source: ChainSource, req: CallRequest, tag: Bloc
   const vm = await createNodeVm(source.common.copy(), state, source.blockHashes);
   const from = req.from ?? ZERO_ADDRESS;
   const nonce = (await state.getAccount(from))?.nonce ?? 0n;
-  const gasLimit = req.gas ?? block.header.gasLimit;
+  const gasLimit = cappedGas(req.gas, block.header.gasLimit, options.gasCap ?? DEFAULT_EVM_LIMITS.gasCap);
   let tx: TypedTransaction;
   try {
     tx = unsignedTx(source, req, nonce, gasLimit, block.header.baseFeePerGas ?? 0n);

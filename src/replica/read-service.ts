@@ -5,10 +5,16 @@
  * `maxInFlight` reads run at once; up to `maxQueued` more wait their turn, and beyond that a read
  * is dropped unanswered: "busy" is not a fact replicas could agree on. Neither is "I do not have
  * that block yet": a read for a block this replica has not reached waits for it (up to 2 s).
+ *
+ * The calls and gas estimates of a request run within the EVM limits (`evm-limits.ts`, go-ethereum's
+ * defaults: gas capped at 50,000,000, and 5 s for the whole request from its arrival, waiting
+ * included), preempted from inside the interpreter, which gives the event loop — consensus — a
+ * turn every few milliseconds however many reads run.
  */
 import type { ReadAnswer, ReadReply, ReadRequest } from '../codec/messages.ts';
 import { readAnswersDigest, readQueriesDigest, readReplyBytes } from '../codec/read.ts';
 import type { Executor } from '../execution/executor.ts';
+import { budgetOf, DEFAULT_EVM_LIMITS, type EvmBudget, type EvmLimits } from '../execution/evm-limits.ts';
 import { StateQueries } from '../execution/state-queries.ts';
 
 const ZERO32 = new Uint8Array(32);
@@ -23,16 +29,22 @@ export class ReadService {
   readonly #sign: (bytes: Uint8Array) => Uint8Array;
   readonly #maxInFlight: number;
   readonly #maxQueued: number;
+  readonly #evm: EvmLimits;
   #inFlight = 0;
   readonly #waiting: (() => void)[] = [];
   /** Reads waiting for this replica to reach their block. */
   #awaitingBlock = 0;
 
-  constructor(executor: Executor, sign: (bytes: Uint8Array) => Uint8Array, limits: { maxInFlight?: number; maxQueued?: number } = {}) {
+  constructor(
+    executor: Executor,
+    sign: (bytes: Uint8Array) => Uint8Array,
+    limits: { maxInFlight?: number; maxQueued?: number; evm?: Partial<EvmLimits> } = {},
+  ) {
     this.#executor = executor;
     this.#sign = sign;
     this.#maxInFlight = limits.maxInFlight ?? 16;
-    this.#queries = new StateQueries(executor, this.#maxInFlight);
+    this.#evm = { ...DEFAULT_EVM_LIMITS, ...limits.evm };
+    this.#queries = new StateQueries(executor, this.#maxInFlight, this.#evm);
     this.#maxQueued = limits.maxQueued ?? 1_024;
   }
 
@@ -42,6 +54,8 @@ export class ReadService {
    * would sign the same way, so neither is answered.
    */
   async answer(clientId: number, m: ReadRequest): Promise<ReadReply | 'busy' | 'behind'> {
+    // The request's calls must be done by 5 s after it came (the client node waits that long).
+    const budget = budgetOf(this.#evm);
     // A block certified by others that this replica has not executed yet is waited for (outside
     // the concurrency limit) rather than answered "not available".
     // A replica far behind, or a request for a block far ahead, is not waited for; nor are more
@@ -67,7 +81,7 @@ export class ReadService {
       this.#inFlight++;
     }
     try {
-      return await this.#run(clientId, m);
+      return await this.#run(clientId, m, budget);
     } finally {
       const next = this.#waiting.shift();
       if (next !== undefined) next(); // the slot passes straight to the next read
@@ -75,8 +89,8 @@ export class ReadService {
     }
   }
 
-  async #run(clientId: number, m: ReadRequest): Promise<ReadReply> {
-    const { blockHash, answers } = await this.#queries.run(BigInt(m.blockNumber), m.queries);
+  async #run(clientId: number, m: ReadRequest, budget: EvmBudget): Promise<ReadReply> {
+    const { blockHash, answers } = await this.#queries.run(BigInt(m.blockNumber), m.queries, budget);
     return this.#reply(clientId, m, blockHash ?? ZERO32, answers);
   }
 

@@ -1,16 +1,18 @@
 /**
  * `bulwark client --dir D`: runs one client node — links to every replica, the verified ledger
  * mirror and the JSON-RPC endpoint — until SIGINT or SIGTERM. The `--rpc-*` security options
- * (TLS, bearer tokens, CORS, rate and size limits) are read and checked here, before the node starts.
+ * (TLS, bearer tokens, CORS, rate and size limits, EVM limits) are read and checked here, before
+ * the node starts.
  */
 import { readFile } from 'node:fs/promises';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { ClientNode, type ClientNodeOptions } from '../../client/client-node.ts';
 import { BulwarkError } from '../../common/errors.ts';
 import { parseRpcAuthConfig } from '../../rpc/security.ts';
 import type { RpcLimits } from '../../rpc/server.ts';
 import type { PoolLimits } from '../../client/txpool.ts';
+import type { RpcEvmLimits } from '../../rpc/evm-gate.ts';
 import type { CliIo } from '../io.ts';
 import { addNodeOptions, readPassphrase } from '../passphrase.ts';
 import { UsageError, integer } from '../usage.ts';
@@ -43,6 +45,10 @@ interface ClientFlags {
   txpoolAccountQueue?: number;
   txpoolGlobalQueue?: number;
   txpoolLifetime?: number;
+  rpcGascap?: bigint;
+  rpcEvmtimeout?: number;
+  rpcEvmConcurrency?: number;
+  rpcEvmQueue?: number;
 }
 
 type RpcSecurity = NonNullable<ClientNodeOptions['rpcSecurity']>;
@@ -108,6 +114,43 @@ export function readPoolLimits(flags: Pick<ClientFlags, `txpool${string}` & keyo
   return out;
 }
 
+/** Gas for `--rpc-gascap`: a whole number; 0 means no cap, as in go-ethereum. */
+export function gasCap(value: string): bigint {
+  if (!/^[0-9]+$/.test(value.trim())) throw new InvalidArgumentError(`expected a whole amount of gas, got "${value}"`);
+  const gas = BigInt(value.trim());
+  // A transaction's gas limit is a 64-bit quantity: that is as good as no cap.
+  return gas === 0n || gas > MAX_GAS ? MAX_GAS : gas;
+}
+
+const MAX_GAS = 2n ** 64n - 1n;
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A timeout for `--rpc-evmtimeout`: milliseconds, or a Go duration (`5s`, `500ms`, `1m30s`,
+ * `1.5s`); 0 means none, as in go-ethereum.
+ */
+export function durationMs(value: string): number {
+  const v = value.trim();
+  let ms: number;
+  if (/^[0-9]+$/.test(v)) ms = Number(v);
+  else {
+    const parts = [...v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)/gy)];
+    if (parts.length === 0 || parts.map((p) => p[0]).join('') !== v) throw new InvalidArgumentError(`expected milliseconds or a duration such as 5s or 500ms, got "${value}"`);
+    ms = parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNITS[p[2]!]!, 0);
+  }
+  return ms === 0 ? Infinity : ms;
+}
+
+/** The EVM limits from the flags (each absent one keeps its default). */
+export function readEvmLimits(flags: Pick<ClientFlags, 'rpcGascap' | 'rpcEvmtimeout' | 'rpcEvmConcurrency' | 'rpcEvmQueue'>): Partial<RpcEvmLimits> {
+  return {
+    ...(flags.rpcGascap === undefined ? {} : { gasCap: flags.rpcGascap }),
+    ...(flags.rpcEvmtimeout === undefined ? {} : { timeoutMs: flags.rpcEvmtimeout }),
+    ...(flags.rpcEvmConcurrency === undefined ? {} : { maxConcurrent: flags.rpcEvmConcurrency }),
+    ...(flags.rpcEvmQueue === undefined ? {} : { maxQueued: flags.rpcEvmQueue }),
+  };
+}
+
 export function registerClient(program: Command, io: CliIo): void {
   addNodeOptions(program.command('client').description('run one client node (JSON-RPC endpoint) from its directory (written by bulwark init)').requiredOption('--dir <dir>', "the client node's directory; its ledger mirror lives in <dir>/data"))
     .addOption(new Option('--rpc-host <host>', 'address the JSON-RPC endpoint listens on').default('127.0.0.1'))
@@ -120,6 +163,10 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(new Option('--rpc-rate-burst <n>', 'calls a client may make at once after a quiet spell (default: the rate)').argParser(integer(1)))
     .addOption(new Option('--rpc-max-body <bytes>', 'largest HTTP body or WebSocket message (default 5242880)').argParser(integer(1)))
     .addOption(new Option('--rpc-max-batch <n>', 'most calls in one batch (default 1000)').argParser(integer(1)))
+    .addOption(new Option('--rpc-gascap <gas>', 'most gas one eth_call, eth_estimateGas or debug_traceCall runs with; more is lowered to it (default 50000000; 0: none)').argParser(gasCap))
+    .addOption(new Option('--rpc-evmtimeout <duration>', 'how long one eth_call or eth_estimateGas may take, waiting included, in ms or as 5s/500ms (default 5s; 0: none); also the default debug_trace* timeout').argParser(durationMs))
+    .addOption(new Option('--rpc-evm-concurrency <n>', 'EVM calls (eth_call, eth_estimateGas, debug_trace*) running at once (default 4)').argParser(integer(1)))
+    .addOption(new Option('--rpc-evm-queue <n>', 'EVM calls waiting for a turn; beyond it a call is refused with -32005 (default 256)').argParser(integer(0)))
     .addOption(new Option('--rpc-ws-max-connections <n>', 'open WebSocket connections at once (default 1000; 0: unlimited)').argParser(integer(0)))
     .addOption(new Option('--rpc-ws-max-per-address <n>', 'open WebSocket connections from one client address (default 100; 0: unlimited)').argParser(integer(0)))
     .addOption(new Option('--rpc-ws-max-buffered <bytes>', 'bytes a WebSocket connection may have waiting for its reader before it is closed (default 16777216)').argParser(integer(1)))
@@ -147,6 +194,7 @@ export function registerClient(program: Command, io: CliIo): void {
         localState: flags.localState,
         txpool: readPoolLimits(flags),
         ...(flags.rpcMaxFiltersPerCaller === undefined ? {} : { maxFiltersPerCaller: flags.rpcMaxFiltersPerCaller }),
+        evm: readEvmLimits(flags),
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         ...(passphrase === undefined ? {} : { passphrase }),
       });

@@ -7,7 +7,9 @@
  * `Executor`), not the ledger mirror, which keeps blocks only. Until the node has one the methods
  * answer that they cannot trace. A reverted or failed execution is a trace that says so, never an
  * RPC error; errors are for what cannot be traced (unknown transaction or block, a trace over its
- * time or size limit, a message the VM refuses).
+ * time or size limit, a message the VM refuses). Traces go through the node's EVM gate like
+ * eth_call (`evm-gate.ts`): a traced call's gas is capped, and at most so many run at once; a
+ * trace's `timeout` (by default the node's `--rpc-evmtimeout`) counts from its arrival.
  */
 import { createAddressFromString } from '@ethereumjs/util';
 import { isBulwarkError } from '../../common/errors.ts';
@@ -15,7 +17,6 @@ import { hexToBytes } from '../../crypto/hex.ts';
 import type { BlockTag, CallRequest, ChainSource } from '../../execution/reader.ts';
 import {
   DEFAULT_MAX_STRUCT_LOGS,
-  DEFAULT_TRACE_TIMEOUT_MS,
   traceCall,
   traceTransaction,
   type CallTracerConfig,
@@ -23,6 +24,7 @@ import {
   type TraceOptions,
 } from '../../execution/trace.ts';
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
+import { EvmGate } from '../evm-gate.ts';
 import { method, type MethodDef } from '../method.ts';
 import { address, blockRef, data, hash32, quantity, type BlockRef, type Param } from '../params.ts';
 
@@ -36,6 +38,8 @@ export interface DebugBackend {
   readonly maxTimeoutMs?: number;
   /** The most struct-log entries a trace may have (default 100,000; `limit` asks for fewer). */
   readonly maxStructLogs?: number;
+  /** The gas cap, default timeout and concurrency of EVM work (default: go-ethereum's, 4 at once). */
+  readonly evm?: EvmGate;
 }
 
 const DEFAULT_MAX_TIMEOUT_MS = 60_000;
@@ -43,7 +47,14 @@ const DEFAULT_MAX_TIMEOUT_MS = 60_000;
 export function debugMethods(b: DebugBackend): Map<string, MethodDef> {
   const maxTimeoutMs = b.maxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS;
   const maxEntries = b.maxStructLogs ?? DEFAULT_MAX_STRUCT_LOGS;
-  const config = (forCall: boolean) => traceConfig(forCall, maxTimeoutMs, maxEntries);
+  const evm = b.evm ?? new EvmGate();
+  const defaultTimeoutMs = Math.min(evm.limits.timeoutMs, maxTimeoutMs);
+  const config = (forCall: boolean) => traceConfig(forCall, maxTimeoutMs, maxEntries, defaultTimeoutMs);
+  /** The trace within the gate: what is left of its timeout once it got its turn, and the gas cap. */
+  const gated = <T>(options: TraceOptions | undefined, trace: (o: TraceOptions) => Promise<T>): Promise<T> => {
+    const o = options ?? defaults(maxEntries, defaultTimeoutMs);
+    return evm.run((budget) => trace({ ...o, timeoutMs: budget.deadline.remainingMs(), gasCap: budget.gasCap }), o.timeoutMs);
+  };
   const source = (): ChainSource => {
     const s = b.source();
     if (s === undefined) {
@@ -56,20 +67,20 @@ export function debugMethods(b: DebugBackend): Map<string, MethodDef> {
     [
       'debug_traceTransaction',
       method([hash32], [config(false)], async ([hash, options]) =>
-        answer(() => traceTransaction(source(), hexToBytes(hash), options ?? defaults(maxEntries))),
+        answer(() => gated(options, (o) => traceTransaction(source(), hexToBytes(hash), o))),
       ),
     ],
     [
       'debug_traceCall',
       method([callObject, blockRef], [config(true)], async ([call, ref, options]) =>
-        answer(() => traceCall(source(), call, blockTag(ref), options ?? defaults(maxEntries)), ref),
+        answer(() => gated(options, (o) => traceCall(source(), call, blockTag(ref), o)), ref),
       ),
     ],
   ]);
 }
 
-function defaults(maxEntries: number): TraceOptions {
-  return { tracer: 'structLogger', timeoutMs: DEFAULT_TRACE_TIMEOUT_MS, maxEntries };
+function defaults(maxEntries: number, timeoutMs: number): TraceOptions {
+  return { tracer: 'structLogger', timeoutMs, maxEntries };
 }
 
 /** What cannot be traced becomes go-ethereum's server error (-32000) with the reason. */
@@ -128,14 +139,14 @@ const callObject: Param<CallRequest> = (v, i) => {
  * Go matches JSON keys without regard to case, so this does too; unknown keys are ignored, as
  * there. Overrides, which would change what ran, are refused rather than ignored.
  */
-function traceConfig(forCall: boolean, maxTimeoutMs: number, maxEntries: number): Param<TraceOptions> {
+function traceConfig(forCall: boolean, maxTimeoutMs: number, maxEntries: number, defaultTimeoutMs: number): Param<TraceOptions> {
   return (v, i) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidParams(i, 'expected a trace config object');
     const o = lowerKeys(v as Record<string, unknown>);
     for (const key of forCall ? ['overrides', 'stateoverrides', 'blockoverrides', 'txindex'] : ['overrides']) {
       if (o[key] !== undefined && o[key] !== null) throw invalidParams(i, `${key} is not supported`);
     }
-    const limits = { timeoutMs: timeout(o.timeout, i, maxTimeoutMs), maxEntries };
+    const limits = { timeoutMs: timeout(o.timeout, i, maxTimeoutMs, defaultTimeoutMs), maxEntries };
     const tracer = o.tracer;
     if (tracer === undefined || tracer === null) return { tracer: 'structLogger', config: loggerConfig(o, i), ...limits };
     if (tracer === 'callTracer') return { tracer: 'callTracer', config: callTracerConfig(o.tracerconfig, i), ...limits };
@@ -178,8 +189,8 @@ function callTracerConfig(v: unknown, i: number): CallTracerConfig {
 const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
 /** A Go duration ("5s", "1m30s", "250ms", "1.5h"), in milliseconds, at most the node's maximum. */
-function timeout(v: unknown, i: number, maxMs: number): number {
-  if (v === undefined || v === null) return DEFAULT_TRACE_TIMEOUT_MS;
+function timeout(v: unknown, i: number, maxMs: number, defaultMs: number): number {
+  if (v === undefined || v === null) return defaultMs;
   if (typeof v !== 'string') throw invalidParams(i, 'timeout must be a duration string such as "5s"');
   const parts = [...v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gy)];
   if (v === '0') return 0;

@@ -2,12 +2,16 @@
  * The core `eth_*` methods a dApp library needs to deploy a contract and send transactions:
  * chain and block queries from the client node's verified mirror, state queries through f + 1
  * signed replica answers at the mirror's certified head, and transactions through the pool.
+ * Calls and gas estimates go through the node's EVM gate (`evm-gate.ts`): gas cap, deadline,
+ * and how many run at once.
  */
 import type { Block } from '@ethereumjs/block';
 import { MAX_PROOF_SLOTS, decodeCallOutcome, quantityOf, type CallQuery, type ReadQuery } from '../../codec/read.ts';
 import type { ReadResult } from '../../client/read-client.ts';
 import { PoolError, type TxPool } from '../../client/txpool.ts';
+import type { EvmBudget } from '../../execution/evm-limits.ts';
 import type { ChainReader } from '../../execution/reader.ts';
+import { EvmGate } from '../evm-gate.ts';
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { isBulwarkError } from '../../common/errors.ts';
 import { formatBlock, formatReceipt, formatTx, hexD, hexQ } from '../format.ts';
@@ -21,7 +25,10 @@ export interface EthBackend {
   /** Block, transaction and receipt reads on the mirror. */
   readonly reader: ChainReader;
   head(): Block;
-  read(query: ReadQuery, blockNumber: number): Promise<ReadResult>;
+  /** A state read; calls and estimates come with their `budget` (gas cap, deadline), which the read must keep to. */
+  read(query: ReadQuery, blockNumber: number, budget?: EvmBudget): Promise<ReadResult>;
+  /** The limits on calls and estimates (default: go-ethereum's gas cap and timeout, 4 at once). */
+  readonly evm?: EvmGate;
   readonly pool: TxPool;
   /** Something entered the pool: hand ready transactions to consensus. */
   submit(): void;
@@ -124,10 +131,19 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     if (block === null) throw new RpcError(RPC_CODES.server, 'header for hash not found');
     return Number(block.header.number);
   };
-  const read = async (query: ReadQuery, ref: BlockRef | undefined): Promise<ReadResult> => {
-    const r = await b.read(query, await stateBlock(ref));
+  const read = async (query: ReadQuery, ref: BlockRef | undefined, budget?: EvmBudget): Promise<ReadResult> => {
+    const r = await b.read(query, await stateBlock(ref), budget);
     if (!r.ok) throw new RpcError(RPC_CODES.server, utf8.decode(r.result));
     return r;
+  };
+  const evm = b.evm ?? new EvmGate();
+  /**
+   * A call or estimate within its budget: gas above the cap is lowered to it here (as go-ethereum
+   * does), so replicas answering for this node keep to this node's cap too.
+   */
+  const evmRead = (kind: 'call' | 'estimateGas', call: CallQuery, ref: BlockRef | undefined, budget: EvmBudget): Promise<ReadResult> => {
+    const capped = (call.gas ?? b.head().header.gasLimit) > budget.gasCap ? { ...call, gas: budget.gasCap } : call;
+    return read({ kind, call: capped }, ref, budget);
   };
 
   return new Map<string, MethodDef>([
@@ -187,27 +203,31 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     ],
     [
       'eth_call',
-      method([callObject], [blockRef], async ([call, ref]) => {
-        const outcome = decodeCallOutcome((await read({ kind: 'call', call }, ref)).result);
-        if (outcome.success) return hexD(outcome.returnData);
-        throw revertError(outcome.returnData);
-      }),
+      method([callObject], [blockRef], ([call, ref]) =>
+        evm.run(async (budget) => {
+          const outcome = decodeCallOutcome((await evmRead('call', call, ref, budget)).result);
+          if (outcome.success) return hexD(outcome.returnData);
+          throw revertError(outcome.returnData);
+        }),
+      ),
     ],
     [
       'eth_estimateGas',
-      method([callObject], [blockRef], async ([call, ref]) => {
-        try {
-          return hexQ(quantityOf((await read({ kind: 'estimateGas', call }, ref)).result));
-        } catch (err) {
-          // The replicas' answer to a message that reverts even with the gas cap names the revert
-          // but carries no data; go-ethereum answers it as eth_call does (code 3, the reason and
-          // the revert data), which the same call at the same block gives.
-          if (!(err instanceof RpcError) || !REVERTS_AT_CAP.test(err.message)) throw err;
-          const outcome = decodeCallOutcome((await read({ kind: 'call', call }, ref)).result);
-          if (outcome.success) throw err;
-          throw revertError(outcome.returnData);
-        }
-      }),
+      method([callObject], [blockRef], ([call, ref]) =>
+        evm.run(async (budget) => {
+          try {
+            return hexQ(quantityOf((await evmRead('estimateGas', call, ref, budget)).result));
+          } catch (err) {
+            // The replicas' answer to a message that reverts even with the gas cap names the revert
+            // but carries no data; go-ethereum answers it as eth_call does (code 3, the reason and
+            // the revert data), which the same call at the same block gives.
+            if (!(err instanceof RpcError) || !REVERTS_AT_CAP.test(err.message)) throw err;
+            const outcome = decodeCallOutcome((await evmRead('call', call, ref, budget)).result);
+            if (outcome.success) throw err;
+            throw revertError(outcome.returnData);
+          }
+        }),
+      ),
     ],
     [
       'eth_sendRawTransaction',
