@@ -120,6 +120,9 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakS
   mkdirSync(o.out, { recursive: true });
   const clock = new Clock();
   const procs = o.url === undefined ? await startLocal(o, clock, log) : null;
+  // A harness that exits before its orderly stop (a second Ctrl-C) takes its nodes with it.
+  const reap = () => procs?.killAllNow();
+  process.on('exit', reap);
   const url = procs?.net.url ?? o.url!;
   // One connection pool per part, so a slow batch of sends does not hold up the watcher.
   const rpc = new SoakRpc(url, 4);
@@ -157,6 +160,7 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakS
   } finally {
     await Promise.all([rpc, sendRpc, watchRpc, readRpc, checkRpc].map((r) => r.close()));
     await procs?.stop(); // after a failure; a no-op after the stop above
+    process.off('exit', reap);
   }
 }
 
@@ -402,11 +406,15 @@ function parseArgs(argv: readonly string[]): SoakOptions {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const interrupt = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('interrupted: stopping the load (Ctrl-C again to quit at once)\n');
-    interrupt.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
+  // Ctrl-C or a SIGTERM (`timeout`, a CI runner) stops the load and then the nodes, so none is
+  // left running; a second one quits at once.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: stopping the load and the nodes (again to quit at once)\n`);
+      interrupt.abort();
+      process.once(signal, () => process.exit(130));
+    });
+  }
   try {
     const summary = await runSoak({ ...options, signal: interrupt.signal });
     console.log(JSON.stringify(summary));

@@ -65,6 +65,15 @@ export class Processes {
     this.#watch(id);
   }
 
+  /** SIGKILL to every node still running, at once (the harness is exiting). */
+  killAllNow(): void {
+    this.#stopping = true;
+    for (const n of this.handles()) {
+      const pid = n.pid();
+      if (n.running() && pid !== undefined) process.kill(pid, 'SIGKILL');
+    }
+  }
+
   /** SIGTERM to every node (SIGKILL after 20 s); `keep` decides whether the directory stays. */
   async stop(): Promise<void> {
     this.#stopping = true;
