@@ -18,7 +18,7 @@ import { Address, setLengthLeft } from '@ethereumjs/util';
 import type { ReadAnswer } from '../codec/messages.ts';
 import { encodeCallOutcome, quantityBytes, type CallQuery, type ReadQuery } from '../codec/read.ts';
 import { isBulwarkError } from '../common/errors.ts';
-import { budgetOf, DEFAULT_EVM_LIMITS, type EvmBudget, type EvmLimits } from './evm-limits.ts';
+import { budgetOf, DEFAULT_EVM_LIMITS, nextTurn, type EvmBudget, type EvmLimits } from './evm-limits.ts';
 import { ChainReader, type CallRequest, type ChainSource, type Simulation } from './reader.ts';
 
 /** Blocks for which idle EVMs are kept (see `#takeSimulation`). */
@@ -116,10 +116,16 @@ export class StateQueries {
   /**
    * An EVM on block `n`'s state for one request's calls: an idle one from an earlier request if
    * there is one (building one costs more than most calls; each call is rolled back, so a
-   * simulation is as new after it), else a new one.
+   * simulation is as new after it), else a new one — built in a turn of the event loop of its
+   * own, since building takes milliseconds without a break, and calls stopped by their deadline
+   * leave no EVM to reuse (several loop calls starting together would otherwise build theirs all
+   * in one go).
    */
   async #takeSimulation(n: bigint): Promise<Simulation> {
-    return this.#idleSimulations.get(n)?.pop() ?? this.#reader.simulation(n);
+    const idle = this.#idleSimulations.get(n)?.pop();
+    if (idle !== undefined) return idle;
+    await nextTurn();
+    return this.#reader.simulation(n);
   }
 
   #giveSimulation(n: bigint, simulation: Simulation): void {
