@@ -11,7 +11,7 @@ import type { CommittedBatch, StableCheckpoint, Status } from '../codec/messages
 import { send, reject, event, persist } from './effects.ts';
 import { adoptStable, verifyStable } from './execution.ts';
 import { batchDigest, commitSlot, inWindow, verifyCommit } from './ordering.ts';
-import { allReplicasBut, hexKey, isReplica, slotOf, type ReplicaState } from './state.ts';
+import { allReplicasBut, hexKey, isReplica, progressTimeout, slotOf, type ReplicaState } from './state.ts';
 import { primaryOf } from './config.ts';
 import { PIPELINE_DEPTH } from './requests.ts';
 
@@ -73,7 +73,7 @@ const PRIMARY_STALL_TIMEOUTS = 4;
 function notePrimaryBusy(s: ReplicaState, from: number, m: Status): void {
   if (from !== primaryOf(s.view, s.q.n) || m.view !== s.view || !m.viewActive || !s.active) return;
   if (m.lastExecuted > s.primaryProgress.executed) s.primaryProgress = { executed: m.lastExecuted, at: s.now };
-  if (s.now - s.primaryProgress.at > PRIMARY_STALL_TIMEOUTS * s.cfg.requestTimeoutMs) return;
+  if (s.now - s.primaryProgress.at > PRIMARY_STALL_TIMEOUTS * progressTimeout(s)) return;
   // Everything this replica executed was proposed (its slots go at each stable checkpoint).
   let proposed = s.lastExecuted;
   for (const slot of s.slots.values()) if (slot.proposal?.view === s.view || slot.committed !== null) proposed = Math.max(proposed, slot.seq);

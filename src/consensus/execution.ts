@@ -106,6 +106,7 @@ export function tryExecute(s: ReplicaState): void {
   const keyRecords = [...internal.values()].flatMap((o) => (o.record === null ? [] : [o.record]));
   const nodeKeyRecords = [...internal.values()].flatMap((o) => (o.nodeRecord === null ? [] : [o.nodeRecord]));
   s.executing = seq;
+  s.executionStartedAt = s.now;
   s.executingBatch = { batch: entry.batch, requests: fresh, forApp, internal, deferred, operator };
   // Requests executed here go into the client table with the application's (exactly-once).
   const own = fresh.filter((_, i) => internal.has(i));
@@ -119,6 +120,9 @@ export function resultLeaf(r: Pick<ClientRequest, 'clientId' | 'requestSeq'>, re
 export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, appResults: readonly Uint8Array[]): void {
   if (s.executing !== seq || s.executingBatch === null) return reject(s, s.id, 'unexpected-message', `executed ${seq}`);
   const { batch, requests, forApp, internal, deferred, operator } = s.executingBatch;
+  // How long a batch takes here, as a decaying maximum: a slow machine slows every replica's
+  // execution alike, and the timers that judge the primary allow for it (`progressTimeout`).
+  s.executionMs = Math.max(s.now - s.executionStartedAt, Math.floor(s.executionMs * 0.9));
   if (appResults.length !== forApp.length) {
     s.out.push({ kind: 'fatal', reason: `application returned ${appResults.length} results for ${forApp.length} requests` });
     return;

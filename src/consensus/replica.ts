@@ -26,7 +26,7 @@ import {
 } from './ordering.ts';
 import { emptyPersisted, type PersistedConsensus } from './records.ts';
 import { PIPELINE_DEPTH, onRequest, tryPropose } from './requests.ts';
-import { genesisSummary, isClient, oldestUnordered, requestKey, slotOf, type ReplicaState } from './state.ts';
+import { genesisSummary, isClient, oldestUnordered, progressTimeout, requestKey, slotOf, type ReplicaState } from './state.ts';
 import { onComplaint, onNewView, onProgressTimers, onViewChange } from './view-change.ts';
 import { onCommittedBatch, onStableCheckpoint, onStatus, onStatusTimer, requestCatchUp } from './catch-up.ts';
 
@@ -96,6 +96,8 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     lastSummary: app.summary,
     lastTimestamp: app.lastTimestamp,
     executing: null,
+    executionStartedAt: o.now,
+    executionMs: 0,
     executingBatch: null,
     slots: new Map(),
     fetched: new Map(),
@@ -250,7 +252,7 @@ function wakeAt(s: ReplicaState): number | null {
   if (s.viewDeadline !== null) at = Math.min(at, s.viewDeadline);
   if (s.active) {
     const oldest = oldestUnordered(s);
-    if (oldest !== undefined) at = Math.min(at, Math.max(oldest.since, s.pipelineFullAt) + s.cfg.requestTimeoutMs + 1);
+    if (oldest !== undefined) at = Math.min(at, Math.max(oldest.since, s.pipelineFullAt) + progressTimeout(s) + 1);
     for (const slot of s.slots.values()) {
       if (slot.committed !== null) continue;
       const t = slot.prepareSent || slot.shares.size === 0 ? slot.lastRetransmit + s.cfg.retransmitMs : slot.since + s.cfg.fastPathTimeoutMs;

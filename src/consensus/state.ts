@@ -103,6 +103,10 @@ export interface ReplicaState {
   lastTimestamp: number;
   /** Sequence number sent to the application and not yet answered. */
   executing: number | null;
+  /** When the batch being executed was handed to the application. */
+  executionStartedAt: number;
+  /** A batch's execution time here lately (a decaying maximum, ms). */
+  executionMs: number;
   /** When `lastExecuted` last moved. */
   lastProgressAt: number;
   /**
@@ -174,6 +178,17 @@ export interface ReplicaState {
   helpProgress: number;
   helpRequested: { at: number; executed: number };
   nextStatusAt: number;
+}
+
+/**
+ * How long a request may wait to be ordered, or a proposal to be committed, before this replica
+ * complains: `requestTimeoutMs`, plus the time the primary may spend executing the batches it
+ * waits for (`PIPELINE_DEPTH` of them, two) at the speed this replica executes lately. On a loaded
+ * machine every replica executes slowly, and a fixed timeout replaced one honest primary after
+ * another.
+ */
+export function progressTimeout(s: ReplicaState): number {
+  return s.cfg.requestTimeoutMs + 2 * s.executionMs;
 }
 
 export function addPending(s: ReplicaState, p: PendingRequest): void {

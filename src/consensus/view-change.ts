@@ -15,7 +15,7 @@ import { event, persist, reject, send } from './effects.ts';
 import { adoptStable, verifyStable } from './execution.ts';
 import { acceptProposal, batchDigest, commitSlot, inWindow, isPrimary, knownBatch, verifyCommit } from './ordering.ts';
 import { forwardPending, tryPropose } from './requests.ts';
-import { allReplicasBut, hexKey, isReplica, oldestUnordered, slotOf, type ReplicaState } from './state.ts';
+import { allReplicasBut, hexKey, isReplica, oldestUnordered, progressTimeout, slotOf, type ReplicaState } from './state.ts';
 
 // ---- complaints ----------------------------------------------------------------------------
 
@@ -51,16 +51,16 @@ function checkComplaints(s: ReplicaState, reason: string): void {
   if (s.active && complaintsFor(s, s.view).size >= s.q.weak) startViewChange(s, s.view + 1, reason);
 }
 
-/** The request and slot timers: no progress for `requestTimeoutMs` means a complaint. */
+/** The request and slot timers: no progress for `progressTimeout` (the request timeout, allowing for slow execution) means a complaint. */
 export function onProgressTimers(s: ReplicaState): void {
   if (s.active) {
     const oldest = oldestUnordered(s);
     const stalledRequest =
       oldest !== undefined &&
-      (s.now - Math.max(oldest.since, s.pipelineFullAt) > s.cfg.requestTimeoutMs || s.now - oldest.since > s.cfg.orderingDeadlineMs);
+      (s.now - Math.max(oldest.since, s.pipelineFullAt) > progressTimeout(s) || s.now - oldest.since > s.cfg.orderingDeadlineMs);
     let stalledSlot = false;
     for (const slot of s.slots.values()) {
-      if (slot.committed === null && slot.proposal !== null && s.now - slot.since > s.cfg.requestTimeoutMs) {
+      if (slot.committed === null && slot.proposal !== null && s.now - slot.since > progressTimeout(s)) {
         stalledSlot = true;
         break;
       }
