@@ -283,6 +283,7 @@ export class ClientNode {
         localReads: local?.state.localReads ?? 0,
         forwardedReads: local?.state.forwardedReads ?? 0,
         peers: transport.stats(),
+        transport: transport.counters(),
       };
     });
     /** The highest block f + 1 replicas reported in replies to this node's requests. */

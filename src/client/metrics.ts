@@ -4,7 +4,7 @@
  * the mirror's head and refusals, invalid read answers, and every replica link.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { registerPeerGauges, registerSnapshotGauges } from '../common/metrics-server.ts';
+import { registerPeerGauges, registerSnapshotGauges, registerTransportGauges, type TransportCounterView } from '../common/metrics-server.ts';
 import type { PeerStats } from '../net/transport.ts';
 
 export interface ClientGauges {
@@ -27,6 +27,7 @@ export interface ClientGauges {
   readonly localReads: number;
   readonly forwardedReads: number;
   readonly peers: readonly PeerStats[];
+  readonly transport: TransportCounterView;
 }
 
 export class ClientMetrics {
@@ -65,6 +66,7 @@ export class ClientMetrics {
       ['bulwark_reads_forwarded_total', 'State reads sent to the replicas because the local state had not reached the block or had stopped', (g) => g.forwardedReads],
     ]);
     registerPeerGauges(this.registry, () => read().peers);
+    registerTransportGauges(this.registry, () => read().transport);
     new Gauge({
       name: 'bulwark_store_write_failures_total',
       help: 'Writes to the client node\'s stores that failed (e.g. a full disk), by store (mirror, local_state, records, request_numbers); each is tried again',
