@@ -73,7 +73,7 @@ export interface TestNetwork {
   restart(id: number): void;
   /** Stops every node with SIGTERM, starts all five again on their directories, waits until they answer. */
   restartAll(): Promise<Exit[]>;
-  /** Resolves once the JSON-RPC endpoint and every replica's /health answer. */
+  /** Resolves once the JSON-RPC endpoint and every replica's /health answer, and the client node's links to all replicas are up. */
   ready(ms?: number): Promise<void>;
   /** Every node's log lines so far (standard output of every run), by node id. */
   logs(): Map<number, string>;
@@ -156,11 +156,27 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
       return false;
     }
   };
+  /** Whether the client node reports its link to every replica up (`bft_status`). */
+  const linksUp = async (): Promise<boolean> => {
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'bft_status', params: [] }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      const body = (await res.json()) as { result?: { nodes: { link: string }[] } };
+      return body.result !== undefined && body.result.nodes.every((n) => n.link === 'up');
+    } catch {
+      return false;
+    }
+  };
   const ready = async (ms = 60_000): Promise<void> => {
     const end = Date.now() + ms;
     for (;;) {
       const [rpc, ...replicas] = await Promise.all([rpcUp(), ...[0, 1, 2, 3].map(health)]);
-      if (rpc && replicas.every((h) => h !== null)) return;
+      // The client node's links too: a test that asks for bft_status at once must not see one
+      // still dialling (its back-off can leave a link down for a second after start-up).
+      if (rpc && replicas.every((h) => h !== null) && (await linksUp())) return;
       for (const id of procs.keys()) {
         if (!isRunning(id)) throw new Error(`node ${id} exited while the network was coming up: ${JSON.stringify(await exitOf(id))}`);
       }
