@@ -141,7 +141,7 @@ export class LedgerMirror {
 
   /** Opens (or creates, from the genesis in the network file) the mirror's store. */
   static async open(o: MirrorOptions): Promise<LedgerMirror> {
-    const executor = await Executor.open({ kv: o.kv, config: o.config, nodeCacheEntries: 1_000, blocksOnly: true });
+    const executor = await Executor.open({ kv: o.kv, config: o.config, nodeCacheBytes: 1_000_000, blocksOnly: true });
     return new LedgerMirror(o, executor);
   }
 

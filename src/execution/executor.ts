@@ -28,14 +28,14 @@ import { buildCommon } from './common.ts';
 import { loadStoredConfig, storeConfigOp } from './config-store.ts';
 import { createNodeVm } from './precompiles.ts';
 import { openState, writeAlloc } from './state.ts';
-import { NodeCache, TrieNodeStore } from './trie-store.ts';
+import { NODE_CACHE_BYTES, NodeCache, TrieNodeStore } from './trie-store.ts';
 
 export interface ExecutorOptions {
   readonly kv: KvStore;
   /** Required to create a new chain; when the store already holds one it must match. */
   readonly config?: ChainConfig;
-  /** Trie nodes kept in memory across blocks. */
-  readonly nodeCacheEntries?: number;
+  /** The memory budget of the trie nodes kept across blocks, in bytes (default `NODE_CACHE_BYTES`). */
+  readonly nodeCacheBytes?: number;
   /**
    * The `secp256k1` package silently falls back to pure JavaScript (about 10x slower signature
    * recovery) when its native build does not load; the executor refuses to start on it unless
@@ -131,7 +131,7 @@ export class Executor {
     const common = buildCommon(config.chainId, config.hardfork);
     const blocks = new BlockStore(opts.kv, common);
     await blocks.open();
-    const cache = new NodeCache(opts.nodeCacheEntries ?? 500_000);
+    const cache = new NodeCache(opts.nodeCacheBytes ?? NODE_CACHE_BYTES);
     const trieStore = new TrieNodeStore({ kv: opts.kv, prefix: PREFIX.stateTrie, cache });
     let head: Block;
     const headHash = await blocks.headHash();

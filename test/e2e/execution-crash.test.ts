@@ -164,7 +164,7 @@ async function verify(dir: string, allowed: readonly bigint[], continueBlocks: n
     // The state at the head root, read from disk through a fresh trie store: exactly h blocks.
     const state = openState({
       common: ex.common,
-      store: new TrieNodeStore({ kv, prefix: PREFIX.stateTrie, cache: new NodeCache(10_000) }),
+      store: new TrieNodeStore({ kv, prefix: PREFIX.stateTrie, cache: new NodeCache() }),
       root: head.header.stateRoot,
     });
     for (let s = 0; s < SENDERS; s++) {

@@ -349,7 +349,7 @@ async function runBoth(
   }
 
   const headRoot = ex.head.header.stateRoot;
-  const trieStore = new TrieNodeStore({ kv, prefix: PREFIX.stateTrie, cache: new NodeCache(1000) });
+  const trieStore = new TrieNodeStore({ kv, prefix: PREFIX.stateTrie, cache: new NodeCache() });
   const ourState = stateView(openState({ common: ex.common, store: trieStore, root: headRoot }));
   const refState = stateView(ref.vm.stateManager as MerkleStateManager);
   return {

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '../../src/storage/memory.ts';
-import { NodeCache, TrieNodeStore } from '../../src/execution/trie-store.ts';
+import { NodeCache, TrieNodeStore, nodeCost } from '../../src/execution/trie-store.ts';
 
 const k1 = 'aa'.repeat(32);
 const v1 = Uint8Array.of(1, 2, 3);
 
 test('writes stay in the overlay until drained and committed; then they are cached and on disk', async () => {
   const kv = new MemoryStore();
-  const store = new TrieNodeStore({ kv, prefix: 0x02, cache: new NodeCache(10) });
+  const store = new TrieNodeStore({ kv, prefix: 0x02, cache: new NodeCache() });
   await store.put(k1, v1);
   assert.deepEqual(await store.get(k1), v1);
   assert.equal(kv.size, 0, 'nothing reaches the disk before the batch');
@@ -18,12 +18,12 @@ test('writes stay in the overlay until drained and committed; then they are cach
   await kv.write(ops);
   store.markCommitted();
   assert.equal(store.pendingCount, 0);
-  const fresh = new TrieNodeStore({ kv, prefix: 0x02, cache: new NodeCache(10) });
+  const fresh = new TrieNodeStore({ kv, prefix: 0x02, cache: new NodeCache() });
   assert.deepEqual(await fresh.get(k1), v1, 'read back from disk');
 });
 
 test('discard drops an uncommitted block; shallowCopy shares the overlay, readView does not', async () => {
-  const store = new TrieNodeStore({ kv: new MemoryStore(), prefix: 0x02, cache: new NodeCache(10) });
+  const store = new TrieNodeStore({ kv: new MemoryStore(), prefix: 0x02, cache: new NodeCache() });
   await store.put(k1, v1);
   assert.equal(store.shallowCopy(), store);
   assert.equal(await store.readView().get(k1), undefined);
@@ -31,8 +31,8 @@ test('discard drops an uncommitted block; shallowCopy shares the overlay, readVi
   assert.equal(await store.get(k1), undefined);
 });
 
-test('the node cache evicts the least recently used entry', () => {
-  const cache = new NodeCache(2);
+test('the node cache evicts the least recently used entry once past its memory budget', () => {
+  const cache = new NodeCache(2 * nodeCost('a', v1));
   cache.set('a', v1);
   cache.set('b', v1);
   cache.get('a');
@@ -40,4 +40,11 @@ test('the node cache evicts the least recently used entry', () => {
   assert.equal(cache.get('b'), undefined);
   assert.ok(cache.get('a'));
   assert.equal(cache.size, 2);
+  assert.equal(cache.bytes, 2 * nodeCost('a', v1));
+  // Overwriting an entry counts it once; a value dearer than the whole budget evicts everything.
+  cache.set('a', v1);
+  assert.equal(cache.bytes, 2 * nodeCost('a', v1));
+  cache.set('big', new Uint8Array(10_000));
+  assert.equal(cache.size, 0);
+  assert.equal(cache.bytes, 0);
 });
