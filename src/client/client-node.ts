@@ -365,6 +365,7 @@ export class ClientNode {
         checkpointQuorum: quorums.checkpoint,
         submitOperatorCommand: async (payload) => new TextDecoder().decode((await bft.submit(payload)).result),
         verifyOperator: (command, signature) => verifyNodeAuth(network.operatorKey, command, signature),
+        chainId: network.chainId,
         operatorNonce: () => follower.operatorNonce(),
         links: () => transport.stats(),
         head: () => mirror.chain().head,

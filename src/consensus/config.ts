@@ -57,6 +57,8 @@ export interface ConsensusConfig {
   readonly keyExchange: boolean;
   /** An operator's key rotation is refused sooner than this after the previous one (block time, s). */
   readonly minRotationIntervalSec: number;
+  /** The network's chain id (network.json): operator commands signed for another are refused. */
+  readonly chainId: number;
 }
 
 export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'clients'> = {
@@ -80,6 +82,7 @@ export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'client
   maxClockSkewMs: 60_000,
   keyExchange: true,
   minRotationIntervalSec: 600,
+  chainId: 1337,
 };
 
 export interface Quorums {

@@ -8,9 +8,14 @@
  * A rotation records, per named node and kind, the key epoch it must move to (its latest + 1); each
  * named node then publishes a key for that epoch — consensus keys through the key exchange
  * (`key-exchange.ts`), the others as node keys (`node-keys.ts`) — which takes effect at an agreed
- * checkpoint boundary like the first one. Refused: a bad signature, a
- * nonce not above the last one executed (replays), and a rotation sooner than
+ * checkpoint boundary like the first one. Refused: a bad signature, a command signed for another
+ * chain id, a nonce not above the last one executed (replays), and a rotation sooner than
  * `minRotationIntervalSec` after the previous one (by block time).
+ *
+ * The signed bytes name the chain id (version 2), so a command signed for one network cannot be
+ * replayed on another that shares the operator's key. Version 1 named none; such commands are still
+ * executed when signed before `V1_SIGNED_BEFORE_MS` (their nonce is the signing time), so that a
+ * replica re-executing history decides as it did, and refused after it.
  */
 import { Reader, Writer } from '../codec/binary.ts';
 
@@ -56,15 +61,26 @@ export interface RotateKeys {
 
 export type OperatorCommand = RotateConsensusKeys | RotateKeys;
 
-const COMMAND_TAG = new TextEncoder().encode('bulwark/operator-command/v1');
+/** A decoded command: the general form, and the chain id it was signed for (null: version 1, none). */
+export type SignedRotation = RotateKeys & { readonly chainId: bigint | null };
+
+const COMMAND_TAG_V1 = new TextEncoder().encode('bulwark/operator-command/v1');
+const COMMAND_TAG = new TextEncoder().encode('bulwark/operator-command/v2');
+/**
+ * Commands in the version without a chain id are accepted only with a nonce (signing time, ms)
+ * before this instant, 2026-12-07T00:00Z: what was signed before the chain id came in. A replay from
+ * another network is then also refused as soon as this network has executed any later command.
+ */
+export const V1_SIGNED_BEFORE_MS = Date.UTC(2026, 11, 7);
 const PAYLOAD_TAG = new TextEncoder().encode('bulwark/operator/v1');
 const KIND_ROTATE_CONSENSUS = 1;
 const KIND_ROTATE_KEYS = 2;
 const MAX_NODES = 1024;
 
-/** The bytes the operator signs. */
-export function encodeOperatorCommand(c: OperatorCommand): Uint8Array {
-  const w = new Writer(64).raw(COMMAND_TAG);
+/** The bytes the operator signs for the network of chain id `chainId`. */
+export function encodeOperatorCommand(c: OperatorCommand, chainId: bigint): Uint8Array {
+  if (chainId < 1n || chainId > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`chain id ${chainId} is out of range`);
+  const w = new Writer(64).raw(COMMAND_TAG).u64(Number(chainId));
   const ids = (list: readonly number[]) => w.list(list, (w, r) => w.u32(r));
   if (c.kind === 'rotate-consensus-keys') {
     w.u8(KIND_ROTATE_CONSENSUS);
@@ -77,10 +93,19 @@ export function encodeOperatorCommand(c: OperatorCommand): Uint8Array {
 }
 
 /** A command in the general form (a consensus-only rotation is one with the other lists empty). */
-function decodeOperatorCommand(bytes: Uint8Array): RotateKeys {
+function decodeOperatorCommand(bytes: Uint8Array): SignedRotation {
   const r = new Reader(bytes);
-  const tag = r.fixed(COMMAND_TAG.length, 'tag');
-  if (!tag.every((b, i) => b === COMMAND_TAG[i])) throw new Error('not an operator command');
+  const tagOf = (tag: Uint8Array) => bytes.length >= tag.length && tag.every((b, i) => b === bytes[i]);
+  let chainId: bigint | null;
+  if (tagOf(COMMAND_TAG)) {
+    r.fixed(COMMAND_TAG.length, 'tag');
+    chainId = BigInt(r.u64('chainId'));
+  } else if (tagOf(COMMAND_TAG_V1)) {
+    r.fixed(COMMAND_TAG_V1.length, 'tag');
+    chainId = null;
+  } else {
+    throw new Error('not an operator command');
+  }
   const kind = r.u8('kind');
   const ids = (what: string) => r.list(MAX_NODES, (r) => r.u32('node'), what);
   let c: Omit<RotateKeys, 'nonce'>;
@@ -89,7 +114,18 @@ function decodeOperatorCommand(bytes: Uint8Array): RotateKeys {
   else throw new Error(`unknown operator command ${kind}`);
   const nonce = r.u64('nonce');
   r.end();
-  return { ...c, nonce };
+  return { ...c, nonce, chainId };
+}
+
+/**
+ * Why a well-signed command is not for this network, or null when it is: signed for another chain
+ * id, or in version 1 (no chain id) and signed after `V1_SIGNED_BEFORE_MS`.
+ */
+export function wrongNetwork(command: SignedRotation, chainId: bigint): string | null {
+  if (command.chainId === null) {
+    return command.nonce < V1_SIGNED_BEFORE_MS ? null : 'the command names no chain id (version 1): sign it again with this version of bulwark keys rotate';
+  }
+  return command.chainId === chainId ? null : `the command was signed for chain id ${command.chainId}, this network is chain id ${chainId}`;
 }
 
 /** A client request's payload carrying a signed command. */
@@ -101,7 +137,7 @@ export function isOperatorPayload(payload: Uint8Array): boolean {
   return payload.length >= PAYLOAD_TAG.length && PAYLOAD_TAG.every((b, i) => payload[i] === b);
 }
 
-export function decodeOperatorPayload(payload: Uint8Array): { command: RotateKeys; bytes: Uint8Array; signature: Uint8Array } {
+export function decodeOperatorPayload(payload: Uint8Array): { command: SignedRotation; bytes: Uint8Array; signature: Uint8Array } {
   const r = new Reader(payload);
   r.fixed(PAYLOAD_TAG.length, 'tag');
   const bytes = r.bytes(4096, 'command');
@@ -151,6 +187,8 @@ export function executeOperatorCommand(
   }
   const { command, bytes, signature } = decoded;
   if (!s.crypto.verifyOperator(bytes, signature)) return refuse('not signed with the operator key');
+  const elsewhere = wrongNetwork(command, BigInt(s.cfg.chainId));
+  if (elsewhere !== null) return refuse(elsewhere);
   if (command.nonce <= state.nonce) return refuse(`nonce ${command.nonce} is not above the last one executed (${state.nonce})`);
   const unique = (list: readonly number[]) => [...new Set(list)].sort((a, b) => a - b);
   const consensus = unique(command.consensus);

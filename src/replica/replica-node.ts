@@ -180,7 +180,7 @@ export class ReplicaNode {
         nodeKeys: nodeKeyBook,
         operatorPublic: network.operatorKey,
       });
-      const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, ...o.consensus });
+      const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, chainId: Number(network.chainId), ...o.consensus });
       const state = restoreReplica({ cfg, id: material.id, crypto, now: Date.now(), persisted, app: app.state() });
       // TLS: every node pinned, and this replica presenting, as the key history says at this point.
       const tlsEpoch = nodeKeyBook.recordAt('tls', material.id, state.lastExecuted + 1)?.epoch ?? 0;

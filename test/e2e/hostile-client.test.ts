@@ -303,7 +303,7 @@ test('filters: one caller holds at most its share (20 here), with the limit name
 test('bft_submitOperatorCommand: a forged command is refused before it is ordered; a replayed one too once its nonce is executed', async () => {
   const operator = await loadNodeDirectory(join(net.root, 'operator'));
   assert.ok(operator.role === 'operator');
-  const command = encodeOperatorCommand({ kind: 'rotate-keys', consensus: [], execution: [3], auth: [], tls: [], nonce: Date.now() });
+  const command = encodeOperatorCommand({ kind: 'rotate-keys', consensus: [], execution: [3], auth: [], tls: [], nonce: Date.now() }, config.chainId);
   const forged = encodeOperatorPayload(command, new Uint8Array(64).fill(7));
   await rpc.rejects('bft_submitOperatorCommand', [hex(forged)], -32000, 'operator command refused: not signed with the operator key of network.json');
   const signed = encodeOperatorPayload(command, signNodeAuth(operator.operatorKey, command));

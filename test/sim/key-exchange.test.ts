@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeKeyExchange, encodeKeyExchange } from '../../src/consensus/keys.ts';
-import { encodeOperatorCommand, encodeOperatorPayload } from '../../src/consensus/operator.ts';
+import { V1_SIGNED_BEFORE_MS, encodeOperatorCommand, encodeOperatorPayload } from '../../src/consensus/operator.ts';
+import { DEFAULT_CONSENSUS_CONFIG } from '../../src/consensus/config.ts';
 import { ENDORSEMENT_DOMAIN, POSSESSION_DOMAIN, encodeNodeKeyPublication, nodeKeySigningBytes, nodeKeyStatement } from '../../src/consensus/node-keys.ts';
 import { commitShareBytes, requestSigningBytes } from '../../src/codec/signing.ts';
 import type { SimKeyRegistry } from './harness/sim-crypto.ts';
@@ -183,8 +184,16 @@ test('a key exchange is executed once, even re-sent to a replica that restarted 
 
 // ---- operator rotation -------------------------------------------------------------------------
 
-function rotateCommand(w: World, replicas: number[], nonce: number): Uint8Array {
-  const bytes = encodeOperatorCommand({ kind: 'rotate-consensus-keys', replicas, nonce });
+function rotateCommand(w: World, replicas: number[], nonce: number, chainId = BigInt(DEFAULT_CONSENSUS_CONFIG.chainId)): Uint8Array {
+  const bytes = encodeOperatorCommand({ kind: 'rotate-consensus-keys', replicas, nonce }, chainId);
+  return encodeOperatorPayload(bytes, (w.registry as SimKeyRegistry).signOperator(bytes));
+}
+
+/** The same command as version 1 signed it: no chain id after the tag. */
+function rotateCommandV1(w: World, replicas: number[], nonce: number): Uint8Array {
+  const v2 = encodeOperatorCommand({ kind: 'rotate-consensus-keys', replicas, nonce }, 1n);
+  const tag = new TextEncoder().encode('bulwark/operator-command/v1');
+  const bytes = new Uint8Array([...tag, ...v2.subarray(tag.length + 8)]);
   return encodeOperatorPayload(bytes, (w.registry as SimKeyRegistry).signOperator(bytes));
 }
 
@@ -218,7 +227,7 @@ test('the operator rotates the key of every replica under a stream of requests: 
   assertConverged(w);
 });
 
-test('operator commands: a bad signature, a replay and a rotation too soon after the last are refused', () => {
+test('operator commands: a bad signature, another chain id, an unbound command signed late, a replay and a rotation too soon after the last are refused', () => {
   const w = new World({ seed: 82, f: 1, clients: 1, requestsPerClient: 2, consensus: { ...KEYS, minRotationIntervalSec: 3_600 } }).start();
   done(w, 60_000);
   w.run(5_000);
@@ -228,12 +237,20 @@ test('operator commands: a bad signature, a replay and a rotation too soon after
   c.submit(forged);
   done(w, 30_000);
   assert.equal(resultOf(w, 0), 'refused: not signed with the operator key');
-  c.submit(rotateCommand(w, [1], 5));
+  // Well signed, but for another network that shares the operator's key.
+  c.submit(rotateCommand(w, [1], 5, 7n));
+  done(w, 30_000);
+  assert.equal(resultOf(w, 0), 'refused: the command was signed for chain id 7, this network is chain id 1337');
+  // Version 1 named no chain id: executed only if signed before the cut-off (history), else refused.
+  c.submit(rotateCommandV1(w, [1], V1_SIGNED_BEFORE_MS));
+  done(w, 30_000);
+  assert.equal(resultOf(w, 0), 'refused: the command names no chain id (version 1): sign it again with this version of bulwark keys rotate');
+  c.submit(rotateCommandV1(w, [1], 4));
   done(w, 30_000);
   assert.equal(resultOf(w, 0), 'rotation: replica 1 to consensus key epoch 2');
-  c.submit(rotateCommand(w, [1], 5));
+  c.submit(rotateCommand(w, [1], 4));
   done(w, 30_000);
-  assert.equal(resultOf(w, 0), 'refused: nonce 5 is not above the last one executed (5)');
+  assert.equal(resultOf(w, 0), 'refused: nonce 4 is not above the last one executed (4)');
   c.submit(rotateCommand(w, [2], 6));
   done(w, 30_000);
   assert.match(resultOf(w, 0), /^refused: too soon: the previous rotation was \d+ s ago, the minimum interval is 3600 s$/);
@@ -270,7 +287,7 @@ test('a client node rotates its authentication key: refused unasked, unendorsed 
   c.submit(authPublication(w, id, 1, fresh, old));
   done(w, 30_000);
   assert.equal(resultOf(w, 0), `refused: no rotation asked for auth key epoch 1 of node ${id}`);
-  const command = encodeOperatorCommand({ kind: 'rotate-keys', consensus: [], execution: [], auth: [id], tls: [], nonce: 9 });
+  const command = encodeOperatorCommand({ kind: 'rotate-keys', consensus: [], execution: [], auth: [id], tls: [], nonce: 9 }, BigInt(DEFAULT_CONSENSUS_CONFIG.chainId));
   c.submit(encodeOperatorPayload(command, reg.signOperator(command)));
   done(w, 30_000);
   assert.equal(resultOf(w, 0), `rotation: client node ${id} to auth key epoch 1`);

@@ -95,8 +95,8 @@ test('operator state: node key targets round-trip, and a state written before th
   assert.deepEqual(decodeOperatorState(before), { ...state, nodeTargets: new Map() });
   assert.deepEqual(decodeOperatorState(encodeOperatorState(NO_OPERATOR_STATE)), NO_OPERATOR_STATE);
   // A consensus-only command keeps its original encoding (kind 1).
-  const legacy = encodeOperatorCommand({ kind: 'rotate-consensus-keys', replicas: [1], nonce: 5 });
-  const general = encodeOperatorCommand({ kind: 'rotate-keys', consensus: [1], execution: [], auth: [], tls: [], nonce: 5 });
+  const legacy = encodeOperatorCommand({ kind: 'rotate-consensus-keys', replicas: [1], nonce: 5 }, 1337n);
+  const general = encodeOperatorCommand({ kind: 'rotate-keys', consensus: [1], execution: [], auth: [], tls: [], nonce: 5 }, 1337n);
   assert.notDeepEqual(legacy, general);
 });
 

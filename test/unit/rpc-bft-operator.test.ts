@@ -1,5 +1,6 @@
 // bft_submitOperatorCommand: the client node orders an operator command only when it is signed with
-// the operator key of network.json and its nonce is above the last one f + 1 replicas executed.
+// the operator key of network.json, for its chain id, and its nonce is above the last one f + 1
+// replicas executed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bftMethods, type BftBackend } from '../../src/rpc/namespaces/bft.ts';
@@ -19,12 +20,13 @@ function setup(lastNonce: number) {
     },
     verifyOperator: (c: Uint8Array, s: Uint8Array) => verifyNodeAuth(operator.publicKey, c, s),
     operatorNonce: () => lastNonce,
+    chainId: 1337n,
   } as unknown as BftBackend;
   const call = (payload: Uint8Array) => bftMethods(backend).get('bft_submitOperatorCommand')!.call([`0x${Buffer.from(payload).toString('hex')}`], { transport: 'http' });
   return { submitted, call };
 }
 
-const command = (nonce: number) => encodeOperatorCommand({ kind: 'rotate-keys', consensus: [], execution: [1], auth: [], tls: [], nonce });
+const command = (nonce: number, chainId = 1337n) => encodeOperatorCommand({ kind: 'rotate-keys', consensus: [], execution: [1], auth: [], tls: [], nonce }, chainId);
 
 async function refusal(p: Promise<unknown>): Promise<string> {
   try {
@@ -52,4 +54,14 @@ test('a replayed nonce is refused; a signed command above the last nonce is carr
   const next = command(101);
   assert.equal(await refusal(call(encodeOperatorPayload(next, signNodeAuth(operator.privateKey, next)))), 'accepted');
   assert.equal(submitted.length, 1);
+});
+
+test('a well-signed command for another chain id is refused before it is ordered', async () => {
+  const { submitted, call } = setup(0);
+  const c = command(100, 5n);
+  assert.equal(
+    await refusal(call(encodeOperatorPayload(c, signNodeAuth(operator.privateKey, c)))),
+    'operator command refused: the command was signed for chain id 5, this network is chain id 1337',
+  );
+  assert.equal(submitted.length, 0);
 });

@@ -77,7 +77,7 @@ export function registerKeys(program: Command, io: CliIo): void {
         auth: other ? [] : clients,
         tls: flags.tls === true ? (named ? [...replicas, ...clients] : [...allReplicas, ...allClients]) : [],
         nonce: Date.now(),
-      });
+      }, network.chainId);
       const payload = encodeOperatorPayload(command, signNodeAuth(material.operatorKey, command));
       const res = await fetch(flags.rpc, {
         method: 'POST',

@@ -15,7 +15,7 @@ import { RPC_CODES, RpcError } from '../errors.ts';
 import { hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { blockRef, data, quantity, type Param } from '../params.ts';
-import { decodeOperatorPayload, isOperatorPayload } from '../../consensus/operator.ts';
+import { decodeOperatorPayload, isOperatorPayload, wrongNetwork } from '../../consensus/operator.ts';
 import { invalidParams } from '../errors.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
 
@@ -38,6 +38,8 @@ export interface BftBackend {
   submitOperatorCommand(payload: Uint8Array): Promise<string>;
   /** Whether `signature` over `command` is the operator's (its key is in network.json). */
   verifyOperator(command: Uint8Array, signature: Uint8Array): boolean;
+  /** The network's chain id: operator commands signed for another are refused here already. */
+  readonly chainId: bigint;
   /** The last operator command nonce f + 1 replicas report executed, when known. */
   operatorNonce?(): number;
   /** Link state per replica id. */
@@ -60,7 +62,7 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
     [
       'bft_submitOperatorCommand',
       // A command signed with the operator's key (`bulwark keys rotate` makes one). The replicas
-      // check it again and execute it; this node checks the signature and the nonce first, so
+      // check it again and execute it; this node checks the signature, chain id and nonce first, so
       // that nobody without the operator's key gets anything ordered through here. The answer is
       // the replicas' result, e.g. "rotation: replica 1 to consensus key epoch 2" or "refused: …".
       method([data(4096)], [], async ([payload]) => {
@@ -74,6 +76,8 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
         if (!b.verifyOperator(command.bytes, command.signature)) {
           throw new RpcError(RPC_CODES.server, 'operator command refused: not signed with the operator key of network.json');
         }
+        const elsewhere = wrongNetwork(command.command, b.chainId);
+        if (elsewhere !== null) throw new RpcError(RPC_CODES.server, `operator command refused: ${elsewhere}`);
         const last = b.operatorNonce?.() ?? 0;
         if (command.command.nonce <= last) {
           throw new RpcError(RPC_CODES.server, `operator command refused: nonce ${command.command.nonce} is not above the last one executed (${last})`);
