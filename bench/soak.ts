@@ -43,6 +43,7 @@ import { Recorder } from './soak/recorder.ts';
 import { SoakRpc, sleep, type RpcCall } from './soak/rpc.ts';
 import { summarize, type RunResult, type SoakSummary } from './soak/summary.ts';
 import { InclusionWatcher } from './soak/watcher.ts';
+import { NODE_HEAP_MB, NODE_SEMI_SPACE_MB } from '../src/cli/node-process.ts';
 
 export type { SoakSummary } from './soak/summary.ts';
 
@@ -74,6 +75,8 @@ export interface SoakOptions {
   /** The longest wait for accepted transactions to land after the load. */
   readonly drainSec: number;
   readonly heapMb: number;
+  /** Each node's --max-semi-space-size in MB (the young generation is twice it). */
+  readonly semiSpaceMb: number;
   readonly logLevel: string;
   readonly out: string;
   /** Leave the network's directory (data, node logs) in place. */
@@ -98,7 +101,8 @@ export const SOAK_DEFAULTS: SoakOptions = {
   chaosEverySec: 120,
   chaosDownSec: 30,
   drainSec: 120,
-  heapMb: 2048,
+  heapMb: NODE_HEAP_MB,
+  semiSpaceMb: NODE_SEMI_SPACE_MB,
   logLevel: 'warn',
   out: join(ROOT, 'bench', 'soak-out'),
   keep: false,
@@ -171,7 +175,7 @@ async function startLocal(o: SoakOptions, clock: Clock, log: (s: string) => void
   const net = await startNetwork(0x50, {
     chainConfig: parseChainConfig({ chainId: '1337', alloc }),
     heapMb: o.heapMb,
-    semiSpaceMb: 64,
+    semiSpaceMb: o.semiSpaceMb,
     logLevel: o.logLevel,
     keep: o.keep,
   });
@@ -344,6 +348,7 @@ interface Flags {
   chaosKills?: number;
   drain: number;
   heapMb: number;
+  semiSpaceMb: number;
   logLevel: string;
   out: string;
   keep: boolean;
@@ -372,6 +377,7 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     .addOption(new Option('--chaos-kills <n>', 'stop after this many kills').argParser(whole('--chaos-kills')))
     .addOption(new Option('--drain <s>', 'longest wait for accepted transactions to land after the load').argParser(positive('--drain')).default(d.drainSec))
     .addOption(new Option('--heap-mb <mb>', "each node's --max-old-space-size").argParser(whole('--heap-mb', 256)).default(d.heapMb))
+    .addOption(new Option('--semi-space-mb <mb>', "each node's --max-semi-space-size").argParser(whole('--semi-space-mb', 1)).default(d.semiSpaceMb))
     .addOption(new Option('--log-level <level>', "the nodes' log level (their logs go to <network>/logs)").choices(['fatal', 'error', 'warn', 'info', 'debug']).default(d.logLevel))
     .addOption(new Option('--out <dir>', 'where samples.jsonl, soak.svg and summary.json go').default('bench/soak-out'))
     .addOption(new Option('--keep', "keep the network's directory (data and node logs) afterwards").default(false))
@@ -397,6 +403,7 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     ...(f.chaosKills === undefined ? {} : { chaosMaxKills: f.chaosKills }),
     drainSec: f.drain,
     heapMb: f.heapMb,
+    semiSpaceMb: f.semiSpaceMb,
     logLevel: f.logLevel,
     out: resolve(f.out),
     keep: f.keep,

@@ -70,7 +70,7 @@ export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'client
   batchDelayMs: 2,
   maxPendingPerClient: 4096,
   maxPendingTotal: 65_536,
-  maxPendingBytes: 256 << 20,
+  maxPendingBytes: 64 << 20,
   fastPathTimeoutMs: 150,
   requestTimeoutMs: 2_000,
   orderingDeadlineMs: 30_000,

@@ -39,7 +39,7 @@ import type { RejectReason } from '../consensus/io.ts';
 
 /** Messages received and not yet stepped, at most (count and frame bytes). */
 const MAX_QUEUED_INPUTS = 100_000;
-const MAX_QUEUED_INPUT_BYTES = 256 << 20;
+const MAX_QUEUED_INPUT_BYTES = 64 << 20;
 
 export interface ReplicaNodeOptions {
   readonly dir: string;

@@ -17,6 +17,7 @@ import type { ChainConfig } from '../../src/execution/chain-config.ts';
 import { runInit } from '../../src/setup/init.ts';
 import { testConfig } from './chain.ts';
 import { freePorts } from './net.ts';
+import { nodeEnv, nodeV8Flags } from '../../src/cli/node-process.ts';
 
 /** A replica's `/health` document (`ReplicaNode.status`). */
 export interface ReplicaHealth {
@@ -99,7 +100,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
       ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort), '--metrics-port', String(metricsPort(CLIENT))]
       : ['replica', '--dir', join(root, `replica-${id}`), '--metrics-port', String(metricsPort(id))];
 
-  const v8Flags = [`--max-old-space-size=${options.heapMb ?? 2048}`, ...(options.semiSpaceMb === undefined ? [] : [`--max-semi-space-size=${options.semiSpaceMb}`])];
+  const v8Flags = nodeV8Flags(options.heapMb ?? 2048, options.semiSpaceMb);
   const isRunning = (id: number) => {
     const p = procs.get(id);
     return p !== undefined && p.exitCode === null && p.signalCode === null;
@@ -110,6 +111,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
     try {
       const child = spawn(process.execPath, [...v8Flags, '--import', 'tsx', 'src/cli/main.ts', ...argsOf(id), '--log-level', options.logLevel ?? 'warn'], {
         stdio: ['ignore', out, 'inherit'],
+        env: nodeEnv(),
       });
       procs.set(id, child);
       exits.set(id, new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))));

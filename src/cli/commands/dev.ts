@@ -16,6 +16,7 @@ import { DEV_MNEMONIC, devAccounts } from '../../setup/dev-accounts.ts';
 import { runInit } from '../../setup/init.ts';
 import type { CliIo } from '../io.ts';
 import { integer } from '../usage.ts';
+import { NODE_HEAP_MB, nodeEnv, nodeV8Flags } from '../node-process.ts';
 
 interface DevFlags {
   dir: string;
@@ -48,7 +49,7 @@ export function registerDev(program: Command, io: CliIo): void {
       ),
     )
     .addOption(new Option('--log-level <level>', "the nodes' log level").choices(['fatal', 'error', 'warn', 'info', 'debug']).default('warn'))
-    .addOption(new Option('--heap-mb <mb>', "each node's V8 old-space limit (--max-old-space-size), in MB").argParser(integer(256, 65_536)).default(2048))
+    .addOption(new Option('--heap-mb <mb>', "each node's V8 old-space limit (--max-old-space-size), in MB").argParser(integer(256, 65_536)).default(NODE_HEAP_MB))
     .action(async (flags: DevFlags) => {
       const dir = resolve(flags.dir);
       if (flags.reset) await rm(dir, { recursive: true, force: true });
@@ -67,10 +68,9 @@ export function registerDev(program: Command, io: CliIo): void {
       }
       const children: ChildProcess[] = [];
       const node = (args: string[]) => {
-        // An explicit heap limit: the same on every machine, so a leak ends at a known size.
-        const v8 = [`--max-old-space-size=${flags.heapMb}`, '--max-semi-space-size=64'];
-        const child = spawn(process.execPath, [...v8, '--import', 'tsx', MAIN, ...args, '--log-level', flags.logLevel], {
+        const child = spawn(process.execPath, [...nodeV8Flags(flags.heapMb), '--import', 'tsx', MAIN, ...args, '--log-level', flags.logLevel], {
           stdio: ['ignore', 'inherit', 'inherit'],
+          env: nodeEnv(),
         });
         children.push(child);
         return child;

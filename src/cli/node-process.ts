@@ -1,0 +1,23 @@
+/**
+ * How a node process is started by the launchers here (`npm start`, the test and benchmark
+ * networks): an explicit V8 heap limit, so that a leak ends at a known size on every machine and
+ * V8 collects before the heap grows far past what is live, and glibc's allocator kept to two arenas.
+ *
+ * Measured with `npm run soak -- --rate max` (bench/RESULTS.md): with a 2,048 MB limit and a 64 MB
+ * semi-space a replica's live heap of ~220 MB grew to 600 MB between collections, and with glibc's
+ * default of 8 arenas per core the native heap fragmented; RSS reached 1.4 GB in 5 minutes. With
+ * 768 MB, 32 MB and 2 arenas it stayed under 800 MB at the same throughput. Everything a replica
+ * keeps is bounded well inside 768 MB (README, "Security limits").
+ */
+export const NODE_HEAP_MB = 768;
+export const NODE_SEMI_SPACE_MB = 32;
+
+/** V8 flags for a node process. */
+export function nodeV8Flags(heapMb: number = NODE_HEAP_MB, semiSpaceMb: number | undefined = NODE_SEMI_SPACE_MB): string[] {
+  return [`--max-old-space-size=${heapMb}`, ...(semiSpaceMb === undefined ? [] : [`--max-semi-space-size=${semiSpaceMb}`])];
+}
+
+/** The environment of a node process: ours, with glibc's allocator arenas bounded (unless set). */
+export function nodeEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { MALLOC_ARENA_MAX: '2', ...env };
+}
