@@ -253,7 +253,11 @@ export class ClientNode {
         .catch((err: unknown) => log.error({ err }, 'key lifecycle failed'))
         .finally(() => (keyWork = null));
     };
-    follower.onChange = keys;
+    follower.onChange = () => {
+      // Numbers at or below what f + 1 replicas executed for this node would be dropped as old.
+      requestSeqs.raise(follower.requestSeq());
+      keys();
+    };
     const quantity = async (kind: AccountField, a: string, at: number) => {
       const r = await reads.read({ kind, address: hexToBytes(a) }, at);
       if (!r.ok) throw new BulwarkError('CLIENT_READ_FAILED', `replicas could not read the ${kind}: ${new TextDecoder().decode(r.result)}`);

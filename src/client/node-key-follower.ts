@@ -28,6 +28,8 @@ interface Report {
   readonly targets: ReadonlyMap<string, number>;
   /** The last operator command nonce the replica executed. */
   readonly operatorNonce: number;
+  /** The highest of this node's request numbers the replica executed. */
+  readonly requestSeq: number;
 }
 
 export class NodeKeyFollower {
@@ -87,6 +89,11 @@ export class NodeKeyFollower {
     return reachedByFPlusOne([...this.#reports.values()].map((r) => r.operatorNonce), this.#f);
   }
 
+  /** The highest of this node's request numbers f + 1 replicas report executed (0 before any report). */
+  requestSeq(): number {
+    return reachedByFPlusOne([...this.#reports.values()].map((r) => r.requestSeq), this.#f);
+  }
+
   /** This node's rotation targets that f + 1 replicas report. */
   targets(): Map<string, number> {
     const slots = new Set([...this.#reports.values()].flatMap((r) => [...r.targets.keys()]));
@@ -113,6 +120,7 @@ export class NodeKeyFollower {
       stable: m.lastStable,
       targets,
       operatorNonce,
+      requestSeq: m.requestSeq,
     });
     this.#learn();
     this.onChange();

@@ -237,7 +237,7 @@ function writeBody(w: Writer, m: Message): void {
       w.u64(m.id).u64(m.view).u8(m.active ? 1 : 0).u64(m.lastExecuted).u64(m.lastStable).u64(m.blockNumber).fixed(m.blockHash, 32);
       optional(w, m.stable, writeCheckpointCert);
       w.u32(m.keyEpoch).list(m.keys, (w, k) => w.bytes(k));
-      w.list(m.nodeKeys, (w, k) => w.bytes(k)).bytes(m.operator);
+      w.list(m.nodeKeys, (w, k) => w.bytes(k)).bytes(m.operator).u64(m.requestSeq);
       w.bytes(m.signature);
       return;
     case 'BlockNotice':
@@ -468,6 +468,7 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
         keys: r.list(4096, (r) => r.bytes(1024, 'key'), 'keys'),
         nodeKeys: r.list(4096, (r) => r.bytes(8192, 'nodeKey'), 'nodeKeys'),
         operator: r.bytes(1 << 20, 'operator'),
+        requestSeq: r.u64('requestSeq'),
         signature: r.bytes(SIG_MAX, 'signature'),
       };
     case 'BlockData':

@@ -317,6 +317,12 @@ export interface NodeStatus {
   readonly nodeKeys: readonly Uint8Array[];
   /** The operator state of the reserved pages (`consensus/operator.ts` encoding): a client node finds its rotations there. */
   readonly operator: Uint8Array;
+  /**
+   * The highest request number of the asking client node this replica executed (0: none): nothing
+   * at or below it would be executed again, so the client node numbers its next requests above it
+   * (`RequestCounter.raise`), even when its own store lost track (restored from an old backup).
+   */
+  readonly requestSeq: number;
   readonly signature: Uint8Array;
 }
 

@@ -54,7 +54,7 @@ export function viewChangeBytes(vc: Omit<ViewChange, 'signature' | 'type'>): Uin
   return w.finish();
 }
 
-const TAG_NODE_STATUS = new TextEncoder().encode('bulwark/node-status/v2');
+const TAG_NODE_STATUS = new TextEncoder().encode('bulwark/node-status/v3');
 
 /** What a replica signs when it tells client node `clientId` where it stands. */
 export function nodeStatusBytes(clientId: number, m: Omit<NodeStatus, 'type' | 'signature' | 'stable'>): Uint8Array {
@@ -71,6 +71,7 @@ export function nodeStatusBytes(clientId: number, m: Omit<NodeStatus, 'type' | '
     .fixed(m.blockHash, 32)
     .u32(m.keyEpoch)
     .fixed(sha256(keys), 32)
+    .u64(m.requestSeq)
     .finish();
 }
 

@@ -310,6 +310,7 @@ export class ReplicaNode {
       keys: this.#crypto.publishedKeys().map(encodeKeyRecord),
       nodeKeys: this.#nodeKeyBook.published().map(encodeNodeKeyRecord),
       operator: encodeOperatorState(s.operator),
+      requestSeq: s.clients.get(from) ?? 0,
     };
     const signature = this.#signExecution(nodeStatusBytes(from, body));
     this.#transport.send(from, encodeMessage({ type: 'NodeStatus', ...body, stable: s.stableCert, signature }));

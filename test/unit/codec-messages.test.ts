@@ -53,8 +53,8 @@ export const EVERY_MESSAGE: Message[] = [
   { type: 'ReadRequest', id: 7, blockNumber: 7, queries: [{ kind: 'estimateGas', call: {} }] },
   { type: 'ReadRequest', id: 8, blockNumber: 7, queries: [{ kind: 'proof', address: new Uint8Array(20).fill(4), slots: [d(5), d(6)] }] },
   { type: 'NodeStatusRequest', id: 3 },
-  { type: 'NodeStatus', id: 3, view: 2, active: false, lastExecuted: 300, lastStable: 150, blockNumber: 290, blockHash: d(9), stable: null, keyEpoch: 0, keys: [], nodeKeys: [], operator: new Uint8Array(), signature: new Uint8Array(64) },
-  { type: 'NodeStatus', id: 4, view: 2, active: true, lastExecuted: 300, lastStable: 150, blockNumber: 290, blockHash: d(9), stable: vc.stable, keyEpoch: 2, keys: [d(1), d(2)], nodeKeys: [d(3)], operator: d(4), signature: new Uint8Array(64) },
+  { type: 'NodeStatus', id: 3, view: 2, active: false, lastExecuted: 300, lastStable: 150, blockNumber: 290, blockHash: d(9), stable: null, keyEpoch: 0, keys: [], nodeKeys: [], operator: new Uint8Array(), requestSeq: 0, signature: new Uint8Array(64) },
+  { type: 'NodeStatus', id: 4, view: 2, active: true, lastExecuted: 300, lastStable: 150, blockNumber: 290, blockHash: d(9), stable: vc.stable, keyEpoch: 2, keys: [d(1), d(2)], nodeKeys: [d(3)], operator: d(4), requestSeq: 1_765_000_000_000_123, signature: new Uint8Array(64) },
   {
     type: 'ReadReply',
     id: 5,
