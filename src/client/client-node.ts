@@ -322,10 +322,14 @@ export class ClientNode {
       if (++ticks % CHECKPOINT_POLL_TICKS === 0) void statuses.query();
       keys();
     }, 1_000);
-    const evm = new EvmGate(o.evm, () => {
-      metrics.rpcRefused.inc({ reason: 'evm_busy' });
-      log.warn({ limits: { ...evm.limits, gasCap: String(evm.limits.gasCap) } }, 'EVM call refused: too many running and waiting');
-    });
+    const evm = new EvmGate(
+      o.evm,
+      () => {
+        metrics.rpcRefused.inc({ reason: 'evm_busy' });
+        log.warn({ limits: { ...evm.limits, gasCap: String(evm.limits.gasCap) } }, 'EVM call refused: too many running and waiting');
+      },
+      (where) => metrics.evmTimeouts.inc({ where }),
+    );
     const methods = new Map([
       ...identityMethods({ chainId: network.chainId, clientVersion: VERSION, peerCount: () => transport.stats().filter((p) => p.connected).length }),
       ...ethCoreMethods({

@@ -35,6 +35,7 @@ export class ClientMetrics {
   readonly rpcCalls: Counter<'method' | 'outcome'>;
   readonly requestsFailed: Counter;
   readonly rpcRefused: Counter<'reason'>;
+  readonly evmTimeouts: Counter<'where'>;
 
   constructor(read: () => ClientGauges) {
     const registers = [this.registry];
@@ -49,6 +50,12 @@ export class ClientMetrics {
       name: 'bulwark_rpc_refused_total',
       help: 'JSON-RPC requests or calls refused by the endpoint, by reason (auth_missing, auth_invalid, method_not_allowed, cors_origin, rate_limit, body_size, batch_size, ws_connections, ws_slow_reader)',
       labelNames: ['reason'],
+      registers,
+    });
+    this.evmTimeouts = new Counter({
+      name: 'bulwark_rpc_evm_timeouts_total',
+      help: 'EVM calls (eth_call, eth_estimateGas, debug_trace*) stopped by their deadline (--rpc-evmtimeout), while waiting for a place or while running',
+      labelNames: ['where'],
       registers,
     });
     this.requestsFailed = new Counter({ name: 'bulwark_client_requests_failed_total', help: 'Requests to the replicas not committed in time (their transactions wait again)', registers });

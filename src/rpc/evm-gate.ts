@@ -31,12 +31,20 @@ export class EvmGate {
   refused = 0;
   timedOutWaiting = 0;
 
-  readonly #onBusy: (() => void) | undefined;
+  /** Calls stopped by their deadline while running. */
+  timedOutRunning = 0;
 
-  /** `onBusy`: called for each call refused because the queue was full (metrics, logs). */
-  constructor(limits: Partial<RpcEvmLimits> = {}, onBusy?: () => void) {
+  readonly #onBusy: (() => void) | undefined;
+  readonly #onTimeout: ((where: 'waiting' | 'running') => void) | undefined;
+
+  /**
+   * `onBusy`: called for each call refused because the queue was full; `onTimeout` for each call
+   * that reached its deadline, waiting or running (metrics, logs).
+   */
+  constructor(limits: Partial<RpcEvmLimits> = {}, onBusy?: () => void, onTimeout?: (where: 'waiting' | 'running') => void) {
     this.limits = { ...DEFAULT_RPC_EVM_LIMITS, ...limits };
     this.#onBusy = onBusy;
+    this.#onTimeout = onTimeout;
   }
 
   /**
@@ -50,7 +58,11 @@ export class EvmGate {
     try {
       return await work(budget);
     } catch (err) {
-      if (isBulwarkError(err, 'EVM_TIMEOUT')) throw new RpcError(RPC_CODES.server, err.message);
+      if (isBulwarkError(err, 'EVM_TIMEOUT')) {
+        this.timedOutRunning++;
+        this.#onTimeout?.('running');
+        throw new RpcError(RPC_CODES.server, err.message);
+      }
       throw err;
     } finally {
       this.#release();
@@ -85,6 +97,7 @@ export class EvmGate {
           const i = this.#queue.indexOf(waiter);
           if (i >= 0) this.#queue.splice(i, 1);
           this.timedOutWaiting++;
+          this.#onTimeout?.('waiting');
           reject(new RpcError(RPC_CODES.server, deadline.error().message));
         }, delay);
       }

@@ -84,8 +84,9 @@ describe('EvmGate', () => {
     assert.equal(await g.run(async () => 'next'), 'next');
   });
 
-  test("the work's budget: the cap, and a deadline that started at arrival; EVM_TIMEOUT becomes -32000", async () => {
-    const g = gate({ gasCap: 1_234n, timeoutMs: 700 });
+  test("the work's budget: the cap, and a deadline that started at arrival; EVM_TIMEOUT becomes -32000 and is counted", async () => {
+    const timeouts: string[] = [];
+    const g = new EvmGate({ gasCap: 1_234n, timeoutMs: 700, maxConcurrent: 1, maxQueued: 1 }, undefined, (where) => timeouts.push(where));
     const seen = await g.run(async (b: EvmBudget) => ({ cap: b.gasCap, left: b.deadline.remainingMs() }));
     assert.equal(seen.cap, 1_234n);
     assert.ok(seen.left > 500 && seen.left <= 700);
@@ -93,6 +94,14 @@ describe('EvmGate', () => {
       g.run(() => Promise.reject(new BulwarkError('EVM_TIMEOUT', 'execution aborted (timeout = 700ms)'))),
       (e) => e instanceof RpcError && e.code === RPC_CODES.server && e.message === 'execution aborted (timeout = 700ms)',
     );
+    assert.equal(g.timedOutRunning, 1);
+    // One waiting past its deadline behind a call that holds the only place.
+    const busy = latch();
+    const holder = g.run(() => busy.promise);
+    await assert.rejects(g.run(async () => 'never'), /execution aborted/);
+    busy.open();
+    await holder;
+    assert.deepEqual(timeouts, ['running', 'waiting']);
   });
 });
 
