@@ -156,6 +156,11 @@ export class Executor {
     return this.headBlock;
   }
 
+  /** What the shared trie-node cache holds: entries and their estimated memory (bytes). */
+  get nodeCache(): { readonly entries: number; readonly bytes: number } {
+    return this.trieStore.cacheUsage;
+  }
+
   /**
    * A fresh view of the state at `root`, which remembers what it reads; its writes stay in memory
    * and are never stored. `forCalls`: the view runs messages that are rolled back (`Simulation`),

@@ -124,6 +124,10 @@ export class TrieNodeStore implements DB<string, Uint8Array> {
 
   async open(): Promise<void> {}
 
+  get cacheUsage(): { readonly entries: number; readonly bytes: number } {
+    return { entries: this.opts.cache.size, bytes: this.opts.cache.bytes };
+  }
+
   get pendingCount(): number {
     return this.overlay.size;
   }

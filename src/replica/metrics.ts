@@ -5,6 +5,7 @@
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerPeerGauges, registerSnapshotGauges, registerTransportGauges, type TransportCounterView } from '../common/metrics-server.ts';
 import type { PeerStats } from '../net/transport.ts';
+import type { StoreMemory } from '../storage/index.ts';
 
 export interface ReplicaGauges {
   readonly view: number;
@@ -14,6 +15,10 @@ export interface ReplicaGauges {
   readonly blockNumber: number;
   readonly peers: readonly PeerStats[];
   readonly transport: TransportCounterView;
+  /** RocksDB's native memory by use (`StoreMemory`). */
+  readonly store: StoreMemory | null;
+  /** The executor's trie-node cache: estimated bytes. */
+  readonly trieCacheBytes: number;
 }
 
 export class ReplicaMetrics {
@@ -50,6 +55,10 @@ export class ReplicaMetrics {
       ['bulwark_consensus_last_executed', 'Last executed sequence number', (g) => g.lastExecuted],
       ['bulwark_consensus_last_stable', 'Last stable checkpoint', (g) => g.lastStable],
       ['bulwark_chain_block_number', 'Head block number', (g) => g.blockNumber],
+      ['bulwark_trie_cache_bytes', "The executor's trie-node cache: estimated memory of its entries", (g) => g.trieCacheBytes],
+      ['bulwark_store_memtables_bytes', "RocksDB's memtables", (g) => g.store?.memtables ?? 0],
+      ['bulwark_store_table_readers_bytes', "RocksDB's table readers (index and filter blocks outside the block cache)", (g) => g.store?.tableReaders ?? 0],
+      ['bulwark_store_block_cache_bytes', "RocksDB's block cache in use", (g) => g.store?.blockCache ?? 0],
     ]);
     registerPeerGauges(this.registry, () => read().peers);
     registerTransportGauges(this.registry, () => read().transport);

@@ -153,6 +153,8 @@ export class ReplicaNode {
       blockNumber: Number(this.#executor.head.header.number),
       peers: this.#transport.stats(),
       transport: this.#transport.counters(),
+      store: this.#kv.memoryUsage?.() ?? null,
+      trieCacheBytes: this.#executor.nodeCache.bytes,
     }));
   }
 

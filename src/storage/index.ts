@@ -1,4 +1,4 @@
-export type { BatchOp, IterateOptions, KvStore } from './kvstore.ts';
+export type { BatchOp, IterateOptions, KvStore, StoreMemory } from './kvstore.ts';
 export type { StorageError, StorageErrorCode } from './errors.ts';
 export { MemoryStore } from './memory.ts';
 export { openRocksStore } from './rocksdb.ts';

@@ -27,4 +27,14 @@ export interface KvStore {
   write(ops: readonly BatchOp[], options?: { readonly sync?: boolean }): Promise<void>;
   iterate(options?: IterateOptions): AsyncIterable<[Uint8Array, Uint8Array]>;
   close(): Promise<void>;
+  /** Native memory the store holds, in bytes, by use (RocksDB's own estimates); none for others. */
+  memoryUsage?(): StoreMemory;
+}
+
+/** RocksDB's memory by use: memtables, table readers (index and filter blocks held outside the block cache), block cache. */
+export interface StoreMemory {
+  readonly memtables: number;
+  readonly tableReaders: number;
+  readonly blockCache: number;
+  readonly pinnedBlocks: number;
 }

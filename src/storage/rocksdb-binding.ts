@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 export interface RocksOpenOptions {
   readonly createIfMissing: boolean;
   readonly cacheSize?: number;
+  /** zstd with a trained dictionary when true (the binding's default). */
+  readonly compression?: boolean;
 }
 
 export interface RocksEncoding {
