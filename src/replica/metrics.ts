@@ -57,6 +57,7 @@ export class ReplicaMetrics {
       ['bulwark_chain_block_number', 'Head block number', (g) => g.blockNumber],
       ['bulwark_trie_cache_bytes', "The executor's trie-node cache: estimated memory of its entries", (g) => g.trieCacheBytes],
       ['bulwark_store_memtables_bytes', "RocksDB's memtables", (g) => g.store?.memtables ?? 0],
+      ['bulwark_store_pinned_memtables_bytes', "RocksDB's flushed memtables still held by an open iterator or snapshot", (g) => g.store?.pinnedMemtables ?? 0],
       ['bulwark_store_table_readers_bytes', "RocksDB's table readers (index and filter blocks outside the block cache)", (g) => g.store?.tableReaders ?? 0],
       ['bulwark_store_block_cache_bytes', "RocksDB's block cache in use", (g) => g.store?.blockCache ?? 0],
     ]);

@@ -34,6 +34,8 @@ export interface KvStore {
 /** RocksDB's memory by use: memtables, table readers (index and filter blocks held outside the block cache), block cache. */
 export interface StoreMemory {
   readonly memtables: number;
+  /** Memtables already flushed but still held (by an open iterator or snapshot). */
+  readonly pinnedMemtables: number;
   readonly tableReaders: number;
   readonly blockCache: number;
   readonly pinnedBlocks: number;

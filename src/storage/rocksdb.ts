@@ -122,6 +122,7 @@ class RocksStore implements KvStore {
     };
     return {
       memtables: property('rocksdb.cur-size-all-mem-tables'),
+      pinnedMemtables: Math.max(0, property('rocksdb.size-all-mem-tables') - property('rocksdb.cur-size-all-mem-tables')),
       tableReaders: property('rocksdb.estimate-table-readers-mem'),
       blockCache: property('rocksdb.block-cache-usage'),
       pinnedBlocks: property('rocksdb.block-cache-pinned-usage'),
