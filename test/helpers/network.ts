@@ -146,32 +146,23 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
       return null;
     }
   };
-  const rpcUp = async (): Promise<boolean> => {
+  /** The client node's answer to `method`, or undefined while it does not answer one. */
+  const rpcResult = async <T>(method: string): Promise<T | undefined> => {
     try {
       const res = await fetch(url, {
         method: 'POST',
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }),
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: [] }),
         signal: AbortSignal.timeout(5_000),
       });
-      return res.ok;
+      return ((await res.json()) as { result?: T }).result;
     } catch {
-      return false;
+      return undefined;
     }
   };
+  const rpcUp = async (): Promise<boolean> => (await rpcResult<string>('eth_blockNumber')) !== undefined;
   /** Whether the client node reports its link to every replica up (`bft_status`). */
-  const linksUp = async (): Promise<boolean> => {
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'bft_status', params: [] }),
-        signal: AbortSignal.timeout(5_000),
-      });
-      const body = (await res.json()) as { result?: { nodes: { link: string }[] } };
-      return body.result !== undefined && body.result.nodes.every((n) => n.link === 'up');
-    } catch {
-      return false;
-    }
-  };
+  const linksUp = async (): Promise<boolean> =>
+    (await rpcResult<{ nodes: { link: string }[] }>('bft_status'))?.nodes.every((n) => n.link === 'up') === true;
   const ready = async (ms = 60_000): Promise<void> => {
     const end = Date.now() + ms;
     for (;;) {
