@@ -17,10 +17,6 @@ export interface RocksEncoding {
   readonly valueEncoding: 'buffer';
 }
 
-export type RocksBatchOp =
-  | { readonly type: 'put'; readonly key: Buffer; readonly value: Buffer }
-  | { readonly type: 'del'; readonly key: Buffer };
-
 export interface RocksIteratorOptions extends RocksEncoding {
   readonly gte?: Buffer;
   readonly lt?: Buffer;
@@ -34,14 +30,28 @@ export interface RocksIterator {
   close(): Promise<void>;
 }
 
+/** abstract-level's chained batch: one rocksdb::WriteBatch, freed once written (or closed) and collected. */
+export interface RocksChainedBatch {
+  put(key: Buffer, value: Buffer, options: RocksEncoding): this;
+  del(key: Buffer, options: RocksEncoding): this;
+  /** `sync` fsyncs the WAL before resolving; the batch is closed afterwards, whatever the outcome. */
+  write(options: { readonly sync: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface RocksLevel {
   readonly status: 'opening' | 'open' | 'closing' | 'closed';
   open(options: RocksOpenOptions): Promise<void>;
   close(): Promise<void>;
   /** Backed by RocksDB's MultiGet; a missing key yields undefined. */
   getMany(keys: Buffer[], options: RocksEncoding): Promise<(Buffer | undefined)[]>;
-  /** One rocksdb::WriteBatch; `sync` fsyncs the WAL before resolving. */
-  batch(ops: RocksBatchOp[], options: RocksEncoding & { readonly sync: boolean }): Promise<void>;
+  /**
+   * A chained batch. Never the array form `batch(ops)`: in this binding (12.2.12) it builds a
+   * chained batch and writes it without closing it, so the batch stays attached to the database
+   * (abstract-level's resources) until close, with its native WriteBatch: a replica kept every
+   * block's write, ~0.5 MB/s of native memory under load.
+   */
+  batch(): RocksChainedBatch;
   iterator(options: RocksIteratorOptions): RocksIterator;
   getProperty(name: string): string;
 }

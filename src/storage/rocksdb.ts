@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { BatchOp, IterateOptions, KvStore, StoreMemory } from './kvstore.ts';
 import { closedError, storageError } from './errors.ts';
-import type { RocksBatchOp, RocksIteratorOptions, RocksLevel } from './rocksdb-binding.ts';
+import type { RocksIteratorOptions, RocksLevel } from './rocksdb-binding.ts';
 import { newRocksLevel } from './rocksdb-binding.ts';
 import { classifyOpenError, classifyRuntimeError, preflight } from './rocksdb-errors.ts';
 import { validateIterateOptions, validateKey, validateOps } from './validate.ts';
@@ -74,8 +74,18 @@ class RocksStore implements KvStore {
     this.#assertOpen('write');
     validateOps(ops);
     if (ops.length === 0) return;
+    const batch = this.#db.batch();
     try {
-      await this.#db.batch(ops.map(toRocksOp), { ...ENCODING, sync: options.sync === true });
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(toBuffer(op.key), toBuffer(op.value), ENCODING);
+        else batch.del(toBuffer(op.key), ENCODING);
+      }
+    } catch (err) {
+      await batch.close().catch(() => undefined);
+      throw classifyRuntimeError(this.location, 'write', err);
+    }
+    try {
+      await batch.write({ sync: options.sync === true });
     } catch (err) {
       throw classifyRuntimeError(this.location, 'write', err);
     }
@@ -142,12 +152,6 @@ function iteratorOptions(options: IterateOptions, limit: number): RocksIteratorO
     reverse: options.reverse === true,
     limit: limit === Infinity ? -1 : limit,
   };
-}
-
-function toRocksOp(op: BatchOp): RocksBatchOp {
-  return op.type === 'put'
-    ? { type: 'put', key: toBuffer(op.key), value: toBuffer(op.value) }
-    : { type: 'del', key: toBuffer(op.key) };
 }
 
 /** Zero-copy: the binding only reads the bytes during the call. */
