@@ -37,6 +37,7 @@ import { DEV_MNEMONIC, devAccounts } from '../src/setup/dev-accounts.ts';
 import { bytecode, encodeCall } from '../test/helpers/abi.ts';
 import { signTx } from '../test/helpers/chain.ts';
 import { freePorts } from '../test/helpers/net.ts';
+import { sampleNode, type NodeHandle } from './soak/nodes.ts';
 
 const SENDERS = Number(process.env.BENCH_SENDERS ?? 200);
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 10_000);
@@ -87,8 +88,47 @@ interface Target {
   readonly rpc: Rpc;
   readonly chainId: bigint;
   readonly gasPrice: bigint;
+  /** Bulwark: its nodes' health over the run. */
+  readonly health?: NetworkHealth;
   diagnose?(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** What a figure is worth depends on what the nodes went through: view changes and memory. */
+interface HealthSummary {
+  /** View changes each node counted during the run. */
+  viewChanges: Record<string, number>;
+  maxRssMb: Record<string, number>;
+}
+
+/** Every node's metrics, sampled every 2 s while the benchmark runs. */
+class NetworkHealth {
+  readonly #first = new Map<string, number>();
+  readonly #last = new Map<string, number>();
+  readonly #maxRss = new Map<string, number>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(readonly nodes: readonly NodeHandle[]) {
+    this.#timer = setInterval(() => void this.sample(), 2_000).unref();
+  }
+
+  async sample(): Promise<void> {
+    for (const s of await Promise.all(this.nodes.map(sampleNode))) {
+      if (s.viewChanges !== null) {
+        if (!this.#first.has(s.name)) this.#first.set(s.name, s.viewChanges);
+        this.#last.set(s.name, s.viewChanges);
+      }
+      if (s.rssMb !== null) this.#maxRss.set(s.name, Math.max(this.#maxRss.get(s.name) ?? 0, s.rssMb));
+    }
+  }
+
+  async stop(): Promise<HealthSummary> {
+    clearInterval(this.#timer);
+    await this.sample();
+    const viewChanges: Record<string, number> = {};
+    for (const [name, last] of this.#last) viewChanges[name] = last - this.#first.get(name)!;
+    return { viewChanges, maxRssMb: Object.fromEntries(this.#maxRss) };
+  }
 }
 
 const accounts = devAccounts(SENDERS + 1);
@@ -144,9 +184,15 @@ async function startBulwark(): Promise<Target> {
   const rpc = new Rpc(`http://127.0.0.1:${rpcPort}`);
   await waitForRpc(rpc, [proc]);
   await keysInEffect(rpc);
+  const nodes = [0, 1, 2, 3, 4].map(
+    (i): NodeHandle => ({ name: i === 4 ? 'client' : `replica${i}`, replica: i === 4 ? null : i, metricsUrl: `http://127.0.0.1:${metricsPort! + i}/metrics`, pid: () => undefined, running: () => proc.exitCode === null }),
+  );
+  const health = new NetworkHealth(nodes);
+  await health.sample();
   return {
     name: 'bulwark',
     rpc,
+    health,
     // What each node reports, for a run that goes wrong.
     diagnose: async () => {
       for (let i = 0; i < 5; i++) {
@@ -489,8 +535,9 @@ interface Ours {
   eth: LoadResult | null;
   token: LoadResult | null;
   reads: { getBalancePerSec: number; callPerSec: number | null; getLogsPerSec: number | null } | null;
+  health: HealthSummary | null;
 }
-const none: Ours = { lone: { p50Ms: null, p99Ms: null }, eth: null, token: null, reads: null };
+const none: Ours = { lone: { p50Ms: null, p99Ms: null }, eth: null, token: null, reads: null, health: null };
 const ours: Ours = skipOurs
   ? none
   : await run(startBulwark, async (t) => {
@@ -508,6 +555,8 @@ const ours: Ours = skipOurs
       out.token = token;
       if (token !== null) log(`bulwark: ${token.perSec} ERC-20 transfers/s; under load p50 ${token.p50Ms} ms, p99 ${token.p99Ms} ms`);
       out.reads = await reads(t, token?.token ?? null);
+      out.health = (await t.health?.stop()) ?? null;
+      log(`bulwark: view changes ${JSON.stringify(out.health?.viewChanges)}, max RSS (MB) ${JSON.stringify(out.health?.maxRssMb)}`);
       return out;
     });
 let hardhat: { eth: LoadResult; token: LoadResult | null } | null = null;
@@ -533,5 +582,7 @@ console.log(
     getBalancePerSec: ours.reads?.getBalancePerSec ?? null,
     callPerSec: ours.reads?.callPerSec ?? null,
     getLogsPerSec: ours.reads?.getLogsPerSec ?? null,
+    viewChanges: ours.health?.viewChanges ?? null,
+    maxRssMb: ours.health?.maxRssMb ?? null,
   }),
 );
