@@ -24,6 +24,10 @@ import { FilterRegistry } from '../rpc/namespaces/filters.ts';
 import { SubscriptionHub } from '../rpc/namespaces/subscriptions.ts';
 import { bftMethods } from '../rpc/namespaces/bft.ts';
 import { debugMethods } from '../rpc/namespaces/debug.ts';
+import { debugRawMethods } from '../rpc/namespaces/debug-raw.ts';
+import { ethExecuteMethods } from '../rpc/namespaces/eth-execute.ts';
+import { ethNodeMethods } from '../rpc/namespaces/eth-node.ts';
+import { unavailableMethods } from '../rpc/namespaces/unavailable.ts';
 import { NodeStatusClient } from './node-status.ts';
 import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
 import { RpcServer, type RpcLimits } from '../rpc/server.ts';
@@ -330,6 +334,9 @@ export class ClientNode {
       },
       (where) => metrics.evmTimeouts.inc({ where }),
     );
+    const genesis = await mirror.blocks.blockByNumber(0n);
+    if (genesis === undefined) throw new BulwarkError('CLIENT_NO_GENESIS', 'the ledger mirror has no genesis block');
+    const localSource = () => (local !== null && local.state.diverged === null ? local.state.executor : undefined);
     const methods = new Map([
       ...identityMethods({ chainId: network.chainId, clientVersion: VERSION, peerCount: () => transport.stats().filter((p) => p.connected).length }),
       ...ethCoreMethods({
@@ -359,7 +366,12 @@ export class ClientNode {
       ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h), header: (n) => mirror.blocks.headerByNumber(n) }),
       ...txpoolMethods(pool),
       // Tracing re-executes on this node's own state; without it (or once it stopped) it says so.
-      ...withLocalStateAt(debugMethods({ source: () => (local !== null && local.state.diverged === null ? local.state.executor : undefined), evm }), local?.state, () => mirror.head.number),
+      ...withLocalStateAt(debugMethods({ source: localSource, evm }), local?.state, () => mirror.head.number),
+      // Access lists and simulations run the EVM on this node's own state, as tracing does.
+      ...withLocalStateAt(ethExecuteMethods({ source: localSource, evm }), local?.state, () => mirror.head.number),
+      ...debugRawMethods({ reader, head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h), pooled: (h) => pool.get(h)?.raw }),
+      ...ethNodeMethods({ chainId: network.chainId, feeRecipient: network.chainConfig.feeRecipient, genesisHash: genesis.hash(), head: () => mirror.chain().head }),
+      ...unavailableMethods(),
       ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
       ...filters.methods(),
       ...subscriptions.methods(),

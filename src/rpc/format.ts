@@ -3,6 +3,7 @@
  * web3.js parse. Quantities are minimal hex; a permissioned chain has no proof of work, so
  * difficulty and nonce are zero and there are no uncles.
  */
+import { randomBytes } from 'node:crypto';
 import type { Block } from '@ethereumjs/block';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { createContractAddress } from '@ethereumjs/util';
@@ -131,4 +132,13 @@ export function formatReceipt(
     status: hexQ(receipt.status),
     type: hexQ(tx.type),
   };
+}
+
+/**
+ * A filter or subscription id as go-ethereum makes one (`rpc.NewID`): 16 random bytes as a
+ * quantity, leading zeros trimmed — the specification types filter ids as `uint`, which a
+ * zero-led hex string is not.
+ */
+export function rpcId(): string {
+  return hexQ(BigInt(`0x${randomBytes(16).toString('hex')}`));
 }

@@ -1,0 +1,175 @@
+/**
+ * `eth_simulateV1`, the common subset: a sequence of blocks on top of a block, each with optional
+ * block overrides (number, time, gas limit, fee recipient, base fee, prevRandao) and state
+ * overrides (balance, nonce, code, whole storage or slot changes), then its calls, each building
+ * on the state the previous ones left. As with `eth_call` (the specification's `validation:
+ * false`), nonces and balances are not checked and the base fee is zero unless overridden.
+ * The blocks are real blocks — state root, transactions and receipts roots, bloom, gas used — on a
+ * view of the state whose writes stay in memory and are dropped with it.
+ *
+ * The whole simulation runs under one budget (gas cap per call, one deadline), preempted from
+ * inside the interpreter as calls are (`evm-limits.ts`). What the specification's refinements
+ * need that this node does not do (validation, ETH transfers as logs, moved precompiles,
+ * withdrawals, blob base fee overrides) is refused by the RPC layer before anything runs.
+ */
+import type { Block, HeaderData } from '@ethereumjs/block';
+import type { MerkleStateManager } from '@ethereumjs/statemanager';
+import type { TypedTransaction } from '@ethereumjs/tx';
+import { Account, KECCAK256_RLP, createAddressFromBigInt, setLengthLeft, unpadBytes, type Address } from '@ethereumjs/util';
+import { runTx, type RunTxResult } from '@ethereumjs/vm';
+import { BulwarkError, isBulwarkError } from '../common/errors.ts';
+import type { LogEntry } from '../ledger/receipt.ts';
+import { accumulateBeaconRoot, environmentBlock, sealBlock } from './assemble.ts';
+import { EvmPreemption, type EvmBudget } from './evm-limits.ts';
+import { createNodeVm } from './precompiles.ts';
+import { ChainReader, unsignedTx, type BlockTag, type CallRequest, type ChainSource } from './reader.ts';
+import { firstLine } from './validation.ts';
+
+export interface AccountOverride {
+  readonly balance?: bigint;
+  readonly nonce?: bigint;
+  readonly code?: Uint8Array;
+  /** The whole storage: every other slot reads zero. */
+  readonly state?: ReadonlyMap<string, Uint8Array>;
+  /** Only these slots change. */
+  readonly stateDiff?: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface BlockOverrides {
+  readonly number?: bigint;
+  readonly time?: bigint;
+  readonly gasLimit?: bigint;
+  readonly feeRecipient?: Address;
+  readonly baseFeePerGas?: bigint;
+  readonly prevRandao?: Uint8Array;
+}
+
+export interface SimulatedCall extends CallRequest {
+  readonly nonce?: bigint;
+}
+
+export interface BlockStateCall {
+  readonly blockOverrides: BlockOverrides;
+  readonly stateOverrides: readonly (readonly [Address, AccountOverride])[];
+  readonly calls: readonly SimulatedCall[];
+}
+
+export interface SimulatedCallResult {
+  readonly success: boolean;
+  readonly returnData: Uint8Array;
+  readonly gasUsed: bigint;
+  readonly logs: readonly LogEntry[];
+  /** The EVM's reason for a failure ('revert', 'out of gas', …). */
+  readonly error: string | undefined;
+}
+
+export interface SimulatedBlock {
+  readonly block: Block;
+  readonly calls: readonly SimulatedCallResult[];
+}
+
+/** The specification's recommended bound on blocks (BLOCKHASH's window). */
+export const MAX_SIMULATED_BLOCKS = 256;
+
+const ZERO32 = new Uint8Array(32);
+const ZERO_ADDRESS = createAddressFromBigInt(0n);
+
+/** A refusal of the simulation as asked, with the specification's error code. */
+export class SimulationError extends BulwarkError {
+  constructor(
+    readonly rpcCode: number,
+    message: string,
+  ) {
+    super('SIMULATION_INVALID', message);
+  }
+}
+
+export async function simulateBlocks(source: ChainSource, blocks: readonly BlockStateCall[], tag: BlockTag, budget: EvmBudget): Promise<SimulatedBlock[]> {
+  const base = await new ChainReader(source).block(tag);
+  const common = source.common.copy();
+  const state = source.stateAt(base.header.stateRoot, true);
+  const preemption = new EvmPreemption();
+  const vm = await createNodeVm(common, state, source.blockHashes, preemption.opcodes(common));
+  return preemption.run(budget.deadline, async () => {
+    const out: SimulatedBlock[] = [];
+    let parent = base;
+    for (const b of blocks) {
+      const env = environmentBlock(common, headerOf(parent, b.blockOverrides));
+      for (const [address, o] of b.stateOverrides) await override(state, address, o);
+      await accumulateBeaconRoot(vm, ZERO32, env.header.timestamp);
+      const txs: TypedTransaction[] = [];
+      const results: RunTxResult[] = [];
+      const calls: SimulatedCallResult[] = [];
+      let gasUsed = 0n;
+      for (const call of b.calls) {
+        const left = env.header.gasLimit - gasUsed;
+        if (call.gas !== undefined && call.gas > left) {
+          throw new SimulationError(-38015, `block gas limit reached: call ${calls.length} of block ${env.header.number} asks for ${call.gas} gas, ${left} left`);
+        }
+        const gas = call.gas ?? (left < budget.gasCap ? left : budget.gasCap);
+        const from = call.from ?? ZERO_ADDRESS;
+        const nonce = call.nonce ?? (await state.getAccount(from))?.nonce ?? 0n;
+        let tx: TypedTransaction;
+        let r: RunTxResult;
+        try {
+          tx = unsignedTx(source, call, nonce, gas, env.header.baseFeePerGas ?? 0n);
+          tx.getSenderAddress = () => from;
+          r = await runTx(vm, { tx, block: env, skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true, blockGasUsed: gasUsed });
+        } catch (e) {
+          if (isBulwarkError(e)) throw e;
+          throw new SimulationError(-32602, `call ${calls.length} of block ${env.header.number}: ${firstLine(e)}`);
+        }
+        gasUsed += r.totalGasSpent;
+        txs.push(tx);
+        results.push(r);
+        const err = r.execResult.exceptionError;
+        calls.push({
+          success: err === undefined,
+          returnData: r.execResult.returnValue,
+          gasUsed: r.totalGasSpent,
+          logs: (r.execResult.logs ?? []).map(([a, t, d]) => [a, t, d] as const),
+          error: err?.error,
+        });
+      }
+      const block = await sealBlock(common, env, { txs, raw: txs.map((t) => t.serialize()) }, results, await state.getStateRoot(), gasUsed);
+      out.push({ block, calls });
+      parent = block;
+    }
+    return out;
+  });
+}
+
+/** The simulated block's header: the overrides, else one past its parent (number + 1, time + 1). */
+function headerOf(parent: Block, o: BlockOverrides): HeaderData {
+  const p = parent.header;
+  const number = o.number ?? p.number + 1n;
+  if (number <= p.number) throw new SimulationError(-38020, `block numbers must be in order: ${number} <= ${p.number}`);
+  const timestamp = o.time ?? p.timestamp + 1n;
+  if (timestamp < p.timestamp) throw new SimulationError(-38021, `block timestamps must be in order: ${timestamp} < ${p.timestamp}`);
+  return {
+    parentHash: parent.hash(),
+    number,
+    timestamp,
+    coinbase: o.feeRecipient ?? p.coinbase,
+    gasLimit: o.gasLimit ?? p.gasLimit,
+    // Without validation the base fee is zero unless asked for (go-ethereum's, so fee fields need no care).
+    baseFeePerGas: o.baseFeePerGas ?? 0n,
+    mixHash: o.prevRandao ?? ZERO32,
+    parentBeaconBlockRoot: ZERO32,
+    excessBlobGas: 0n,
+    blobGasUsed: 0n,
+    withdrawalsRoot: KECCAK256_RLP,
+  };
+}
+
+async function override(state: MerkleStateManager, address: Address, o: AccountOverride): Promise<void> {
+  const account = (await state.getAccount(address)) ?? new Account();
+  if (o.nonce !== undefined) account.nonce = o.nonce;
+  if (o.balance !== undefined) account.balance = o.balance;
+  await state.putAccount(address, account);
+  if (o.code !== undefined) await state.putCode(address, o.code);
+  if (o.state !== undefined) await state.clearStorage(address);
+  for (const [slot, value] of o.state ?? o.stateDiff ?? []) {
+    await state.putStorage(address, setLengthLeft(Buffer.from(slot.slice(2), 'hex'), 32), unpadBytes(value));
+  }
+}
