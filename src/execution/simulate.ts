@@ -106,7 +106,8 @@ export async function simulateBlocks(source: ChainSource, blocks: readonly Block
         if (call.gas !== undefined && call.gas > left) {
           throw new SimulationError(-38015, `block gas limit reached: call ${calls.length} of block ${env.header.number} asks for ${call.gas} gas, ${left} left`);
         }
-        const gas = call.gas ?? (left < budget.gasCap ? left : budget.gasCap);
+        const asked = call.gas ?? left;
+        const gas = asked < budget.gasCap ? asked : budget.gasCap;
         const from = call.from ?? ZERO_ADDRESS;
         const nonce = call.nonce ?? (await state.getAccount(from))?.nonce ?? 0n;
         let tx: TypedTransaction;
