@@ -15,19 +15,10 @@ import { hexToBytes } from '../crypto/hex.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import { ChainReader } from '../execution/reader.ts';
 import { TlsTransport } from '../net/tls-transport.ts';
-import { identityMethods } from '../rpc/namespaces/web3-net.ts';
-import { ethCoreMethods } from '../rpc/namespaces/eth-core.ts';
-import { ethChainMethods } from '../rpc/namespaces/eth-chain.ts';
-import { txpoolMethods } from '../rpc/namespaces/txpool.ts';
-import { ethLogsMethods } from '../rpc/namespaces/eth-logs.ts';
 import { FilterRegistry } from '../rpc/namespaces/filters.ts';
 import { SubscriptionHub } from '../rpc/namespaces/subscriptions.ts';
 import { bftMethods } from '../rpc/namespaces/bft.ts';
-import { debugMethods } from '../rpc/namespaces/debug.ts';
-import { debugRawMethods } from '../rpc/namespaces/debug-raw.ts';
-import { ethExecuteMethods } from '../rpc/namespaces/eth-execute.ts';
-import { ethNodeMethods } from '../rpc/namespaces/eth-node.ts';
-import { unavailableMethods } from '../rpc/namespaces/unavailable.ts';
+import { ethereumMethods } from '../rpc/ethereum-methods.ts';
 import { NodeStatusClient } from './node-status.ts';
 import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
 import { RpcServer, type RpcLimits } from '../rpc/server.ts';
@@ -336,14 +327,15 @@ export class ClientNode {
     );
     const genesis = await mirror.blocks.blockByNumber(0n);
     if (genesis === undefined) throw new BulwarkError('CLIENT_NO_GENESIS', 'the ledger mirror has no genesis block');
-    const localSource = () => (local !== null && local.state.diverged === null ? local.state.executor : undefined);
     const methods = new Map([
-      ...identityMethods({ chainId: network.chainId, clientVersion: VERSION, peerCount: () => transport.stats().filter((p) => p.connected).length }),
-      ...ethCoreMethods({
+      ...ethereumMethods({
         chainId: network.chainId,
-        freeGas: network.chainConfig.gasMode === 'free',
-        reader: new ChainReader(mirror.chain()),
-        head: () => mirror.chain().head,
+        config: network.chainConfig,
+        clientVersion: VERSION,
+        peerCount: () => transport.stats().filter((p) => p.connected).length,
+        chain: () => mirror.chain(),
+        blocks: mirror.blocks,
+        genesisHash: genesis.hash(),
         read: (q, n, budget) => reads.read(q, n, budget),
         evm,
         pool,
@@ -362,17 +354,9 @@ export class ClientNode {
             await mirror.nextBlock(Math.min(10, until - Date.now()));
           }
         },
+        localSource: () => (local !== null && local.state.diverged === null ? local.state.executor : undefined),
+        onLocalState: (m) => withLocalStateAt(m, local?.state, () => mirror.head.number),
       }),
-      ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h), header: (n) => mirror.blocks.headerByNumber(n) }),
-      ...txpoolMethods(pool),
-      // Tracing re-executes on this node's own state; without it (or once it stopped) it says so.
-      ...withLocalStateAt(debugMethods({ source: localSource, evm }), local?.state, () => mirror.head.number),
-      // Access lists and simulations run the EVM on this node's own state, as tracing does.
-      ...withLocalStateAt(ethExecuteMethods({ source: localSource, evm }), local?.state, () => mirror.head.number),
-      ...debugRawMethods({ reader, head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h), pooled: (h) => pool.get(h)?.raw }),
-      ...ethNodeMethods({ chainId: network.chainId, feeRecipient: network.chainConfig.feeRecipient, genesisHash: genesis.hash(), head: () => mirror.chain().head }),
-      ...unavailableMethods(),
-      ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
       ...filters.methods(),
       ...subscriptions.methods(),
       ...bftMethods({

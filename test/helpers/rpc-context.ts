@@ -1,6 +1,6 @@
 /**
- * A client node's JSON-RPC method table, in process and without sockets: every namespace the
- * client node serves (composed as `client/client-node.ts` composes them), over a small real chain
+ * A client node's JSON-RPC method table, in process and without sockets: the client node's own
+ * Ethereum table (`rpc/ethereum-methods.ts`) and its polling filters, over a small real chain
  * executed in memory with the replicas' executor — which stands for both the node's ledger mirror
  * and its local state — and a transaction pool holding one pending and one queued transaction.
  *
@@ -21,19 +21,10 @@ import { ChainReader } from '../../src/execution/reader.ts';
 import { StateQueries } from '../../src/execution/state-queries.ts';
 import { RpcError } from '../../src/rpc/errors.ts';
 import { EvmGate } from '../../src/rpc/evm-gate.ts';
+import { ethereumMethods } from '../../src/rpc/ethereum-methods.ts';
 import { hexD } from '../../src/rpc/format.ts';
 import type { MethodDef } from '../../src/rpc/method.ts';
-import { debugMethods } from '../../src/rpc/namespaces/debug.ts';
-import { debugRawMethods } from '../../src/rpc/namespaces/debug-raw.ts';
-import { ethChainMethods } from '../../src/rpc/namespaces/eth-chain.ts';
-import { ethCoreMethods } from '../../src/rpc/namespaces/eth-core.ts';
-import { ethExecuteMethods } from '../../src/rpc/namespaces/eth-execute.ts';
-import { ethLogsMethods } from '../../src/rpc/namespaces/eth-logs.ts';
-import { ethNodeMethods } from '../../src/rpc/namespaces/eth-node.ts';
 import { FilterRegistry } from '../../src/rpc/namespaces/filters.ts';
-import { txpoolMethods } from '../../src/rpc/namespaces/txpool.ts';
-import { unavailableMethods } from '../../src/rpc/namespaces/unavailable.ts';
-import { identityMethods } from '../../src/rpc/namespaces/web3-net.ts';
 import { MemoryStore } from '../../src/storage/memory.ts';
 import { bytecode, encodeCall } from './abi.ts';
 import { CHAIN_ID, addressOf, signTx, testConfig, testKey, type TxFields } from './chain.ts';
@@ -98,35 +89,28 @@ export async function startRpcContext(): Promise<RpcContext> {
   for (const t of [pending, queued]) await pool.add(t.serialize());
 
   const queries = new StateQueries(ex, 4);
-  const evm = new EvmGate();
-  const head = () => ex.head;
-  const receipts = (h: Uint8Array) => ex.blocks.receipts(h);
   const methods = new Map<string, MethodDef>([
-    ...identityMethods({ chainId: CHAIN_ID, clientVersion: 'bulwark/test', peerCount: () => 4 }),
-    ...ethCoreMethods({
+    // The client node's own table, over the executor standing for both its mirror and its local state.
+    ...ethereumMethods({
       chainId: CHAIN_ID,
-      freeGas: false,
-      reader,
-      head,
+      config,
+      clientVersion: 'bulwark/test',
+      peerCount: () => 4,
+      chain: () => ex,
+      blocks: ex.blocks,
+      genesisHash: blocks[0]!.hash(),
       read: async (q, n, budget) => {
         const { blockHash, answers } = await queries.run(BigInt(n), [q], budget);
         return { ...answers[0]!, blockHash: blockHash! };
       },
-      evm,
+      evm: new EvmGate(),
       pool,
       submit: () => {},
       nextBlock: async () => {},
       landed: async () => {},
+      localSource: () => ex,
     }),
-    ...ethChainMethods({ freeGas: false, reader, head, receipts, header: (n) => ex.blocks.headerByNumber(n) }),
-    ...txpoolMethods(pool),
-    ...debugMethods({ source: () => ex, evm }),
-    ...ethExecuteMethods({ source: () => ex, evm }),
-    ...debugRawMethods({ reader, head, receipts, pooled: (h) => pool.get(h)?.raw }),
-    ...ethNodeMethods({ chainId: CHAIN_ID, feeRecipient: config.feeRecipient, genesisHash: blocks[0]!.hash(), head }),
-    ...unavailableMethods(),
-    ...ethLogsMethods({ reader, head }),
-    ...new FilterRegistry({ reader, head }).methods(),
+    ...new FilterRegistry({ reader, head: () => ex.head }).methods(),
   ]);
 
   const call = async (name: string, params: readonly unknown[] = []) => {
