@@ -4,9 +4,10 @@
  * test file's table (`SpecTable<'eth/state.yaml'>`) that leaves a method out does not compile, and
  * `rpc-spec.test.ts` checks this list against the yaml files themselves.
  *
- * Each method's test is either `served` — it must get at least one answer, and every answer is
- * validated against the method's result schema (and what it sent against the parameter schemas) —
- * or `refused` with the reason this chain cannot serve it, and must then see that refusal.
+ * Each method's test is either `served` — it must get at least one answer, every answer validated
+ * against the method's result schema (and what it sent against the parameter schemas), and check
+ * at least one error case — or `refused` with the reason this chain cannot serve it, and must then
+ * see that refusal.
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -86,6 +87,7 @@ export function runSpecTable<F extends SpecFile>(file: F, table: SpecTable<F>): 
         if ('served' in t) {
           await t.served(run);
           assert.ok(answers > 0, `${name}: a served method's test must validate at least one answer`);
+          assert.ok(errors > 0, `${name}: a served method's test must check at least one error case`);
         } else {
           await t.check(run);
           assert.ok(errors > 0, `${name}: a refused method's test must see the refusal`);

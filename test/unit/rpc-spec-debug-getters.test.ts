@@ -53,9 +53,10 @@ runSpecTable('debug/getters.yaml', {
     },
   },
   debug_getBadBlocks: {
-    async served({ answer }) {
+    async served({ answer, error }) {
       // BFT: only blocks f + 1 replicas certified are ever executed; nothing bad is kept.
       assert.deepEqual(await answer([]), []);
+      await error([1], -32602, /too many arguments/);
     },
   },
 });

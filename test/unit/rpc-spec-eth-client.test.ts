@@ -13,8 +13,9 @@ runSpecTable('eth/client.yaml', {
     },
   },
   eth_syncing: {
-    async served({ answer }) {
+    async served({ answer, error }) {
       assert.equal(await answer([]), false);
+      await error([1], -32602, /too many arguments, want at most 0/);
     },
   },
   eth_coinbase: {
@@ -25,8 +26,9 @@ runSpecTable('eth/client.yaml', {
     },
   },
   eth_accounts: {
-    async served({ answer }) {
+    async served({ answer, error }) {
       assert.deepEqual(await answer([]), []);
+      await error(['latest'], -32602, /too many arguments/);
     },
   },
   eth_blockNumber: {
@@ -48,8 +50,9 @@ runSpecTable('eth/client.yaml', {
     },
   },
   net_version: {
-    async served({ answer }) {
+    async served({ answer, error }) {
       assert.equal(await answer([]), '1337');
+      await error([1], -32602, /too many arguments/);
     },
   },
 });

@@ -7,8 +7,9 @@ const GWEI = 1_000_000_000n;
 
 runSpecTable('eth/fee_market.yaml', {
   eth_gasPrice: {
-    async served({ ctx, answer }) {
+    async served({ ctx, answer, error }) {
       assert.equal(BigInt(await answer<string>([])), ctx.ex.head.header.baseFeePerGas! + GWEI);
+      await error(['latest'], -32602, /too many arguments/);
     },
   },
   eth_baseFee: {
@@ -21,13 +22,15 @@ runSpecTable('eth/fee_market.yaml', {
     },
   },
   eth_blobBaseFee: {
-    async served({ answer }) {
+    async served({ answer, error }) {
       assert.equal(await answer([]), '0x1');
+      await error([1], -32602, /too many arguments/);
     },
   },
   eth_maxPriorityFeePerGas: {
-    async served({ answer }) {
+    async served({ answer, error }) {
       assert.equal(BigInt(await answer<string>([])), GWEI);
+      await error([1], -32602, /too many arguments/);
     },
   },
   eth_feeHistory: {

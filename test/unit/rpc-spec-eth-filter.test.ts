@@ -16,20 +16,23 @@ runSpecTable('eth/filter.yaml', {
     },
   },
   eth_newBlockFilter: {
-    async served({ answer }) {
+    async served({ answer, error }) {
       assert.match(await answer<string>([]), /^0x[0-9a-f]+$/);
+      await error([{}], -32602, /too many arguments/);
     },
   },
   eth_newPendingTransactionFilter: {
-    async served({ answer }) {
+    async served({ answer, error }) {
       assert.match(await answer<string>([]), /^0x[0-9a-f]+$/);
+      await error([true], -32602, /too many arguments/);
     },
   },
   eth_uninstallFilter: {
-    async served({ ctx, answer }) {
+    async served({ ctx, answer, error }) {
       const id = await ctx.call('eth_newBlockFilter', []);
       assert.equal(await answer([id]), true);
       assert.equal(await answer([id]), false);
+      await error([], -32602, /missing value for required argument 0/);
     },
   },
   eth_getFilterChanges: {

@@ -49,23 +49,27 @@ runSpecTable('eth/state.yaml', {
     },
   },
   eth_getTransactionCount: {
-    async served({ ctx, answer }) {
+    async served({ ctx, answer, error }) {
       assert.equal(await answer([ADDR.A, 'latest']), '0x7');
       assert.equal(await answer([ADDR.A, hexD(ctx.blocks[1]!.hash())]), '0x2');
       assert.equal(await answer([ADDR.C, 'pending']), '0x1', 'its pending transaction counted');
+      await error([ADDR.A, 'soon'], -32602, /invalid argument 1/);
     },
   },
   eth_getCode: {
-    async served({ answer }) {
+    async served({ answer, error }) {
       assert.match(await answer<string>([TOKEN, 'latest']), /^0x60806040/);
       assert.equal(await answer([TOKEN, '0x0']), '0x');
+      await error(['0x1234', 'latest'], -32602, /invalid argument 0: hex string has length 4, want 40/);
     },
   },
   eth_getProof: {
-    async served({ ctx, answer }) {
+    async served({ ctx, answer, error }) {
       const p = await answer<{ address: string; storageProof: { key: string; value: string }[]; storageHash: string }>([EXERCISER, [STORED, '0x0'], 'latest']);
       assert.deepEqual(p.storageProof.map((s) => [s.key, s.value]), [[STORED, '0x2a'], ['0x0', '0x0']]);
       assert.equal((await answer<{ nonce: string }>([ADDR.A, [], hexD(ctx.blocks[2]!.hash())])).nonce, '0x5');
+      await error([ADDR.A, '0x0', 'latest'], -32602, /expected an array of storage keys/);
+      await error([ADDR.A, [], '0x9'], -32000, /^header not found$/);
     },
   },
 });

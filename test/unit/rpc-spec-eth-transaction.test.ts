@@ -44,7 +44,7 @@ runSpecTable('eth/transaction.yaml', {
     },
   },
   eth_getTransactionReceipt: {
-    async served({ ctx, answer }) {
+    async served({ ctx, answer, error }) {
       const deploy = await answer<{ contractAddress: string; status: string }>([ctx.txHashes[1]![0]]);
       assert.equal(deploy.status, '0x1');
       assert.match(deploy.contractAddress, /^0x[0-9a-f]{40}$/);
@@ -52,6 +52,7 @@ runSpecTable('eth/transaction.yaml', {
       const reverted = await answer<{ status: string; logs: unknown[] }>([ctx.txHashes[3]![1]]);
       assert.deepEqual([reverted.status, reverted.logs], ['0x0', []]);
       assert.equal(await answer([UNKNOWN]), null);
+      await error([], -32602, /missing value for required argument 0/);
     },
   },
 });

@@ -14,11 +14,12 @@ runSpecTable('txpool/pool.yaml', {
     },
   },
   txpool_content: {
-    async served({ ctx, answer }) {
+    async served({ ctx, answer, error }) {
       const c = await answer<Content>([]);
       const sender = toChecksumAddress(ADDR.C);
       assert.equal(c.pending[sender]!['0']!.hash, ctx.pooled.pending);
       assert.equal(c.queued[sender]!['2']!.hash, ctx.pooled.queued);
+      await error([ADDR.C], -32602, /too many arguments/);
     },
   },
   txpool_contentFrom: {
