@@ -85,18 +85,20 @@ runSpecTable('eth/execute.yaml', {
         },
         'latest',
       ]);
-      assert.deepEqual(result.map((b) => b.number), ['0x4', '0x10']);
+      // Blocks 0x5 to 0xf fill the gap, empty.
+      assert.deepEqual(result.map((b) => b.number), Array.from({ length: 13 }, (_, i) => `0x${(4 + i).toString(16)}`));
       assert.equal(result[0]!.parentHash, hexD(ctx.blocks[3]!.hash()));
-      assert.equal(result[1]!.parentHash, result[0]!.hash);
+      assert.ok(result.slice(1).every((b, i) => b.parentHash === result[i]!.hash && (i === 11 || b.calls.length === 0)));
+      const last = result.at(-1)!;
       const [transfer, payment] = result[0]!.calls;
       assert.equal(transfer!.status, '0x1');
       assert.deepEqual(transfer!.logs!.map((l) => l.topics[0]), [hexD(eventTopic('Transfer(address,address,uint256)'))]);
       assert.equal(transfer!.logs![0]!.blockHash, result[0]!.hash);
       assert.equal(payment!.status, '0x1');
-      const [balance, failed] = result[1]!.calls;
+      const [balance, failed] = last.calls;
       assert.equal(balance!.returnData, word(200n));
       assert.equal(failed!.status, '0x0');
-      assert.deepEqual([failed!.error!.code, failed!.error!.message], [3, 'execution reverted']);
+      assert.deepEqual([failed!.error!.code, failed!.error!.message], [3, 'execution reverted: no thank you']);
       assert.equal(result[0]!.transactions.length, 2);
       // Hashes only unless full transactions are asked for; the head's state is untouched.
       const short = await answer<{ transactions: unknown[] }[]>([{ blockStateCalls: [{ calls: [{ from: ADDR.A, to: ADDR.B, value: '0x1' }] }] }]);
@@ -106,6 +108,12 @@ runSpecTable('eth/execute.yaml', {
       await error([{ blockStateCalls: [{}], traceTransfers: true }], -32602, /traceTransfers: true is not supported/);
       await error([{ blockStateCalls: [] }], -32602, /empty input/);
       await error([{ blockStateCalls: [{ blockOverrides: { number: '0x2' } }] }], -38020, /block numbers must be in order/);
+      await error([{ blockStateCalls: [{ blockOverrides: { number: '0x104' } }] }], -38026, /too many blocks: at most 256 past the base block/);
+      await error([{ blockStateCalls: [{ blockOverrides: { time: '0x1' } }] }], -38021, /block timestamps must be in order/);
+      // Numbers skipped are simulated empty, one second apart.
+      const gap = await answer<{ number: string; timestamp: string; calls: unknown[] }[]>([{ blockStateCalls: [{ blockOverrides: { number: '0x6' }, calls: [{ from: ADDR.A, to: ADDR.B }] }] }, '0x2']);
+      assert.deepEqual(gap.map((b) => [b.number, b.calls.length]), [['0x3', 0], ['0x4', 0], ['0x5', 0], ['0x6', 1]]);
+      assert.deepEqual(gap.map((b) => BigInt(b.timestamp) - ctx.blocks[2]!.header.timestamp), [1n, 2n, 3n, 4n]);
       await error([{ blockStateCalls: [{ stateOverrides: { [fresh]: { movePrecompileToAddress: fresh } } }] }], -32602, /movePrecompileToAddress is not supported/);
       await error([{ blockStateCalls: [{ calls: [{ gas: '0x1000000000' }] }] }], -38015, /block gas limit reached/);
     },

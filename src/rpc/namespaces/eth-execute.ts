@@ -12,6 +12,7 @@ import { isBulwarkError } from '../../common/errors.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
 import { createAccessList } from '../../execution/access-list.ts';
 import type { BlockTag, ChainSource } from '../../execution/reader.ts';
+import { unpackRevert } from '../../execution/trace.ts';
 import {
   MAX_SIMULATED_BLOCKS,
   SimulationError,
@@ -92,8 +93,9 @@ function formatSimulated(sim: SimulatedBlock, full: boolean): Record<string, unk
     const tx = block.transactions[i]!;
     const base = { returnData: hexD(c.returnData), gasUsed: hexQ(c.gasUsed) };
     if (!c.success) {
+      const reason = c.error === 'revert' ? unpackRevert(c.returnData) : undefined;
       const error = c.error === 'revert'
-        ? { code: RPC_CODES.revert, message: 'execution reverted', data: hexD(c.returnData) }
+        ? { code: RPC_CODES.revert, message: reason === undefined ? 'execution reverted' : `execution reverted: ${reason}`, data: hexD(c.returnData) }
         : { code: -32015, message: `vm execution error: ${vmError(c.error ?? 'unknown')}` };
       return { status: '0x0', ...base, error };
     }
