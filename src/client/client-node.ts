@@ -15,15 +15,10 @@ import { hexToBytes } from '../crypto/hex.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import { ChainReader } from '../execution/reader.ts';
 import { TlsTransport } from '../net/tls-transport.ts';
-import { identityMethods } from '../rpc/namespaces/web3-net.ts';
-import { ethCoreMethods } from '../rpc/namespaces/eth-core.ts';
-import { ethChainMethods } from '../rpc/namespaces/eth-chain.ts';
-import { txpoolMethods } from '../rpc/namespaces/txpool.ts';
-import { ethLogsMethods } from '../rpc/namespaces/eth-logs.ts';
 import { FilterRegistry } from '../rpc/namespaces/filters.ts';
 import { SubscriptionHub } from '../rpc/namespaces/subscriptions.ts';
 import { bftMethods } from '../rpc/namespaces/bft.ts';
-import { debugMethods } from '../rpc/namespaces/debug.ts';
+import { ethereumMethods } from '../rpc/ethereum-methods.ts';
 import { NodeStatusClient } from './node-status.ts';
 import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
 import { RpcServer, type RpcLimits } from '../rpc/server.ts';
@@ -330,13 +325,17 @@ export class ClientNode {
       },
       (where) => metrics.evmTimeouts.inc({ where }),
     );
+    const genesis = await mirror.blocks.blockByNumber(0n);
+    if (genesis === undefined) throw new BulwarkError('CLIENT_NO_GENESIS', 'the ledger mirror has no genesis block');
     const methods = new Map([
-      ...identityMethods({ chainId: network.chainId, clientVersion: VERSION, peerCount: () => transport.stats().filter((p) => p.connected).length }),
-      ...ethCoreMethods({
+      ...ethereumMethods({
         chainId: network.chainId,
-        freeGas: network.chainConfig.gasMode === 'free',
-        reader: new ChainReader(mirror.chain()),
-        head: () => mirror.chain().head,
+        config: network.chainConfig,
+        clientVersion: VERSION,
+        peerCount: () => transport.stats().filter((p) => p.connected).length,
+        chain: () => mirror.chain(),
+        blocks: mirror.blocks,
+        genesisHash: genesis.hash(),
         read: (q, n, budget) => reads.read(q, n, budget),
         evm,
         pool,
@@ -355,12 +354,9 @@ export class ClientNode {
             await mirror.nextBlock(Math.min(10, until - Date.now()));
           }
         },
+        localSource: () => (local !== null && local.state.diverged === null ? local.state.executor : undefined),
+        onLocalState: (m) => withLocalStateAt(m, local?.state, () => mirror.head.number),
       }),
-      ...ethChainMethods({ freeGas: network.chainConfig.gasMode === 'free', reader: new ChainReader(mirror.chain()), head: () => mirror.chain().head, receipts: (h) => mirror.blocks.receipts(h), header: (n) => mirror.blocks.headerByNumber(n) }),
-      ...txpoolMethods(pool),
-      // Tracing re-executes on this node's own state; without it (or once it stopped) it says so.
-      ...withLocalStateAt(debugMethods({ source: () => (local !== null && local.state.diverged === null ? local.state.executor : undefined), evm }), local?.state, () => mirror.head.number),
-      ...ethLogsMethods({ reader, head: () => mirror.chain().head }),
       ...filters.methods(),
       ...subscriptions.methods(),
       ...bftMethods({

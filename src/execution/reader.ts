@@ -31,7 +31,12 @@ export interface CallRequest {
   readonly value?: bigint;
   readonly gas?: bigint;
   readonly gasPrice?: bigint;
+  /** EIP-2930: addresses and slots warm from the start (eth_createAccessList, eth_simulateV1). */
+  readonly accessList?: AccessListJson;
 }
+
+/** An EIP-2930 access list in its JSON form (0x addresses, 32-byte 0x keys). */
+export type AccessListJson = readonly { readonly address: string; readonly storageKeys: readonly string[] }[];
 
 export interface CallResult {
   readonly success: boolean;
@@ -288,6 +293,10 @@ export function unsignedTx(executor: Pick<ChainSource, 'common'>, req: CallReque
   const opts = { common: executor.common, params: TX_OPTIONS_PARAMS, freeze: false };
   const fields = { nonce, gasLimit, to: req.to, value: req.value ?? 0n, data: req.data ?? new Uint8Array() };
   const price = req.gasPrice ?? baseFee;
+  const accessList = req.accessList?.map((e) => ({ address: e.address as `0x${string}`, storageKeys: e.storageKeys as `0x${string}`[] }));
+  if (accessList !== undefined && accessList.length > 0) {
+    return createFeeMarket1559Tx({ ...fields, maxFeePerGas: price, maxPriorityFeePerGas: 0n, accessList }, opts);
+  }
   return baseFee === 0n && req.gasPrice !== undefined
     ? createLegacyTx({ ...fields, gasPrice: price }, opts)
     : createFeeMarket1559Tx({ ...fields, maxFeePerGas: price, maxPriorityFeePerGas: 0n }, opts);

@@ -87,9 +87,9 @@ export interface StructLog {
   /** 0x-quantities, bottom of the stack first. */
   stack?: string[];
   returnData?: string;
-  /** 32-byte words in hex without 0x. */
+  /** 32-byte 0x-prefixed words (the specification's `StructLog.memory`). */
   memory?: string[];
-  /** Every slot of this contract read (SLOAD) or written (SSTORE) so far: 32-byte hex without 0x. */
+  /** Every slot of this contract read (SLOAD) or written (SSTORE) so far: 0x-prefixed 32-byte keys and values. */
   storage?: Record<string, string>;
   refund?: number;
 }
@@ -162,6 +162,43 @@ export async function traceTransaction(source: ChainSource, txHash: Uint8Array, 
     throw new BulwarkError('TRACE_DIVERGED', `re-running transaction ${toHex(txHash)} used ${run.gasUsed} gas, its receipt says ${receipt.gasUsed}`);
   }
   return run.output;
+}
+
+/** One transaction's trace in a block's (`debug_traceBlockByNumber`, `debug_traceBlockByHash`). */
+export interface BlockTxTrace {
+  readonly txHash: string;
+  readonly result: TraceResult;
+}
+
+/**
+ * Re-runs every transaction of block `tag` in order on its parent's state, each traced, as
+ * `traceTransaction` re-runs one (so a block costs one pass, not one per transaction). The
+ * timeout is the whole block's: past it the trace fails, with no partial result (as the
+ * specification requires). Throws `TRACE_GENESIS` for block 0.
+ */
+export async function traceBlock(source: ChainSource, tag: BlockTag, options: TraceOptions): Promise<BlockTxTrace[]> {
+  const block = await new ChainReader(source).block(tag);
+  if (block.header.number === 0n) throw new BulwarkError('TRACE_GENESIS', 'genesis is not traceable');
+  const parent = await source.blocks.block(block.header.parentHash);
+  if (parent === undefined) throw new BulwarkError('LEDGER_CORRUPT', `block ${block.header.number} has no parent in the store`);
+  const receipts = await source.blocks.receipts(block.hash());
+  const vm = await createNodeVm(source.common.copy(), source.stateAt(parent.header.stateRoot, true), source.blockHashes);
+  await accumulateBeaconRoot(vm, block.header.parentBeaconBlockRoot ?? new Uint8Array(32), block.header.timestamp);
+  const deadline = performance.now() + (options.timeoutMs ?? DEFAULT_TRACE_TIMEOUT_MS);
+  const out: BlockTxTrace[] = [];
+  let blockGasUsed = 0n;
+  for (const [i, tx] of block.transactions.entries()) {
+    const timeoutMs = Math.max(0, deadline - performance.now());
+    const run = await traced(vm, { ...options, timeoutMs }, tx.gasLimit, () => runTx(vm, { tx, block, blockGasUsed }));
+    if ('refused' in run) throw new BulwarkError('TRACE_DIVERGED', `re-running transaction ${toHex(tx.hash())} failed: ${run.refused}`);
+    const expected = receipts?.[i]?.gasUsed;
+    if (run.gasUsed !== expected) {
+      throw new BulwarkError('TRACE_DIVERGED', `re-running transaction ${toHex(tx.hash())} used ${run.gasUsed} gas, its receipt says ${expected}`);
+    }
+    blockGasUsed += run.gasUsed;
+    out.push({ txHash: toHex(tx.hash()), result: run.output });
+  }
+  return out;
 }
 
 /**
@@ -552,9 +589,9 @@ class StructLogger implements Tracer {
     if (ev.opcode.code === OP_SLOAD && n >= 1) {
       const key = word32(stack[n - 1]!);
       const value = setLengthLeft(await ev.stateManager.getStorage(ev.address, key), 32);
-      slots.set(bare(key), bare(value));
+      slots.set(word(key), word(value));
     } else if (ev.opcode.code === OP_SSTORE && n >= 2) {
-      slots.set(bare(word32(stack[n - 1]!)), bare(word32(stack[n - 2]!)));
+      slots.set(word(word32(stack[n - 1]!)), word(word32(stack[n - 2]!)));
     } else {
       return;
     }
@@ -819,15 +856,19 @@ function word32(v: bigint): Uint8Array {
   return setLengthLeft(bigIntToBytes(v), 32);
 }
 
-/** Hex without 0x, as the struct logger prints memory and storage. */
-function bare(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/**
+ * Memory words and storage keys and values as the execution-apis specification has them
+ * (`StructLog`: 0x-prefixed 32-byte words). go-ethereum's legacy logger prints them without 0x;
+ * the specification, which tools are written against, is explicit, so this follows it.
+ */
+function word(b: Uint8Array): string {
+  return `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`;
 }
 
 function words(memory: Uint8Array): string[] {
-  const hex = bare(memory);
+  const hex = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength).toString('hex');
   const out: string[] = [];
-  for (let i = 0; i + 64 <= hex.length; i += 64) out.push(hex.slice(i, i + 64));
+  for (let i = 0; i + 64 <= hex.length; i += 64) out.push(`0x${hex.slice(i, i + 64)}`);
   return out;
 }
 

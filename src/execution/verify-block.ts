@@ -9,10 +9,9 @@ import { createBlockFromBytesArray, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { RLP } from '@ethereumjs/rlp';
 import { createContractAddress } from '@ethereumjs/util';
-import { encodeReceipt } from '@ethereumjs/vm';
 import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
-import { decodeReceipts, logsBloom, type TxReceipt } from '../ledger/receipt.ts';
+import { decodeReceipts, encodeConsensusReceipt, type TxReceipt } from '../ledger/receipt.ts';
 import { listRoot } from './assemble.ts';
 
 export interface VerifiedBlock {
@@ -65,12 +64,8 @@ export async function verifyBlock(
     const contractAddress = tx.to === undefined && r.status === 1 ? createContractAddress(tx.getSenderAddress(), tx.nonce).bytes : undefined;
     return { ...r, gasUsed, contractAddress };
   });
-  const encodings = receipts.map((r, idx) =>
-    encodeReceipt(
-      { status: r.status, cumulativeBlockGasUsed: r.cumulativeGasUsed, bitvector: logsBloom(r.logs), logs: r.logs.map(([a, t, d]) => [a, [...t], d]) },
-      block.transactions[idx]!.type,
-    ),
-  );
+  // Each receipt's type was checked against its transaction's above.
+  const encodings = receipts.map(encodeConsensusReceipt);
   if (!equalBytes(await listRoot(encodings), block.header.receiptTrie)) throw invalid('receipts do not match the receipts root');
   if (previous !== block.header.gasUsed) throw invalid(`receipts use ${previous} gas, the header says ${block.header.gasUsed}`);
   return { block, receipts, rawTxs };

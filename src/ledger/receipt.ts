@@ -6,7 +6,7 @@
  */
 import { RLP } from '@ethereumjs/rlp';
 import { bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util';
-import { Bloom } from '@ethereumjs/vm';
+import { Bloom, encodeReceipt } from '@ethereumjs/vm';
 import { BulwarkError } from '../common/errors.ts';
 
 export type LogEntry = readonly [address: Uint8Array, topics: readonly Uint8Array[], data: Uint8Array];
@@ -70,4 +70,15 @@ export function logsBloom(logs: readonly LogEntry[]): Uint8Array {
     for (const t of topics) bloom.add(t);
   }
   return bloom.bitvector;
+}
+
+/**
+ * A receipt in its consensus encoding (EIP-2718: the type byte, then RLP of status, cumulative gas,
+ * bloom and logs), as the receipts root commits to it and `debug_getRawReceipts` returns it.
+ */
+export function encodeConsensusReceipt(r: TxReceipt): Uint8Array {
+  return encodeReceipt(
+    { status: r.status, cumulativeBlockGasUsed: r.cumulativeGasUsed, bitvector: logsBloom(r.logs), logs: r.logs.map(([a, t, d]) => [a, [...t], d]) },
+    r.txType as Parameters<typeof encodeReceipt>[1],
+  );
 }

@@ -3,9 +3,11 @@
  * web3.js parse. Quantities are minimal hex; a permissioned chain has no proof of work, so
  * difficulty and nonce are zero and there are no uncles.
  */
+import { randomBytes } from 'node:crypto';
 import type { Block } from '@ethereumjs/block';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { createContractAddress } from '@ethereumjs/util';
+import { keccak256 } from '../crypto/hash.ts';
 import type { TxReceipt } from '../ledger/receipt.ts';
 import { logsBloom } from '../ledger/receipt.ts';
 
@@ -20,25 +22,36 @@ function effectiveGasPrice(tx: TypedTransaction, baseFee: bigint): bigint {
   return tx.gasPrice;
 }
 
+/**
+ * A transaction's hash; an unsigned one's (eth_simulateV1's calls) is the hash of its encoding
+ * with an empty signature, as go-ethereum hashes the transactions it simulates.
+ */
+export function txHash(tx: TypedTransaction): Uint8Array {
+  return tx.isSigned() ? tx.hash() : keccak256(tx.serialize());
+}
+
 export function formatTx(tx: TypedTransaction, block: Block | null, index: number | null): Record<string, unknown> {
   const j = tx.toJSON();
   const baseFee = block?.header.baseFeePerGas ?? 0n;
   const out: Record<string, unknown> = {
     blockHash: block === null ? null : hexD(block.hash()),
     blockNumber: block === null ? null : hexQ(block.header.number),
+    // Required by the execution-apis specification (TransactionInfo), as go-ethereum gives it.
+    blockTimestamp: block === null ? null : hexQ(block.header.timestamp),
     from: tx.getSenderAddress().toString(),
     gas: hexQ(tx.gasLimit),
     gasPrice: hexQ(block === null && 'maxFeePerGas' in tx ? tx.maxFeePerGas : effectiveGasPrice(tx, baseFee)),
-    hash: hexD(tx.hash()),
+    hash: hexD(txHash(tx)),
     input: hexD(tx.data),
     nonce: hexQ(tx.nonce),
     to: tx.to === undefined ? null : tx.to.toString(),
     transactionIndex: index === null ? null : hexQ(index),
     value: hexQ(tx.value),
     type: hexQ(tx.type),
-    v: j.v,
-    r: j.r,
-    s: j.s,
+    // An unsigned (simulated) transaction's signature reads as zeros, as go-ethereum's do.
+    v: j.v ?? '0x0',
+    r: j.r ?? '0x0',
+    s: j.s ?? '0x0',
   };
   if (tx.type !== 0 || tx.supports(155)) out.chainId = hexQ(tx.common.chainId());
   if ('maxFeePerGas' in tx) {
@@ -47,7 +60,7 @@ export function formatTx(tx: TypedTransaction, block: Block | null, index: numbe
   }
   if (tx.type === 1 || tx.type === 2) {
     out.accessList = j.accessList ?? [];
-    out.yParity = j.v;
+    out.yParity = j.v ?? '0x0';
   }
   return out;
 }
@@ -77,7 +90,7 @@ export function formatBlock(block: Block, fullTransactions: boolean): Record<str
     ...(h.withdrawalsRoot === undefined ? {} : { withdrawalsRoot: hexD(h.withdrawalsRoot), withdrawals: [] }),
     ...(h.blobGasUsed === undefined ? {} : { blobGasUsed: hexQ(h.blobGasUsed), excessBlobGas: hexQ(h.excessBlobGas ?? 0n) }),
     ...(h.parentBeaconBlockRoot === undefined ? {} : { parentBeaconBlockRoot: hexD(h.parentBeaconBlockRoot) }),
-    transactions: block.transactions.map((tx, i) => (fullTransactions ? formatTx(tx, block, i) : hexD(tx.hash()))),
+    transactions: block.transactions.map((tx, i) => (fullTransactions ? formatTx(tx, block, i) : hexD(txHash(tx)))),
     uncles: [],
   };
 }
@@ -119,4 +132,13 @@ export function formatReceipt(
     status: hexQ(receipt.status),
     type: hexQ(tx.type),
   };
+}
+
+/**
+ * A filter or subscription id as go-ethereum makes one (`rpc.NewID`): 16 random bytes as a
+ * quantity, leading zeros trimmed — the specification types filter ids as `uint`, which a
+ * zero-led hex string is not.
+ */
+export function rpcId(): string {
+  return hexQ(BigInt(`0x${randomBytes(16).toString('hex')}`));
 }

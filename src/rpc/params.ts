@@ -71,9 +71,19 @@ const blockNumber: Param<bigint> = (v, i) => {
   return n;
 };
 
-/** A block number, a tag, or an EIP-1898 object ({blockNumber} or {blockHash, requireCanonical}). */
+/** go-ethereum's `rpc.BlockNumber`: a tag or a block number (no hash, no EIP-1898 object). */
+export const blockNumberOrTag: Param<{ readonly tag: BlockTag } | { readonly number: bigint }> = (v, i) => {
+  if (typeof v !== 'string') throw invalidParams(i, 'invalid block number or tag');
+  return TAGS.has(v) ? { tag: v as BlockTag } : { number: blockNumber(v, i) };
+};
+
+/**
+ * A block number, a tag, a block hash, or an EIP-1898 object ({blockNumber} or {blockHash,
+ * requireCanonical}). As go-ethereum's `BlockNumberOrHash` reads a string: 66 characters (0x and
+ * 32 bytes) is a hash, anything else a number or a tag.
+ */
 export const blockRef: Param<BlockRef> = (v, i) => {
-  if (typeof v === 'string') return TAGS.has(v) ? { tag: v as BlockTag } : { number: blockNumber(v, i) };
+  if (typeof v === 'string') return v.length === 66 ? { hash: hash32(v, i), requireCanonical: false } : blockNumberOrTag(v, i);
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;
     if ('blockHash' in o && 'blockNumber' in o) throw invalidParams(i, 'cannot specify both BlockHash and BlockNumber, choose one or the other');
@@ -85,6 +95,19 @@ export const blockRef: Param<BlockRef> = (v, i) => {
     if ('blockNumber' in o) return blockRef(o.blockNumber, i);
   }
   throw invalidParams(i, 'invalid block number or tag');
+};
+
+/**
+ * A storage slot as go-ethereum's `decodeHash` reads it (eth_getStorageAt, eth_getProof,
+ * eth_getStorageValues): 0x and up to 32 bytes of hex, leading zeros allowed (a 32-byte slot is
+ * usually given zero-padded), an odd digit count read as if led by a zero; left-padded to 32 bytes.
+ */
+export const storageKey: Param<Uint8Array> = (v, i) => {
+  if (typeof v !== 'string') throw invalidParams(i, 'json: cannot unmarshal non-string into Go value of type string');
+  const digits = /^0[xX]/.test(v) ? v.slice(2) : v;
+  if (!/^[0-9a-fA-F]*$/.test(digits)) throw invalidParams(i, 'unable to decode storage key: hex string invalid');
+  if (digits.length > 64) throw invalidParams(i, 'unable to decode storage key: hex string too long, want at most 32 bytes');
+  return new Uint8Array(Buffer.from(digits.padStart(64, '0'), 'hex'));
 };
 
 export const bool: Param<boolean> = (v, i) => {

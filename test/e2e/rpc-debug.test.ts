@@ -61,7 +61,7 @@ test('debug_traceTransaction, struct logger: the gas on the receipt, the SSTORE 
   assert.ok(sstore !== undefined, 'an SSTORE');
   assert.equal(sstore.depth, 1);
   // Slot of key 7 in the contract's mapping holds 42 afterwards; the struct logger shows it at the SSTORE.
-  assert.ok(Object.values(sstore.storage ?? {}).some((v) => BigInt(`0x${v}`) === 42n), JSON.stringify(sstore.storage));
+  assert.ok(Object.values(sstore.storage ?? {}).some((v) => BigInt(v) === 42n), JSON.stringify(sstore.storage));
   assert.equal(t.structLogs[0]!.op, 'PUSH1');
   const noStack = await rpc.call<{ structLogs: { stack?: unknown }[] }>('debug_traceTransaction', [stored.transactionHash, { disableStack: true }]);
   assert.ok(noStack.structLogs.every((l) => l.stack === undefined));

@@ -153,18 +153,17 @@ const BAD_PARAMS: readonly (readonly [string, unknown[], string])[] = [
   ['eth_sendRawTransaction', ['deadbeef'], 'invalid argument 0: hex string without 0x prefix'],
   // Quantities: leading zeros (geth refuses 0x01), no prefix, empty, over 2^256
   ['eth_getBalance', [A, '0x01'], 'invalid argument 1: hex number with leading zero digits'],
-  ['eth_getStorageAt', [A, '0x00', 'latest'], 'invalid argument 1: hex number with leading zero digits'],
-  ['eth_getStorageAt', [A, '12', 'latest'], 'invalid argument 1: hex string without 0x prefix'],
-  ['eth_getStorageAt', [A, '0x', 'latest'], 'invalid argument 1: hex string "0x"'],
-  ['eth_getStorageAt', [A, '0xg1', 'latest'], 'invalid argument 1: invalid hex string'],
-  ['eth_getStorageAt', [A, `0x1${'0'.repeat(64)}`, 'latest'], 'invalid argument 1: hex number > 256 bits'],
+  // Storage keys are read as go-ethereum's decodeHash reads them: up to 32 bytes, leading zeros
+  // (a zero-padded slot), odd lengths and a missing 0x allowed.
+  ['eth_getStorageAt', [A, '0xg1', 'latest'], 'invalid argument 1: unable to decode storage key: hex string invalid'],
+  ['eth_getStorageAt', [A, `0x1${'0'.repeat(64)}`, 'latest'], 'invalid argument 1: unable to decode storage key: hex string too long, want at most 32 bytes'],
   ['eth_call', [{ to: A, value: `0x${'f'.repeat(65)}` }, 'latest'], 'invalid argument 0: hex number > 256 bits'],
   // Block numbers over 2^64 (and over int64 where geth says so)
   ['eth_getBlockByNumber', [`0x1${'0'.repeat(16)}`, false], 'invalid argument 0: hex number > 64 bits'],
   ['eth_getBalance', [A, `0x1${'0'.repeat(16)}`], 'invalid argument 1: hex number > 64 bits'],
   ['eth_getBlockByNumber', [`0x8${'0'.repeat(15)}`, false], 'invalid argument 0: block number larger than int64'],
   // Negative and fractional numbers: JSON numbers are not quantities
-  ['eth_getStorageAt', [A, -1, 'latest'], 'invalid argument 1: json: cannot unmarshal non-string into Go value of type *hexutil.Big'],
+  ['eth_getStorageAt', [A, -1, 'latest'], 'invalid argument 1: json: cannot unmarshal non-string into Go value of type string'],
   ['eth_call', [{ to: A, value: 1.5 }, 'latest'], 'invalid argument 0: json: cannot unmarshal non-string into Go value of type *hexutil.Big'],
   ['eth_getBalance', [A, -1], 'invalid argument 1: invalid block number or tag'],
   ['eth_getBlockByNumber', [1.5, false], 'invalid argument 0: invalid block number or tag'],

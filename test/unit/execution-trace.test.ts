@@ -36,7 +36,9 @@ const FORWARD_CALL = contractOf(2n);
 const FORWARD_DELEGATE = contractOf(3n);
 const SALT = `0x${'00'.repeat(31)}01`;
 const word = (v: bigint) => v.toString(16).padStart(64, '0');
-const mappingSlot = (key: bigint, slot: bigint) => hexD(keccak(Buffer.from(word(key) + word(slot), 'hex'))).slice(2);
+const mappingSlot = (key: bigint, slot: bigint) => hexD(keccak(Buffer.from(word(key) + word(slot), 'hex')));
+/** A 32-byte word as the struct logger prints memory and storage (0x-prefixed, as the specification has it). */
+const slotWord = (v: bigint) => `0x${word(v)}`;
 
 /**
  * A contract that passes its calldata on to `target` with CALL (0xf1), DELEGATECALL (0xf4) or
@@ -171,8 +173,8 @@ describe('tracing transactions and calls', () => {
     assert.equal(sstores.length, 1);
     const sstore = sstores[0]!;
     assert.equal(sstore.gasCost, 22_100, 'a cold slot set from zero: 20,000 + 2,100');
-    assert.deepEqual(sstore.storage, { [mappingSlot(1n, 0n)]: word(42n) });
-    assert.deepEqual(sstore.stack!.slice(-2), ['0x2a', `0x${mappingSlot(1n, 0n).replace(/^0+/, '')}`]);
+    assert.deepEqual(sstore.storage, { [mappingSlot(1n, 0n)]: slotWord(42n) });
+    assert.deepEqual(sstore.stack!.slice(-2), ['0x2a', `0x${mappingSlot(1n, 0n).slice(2).replace(/^0+/, '')}`]);
     assert.ok(logs.every((l) => l.storage === undefined || l.op === 'SSTORE' || l.op === 'SLOAD'));
     assert.ok(logs.some((l) => l.op === 'LOG2'));
   });
@@ -182,7 +184,7 @@ describe('tracing transactions and calls', () => {
     const sstore = t.structLogs.find((l) => l.op === 'SSTORE')!;
     // Set from 42, not from zero: 2,900 + 2,100 (cold). On the parent block's state it would be 22,100.
     assert.equal(sstore.gasCost, 5_000);
-    assert.deepEqual(sstore.storage, { [mappingSlot(1n, 0n)]: word(43n) });
+    assert.deepEqual(sstore.storage, { [mappingSlot(1n, 0n)]: slotWord(43n) });
     assert.equal(t.gas, Number(await receiptGas(c, 'store43')));
   });
 
@@ -258,7 +260,7 @@ describe('tracing transactions and calls', () => {
     assert.equal(inner.value, '0x0');
     assert.equal(inner.error, undefined);
     const logs = (await structTrace(c, 'delegatedStore')).structLogs;
-    assert.deepEqual(logs.find((l) => l.op === 'SSTORE')!.storage, { [mappingSlot(2n, 0n)]: word(7n) });
+    assert.deepEqual(logs.find((l) => l.op === 'SSTORE')!.storage, { [mappingSlot(2n, 0n)]: slotWord(7n) });
     assert.equal(logs.find((l) => l.op === 'SSTORE')!.depth, 2);
   });
 
@@ -328,8 +330,8 @@ describe('tracing transactions and calls', () => {
     assert.ok(bare.structLogs.every((l) => l.stack === undefined && l.storage === undefined && l.memory === undefined));
     const withMemory = await structTrace(c, 'store42', structLogger({ enableMemory: true }));
     assert.equal(withMemory.structLogs[0]!.memory, undefined, 'no memory yet');
-    assert.deepEqual(withMemory.structLogs[3]!.memory, [word(0n), word(0n), word(0x80n)], 'after MSTORE(0x40, 0x80)');
-    assert.ok(withMemory.structLogs.every((l) => (l.memory ?? []).every((w) => /^[0-9a-f]{64}$/.test(w))));
+    assert.deepEqual(withMemory.structLogs[3]!.memory, [slotWord(0n), slotWord(0n), slotWord(0x80n)], 'after MSTORE(0x40, 0x80)');
+    assert.ok(withMemory.structLogs.every((l) => (l.memory ?? []).every((w) => /^0x[0-9a-f]{64}$/.test(w))));
     const limited = await structTrace(c, 'store42', structLogger({ limit: 5 }));
     assert.deepEqual(limited.structLogs, withMemory.structLogs.slice(0, 5).map(({ memory: _, ...l }) => l));
     assert.equal(limited.gas, withMemory.gas);
@@ -363,11 +365,11 @@ describe('tracing transactions and calls', () => {
     const atOne = (await traceCall(c.ex, call, 1n, structLogger())) as StructLoggerResult;
     assert.equal(atOne.failed, false);
     assert.equal(atOne.returnValue, `0x${word(0n)}`);
-    assert.deepEqual(sloadOf(atOne).storage, { [mappingSlot(1n, 0n)]: word(0n) });
+    assert.deepEqual(sloadOf(atOne).storage, { [mappingSlot(1n, 0n)]: slotWord(0n) });
     assert.equal(sloadOf(atOne).gasCost, 2_100);
     const atTwo = (await traceCall(c.ex, call, c.blocks[2]!.hash(), structLogger())) as StructLoggerResult;
     assert.equal(atTwo.returnValue, `0x${word(43n)}`);
-    assert.deepEqual(sloadOf(atTwo).storage, { [mappingSlot(1n, 0n)]: word(43n) });
+    assert.deepEqual(sloadOf(atTwo).storage, { [mappingSlot(1n, 0n)]: slotWord(43n) });
     const latest = (await traceCall(c.ex, call, 'latest', structLogger())) as StructLoggerResult;
     assert.equal(latest.returnValue, atTwo.returnValue);
     assert.equal(latest.gas, atTwo.gas);

@@ -1,7 +1,8 @@
 /**
  * The `debug_` tracing methods, as go-ethereum answers them: `debug_traceTransaction(hash, config?)`
- * re-runs a mined transaction and `debug_traceCall(call, block, config?)` runs a message on top of
- * a block, each traced by the struct logger (no `tracer`) or the `callTracer` (`execution/trace.ts`).
+ * re-runs a mined transaction, `debug_traceBlockByNumber`/`ByHash(block, config?)` every
+ * transaction of a block (`[{txHash, result}]`), and `debug_traceCall(call, block, config?)` runs a
+ * message on top of a block, each traced by the struct logger (no `tracer`) or the `callTracer` (`execution/trace.ts`).
  *
  * Tracing executes, so it needs state: the client node's own executed copy of the chain (its
  * `Executor`), not the ledger mirror, which keeps blocks only. Until the node has one the methods
@@ -17,6 +18,7 @@ import { hexToBytes } from '../../crypto/hex.ts';
 import type { BlockTag, CallRequest, ChainSource } from '../../execution/reader.ts';
 import {
   DEFAULT_MAX_STRUCT_LOGS,
+  traceBlock,
   traceCall,
   traceTransaction,
   type CallTracerConfig,
@@ -26,7 +28,7 @@ import {
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { EvmGate } from '../evm-gate.ts';
 import { method, type MethodDef } from '../method.ts';
-import { address, blockRef, data, hash32, quantity, type BlockRef, type Param } from '../params.ts';
+import { address, blockNumberOrTag, blockRef, data, hash32, quantity, type BlockRef, type Param } from '../params.ts';
 
 export interface DebugBackend {
   /**
@@ -69,6 +71,19 @@ export function debugMethods(b: DebugBackend): Map<string, MethodDef> {
       method([hash32], [config(false)], async ([hash, options]) =>
         answer(() => gated(options, (o) => traceTransaction(source(), hexToBytes(hash), o))),
       ),
+    ],
+    [
+      'debug_traceBlockByNumber',
+      method([blockNumberOrTag], [config(false)], async ([ref, options]) =>
+        answer(() => gated(options, (o) => traceBlock(source(), blockTag(ref), o)), ref),
+      ),
+    ],
+    [
+      'debug_traceBlockByHash',
+      method([hash32], [config(false)], async ([hash, options]) => {
+        const ref = { hash, requireCanonical: false };
+        return answer(() => gated(options, (o) => traceBlock(source(), blockTag(ref), o)), ref);
+      }),
     ],
     [
       'debug_traceCall',

@@ -12,7 +12,7 @@ import type { TxReceipt } from '../../ledger/receipt.ts';
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { formatReceipt, formatTx, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
-import { blockRef, hash32, quantity, type BlockRef, type BlockTag, type Param } from '../params.ts';
+import { blockNumberOrTag, blockRef, hash32, quantity, type BlockRef, type BlockTag, type Param } from '../params.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
 
 export interface EthChainBackend {
@@ -39,13 +39,8 @@ const BLOB_BASE_FEE_UPDATE_FRACTION = 3_338_477n;
 
 type NumberOrTag = { readonly tag: BlockTag } | { readonly number: bigint };
 
-/** go-ethereum's `rpc.BlockNumber`: a tag or a hex quantity (no EIP-1898 object). */
-const blockNumber: Param<NumberOrTag> = (v, i) => {
-  if (typeof v !== 'string') throw invalidParams(i, 'invalid block number or tag');
-  const ref = blockRef(v, i);
-  if ('number' in ref && ref.number > 0x7fff_ffff_ffff_ffffn) throw invalidParams(i, 'block number larger than int64');
-  return ref as NumberOrTag;
-};
+/** go-ethereum's `rpc.BlockNumber`: a tag or a hex quantity (no hash, no EIP-1898 object). */
+const blockNumber: Param<NumberOrTag> = blockNumberOrTag;
 
 /** go-ethereum's `hexutil.Uint`: a quantity of at most 64 bits. */
 const index: Param<bigint> = (v, i) => {
@@ -115,6 +110,8 @@ const blobBaseFee = (excess: bigint) => fakeExponential(MIN_BLOB_BASE_FEE, exces
 export function ethChainMethods(b: EthChainBackend): Map<string, MethodDef> {
   const headNumber = () => b.head().header.number;
 
+  const nextBaseFee = (h: BlockHeader) => (b.freeGas || h.baseFeePerGas === undefined ? 0n : h.calcNextBaseFee());
+
   /** The block a number or tag names, or null beyond the head (every tag is the head: BFT blocks are final). */
   const byNumber = async (ref: NumberOrTag): Promise<Block | null> => {
     if ('tag' in ref) return ref.tag === 'earliest' ? await b.reader.block(0n) : b.head();
@@ -177,7 +174,7 @@ export function ethChainMethods(b: EthChainBackend): Map<string, MethodDef> {
       if (h === undefined) break; // go-ethereum cuts the history at the first block it does not have
       const baseFee = h.baseFeePerGas ?? 0n;
       baseFeePerGas[Number(num - oldest)] = hexQ(baseFee);
-      baseFeePerGas[Number(num - oldest) + 1] = hexQ(b.freeGas || h.baseFeePerGas === undefined ? 0n : h.calcNextBaseFee());
+      baseFeePerGas[Number(num - oldest) + 1] = hexQ(nextBaseFee(h));
       gasUsedRatio.push(Number(h.gasUsed) / Number(h.gasLimit));
       if (h.excessBlobGas === undefined) {
         baseFeePerBlobGas[Number(num - oldest)] = '0x0';
@@ -246,6 +243,12 @@ export function ethChainMethods(b: EthChainBackend): Map<string, MethodDef> {
     ['eth_getUncleByBlockHashAndIndex', method([hash32, index], [], () => null)],
     ['eth_getUncleByBlockNumberAndIndex', method([blockNumber, index], [], () => null)],
     ['eth_syncing', method([], [], () => false)],
+    // The next block's base fee, as eth_feeHistory's last entry gives it (zero under free gas).
+    ['eth_baseFee', method([], [], () => hexQ(nextBaseFee(b.head().header)))],
+    // go-ethereum's: the blob base fee of the head's blob gas (EIP-4844). This chain takes no blob
+    // transactions (validation.ts), so no block uses blob gas and the fee stays at its minimum,
+    // 1 wei: the correct value, and what a wallet needs to know there is nothing to pay for.
+    ['eth_blobBaseFee', method([], [], () => hexQ(blobBaseFee(b.head().header.excessBlobGas ?? 0n)))],
     ['eth_feeHistory', method([hexOrDecimal64, blockNumber], [percentiles], ([count, newest, ps]) => feeHistory(count, newest, ps))],
   ]);
 }

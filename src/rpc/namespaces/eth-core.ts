@@ -16,8 +16,10 @@ import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { isBulwarkError } from '../../common/errors.ts';
 import { formatBlock, formatReceipt, formatTx, hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
-import { address, blockRef, bool, data, hash32, quantity, type BlockRef, type Param } from '../params.ts';
+import { address, blockRef, bool, data, hash32, quantity, storageKey, type BlockRef, type Param } from '../params.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
+import { buildCommon } from '../../execution/common.ts';
+import { ethFillMethods } from './eth-fill.ts';
 
 export interface EthBackend {
   readonly chainId: bigint;
@@ -76,6 +78,24 @@ const storageKeys: Param<{ asked: string; bytes: Uint8Array }[]> = (v, i) => {
   });
 };
 
+/** Slots one eth_getStorageValues call may ask for (go-ethereum's `maxGetStorageSlots`). */
+export const MAX_STORAGE_VALUES = 1024;
+
+/** eth_getStorageValues' requests: address → storage keys, at most MAX_STORAGE_VALUES keys in all. */
+const storageRequests: Param<[string, Uint8Array[]][]> = (v, i) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidParams(i, 'expected an object of address to storage keys');
+  const entries = Object.entries(v as Record<string, unknown>);
+  let total = 0;
+  const out = entries.map(([a, keys]): [string, Uint8Array[]] => {
+    if (!Array.isArray(keys)) throw invalidParams(i, `storage keys of ${a} must be an array`);
+    total += keys.length;
+    if (total > MAX_STORAGE_VALUES) throw invalidParams(i, `too many slots (max ${MAX_STORAGE_VALUES})`);
+    return [address(a, i), keys.map((k) => storageKey(k, i))];
+  });
+  if (total === 0) throw invalidParams(i, 'empty request');
+  return out;
+};
+
 const RECEIPT_WAIT_MS = 2_000;
 const LANDING_WAIT_MS = 250;
 
@@ -131,8 +151,9 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     if (block === null) throw new RpcError(RPC_CODES.server, 'header for hash not found');
     return Number(block.header.number);
   };
-  const read = async (query: ReadQuery, ref: BlockRef | undefined, budget?: EvmBudget): Promise<ReadResult> => {
-    const r = await b.read(query, await stateBlock(ref), budget);
+  const read = async (query: ReadQuery, ref: BlockRef | undefined, budget?: EvmBudget): Promise<ReadResult> => readAt(query, await stateBlock(ref), budget);
+  const readAt = async (query: ReadQuery, blockNumber: number, budget?: EvmBudget): Promise<ReadResult> => {
+    const r = await b.read(query, blockNumber, budget);
     if (!r.ok) throw new RpcError(RPC_CODES.server, utf8.decode(r.result));
     return r;
   };
@@ -146,7 +167,34 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     return read({ kind, call: capped }, ref, budget);
   };
 
+  const estimateGas = (call: CallQuery, ref: BlockRef | undefined): Promise<bigint> =>
+    evm.run(async (budget) => {
+      try {
+        return quantityOf((await evmRead('estimateGas', call, ref, budget)).result);
+      } catch (err) {
+        // The replicas' answer to a message that reverts even with the gas cap names the revert
+        // but carries no data; go-ethereum answers it as eth_call does (code 3, the reason and
+        // the revert data), which the same call at the same block gives.
+        if (!(err instanceof RpcError) || !REVERTS_AT_CAP.test(err.message)) throw err;
+        const outcome = decodeCallOutcome((await evmRead('call', call, ref, budget)).result);
+        if (outcome.success) throw err;
+        throw revertError(outcome.returnData);
+      }
+    });
+  const tip = () => (b.freeGas ? 0n : 1_000_000_000n);
+  const gasPrice = () => (b.freeGas ? 0n : (b.head().header.baseFeePerGas ?? 0n) + 1_000_000_000n);
+  const fill = ethFillMethods({
+    chainId: b.chainId,
+    common: buildCommon(b.chainId),
+    pendingNonce: (a) => b.pool.pendingNonce(a),
+    gasPrice,
+    tip,
+    nextBaseFee: () => (b.freeGas ? 0n : b.head().header.calcNextBaseFee()),
+    estimateGas: (call) => estimateGas(call, undefined),
+  });
+
   return new Map<string, MethodDef>([
+    ...fill,
     [
       'eth_blockNumber',
       // Transactions this node accepted land within milliseconds: the block number comes after
@@ -159,8 +207,8 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
       }),
     ],
     ['eth_accounts', method([], [], () => [])],
-    ['eth_gasPrice', method([], [], () => hexQ(b.freeGas ? 0n : (b.head().header.baseFeePerGas ?? 0n) + 1_000_000_000n))],
-    ['eth_maxPriorityFeePerGas', method([], [], () => hexQ(b.freeGas ? 0n : 1_000_000_000n))],
+    ['eth_gasPrice', method([], [], () => hexQ(gasPrice()))],
+    ['eth_maxPriorityFeePerGas', method([], [], () => hexQ(tip()))],
     ['eth_getBalance', method([address], [blockRef], async ([a, ref]) => hexQ(quantityOf((await read({ kind: 'balance', address: hexToBytes(a) }, ref)).result)))],
     [
       'eth_getTransactionCount',
@@ -172,9 +220,21 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     ['eth_getCode', method([address], [blockRef], async ([a, ref]) => hexD((await read({ kind: 'code', address: hexToBytes(a) }, ref)).result))],
     [
       'eth_getStorageAt',
-      method([address, quantity], [blockRef], async ([a, slot, ref]) => {
-        const s = new Uint8Array(Buffer.from(slot.toString(16).padStart(64, '0'), 'hex'));
-        return hexD((await read({ kind: 'storage', address: hexToBytes(a), slot: s }, ref)).result);
+      method([address, storageKey], [blockRef], async ([a, slot, ref]) => hexD((await read({ kind: 'storage', address: hexToBytes(a), slot }, ref)).result)),
+    ],
+    [
+      'eth_getStorageValues',
+      // go-ethereum's: slots of several accounts at one block, each a 32-byte value, keyed by the
+      // address in lower case; at most MAX_STORAGE_VALUES slots in all.
+      method([storageRequests], [blockRef], async ([requests, ref]) => {
+        const at = await stateBlock(ref);
+        const entries = await Promise.all(
+          requests.map(async ([a, slots]) => {
+            const values = await Promise.all(slots.map(async (slot) => hexD((await readAt({ kind: 'storage', address: hexToBytes(a), slot }, at)).result)));
+            return [a, values] as const;
+          }),
+        );
+        return Object.fromEntries(entries);
       }),
     ],
     [
@@ -211,24 +271,7 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
         }),
       ),
     ],
-    [
-      'eth_estimateGas',
-      method([callObject], [blockRef], ([call, ref]) =>
-        evm.run(async (budget) => {
-          try {
-            return hexQ(quantityOf((await evmRead('estimateGas', call, ref, budget)).result));
-          } catch (err) {
-            // The replicas' answer to a message that reverts even with the gas cap names the revert
-            // but carries no data; go-ethereum answers it as eth_call does (code 3, the reason and
-            // the revert data), which the same call at the same block gives.
-            if (!(err instanceof RpcError) || !REVERTS_AT_CAP.test(err.message)) throw err;
-            const outcome = decodeCallOutcome((await evmRead('call', call, ref, budget)).result);
-            if (outcome.success) throw err;
-            throw revertError(outcome.returnData);
-          }
-        }),
-      ),
-    ],
+    ['eth_estimateGas', method([callObject], [blockRef], async ([call, ref]) => hexQ(await estimateGas(call, ref)))],
     [
       'eth_sendRawTransaction',
       method([data(256 * 1024)], [], async ([raw]) => {

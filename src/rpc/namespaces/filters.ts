@@ -7,9 +7,8 @@
  * caller (its token with bearer tokens, else its address) may hold at most `maxPerCaller` of the
  * node's `MAX_FILTERS`, so no one caller can take them all.
  */
-import { randomBytes } from 'node:crypto';
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
-import { hexD } from '../format.ts';
+import { hexD, rpcId } from '../format.ts';
 import { method, type CallContext, type MethodDef } from '../method.ts';
 import type { Param } from '../params.ts';
 import { MAX_LOG_RANGE } from '../../execution/reader.ts';
@@ -78,7 +77,7 @@ export class FilterRegistry {
       throw new RpcError(RPC_CODES.limitExceeded, `too many filters for ${owner} (at most ${this.#maxPerCaller} per caller, --rpc-max-filters-per-caller)`);
     }
     if (this.#filters.size >= MAX_FILTERS) throw new RpcError(RPC_CODES.limitExceeded, `too many filters (at most ${MAX_FILTERS})`);
-    const id = `0x${randomBytes(16).toString('hex')}`;
+    const id = rpcId();
     this.#filters.set(id, { ...f, owner });
     this.#owned.set(owner, held + 1);
     return id;

@@ -6,11 +6,10 @@
  * Subscriptions belong to their connection and end with it; a connection may hold at most
  * `MAX_SUBSCRIPTIONS_PER_CONNECTION`.
  */
-import { randomBytes } from 'node:crypto';
 import type { Block } from '@ethereumjs/block';
 import { logMatches, type ChainReader, type MatchedLog } from '../../execution/reader.ts';
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
-import { formatBlock } from '../format.ts';
+import { formatBlock, rpcId } from '../format.ts';
 import { method, type CallContext, type Connection, type MethodDef } from '../method.ts';
 import type { Param } from '../params.ts';
 import { filterQuery, formatLog, type FilterQuery } from './eth-logs.ts';
@@ -88,7 +87,7 @@ export class SubscriptionHub {
     if (mine >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new RpcError(RPC_CODES.limitExceeded, `too many subscriptions on this connection (at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION})`);
     }
-    const id = `0x${randomBytes(16).toString('hex')}`;
+    const id = rpcId();
     this.#subs.set(id, r.kind === 'logs' ? { kind: 'logs', connection, filter: r.filter } : { kind: r.kind, connection });
     if (mine === 0) connection.onClose(() => this.#dropConnection(connection));
     return id;
