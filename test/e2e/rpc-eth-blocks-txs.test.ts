@@ -34,6 +34,7 @@ interface RpcBlock {
   parentHash: string;
   gasUsed: string;
   baseFeePerGas: string;
+  timestamp: string;
   transactions: (string | Record<string, unknown>)[];
   uncles: string[];
   [k: string]: unknown;
@@ -92,6 +93,7 @@ function expectedTx(tx: TypedTransaction, b: RpcBlock, index: number, baseFee: b
   return {
     blockHash: b.hash,
     blockNumber: b.number,
+    blockTimestamp: b.timestamp,
     from: tx.getSenderAddress().toString(),
     gas: hexQ(tx.gasLimit),
     gasPrice: hexQ(effectivePrice(tx, baseFee)),
