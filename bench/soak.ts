@@ -247,7 +247,7 @@ async function drive(o: SoakOptions, rpcs: Rpcs, procs: Processes | null, clock:
   };
   const chaos =
     o.chaos && procs !== null
-      ? new Chaos({ everySec: o.chaosEverySec, downSec: o.chaosDownSec, firstSec: o.chaosFirstSec, maxKills: o.chaosMaxKills }, procs, { clock: clock.now, view: maxView, head: () => watcher.head, sentAt: (h) => ledger.txs.get(h)?.sentAt }, log)
+      ? new Chaos({ everySec: o.chaosEverySec, downSec: o.chaosDownSec, firstSec: o.chaosFirstSec, maxKills: o.chaosMaxKills, lastSec: o.durationSec - 10 }, procs, { clock: clock.now, view: maxView, head: () => watcher.head, sentAt: (h) => ledger.txs.get(h)?.sentAt }, log)
       : null;
   if (o.chaos && procs === null) log('--chaos needs a network of our own; with --url it is ignored');
   const load = new LoadGenerator({ rpc: rpcs.sendRpc, chain: p.chain, token: p.token, ledger, mix: o.mix, rate: o.rate, batch: o.batch, inFlight: o.inFlight, maxPending: o.maxPending }, p.firstNonces);

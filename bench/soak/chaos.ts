@@ -19,6 +19,12 @@ export interface ChaosOptions {
   readonly firstSec?: number;
   /** Stop after this many kills (default: no limit). */
   readonly maxKills?: number;
+  /**
+   * No kill after this second of the load: whether commits resume is seen only from transactions
+   * sent after the kill (a kill timed with the end of a 1,800 s load, at 1,800.2 s, counted as one
+   * that never resumed).
+   */
+  readonly lastSec?: number;
 }
 
 export interface KillRecord {
@@ -90,6 +96,7 @@ export class Chaos {
   async #run(): Promise<void> {
     let next = this.o.firstSec ?? this.o.everySec;
     while (!this.#stopped && this.kills.length < (this.o.maxKills ?? Infinity)) {
+      if (next > (this.o.lastSec ?? Infinity)) return;
       if (!(await this.#until(next))) return;
       next += this.o.everySec;
       const replicas = this.procs.net.replicas;
