@@ -98,6 +98,9 @@ export class LedgerMirror {
   #pending: { number: bigint; parts: BlockData['blocks'][number] }[] = [];
   #source = 0;
   #fetching: { to: number; from: bigint; timer: NodeJS.Timeout } | null = null;
+  /** Answers in a row that brought nothing while a certified block was wanted (see `#onData`). */
+  #emptyAnswers = 0;
+  #retry: NodeJS.Timeout | null = null;
   #busy: Promise<void> = Promise.resolve();
   /** Callers of `nextBlock` waiting for the head to move. */
   #waiters: (() => void)[] = [];
@@ -163,7 +166,7 @@ export class LedgerMirror {
 
   /** Asks for blocks above what the mirror holds (start-up, reconnect, or a periodic check on an idle network). */
   poke(source = this.#source): void {
-    if (this.#fetching !== null || this.#storeRetry !== null) return;
+    if (this.#fetching !== null || this.#storeRetry !== null || this.#retry !== null) return;
     const last = this.#pending[this.#pending.length - 1];
     this.#fetch(source, last === undefined ? this.#head.number + 1n : last.number + 1n);
   }
@@ -283,11 +286,38 @@ export class LedgerMirror {
     // An answer to an earlier question than the pending run asks for now is of no use.
     if (next !== expected) return this.poke();
     m.blocks.forEach((parts, i) => this.#pending.push({ number: next + BigInt(i), parts }));
-    const stored = await this.#storePending();
-    const highest = Math.max(0, ...[...this.#certified.keys()].map(Number));
-    const wanted = BigInt(highest) > this.#head.number;
-    // More to fetch: the source had more, or a certified block is still above the head.
-    if (m.blocks.length === CHUNK || (wanted && m.blocks.length > 0) || !stored) this.poke();
+    if (!(await this.#storePending())) return this.poke();
+    // The source had more to give.
+    if (m.blocks.length === CHUNK) return this.poke();
+    const held = this.#pending[this.#pending.length - 1]?.number ?? this.#head.number;
+    let wanted: bigint | undefined;
+    for (const n of this.#certified.keys()) if (n > held && (wanted === undefined || n < wanted)) wanted = n;
+    if (wanted === undefined) {
+      this.#emptyAnswers = 0;
+      return;
+    }
+    if (m.blocks.length > 0) {
+      this.#emptyAnswers = 0;
+      return this.poke();
+    }
+    // The source has nothing above what is held, yet f + 1 replicas have certified a block there:
+    // it lags (slow, restarted, or lying). One of the block's announcers is asked instead; had the
+    // mirror waited for the next notice, it would wait for ever once the load stops.
+    this.#source = this.#announcerOf(wanted, from);
+    // Past a round of empty answers, the next question waits a fetch timeout: no spinning.
+    if (++this.#emptyAnswers < this.#n) return this.poke();
+    this.#emptyAnswers = 0;
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      this.poke();
+    }, this.#o.fetchTimeoutMs ?? 2_000);
+  }
+
+  /** A replica whose notice certified block `number`, other than `not` when there is one: the next after `not`, in turn. */
+  #announcerOf(number: bigint, not: number): number {
+    const who = (this.#certified.get(number)?.notices ?? []).map((e) => e.replica).filter((r) => r !== not).sort((a, b) => a - b);
+    if (who.length === 0) return (not + 1) % this.#n;
+    return who.find((r) => r > not) ?? who[0]!;
   }
 
   /** Stores what of the pending run is certified; a run that does not verify is dropped and the source changed. */
@@ -377,5 +407,6 @@ export class LedgerMirror {
     if (this.#fetching !== null) clearTimeout(this.#fetching.timer);
     this.#fetching = null;
     if (this.#storeRetry !== null) clearTimeout(this.#storeRetry);
+    if (this.#retry !== null) clearTimeout(this.#retry);
   }
 }

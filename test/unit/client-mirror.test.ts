@@ -86,6 +86,65 @@ test('only certified, linked, root-consistent blocks are stored; a lying source 
   mirror.close();
 });
 
+test('a source that lags (answers with nothing) is left for an announcer of the certified block, with no further notice', async () => {
+  // Found by the soak: the mirror asked a replica that lagged, got no blocks, and waited for a
+  // notice that never came once the load stopped; the head stayed 7 blocks behind the replicas.
+  const ex = await Executor.open({ kv: new MemoryStore(), config });
+  const chain: ExecutionResult[] = [];
+  for (let i = 0; i < 2; i++) {
+    const tx = signTx(ex.common, testKey(0), { nonce: BigInt(i), to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
+    chain.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
+  }
+  const asked: number[] = [];
+  const held: (() => void)[] = [];
+  let holdZero = false;
+  const mirror = await LedgerMirror.open({
+    kv: new MemoryStore(),
+    config,
+    executionKeys: keys.map((k) => k.publicKey),
+    f: 1,
+    fetchTimeoutMs: 10_000, // a timeout must not be what moves it on
+    send: (to, frame) => {
+      const m = decodeMessage(frame) as Extract<Message, { type: 'BlockRequest' }>;
+      asked.push(to);
+      // Replica 0 (the mirror's first source) lags: it has no block yet.
+      const blocks = to === 0 ? [] : chain.slice(m.fromNumber - 1, m.toNumber).map(partsOf);
+      const answer = () => mirror.onMessage(to, { type: 'BlockData', blocks });
+      if (to === 0 && holdZero) held.push(answer);
+      else setImmediate(answer);
+    },
+  });
+  // Replicas 2 and 3 certify block 2; the first notice already started a fetch from replica 2,
+  // which is answered; then the mirror is sent to replica 0 (as after a reconnect).
+  mirror.onMessage(3, notice(3, 5, chain[1]!));
+  mirror.onMessage(2, notice(2, 5, chain[1]!));
+  for (let i = 0; i < 100 && mirror.head.number < 2n; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    await mirror.settled();
+  }
+  assert.equal(mirror.head.number, 2n, 'the mirror reached the certified block');
+  // Now the mirror's question is with replica 0 when block 3's notices arrive, and its empty
+  // answer comes after them: nothing further will arrive to move the mirror on.
+  const tx = signTx(ex.common, testKey(0), { nonce: 2n, to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
+  chain.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
+  asked.length = 0;
+  holdZero = true;
+  mirror.poke(0);
+  mirror.onMessage(1, notice(1, 6, chain[2]!));
+  mirror.onMessage(3, notice(3, 6, chain[2]!));
+  await mirror.settled();
+  assert.deepEqual(asked, [0], 'only replica 0 was asked so far');
+  holdZero = false;
+  for (const answer of held.splice(0)) answer();
+  for (let i = 0; i < 100 && mirror.head.number < 3n; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    await mirror.settled();
+  }
+  assert.equal(mirror.head.number, 3n, 'block 3 was fetched from an announcer, not waited for');
+  assert.ok(asked[1] === 1 || asked[1] === 3, 'then an announcer of block 3');
+  mirror.close();
+});
+
 test('a mirror that holds blocks (and no state) reopens at its head; the first notice starts the fetch', async () => {
   const ex = await Executor.open({ kv: new MemoryStore(), config });
   const tx = signTx(ex.common, testKey(0), { nonce: 0n, to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
