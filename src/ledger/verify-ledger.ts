@@ -35,7 +35,7 @@ import { RLP } from '@ethereumjs/rlp';
 import { KECCAK256_NULL, KECCAK256_RLP, createContractAddress } from '@ethereumjs/util';
 import { encodeReceipt } from '@ethereumjs/vm';
 import { Reader } from '../codec/binary.ts';
-import { decodeCertificate } from '../client/mirror.ts';
+import { decodeCertificate } from '../codec/block-certificate.ts';
 import { readCheckpointCert } from '../codec/message-codec.ts';
 import type { Certificate, CheckpointCertificate, CommitCertificate } from '../codec/messages.ts';
 import { decodeCommitted, decodeStable } from '../codec/records.ts';
@@ -45,7 +45,7 @@ import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { quorumsOf, type Quorums } from '../consensus/config.ts';
 import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
-import { reservedPagesDigest } from '../replica/ethereum-app.ts';
+import { reservedPagesDigest } from '../consensus/reserved-pages.ts';
 import { NO_OPERATOR_STATE, decodeOperatorState } from '../consensus/operator.ts';
 import { decodeNodeKeyRecord, type NodeKeyRecord } from '../consensus/node-keys.ts';
 import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
@@ -821,7 +821,7 @@ async function checkStable(c: Checker, head: CheckedBlock, executed: number): Pr
   }
 }
 
-/** `EthereumApp`'s reserved-pages digest, from the store's client table and key table. */
+/** The reserved-pages digest (`consensus/reserved-pages.ts`), from the store's client table and key table. */
 async function reservedDigest(c: Checker): Promise<Uint8Array> {
   const table = new Map<number, number>();
   const repo = createRepository(c.kv, 'clientTable', bytesCodec, bytesCodec);

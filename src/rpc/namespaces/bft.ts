@@ -5,7 +5,7 @@
  */
 import type { Block } from '@ethereumjs/block';
 import { reachedByFPlusOne, type NodeStatusClient } from '../../client/node-status.ts';
-import type { CertificateEntry } from '../../client/mirror.ts';
+import type { CertificateEntry } from '../../codec/block-certificate.ts';
 import type { CheckpointCertificate } from '../../codec/messages.ts';
 import type { KeyRecord } from '../../consensus/keys.ts';
 import { checkpointBytes, replyBytes } from '../../codec/signing.ts';
