@@ -84,8 +84,8 @@ import {
   type Codec,
   type KvStore,
 } from '../storage/index.ts';
-import { BlockStore } from './block-store.ts';
-import { decodeReceipts, logsBloom, type TxReceipt } from './receipt.ts';
+import { BlockStore } from '../ledger/block-store.ts';
+import { decodeReceipts, logsBloom, type TxReceipt } from '../ledger/receipt.ts';
 
 // ---- results ---------------------------------------------------------------------------------
 
