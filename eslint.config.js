@@ -25,7 +25,7 @@ const LAYERS = [
 // Every file of src/ is in a folder, and every folder has its place.
 const placed = LAYERS.flat();
 const unplaced = readdirSync(join(import.meta.dirname, 'src'), { withFileTypes: true })
-  .filter((e) => !(e.isDirectory() && placed.includes(e.name)))
+  .filter((e) => !e.name.startsWith('.') && !(e.isDirectory() && placed.includes(e.name)))
   .map((e) => `src/${e.name}`);
 if (unplaced.length > 0) throw new Error(`eslint.config.js: ${unplaced.join(', ')} has no place in LAYERS`);
 
