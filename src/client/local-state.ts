@@ -16,7 +16,7 @@
  * any past block are local too.
  */
 import type { Logger } from 'pino';
-import type { ReadQuery } from '../codec/read.ts';
+import type { ReadQuery, ReadResult } from '../codec/read.ts';
 import { BulwarkError, isBulwarkError } from '../common/errors.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import type { EvmBudget } from '../execution/evm-limits.ts';
@@ -24,7 +24,6 @@ import { Executor } from '../execution/executor.ts';
 import { StateQueries } from '../execution/state-queries.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
 import type { KvStore } from '../storage/index.ts';
-import type { ReadResult } from './read-client.ts';
 
 export interface LocalStateOptions {
   /** The follower's own store (not the mirror's: the two heads move separately). */

@@ -4,7 +4,8 @@
  * the mirror's head and refusals, invalid read answers, and every replica link.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { registerPeerGauges, registerSnapshotGauges, registerTransportGauges, type TransportCounterView } from '../common/metrics-server.ts';
+import { registerSnapshotGauges } from '../common/metrics-server.ts';
+import { registerPeerGauges, registerTransportGauges, type TransportCounterView } from '../net/metrics.ts';
 import type { PeerStats } from '../net/transport.ts';
 
 export interface ClientGauges {

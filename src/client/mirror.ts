@@ -10,8 +10,8 @@
  * notice, so the mirror learns how far the chain has gone.
  */
 import type { Common } from '@ethereumjs/common';
-import { Reader, Writer } from '../codec/binary.ts';
-import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
+import { decodeCertificate, encodeCertificate, type CertificateEntry } from '../codec/block-certificate.ts';
+import { encodeMessage } from '../codec/message-codec.ts';
 import type { BlockData, BlockNotice, Message } from '../codec/messages.ts';
 import { replyBytes } from '../codec/signing.ts';
 import { equalBytes } from '../common/bytes.ts';
@@ -58,24 +58,6 @@ export const NOTICE_WINDOW = 1_024n;
  * notices is still stored as the ancestor of a later certified one.
  */
 export const NOTICES_PER_REPLICA = 16;
-
-/** One replica's signed notice of a block: together, f + 1 of them are the block's certificate. */
-export interface CertificateEntry {
-  readonly replica: number;
-  readonly notice: BlockNotice;
-}
-
-function encodeCertificate(entries: readonly CertificateEntry[]): Uint8Array {
-  return new Writer(256 * entries.length).list(entries, (w, e) => w.u32(e.replica).bytes(encodeMessage(e.notice))).finish();
-}
-
-/** A block certificate as the mirror stores it (prefix `blockCertificate`); `verify-ledger` reads it too. */
-export function decodeCertificate(bytes: Uint8Array): CertificateEntry[] {
-  const r = new Reader(bytes);
-  const out = r.list(1024, (r) => ({ replica: r.u32('replica'), notice: decodeMessage(r.bytes(1 << 16, 'notice')) as BlockNotice }), 'notices');
-  r.end();
-  return out;
-}
 
 export class LedgerMirror {
   readonly blocks: BlockStore;

@@ -17,7 +17,7 @@ import { decodeOperatorState } from '../consensus/operator.ts';
 import type { NodeAuthPublicKey } from '../crypto/node-auth.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { bytesCodec, createRepository, type KvStore, type Repository } from '../storage/index.ts';
-import { reachedByFPlusOne } from './node-status.ts';
+import { reachedByFPlusOne } from '../consensus/config.ts';
 import { takeReportedRecords } from './reported-records.ts';
 
 interface Report {

@@ -59,9 +59,3 @@ export class NodeStatusClient {
     if (round.answers.every((a) => a !== null)) round.done();
   }
 }
-
-/** The value at least `f + 1` of the reports reach (0 when fewer answered). */
-export function reachedByFPlusOne(values: readonly number[], f: number): number {
-  const sorted = [...values].sort((a, b) => b - a);
-  return sorted[f] ?? 0;
-}

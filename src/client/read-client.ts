@@ -5,15 +5,9 @@
  */
 import { encodeMessage } from '../codec/message-codec.ts';
 import type { Message, ReadReply } from '../codec/messages.ts';
-import { MAX_READ_QUERIES, readAnswersDigest, readQueriesDigest, readReplyBytes, type ReadQuery } from '../codec/read.ts';
+import { MAX_READ_QUERIES, readAnswersDigest, readQueriesDigest, readReplyBytes, type ReadQuery, type ReadResult } from '../codec/read.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { executionKeys, type ExecutionKeys, type ExecutionKeysInput } from './execution-keys.ts';
-
-export interface ReadResult {
-  readonly ok: boolean;
-  readonly result: Uint8Array;
-  readonly blockHash: Uint8Array;
-}
 
 interface Waiter {
   readonly resolve: (r: ReadResult) => void;

@@ -23,6 +23,13 @@ export type ReadQuery =
   /** EIP-1186: the account's and the slots' Merkle proofs against the block's state root (eth_getProof). */
   | { readonly kind: 'proof'; readonly address: Uint8Array; readonly slots: readonly Uint8Array[] };
 
+/** A read's outcome, as f + 1 replicas signed it (or as the client node's own state gave it), at the block it names. */
+export interface ReadResult {
+  readonly ok: boolean;
+  readonly result: Uint8Array;
+  readonly blockHash: Uint8Array;
+}
+
 const KINDS = ['balance', 'nonce', 'code', 'storage', 'call', 'estimateGas', 'proof'] as const;
 
 /** Storage slots one proof query may name. */

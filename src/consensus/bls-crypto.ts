@@ -31,7 +31,7 @@ import {
   type NodeAuthPublicKey,
 } from '../crypto/index.ts';
 import type { AggregateCheck } from '../crypto/bls.ts';
-import { nodeKeyScheme } from '../crypto/node-key-scheme.ts';
+import { nodeKeyScheme } from './node-key-scheme.ts';
 import { AUTH_KEY_GRACE_SEQS, type CertificateCheck, type ConsensusCrypto, type Share, type SigningDomain } from './crypto.ts';
 import { KeyBook, type KeyRecord } from './keys.ts';
 import { NodeKeyBook, type NodeKeyKind } from './node-keys.ts';

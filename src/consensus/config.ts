@@ -100,6 +100,15 @@ export function quorumsOf(cfg: Pick<ConsensusConfig, 'f' | 'c'>): Quorums {
   return { n, fast: 3 * f + c + 1, slow: 2 * f + c + 1, checkpoint: 2 * f + c + 1, viewChange: 2 * f + 2 * c + 1, weak: f + 1 };
 }
 
+/**
+ * The value at least `f + 1` of the reports reach (0 when fewer answered): with f faulty replicas
+ * at most, at least one honest replica reports reaching it.
+ */
+export function reachedByFPlusOne(values: readonly number[], f: number): number {
+  const sorted = [...values].sort((a, b) => b - a);
+  return sorted[f] ?? 0;
+}
+
 export function makeConsensusConfig(
   params: Pick<ConsensusConfig, 'f' | 'c' | 'clients'> & Partial<ConsensusConfig>,
 ): ConsensusConfig {

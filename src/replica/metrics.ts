@@ -3,7 +3,8 @@
  * shell from the state machine's `reject` and `event` outputs; gauges are read when scraped.
  */
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import { registerPeerGauges, registerSnapshotGauges, registerTransportGauges, type TransportCounterView } from '../common/metrics-server.ts';
+import { registerSnapshotGauges } from '../common/metrics-server.ts';
+import { registerPeerGauges, registerTransportGauges, type TransportCounterView } from '../net/metrics.ts';
 import type { PeerStats } from '../net/transport.ts';
 import type { StoreMemory } from '../storage/index.ts';
 

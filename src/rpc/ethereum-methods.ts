@@ -6,12 +6,12 @@
  * keep state or links of their own and are added beside it by the client node.
  */
 import type { Block } from '@ethereumjs/block';
-import type { TxPool } from '../client/txpool.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import { ChainReader, type ChainSource } from '../execution/reader.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
 import type { EvmGate } from './evm-gate.ts';
 import type { MethodDef } from './method.ts';
+import type { PoolPort } from './ports.ts';
 import { debugMethods } from './namespaces/debug.ts';
 import { debugRawMethods } from './namespaces/debug-raw.ts';
 import { ethChainMethods } from './namespaces/eth-chain.ts';
@@ -36,7 +36,7 @@ export interface EthereumMethodsDeps {
   /** State reads at a block (`ReadClient.read`: the local state, else f + 1 replicas). */
   readonly read: EthBackend['read'];
   readonly evm: EvmGate;
-  readonly pool: TxPool;
+  readonly pool: PoolPort;
   /** The pool, the submitter and the mirror as eth_sendRawTransaction and the receipt waits need them. */
   readonly submit: EthBackend['submit'];
   readonly accepted?: EthBackend['accepted'];

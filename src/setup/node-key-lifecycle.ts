@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { NodeAuthPrivateKey, NodeAuthPublicKey } from '../crypto/node-auth.ts';
-import { DEFAULT_MAX_INTRODUCTION_RECORDS, encodeTlsIntroduction, signNodeKeyPublication } from '../crypto/node-key-scheme.ts';
+import { DEFAULT_MAX_INTRODUCTION_RECORDS, encodeTlsIntroduction, signNodeKeyPublication } from '../consensus/node-key-scheme.ts';
 import { encodeNodeKeyPublication, kindsFor, slotName, type NodeKeyBook, type NodeKeyKind } from '../consensus/node-keys.ts';
 import type { IntroductionLimits } from '../net/tls-options.ts';
 import type { TlsTransport } from '../net/tls-transport.ts';

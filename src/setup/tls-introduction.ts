@@ -16,7 +16,7 @@
 import type { NodeKeyBook, NodeKeyRecord } from '../consensus/node-keys.ts';
 import { encodeNodeKeyRecord } from '../consensus/node-keys.ts';
 import type { NodeAuthPublicKey } from '../crypto/node-auth.ts';
-import { decodeTlsIntroduction, tlsIntroductionShapeProblem, tlsRecordStepProblem } from '../crypto/node-key-scheme.ts';
+import { decodeTlsIntroduction, tlsIntroductionShapeProblem, tlsRecordStepProblem } from '../consensus/node-key-scheme.ts';
 
 /** Why `node`'s introduction of the certificate `presented` is refused, or null to accept it. */
 export function tlsIntroductionProblem(

@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initHashes } from '../../src/crypto/hash.ts';
-import { verifyLedgerDirectory } from '../../src/ledger/verify-ledger.ts';
+import { verifyLedgerDirectory } from '../../src/verifier/verify-ledger.ts';
 import { buildCommon } from '../../src/execution/common.ts';
 import { CHAIN_ID, addressOf, signTx, testKey } from '../helpers/chain.ts';
 import { startInProcessNetwork, type InProcessNetwork } from '../helpers/in-process-network.ts';

@@ -7,7 +7,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import { NodeKeyBook, type NodeKeyRecord } from '../../src/consensus/node-keys.ts';
 import type { NodeAuthPublicKey } from '../../src/crypto/node-auth.ts';
-import { encodeTlsIntroduction, nodeKeyScheme, signNodeKeyPublication } from '../../src/crypto/node-key-scheme.ts';
+import { encodeTlsIntroduction, nodeKeyScheme, signNodeKeyPublication } from '../../src/consensus/node-key-scheme.ts';
 import { encodeIntroduction, encodeFrames } from '../../src/net/frame.ts';
 import type { NodeId } from '../../src/net/transport.ts';
 import type { GeneratedNetwork } from '../../src/setup/generate.ts';

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { ClientNode, type ClientNodeOptions } from '../../src/client/client-node.ts';
+import { ClientNode, type ClientNodeOptions } from '../../src/node/client.ts';
 import { initHashes } from '../../src/crypto/hash.ts';
 import type { ChainConfigJson } from '../../src/execution/chain-config.ts';
 import { ReplicaNode, type ReplicaNodeOptions } from '../../src/replica/replica-node.ts';

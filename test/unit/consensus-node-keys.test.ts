@@ -9,7 +9,7 @@ import {
   type NodeKeyRecord,
 } from '../../src/consensus/node-keys.ts';
 import { NO_OPERATOR_STATE, decodeOperatorState, encodeOperatorCommand, encodeOperatorState } from '../../src/consensus/operator.ts';
-import { encodeTlsIntroduction, nodeKeyScheme, signNodeKeyPublication, verifyTlsIntroduction } from '../../src/crypto/node-key-scheme.ts';
+import { encodeTlsIntroduction, nodeKeyScheme, signNodeKeyPublication, verifyTlsIntroduction } from '../../src/consensus/node-key-scheme.ts';
 import { exportNodeAuthPublicKey, generateNodeAuthKeyPair, nodeAuthPublicKeyOf, type NodeAuthPrivateKey } from '../../src/crypto/node-auth.ts';
 import { generateTlsIdentity } from '../../src/setup/tls-identity.ts';
 

@@ -4,7 +4,7 @@
 // certificate of its own for an epoch this node knows (rotation does not revoke the old key).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeTlsIntroduction, encodeTlsIntroduction, verifyTlsIntroduction } from '../../src/crypto/node-key-scheme.ts';
+import { decodeTlsIntroduction, encodeTlsIntroduction, verifyTlsIntroduction } from '../../src/consensus/node-key-scheme.ts';
 import { decodeControl } from '../../src/net/frame.ts';
 import { tlsIntroductions } from '../../src/setup/node-key-lifecycle.ts';
 import { testNetwork } from '../helpers/net.ts';

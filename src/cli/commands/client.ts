@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
-import { ClientNode, type ClientNodeOptions } from '../../client/client-node.ts';
+import { ClientNode, type ClientNodeOptions } from '../../node/client.ts';
 import { BulwarkError } from '../../common/errors.ts';
 import { parseRpcAuthConfig } from '../../rpc/security.ts';
 import type { RpcLimits } from '../../rpc/server.ts';

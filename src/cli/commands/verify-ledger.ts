@@ -1,13 +1,13 @@
 /**
  * `bulwark verify-ledger --dir D`: checks a replica's or a client node's ledger offline, stopping
- * at the first inconsistency (`ledger/verify-ledger.ts` lists the checks). Works on a copy of a
+ * at the first inconsistency (`verifier/verify-ledger.ts` lists the checks). Works on a copy of a
  * running node's directory and writes nothing to it. Exit codes: 0 consistent, 1 inconsistent (or
  * unreadable), 2 called wrongly.
  */
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { BulwarkError } from '../../common/errors.ts';
-import { describeInconsistency, verifyLedgerDirectory, type VerifyLedgerResult } from '../../ledger/verify-ledger.ts';
+import { describeInconsistency, verifyLedgerDirectory, type VerifyLedgerResult } from '../../verifier/verify-ledger.ts';
 import type { CliIo } from '../io.ts';
 import { UsageError } from '../usage.ts';
 

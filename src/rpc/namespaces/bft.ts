@@ -4,9 +4,9 @@
  * block), its link from this node, and the figures at least f + 1 of them report reaching.
  */
 import type { Block } from '@ethereumjs/block';
-import { reachedByFPlusOne, type NodeStatusClient } from '../../client/node-status.ts';
-import type { CertificateEntry } from '../../client/mirror.ts';
+import type { CertificateEntry } from '../../codec/block-certificate.ts';
 import type { CheckpointCertificate } from '../../codec/messages.ts';
+import { reachedByFPlusOne } from '../../consensus/config.ts';
 import type { KeyRecord } from '../../consensus/keys.ts';
 import { checkpointBytes, replyBytes } from '../../codec/signing.ts';
 import { SignerBitVector } from '../../crypto/index.ts';
@@ -15,6 +15,7 @@ import { RPC_CODES, RpcError } from '../errors.ts';
 import { hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { blockRef, data, quantity, type Param } from '../params.ts';
+import type { NodeStatusPort } from '../ports.ts';
 import { decodeOperatorPayload, isOperatorPayload, wrongNetwork } from '../../consensus/operator.ts';
 import { invalidParams } from '../errors.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
@@ -22,7 +23,7 @@ import { hexToBytes } from '../../crypto/hex.ts';
 export interface BftBackend {
   readonly clientId: number;
   readonly f: number;
-  readonly status: NodeStatusClient;
+  readonly status: NodeStatusPort;
   readonly reader: ChainReader;
   /** The notices that certified a block in the mirror (`LedgerMirror.certificate`). */
   certificate(number: bigint): Promise<readonly CertificateEntry[] | undefined>;

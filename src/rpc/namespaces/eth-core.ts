@@ -6,9 +6,7 @@
  * and how many run at once.
  */
 import type { Block } from '@ethereumjs/block';
-import { MAX_PROOF_SLOTS, decodeCallOutcome, quantityOf, type CallQuery, type ReadQuery } from '../../codec/read.ts';
-import type { ReadResult } from '../../client/read-client.ts';
-import { PoolError, type TxPool } from '../../client/txpool.ts';
+import { MAX_PROOF_SLOTS, decodeCallOutcome, quantityOf, type CallQuery, type ReadQuery, type ReadResult } from '../../codec/read.ts';
 import type { EvmBudget } from '../../execution/evm-limits.ts';
 import type { ChainReader } from '../../execution/reader.ts';
 import { EvmGate } from '../evm-gate.ts';
@@ -19,6 +17,7 @@ import { method, type MethodDef } from '../method.ts';
 import { address, blockRef, bool, data, hash32, quantity, storageKey, type BlockRef, type Param } from '../params.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
 import { buildCommon } from '../../execution/common.ts';
+import { isPoolRefusal, type PoolPort } from '../ports.ts';
 import { ethFillMethods } from './eth-fill.ts';
 
 export interface EthBackend {
@@ -31,7 +30,7 @@ export interface EthBackend {
   read(query: ReadQuery, blockNumber: number, budget?: EvmBudget): Promise<ReadResult>;
   /** The limits on calls and estimates (default: go-ethereum's gas cap and timeout, 4 at once). */
   readonly evm?: EvmGate;
-  readonly pool: TxPool;
+  readonly pool: PoolPort;
   /** Something entered the pool: hand ready transactions to consensus. */
   submit(): void;
   /** The pool accepted this transaction (pending-transaction filters and subscriptions see it). */
@@ -281,7 +280,7 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
           b.accepted?.(hash);
           return hash;
         } catch (err) {
-          if (err instanceof PoolError) throw new RpcError(RPC_CODES.server, err.message);
+          if (isPoolRefusal(err)) throw new RpcError(RPC_CODES.server, err.message);
           throw err;
         }
       }),

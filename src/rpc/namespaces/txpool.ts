@@ -5,37 +5,37 @@
  * transactions by their decimal nonce, formatted as pending transactions (null block fields).
  */
 import { toChecksumAddress } from '@ethereumjs/util';
-import type { PoolTx, TxPool } from '../../client/txpool.ts';
 import { formatTx, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { address } from '../params.ts';
+import type { PoolPort, PooledTx } from '../ports.ts';
 
 type Group = 'pending' | 'queued';
 
-function byNonce<T>(txs: readonly PoolTx[], f: (t: PoolTx) => T): Record<string, T> {
+function byNonce<T>(txs: readonly PooledTx[], f: (t: PooledTx) => T): Record<string, T> {
   const out: Record<string, T> = {};
   for (const t of txs) out[t.nonce.toString()] = f(t);
   return out;
 }
 
-function bySender<T>(groups: Map<string, PoolTx[]>, f: (t: PoolTx) => T): Record<string, Record<string, T>> {
+function bySender<T>(groups: ReadonlyMap<string, readonly PooledTx[]>, f: (t: PooledTx) => T): Record<string, Record<string, T>> {
   const out: Record<string, Record<string, T>> = {};
   for (const [sender, txs] of groups) out[toChecksumAddress(sender)] = byNonce(txs, f);
   return out;
 }
 
-const pendingTx = (t: PoolTx) => formatTx(t.tx, null, null);
+const pendingTx = (t: PooledTx) => formatTx(t.tx, null, null);
 
 /** go-ethereum's one-line summary: `to: value wei + gas gas × price wei` (the fee cap for EIP-1559). */
-function summary(t: PoolTx): string {
+function summary(t: PooledTx): string {
   const tx = t.tx;
   const price = 'maxFeePerGas' in tx ? tx.maxFeePerGas : tx.gasPrice;
   const rest = `${tx.value} wei + ${tx.gasLimit} gas × ${price} wei`;
   return tx.to === undefined ? `contract creation: ${rest}` : `${toChecksumAddress(tx.to.toString())}: ${rest}`;
 }
 
-export function txpoolMethods(pool: TxPool): Map<string, MethodDef> {
-  const grouped = <T>(f: (t: PoolTx) => T): Record<Group, Record<string, Record<string, T>>> => {
+export function txpoolMethods(pool: PoolPort): Map<string, MethodDef> {
+  const grouped = <T>(f: (t: PooledTx) => T): Record<Group, Record<string, Record<string, T>>> => {
     const { pending, queued } = pool.content();
     return { pending: bySender(pending, f), queued: bySender(queued, f) };
   };

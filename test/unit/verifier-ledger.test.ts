@@ -13,7 +13,7 @@ import { openRocksStore } from '../../src/storage/rocksdb.ts';
 import { PREFIX } from '../../src/storage/prefixes.ts';
 import { initHashes } from '../../src/crypto/hash.ts';
 import { buildCommon } from '../../src/execution/common.ts';
-import { describeInconsistency, verifyLedgerDirectory, type VerifyLedgerResult } from '../../src/ledger/verify-ledger.ts';
+import { describeInconsistency, verifyLedgerDirectory, type VerifyLedgerResult } from '../../src/verifier/verify-ledger.ts';
 import { bytecode, encodeCall } from '../helpers/abi.ts';
 import { CHAIN_ID, addressOf, signTx, testKey } from '../helpers/chain.ts';
 import { startInProcessNetwork, type InProcessNetwork } from '../helpers/in-process-network.ts';

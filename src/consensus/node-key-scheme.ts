@@ -1,11 +1,11 @@
 /**
- * The production `NodeKeyScheme` (`consensus/node-keys.ts`): execution and authentication keys are
+ * The production `NodeKeyScheme` (`node-keys.ts`): execution and authentication keys are
  * Ed25519 (SubjectPublicKeyInfo DER); a TLS key is the P-384 key of a certificate (its DER), and
  * signs with ECDSA-SHA384 like every P-384 node key here. Anything malformed parses as null and
  * verifies as false; nothing throws on bad input.
  */
 import { X509Certificate } from 'node:crypto';
-import type { NodeKeyKind, NodeKeyScheme } from '../consensus/node-keys.ts';
+import type { NodeKeyKind, NodeKeyScheme } from './node-keys.ts';
 import {
   ENDORSEMENT_DOMAIN,
   POSSESSION_DOMAIN,
@@ -15,11 +15,11 @@ import {
   nodeKeyStatement,
   type NodeKeyPublication,
   type NodeKeyRecord,
-} from '../consensus/node-keys.ts';
+} from './node-keys.ts';
 import { Reader, Writer } from '../codec/binary.ts';
 
 const INTRODUCTION_TAG = new TextEncoder().encode('bulwark/tls-introduction/v1');
-import { importNodeAuthPublicKey, signNodeAuth, verifyNodeAuth, type NodeAuthPrivateKey, type NodeAuthPublicKey } from './node-auth.ts';
+import { importNodeAuthPublicKey, signNodeAuth, verifyNodeAuth, type NodeAuthPrivateKey, type NodeAuthPublicKey } from '../crypto/node-auth.ts';
 
 export const nodeKeyScheme: NodeKeyScheme<NodeAuthPublicKey> = {
   parse(kind: NodeKeyKind, publicKey: Uint8Array): NodeAuthPublicKey | null {

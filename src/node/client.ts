@@ -19,7 +19,7 @@ import { FilterRegistry } from '../rpc/namespaces/filters.ts';
 import { SubscriptionHub } from '../rpc/namespaces/subscriptions.ts';
 import { bftMethods } from '../rpc/namespaces/bft.ts';
 import { ethereumMethods } from '../rpc/ethereum-methods.ts';
-import { NodeStatusClient } from './node-status.ts';
+import { NodeStatusClient } from '../client/node-status.ts';
 import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
 import { RpcServer, type RpcLimits } from '../rpc/server.ts';
 import type { MethodDef } from '../rpc/method.ts';
@@ -27,18 +27,18 @@ import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
-import { BftClient } from './bft-client.ts';
-import { ClientMetrics } from './metrics.ts';
-import { LedgerMirror } from './mirror.ts';
-import { ReadClient } from './read-client.ts';
-import { Submitter } from './submitter.ts';
-import { TxPool, type PoolLimits } from './txpool.ts';
-import { RequestCounter } from './request-counter.ts';
-import { HeadAccountView, type AccountField } from './account-view.ts';
-import { LocalState } from './local-state.ts';
-import { CheckpointKeeper } from './checkpoints.ts';
-import { NodeKeyFollower } from './node-key-follower.ts';
-import { executionKeysOf } from './execution-keys.ts';
+import { BftClient } from '../client/bft-client.ts';
+import { ClientMetrics } from '../client/metrics.ts';
+import { LedgerMirror } from '../client/mirror.ts';
+import { ReadClient } from '../client/read-client.ts';
+import { Submitter } from '../client/submitter.ts';
+import { TxPool, type PoolLimits } from '../client/txpool.ts';
+import { RequestCounter } from '../client/request-counter.ts';
+import { HeadAccountView, type AccountField } from '../client/account-view.ts';
+import { LocalState } from '../client/local-state.ts';
+import { CheckpointKeeper } from '../client/checkpoints.ts';
+import { NodeKeyFollower } from '../client/node-key-follower.ts';
+import { executionKeysOf } from '../client/execution-keys.ts';
 import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
 import { quorumsOf } from '../consensus/config.ts';
@@ -66,7 +66,7 @@ export interface ClientNodeOptions {
    * when false, every state read goes to the replicas and tracing is unavailable.
    */
   readonly localState?: boolean;
-  /** The transaction pool's limits (go-ethereum's legacypool defaults, `txpool-limits.ts`). */
+  /** The transaction pool's limits (go-ethereum's legacypool defaults, `client/txpool-limits.ts`). */
   readonly txpool?: Partial<PoolLimits>;
   /** Polling filters one caller (token, else address) may hold (default `MAX_FILTERS_PER_CALLER`). */
   readonly maxFiltersPerCaller?: number;

@@ -1,0 +1,112 @@
+/**
+ * What `verify-ledger` reports: the first inconsistency (its kind, the record, what was expected and
+ * what was found) or the counts of what was checked. Every check ends the run at its first problem
+ * by throwing `Inconsistent` (`fail`), caught at the top (`verify-ledger.ts`).
+ */
+
+
+export type LedgerRole = 'replica' | 'client';
+
+/** What failed; stable identifiers for tests and scripts (the message says it for people). */
+export type InconsistencyKind =
+  | 'chain-config'
+  | 'genesis'
+  | 'canonical-gap'
+  | 'header-missing'
+  | 'header-hash'
+  | 'header-decode'
+  | 'block-number'
+  | 'parent-hash'
+  | 'body-missing'
+  | 'body-decode'
+  | 'transactions-root'
+  | 'receipts-missing'
+  | 'receipts-decode'
+  | 'receipt'
+  | 'receipts-root'
+  | 'logs-bloom'
+  | 'gas-used'
+  | 'tx-index'
+  | 'bloom-index'
+  | 'key-table'
+  | 'head'
+  | 'state-node'
+  | 'code'
+  | 'ordered-batch'
+  | 'commit-certificate'
+  | 'stable-checkpoint'
+  | 'execution-progress'
+  | 'block-certificate'
+  | 'checkpoint-certificate'
+  | 'local-state';
+
+export interface LedgerInconsistency {
+  readonly kind: InconsistencyKind;
+  /** The record: `block 5 (0x…)`, `ordered batch 12`, `stable checkpoint 8`, … */
+  readonly where: string;
+  readonly what: string;
+  readonly expected?: string;
+  readonly found?: string;
+}
+
+export interface LedgerCounts {
+  blocks: number;
+  transactions: number;
+  orderedBatches: number;
+  commitCertificates: number;
+  stableCheckpoint: number | null;
+  blockCertificates: number;
+  checkpointCertificates: number;
+  /** Kept checkpoints naming blocks the mirror does not hold yet (checked, not matched). */
+  checkpointsAhead: number;
+  stateNodes: number;
+  codes: number;
+}
+
+export interface LedgerHead {
+  readonly number: bigint;
+  readonly hash: string;
+}
+
+export type VerifyLedgerResult =
+  | {
+      readonly ok: true;
+      readonly role: LedgerRole;
+      readonly head: LedgerHead;
+      readonly counts: LedgerCounts;
+      /** A client node's own executed state (`<dir>/state`), when it has one: its head, every block of it checked. */
+      readonly localState?: LedgerHead;
+    }
+  | { readonly ok: false; readonly role: LedgerRole; readonly problem: LedgerInconsistency; readonly counts: LedgerCounts };
+
+/** One line: `<where>: <what> (expected …, found …)`. */
+export function describeInconsistency(p: LedgerInconsistency): string {
+  const diff = p.expected === undefined && p.found === undefined ? '' : ` (expected ${p.expected ?? '—'}, found ${p.found ?? '—'})`;
+  return `${p.where}: ${p.what}${diff}`;
+}
+
+/** Thrown inside the checker and caught at its top: the first problem ends the run. */
+export class Inconsistent extends Error {
+  constructor(readonly problem: LedgerInconsistency) {
+    super(describeInconsistency(problem));
+  }
+}
+
+export function fail(kind: InconsistencyKind, where: string, what: string, expected?: string, found?: string): never {
+  throw new Inconsistent({ kind, where, what, ...(expected === undefined ? {} : { expected }), ...(found === undefined ? {} : { found }) });
+}
+
+export function emptyCounts(): LedgerCounts {
+  return {
+    blocks: 0,
+    transactions: 0,
+    orderedBatches: 0,
+    commitCertificates: 0,
+    stableCheckpoint: null,
+    blockCertificates: 0,
+    checkpointCertificates: 0,
+    checkpointsAhead: 0,
+    stateNodes: 0,
+    codes: 0,
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * Check 4 of `verify-ledger`, on a replica's store: every ordered batch decodes, is the batch its
+ * commit certificate names, and that certificate verifies; the stable checkpoint's certificate
+ * verifies and names the stored block, state root and reserved-pages digest; the execution
+ * progress record agrees with the batches and the head.
+ */
+import type { CheckpointCertificate } from '../codec/messages.ts';
+import { decodeCommitted, decodeStable } from '../codec/records.ts';
+import { batchDigestBytes } from '../codec/signing.ts';
+import { decodeTxPayload } from '../codec/tx-payload.ts';
+import { equalBytes, toHex } from '../common/bytes.ts';
+import { decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
+import { decodeNodeKeyRecord, type NodeKeyRecord } from '../consensus/node-keys.ts';
+import { NO_OPERATOR_STATE, decodeOperatorState } from '../consensus/operator.ts';
+import { reservedPagesDigest } from '../consensus/reserved-pages.ts';
+import { keccak256, sha256 } from '../crypto/index.ts';
+import { PREFIX, bytesCodec, createRepository, uint64Codec, utf8Codec, type Codec } from '../storage/index.ts';
+import { matchCheckpoint, signerList, verifyCheckpoint, verifyCommit } from './certificates.ts';
+import type { CheckedBlock, Checker } from './checker.ts';
+import { fail } from './problems.ts';
+
+const seqCodec: Codec<number> = {
+  encode: (n) => uint64Codec.encode(BigInt(n)),
+  decode: (b) => Number(uint64Codec.decode(b)),
+};
+
+// ---- 4. replica ------------------------------------------------------------------------------
+
+export async function checkReplica(c: Checker, head: CheckedBlock): Promise<void> {
+  const progress = await readProgress(c);
+  const headTx = await firstTxHash(c, head);
+  let headBatch: number | undefined;
+  const batches = createRepository(c.kv, 'orderedBatches', seqCodec, bytesCodec);
+  let expected = 1;
+  for await (const [seq, bytes] of batches.entries()) {
+    const where = `ordered batch ${seq}`;
+    if (seq !== expected && expected <= progress.seq) fail('ordered-batch', `ordered batch ${expected}`, `is missing, yet execution progress is at ${progress.seq}`, `batch ${expected}`, `next stored batch ${seq}`);
+    expected = seq + 1;
+    let batch, commit;
+    try {
+      ({ batch, commit } = decodeCommitted(bytes));
+    } catch (e) {
+      fail('ordered-batch', where, `does not decode: ${(e as Error).message}`);
+    }
+    const digest = sha256(batchDigestBytes(seq, batch));
+    if (!equalBytes(digest, commit.digest)) fail('ordered-batch', where, 'the batch is not the one its commit certificate names', toHex(commit.digest), toHex(digest));
+    if (!verifyCommit(c, seq, commit)) {
+      fail('commit-certificate', where, `${commit.kind}-path commit certificate (view ${commit.view}) does not verify against the consensus keys in effect`, `≥ ${commit.kind === 'fast' ? c.q.fast : c.q.slow} valid signers`, signerList(commit.cert, c.q.n, commit.kind === 'fast' ? c.q.fast : c.q.slow));
+    }
+    c.counts.orderedBatches++;
+    c.counts.commitCertificates++;
+    if (headTx !== undefined && headBatch === undefined && seq <= progress.seq && batchCarries(batch.requests, headTx)) headBatch = seq;
+  }
+  if (expected <= progress.seq) fail('execution-progress', "executionProgress 'progress'", 'names batches that are not stored', `batches up to ${progress.seq}`, `batches up to ${expected - 1}`);
+  if (headTx !== undefined && headBatch === undefined) {
+    fail('execution-progress', `block ${head.header.number} (${toHex(head.hash)})`, `its first transaction is in no batch executed so far (up to ${progress.seq})`, toHex(headTx), 'none');
+  }
+  await checkStable(c, head, progress.seq);
+}
+
+async function readProgress(c: Checker): Promise<{ seq: number; lastTimestamp: number }> {
+  const raw = await c.kv.get(Uint8Array.of(PREFIX.executionProgress, ...new TextEncoder().encode('progress')));
+  if (raw === undefined) return { seq: 0, lastTimestamp: 0 };
+  if (raw.length !== 16) fail('execution-progress', "executionProgress 'progress'", 'is not 16 bytes', '16 bytes', `${raw.length} bytes`);
+  const view = new DataView(raw.buffer, raw.byteOffset, 16);
+  return { seq: Number(view.getBigUint64(0)), lastTimestamp: Number(view.getBigUint64(8)) };
+}
+
+async function firstTxHash(c: Checker, head: CheckedBlock): Promise<Uint8Array | undefined> {
+  if (head.header.number === 0n) return undefined;
+  return (await c.blocks.txHashes(head.hash))?.[0];
+}
+
+function batchCarries(requests: readonly { payload: Uint8Array }[], txHash: Uint8Array): boolean {
+  for (const r of requests) {
+    let txs: Uint8Array[];
+    try {
+      txs = decodeTxPayload(r.payload);
+    } catch {
+      continue; // a malformed payload executes as such: it carries no transaction
+    }
+    if (txs.some((tx) => equalBytes(keccak256(tx), txHash))) return true;
+  }
+  return false;
+}
+
+async function checkStable(c: Checker, head: CheckedBlock, executed: number): Promise<void> {
+  const raw = await c.kv.get(Uint8Array.of(PREFIX.consensusState, ...new TextEncoder().encode('stable')));
+  if (raw === undefined) return;
+  let cert: CheckpointCertificate;
+  try {
+    cert = decodeStable(raw);
+  } catch (e) {
+    fail('stable-checkpoint', "consensusState 'stable'", `does not decode: ${(e as Error).message}`);
+  }
+  const where = `stable checkpoint ${cert.seq} (block ${cert.summary.blockNumber})`;
+  if (!verifyCheckpoint(c, cert)) {
+    fail('stable-checkpoint', where, 'its certificate does not verify against the consensus keys in effect', `≥ ${c.q.checkpoint} valid signers`, signerList(cert.cert, c.q.n, c.q.checkpoint));
+  }
+  c.counts.stableCheckpoint = cert.seq;
+  if (BigInt(cert.summary.blockNumber) > head.header.number) {
+    // A lagging replica adopts its peers' stable checkpoint before it has executed that far.
+    if (executed >= cert.seq) fail('stable-checkpoint', where, `is above the head block ${head.header.number}, yet batch ${cert.seq} is executed`);
+    return;
+  }
+  await matchCheckpoint(c, where, cert, 'stable-checkpoint');
+  if (executed === cert.seq) {
+    if (BigInt(cert.summary.blockNumber) !== head.header.number) fail('execution-progress', where, `is where execution stands, so its block must be the head`, String(head.header.number), String(cert.summary.blockNumber));
+    const digest = await reservedDigest(c);
+    if (!equalBytes(digest, cert.summary.reservedDigest)) fail('stable-checkpoint', where, "names another reserved-pages digest than the stored client table's", toHex(digest), toHex(cert.summary.reservedDigest));
+  }
+}
+
+/** The reserved-pages digest (`consensus/reserved-pages.ts`), from the store's client table and key table. */
+async function reservedDigest(c: Checker): Promise<Uint8Array> {
+  const table = new Map<number, number>();
+  const repo = createRepository(c.kv, 'clientTable', bytesCodec, bytesCodec);
+  for await (const [k, v] of repo.entries()) {
+    if (k.length !== 4 || v.length !== 8) fail('execution-progress', 'client table', 'an entry is malformed', '4-byte key, 8-byte value', `${k.length}-byte key, ${v.length}-byte value`);
+    table.set(new DataView(k.buffer, k.byteOffset, 4).getUint32(0), Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0)));
+  }
+  const keys: KeyRecord[] = [];
+  for await (const [, bytes] of createRepository(c.kv, 'keyTable', bytesCodec, bytesCodec).entries()) keys.push(decodeKeyRecord(bytes));
+  const operator = await createRepository(c.kv, 'operatorState', utf8Codec, bytesCodec).get('state');
+  const nodeKeys: NodeKeyRecord[] = [];
+  for await (const [, bytes] of createRepository(c.kv, 'nodeKeyTable', bytesCodec, bytesCodec).entries()) nodeKeys.push(decodeNodeKeyRecord(bytes));
+  return reservedPagesDigest(table, keys, operator === undefined ? NO_OPERATOR_STATE : decodeOperatorState(operator), nodeKeys);
+}
