@@ -27,6 +27,25 @@ const PATCHED = new WeakSet<MerklePatriciaTrie>();
 /** ethereumjs keys contract code by this prefix and the code hash (`prefixCodeHashes`, on by default). */
 const CODEHASH_PREFIX = utf8ToBytes('c');
 
+/**
+ * What a long-lived state keeps of its caches once a block is flushed (everything in them is then
+ * clean: on disk, and read back through the trie-node cache when asked again). During a block the
+ * caches hold everything the block touches, which their own LRU bounds cover; across blocks, without
+ * this, they kept up to 200,000 accounts, 20,000 contract codes, every slot ever touched of every
+ * contract still in use (the library bounds slots by contract, not by slot), and a trie object for
+ * every contract with storage: under the soak's load a replica's heap grew by ~35 MB in 10 minutes.
+ */
+export interface CacheRetention {
+  readonly accounts: number;
+  /** Storage slots, over all contracts. */
+  readonly slots: number;
+  readonly codes: number;
+  /** Storage-trie objects (one per contract with storage): dropped all at once past this. */
+  readonly storageTries: number;
+}
+
+export const CACHE_RETENTION: CacheRetention = { accounts: 20_000, slots: 20_000, codes: 256, storageTries: 1_024 };
+
 export class BatchedStateManager extends MerkleStateManager {
   private readonly io: NodeIo;
 
@@ -42,6 +61,7 @@ export class BatchedStateManager extends MerkleStateManager {
     opts: MerkleStateManagerOpts,
     private readonly store: TrieNodeStore,
     memoEntries = 0,
+    private readonly retention: CacheRetention | null = null,
   ) {
     super(opts);
     this.memoEntries = memoEntries;
@@ -93,6 +113,45 @@ export class BatchedStateManager extends MerkleStateManager {
     await this.flushCode();
     await this.flushStorage();
     await this.flushAccounts();
+    if (this.retention !== null && this._checkpointCount === 0) this.trimCaches(this.retention);
+  }
+
+  /** Cuts the caches, all clean after a flush, down to `retention`: least recently used first. */
+  private trimCaches(r: CacheRetention): void {
+    const accounts = this._caches?.account?._lruCache;
+    if (accounts !== undefined) while (accounts.size > r.accounts) accounts.pop();
+    const codes = this._caches?.code?._lruCache;
+    if (codes !== undefined) while (codes.size > r.codes) codes.pop();
+    const storage = this._caches?.storage?._lruCache;
+    if (storage !== undefined) {
+      let slots = 0;
+      for (const slotsOf of storage.values()) slots += slotsOf.size;
+      while (slots > r.slots && storage.size > 1) slots -= storage.pop()?.size ?? 0;
+      // One contract alone over the bound (a token with many holders): its oldest slots go.
+      if (slots > r.slots) {
+        for (const slotsOf of storage.values()) {
+          for (const key of slotsOf.keys()) {
+            if (slotsOf.size <= r.slots) break;
+            slotsOf.delete(key);
+          }
+        }
+      }
+    }
+    let tries = 0;
+    for (const _ in this._storageTries) if (++tries > r.storageTries) break;
+    if (tries > r.storageTries) this._storageTries = {};
+  }
+
+  /** Entries held by the caches (for metrics and tests). */
+  cacheSizes(): { accounts: number; slots: number; codes: number; storageTries: number } {
+    let slots = 0;
+    for (const slotsOf of this._caches?.storage?._lruCache?.values() ?? []) slots += slotsOf.size;
+    return {
+      accounts: this._caches?.account?._lruCache?.size ?? 0,
+      slots,
+      codes: this._caches?.code?._lruCache?.size ?? 0,
+      storageTries: Object.keys(this._storageTries).length,
+    };
   }
 
   private async flushCode(): Promise<void> {

@@ -5,7 +5,7 @@
 import type { Common } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { Caches, CacheType, type MerkleStateManager } from '@ethereumjs/statemanager';
-import { BatchedStateManager } from './batched-state.ts';
+import { BatchedStateManager, CACHE_RETENTION, type CacheRetention } from './batched-state.ts';
 import { ValueEncoding, bigIntToBytes, createAccount, createAddressFromString, setLengthLeft } from '@ethereumjs/util';
 import type { GenesisAccount } from './chain-config.ts';
 import type { TrieNodeStore } from './trie-store.ts';
@@ -17,11 +17,12 @@ export interface StateOptions {
   readonly root?: Uint8Array;
   /**
    * Account/storage/code caches, which the batched flush needs to see a block's changes together:
-   * `long-lived` for the executor (LRU, kept across blocks, sized from the block gas limit),
+   * `long-lived` for the executor (LRU, sized from the block gas limit within a block, cut down to
+   * `retain` (default `CACHE_RETENTION`) between blocks),
    * `per-run` for a state used once and dropped (no eviction, nothing preallocated). Without
    * caches every write goes straight to the trie (read views, genesis).
    */
-  readonly caches?: { readonly kind: 'long-lived'; readonly blockGasLimit: bigint } | { readonly kind: 'per-run' };
+  readonly caches?: { readonly kind: 'long-lived'; readonly blockGasLimit: bigint; readonly retain?: CacheRetention } | { readonly kind: 'per-run' };
   /** Trie reads remembered by root and key (see `BatchedStateManager`); 0, the default, for none. */
   readonly memoEntries?: number;
 }
@@ -62,7 +63,8 @@ export function openState(opts: StateOptions): MerkleStateManager {
     ...(opts.root !== undefined ? { root: opts.root } : {}),
   });
   const caches = buildCaches(opts.caches);
-  return new BatchedStateManager({ trie, common: opts.common, ...(caches ? { caches } : {}) }, opts.store, opts.memoEntries ?? 0);
+  const retention = opts.caches?.kind === 'long-lived' ? (opts.caches.retain ?? CACHE_RETENTION) : null;
+  return new BatchedStateManager({ trie, common: opts.common, ...(caches ? { caches } : {}) }, opts.store, opts.memoEntries ?? 0, retention);
 }
 
 /** Writes genesis allocations into `state` (the caller commits to obtain the root). */
