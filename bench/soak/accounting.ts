@@ -4,7 +4,8 @@
  *
  * - Every accepted transaction has a receipt (lost = accepted without one). Transactions whose
  *   send went unanswered (`uncertain`) count as accepted if they have a receipt.
- * - Each sender's nonce moved by exactly its accepted transactions.
+ * - Each sender's nonce moved, by block B, by exactly its transactions included by B (a lost one
+ *   is counted as lost, not here).
  * - ETH: read at one block B (the head when the check starts), each recipient (fresh this run)
  *   holds exactly the values of the transfers to it included by B, each sender paid exactly its
  *   included transfers plus fees (gasUsed × effectiveGasPrice; 0 in free-gas mode at gas price 0),
@@ -101,13 +102,13 @@ export async function account(rpc: SoakRpc, chain: Chain, token: Hex, ledger: Le
   const recipientIndex = new Map(chain.recipients.map((r, i) => [r, i]));
   const ethDelta = new Array<bigint>(1 + n + chain.recipients.length).fill(0n);
   const tokenDelta = new Array<bigint>(1 + n + chain.recipients.length).fill(0n);
-  const acceptedBy = new Array<number>(n).fill(0);
+  const includedBy = new Array<number>(n).fill(0);
   let fees = 0n;
   let reverted = 0;
   accepted.forEach((t, i) => {
-    acceptedBy[t.sender]!++;
     const r = rs[i];
     if (r === null || r === undefined || BigInt(r.blockNumber) > after.block) return;
+    includedBy[t.sender]!++;
     const fee = BigInt(r.gasUsed) * BigInt(r.effectiveGasPrice ?? '0x0');
     fees += fee;
     ethDelta[1 + t.sender]! -= fee;
@@ -153,9 +154,9 @@ export async function account(rpc: SoakRpc, chain: Chain, token: Hex, ledger: Le
   let nonceMismatches = 0;
   chain.senders.forEach((s, i) => {
     const moved = Number(after.nonces[1 + i]! - before.nonces[1 + i]!);
-    if (moved !== acceptedBy[i]) {
+    if (moved !== includedBy[i]) {
       nonceMismatches++;
-      note('nonce', `sender ${i} (${s.address}): nonce moved by ${moved}, ${acceptedBy[i]} transactions accepted`);
+      note('nonce', `sender ${i} (${s.address}): nonce moved by ${moved} by block ${after.block}, ${includedBy[i]} of its transactions included by then`);
     }
   });
 

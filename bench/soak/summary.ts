@@ -133,7 +133,7 @@ export function summarize(o: SummaryOptions, run: RunResult, a: Accounting | nul
     maxResumeMs: kills.length === 0 || resumed.length < kills.length ? null : Math.max(...resumed.map((k) => k.resumeMs!)),
     viewChangesPerKill: costs.length === 0 ? null : Math.round((costs.reduce((x, y) => x + y, 0) / costs.length) * 100) / 100,
     balancesOk,
-    ok: !run.interrupted && lost === 0 && balancesOk && deaths.length === 0,
+    ok: !run.interrupted && lost === 0 && balancesOk && deaths.length === 0 && problems.length === 0,
     rate: o.rate,
     uncertain: ledger.uncertain,
     skipped: ledger.skipped,
