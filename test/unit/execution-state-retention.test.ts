@@ -20,7 +20,7 @@ const slot = (i: number) => setLengthLeft(bigIntToBytes(BigInt(i)), 32);
 
 test('between blocks the caches are cut to their retention, and what was let go reads back from the trie', async () => {
   const config = testConfig();
-  const common = buildCommon(config);
+  const common = buildCommon(config.chainId, config.hardfork);
   const store = new TrieNodeStore({ kv: new MemoryStore(), prefix: PREFIX.stateTrie, cache: new NodeCache() });
   const retain = { accounts: 50, slots: 40, codes: 3, storageTries: 8 };
   const state = openState({ common, store, caches: { kind: 'long-lived', blockGasLimit: config.blockGasLimit, retain } }) as BatchedStateManager;
