@@ -16,7 +16,7 @@ import { readCheckpointCert, writeCheckpointCert } from '../codec/message-codec.
 import type { CheckpointCertificate, Message } from '../codec/messages.ts';
 import { checkpointBytes } from '../codec/signing.ts';
 import { takeReportedRecords } from './reported-records.ts';
-import { KeyBook, decodeKeyRecord, encodeKeyRecord, keyRecordId, type KeyRecord } from '../consensus/keys.ts';
+import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
 import {
   DOMAIN_CHECKPOINT,
   SignerBitVector,
@@ -27,6 +27,7 @@ import {
   verifyPossession,
   type BlsPublicKey,
 } from '../crypto/index.ts';
+import { ReservedPages } from '../ledger/reserved-pages.ts';
 import { bytesCodec, createRepository, uint64Codec, type KvStore, type Repository } from '../storage/index.ts';
 
 export class CheckpointKeeper {
@@ -36,7 +37,8 @@ export class CheckpointKeeper {
   readonly #reports = new Map<number, Set<string>>();
   readonly #quorum: number;
   readonly #store: Repository<bigint, Uint8Array>;
-  readonly #keyTable: Repository<Uint8Array, Uint8Array>;
+  /** The key table (`ledger/reserved-pages.ts`): the records taken, as a replica's reserved pages hold them. */
+  readonly #pages: ReservedPages;
   /** Records kept for restarts: a failed write (a full disk) is reported and tried again, not thrown. */
   readonly #writer: RetryingWriter;
   /** A write of a kept record failed (it is tried again). */
@@ -52,7 +54,7 @@ export class CheckpointKeeper {
 
   private constructor(kv: KvStore, keys: readonly BlsPublicKey[], f: number, quorum: number, store: Repository<bigint, Uint8Array>) {
     this.#writer = new RetryingWriter(kv, (err) => this.onStoreError(err));
-    this.#keyTable = createRepository(kv, 'keyTable', bytesCodec, bytesCodec);
+    this.#pages = new ReservedPages(kv);
     this.#book = new KeyBook(keys.map((key) => ({ publicKey: blsPublicKeyToBytes(key), proofOfPossession: new Uint8Array(), key })));
     this.#f = f;
     this.#quorum = quorum;
@@ -65,13 +67,10 @@ export class CheckpointKeeper {
     const keeper = new CheckpointKeeper(kv, consensusKeys, f, quorum, store);
     for await (const [, bytes] of store.entries({ reverse: true, limit: 1 })) keeper.#latest = decode(bytes);
     // The keys learnt before a restart (each checked when it was taken).
-    for await (const [, bytes] of createRepository(kv, 'keyTable', bytesCodec, bytesCodec).entries()) {
-      try {
-        const record = decodeKeyRecord(bytes);
-        keeper.#book.add(record, blsPublicKeyFromBytes(record.publicKey));
-      } catch (cause) {
-        throw new BulwarkError('LEDGER_CORRUPT', `the client node's key table holds a record that does not decode or follow the previous one`, { location: kv.location }, { cause });
-      }
+    try {
+      for await (const record of keeper.#pages.keyRecords()) keeper.#book.add(record, blsPublicKeyFromBytes(record.publicKey));
+    } catch (cause) {
+      throw new BulwarkError('LEDGER_CORRUPT', `the client node's key table holds a record that does not decode or follow the previous one`, { location: kv.location }, { cause });
     }
     return keeper;
   }
@@ -125,7 +124,7 @@ export class CheckpointKeeper {
         return 'drop';
       }
       // Kept with the checkpoints, so the key history survives a restart and `verify-ledger` can use it.
-      this.#writer.write([this.#keyTable.putOp(keyRecordId(record), encodeKeyRecord(record))]);
+      this.#writer.write([this.#pages.keyRecordOp(record)]);
       return 'taken';
     });
   }

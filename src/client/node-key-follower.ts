@@ -12,11 +12,12 @@
  */
 import { RetryingWriter } from './retrying-writer.ts';
 import type { Message } from '../codec/messages.ts';
-import { decodeNodeKeyRecord, encodeNodeKeyRecord, nodeKeyRecordId, slotName, type NodeKeyBook, type NodeKeyRecord } from '../consensus/node-keys.ts';
+import { decodeNodeKeyRecord, slotName, type NodeKeyBook, type NodeKeyRecord } from '../consensus/node-keys.ts';
 import { decodeOperatorState } from '../consensus/operator.ts';
 import type { NodeAuthPublicKey } from '../crypto/node-auth.ts';
 import { BulwarkError } from '../common/errors.ts';
-import { bytesCodec, createRepository, type KvStore, type Repository } from '../storage/index.ts';
+import { ReservedPages } from '../ledger/reserved-pages.ts';
+import type { KvStore } from '../storage/index.ts';
 import { reachedByFPlusOne } from '../consensus/config.ts';
 import { takeReportedRecords } from './reported-records.ts';
 
@@ -43,7 +44,8 @@ export class NodeKeyFollower {
   get storeFailures(): number {
     return this.#writer.failures;
   }
-  readonly #table: Repository<Uint8Array, Uint8Array>;
+  /** The node key table (`ledger/reserved-pages.ts`): the records taken, as a replica's reserved pages hold them. */
+  readonly #pages: ReservedPages;
   readonly #self: number;
   readonly #n: number;
   readonly #f: number;
@@ -55,7 +57,7 @@ export class NodeKeyFollower {
   private constructor(kv: KvStore, book: NodeKeyBook<NodeAuthPublicKey>, self: number, n: number, f: number) {
     this.#writer = new RetryingWriter(kv, (err) => this.onStoreError(err));
     this.book = book;
-    this.#table = createRepository(kv, 'nodeKeyTable', bytesCodec, bytesCodec);
+    this.#pages = new ReservedPages(kv);
     this.#self = self;
     this.#n = n;
     this.#f = f;
@@ -64,13 +66,8 @@ export class NodeKeyFollower {
   /** `book`: the network file's keys; the records kept before a restart are added to it. */
   static async open(kv: KvStore, book: NodeKeyBook<NodeAuthPublicKey>, o: { self: number; n: number; f: number }): Promise<NodeKeyFollower> {
     const follower = new NodeKeyFollower(kv, book, o.self, o.n, o.f);
-    for await (const [, bytes] of follower.#table.entries()) {
-      let record: NodeKeyRecord;
-      try {
-        record = decodeNodeKeyRecord(bytes);
-      } catch {
-        throw new BulwarkError('LEDGER_CORRUPT', 'the node key table holds a record that does not decode');
-      }
+    // A record that does not decode is `LEDGER_CORRUPT` from the repository.
+    for await (const record of follower.#pages.nodeKeyRecords()) {
       if (book.problem(record) !== null || !book.add(record)) {
         throw new BulwarkError('LEDGER_CORRUPT', `the node key table holds a ${record.kind} key that does not follow (node ${record.node}, epoch ${record.epoch})`);
       }
@@ -145,7 +142,7 @@ export class NodeKeyFollower {
           this.refused++;
           return 'drop';
         }
-        this.#writer.write([this.#table.putOp(nodeKeyRecordId(record), encodeNodeKeyRecord(record))]);
+        this.#writer.write([this.#pages.nodeKeyRecordOp(record)]);
         return 'taken';
       },
     );

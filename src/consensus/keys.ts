@@ -13,21 +13,11 @@
  * covered by the checkpoint digest, never deleted — old certificates stay checkable.
  */
 import { Reader, Writer } from '../codec/binary.ts';
+import type { KeyRecord } from '../codec/reserved-pages.ts';
 import type { ConsensusConfig } from './config.ts';
 
-export interface KeyRecord {
-  readonly replica: number;
-  /** 0: the bootstrap key from the setup; each published key is one more. */
-  readonly epoch: number;
-  /** The serialized public key. */
-  readonly publicKey: Uint8Array;
-  /** The first sequence number signed with this key (0 for the bootstrap key). */
-  readonly effectiveSeq: number;
-  /** The sequence number of the batch that published it (0 for the bootstrap key). */
-  readonly publishedSeq: number;
-  /** Its proof of possession (for the bootstrap key, the one in the network file). */
-  readonly proofOfPossession: Uint8Array;
-}
+// A key record's bytes are the reserved pages' (`codec/reserved-pages.ts`).
+export { decodeKeyRecord, encodeKeyRecord, keyRecordId, type KeyRecord } from '../codec/reserved-pages.ts';
 
 /** The payload of a replica's key-exchange request (client id = the replica's id). */
 export interface KeyExchange {
@@ -54,29 +44,6 @@ export function decodeKeyExchange(payload: Uint8Array): KeyExchange | null {
   } catch {
     return null;
   }
-}
-
-export function encodeKeyRecord(k: KeyRecord): Uint8Array {
-  return new Writer(256).u32(k.replica).u32(k.epoch).bytes(k.publicKey).u64(k.effectiveSeq).u64(k.publishedSeq).bytes(k.proofOfPossession).finish();
-}
-
-/** A record's key in a key table (prefix `keyTable`): replica, then epoch, so a table reads back in order. */
-export function keyRecordId(k: Pick<KeyRecord, 'replica' | 'epoch'>): Uint8Array {
-  return new Writer(8).u32(k.replica).u32(k.epoch).finish();
-}
-
-export function decodeKeyRecord(bytes: Uint8Array): KeyRecord {
-  const r = new Reader(bytes);
-  const k = {
-    replica: r.u32('replica'),
-    epoch: r.u32('epoch'),
-    publicKey: r.bytes(256, 'publicKey'),
-    effectiveSeq: r.u64('effectiveSeq'),
-    publishedSeq: r.u64('publishedSeq'),
-    proofOfPossession: r.bytes(256, 'proofOfPossession'),
-  };
-  r.end();
-  return k;
 }
 
 /**

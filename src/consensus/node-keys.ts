@@ -21,33 +21,23 @@
  * replicas reporting it.
  */
 import { Reader, Writer } from '../codec/binary.ts';
+import {
+  MAX_NODE_KEY_SIGNATURE,
+  MAX_NODE_PUBLIC_KEY,
+  NODE_KEY_KIND_CODE,
+  nodeKeyKindOf,
+  type NodeKeyKind,
+  type NodeKeyRecord,
+} from '../codec/reserved-pages.ts';
 
-export type NodeKeyKind = 'execution' | 'auth' | 'tls';
+// A node key record's bytes are the reserved pages' (`codec/reserved-pages.ts`).
+export { decodeNodeKeyRecord, encodeNodeKeyRecord, nodeKeyRecordId, type NodeKeyKind, type NodeKeyRecord } from '../codec/reserved-pages.ts';
+
 export const NODE_KEY_KINDS: readonly NodeKeyKind[] = ['execution', 'auth', 'tls'];
-const KIND_CODE: Record<NodeKeyKind, number> = { execution: 1, auth: 2, tls: 3 };
-const KIND_OF = new Map(Object.entries(KIND_CODE).map(([k, v]) => [v, k as NodeKeyKind]));
 
 /** Which kinds a node of each role holds. */
 export function kindsFor(role: 'replica' | 'client'): readonly NodeKeyKind[] {
   return role === 'replica' ? ['execution', 'tls'] : ['auth', 'tls'];
-}
-
-export interface NodeKeyRecord {
-  readonly kind: NodeKeyKind;
-  /** The node (replica or client node id) whose key it is. */
-  readonly node: number;
-  /** 0: the key of the network file; each published key one more. */
-  readonly epoch: number;
-  /** Ed25519 SubjectPublicKeyInfo DER (execution, auth) or the certificate's DER (tls). */
-  readonly publicKey: Uint8Array;
-  /** The first sequence number at which it is in effect (0 for epoch 0). */
-  readonly effectiveSeq: number;
-  /** The sequence number of the batch that published it (0 for epoch 0). */
-  readonly publishedSeq: number;
-  /** The new key's signature over the statement (empty for epoch 0). */
-  readonly possession: Uint8Array;
-  /** The previous key's signature over the statement (empty for epoch 0). */
-  readonly endorsement: Uint8Array;
 }
 
 /** What a node publishes (the payload of its request). */
@@ -57,12 +47,10 @@ const PAYLOAD_TAG = new TextEncoder().encode('bulwark/node-key/v1');
 const STATEMENT_TAG = new TextEncoder().encode('bulwark/node-key-statement/v1');
 export const POSSESSION_DOMAIN = new TextEncoder().encode('possession');
 export const ENDORSEMENT_DOMAIN = new TextEncoder().encode('endorsement');
-const MAX_PUBLIC_KEY = 4096;
-const MAX_SIGNATURE = 256;
 
 /** The statement both signatures are over: the key, whose it is, and its epoch. */
 export function nodeKeyStatement(k: Pick<NodeKeyRecord, 'kind' | 'node' | 'epoch' | 'publicKey'>): Uint8Array {
-  return new Writer(k.publicKey.length + 64).raw(STATEMENT_TAG).u8(KIND_CODE[k.kind]).u32(k.node).u32(k.epoch).bytes(k.publicKey).finish();
+  return new Writer(k.publicKey.length + 64).raw(STATEMENT_TAG).u8(NODE_KEY_KIND_CODE[k.kind]).u32(k.node).u32(k.epoch).bytes(k.publicKey).finish();
 }
 
 /** The bytes signed for `domain` (possession or endorsement) over a statement. */
@@ -73,7 +61,7 @@ export function nodeKeySigningBytes(domain: Uint8Array, statement: Uint8Array): 
 export function encodeNodeKeyPublication(p: NodeKeyPublication): Uint8Array {
   return new Writer(p.publicKey.length + 256)
     .raw(PAYLOAD_TAG)
-    .u8(KIND_CODE[p.kind])
+    .u8(NODE_KEY_KIND_CODE[p.kind])
     .u32(p.node)
     .u32(p.epoch)
     .bytes(p.publicKey)
@@ -92,56 +80,19 @@ export function decodeNodeKeyPublication(payload: Uint8Array): NodeKeyPublicatio
     const r = new Reader(payload);
     const tag = r.fixed(PAYLOAD_TAG.length, 'tag');
     if (!tag.every((b, i) => b === PAYLOAD_TAG[i])) return null;
-    const kind = KIND_OF.get(r.u8('kind'));
+    const kind = nodeKeyKindOf(r.u8('kind'));
     const p = {
       node: r.u32('node'),
       epoch: r.u32('epoch'),
-      publicKey: r.bytes(MAX_PUBLIC_KEY, 'publicKey'),
-      possession: r.bytes(MAX_SIGNATURE, 'possession'),
-      endorsement: r.bytes(MAX_SIGNATURE, 'endorsement'),
+      publicKey: r.bytes(MAX_NODE_PUBLIC_KEY, 'publicKey'),
+      possession: r.bytes(MAX_NODE_KEY_SIGNATURE, 'possession'),
+      endorsement: r.bytes(MAX_NODE_KEY_SIGNATURE, 'endorsement'),
     };
     r.end();
     return kind === undefined ? null : { kind, ...p };
   } catch {
     return null;
   }
-}
-
-export function encodeNodeKeyRecord(k: NodeKeyRecord): Uint8Array {
-  return new Writer(k.publicKey.length + 256)
-    .u8(KIND_CODE[k.kind])
-    .u32(k.node)
-    .u32(k.epoch)
-    .bytes(k.publicKey)
-    .u64(k.effectiveSeq)
-    .u64(k.publishedSeq)
-    .bytes(k.possession)
-    .bytes(k.endorsement)
-    .finish();
-}
-
-export function decodeNodeKeyRecord(bytes: Uint8Array): NodeKeyRecord {
-  const r = new Reader(bytes);
-  const code = r.u8('kind');
-  const kind = KIND_OF.get(code);
-  if (kind === undefined) throw new Error(`unknown node key kind ${code}`);
-  const k: NodeKeyRecord = {
-    kind,
-    node: r.u32('node'),
-    epoch: r.u32('epoch'),
-    publicKey: r.bytes(MAX_PUBLIC_KEY, 'publicKey'),
-    effectiveSeq: r.u64('effectiveSeq'),
-    publishedSeq: r.u64('publishedSeq'),
-    possession: r.bytes(MAX_SIGNATURE, 'possession'),
-    endorsement: r.bytes(MAX_SIGNATURE, 'endorsement'),
-  };
-  r.end();
-  return k;
-}
-
-/** A record's key in the node key table: kind, node, epoch (reads back in order). */
-export function nodeKeyRecordId(k: Pick<NodeKeyRecord, 'kind' | 'node' | 'epoch'>): Uint8Array {
-  return new Writer(9).u8(KIND_CODE[k.kind]).u32(k.node).u32(k.epoch).finish();
 }
 
 /** The name of a (kind, node) pair in maps: operator targets, books. */

@@ -18,25 +18,15 @@
  * replica re-executing history decides as it did, and refused after it.
  */
 import { Reader, Writer } from '../codec/binary.ts';
+import { MAX_OPERATOR_NODES, type OperatorState } from '../codec/reserved-pages.ts';
+
+// The operator state's bytes are the reserved pages' (`codec/reserved-pages.ts`).
+export { NO_OPERATOR_STATE, decodeOperatorState, encodeOperatorState, type OperatorState } from '../codec/reserved-pages.ts';
 
 const utf8 = new TextEncoder();
 import type { ClientRequest } from '../codec/messages.ts';
 import type { ReplicaState } from './state.ts';
 import { parseSlotName, slotName, type NodeKeyKind } from './node-keys.ts';
-
-/** The operator's part of the reserved pages. */
-export interface OperatorState {
-  /** The highest command nonce executed (replays are refused). */
-  readonly nonce: number;
-  /** Block time (s) of the last rotation executed; 0 before the first. */
-  readonly lastRotationAt: number;
-  /** Per replica, the consensus key epoch a rotation asked it to reach. */
-  readonly targets: ReadonlyMap<number, number>;
-  /** Per (kind, node) (`slotName`), the node key epoch a rotation asked it to reach. */
-  readonly nodeTargets: ReadonlyMap<string, number>;
-}
-
-export const NO_OPERATOR_STATE: OperatorState = { nonce: 0, lastRotationAt: 0, targets: new Map(), nodeTargets: new Map() };
 
 export interface RotateConsensusKeys {
   readonly kind: 'rotate-consensus-keys';
@@ -75,7 +65,6 @@ export const V1_SIGNED_BEFORE_MS = Date.UTC(2026, 11, 7);
 const PAYLOAD_TAG = new TextEncoder().encode('bulwark/operator/v1');
 const KIND_ROTATE_CONSENSUS = 1;
 const KIND_ROTATE_KEYS = 2;
-const MAX_NODES = 1024;
 
 /** The bytes the operator signs for the network of chain id `chainId`. */
 export function encodeOperatorCommand(c: OperatorCommand, chainId: bigint): Uint8Array {
@@ -107,7 +96,7 @@ function decodeOperatorCommand(bytes: Uint8Array): SignedRotation {
     throw new Error('not an operator command');
   }
   const kind = r.u8('kind');
-  const ids = (what: string) => r.list(MAX_NODES, (r) => r.u32('node'), what);
+  const ids = (what: string) => r.list(MAX_OPERATOR_NODES, (r) => r.u32('node'), what);
   let c: Omit<RotateKeys, 'nonce'>;
   if (kind === KIND_ROTATE_CONSENSUS) c = { kind: 'rotate-keys', consensus: ids('replicas'), execution: [], auth: [], tls: [] };
   else if (kind === KIND_ROTATE_KEYS) c = { kind: 'rotate-keys', consensus: ids('consensus'), execution: ids('execution'), auth: ids('auth'), tls: ids('tls') };
@@ -144,28 +133,6 @@ export function decodeOperatorPayload(payload: Uint8Array): { command: SignedRot
   const signature = r.bytes(512, 'signature');
   r.end();
   return { command: decodeOperatorCommand(bytes), bytes, signature };
-}
-
-export function encodeOperatorState(o: OperatorState): Uint8Array {
-  return new Writer(64)
-    .u64(o.nonce)
-    .u64(o.lastRotationAt)
-    .list([...o.targets].sort((a, b) => a[0] - b[0]), (w, [r, e]) => w.u32(r).u32(e))
-    .list([...o.nodeTargets].sort((a, b) => (a[0] < b[0] ? -1 : 1)), (w, [slot, e]) => w.bytes(utf8.encode(slot)).u32(e))
-    .finish();
-}
-
-export function decodeOperatorState(bytes: Uint8Array): OperatorState {
-  const r = new Reader(bytes);
-  const nonce = r.u64('nonce');
-  const lastRotationAt = r.u64('lastRotationAt');
-  const targets = new Map(r.list(MAX_NODES, (r) => [r.u32('replica'), r.u32('epoch')] as const, 'targets'));
-  // Node key targets came with node key rotation; a state written before has none.
-  const nodeTargets = new Map(
-    r.done ? [] : r.list(4 * MAX_NODES, (r) => [new TextDecoder().decode(r.bytes(64, 'slot')), r.u32('epoch')] as const, 'nodeTargets'),
-  );
-  r.end();
-  return { nonce, lastRotationAt, targets, nodeTargets };
 }
 
 /**

@@ -5,9 +5,16 @@
  */
 import { Writer } from '../codec/binary.ts';
 import { sha256 } from '../crypto/index.ts';
-import { encodeKeyRecord, type KeyRecord } from './keys.ts';
-import { encodeNodeKeyRecord, nodeKeyRecordId, type NodeKeyRecord } from './node-keys.ts';
-import { NO_OPERATOR_STATE, encodeOperatorState, type OperatorState } from './operator.ts';
+import {
+  NO_OPERATOR_STATE,
+  encodeKeyRecord,
+  encodeNodeKeyRecord,
+  encodeOperatorState,
+  nodeKeyRecordId,
+  type KeyRecord,
+  type NodeKeyRecord,
+  type OperatorState,
+} from '../codec/reserved-pages.ts';
 
 /**
  * The reserved pages' digest (in every checkpoint): every client's last executed request, in

@@ -3,7 +3,8 @@
  * bytes, so one table is all it takes to see that no two kinds of record can collide. Rules:
  * - an id is never reused: to drop a bucket, mark its entry `retired` and leave it here forever
  *   (old databases may still hold its keys, and a new meaning for them would be read as garbage);
- * - 0x10–0x1f belong to consensus and the replica's reserved pages; 0x1b–0x1f are still free for them;
+ * - 0x10–0x1f belong to consensus and the replica's reserved pages (0x16–0x1a, read and written only
+ *   through `ledger/reserved-pages.ts`, their bytes in `codec/reserved-pages.ts`); 0x1b–0x1f are still free for them;
  * - uniqueness of ids and names is checked at compile time below and again by a unit test.
  */
 export interface PrefixEntry {
@@ -29,7 +30,7 @@ export const PREFIX_TABLE = [
   { id: 0x13, name: 'consensusCommitVotes', doc: "this replica's slow-path commit vote per sequence number (uint64 BE)" },
   { id: 0x14, name: 'orderedBatches', doc: 'committed batch and its commit certificate per sequence number (uint64 BE); never pruned' },
   { id: 0x15, name: 'replyCache', doc: 'last reply per client id (uint32 BE), so a retransmitted request is answered again' },
-  { id: 0x16, name: 'executionProgress', doc: "utf8 'progress' → last executed sequence number and block timestamp, written with the block" },
+  { id: 0x16, name: 'executionProgress', doc: "reserved page: utf8 'progress' → last executed sequence number u64 ‖ its block timestamp u64, written with the block" },
   { id: 0x17, name: 'clientTable', doc: 'reserved page: highest executed request sequence per client id (uint32 BE), written with the block' },
   { id: 0x18, name: 'keyTable', doc: 'reserved page: every published consensus key (replica, epoch, public key, effective and publishing sequence numbers, proof of possession), keyed by uint32 BE replica ‖ uint32 BE epoch, written with the block; never deleted' },
   { id: 0x19, name: 'operatorState', doc: "reserved page: utf8 'state' → the operator's last command nonce, last rotation time and per-replica key epoch targets, written with the block" },

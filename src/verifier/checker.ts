@@ -3,6 +3,7 @@ import type { Common } from '@ethereumjs/common';
 import type { BlockHeader } from '@ethereumjs/block';
 import type { Quorums } from '../consensus/config.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
+import type { ReservedPages } from '../ledger/reserved-pages.ts';
 import type { NetworkConfig } from '../setup/network-file.ts';
 import type { KvStore } from '../storage/index.ts';
 import type { KeyHistory } from './keys.ts';
@@ -22,6 +23,8 @@ export interface Checker {
   readonly common: Common;
   readonly q: Quorums;
   readonly blocks: BlockStore;
+  /** The reserved pages (client table, execution progress, key tables, operator state), read only. */
+  readonly pages: ReservedPages;
   readonly counts: LedgerCounts;
 }
 

@@ -4,12 +4,11 @@
  * authentication and TLS keys 0x1a), each record checked as it is read.
  */
 import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
-import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
-import { decodeNodeKeyRecord, type NodeKeyRecord } from '../consensus/node-keys.ts';
+import { KeyBook } from '../consensus/keys.ts';
 import { blsPublicKeyFromBytes, blsPublicKeyToBytes, blsSignatureFromBytes, verifyPossession, type BlsPublicKey, type NodeAuthPublicKey } from '../crypto/index.ts';
 import type { NetworkConfig } from '../setup/network-file.ts';
-import { bytesCodec, createRepository, type KvStore } from '../storage/index.ts';
-import { fail } from './problems.ts';
+import type { ReservedPages } from '../ledger/reserved-pages.ts';
+import { fail, readOrFail } from './problems.ts';
 
 /**
  * The public keys a signature must be checked against, by the sequence number (consensus) or the
@@ -39,49 +38,41 @@ export function keyHistoryOf(network: NetworkConfig): KeyHistory {
  * Each record must be its replica's next epoch, take effect after the previous one, and carry a
  * valid proof of possession.
  */
-export async function keyHistoryWithPublished(kv: KvStore, network: NetworkConfig, base: KeyHistory): Promise<KeyHistory> {
+export async function keyHistoryWithPublished(pages: ReservedPages, network: NetworkConfig, base: KeyHistory): Promise<KeyHistory> {
   const book = new KeyBook<BlsPublicKey>(
     network.replicas.map((r) => ({ publicKey: blsPublicKeyToBytes(r.bootstrapKey), proofOfPossession: new Uint8Array(), key: r.bootstrapKey })),
   );
   let published = 0;
-  for await (const [, bytes] of createRepository(kv, 'keyTable', bytesCodec, bytesCodec).entries()) {
-    let record: KeyRecord;
-    try {
-      record = decodeKeyRecord(bytes);
-    } catch {
-      fail('key-table', 'key table', 'a published key record does not decode');
+  await readOrFail('key-table', 'key table', async () => {
+    for await (const record of pages.keyRecords()) {
+      const where = `key table: replica ${record.replica} epoch ${record.epoch}`;
+      let pk: BlsPublicKey;
+      try {
+        pk = blsPublicKeyFromBytes(record.publicKey);
+        if (!verifyPossession(pk, blsSignatureFromBytes(record.proofOfPossession))) throw new Error('no possession');
+      } catch {
+        fail('key-table', where, 'the key or its proof of possession does not verify');
+      }
+      try {
+        book.add(record, pk);
+      } catch (err) {
+        fail('key-table', where, err instanceof Error ? err.message : String(err));
+      }
+      published++;
     }
-    const where = `key table: replica ${record.replica} epoch ${record.epoch}`;
-    let pk: BlsPublicKey;
-    try {
-      pk = blsPublicKeyFromBytes(record.publicKey);
-      if (!verifyPossession(pk, blsSignatureFromBytes(record.proofOfPossession))) throw new Error('no possession');
-    } catch {
-      fail('key-table', where, 'the key or its proof of possession does not verify');
-    }
-    try {
-      book.add(record, pk);
-    } catch (err) {
-      fail('key-table', where, err instanceof Error ? err.message : String(err));
-    }
-    published++;
-  }
+  }, 'a published key record does not decode');
   const nodeKeys = nodeKeyBookFor(network);
   let rotated = 0;
-  for await (const [, bytes] of createRepository(kv, 'nodeKeyTable', bytesCodec, bytesCodec).entries()) {
-    let record: NodeKeyRecord;
-    try {
-      record = decodeNodeKeyRecord(bytes);
-    } catch {
-      fail('key-table', 'node key table', 'a published key record does not decode');
+  await readOrFail('key-table', 'node key table', async () => {
+    for await (const record of pages.nodeKeyRecords()) {
+      const where = `node key table: ${record.kind} key of node ${record.node} epoch ${record.epoch}`;
+      // Each record must be possessed and endorsed by the key before it, back to network.json's.
+      const problem = nodeKeys.problem(record);
+      if (problem !== null) fail('key-table', where, problem);
+      if (!nodeKeys.add(record)) fail('key-table', where, 'does not take effect after the key before it');
+      rotated++;
     }
-    const where = `node key table: ${record.kind} key of node ${record.node} epoch ${record.epoch}`;
-    // Each record must be possessed and endorsed by the key before it, back to network.json's.
-    const problem = nodeKeys.problem(record);
-    if (problem !== null) fail('key-table', where, problem);
-    if (!nodeKeys.add(record)) fail('key-table', where, 'does not take effect after the key before it');
-    rotated++;
-  }
+  }, 'a published key record does not decode');
   if (published === 0 && rotated === 0) return base;
   const ids = network.replicas.map((r) => r.id);
   return {

@@ -3,7 +3,7 @@
  * what was found) or the counts of what was checked. Every check ends the run at its first problem
  * by throwing `Inconsistent` (`fail`), caught at the top (`verify-ledger.ts`).
  */
-
+import { isBulwarkError } from '../common/errors.ts';
 
 export type LedgerRole = 'replica' | 'client';
 
@@ -94,6 +94,20 @@ export class Inconsistent extends Error {
 
 export function fail(kind: InconsistencyKind, where: string, what: string, expected?: string, found?: string): never {
   throw new Inconsistent({ kind, where, what, ...(expected === undefined ? {} : { expected }), ...(found === undefined ? {} : { found }) });
+}
+
+/**
+ * Runs `read` over the store's records; one that does not decode (`LEDGER_CORRUPT`, as `ledger/`'s
+ * repositories throw it) is the problem `kind` at `where` — `what`, or the decoder's own message.
+ * Any other error, the checks' own problems included, passes through.
+ */
+export async function readOrFail<T>(kind: InconsistencyKind, where: string, read: () => Promise<T>, what?: string): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isBulwarkError(err, 'LEDGER_CORRUPT')) fail(kind, where, what ?? `does not decode: ${err.message}`);
+    throw err;
+  }
 }
 
 export function emptyCounts(): LedgerCounts {

@@ -9,15 +9,13 @@ import { decodeCommitted, decodeStable } from '../codec/records.ts';
 import { batchDigestBytes } from '../codec/signing.ts';
 import { decodeTxPayload } from '../codec/tx-payload.ts';
 import { equalBytes, toHex } from '../common/bytes.ts';
-import { decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
-import { decodeNodeKeyRecord, type NodeKeyRecord } from '../consensus/node-keys.ts';
-import { NO_OPERATOR_STATE, decodeOperatorState } from '../consensus/operator.ts';
 import { reservedPagesDigest } from '../consensus/reserved-pages.ts';
 import { keccak256, sha256 } from '../crypto/index.ts';
-import { PREFIX, bytesCodec, createRepository, uint64Codec, utf8Codec, type Codec } from '../storage/index.ts';
+import type { ExecutionProgress, KeyRecord, NodeKeyRecord, ReservedPages } from '../ledger/reserved-pages.ts';
+import { PREFIX, bytesCodec, createRepository, uint64Codec, type Codec } from '../storage/index.ts';
 import { matchCheckpoint, signerList, verifyCheckpoint, verifyCommit } from './certificates.ts';
 import type { CheckedBlock, Checker } from './checker.ts';
-import { fail } from './problems.ts';
+import { fail, readOrFail } from './problems.ts';
 
 const seqCodec: Codec<number> = {
   encode: (n) => uint64Codec.encode(BigInt(n)),
@@ -27,14 +25,14 @@ const seqCodec: Codec<number> = {
 // ---- 4. replica ------------------------------------------------------------------------------
 
 export async function checkReplica(c: Checker, head: CheckedBlock): Promise<void> {
-  const progress = await readProgress(c);
+  const progress = await readProgress(c.pages);
   const headTx = await firstTxHash(c, head);
   let headBatch: number | undefined;
   const batches = createRepository(c.kv, 'orderedBatches', seqCodec, bytesCodec);
   let expected = 1;
   for await (const [seq, bytes] of batches.entries()) {
     const where = `ordered batch ${seq}`;
-    if (seq !== expected && expected <= progress.seq) fail('ordered-batch', `ordered batch ${expected}`, `is missing, yet execution progress is at ${progress.seq}`, `batch ${expected}`, `next stored batch ${seq}`);
+    if (seq !== expected && expected <= progress.lastExecuted) fail('ordered-batch', `ordered batch ${expected}`, `is missing, yet execution progress is at ${progress.lastExecuted}`, `batch ${expected}`, `next stored batch ${seq}`);
     expected = seq + 1;
     let batch, commit;
     try {
@@ -49,21 +47,18 @@ export async function checkReplica(c: Checker, head: CheckedBlock): Promise<void
     }
     c.counts.orderedBatches++;
     c.counts.commitCertificates++;
-    if (headTx !== undefined && headBatch === undefined && seq <= progress.seq && batchCarries(batch.requests, headTx)) headBatch = seq;
+    if (headTx !== undefined && headBatch === undefined && seq <= progress.lastExecuted && batchCarries(batch.requests, headTx)) headBatch = seq;
   }
-  if (expected <= progress.seq) fail('execution-progress', "executionProgress 'progress'", 'names batches that are not stored', `batches up to ${progress.seq}`, `batches up to ${expected - 1}`);
+  if (expected <= progress.lastExecuted) fail('execution-progress', "executionProgress 'progress'", 'names batches that are not stored', `batches up to ${progress.lastExecuted}`, `batches up to ${expected - 1}`);
   if (headTx !== undefined && headBatch === undefined) {
-    fail('execution-progress', `block ${head.header.number} (${toHex(head.hash)})`, `its first transaction is in no batch executed so far (up to ${progress.seq})`, toHex(headTx), 'none');
+    fail('execution-progress', `block ${head.header.number} (${toHex(head.hash)})`, `its first transaction is in no batch executed so far (up to ${progress.lastExecuted})`, toHex(headTx), 'none');
   }
-  await checkStable(c, head, progress.seq);
+  await checkStable(c, head, progress.lastExecuted);
 }
 
-async function readProgress(c: Checker): Promise<{ seq: number; lastTimestamp: number }> {
-  const raw = await c.kv.get(Uint8Array.of(PREFIX.executionProgress, ...new TextEncoder().encode('progress')));
-  if (raw === undefined) return { seq: 0, lastTimestamp: 0 };
-  if (raw.length !== 16) fail('execution-progress', "executionProgress 'progress'", 'is not 16 bytes', '16 bytes', `${raw.length} bytes`);
-  const view = new DataView(raw.buffer, raw.byteOffset, 16);
-  return { seq: Number(view.getBigUint64(0)), lastTimestamp: Number(view.getBigUint64(8)) };
+/** The execution progress record; before the first executed sequence number, none executed. */
+async function readProgress(pages: ReservedPages): Promise<ExecutionProgress> {
+  return (await readOrFail('execution-progress', "executionProgress 'progress'", () => pages.progress())) ?? { lastExecuted: 0, lastTimestamp: 0 };
 }
 
 async function firstTxHash(c: Checker, head: CheckedBlock): Promise<Uint8Array | undefined> {
@@ -106,23 +101,26 @@ async function checkStable(c: Checker, head: CheckedBlock, executed: number): Pr
   await matchCheckpoint(c, where, cert, 'stable-checkpoint');
   if (executed === cert.seq) {
     if (BigInt(cert.summary.blockNumber) !== head.header.number) fail('execution-progress', where, `is where execution stands, so its block must be the head`, String(head.header.number), String(cert.summary.blockNumber));
-    const digest = await reservedDigest(c);
+    const digest = await storedReservedDigest(c.pages);
     if (!equalBytes(digest, cert.summary.reservedDigest)) fail('stable-checkpoint', where, "names another reserved-pages digest than the stored client table's", toHex(digest), toHex(cert.summary.reservedDigest));
   }
 }
 
-/** The reserved-pages digest (`consensus/reserved-pages.ts`), from the store's client table and key table. */
-async function reservedDigest(c: Checker): Promise<Uint8Array> {
-  const table = new Map<number, number>();
-  const repo = createRepository(c.kv, 'clientTable', bytesCodec, bytesCodec);
-  for await (const [k, v] of repo.entries()) {
-    if (k.length !== 4 || v.length !== 8) fail('execution-progress', 'client table', 'an entry is malformed', '4-byte key, 8-byte value', `${k.length}-byte key, ${v.length}-byte value`);
-    table.set(new DataView(k.buffer, k.byteOffset, 4).getUint32(0), Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0)));
-  }
+/**
+ * The reserved-pages digest (`consensus/reserved-pages.ts`) of what the store's reserved pages hold
+ * (`ledger/reserved-pages.ts`, which the replica's application writes them with), a record that
+ * does not decode being the problem.
+ */
+export async function storedReservedDigest(pages: ReservedPages): Promise<Uint8Array> {
+  const clients = await readOrFail('execution-progress', 'client table', () => pages.clientTable());
   const keys: KeyRecord[] = [];
-  for await (const [, bytes] of createRepository(c.kv, 'keyTable', bytesCodec, bytesCodec).entries()) keys.push(decodeKeyRecord(bytes));
-  const operator = await createRepository(c.kv, 'operatorState', utf8Codec, bytesCodec).get('state');
+  await readOrFail('key-table', 'key table', async () => {
+    for await (const k of pages.keyRecords()) keys.push(k);
+  });
+  const operator = await readOrFail('execution-progress', "operatorState 'state'", () => pages.operatorState());
   const nodeKeys: NodeKeyRecord[] = [];
-  for await (const [, bytes] of createRepository(c.kv, 'nodeKeyTable', bytesCodec, bytesCodec).entries()) nodeKeys.push(decodeNodeKeyRecord(bytes));
-  return reservedPagesDigest(table, keys, operator === undefined ? NO_OPERATOR_STATE : decodeOperatorState(operator), nodeKeys);
+  await readOrFail('key-table', 'node key table', async () => {
+    for await (const k of pages.nodeKeyRecords()) nodeKeys.push(k);
+  });
+  return reservedPagesDigest(clients, keys, operator, nodeKeys);
 }

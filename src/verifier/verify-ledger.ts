@@ -39,6 +39,7 @@ import { quorumsOf } from '../consensus/config.ts';
 import { initHashes } from '../crypto/index.ts';
 import { buildCommon } from '../execution/common.ts';
 import { BlockStore } from '../ledger/block-store.ts';
+import { ReservedPages } from '../ledger/reserved-pages.ts';
 import { NETWORK_FILE, NODE_FILE } from '../setup/layout.ts';
 import { loadNetworkFile } from '../setup/network-file.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
@@ -109,7 +110,7 @@ async function verifyLocalState(
 ): Promise<{ ok: true; head: LedgerHead } | { ok: false; problem: LedgerInconsistency }> {
   const common = buildCommon(ctx.network.chainConfig.chainId, ctx.network.chainConfig.hardfork);
   const counts = { ...emptyCounts() };
-  const c: Checker = { kv, ctx, common, q: quorumsOf(ctx.network), blocks: new BlockStore(kv, common), counts };
+  const c: Checker = { kv, ctx, common, q: quorumsOf(ctx.network), blocks: new BlockStore(kv, common), pages: new ReservedPages(kv), counts };
   const mirror = new BlockStore(mirrorKv, common);
   try {
     await checkChainConfig(c);
@@ -185,9 +186,9 @@ export async function verifyLedgerStore(kv: KvStore, ctx: LedgerContext): Promis
   const counts = emptyCounts();
   const common = buildCommon(ctx.network.chainConfig.chainId, ctx.network.chainConfig.hardfork);
   // BlockStore is used for reads only (`open` is never called: it may write the log-index marker).
-  const c: Checker = { kv, ctx, common, q: quorumsOf(ctx.network), blocks: new BlockStore(kv, common), counts };
+  const c: Checker = { kv, ctx, common, q: quorumsOf(ctx.network), blocks: new BlockStore(kv, common), pages: new ReservedPages(kv), counts };
   try {
-    c.ctx = { ...ctx, keys: await keyHistoryWithPublished(kv, ctx.network, ctx.keys) };
+    c.ctx = { ...ctx, keys: await keyHistoryWithPublished(c.pages, ctx.network, ctx.keys) };
     await checkChainConfig(c);
     const head = await checkBlocks(c);
     await checkHeadState(c, head);
