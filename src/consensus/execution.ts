@@ -76,12 +76,19 @@ export function tryExecute(s: ReplicaState): void {
   const fresh: ClientRequest[] = [];
   const deferred = new Set<string>();
   const seen = new Set<string>();
+  // A client's requests run in increasing order: one at or below the highest already run, earlier
+  // in this batch included, is skipped. An honest primary sorts them; a faulty one's [5, 3] would
+  // otherwise run both and leave 3 as the client's highest in the table (and 5 free to run again).
+  const highest = new Map<number, number>();
   for (const r of entry.batch.requests) {
     const key = requestKey(r);
-    if (seen.has(key) || r.requestSeq <= (s.clients.get(r.clientId) ?? 0)) continue;
+    if (seen.has(key) || r.requestSeq <= (highest.get(r.clientId) ?? s.clients.get(r.clientId) ?? 0)) continue;
     seen.add(key);
     if (!ready && !isInternal(s, r)) deferred.add(key);
-    else fresh.push(r);
+    else {
+      fresh.push(r);
+      highest.set(r.clientId, r.requestSeq);
+    }
   }
   // Key exchanges, node key publications and operator commands are executed here, in batch order;
   // the rest by the application.

@@ -110,3 +110,15 @@ test('a batch digest covers the sequence number', () => {
   const b = batchOf(request(4, 1));
   assert.notDeepEqual(reg.cryptoFor(0).digest(batchDigestBytes(1, b)), reg.cryptoFor(0).digest(batchDigestBytes(2, b)));
 });
+
+test("a client's requests out of order in a committed batch: only the higher one runs, and it is the client's highest", async () => {
+  const { tryExecute } = await import('../../src/consensus/execution.ts');
+  const s = replica(1);
+  // A faulty primary's batch, committed: request 5 of client 4 before its request 3.
+  s.fetched.set(1, { batch: batchOf(request(4, 5), request(4, 3), request(5, 2)), commit: reg.cryptoFor(0).combine([]) });
+  s.out = [];
+  tryExecute(s);
+  const execute = s.out.find((o) => o.kind === 'execute') as Extract<Output, { kind: 'execute' }> | undefined;
+  assert.ok(execute !== undefined, 'the batch was handed to execution');
+  assert.deepEqual(execute.requests.map((r) => `${r.clientId}:${r.requestSeq}`), ['4:5', '5:2']);
+});
