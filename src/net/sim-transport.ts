@@ -5,6 +5,7 @@
  * function of its seed. Frames are copied on send, as a socket would, so no sender can alter a
  * frame after it left.
  */
+import type { TransportCounterView } from './metrics.ts';
 import type { FrameHandler, NodeId, PeerStats, PeerStatusHandler, Transport } from './transport.ts';
 
 export interface LinkDecision {
@@ -123,6 +124,13 @@ export class SimTransport implements Transport {
   /** The penalties `penalize` counted: per peer, per reason. */
   penalties(): ReadonlyMap<NodeId, ReadonlyMap<string, number>> {
     return this.#penalties;
+  }
+
+  /** What `TlsTransport.counters()` reports: here only the penalties (nothing is refused, paused or pending). */
+  counters(): TransportCounterView {
+    const penalties: Record<NodeId, Record<string, number>> = {};
+    for (const [peer, byReason] of this.#penalties) penalties[peer] = Object.fromEntries(byReason);
+    return { refused: {}, introductionsRefused: {}, pending: 0, penalties, receivePauses: {} };
   }
 
   onPeerStatus(_handler: PeerStatusHandler): void {

@@ -16,6 +16,7 @@ import { readAnswersDigest, readQueriesDigest, readReplyBytes } from '../codec/r
 import type { Executor } from '../execution/executor.ts';
 import { budgetOf, DEFAULT_EVM_LIMITS, type EvmBudget, type EvmLimits } from '../execution/evm-limits.ts';
 import { StateQueries } from '../execution/state-queries.ts';
+import { sleep, systemClock, type Clock } from '../common/clock.ts';
 
 const ZERO32 = new Uint8Array(32);
 /** How long a read for a block this replica has not reached yet waits for it. */
@@ -30,6 +31,7 @@ export class ReadService {
   readonly #maxInFlight: number;
   readonly #maxQueued: number;
   readonly #evm: EvmLimits;
+  readonly #clock: Clock;
   #inFlight = 0;
   readonly #waiting: (() => void)[] = [];
   /** Reads waiting for this replica to reach their block. */
@@ -39,8 +41,10 @@ export class ReadService {
     executor: Executor,
     sign: (bytes: Uint8Array) => Uint8Array,
     limits: { maxInFlight?: number; maxQueued?: number; evm?: Partial<EvmLimits> } = {},
+    clock: Clock = systemClock,
   ) {
     this.#executor = executor;
+    this.#clock = clock;
     this.#sign = sign;
     this.#maxInFlight = limits.maxInFlight ?? 16;
     this.#evm = { ...DEFAULT_EVM_LIMITS, ...limits.evm };
@@ -65,10 +69,10 @@ export class ReadService {
       if (this.#awaitingBlock >= this.#maxQueued) return 'busy';
       this.#awaitingBlock++;
       try {
-        const until = Date.now() + BLOCK_WAIT_MS;
+        const until = this.#clock.now() + BLOCK_WAIT_MS;
         while (BigInt(m.blockNumber) > this.#executor.head.header.number) {
-          if (Date.now() >= until) return 'behind';
-          await new Promise((r) => setTimeout(r, 5));
+          if (this.#clock.now() >= until) return 'behind';
+          await sleep(this.#clock, 5);
         }
       } finally {
         this.#awaitingBlock--;

@@ -1,37 +1,35 @@
 /**
- * The replica's composition root: builds every part from a node directory, connects the consensus
- * state machine's outputs to the TLS transport, the executor and RocksDB, and shuts them down in
- * reverse order. It carries the outputs of each step out strictly in order — a `persist` is durable
- * (one synced RocksDB batch) before anything after it is sent — and steps inputs one at a time.
+ * The replica's shell: the loop that steps the consensus state machine (`consensus/replica.ts`) one
+ * input at a time and carries out its outputs — a `persist` is durable (one synced batch) before
+ * anything after it is sent — over the transport, the executor and the store; its timers; this
+ * replica's own requests (key exchanges and node key publications); block and read service for
+ * client nodes. It constructs none of its inputs: the transport, the clock, the store and the
+ * application come from the composition root (`node/replica.ts` in production), which also owns
+ * them — opens them before `start` and closes them after `stop`.
  */
-import { join } from 'node:path';
-import type { Server } from 'node:http';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
 import { nodeStatusBytes, requestSigningBytes } from '../codec/signing.ts';
 import type { ClientRequest, Message, ReadRequest } from '../codec/messages.ts';
-import { BulwarkError } from '../common/errors.ts';
-import { createBlsConsensusCrypto, nodeKeyBookFor } from '../consensus/bls-crypto.ts';
+import type { CancelTimer, Clock } from '../common/clock.ts';
 import { encodeNodeKeyRecord, type NodeKeyBook, type NodeKeyKind } from '../consensus/node-keys.ts';
 import { encodeOperatorState } from '../consensus/operator.ts';
-import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
-import { makeConsensusConfig, primaryOf, type ConsensusConfig } from '../consensus/config.ts';
+import type { NodeKeyLifecycle } from '../setup/node-key-lifecycle.ts';
+import { primaryOf } from '../consensus/config.ts';
 import type { Input, Output } from '../consensus/io.ts';
-import { preverify, restoreReplica, step } from '../consensus/replica.ts';
+import { preverify, step } from '../consensus/replica.ts';
 import type { ReplicaState } from '../consensus/state.ts';
-import { blsSignatureToBytes, initHashes, type NodeAuthPublicKey } from '../crypto/index.ts';
+import type { NodeAuthPublicKey } from '../crypto/index.ts';
 import type { BlsConsensusCrypto } from '../consensus/bls-crypto.ts';
 import { encodeKeyExchange, encodeKeyRecord } from '../consensus/keys.ts';
 import type { ConsensusKeyStore } from '../setup/consensus-keys.ts';
-import { Executor } from '../execution/executor.ts';
-import { TlsTransport } from '../net/tls-transport.ts';
-import type { TlsTuning } from '../net/tls-options.ts';
-import { loadNodeDirectory, type ReplicaMaterial } from '../setup/node-directory.ts';
-import { tlsTransportOptions } from '../setup/transport-config.ts';
-import { openRocksStore, type KvStore } from '../storage/index.ts';
-import { ConsensusStore } from './consensus-store.ts';
-import { EthereumApp } from './ethereum-app.ts';
-import { serveMetrics } from '../common/metrics-server.ts';
+import type { Executor } from '../execution/executor.ts';
+import type { TransportCounterView } from '../net/metrics.ts';
+import type { NodeId, Transport } from '../net/transport.ts';
+import type { KvStore } from '../storage/index.ts';
+import type { ConsensusStore } from './consensus-store.ts';
+import type { EthereumApp } from './ethereum-app.ts';
 import { ReplicaMetrics } from './metrics.ts';
 import { ReadService } from './read-service.ts';
 import { PeerConduct } from './peer-conduct.ts';
@@ -41,26 +39,43 @@ import type { RejectReason } from '../consensus/io.ts';
 const MAX_QUEUED_INPUTS = 100_000;
 const MAX_QUEUED_INPUT_BYTES = 64 << 20;
 
-export interface ReplicaNodeOptions {
-  readonly dir: string;
-  readonly passphrase?: string;
-  readonly logger: Logger;
-  /** /metrics and /health; no endpoint when absent. */
-  readonly metrics?: { readonly host: string; readonly port: number };
-  readonly consensus?: Partial<ConsensusConfig>;
-  readonly tuning?: Partial<TlsTuning>;
+/** The transport the shell speaks through: a `Transport` that also reports its own counters (metrics). */
+export interface ReplicaTransport extends Transport {
+  counters(): TransportCounterView;
+}
+
+/** Everything the shell runs on, made (and later closed) by its composition root. */
+export interface ReplicaShellParts {
+  readonly id: NodeId;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly transport: ReplicaTransport;
+  /** The key-value store under `store` and `app`: read here only for its memory figures (metrics). */
+  readonly kv: KvStore;
+  readonly store: ConsensusStore;
+  readonly app: EthereumApp;
+  readonly executor: Executor;
+  /** The consensus state, restored from `store` and `app` (`restoreReplica`). */
+  readonly state: ReplicaState;
+  readonly crypto: BlsConsensusCrypto;
+  readonly nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
+  /** This replica's execution and TLS keys (their files, and the transport's pins and identity). */
+  readonly nodeKeys: NodeKeyLifecycle;
+  /** This replica's consensus key files. */
+  readonly keyStore: ConsensusKeyStore;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
-  readonly onFatal?: (reason: string) => void;
+  readonly onFatal: (reason: string) => void;
 }
 
 export class ReplicaNode {
   readonly id: number;
   readonly #log: Logger;
+  readonly #clock: Clock;
   readonly #kv: KvStore;
   readonly #store: ConsensusStore;
   readonly #app: EthereumApp;
   readonly #executor: Executor;
-  readonly #transport: TlsTransport;
+  readonly #transport: ReplicaTransport;
   readonly #state: ReplicaState;
   readonly #metrics: ReplicaMetrics;
   readonly #reads: ReadService;
@@ -74,13 +89,12 @@ export class ReplicaNode {
   #ownRequestSeq = 0;
   /** After a refused publication, when to try again. */
   #ownRetryAt = 0;
-  #server: Server | null = null;
   readonly #queue: Input[] = [];
   /** Frame sizes of the queued messages from peers (`MAX_QUEUED_INPUT_BYTES`). */
   readonly #sizes = new WeakMap<Input, number>();
   #queuedMessageBytes = 0;
   #draining = false;
-  #timer: NodeJS.Timeout | null = null;
+  #cancelTimer: CancelTimer | null = null;
   #timerAt = Infinity;
   #stopped = false;
   readonly #onFatal: (reason: string) => void;
@@ -103,22 +117,10 @@ export class ReplicaNode {
   /** Peers this replica is sending a chunk of committed batches to (catch-up help). */
   readonly #serving = new Set<number>();
 
-  private constructor(parts: {
-    material: ReplicaMaterial;
-    log: Logger;
-    kv: KvStore;
-    store: ConsensusStore;
-    app: EthereumApp;
-    executor: Executor;
-    transport: TlsTransport;
-    state: ReplicaState;
-    crypto: BlsConsensusCrypto;
-    nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
-    presentedTlsEpoch: number;
-    onFatal: (reason: string) => void;
-  }) {
-    this.id = parts.material.id;
+  constructor(parts: ReplicaShellParts) {
+    this.id = parts.id;
     this.#log = parts.log;
+    this.#clock = parts.clock;
     this.#kv = parts.kv;
     this.#store = parts.store;
     this.#app = parts.app;
@@ -126,25 +128,12 @@ export class ReplicaNode {
     this.#transport = parts.transport;
     this.#state = parts.state;
     this.#crypto = parts.crypto;
-    this.#keyStore = parts.material.consensusKeys;
+    this.#keyStore = parts.keyStore;
     this.#onFatal = parts.onFatal;
     this.#signExecution = (bytes) => this.#crypto.signExecution(bytes, this.#state.lastExecuted + 1);
     this.#nodeKeyBook = parts.nodeKeyBook;
-    const network = parts.material.network;
-    this.#nodeKeys = new NodeKeyLifecycle(
-      {
-        id: this.id,
-        role: 'replica',
-        store: parts.material.nodeKeys,
-        book: parts.nodeKeyBook,
-        transport: parts.transport,
-        nodes: [...network.replicas, ...network.clients].map((n) => n.id),
-        tlsSubject: { commonName: `bulwark replica ${this.id}`, host: parts.material.info.host },
-        log: parts.log,
-      },
-      parts.presentedTlsEpoch,
-    );
-    this.#reads = new ReadService(parts.executor, this.#signExecution);
+    this.#nodeKeys = parts.nodeKeys;
+    this.#reads = new ReadService(parts.executor, this.#signExecution, {}, parts.clock);
     this.#metrics = new ReplicaMetrics(() => ({
       view: this.#state.view,
       active: this.#state.active,
@@ -158,79 +147,17 @@ export class ReplicaNode {
     }));
   }
 
-  static async start(o: ReplicaNodeOptions): Promise<ReplicaNode> {
-    await initHashes();
-    const material = await loadNodeDirectory(o.dir, o.passphrase === undefined ? {} : { passphrase: o.passphrase });
-    if (material.role !== 'replica') {
-      throw new BulwarkError('REPLICA_WRONG_DIRECTORY', `${o.dir} holds a ${material.role}'s keys, not a replica's`, { dir: o.dir });
-    }
-    const log = o.logger.child({ replica: material.id });
-    const network = material.network;
-    const kv = await openRocksStore(join(o.dir, 'data'));
-    try {
-      const executor = await Executor.open({ kv, config: network.chainConfig });
-      const app = await EthereumApp.open(executor, kv);
-      const store = new ConsensusStore(kv);
-      const persisted = await store.load();
-      const nodeKeyBook = nodeKeyBookFor(network);
-      const crypto = createBlsConsensusCrypto({
-        self: material.id,
-        consensusSecrets: material.consensusKeys.secrets(),
-        consensusPublic: network.replicas.map((r) => r.bootstrapKey),
-        bootstrapProofs: network.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
-        executionSecrets: new Map(material.nodeKeys.epochs('execution').map((e) => [e, material.nodeKeys.key('execution', e)!.privateKey])),
-        nodeKeys: nodeKeyBook,
-        operatorPublic: network.operatorKey,
-      });
-      const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, chainId: Number(network.chainId), ...o.consensus });
-      const state = restoreReplica({ cfg, id: material.id, crypto, now: Date.now(), persisted, app: app.state() });
-      // TLS: every node pinned, and this replica presenting, as the key history says at this point.
-      const tlsEpoch = nodeKeyBook.recordAt('tls', material.id, state.lastExecuted + 1)?.epoch ?? 0;
-      const identity = material.nodeKeys.key('tls', tlsEpoch);
-      if (identity === undefined) {
-        throw new BulwarkError('KEY_FILE_NOT_FOUND', `the TLS key of epoch ${tlsEpoch}, in effect, is not in ${o.dir}`, { dir: o.dir, epoch: tlsEpoch });
-      }
-      // The transport asks the node (made below, with the transport) whether a peer may send more.
-      let readyCheck: (peer: number) => boolean = () => true;
-      const options = tlsTransportOptions(material, o.tuning === undefined ? {} : { tuning: o.tuning });
-      const transport = new TlsTransport({
-        ...options,
-        nodes: options.nodes.map((n) => ({ ...n, certificate: nodeKeyBook.recordAt('tls', n.id, state.lastExecuted + 1)?.publicKey ?? n.certificate })),
-        key: identity.privateKey,
-        certificate: identity.certificatePem,
-        ...tlsIntroductions(nodeKeyBook, material.id),
-        receiveReady: (peer) => readyCheck(peer),
-      });
-      const node = new ReplicaNode({
-        material,
-        log,
-        kv,
-        store,
-        app,
-        executor,
-        transport,
-        state,
-        crypto,
-        nodeKeyBook,
-        presentedTlsEpoch: tlsEpoch,
-        onFatal: o.onFatal ?? (() => undefined),
-      });
-      readyCheck = (peer) => node.#receiveReady(peer);
-      node.#nodeKeys.sync(state.lastExecuted, state.lastStable);
-      transport.onFrame((from, frame) => node.#onFrame(from, frame));
-      transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
-      await transport.start();
-      if (o.metrics !== undefined) node.#server = await serveMetrics(node.#metrics.registry, () => node.status(), o.metrics);
-      log.info(
-        { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number) },
-        'replica started',
-      );
-      node.#enqueue({ kind: 'tick', now: Date.now() });
-      return node;
-    } catch (err) {
-      await kv.close();
-      throw err;
-    }
+  /** The replica's Prometheus metrics (served by the composition root). */
+  get metricsRegistry(): Registry {
+    return this.#metrics.registry;
+  }
+
+  /** Starts the loop: takes the transport's frames, starts the transport, and steps a first tick. */
+  async start(): Promise<void> {
+    this.#nodeKeys.sync(this.#state.lastExecuted, this.#state.lastStable);
+    this.#transport.onFrame((from, frame) => this.#onFrame(from, frame));
+    await this.#transport.start();
+    this.#enqueue({ kind: 'tick', now: this.#clock.now() });
   }
 
   status(): Record<string, unknown> {
@@ -280,7 +207,7 @@ export class ReplicaNode {
       return;
     }
     this.#queuedMessageBytes += frame.length;
-    this.#queue.push({ kind: 'message', from, message, now: Date.now() });
+    this.#queue.push({ kind: 'message', from, message, now: this.#clock.now() });
     this.#sizes.set(this.#queue[this.#queue.length - 1]!, frame.length);
     this.#queuedFrom.set(from, (this.#queuedFrom.get(from) ?? 0) + 1);
     if (!this.#draining) this.#idle = this.#drain();
@@ -363,7 +290,7 @@ export class ReplicaNode {
     try {
       const r = await this.#app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal, o.operator, o.nodeKeyRecords);
       if (r.block) this.#log.debug({ seq: o.seq, block: r.summary.blockNumber, requests: o.requests.length }, 'block');
-      this.#enqueue({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: Date.now() });
+      this.#enqueue({ kind: 'executed', seq: o.seq, summary: r.summary, results: r.results, now: this.#clock.now() });
     } catch (err) {
       this.#fatal(`execution of seq ${o.seq} failed: ${err instanceof Error ? err.message : String(err)}`, err);
     }
@@ -452,7 +379,7 @@ export class ReplicaNode {
     else if (p !== null && this.#executedOwn(p.request)) {
       this.#log.error({ kind: p.kind, epoch: p.epoch }, 'key publication refused by the replicas; trying again in 10 s');
       this.#publication = null;
-      this.#ownRetryAt = Date.now() + 10_000;
+      this.#ownRetryAt = this.#clock.now() + 10_000;
     }
     // One request of this replica's own at a time, and none while its consensus key is changing (the
     // request is signed with the consensus key in effect).
@@ -461,7 +388,7 @@ export class ReplicaNode {
       (this.#exchange === null &&
         this.#crypto.latestKey(this.id).epoch >= Math.max(1, s.operator.targets.get(this.id) ?? 0) &&
         this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch === this.#crypto.latestKey(this.id).epoch);
-    if (this.#publication === null && consensusSettled && Date.now() >= this.#ownRetryAt) {
+    if (this.#publication === null && consensusSettled && this.#clock.now() >= this.#ownRetryAt) {
       const draft = await this.#nodeKeys.nextPublication(s.operator.nodeTargets, s.lastExecuted + 1);
       if (draft !== null) {
         if (draft.key.kind === 'execution') this.#crypto.addExecutionSecret(draft.epoch, draft.key.privateKey);
@@ -491,7 +418,7 @@ export class ReplicaNode {
    * once a second, signed afresh with the consensus key in effect (it may have changed since).
    */
   #sendOwn(own: { request: ClientRequest; sentAt: number }): void {
-    const now = Date.now();
+    const now = this.#clock.now();
     if (now - own.sentAt < 1_000) return;
     own.sentAt = now;
     const unsigned = { clientId: own.request.clientId, requestSeq: own.request.requestSeq, flags: own.request.flags, payload: own.request.payload };
@@ -546,7 +473,7 @@ export class ReplicaNode {
         // may be) is lost for those peers: said, so that it is never silent.
         if (refused > 0) {
           this.#metrics.notSent.inc({ type: o.message.type }, refused);
-          const now = Date.now();
+          const now = this.#clock.now();
           if (now - this.#notSentLoggedAt > 1_000) {
             this.#notSentLoggedAt = now;
             this.#log.warn({ type: o.message.type, bytes: frame.length, peers: refused }, 'message not sent: the transport refused it (queue full or frame too large)');
@@ -610,7 +537,7 @@ export class ReplicaNode {
    * a back-off that grows with each penalty (`PeerConduct`, `TlsTransport.penalize`).
    */
   #conduct(peer: number, reason: RejectReason | 'undecodable', detail?: string): void {
-    if (peer === this.id || !this.#peerConduct.note(peer, reason, Date.now())) return;
+    if (peer === this.id || !this.#peerConduct.note(peer, reason, this.#clock.now())) return;
     this.#metrics.penalties.inc({ reason });
     this.#log.warn({ peer, reason, detail }, 'peer penalised: it kept sending invalid messages');
     this.#transport.penalize(peer, reason);
@@ -620,20 +547,20 @@ export class ReplicaNode {
    * Whether the transport may read more from `peer`: not while the peer has its fair share of the
    * bound on messages waiting to be stepped (a flooding peer is paused, the others go on).
    */
-  #receiveReady(peer: number): boolean {
+  receiveReady(peer: number): boolean {
     const share = MAX_QUEUED_INPUTS / (this.#state.q.n + this.#state.cfg.clients);
     return (this.#queuedFrom.get(peer) ?? 0) < share;
   }
 
   #arm(wakeAt: number | null): void {
     if (wakeAt === null || wakeAt >= this.#timerAt || this.#stopped) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#cancelTimer?.();
     this.#timerAt = wakeAt;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
+    this.#cancelTimer = this.#clock.after(wakeAt - this.#clock.now(), () => {
+      this.#cancelTimer = null;
       this.#timerAt = Infinity;
-      this.#enqueue({ kind: 'tick', now: Date.now() });
-    }, Math.max(0, wakeAt - Date.now()));
+      this.#enqueue({ kind: 'tick', now: this.#clock.now() });
+    });
   }
 
   #fatal(reason: string, err?: unknown): void {
@@ -641,18 +568,19 @@ export class ReplicaNode {
     this.#onFatal(reason);
   }
 
-  /** Stops taking input, lets the step in progress finish, then closes in reverse order of opening. */
+  /**
+   * Stops taking input and lets the work in progress finish (the step, the block executing, key
+   * work, reads and block serving). The transport and the store stay open: their owner closes them
+   * after this resolves.
+   */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#cancelTimer?.();
+    this.#cancelTimer = null;
     await this.#idle;
     await this.#execution;
     await this.#keyWork;
     await Promise.allSettled([...this.#sideWork]);
-    await this.#transport.close();
-    if (this.#server !== null) await new Promise((r) => this.#server!.close(r));
-    await this.#kv.close();
-    this.#log.info('replica stopped');
   }
 }

@@ -50,7 +50,8 @@ export interface NodeKeyLifecycleParts {
   readonly role: 'replica' | 'client';
   readonly store: NodeKeyStore;
   readonly book: NodeKeyBook<NodeAuthPublicKey>;
-  readonly transport: TlsTransport;
+  /** The TLS pins and the identity this node presents: `TlsTransport`'s, in production. */
+  readonly transport: Pick<TlsTransport, 'setPins' | 'setIdentity'>;
   /** Every node id of the network (their TLS pins follow the book). */
   readonly nodes: readonly number[];
   readonly tlsSubject: TlsSubject;

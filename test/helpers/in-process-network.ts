@@ -1,6 +1,6 @@
 /**
  * A real network inside the test process: the trusted setup in a temporary directory, four
- * `ReplicaNode`s and one `ClientNode` started as the `bulwark replica` and `bulwark client`
+ * `ReplicaProcess`es and one `ClientNode` started as the `bulwark replica` and `bulwark client`
  * commands start them (mutual TLS on loopback, RocksDB, real BLS and Ed25519 keys), all on this
  * process's event loop. Cheaper to start than the process network (`network.ts`) and lets a test
  * give the client node options (endpoint security, limits) directly; `restartClient` starts the
@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { ClientNode, type ClientNodeOptions } from '../../src/node/client.ts';
 import { initHashes } from '../../src/crypto/hash.ts';
 import type { ChainConfigJson } from '../../src/execution/chain-config.ts';
-import { ReplicaNode, type ReplicaNodeOptions } from '../../src/replica/replica-node.ts';
+import { ReplicaProcess, type ReplicaNodeOptions } from '../../src/node/replica.ts';
 import { runInit } from '../../src/setup/init.ts';
 import { testConfig } from './chain.ts';
 import { freePorts } from './net.ts';
@@ -35,7 +35,7 @@ export interface InProcessNetwork {
   /** `ws://…` (or wss) on the same port. */
   readonly wsUrl: string;
   readonly client: ClientNode;
-  readonly replicas: readonly ReplicaNode[];
+  readonly replicas: readonly ReplicaProcess[];
   /** The setup's directory: `replica-0` … `replica-3`, `client-4`, `network.json`. */
   readonly root: string;
   /** Stops every replica and starts them all again on their directories. */
@@ -43,7 +43,7 @@ export interface InProcessNetwork {
   /** Stops replica `id` (it stays out of `replicas` until `startReplica`). */
   stopReplica(id: number): Promise<void>;
   /** Starts replica `id` again on its directory. */
-  startReplica(id: number): Promise<ReplicaNode>;
+  startReplica(id: number): Promise<ReplicaProcess>;
   /** Stops the client node and starts it again on its directory with `options` (same port). */
   restartClient(options?: InProcessNetworkOptions['client']): Promise<ClientNode>;
   stop(): Promise<void>;
@@ -56,9 +56,9 @@ export async function startInProcessNetwork(seedByte: number, o: InProcessNetwor
   const rpcPort = ports[4]!;
   const logger = pino({ level: process.env['BULWARK_TEST_LOG'] ?? o.logLevel ?? 'silent' });
   /** By replica id; null while stopped. */
-  const byId: (ReplicaNode | null)[] = [null, null, null, null];
-  const replicas: ReplicaNode[] = [];
-  const running = () => replicas.splice(0, replicas.length, ...byId.filter((r): r is ReplicaNode => r !== null));
+  const byId: (ReplicaProcess | null)[] = [null, null, null, null];
+  const replicas: ReplicaProcess[] = [];
+  const running = () => replicas.splice(0, replicas.length, ...byId.filter((r): r is ReplicaProcess => r !== null));
   let client: ClientNode | null = null;
   const startClient = (extra: InProcessNetworkOptions['client'] = {}) =>
     ClientNode.start({ rpc: { host: '127.0.0.1', port: rpcPort }, ...extra, dir: join(root, 'client-4'), logger });
@@ -76,7 +76,7 @@ export async function startInProcessNetwork(seedByte: number, o: InProcessNetwor
       chainConfig: testConfig(o.chain),
       seed: new Uint8Array(32).fill(seedByte),
     });
-    const startReplica = (id: number) => ReplicaNode.start({ dir: join(root, `replica-${id}`), logger, ...(o.consensus === undefined ? {} : { consensus: o.consensus }) });
+    const startReplica = (id: number) => ReplicaProcess.start({ dir: join(root, `replica-${id}`), logger, ...(o.consensus === undefined ? {} : { consensus: o.consensus }) });
     for (let id = 0; id < 4; id++) byId[id] = await startReplica(id);
     running();
     client = await startClient(o.client);

@@ -19,7 +19,7 @@ import { testConfig } from './chain.ts';
 import { freePorts } from './net.ts';
 import { nodeEnv, nodeV8Flags } from '../../src/cli/node-process.ts';
 
-/** A replica's `/health` document (`ReplicaNode.status`). */
+/** A replica's `/health` document (`ReplicaProcess.status`, the shell's `ReplicaNode.status`). */
 export interface ReplicaHealth {
   readonly replica: number;
   readonly view: number;

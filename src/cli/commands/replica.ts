@@ -5,7 +5,7 @@
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { BulwarkError } from '../../common/errors.ts';
-import { ReplicaNode } from '../../replica/replica-node.ts';
+import { ReplicaProcess } from '../../node/replica.ts';
 import type { CliIo } from '../io.ts';
 import { addNodeOptions, readPassphrase } from '../passphrase.ts';
 import { integer } from '../usage.ts';
@@ -30,7 +30,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
       let fatal: string | null = null;
       let resolveDone: () => void = () => {};
       const done = new Promise<void>((r) => (resolveDone = r));
-      const node = await ReplicaNode.start({
+      const node = await ReplicaProcess.start({
         dir: flags.dir,
         logger,
         ...(passphrase === undefined ? {} : { passphrase }),

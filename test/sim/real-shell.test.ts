@@ -1,0 +1,207 @@
+// The production shell under simulation: four `ReplicaNode`s — the loop `bulwark replica` runs —
+// over `SimTransport`, on a simulated clock, each on an in-memory store with the real executor and
+// application, given the keys of a trusted setup. A client signs Ethereum transfers as the client
+// node would; every replica commits them and all four end on the same blocks. The shell reads time
+// and sets timers only through the clock, so simulated time moves only when an event runs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { decodeMessage, encodeMessage } from '../../src/codec/message-codec.ts';
+import type { ClientRequest } from '../../src/codec/messages.ts';
+import { requestSigningBytes } from '../../src/codec/signing.ts';
+import { encodeTxPayload } from '../../src/codec/tx-payload.ts';
+import type { Clock } from '../../src/common/clock.ts';
+import { createBlsConsensusCrypto, nodeKeyBookFor } from '../../src/consensus/bls-crypto.ts';
+import { makeConsensusConfig } from '../../src/consensus/config.ts';
+import { restoreReplica } from '../../src/consensus/replica.ts';
+import type { ReplicaState } from '../../src/consensus/state.ts';
+import { blsSignatureToBytes, initHashes, signNodeAuth } from '../../src/crypto/index.ts';
+import { buildCommon } from '../../src/execution/common.ts';
+import { Executor } from '../../src/execution/executor.ts';
+import { SimNetwork } from '../../src/net/sim-transport.ts';
+import { ConsensusStore } from '../../src/replica/consensus-store.ts';
+import { EthereumApp } from '../../src/replica/ethereum-app.ts';
+import { ReplicaNode } from '../../src/replica/replica-node.ts';
+import { runInit } from '../../src/setup/init.ts';
+import { NodeKeyLifecycle } from '../../src/setup/node-key-lifecycle.ts';
+import { loadNodeDirectory } from '../../src/setup/node-directory.ts';
+import { MemoryStore } from '../../src/storage/index.ts';
+import { CHAIN_ID, signTx, testConfig, testKey } from '../helpers/chain.ts';
+import { Prng } from './harness/prng.ts';
+import { EventQueue } from './harness/queue.ts';
+import { T0 } from './harness/world.ts';
+
+await initHashes();
+
+/** A clock on the simulation's event queue: `now` is simulated time, timers are queue events. */
+function simClock(queue: EventQueue): Clock {
+  return {
+    now: () => T0 + queue.now,
+    after(ms, run) {
+      let live = true;
+      queue.after(Math.max(0, ms), () => {
+        if (live) run();
+      });
+      return () => {
+        live = false;
+      };
+    },
+  };
+}
+
+/** One turn of the real event loop: the shell's awaits (store, execution) finish between events. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+interface Replica {
+  readonly node: ReplicaNode;
+  readonly executor: Executor;
+  readonly state: ReplicaState;
+  readonly fatal: string[];
+}
+
+test('the real replica shell commits over SimTransport on a simulated clock, and the replicas agree', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'bulwark-real-shell-'));
+  const replicas: Replica[] = [];
+  try {
+    await runInit({
+      outDir: join(root, 'net'),
+      topology: { replicas: 4, clients: 1, replicaEndpoints: [0, 1, 2, 3].map((i) => ({ host: '127.0.0.1', port: 1 + i })) },
+      chainConfig: testConfig(),
+      seed: new Uint8Array(32).fill(0x5e),
+    });
+    const queue = new EventQueue();
+    const prng = new Prng(20);
+    const clock = simClock(queue);
+    const network = new SimNetwork({
+      schedule: (delay, run) => queue.after(delay, run),
+      link: () => ({ delays: [prng.int(1, 8)] }),
+    });
+    const logger = pino({ level: process.env['BULWARK_TEST_LOG'] ?? 'silent' });
+
+    for (let id = 0; id < 4; id++) {
+      const material = await loadNodeDirectory(join(root, 'net', `replica-${id}`));
+      assert.equal(material.role, 'replica');
+      if (material.role !== 'replica') return;
+      const net = material.network;
+      const kv = new MemoryStore();
+      const executor = await Executor.open({ kv, config: net.chainConfig });
+      const app = await EthereumApp.open(executor, kv);
+      const store = new ConsensusStore(kv);
+      const nodeKeyBook = nodeKeyBookFor(net);
+      const crypto = createBlsConsensusCrypto({
+        self: id,
+        consensusSecrets: material.consensusKeys.secrets(),
+        consensusPublic: net.replicas.map((r) => r.bootstrapKey),
+        bootstrapProofs: net.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
+        executionSecrets: new Map(material.nodeKeys.epochs('execution').map((e) => [e, material.nodeKeys.key('execution', e)!.privateKey])),
+        nodeKeys: nodeKeyBook,
+        operatorPublic: net.operatorKey,
+      });
+      const cfg = makeConsensusConfig({ f: net.f, c: net.c, clients: net.clients.length, chainId: Number(net.chainId) });
+      const state = restoreReplica({ cfg, id, crypto, now: clock.now(), persisted: await store.load(), app: app.state() });
+      const log = logger.child({ replica: id });
+      const nodeKeys = new NodeKeyLifecycle(
+        {
+          id,
+          role: 'replica',
+          store: material.nodeKeys,
+          book: nodeKeyBook,
+          // Simulated links pin nothing: the node key lifecycle's TLS pins have nowhere to go.
+          transport: { setPins: () => undefined, setIdentity: () => undefined },
+          nodes: [...net.replicas, ...net.clients].map((n) => n.id),
+          tlsSubject: { commonName: `bulwark replica ${id}`, host: material.info.host },
+          log,
+        },
+        0,
+      );
+      const fatal: string[] = [];
+      const node = new ReplicaNode({
+        id,
+        log,
+        clock,
+        transport: network.transport(id),
+        kv,
+        store,
+        app,
+        executor,
+        state,
+        crypto,
+        nodeKeyBook,
+        nodeKeys,
+        keyStore: material.consensusKeys,
+        onFatal: (reason) => fatal.push(reason),
+      });
+      replicas.push({ node, executor, state, fatal });
+    }
+    for (const r of replicas) await r.node.start();
+
+    // The client node's requests: signed with its authentication key, each carrying one transfer.
+    const client = await loadNodeDirectory(join(root, 'net', 'client-4'));
+    if (client.role !== 'client') throw new Error('client-4 is not a client node directory');
+    const clientId = client.id;
+    const authKey = client.nodeKeys.key('auth', 0)!.privateKey;
+    const clientTransport = network.transport(clientId);
+    /** Who replied to each request sequence number (replies are not checked further here). */
+    const replied = new Map<number, Set<number>>();
+    clientTransport.onFrame((from, frame) => {
+      const m = decodeMessage(frame);
+      if (m.type !== 'Reply' || m.clientId !== clientId) return;
+      for (const e of m.entries) {
+        let who = replied.get(e.requestSeq);
+        if (who === undefined) replied.set(e.requestSeq, (who = new Set()));
+        who.add(from);
+      }
+    });
+    await clientTransport.start();
+    const common = buildCommon(CHAIN_ID);
+    const requests: ClientRequest[] = [];
+    const count = 5;
+    for (let i = 0; i < count; i++) {
+      const tx = signTx(common, testKey(0), { nonce: BigInt(i), to: '0x00000000000000000000000000000000000000c2', value: 1n, gasLimit: 21_000n });
+      const unsigned = { clientId, requestSeq: i + 1, flags: 0, payload: encodeTxPayload([tx.serialize()]) };
+      requests.push({ ...unsigned, signature: signNodeAuth(authKey, requestSigningBytes(unsigned)) });
+    }
+    const executedBy = (r: Replica) => r.state.clients.get(clientId) ?? 0;
+
+    // One request at a time, to every replica, again every 600 ms until all four executed it.
+    const until = 120_000;
+    for (const request of requests) {
+      const frame = encodeMessage({ type: 'Request', request });
+      let sentAt = -Infinity;
+      while (!replicas.every((r) => executedBy(r) >= request.requestSeq)) {
+        assert.ok(queue.now < until, `request ${request.requestSeq} not executed by every replica after ${until} simulated ms`);
+        if (queue.now - sentAt >= 600) {
+          sentAt = queue.now;
+          for (let to = 0; to < 4; to++) clientTransport.send(to, frame);
+        }
+        // Between events, the shells' awaits (persist, execution) run to completion.
+        for (let i = 0; i < 3; i++) await turn();
+        if (!queue.runNext(until)) queue.now += 1;
+        for (const r of replicas) assert.deepEqual(r.fatal, [], `replica ${r.node.id} stopped`);
+      }
+    }
+    for (let i = 0; i < 5; i++) await turn();
+
+    // Every replica executed every request, into the same blocks.
+    const heads = replicas.map((r) => r.executor.head);
+    const top = heads[0]!.header.number;
+    // One request outstanding at a time: each is a batch of its own, and each batch one block.
+    assert.equal(top, BigInt(count), 'one block per request');
+    for (const h of heads) assert.equal(h.header.number, top, 'every replica is at the same block');
+    for (let n = 1n; n <= top; n++) {
+      const hashes = await Promise.all(replicas.map(async (r) => Buffer.from((await r.executor.blocks.rawByNumber(n))!.header).toString('hex')));
+      assert.equal(new Set(hashes).size, 1, `replicas disagree on block ${n}`);
+    }
+    const statuses = replicas.map((r) => r.node.status());
+    assert.equal(new Set(statuses.map((s) => s['blockHash'])).size, 1, 'one head block hash');
+    for (const r of replicas) assert.ok(executedBy(r) >= count);
+    // The client was answered: f + 1 replicas (here 2) at least, for every request.
+    for (const request of requests) assert.ok((replied.get(request.requestSeq)?.size ?? 0) >= 2, `request ${request.requestSeq} answered by f + 1`);
+  } finally {
+    for (const r of replicas) await r.node.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
