@@ -115,7 +115,7 @@ test("a client's requests out of order in a committed batch: only the higher one
   const { tryExecute } = await import('../../src/consensus/execution.ts');
   const s = replica(1);
   // A faulty primary's batch, committed: request 5 of client 4 before its request 3.
-  s.fetched.set(1, { batch: batchOf(request(4, 5), request(4, 3), request(5, 2)), commit: reg.cryptoFor(0).combine([]) });
+  s.fetched.set(1, { batch: batchOf(request(4, 5), request(4, 3), request(5, 2)), commit: { kind: 'fast', view: 0, digest: new Uint8Array(32), cert: reg.cryptoFor(0).combine([]) } });
   s.out = [];
   tryExecute(s);
   const execute = s.out.find((o) => o.kind === 'execute') as Extract<Output, { kind: 'execute' }> | undefined;
