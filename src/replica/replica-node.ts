@@ -23,7 +23,7 @@ import type { ReplicaState } from '../consensus/state.ts';
 import type { NodeAuthPublicKey } from '../crypto/index.ts';
 import type { BlsConsensusCrypto } from '../consensus/bls-crypto.ts';
 import { encodeKeyExchange, encodeKeyRecord } from '../consensus/keys.ts';
-import type { ConsensusKeyStore } from '../setup/consensus-keys.ts';
+import type { ConsensusKeyStorage } from '../setup/consensus-keys.ts';
 import type { Executor } from '../execution/executor.ts';
 import type { TransportCounterView } from '../net/metrics.ts';
 import type { NodeId, Transport } from '../net/transport.ts';
@@ -61,8 +61,8 @@ export interface ReplicaShellParts {
   readonly nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
   /** This replica's execution and TLS keys (their files, and the transport's pins and identity). */
   readonly nodeKeys: NodeKeyLifecycle;
-  /** This replica's consensus key files. */
-  readonly keyStore: ConsensusKeyStore;
+  /** Where this replica's consensus keys are kept: its key files (`ConsensusKeyStore`) in production. */
+  readonly keyStore: ConsensusKeyStorage;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
   readonly onFatal: (reason: string) => void;
 }
@@ -102,7 +102,7 @@ export class ReplicaNode {
   /** The block being executed, if any. */
   #execution: Promise<void> = Promise.resolve();
   readonly #crypto: BlsConsensusCrypto;
-  readonly #keyStore: ConsensusKeyStore;
+  readonly #keyStore: ConsensusKeyStorage;
   /** This replica's key exchange in progress: the signed request, and when it was last sent. */
   #exchange: { epoch: number; request: ClientRequest; sentAt: number } | null = null;
   /** Key work (generating a key file, deleting a retired one) runs one piece at a time, off the loop. */

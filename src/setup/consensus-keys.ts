@@ -64,12 +64,24 @@ export interface RetiredConsensusKey {
   readonly erased: boolean;
 }
 
+/**
+ * What a replica's shell asks of the place its consensus keys are kept (`replica/replica-node.ts`):
+ * a key for the next epoch, durably kept before it is returned (the shell publishes its public half
+ * next, and a key made before a crash is returned again, `created: false`), and the erasure of a
+ * key no longer in effect. `ConsensusKeyStore` keeps them in key files; the simulator keeps them in
+ * memory (`test/sim/harness/memory-keys.ts`).
+ */
+export interface ConsensusKeyStorage {
+  generate(epoch: number): Promise<GeneratedConsensusKey>;
+  retire(epoch: number): Promise<RetiredConsensusKey>;
+}
+
 const KEY_NAME = /^consensus-(\d+)\.key$/;
 /** Tombstones of `retire` and temp files of `writeKeyFile`. */
 const LEFTOVER = leftoverPattern('consensus-\\d+\\.key|bootstrap-consensus\\.key');
 const ERASE_FAILED = 'CONSENSUS_KEY_ERASE_FAILED';
 
-export class ConsensusKeyStore {
+export class ConsensusKeyStore implements ConsensusKeyStorage {
   readonly dir: string;
   readonly #passphrase: string | undefined;
   readonly #cost: ScryptCost | undefined;

@@ -1,8 +1,11 @@
 // The production shell under simulation: four `ReplicaNode`s — the loop `bulwark replica` runs —
 // over `SimTransport`, on a simulated clock, each on an in-memory store with the real executor and
-// application, given the keys of a trusted setup. A client signs Ethereum transfers as the client
-// node would; every replica commits them and all four end on the same blocks. The shell reads time
-// and sets timers only through the clock, so simulated time moves only when an event runs.
+// application, given the keys of a trusted setup and keeping its keys in memory from then on
+// (`harness/memory-keys.ts`). With key exchange on, each replica replaces its bootstrap consensus key
+// with one it generates and publishes through consensus; a client signs Ethereum transfers as the
+// client node would; every replica commits them, all four end on the same blocks, and once the
+// stable checkpoint is past the new keys every bootstrap key is erased. The shell reads time and
+// sets timers only through the clock, so simulated time moves only when an event runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,7 +32,9 @@ import { runInit } from '../../src/setup/init.ts';
 import { NodeKeyLifecycle } from '../../src/setup/node-key-lifecycle.ts';
 import { loadNodeDirectory } from '../../src/setup/node-directory.ts';
 import { MemoryStore } from '../../src/storage/index.ts';
+import type { BlsConsensusCrypto } from '../../src/consensus/bls-crypto.ts';
 import { CHAIN_ID, signTx, testConfig, testKey } from '../helpers/chain.ts';
+import { MemoryConsensusKeyStore, MemoryNodeKeyStore } from './harness/memory-keys.ts';
 import { Prng } from './harness/prng.ts';
 import { EventQueue } from './harness/queue.ts';
 import { T0 } from './harness/world.ts';
@@ -59,10 +64,12 @@ interface Replica {
   readonly node: ReplicaNode;
   readonly executor: Executor;
   readonly state: ReplicaState;
+  readonly crypto: BlsConsensusCrypto;
+  readonly keyStore: MemoryConsensusKeyStore;
   readonly fatal: string[];
 }
 
-test('the real replica shell commits over SimTransport on a simulated clock, and the replicas agree', { timeout: 120_000 }, async () => {
+test('the real replica shell exchanges keys and commits over SimTransport on a simulated clock, keys in memory, and the replicas agree', { timeout: 120_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'bulwark-real-shell-'));
   const replicas: Replica[] = [];
   try {
@@ -90,24 +97,38 @@ test('the real replica shell commits over SimTransport on a simulated clock, and
       const executor = await Executor.open({ kv, config: net.chainConfig });
       const app = await EthereumApp.open(executor, kv);
       const store = new ConsensusStore(kv);
+      // The trusted setup's keys, kept in memory from here on: what the replica generates and
+      // erases never touches the disk.
+      const keyStore = new MemoryConsensusKeyStore(material.consensusKeys.secrets());
+      const nodeKeyStore = MemoryNodeKeyStore.copyOf(material.nodeKeys, ['tls', 'execution']);
       const nodeKeyBook = nodeKeyBookFor(net);
       const crypto = createBlsConsensusCrypto({
         self: id,
         consensusSecrets: material.consensusKeys.secrets(),
         consensusPublic: net.replicas.map((r) => r.bootstrapKey),
         bootstrapProofs: net.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
-        executionSecrets: new Map(material.nodeKeys.epochs('execution').map((e) => [e, material.nodeKeys.key('execution', e)!.privateKey])),
+        executionSecrets: new Map(nodeKeyStore.epochs('execution').map((e) => [e, nodeKeyStore.key('execution', e)!.privateKey])),
         nodeKeys: nodeKeyBook,
         operatorPublic: net.operatorKey,
       });
-      const cfg = makeConsensusConfig({ f: net.f, c: net.c, clients: net.clients.length, chainId: Number(net.chainId) });
+      // Checkpoints every 2 sequence numbers: the stable checkpoint passes the new keys soon.
+      const cfg = makeConsensusConfig({
+        f: net.f,
+        c: net.c,
+        clients: net.clients.length,
+        chainId: Number(net.chainId),
+        keyExchange: true,
+        checkpointInterval: 2,
+        window: 4,
+        maxInFlight: 4,
+      });
       const state = restoreReplica({ cfg, id, crypto, now: clock.now(), persisted: await store.load(), app: app.state() });
       const log = logger.child({ replica: id });
       const nodeKeys = new NodeKeyLifecycle(
         {
           id,
           role: 'replica',
-          store: material.nodeKeys,
+          store: nodeKeyStore,
           book: nodeKeyBook,
           // Simulated links pin nothing: the node key lifecycle's TLS pins have nowhere to go.
           transport: { setPins: () => undefined, setIdentity: () => undefined },
@@ -131,10 +152,10 @@ test('the real replica shell commits over SimTransport on a simulated clock, and
         crypto,
         nodeKeyBook,
         nodeKeys,
-        keyStore: material.consensusKeys,
+        keyStore,
         onFatal: (reason) => fatal.push(reason),
       });
-      replicas.push({ node, executor, state, fatal });
+      replicas.push({ node, executor, state, crypto, keyStore, fatal });
     }
     for (const r of replicas) await r.node.start();
 
@@ -166,24 +187,42 @@ test('the real replica shell commits over SimTransport on a simulated clock, and
     }
     const executedBy = (r: Replica) => r.state.clients.get(clientId) ?? 0;
 
-    // One request at a time, to every replica, again every 600 ms until all four executed it.
     const until = 120_000;
+    /** One simulated event; between events, the shells' awaits (persist, execution, key work) run to completion. */
+    const advance = async (what: string) => {
+      assert.ok(queue.now < until, `${what} after ${until} simulated ms`);
+      for (let i = 0; i < 3; i++) await turn();
+      if (!queue.runNext(until)) queue.now += 1;
+      for (const r of replicas) assert.deepEqual(r.fatal, [], `replica ${r.node.id} stopped`);
+    };
+
+    // One request at a time, to every replica, again every 600 ms until all four executed it.
     for (const request of requests) {
       const frame = encodeMessage({ type: 'Request', request });
       let sentAt = -Infinity;
       while (!replicas.every((r) => executedBy(r) >= request.requestSeq)) {
-        assert.ok(queue.now < until, `request ${request.requestSeq} not executed by every replica after ${until} simulated ms`);
         if (queue.now - sentAt >= 600) {
           sentAt = queue.now;
           for (let to = 0; to < 4; to++) clientTransport.send(to, frame);
         }
-        // Between events, the shells' awaits (persist, execution) run to completion.
-        for (let i = 0; i < 3; i++) await turn();
-        if (!queue.runNext(until)) queue.now += 1;
-        for (const r of replicas) assert.deepEqual(r.fatal, [], `replica ${r.node.id} stopped`);
+        await advance(`request ${request.requestSeq} not executed by every replica`);
       }
     }
+    // The replicas go on (status, checkpoints) until every one erased its bootstrap key.
+    while (!replicas.every((r) => r.keyStore.retired.includes(0))) await advance('a bootstrap consensus key not retired');
     for (let i = 0; i < 5; i++) await turn();
+
+    // Key exchange: every replica generated and published a key of epoch 1, every replica has them
+    // all and signs with them now, and the bootstrap keys are erased (the shell's, through the store).
+    for (const r of replicas) {
+      for (let j = 0; j < 4; j++) {
+        assert.equal(r.crypto.latestKey(j).epoch, 1, `replica ${r.node.id} has replica ${j}'s key of epoch 1`);
+        assert.equal(r.crypto.keyAt(j, r.state.lastExecuted + 1).epoch, 1, `replica ${j}'s key of epoch 1 is in effect at replica ${r.node.id}`);
+      }
+      assert.deepEqual(r.keyStore.epochs(), [1], `replica ${r.node.id} keeps only its key of epoch 1`);
+      assert.deepEqual(r.crypto.secretEpochs(), [1], `replica ${r.node.id} forgot its bootstrap secret`);
+      assert.equal(r.crypto.publishedKeys().length, 4, 'four keys published');
+    }
 
     // Every replica executed every request, into the same blocks.
     const heads = replicas.map((r) => r.executor.head);
