@@ -1,11 +1,12 @@
 // The production shell under simulation: four `ReplicaNode`s — the loop `bulwark replica` runs —
-// over `SimTransport`, on a simulated clock, each on an in-memory store with the real executor and
-// application, given the keys of a trusted setup and keeping its keys in memory from then on
-// (`harness/memory-keys.ts`). With key exchange on, each replica replaces its bootstrap consensus key
-// with one it generates and publishes through consensus; a client signs Ethereum transfers as the
-// client node would; every replica commits them, all four end on the same blocks, and once the
-// stable checkpoint is past the new keys every bootstrap key is erased. The shell reads time and
-// sets timers only through the clock, so simulated time moves only when an event runs.
+// over `SimTransport`, on a simulated clock, each on an in-memory store, given the keys of a trusted
+// setup and keeping its keys in memory from then on (`harness/memory-keys.ts`). With key exchange
+// on, each replica replaces its bootstrap consensus key with one it generates and publishes through
+// consensus; a client signs requests as the client node would; every replica commits them, and once
+// the stable checkpoint is past the new keys every bootstrap key is erased. On the real executor and
+// application (Ethereum transfers) all four end on the same blocks; on the simulator's fake
+// application (`FakeReplicaApp`) on the same summary. The shell reads time and sets timers only
+// through the clock, so simulated time moves only when an event runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +26,7 @@ import { blsSignatureToBytes, initHashes, signNodeAuth } from '../../src/crypto/
 import { buildCommon } from '../../src/execution/common.ts';
 import { Executor } from '../../src/execution/executor.ts';
 import { SimNetwork } from '../../src/net/sim-transport.ts';
+import type { ReplicaApplication } from '../../src/replica/application.ts';
 import { ConsensusStore } from '../../src/replica/consensus-store.ts';
 import { EthereumApp } from '../../src/replica/ethereum-app.ts';
 import { ReplicaNode } from '../../src/replica/replica-node.ts';
@@ -34,6 +36,7 @@ import { loadNodeDirectory } from '../../src/setup/node-directory.ts';
 import { MemoryStore } from '../../src/storage/index.ts';
 import type { BlsConsensusCrypto } from '../../src/consensus/bls-crypto.ts';
 import { CHAIN_ID, signTx, testConfig, testKey } from '../helpers/chain.ts';
+import { FakeReplicaApp } from './harness/fake-app.ts';
 import { MemoryConsensusKeyStore, MemoryNodeKeyStore } from './harness/memory-keys.ts';
 import { Prng } from './harness/prng.ts';
 import { EventQueue } from './harness/queue.ts';
@@ -62,14 +65,23 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Replica {
   readonly node: ReplicaNode;
-  readonly executor: Executor;
+  readonly app: ReplicaApplication;
+  /** The real executor under `app`; none on the fake application. */
+  readonly executor: Executor | null;
   readonly state: ReplicaState;
   readonly crypto: BlsConsensusCrypto;
   readonly keyStore: MemoryConsensusKeyStore;
   readonly fatal: string[];
 }
 
-test('the real replica shell exchanges keys and commits over SimTransport on a simulated clock, keys in memory, and the replicas agree', { timeout: 120_000 }, async () => {
+type AppKind = 'ethereum' | 'fake';
+
+/**
+ * Four real shells on `app`, exchanging keys, given the client's `count` requests one at a time
+ * until every replica executed each, then run on until every bootstrap key is erased. Checks key
+ * exchange, replies and the head; `check` looks at the applications before the shells stop.
+ */
+async function runShells(kind: AppKind, count: number, check: (replicas: readonly Replica[]) => Promise<void>): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'bulwark-real-shell-'));
   const replicas: Replica[] = [];
   try {
@@ -90,12 +102,11 @@ test('the real replica shell exchanges keys and commits over SimTransport on a s
 
     for (let id = 0; id < 4; id++) {
       const material = await loadNodeDirectory(join(root, 'net', `replica-${id}`));
-      assert.equal(material.role, 'replica');
-      if (material.role !== 'replica') return;
+      if (material.role !== 'replica') throw new Error(`replica-${id} is not a replica's directory`);
       const net = material.network;
       const kv = new MemoryStore();
-      const executor = await Executor.open({ kv, config: net.chainConfig });
-      const app = await EthereumApp.open(executor, kv);
+      const executor = kind === 'ethereum' ? await Executor.open({ kv, config: net.chainConfig }) : null;
+      const app: ReplicaApplication = executor !== null ? await EthereumApp.open(executor, kv) : new FakeReplicaApp();
       const store = new ConsensusStore(kv);
       // The trusted setup's keys, kept in memory from here on: what the replica generates and
       // erases never touches the disk.
@@ -147,7 +158,6 @@ test('the real replica shell exchanges keys and commits over SimTransport on a s
         kv,
         store,
         app,
-        executor,
         state,
         crypto,
         nodeKeyBook,
@@ -155,7 +165,7 @@ test('the real replica shell exchanges keys and commits over SimTransport on a s
         keyStore,
         onFatal: (reason) => fatal.push(reason),
       });
-      replicas.push({ node, executor, state, crypto, keyStore, fatal });
+      replicas.push({ node, app, executor, state, crypto, keyStore, fatal });
     }
     for (const r of replicas) await r.node.start();
 
@@ -179,7 +189,6 @@ test('the real replica shell exchanges keys and commits over SimTransport on a s
     await clientTransport.start();
     const common = buildCommon(CHAIN_ID);
     const requests: ClientRequest[] = [];
-    const count = 5;
     for (let i = 0; i < count; i++) {
       const tx = signTx(common, testKey(0), { nonce: BigInt(i), to: '0x00000000000000000000000000000000000000c2', value: 1n, gasLimit: 21_000n });
       const unsigned = { clientId, requestSeq: i + 1, flags: 0, payload: encodeTxPayload([tx.serialize()]) };
@@ -222,25 +231,36 @@ test('the real replica shell exchanges keys and commits over SimTransport on a s
       assert.deepEqual(r.keyStore.epochs(), [1], `replica ${r.node.id} keeps only its key of epoch 1`);
       assert.deepEqual(r.crypto.secretEpochs(), [1], `replica ${r.node.id} forgot its bootstrap secret`);
       assert.equal(r.crypto.publishedKeys().length, 4, 'four keys published');
+      assert.ok(executedBy(r) >= count);
     }
-
-    // Every replica executed every request, into the same blocks.
-    const heads = replicas.map((r) => r.executor.head);
-    const top = heads[0]!.header.number;
-    // One request outstanding at a time: each is a batch of its own, and each batch one block.
-    assert.equal(top, BigInt(count), 'one block per request');
-    for (const h of heads) assert.equal(h.header.number, top, 'every replica is at the same block');
-    for (let n = 1n; n <= top; n++) {
-      const hashes = await Promise.all(replicas.map(async (r) => Buffer.from((await r.executor.blocks.rawByNumber(n))!.header).toString('hex')));
-      assert.equal(new Set(hashes).size, 1, `replicas disagree on block ${n}`);
-    }
-    const statuses = replicas.map((r) => r.node.status());
-    assert.equal(new Set(statuses.map((s) => s['blockHash'])).size, 1, 'one head block hash');
-    for (const r of replicas) assert.ok(executedBy(r) >= count);
     // The client was answered: f + 1 replicas (here 2) at least, for every request.
     for (const request of requests) assert.ok((replied.get(request.requestSeq)?.size ?? 0) >= 2, `request ${request.requestSeq} answered by f + 1`);
+    // One request outstanding at a time: each is a batch of its own, and each batch one block.
+    for (const r of replicas) assert.equal(r.app.head().number, count, `replica ${r.node.id}: one block per request`);
+    const statuses = replicas.map((r) => r.node.status());
+    assert.equal(new Set(statuses.map((s) => s['blockHash'])).size, 1, 'one head block hash');
+    await check(replicas);
   } finally {
     for (const r of replicas) await r.node.stop();
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+test('the real replica shell exchanges keys and commits Ethereum transfers on a simulated clock, keys in memory, and the replicas agree', { timeout: 120_000 }, async () => {
+  await runShells('ethereum', 5, async (replicas) => {
+    // Every replica executed every request, into the same blocks.
+    for (let n = 1; n <= 5; n++) {
+      const hashes = await Promise.all(replicas.map(async (r) => Buffer.from((await r.executor!.blocks.rawByNumber(BigInt(n)))!.header).toString('hex')));
+      assert.equal(new Set(hashes).size, 1, `replicas disagree on block ${n}`);
+      const served = await Promise.all(replicas.map(async (r) => Buffer.from((await r.app.block(n))!.header).toString('hex')));
+      assert.deepEqual(served, hashes, 'the application serves the executor\'s blocks');
+    }
+  });
+});
+
+test('the real replica shell runs on the simulator\'s fake application too, and the replicas agree', { timeout: 120_000 }, async () => {
+  await runShells('fake', 5, async (replicas) => {
+    const summaries = replicas.map((r) => JSON.stringify(r.app.state().summary, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)));
+    assert.equal(new Set(summaries).size, 1, 'one summary');
+  });
 });
