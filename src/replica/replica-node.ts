@@ -21,8 +21,8 @@ import { primaryOf } from '../consensus/config.ts';
 import type { Input, Output } from '../consensus/io.ts';
 import { preverify, step } from '../consensus/replica.ts';
 import type { ReplicaState } from '../consensus/state.ts';
-import type { NodeAuthPublicKey } from '../crypto/index.ts';
-import type { BlsConsensusCrypto } from '../consensus/bls-crypto.ts';
+import type { BlsSecretKey } from '../crypto/index.ts';
+import type { ReplicaCrypto } from '../consensus/crypto.ts';
 import { encodeKeyExchange, encodeKeyRecord } from '../consensus/keys.ts';
 import type { ConsensusKeyStorage } from '../setup/consensus-keys.ts';
 import type { TransportCounterView } from '../net/metrics.ts';
@@ -43,8 +43,11 @@ export interface ReplicaTransport extends Transport {
   counters(): TransportCounterView;
 }
 
-/** Everything the shell runs on, made (and later closed) by its composition root. */
-export interface ReplicaShellParts {
+/**
+ * Everything the shell runs on, made (and later closed) by its composition root. `Secret` is a
+ * consensus secret as `keyStore` makes it and `crypto` takes it: a BLS secret key in production.
+ */
+export interface ReplicaShellParts<Secret = BlsSecretKey> {
   readonly id: NodeId;
   readonly log: Logger;
   readonly clock: Clock;
@@ -56,17 +59,18 @@ export interface ReplicaShellParts {
   readonly app: ReplicaApplication;
   /** The consensus state, restored from `store` and `app` (`restoreReplica`). */
   readonly state: ReplicaState;
-  readonly crypto: BlsConsensusCrypto;
-  readonly nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
+  readonly crypto: ReplicaCrypto<Secret>;
+  /** Every node's execution, authentication and TLS keys over time (read for status answers). */
+  readonly nodeKeyBook: NodeKeyBook<unknown>;
   /** This replica's execution and TLS keys (their files, and the transport's pins and identity). */
   readonly nodeKeys: NodeKeyLifecycle;
   /** Where this replica's consensus keys are kept: its key files (`ConsensusKeyStore`) in production. */
-  readonly keyStore: ConsensusKeyStorage;
+  readonly keyStore: ConsensusKeyStorage<Secret>;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
   readonly onFatal: (reason: string) => void;
 }
 
-export class ReplicaNode {
+export class ReplicaNode<Secret = BlsSecretKey> {
   readonly id: number;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -80,7 +84,7 @@ export class ReplicaNode {
   /** Status and read answers: signed with the execution key in effect at the next sequence number. */
   readonly #signExecution: (bytes: Uint8Array) => Uint8Array;
   readonly #nodeKeys: NodeKeyLifecycle;
-  readonly #nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
+  readonly #nodeKeyBook: NodeKeyBook<unknown>;
   /** This replica's node key publication in progress: what it publishes, the signed request, when last sent. */
   #publication: { kind: NodeKeyKind; epoch: number; request: ClientRequest; sentAt: number } | null = null;
   /** The last request sequence number this replica gave a request of its own. */
@@ -99,8 +103,8 @@ export class ReplicaNode {
   #idle: Promise<void> = Promise.resolve();
   /** The block being executed, if any. */
   #execution: Promise<void> = Promise.resolve();
-  readonly #crypto: BlsConsensusCrypto;
-  readonly #keyStore: ConsensusKeyStorage;
+  readonly #crypto: ReplicaCrypto<Secret>;
+  readonly #keyStore: ConsensusKeyStorage<Secret>;
   /** This replica's key exchange in progress: the signed request, and when it was last sent. */
   #exchange: { epoch: number; request: ClientRequest; sentAt: number } | null = null;
   /** Key work (generating a key file, deleting a retired one) runs one piece at a time, off the loop. */
@@ -115,7 +119,7 @@ export class ReplicaNode {
   /** Peers this replica is sending a chunk of committed batches to (catch-up help). */
   readonly #serving = new Set<number>();
 
-  constructor(parts: ReplicaShellParts) {
+  constructor(parts: ReplicaShellParts<Secret>) {
     this.id = parts.id;
     this.#log = parts.log;
     this.#clock = parts.clock;

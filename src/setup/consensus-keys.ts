@@ -43,9 +43,10 @@ export interface ConsensusKeyStoreOptions {
   readonly bootstrap?: BlsSecretKey;
 }
 
-export interface GeneratedConsensusKey {
+/** `Secret`: a BLS secret key, but for the simulator's keyed-hash keys. */
+export interface GeneratedConsensusKey<Secret = BlsSecretKey> {
   readonly epoch: number;
-  readonly secret: BlsSecretKey;
+  readonly secret: Secret;
   /** Compressed G1 public key (48 bytes). */
   readonly publicKey: Uint8Array;
   /** The key's signature over its own public key in the PoP domain (`provePossession`), 96 bytes. */
@@ -71,8 +72,8 @@ export interface RetiredConsensusKey {
  * key no longer in effect. `ConsensusKeyStore` keeps them in key files; the simulator keeps them in
  * memory (`test/sim/harness/memory-keys.ts`).
  */
-export interface ConsensusKeyStorage {
-  generate(epoch: number): Promise<GeneratedConsensusKey>;
+export interface ConsensusKeyStorage<Secret = BlsSecretKey> {
+  generate(epoch: number): Promise<GeneratedConsensusKey<Secret>>;
   retire(epoch: number): Promise<RetiredConsensusKey>;
 }
 

@@ -50,7 +50,8 @@ export interface NodeKeyLifecycleParts {
   readonly role: 'replica' | 'client';
   /** Where this node's keys are kept: `NodeKeyStore` (key files) in production. */
   readonly store: NodeKeyStorage;
-  readonly book: NodeKeyBook<NodeAuthPublicKey>;
+  /** The key history (records only are read here). */
+  readonly book: NodeKeyBook<unknown>;
   /** The TLS pins and the identity this node presents: `TlsTransport`'s, in production. */
   readonly transport: Pick<TlsTransport, 'setPins' | 'setIdentity'>;
   /** Every node id of the network (their TLS pins follow the book). */

@@ -5,7 +5,8 @@
 // consensus; a client signs requests as the client node would; every replica commits them, and once
 // the stable checkpoint is past the new keys every bootstrap key is erased. On the real executor and
 // application (Ethereum transfers) all four end on the same blocks; on the simulator's fake
-// application (`FakeReplicaApp`) on the same summary. The shell reads time and sets timers only
+// application (`FakeReplicaApp`) on the same summary, with the trusted setup's BLS keys or with the
+// simulator's keyed-hash crypto (`SimKeyRegistry`). The shell reads time and sets timers only
 // through the clock, so simulated time moves only when an event runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,16 +30,20 @@ import { SimNetwork } from '../../src/net/sim-transport.ts';
 import type { ReplicaApplication } from '../../src/replica/application.ts';
 import { ConsensusStore } from '../../src/replica/consensus-store.ts';
 import { EthereumApp } from '../../src/replica/ethereum-app.ts';
-import { ReplicaNode } from '../../src/replica/replica-node.ts';
+import { ReplicaNode, type ReplicaShellParts } from '../../src/replica/replica-node.ts';
 import { runInit } from '../../src/setup/init.ts';
 import { NodeKeyLifecycle } from '../../src/setup/node-key-lifecycle.ts';
 import { loadNodeDirectory } from '../../src/setup/node-directory.ts';
 import { MemoryStore } from '../../src/storage/index.ts';
-import type { BlsConsensusCrypto } from '../../src/consensus/bls-crypto.ts';
+import type { ReplicaCrypto } from '../../src/consensus/crypto.ts';
+import type { NodeKeyBook } from '../../src/consensus/node-keys.ts';
+import type { BlsSecretKey } from '../../src/crypto/index.ts';
+import type { ConsensusKeyStorage } from '../../src/setup/consensus-keys.ts';
 import { CHAIN_ID, signTx, testConfig, testKey } from '../helpers/chain.ts';
 import { FakeReplicaApp } from './harness/fake-app.ts';
 import { MemoryConsensusKeyStore, MemoryNodeKeyStore } from './harness/memory-keys.ts';
 import { Prng } from './harness/prng.ts';
+import { RegistryConsensusKeyStore, SimKeyRegistry } from './harness/sim-crypto.ts';
 import { EventQueue } from './harness/queue.ts';
 import { T0 } from './harness/world.ts';
 
@@ -64,24 +69,29 @@ function simClock(queue: EventQueue): Clock {
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Replica {
-  readonly node: ReplicaNode;
+  readonly node: Pick<ReplicaNode, 'id' | 'start' | 'stop' | 'status'>;
   readonly app: ReplicaApplication;
   /** The real executor under `app`; none on the fake application. */
   readonly executor: Executor | null;
   readonly state: ReplicaState;
-  readonly crypto: BlsConsensusCrypto;
-  readonly keyStore: MemoryConsensusKeyStore;
+  readonly crypto: ReplicaCrypto<unknown>;
+  readonly keyStore: { readonly retired: readonly number[]; epochs(): number[] };
   readonly fatal: string[];
 }
 
-type AppKind = 'ethereum' | 'fake';
+/**
+ * What the shells run on: the real executor and application with BLS and Ed25519 keys from a trusted
+ * setup (production); the simulator's fake application with those keys; or the fake application
+ * with the simulator's keyed-hash crypto (`SimKeyRegistry`) — what its seed sweeps run on.
+ */
+type Kind = 'ethereum' | 'fake' | 'sim-crypto';
 
 /**
  * Four real shells on `app`, exchanging keys, given the client's `count` requests one at a time
  * until every replica executed each, then run on until every bootstrap key is erased. Checks key
  * exchange, replies and the head; `check` looks at the applications before the shells stop.
  */
-async function runShells(kind: AppKind, count: number, check: (replicas: readonly Replica[]) => Promise<void>): Promise<void> {
+async function runShells(kind: Kind, count: number, check: (replicas: readonly Replica[]) => Promise<void>): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'bulwark-real-shell-'));
   const replicas: Replica[] = [];
   try {
@@ -99,29 +109,45 @@ async function runShells(kind: AppKind, count: number, check: (replicas: readonl
       link: () => ({ delays: [prng.int(1, 8)] }),
     });
     const logger = pino({ level: process.env['BULWARK_TEST_LOG'] ?? 'silent' });
+    const registry = new SimKeyRegistry(4, 20);
 
     for (let id = 0; id < 4; id++) {
       const material = await loadNodeDirectory(join(root, 'net', `replica-${id}`));
       if (material.role !== 'replica') throw new Error(`replica-${id} is not a replica's directory`);
       const net = material.network;
       const kv = new MemoryStore();
-      const executor = kind === 'ethereum' ? await Executor.open({ kv, config: net.chainConfig }) : null;
+      const executor: Executor | null = kind === 'ethereum' ? await Executor.open({ kv, config: net.chainConfig }) : null;
       const app: ReplicaApplication = executor !== null ? await EthereumApp.open(executor, kv) : new FakeReplicaApp();
       const store = new ConsensusStore(kv);
       // The trusted setup's keys, kept in memory from here on: what the replica generates and
-      // erases never touches the disk.
-      const keyStore = new MemoryConsensusKeyStore(material.consensusKeys.secrets());
+      // erases never touches the disk. (With the simulator's crypto, its execution and TLS keys
+      // are there for the node key lifecycle only, which has nothing to do: no rotation is asked.)
       const nodeKeyStore = MemoryNodeKeyStore.copyOf(material.nodeKeys, ['tls', 'execution']);
-      const nodeKeyBook = nodeKeyBookFor(net);
-      const crypto = createBlsConsensusCrypto({
-        self: id,
-        consensusSecrets: material.consensusKeys.secrets(),
-        consensusPublic: net.replicas.map((r) => r.bootstrapKey),
-        bootstrapProofs: net.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
-        executionSecrets: new Map(nodeKeyStore.epochs('execution').map((e) => [e, nodeKeyStore.key('execution', e)!.privateKey])),
-        nodeKeys: nodeKeyBook,
-        operatorPublic: net.operatorKey,
-      });
+      let keyStore: ConsensusKeyStorage<unknown> & Replica['keyStore'];
+      let crypto: ReplicaCrypto<unknown>;
+      let nodeKeyBook: NodeKeyBook<unknown>;
+      if (kind === 'sim-crypto') {
+        keyStore = new RegistryConsensusKeyStore(registry, id);
+        crypto = registry.cryptoFor(id);
+        nodeKeyBook = crypto.nodeKeys;
+      } else {
+        const blsKeys = new MemoryConsensusKeyStore(material.consensusKeys.secrets());
+        const book = nodeKeyBookFor(net);
+        const bls = createBlsConsensusCrypto({
+          self: id,
+          consensusSecrets: material.consensusKeys.secrets(),
+          consensusPublic: net.replicas.map((r) => r.bootstrapKey),
+          bootstrapProofs: net.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
+          executionSecrets: new Map(nodeKeyStore.epochs('execution').map((e) => [e, nodeKeyStore.key('execution', e)!.privateKey])),
+          nodeKeys: book,
+          operatorPublic: net.operatorKey,
+        });
+        // The storage makes BLS secrets and the crypto takes them: one `Secret` type for the shell.
+        const parts: Pick<ReplicaShellParts<BlsSecretKey>, 'crypto' | 'keyStore'> = { crypto: bls, keyStore: blsKeys };
+        keyStore = blsKeys;
+        crypto = parts.crypto;
+        nodeKeyBook = book;
+      }
       // Checkpoints every 2 sequence numbers: the stable checkpoint passes the new keys soon.
       const cfg = makeConsensusConfig({
         f: net.f,
@@ -150,7 +176,7 @@ async function runShells(kind: AppKind, count: number, check: (replicas: readonl
         0,
       );
       const fatal: string[] = [];
-      const node = new ReplicaNode({
+      const node = new ReplicaNode<unknown>({
         id,
         log,
         clock,
@@ -169,7 +195,8 @@ async function runShells(kind: AppKind, count: number, check: (replicas: readonl
     }
     for (const r of replicas) await r.node.start();
 
-    // The client node's requests: signed with its authentication key, each carrying one transfer.
+    // The client node's requests: signed with its authentication key (the registry's, with the
+    // simulator's crypto), each carrying one transfer.
     const client = await loadNodeDirectory(join(root, 'net', 'client-4'));
     if (client.role !== 'client') throw new Error('client-4 is not a client node directory');
     const clientId = client.id;
@@ -192,7 +219,8 @@ async function runShells(kind: AppKind, count: number, check: (replicas: readonl
     for (let i = 0; i < count; i++) {
       const tx = signTx(common, testKey(0), { nonce: BigInt(i), to: '0x00000000000000000000000000000000000000c2', value: 1n, gasLimit: 21_000n });
       const unsigned = { clientId, requestSeq: i + 1, flags: 0, payload: encodeTxPayload([tx.serialize()]) };
-      requests.push({ ...unsigned, signature: signNodeAuth(authKey, requestSigningBytes(unsigned)) });
+      const signature = kind === 'sim-crypto' ? registry.signClientRequest(unsigned) : signNodeAuth(authKey, requestSigningBytes(unsigned));
+      requests.push({ ...unsigned, signature });
     }
     const executedBy = (r: Replica) => r.state.clients.get(clientId) ?? 0;
 
@@ -260,6 +288,13 @@ test('the real replica shell exchanges keys and commits Ethereum transfers on a 
 
 test('the real replica shell runs on the simulator\'s fake application too, and the replicas agree', { timeout: 120_000 }, async () => {
   await runShells('fake', 5, async (replicas) => {
+    const summaries = replicas.map((r) => JSON.stringify(r.app.state().summary, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)));
+    assert.equal(new Set(summaries).size, 1, 'one summary');
+  });
+});
+
+test('the real replica shell runs on the simulator\'s crypto and fake application, what its sweeps run on, and the replicas agree', { timeout: 120_000 }, async () => {
+  await runShells('sim-crypto', 5, async (replicas) => {
     const summaries = replicas.map((r) => JSON.stringify(r.app.state().summary, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)));
     assert.equal(new Set(summaries).size, 1, 'one summary');
   });
