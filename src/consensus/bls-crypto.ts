@@ -32,7 +32,7 @@ import {
 } from '../crypto/index.ts';
 import type { AggregateCheck } from '../crypto/bls.ts';
 import { nodeKeyScheme } from './node-key-scheme.ts';
-import { AUTH_KEY_GRACE_SEQS, type CertificateCheck, type ConsensusCrypto, type Share, type SigningDomain } from './crypto.ts';
+import { AUTH_KEY_GRACE_SEQS, type CertificateCheck, type ReplicaCrypto, type Share, type SigningDomain } from './crypto.ts';
 import { KeyBook, type KeyRecord } from './keys.ts';
 import { NodeKeyBook, type NodeKeyKind } from './node-keys.ts';
 
@@ -78,18 +78,8 @@ export interface ConsensusKeys {
   readonly operatorPublic?: NodeAuthPublicKey;
 }
 
-/** The production crypto, with the shell's handle on this replica's own secrets. */
-export interface BlsConsensusCrypto extends ConsensusCrypto {
-  /** A secret this replica generated (before publishing its public key). */
-  addSecret(epoch: number, secret: BlsSecretKey): void;
-  /** Drops a retired secret from memory (its file is deleted by the shell). */
-  forgetSecret(epoch: number): void;
-  /** Epochs whose secrets this replica holds. */
-  secretEpochs(): number[];
-  /** An execution secret this replica generated (before publishing its public key). */
-  addExecutionSecret(epoch: number, secret: NodeAuthPrivateKey): void;
-  forgetExecutionSecret(epoch: number): void;
-}
+/** The production crypto, with the shell's handle on this replica's own secrets (BLS consensus secrets). */
+export type BlsConsensusCrypto = ReplicaCrypto<BlsSecretKey>;
 
 function domainOf(d: SigningDomain) {
   return d === 'consensus' ? DOMAIN_CONSENSUS : DOMAIN_CHECKPOINT;

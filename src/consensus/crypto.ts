@@ -7,6 +7,7 @@
  * thousand seeded runs finish in minutes, with the same unforgeability a decorator cannot break.
  */
 import type { Certificate, ClientRequest } from '../codec/messages.ts';
+import type { NodeAuthPrivateKey } from '../crypto/node-auth.ts';
 import type { KeyRecord } from './keys.ts';
 import type { NodeKeyBook } from './node-keys.ts';
 
@@ -84,4 +85,24 @@ export interface ConsensusCrypto {
   canSign(seq: number): boolean;
   /** Every node's execution, authentication and TLS keys over time (`node-keys.ts`). */
   readonly nodeKeys: NodeKeyBook<unknown>;
+}
+
+/**
+ * The crypto a replica's shell holds (`replica/replica-node.ts`): the state machine's, plus the
+ * shell's handle on this replica's own secrets — added when the shell generates a key (before it
+ * publishes the public half), forgotten once the key is retired. `Secret` is a consensus secret as
+ * the shell's key storage hands it over (`setup/consensus-keys.ts`), a BLS secret key in
+ * production (`bls-crypto.ts`); the shell only passes it on. The simulator's keyed-hash crypto
+ * implements it too (`test/sim/harness/sim-crypto.ts`).
+ */
+export interface ReplicaCrypto<Secret> extends ConsensusCrypto {
+  /** A consensus secret this replica generated for `epoch`. */
+  addSecret(epoch: number, secret: Secret): void;
+  /** Drops a retired consensus secret from memory (the shell has its storage erase it). */
+  forgetSecret(epoch: number): void;
+  /** Epochs whose consensus secrets this replica holds. */
+  secretEpochs(): number[];
+  /** An execution secret this replica generated for `epoch`. */
+  addExecutionSecret(epoch: number, secret: NodeAuthPrivateKey): void;
+  forgetExecutionSecret(epoch: number): void;
 }

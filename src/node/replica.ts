@@ -122,7 +122,6 @@ export class ReplicaProcess {
         kv,
         store,
         app,
-        executor,
         state,
         crypto,
         nodeKeyBook,

@@ -6,7 +6,8 @@
  * highest executed request sequence (exactly-once), the last executed sequence number with its
  * block timestamp, and the published keys and operator state the state machine hands over with
  * the batch. A batch without a block writes those alone. So after any crash, `state()` is exactly
- * what the replica had executed, and `restoreReplica` starts from it.
+ * what the replica had executed, and `restoreReplica` starts from it. It is the shell's
+ * `ReplicaApplication` (`application.ts`): blocks, reads and the head come from the executor.
  */
 import { BulwarkError } from '../common/errors.ts';
 import type { ClientRequest, ExecSummary } from '../codec/messages.ts';
@@ -17,16 +18,13 @@ import { keccak256 } from '../crypto/index.ts';
 import type { Executor } from '../execution/executor.ts';
 import { ReservedPages, type ExecutionProgress, type KeyRecord, type NodeKeyRecord, type OperatorState } from '../ledger/reserved-pages.ts';
 import type { BatchOp, KvStore } from '../storage/index.ts';
+import type { Clock } from '../common/clock.ts';
+import type { AppExecution, RawBlock, ReplicaApplication, ReplicaReads } from './application.ts';
+import { ReadService } from './read-service.ts';
 
-export interface AppExecution {
-  readonly summary: ExecSummary;
-  /** One encoded `RequestResult` per request, in order. */
-  readonly results: Uint8Array[];
-  /** Whether a block was made. */
-  readonly block: boolean;
-}
+export type { AppExecution } from './application.ts';
 
-export class EthereumApp {
+export class EthereumApp implements ReplicaApplication {
   readonly #executor: Executor;
   readonly #kv: KvStore;
   readonly #pages: ReservedPages;
@@ -134,6 +132,24 @@ export class EthereumApp {
       results.push(encodeRequestResult(result));
     }
     return { summary: this.#summary(), results, block };
+  }
+
+  head(): { readonly number: number; readonly hash: Uint8Array } {
+    const h = this.#executor.head;
+    return { number: Number(h.header.number), hash: h.hash() };
+  }
+
+  block(n: number): Promise<RawBlock | undefined> {
+    return this.#executor.blocks.rawByNumber(BigInt(n));
+  }
+
+  reads(sign: (bytes: Uint8Array) => Uint8Array, clock: Clock): ReplicaReads {
+    return new ReadService(this.#executor, sign, {}, clock);
+  }
+
+  /** The executor's trie-node cache. */
+  cacheBytes(): number {
+    return this.#executor.nodeCache.bytes;
   }
 
   #reservedOps(at: ExecutionProgress, requests: readonly ClientRequest[]): BatchOp[] {

@@ -1,11 +1,12 @@
 /**
  * The replica's shell: the loop that steps the consensus state machine (`consensus/replica.ts`) one
  * input at a time and carries out its outputs — a `persist` is durable (one synced batch) before
- * anything after it is sent — over the transport, the executor and the store; its timers; this
+ * anything after it is sent — over the transport, the application and the store; its timers; this
  * replica's own requests (key exchanges and node key publications); block and read service for
  * client nodes. It constructs none of its inputs: the transport, the clock, the store and the
- * application come from the composition root (`node/replica.ts` in production), which also owns
- * them — opens them before `start` and closes them after `stop`.
+ * application (`ReplicaApplication`, `application.ts`) come from the composition root
+ * (`node/replica.ts` in production), which also owns them — opens them before `start` and closes
+ * them after `stop`.
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -20,18 +21,16 @@ import { primaryOf } from '../consensus/config.ts';
 import type { Input, Output } from '../consensus/io.ts';
 import { preverify, step } from '../consensus/replica.ts';
 import type { ReplicaState } from '../consensus/state.ts';
-import type { NodeAuthPublicKey } from '../crypto/index.ts';
-import type { BlsConsensusCrypto } from '../consensus/bls-crypto.ts';
+import type { BlsSecretKey } from '../crypto/index.ts';
+import type { ReplicaCrypto } from '../consensus/crypto.ts';
 import { encodeKeyExchange, encodeKeyRecord } from '../consensus/keys.ts';
-import type { ConsensusKeyStore } from '../setup/consensus-keys.ts';
-import type { Executor } from '../execution/executor.ts';
+import type { ConsensusKeyStorage } from '../setup/consensus-keys.ts';
 import type { TransportCounterView } from '../net/metrics.ts';
 import type { NodeId, Transport } from '../net/transport.ts';
 import type { KvStore } from '../storage/index.ts';
 import type { ConsensusStore } from './consensus-store.ts';
-import type { EthereumApp } from './ethereum-app.ts';
+import type { ReplicaApplication, ReplicaReads } from './application.ts';
 import { ReplicaMetrics } from './metrics.ts';
-import { ReadService } from './read-service.ts';
 import { PeerConduct } from './peer-conduct.ts';
 import type { RejectReason } from '../consensus/io.ts';
 
@@ -44,8 +43,11 @@ export interface ReplicaTransport extends Transport {
   counters(): TransportCounterView;
 }
 
-/** Everything the shell runs on, made (and later closed) by its composition root. */
-export interface ReplicaShellParts {
+/**
+ * Everything the shell runs on, made (and later closed) by its composition root. `Secret` is a
+ * consensus secret as `keyStore` makes it and `crypto` takes it: a BLS secret key in production.
+ */
+export interface ReplicaShellParts<Secret = BlsSecretKey> {
   readonly id: NodeId;
   readonly log: Logger;
   readonly clock: Clock;
@@ -53,36 +55,36 @@ export interface ReplicaShellParts {
   /** The key-value store under `store` and `app`: read here only for its memory figures (metrics). */
   readonly kv: KvStore;
   readonly store: ConsensusStore;
-  readonly app: EthereumApp;
-  readonly executor: Executor;
+  /** What consensus executes, and what client nodes read: `EthereumApp` in production. */
+  readonly app: ReplicaApplication;
   /** The consensus state, restored from `store` and `app` (`restoreReplica`). */
   readonly state: ReplicaState;
-  readonly crypto: BlsConsensusCrypto;
-  readonly nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
+  readonly crypto: ReplicaCrypto<Secret>;
+  /** Every node's execution, authentication and TLS keys over time (read for status answers). */
+  readonly nodeKeyBook: NodeKeyBook<unknown>;
   /** This replica's execution and TLS keys (their files, and the transport's pins and identity). */
   readonly nodeKeys: NodeKeyLifecycle;
-  /** This replica's consensus key files. */
-  readonly keyStore: ConsensusKeyStore;
+  /** Where this replica's consensus keys are kept: its key files (`ConsensusKeyStore`) in production. */
+  readonly keyStore: ConsensusKeyStorage<Secret>;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
   readonly onFatal: (reason: string) => void;
 }
 
-export class ReplicaNode {
+export class ReplicaNode<Secret = BlsSecretKey> {
   readonly id: number;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #kv: KvStore;
   readonly #store: ConsensusStore;
-  readonly #app: EthereumApp;
-  readonly #executor: Executor;
+  readonly #app: ReplicaApplication;
   readonly #transport: ReplicaTransport;
   readonly #state: ReplicaState;
   readonly #metrics: ReplicaMetrics;
-  readonly #reads: ReadService;
+  readonly #reads: ReplicaReads;
   /** Status and read answers: signed with the execution key in effect at the next sequence number. */
   readonly #signExecution: (bytes: Uint8Array) => Uint8Array;
   readonly #nodeKeys: NodeKeyLifecycle;
-  readonly #nodeKeyBook: NodeKeyBook<NodeAuthPublicKey>;
+  readonly #nodeKeyBook: NodeKeyBook<unknown>;
   /** This replica's node key publication in progress: what it publishes, the signed request, when last sent. */
   #publication: { kind: NodeKeyKind; epoch: number; request: ClientRequest; sentAt: number } | null = null;
   /** The last request sequence number this replica gave a request of its own. */
@@ -101,8 +103,8 @@ export class ReplicaNode {
   #idle: Promise<void> = Promise.resolve();
   /** The block being executed, if any. */
   #execution: Promise<void> = Promise.resolve();
-  readonly #crypto: BlsConsensusCrypto;
-  readonly #keyStore: ConsensusKeyStore;
+  readonly #crypto: ReplicaCrypto<Secret>;
+  readonly #keyStore: ConsensusKeyStorage<Secret>;
   /** This replica's key exchange in progress: the signed request, and when it was last sent. */
   #exchange: { epoch: number; request: ClientRequest; sentAt: number } | null = null;
   /** Key work (generating a key file, deleting a retired one) runs one piece at a time, off the loop. */
@@ -117,14 +119,13 @@ export class ReplicaNode {
   /** Peers this replica is sending a chunk of committed batches to (catch-up help). */
   readonly #serving = new Set<number>();
 
-  constructor(parts: ReplicaShellParts) {
+  constructor(parts: ReplicaShellParts<Secret>) {
     this.id = parts.id;
     this.#log = parts.log;
     this.#clock = parts.clock;
     this.#kv = parts.kv;
     this.#store = parts.store;
     this.#app = parts.app;
-    this.#executor = parts.executor;
     this.#transport = parts.transport;
     this.#state = parts.state;
     this.#crypto = parts.crypto;
@@ -133,17 +134,17 @@ export class ReplicaNode {
     this.#signExecution = (bytes) => this.#crypto.signExecution(bytes, this.#state.lastExecuted + 1);
     this.#nodeKeyBook = parts.nodeKeyBook;
     this.#nodeKeys = parts.nodeKeys;
-    this.#reads = new ReadService(parts.executor, this.#signExecution, {}, parts.clock);
+    this.#reads = parts.app.reads(this.#signExecution, parts.clock);
     this.#metrics = new ReplicaMetrics(() => ({
       view: this.#state.view,
       active: this.#state.active,
       lastExecuted: this.#state.lastExecuted,
       lastStable: this.#state.lastStable,
-      blockNumber: Number(this.#executor.head.header.number),
+      blockNumber: this.#app.head().number,
       peers: this.#transport.stats(),
       transport: this.#transport.counters(),
       store: this.#kv.memoryUsage?.() ?? null,
-      trieCacheBytes: this.#executor.nodeCache.bytes,
+      trieCacheBytes: this.#app.cacheBytes(),
     }));
   }
 
@@ -162,6 +163,7 @@ export class ReplicaNode {
 
   status(): Record<string, unknown> {
     const s = this.#state;
+    const head = this.#app.head();
     return {
       replica: this.id,
       view: s.view,
@@ -169,8 +171,8 @@ export class ReplicaNode {
       active: s.active,
       lastExecuted: s.lastExecuted,
       lastStable: s.lastStable,
-      block: Number(this.#executor.head.header.number),
-      blockHash: `0x${Buffer.from(this.#executor.head.hash()).toString('hex')}`,
+      block: head.number,
+      blockHash: `0x${Buffer.from(head.hash).toString('hex')}`,
       peers: this.#transport.stats().map((p) => ({ peer: p.peer, connected: p.connected })),
     };
   }
@@ -226,15 +228,15 @@ export class ReplicaNode {
       return;
     }
     const s = this.#state;
-    const head = this.#executor.head;
+    const head = this.#app.head();
     const body = {
       id,
       view: s.view,
       active: s.active,
       lastExecuted: s.lastExecuted,
       lastStable: s.lastStable,
-      blockNumber: Number(head.header.number),
-      blockHash: head.hash(),
+      blockNumber: head.number,
+      blockHash: head.hash,
       keyEpoch: this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch,
       keys: this.#crypto.publishedKeys().map(encodeKeyRecord),
       nodeKeys: this.#nodeKeyBook.published().map(encodeNodeKeyRecord),
@@ -270,7 +272,7 @@ export class ReplicaNode {
     let bytes = 0;
     try {
       for (let n = fromNumber; n <= toNumber && blocks.length < 64 && bytes < 4 << 20; n++) {
-        const b = await this.#executor.blocks.rawByNumber(BigInt(n));
+        const b = await this.#app.block(n);
         if (b === undefined) break;
         blocks.push(b);
         bytes += b.header.length + b.body.length + b.receipts.length;

@@ -43,9 +43,10 @@ export interface ConsensusKeyStoreOptions {
   readonly bootstrap?: BlsSecretKey;
 }
 
-export interface GeneratedConsensusKey {
+/** `Secret`: a BLS secret key, but for the simulator's keyed-hash keys. */
+export interface GeneratedConsensusKey<Secret = BlsSecretKey> {
   readonly epoch: number;
-  readonly secret: BlsSecretKey;
+  readonly secret: Secret;
   /** Compressed G1 public key (48 bytes). */
   readonly publicKey: Uint8Array;
   /** The key's signature over its own public key in the PoP domain (`provePossession`), 96 bytes. */
@@ -64,12 +65,24 @@ export interface RetiredConsensusKey {
   readonly erased: boolean;
 }
 
+/**
+ * What a replica's shell asks of the place its consensus keys are kept (`replica/replica-node.ts`):
+ * a key for the next epoch, durably kept before it is returned (the shell publishes its public half
+ * next, and a key made before a crash is returned again, `created: false`), and the erasure of a
+ * key no longer in effect. `ConsensusKeyStore` keeps them in key files; the simulator keeps them in
+ * memory (`test/sim/harness/memory-keys.ts`).
+ */
+export interface ConsensusKeyStorage<Secret = BlsSecretKey> {
+  generate(epoch: number): Promise<GeneratedConsensusKey<Secret>>;
+  retire(epoch: number): Promise<RetiredConsensusKey>;
+}
+
 const KEY_NAME = /^consensus-(\d+)\.key$/;
 /** Tombstones of `retire` and temp files of `writeKeyFile`. */
 const LEFTOVER = leftoverPattern('consensus-\\d+\\.key|bootstrap-consensus\\.key');
 const ERASE_FAILED = 'CONSENSUS_KEY_ERASE_FAILED';
 
-export class ConsensusKeyStore {
+export class ConsensusKeyStore implements ConsensusKeyStorage {
   readonly dir: string;
   readonly #passphrase: string | undefined;
   readonly #cost: ScryptCost | undefined;

@@ -3,7 +3,7 @@
  * shared by replicas and client nodes:
  *
  *  - `nextPublication`: when the operator asked this node for a new key epoch, generate the key
- *    (durably, `NodeKeyStore`) and make its publication, possessed by the new key and endorsed by
+ *    (durably, `NodeKeyStorage`) and make its publication, possessed by the new key and endorsed by
  *    the old one; the caller sends it through consensus in a request of its own;
  *  - `sync`: pin every peer's TLS certificates as the key history says at this node's position
  *    (`NodeKeyBook.tlsPins`), and present this node's own certificate: a replica the one in effect
@@ -19,7 +19,7 @@ import { DEFAULT_MAX_INTRODUCTION_RECORDS, encodeTlsIntroduction, signNodeKeyPub
 import { encodeNodeKeyPublication, kindsFor, slotName, type NodeKeyBook, type NodeKeyKind } from '../consensus/node-keys.ts';
 import type { IntroductionLimits } from '../net/tls-options.ts';
 import type { TlsTransport } from '../net/tls-transport.ts';
-import type { HeldNodeKey, NodeKeyStore, TlsSubject } from './node-key-store.ts';
+import type { HeldNodeKey, NodeKeyStorage, TlsSubject } from './node-key-store.ts';
 import { tlsIntroductionProblem } from './tls-introduction.ts';
 
 /** A held key in the form signing takes (a TLS key signs with ECDSA P-384). */
@@ -48,8 +48,10 @@ export function tlsIntroductions(book: NodeKeyBook<NodeAuthPublicKey>, self: num
 export interface NodeKeyLifecycleParts {
   readonly id: number;
   readonly role: 'replica' | 'client';
-  readonly store: NodeKeyStore;
-  readonly book: NodeKeyBook<NodeAuthPublicKey>;
+  /** Where this node's keys are kept: `NodeKeyStore` (key files) in production. */
+  readonly store: NodeKeyStorage;
+  /** The key history (records only are read here). */
+  readonly book: NodeKeyBook<unknown>;
   /** The TLS pins and the identity this node presents: `TlsTransport`'s, in production. */
   readonly transport: Pick<TlsTransport, 'setPins' | 'setIdentity'>;
   /** Every node id of the network (their TLS pins follow the book). */

@@ -100,10 +100,25 @@ export interface NodeKeyStoreOptions {
   readonly epoch0?: { readonly [K in NodeKeyKind]?: HeldNodeKeyOf<K> };
 }
 
+/**
+ * What a node's key lifecycle asks of the place its execution, authentication and TLS keys are kept
+ * (`node-key-lifecycle.ts`): the keys held by kind and epoch, a key for a new epoch durably kept
+ * before it is returned (a key made before a crash is returned again, `created: false`), and the
+ * erasure of a key no longer in effect. `NodeKeyStore` keeps them in key files; the simulator keeps
+ * them in memory (`test/sim/harness/memory-keys.ts`).
+ */
+export interface NodeKeyStorage {
+  /** The epochs held of `kind`, ascending. */
+  epochs(kind: NodeKeyKind): number[];
+  key<K extends NodeKeyKind>(kind: K, epoch: number): HeldNodeKeyOf<K> | undefined;
+  generate<K extends NodeKeyKind>(kind: K, epoch: number, tlsSubject?: TlsSubject): Promise<GeneratedNodeKey<K>>;
+  retire(kind: NodeKeyKind, epoch: number): Promise<RetiredNodeKey>;
+}
+
 const ERASE_FAILED = 'NODE_KEY_ERASE_FAILED';
 const CERTIFICATE_NAME = /^tls-(\d+)\.crt$/;
 
-export class NodeKeyStore {
+export class NodeKeyStore implements NodeKeyStorage {
   readonly dir: string;
   readonly kinds: readonly NodeKeyKind[];
   readonly #passphrase: string | undefined;

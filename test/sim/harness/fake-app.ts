@@ -3,6 +3,9 @@
  * the EVM. Deterministic, so honest replicas that execute the same batches in the same order agree
  * on every summary, and any divergence shows in the state root. Its durable state (last executed,
  * summary, the client table) is updated atomically per batch, as the executor's RocksDB batch is.
+ *
+ * `FakeReplicaApp` puts it behind `ReplicaApplication`, so that the production shell
+ * (`ReplicaNode`) runs on it: it has no blocks to serve and answers no reads.
  */
 import { createHash } from 'node:crypto';
 import type { ClientRequest, ExecSummary } from '../../../src/codec/messages.ts';
@@ -11,6 +14,7 @@ import { GENESIS_APP } from '../../../src/consensus/replica.ts';
 import type { KeyRecord } from '../../../src/consensus/keys.ts';
 import type { OperatorState } from '../../../src/consensus/operator.ts';
 import type { NodeKeyRecord } from '../../../src/consensus/node-keys.ts';
+import type { AppExecution, RawBlock, ReplicaApplication, ReplicaReads } from '../../../src/replica/application.ts';
 
 function h(...parts: (Uint8Array | string)[]): Uint8Array {
   const hash = createHash('sha256');
@@ -51,5 +55,52 @@ export class FakeApp {
     const summary: ExecSummary = { blockNumber, blockHash, stateRoot, reservedDigest };
     this.state = { lastExecuted: seq, summary, lastTimestamp: makesBlock ? timestamp : prev.lastTimestamp, clients, keys, operator, nodeKeys };
     return { summary, results };
+  }
+}
+
+/** The fake application as the production shell's `ReplicaApplication`. */
+export class FakeReplicaApp implements ReplicaApplication {
+  readonly app: FakeApp;
+
+  constructor(app: FakeApp = new FakeApp()) {
+    this.app = app;
+  }
+
+  state(): AppState {
+    return this.app.state;
+  }
+
+  async execute(
+    seq: number,
+    timestamp: number,
+    requests: readonly ClientRequest[],
+    keyRecords: readonly KeyRecord[] = [],
+    internal: readonly ClientRequest[] = [],
+    operator: OperatorState | null = null,
+    nodeKeyRecords: readonly NodeKeyRecord[] = [],
+  ): Promise<AppExecution> {
+    if (seq !== this.app.state.lastExecuted + 1) throw new Error(`fake app: sequence ${seq} after ${this.app.state.lastExecuted}`);
+    const before = this.app.state.summary.blockNumber;
+    const r = this.app.execute(seq, timestamp, requests, keyRecords, internal, operator, nodeKeyRecords);
+    return { ...r, block: r.summary.blockNumber > before };
+  }
+
+  head(): { readonly number: number; readonly hash: Uint8Array } {
+    const s = this.app.state.summary;
+    return { number: s.blockNumber, hash: s.blockHash };
+  }
+
+  /** No blocks: a mirror asking gets none. */
+  async block(_n: number): Promise<RawBlock | undefined> {
+    return undefined;
+  }
+
+  /** No state to read: every read is left unanswered, as one for a block not reached. */
+  reads(): ReplicaReads {
+    return { answer: async () => 'behind' };
+  }
+
+  cacheBytes(): number {
+    return 0;
   }
 }

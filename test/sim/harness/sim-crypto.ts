@@ -8,13 +8,14 @@
 import { createHash } from 'node:crypto';
 import type { Certificate, ClientRequest } from '../../../src/codec/messages.ts';
 import { requestSigningBytes } from '../../../src/codec/signing.ts';
-import { AUTH_KEY_GRACE_SEQS, type ConsensusCrypto, type Share, type SigningDomain } from '../../../src/consensus/crypto.ts';
+import { AUTH_KEY_GRACE_SEQS, type ReplicaCrypto, type Share, type SigningDomain } from '../../../src/consensus/crypto.ts';
 import { NodeKeyBook, type NodeKeyScheme } from '../../../src/consensus/node-keys.ts';
 
 /** Client node ids the simulator's key book knows (n .. n + this − 1). */
 const MAX_SIM_CLIENTS = 16;
 import { KeyBook, type KeyRecord } from '../../../src/consensus/keys.ts';
 import { SignerBitVector } from '../../../src/crypto/bitvector.ts';
+import type { ConsensusKeyStorage, GeneratedConsensusKey, RetiredConsensusKey } from '../../../src/setup/consensus-keys.ts';
 
 function h(...parts: (Uint8Array | string)[]): Uint8Array {
   const hash = createHash('sha256');
@@ -30,11 +31,13 @@ export interface KeyRegistry {
   newConsensusKey(replica: number, epoch: number): { publicKey: Uint8Array; proofOfPossession: Uint8Array };
 }
 
-/** A node's crypto plus what its shell does with its own secrets. */
-export interface SimNodeCrypto extends ConsensusCrypto {
-  addSecret(epoch: number): void;
-  forgetSecret(epoch: number): void;
-  secretEpochs(): number[];
+/**
+ * A node's crypto plus what its shell does with its own secrets: the shell's `ReplicaCrypto`. The
+ * registry derives every secret, so `addSecret` needs only the epoch (a secret given is ignored),
+ * and execution keys follow the node key book (adding or forgetting one changes nothing).
+ */
+export interface SimNodeCrypto extends ReplicaCrypto<unknown> {
+  addSecret(epoch: number, secret?: unknown): void;
 }
 
 /** Secrets of every node in one simulated network. */
@@ -203,8 +206,49 @@ export class SimKeyRegistry implements KeyRegistry {
       addSecret: (epoch) => void held.add(epoch),
       forgetSecret: (epoch) => void held.delete(epoch),
       secretEpochs: () => [...held].sort((a, b) => a - b),
+      addExecutionSecret: () => undefined,
+      forgetExecutionSecret: () => undefined,
       nodeKeys,
     };
+  }
+}
+
+/**
+ * A replica's consensus keys from a registry (keyed-hash or real), as the production shell's key
+ * storage: `generate` has the registry make the key of that epoch, which the replica's crypto then
+ * takes up (`addSecret`, by epoch), and nothing is kept here but which epochs are held. Same contract
+ * as the key files: an epoch generated again gives the same key, a past or the newest one is refused.
+ */
+export class RegistryConsensusKeyStore implements ConsensusKeyStorage<unknown> {
+  readonly #registry: KeyRegistry;
+  readonly #replica: number;
+  readonly #held = new Map<number, { publicKey: Uint8Array; proofOfPossession: Uint8Array } | null>([[0, null]]);
+  readonly retired: number[] = [];
+
+  constructor(registry: KeyRegistry, replica: number) {
+    this.#registry = registry;
+    this.#replica = replica;
+  }
+
+  epochs(): number[] {
+    return [...this.#held.keys()].sort((a, b) => a - b);
+  }
+
+  async generate(epoch: number): Promise<GeneratedConsensusKey<unknown>> {
+    const path = `registry:consensus-${this.#replica}-${epoch}`;
+    const held = this.#held.get(epoch);
+    if (held) return { epoch, secret: null, ...held, path, created: false };
+    if (held === null || epoch <= this.epochs().at(-1)!) throw new Error(`consensus key epoch ${epoch} is not after the newest`);
+    const key = this.#registry.newConsensusKey(this.#replica, epoch);
+    this.#held.set(epoch, key);
+    return { epoch, secret: null, ...key, path, created: true };
+  }
+
+  async retire(epoch: number): Promise<RetiredConsensusKey> {
+    if (epoch >= this.epochs().at(-1)!) throw new Error(`consensus key epoch ${epoch} is the newest`);
+    const erased = this.#held.delete(epoch);
+    if (erased) this.retired.push(epoch);
+    return { epoch, path: `registry:consensus-${this.#replica}-${epoch}`, bytes: 0, erased };
   }
 }
 
