@@ -13,6 +13,7 @@ import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { decodeReceipts, encodeConsensusReceipt, type TxReceipt } from '../ledger/receipt.ts';
 import { listRoot } from './assemble.ts';
+import { TX_OPTIONS_PARAMS } from './common.ts';
 
 export interface VerifiedBlock {
   readonly block: Block;
@@ -38,6 +39,7 @@ export async function verifyBlock(
     block = createBlockFromBytesArray([RLP.decode(parts.header), ...body] as Parameters<typeof createBlockFromBytesArray>[0], {
       common,
       setHardfork: false,
+      params: TX_OPTIONS_PARAMS,
     });
   } catch (cause) {
     throw new BulwarkError('BLOCK_INVALID', 'block does not decode', {}, { cause });

@@ -24,6 +24,13 @@ import { toHex } from '../common/bytes.ts';
 import { keccak256 } from '../crypto/hash.ts';
 import { decodeReceipts, encodeReceipts, type TxReceipt } from './receipt.ts';
 
+/**
+ * Decoding options' `params`: nothing to merge. The store's `Common` comes from
+ * `execution/common.ts`'s `buildCommon`, which merged the block and transaction parameters once
+ * (its `TX_OPTIONS_PARAMS`); without this every decoded transaction rebuilt them in its own copy.
+ */
+const PARAMS_MERGED = Object.freeze({});
+
 export interface TxLocation {
   readonly blockHash: Uint8Array;
   readonly index: number;
@@ -143,7 +150,7 @@ export class BlockStore {
   async header(hash: Uint8Array): Promise<BlockHeader | undefined> {
     const raw = await this.headers.get(hash);
     if (raw === undefined) return undefined;
-    return this.decoding(hash, () => createBlockHeaderFromRLP(raw, { common: this.common, setHardfork: false }));
+    return this.decoding(hash, () => createBlockHeaderFromRLP(raw, { common: this.common, setHardfork: false, params: PARAMS_MERGED }));
   }
 
   async headerByNumber(number: bigint): Promise<BlockHeader | undefined> {
@@ -162,6 +169,7 @@ export class BlockStore {
       return createBlockFromBytesArray(values as Parameters<typeof createBlockFromBytesArray>[0], {
         common: this.common,
         setHardfork: false,
+        params: PARAMS_MERGED,
       });
     });
   }

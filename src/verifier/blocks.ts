@@ -19,6 +19,7 @@ import { decodeReceipts, logsBloom, type TxReceipt } from '../ledger/receipt.ts'
 import { MemoryStore, PREFIX, bytesCodec, createRepository, uint64Codec, utf8Codec, type KvStore } from '../storage/index.ts';
 import type { CheckedBlock, Checker } from './checker.ts';
 import { fail } from './problems.ts';
+import { TX_OPTIONS_PARAMS } from '../execution/common.ts';
 
 // ---- 1. chain config and genesis -------------------------------------------------------------
 
@@ -80,7 +81,7 @@ async function checkBlock(c: Checker, number: bigint, hash: Uint8Array, parent: 
   if (!equalBytes(headerHash, hash)) fail('header-hash', at, 'the stored header does not hash to its key', toHex(hash), toHex(headerHash));
   let header: BlockHeader;
   try {
-    header = createBlockHeaderFromRLP(raw.header, { common: c.common, setHardfork: false });
+    header = createBlockHeaderFromRLP(raw.header, { common: c.common, setHardfork: false, params: TX_OPTIONS_PARAMS });
   } catch (e) {
     fail('header-decode', at, `the header does not decode: ${(e as Error).message}`);
   }
@@ -116,7 +117,7 @@ function decodeBlock(common: Common, header: Uint8Array, body: Uint8Array, at: s
   try {
     const items = RLP.decode(body) as unknown[];
     const txItems = items[0] as (Uint8Array | Uint8Array[])[];
-    const block = createBlockFromBytesArray([RLP.decode(header), ...items] as Parameters<typeof createBlockFromBytesArray>[0], { common, setHardfork: false });
+    const block = createBlockFromBytesArray([RLP.decode(header), ...items] as Parameters<typeof createBlockFromBytesArray>[0], { common, setHardfork: false, params: TX_OPTIONS_PARAMS });
     // Body form: a typed transaction is its bytes, a legacy one the list those bytes encode.
     const rawTxs = txItems.map((item) => (item instanceof Uint8Array ? item : RLP.encode(item)));
     return { block, rawTxs };

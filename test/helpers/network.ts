@@ -100,7 +100,10 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
       ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort), '--metrics-port', String(metricsPort(CLIENT))]
       : ['replica', '--dir', join(root, `replica-${id}`), '--metrics-port', String(metricsPort(id))];
 
-  const v8Flags = nodeV8Flags(options.heapMb ?? 2048, options.semiSpaceMb);
+  // BULWARK_NODE_V8_FLAGS: more V8 flags for every node, for diagnosis (e.g. `--cpu-prof
+  // --cpu-prof-dir=/tmp/prof`, which Node refuses in NODE_OPTIONS).
+  const extraFlags = (process.env.BULWARK_NODE_V8_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  const v8Flags = [...nodeV8Flags(options.heapMb ?? 2048, options.semiSpaceMb), ...extraFlags];
   const isRunning = (id: number) => {
     const p = procs.get(id);
     return p !== undefined && p.exitCode === null && p.signalCode === null;
