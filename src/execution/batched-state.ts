@@ -142,7 +142,7 @@ export class BatchedStateManager extends MerkleStateManager {
     if (tries > r.storageTries) this._storageTries = {};
   }
 
-  /** Entries held by the caches (for metrics and tests). */
+  /** Entries held by the caches (tests; not exported as metrics yet). */
   cacheSizes(): { accounts: number; slots: number; codes: number; storageTries: number } {
     let slots = 0;
     for (const slotsOf of this._caches?.storage?._lruCache?.values() ?? []) slots += slotsOf.size;
