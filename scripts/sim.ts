@@ -18,7 +18,7 @@ let committed = 0;
 const failed: number[] = [];
 const events: Record<string, number> = {};
 for (let seed = from; seed < from + seeds; seed++) {
-  const o = runRandomScenario(seed);
+  const o = await runRandomScenario(seed);
   committed += o.committed;
   for (const [k, v] of o.events) events[k] = (events[k] ?? 0) + v;
   if (o.violations.length > 0) {

@@ -8,6 +8,7 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics } from 'prom-client';
 import { BulwarkError } from '../common/errors.ts';
 import { systemClock } from '../common/clock.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
@@ -130,6 +131,9 @@ export class ReplicaProcess {
         onFatal: o.onFatal ?? (() => undefined),
       });
       readyCheck = (peer) => node.receiveReady(peer);
+      // The process's own figures (CPU, heap, event-loop lag, GC) beside the shell's: registered by
+      // the process, once, not by each shell (the simulator runs thousands of shells in one process).
+      collectDefaultMetrics({ register: node.metricsRegistry, prefix: 'bulwark_' });
       transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
       started = new ReplicaProcess(node, transport, kv, log);
       await node.start();

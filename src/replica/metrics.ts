@@ -2,7 +2,7 @@
  * The replica's Prometheus metrics (served by `common/metrics-server.ts`). Counters are fed by the
  * shell from the state machine's `reject` and `event` outputs; gauges are read when scraped.
  */
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { registerSnapshotGauges } from '../common/metrics-server.ts';
 import { registerPeerGauges, registerTransportGauges, type TransportCounterView } from '../net/metrics.ts';
 import type { PeerStats } from '../net/transport.ts';
@@ -33,7 +33,6 @@ export class ReplicaMetrics {
 
   constructor(read: () => ReplicaGauges) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'bulwark_' });
     this.rejected = new Counter({ name: 'bulwark_consensus_rejected_total', help: 'Inputs refused, by reason', labelNames: ['reason'], registers });
     this.committed = new Counter({ name: 'bulwark_consensus_committed_total', help: 'Sequence numbers committed, by path', labelNames: ['path'], registers });
     this.viewChanges = new Counter({ name: 'bulwark_consensus_view_changes_total', help: 'View changes started', registers });

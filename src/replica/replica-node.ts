@@ -68,6 +68,11 @@ export interface ReplicaShellParts<Secret = BlsSecretKey> {
   readonly keyStore: ConsensusKeyStorage<Secret>;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
   readonly onFatal: (reason: string) => void;
+  /**
+   * Sees each input as it is stepped and the outputs the step gave, before they are carried out:
+   * for observers outside the loop (the simulator's safety checkers; nothing in production).
+   */
+  readonly tap?: (input: Input, outputs: readonly Output[]) => void;
 }
 
 export class ReplicaNode<Secret = BlsSecretKey> {
@@ -100,6 +105,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
   #timerAt = Infinity;
   #stopped = false;
   readonly #onFatal: (reason: string) => void;
+  readonly #tap: ((input: Input, outputs: readonly Output[]) => void) | null;
   #idle: Promise<void> = Promise.resolve();
   /** The block being executed, if any. */
   #execution: Promise<void> = Promise.resolve();
@@ -131,6 +137,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
     this.#crypto = parts.crypto;
     this.#keyStore = parts.keyStore;
     this.#onFatal = parts.onFatal;
+    this.#tap = parts.tap ?? null;
     this.#signExecution = (bytes) => this.#crypto.signExecution(bytes, this.#state.lastExecuted + 1);
     this.#nodeKeyBook = parts.nodeKeyBook;
     this.#nodeKeys = parts.nodeKeys;
@@ -334,6 +341,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
 
   async #step(input: Input): Promise<void> {
     const { outputs, wakeAt } = step(this.#state, input);
+    this.#tap?.(input, outputs);
     this.#arm(wakeAt);
     for (const o of outputs) await this.#carryOut(o);
     this.#nodeKeys.sync(this.#state.lastExecuted, this.#state.lastStable);

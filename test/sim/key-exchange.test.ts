@@ -27,10 +27,10 @@ function assertKeys(w: World, ids: number[], seq: number): void {
   for (const id of ids) assert.equal(nodes[0]!.crypto.keyAt(id, seq).epoch, 1, `replica ${id} on its own key at ${seq}`);
 }
 
-test('every replica publishes its own key, clients are served after the exchange, and bootstrap keys are deleted', () => {
-  const w = new World({ seed: 71, f: 1, clients: 2, requestsPerClient: 10, consensus: KEYS }).start();
-  done(w, 60_000);
-  w.run(20_000); // the keys take effect at a checkpoint boundary ahead, driven there by empty batches
+test('every replica publishes its own key, clients are served after the exchange, and bootstrap keys are deleted', async () => {
+  const w = await new World({ seed: 71, f: 1, clients: 2, requestsPerClient: 10, consensus: KEYS }).start();
+  await done(w, 60_000);
+  await w.run(20_000); // the keys take effect at a checkpoint boundary ahead, driven there by empty batches
   w.assertSafe();
   const r0 = w.replicas[0]!;
   assert.equal(r0.crypto.exchangedCount(), 4);
@@ -44,64 +44,71 @@ test('every replica publishes its own key, clients are served after the exchange
   // Ordering goes on under the new keys, on the fast path.
   const before = w.count('committed:fast');
   for (const c of w.clients) c.add(5);
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.ok(w.count('committed:fast') > before, 'fast-path commits after the new keys took effect');
   assert.equal(w.count('view-change-started'), 0);
-  w.run(1_000);
+  await w.run(1_000);
   assertConverged(w);
 });
 
-test('a backup down during the exchange catches up, learns everyone\'s keys, then publishes its own', () => {
+test('a backup down during the exchange catches up, learns everyone\'s keys, then publishes its own', async () => {
   const w = new World({ seed: 72, f: 1, clients: 2, requestsPerClient: 8, consensus: KEYS });
   // Down from the first moment: cut off before it sends anything, then stopped.
   w.isolate(3);
-  w.start();
+  await w.start();
   w.crash(3);
   w.heal();
   // Three of four (2f + c + 1) exchanging is enough for the clients.
-  done(w, 60_000);
-  w.run(20_000);
+  await done(w, 60_000);
+  await w.run(20_000);
   assert.equal(w.replicas[0]!.crypto.exchangedCount(), 3);
-  w.restart(3);
-  w.run(30_000);
+  await w.restart(3);
+  await w.run(30_000);
   w.assertSafe();
   const r0 = w.replicas[0]!;
   assert.equal(r0.crypto.exchangedCount(), 4, 'replica 3 published its key after catching up');
   assert.deepEqual(w.replicas[3]!.crypto.publishedKeys().map((k) => k.replica).sort(), [0, 1, 2, 3]);
   for (const c of w.clients) c.add(4);
-  done(w, 30_000);
-  w.run(20_000);
+  await done(w, 30_000);
+  await w.run(20_000);
   const effective = Math.max(...r0.crypto.publishedKeys().map((k) => k.effectiveSeq));
   assertKeys(w, [0, 1, 2, 3], effective);
   assert.deepEqual(w.replicas[3]!.retired, [0]);
   assertConverged(w);
 });
 
-test('the primary down during the exchange: a view change, then the exchange and the clients go on', () => {
+test('the primary down during the exchange: a view change, then the exchange and the clients go on', async () => {
   const w = new World({ seed: 73, f: 1, clients: 2, requestsPerClient: 8, consensus: KEYS });
   w.isolate(0);
-  w.start();
+  await w.start();
   w.crash(0);
   w.heal();
-  done(w, 90_000);
+  await done(w, 90_000);
   assert.ok(w.count('view-entered') > 0);
-  w.run(20_000);
+  await w.run(20_000);
   assert.equal(w.replicas[1]!.crypto.exchangedCount(), 3);
   assertConverged(w, [1, 2, 3]);
 });
 
-test('a key without a valid proof of possession is refused, and so is a replayed exchange', () => {
+test('a key without a valid proof of possession is refused, and so is a replayed exchange', async () => {
   const w = new World({ seed: 74, f: 1, clients: 1, requestsPerClient: 4, consensus: KEYS });
-  // Replica 3's shell publishes replica 2's key as its own with its own proof, a rogue key: refused.
-  const r3 = w.replicas[3]!;
-  r3.tamperExchange = (req) => {
-    const k = decodeKeyExchange(req.payload)!;
-    const stolen = w.registry.newConsensusKey(2, 9);
-    return { ...req, payload: encodeKeyExchange({ ...k, publicKey: stolen.publicKey }) };
-  };
-  w.start();
-  done(w, 60_000);
-  w.run(5_000);
+  // Replica 3's shell publishes replica 2's key as its own with its own proof, a rogue key: its
+  // exchange request, on its way to the other replicas, carries the stolen key (signed by replica 3).
+  const stolen = w.registry.newConsensusKey(2, 9);
+  w.replicas[3]!.behaviours.push({
+    name: 'rogue-key',
+    onSend(node, s) {
+      const m = s.message;
+      const k = m.type === 'Request' && m.request.clientId === node.id ? decodeKeyExchange(m.request.payload) : null;
+      if (m.type !== 'Request' || k === null) return [s];
+      const unsigned = { ...m.request, payload: encodeKeyExchange({ ...k, publicKey: stolen.publicKey }) };
+      const request = { ...unsigned, signature: node.crypto.signRequest(requestSigningBytes(unsigned), node.state!.lastExecuted + 1) };
+      return [{ to: s.to, message: { ...m, request } }];
+    },
+  });
+  await w.start();
+  await done(w, 60_000);
+  await w.run(5_000);
   w.assertSafe();
   const r0 = w.replicas[0]!;
   assert.equal(r0.crypto.latestKey(3).epoch, 0, 'the rogue key was not taken');
@@ -111,8 +118,8 @@ test('a key without a valid proof of possession is refused, and so is a replayed
   const replay = { clientId: 1, requestSeq: 7, flags: 0, payload: encodeKeyExchange({ epoch: 1, publicKey: published.publicKey, proofOfPossession: published.proofOfPossession }) };
   const r1 = w.replicas[1]!;
   const request = { ...replay, signature: r1.crypto.signRequest(requestSigningBytes(replay), r1.state!.lastExecuted + 1) };
-  r1.feed({ kind: 'message', from: 1, message: { type: 'Request', request } });
-  w.run(5_000);
+  r1.feed({ from: 1, message: { type: 'Request', request } });
+  await w.run(5_000);
   assert.equal(r0.crypto.latestKey(1).epoch, 1);
   assert.deepEqual(
     r0.crypto.publishedKeys().filter((k) => k.replica === 1).map((k) => k.epoch),
@@ -122,7 +129,7 @@ test('a key without a valid proof of possession is refused, and so is a replayed
   w.assertSafe();
 });
 
-test('shares signed with a retired key are refused once the new key is in effect', () => {
+test('shares signed with a retired key are refused once the new key is in effect', async () => {
   // Replica 2, once on its new key, also signs each share with its bootstrap key (as a thief of the
   // deleted key would): those copies never verify, and the network goes on.
   const w = new World({ seed: 75, f: 1, clients: 2, requestsPerClient: 6, consensus: KEYS });
@@ -136,19 +143,19 @@ test('shares signed with a retired key are refused once the new key is in effect
     },
   };
   w.replicas[2]!.behaviours.push(oldKeySigner);
-  w.start();
-  done(w, 60_000);
-  w.run(20_000);
+  await w.start();
+  await done(w, 60_000);
+  await w.run(20_000);
   for (const c of w.clients) c.add(6);
-  done(w, 60_000);
+  await done(w, 60_000);
   assert.ok(w.rejected('bad-share') > 0, 'shares under the retired key were refused');
   w.assertSafe();
 });
 
-test('with the production cryptography (BLS12-381): the exchange, the switch, the deletion', () => {
-  const w = new World({ seed: 76, f: 1, clients: 1, requestsPerClient: 6, consensus: KEYS, realCrypto: true }).start();
-  done(w, 60_000);
-  w.run(20_000);
+test('with the production cryptography (BLS12-381): the exchange, the switch, the deletion', async () => {
+  const w = await new World({ seed: 76, f: 1, clients: 1, requestsPerClient: 6, consensus: KEYS, realCrypto: true }).start();
+  await done(w, 60_000);
+  await w.run(20_000);
   w.assertSafe();
   const r0 = w.replicas[0]!;
   const effective = Math.max(...r0.crypto.publishedKeys().map((k) => k.effectiveSeq));
@@ -156,28 +163,28 @@ test('with the production cryptography (BLS12-381): the exchange, the switch, th
   assertKeys(w, [0, 1, 2, 3], effective);
   for (const r of w.replicas) assert.deepEqual(r.retired, [0]);
   for (const c of w.clients) c.add(3);
-  done(w, 30_000);
+  await done(w, 30_000);
   assertConverged(w);
 });
 
-test('a key exchange is executed once, even re-sent to a replica that restarted after executing it', () => {
+test('a key exchange is executed once, even re-sent to a replica that restarted after executing it', async () => {
   // Found by the sweep: the client table did not record replicas' own requests, so a replica that
   // restarted forgot it had executed one, and a late copy was ordered and executed again.
-  const w = new World({ seed: 77, f: 1, clients: 1, requestsPerClient: 4, consensus: KEYS }).start();
-  while (w.replicas[0]!.crypto.latestKey(2).epoch === 0) w.run(5);
+  const w = await new World({ seed: 77, f: 1, clients: 1, requestsPerClient: 4, consensus: KEYS }).start();
+  while (w.replicas[0]!.crypto.latestKey(2).epoch === 0) await w.run(5);
   // Published, not yet in effect: the primary restarts from its store, then gets a late copy of
   // replica 2's exchange (still validly signed: the bootstrap key is in effect until the boundary).
   assert.ok(w.replicas[0]!.state!.lastExecuted < w.replicas[0]!.crypto.latestKey(2).effectiveSeq);
   w.crash(0);
-  w.restart(0);
+  await w.restart(0);
   const published = w.replicas[0]!.crypto.latestKey(2);
   const again = { clientId: 2, requestSeq: 1, flags: 0, payload: encodeKeyExchange({ epoch: 1, publicKey: published.publicKey, proofOfPossession: published.proofOfPossession }) };
   // Signed with replica 2's bootstrap key, as the original was (replica 2 itself has erased it by now).
   const request = { ...again, signature: (w.registry as SimKeyRegistry).share(2, 'consensus', requestSigningBytes(again)) };
-  w.replicas[0]!.feed({ kind: 'message', from: 2, message: { type: 'Request', request } });
+  w.replicas[0]!.feed({ from: 2, message: { type: 'Request', request } });
   for (const c of w.clients) c.add(2);
-  done(w, 30_000);
-  w.run(2_000);
+  await done(w, 30_000);
+  await w.run(2_000);
   w.assertSafe();
   assert.deepEqual(w.replicas[0]!.crypto.publishedKeys().filter((k) => k.replica === 2).map((k) => k.epoch), [1]);
 });
@@ -199,17 +206,17 @@ function rotateCommandV1(w: World, replicas: number[], nonce: number): Uint8Arra
 
 const resultOf = (w: World, client: number) => Buffer.from(w.clients[client]!.accepted.at(-1)!.result, 'hex').toString('utf8');
 
-test('the operator rotates the key of every replica under a stream of requests: nothing lost, the fast path back, old keys deleted', () => {
-  const w = new World({ seed: 81, f: 1, clients: 2, requestsPerClient: 6, consensus: { ...KEYS, minRotationIntervalSec: 0 } }).start();
-  done(w, 60_000);
-  w.run(20_000);
+test('the operator rotates the key of every replica under a stream of requests: nothing lost, the fast path back, old keys deleted', async () => {
+  const w = await new World({ seed: 81, f: 1, clients: 2, requestsPerClient: 6, consensus: { ...KEYS, minRotationIntervalSec: 0 } }).start();
+  await done(w, 60_000);
+  await w.run(20_000);
   for (const r of w.replicas) assert.deepEqual(r.retired, [0]);
   w.clients[0]!.submit(rotateCommand(w, [0, 1, 2, 3], 1));
   for (const c of w.clients) c.add(20);
-  done(w, 120_000);
+  await done(w, 120_000);
   const results = w.clients[0]!.accepted.map((a) => Buffer.from(a.result, 'hex').toString('utf8'));
   assert.ok(results.includes('rotation: replica 0 to consensus key epoch 2, replica 1 to consensus key epoch 2, replica 2 to consensus key epoch 2, replica 3 to consensus key epoch 2'));
-  w.run(30_000);
+  await w.run(30_000);
   w.assertSafe();
   const r0 = w.replicas[0]!;
   for (let id = 0; id < 4; id++) assert.equal(r0.crypto.latestKey(id).epoch, 2, `replica ${id} published epoch 2`);
@@ -219,42 +226,42 @@ test('the operator rotates the key of every replica under a stream of requests: 
   }
   const before = w.count('committed:fast');
   for (const c of w.clients) c.add(5);
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.ok(w.count('committed:fast') > before, 'the fast path is back after the rotation');
   // Every request of every client was answered: none lost across two key switches.
   for (const c of w.clients) assert.equal(c.accepted.length, 6 + 20 + 5 + (c.id === w.clients[0]!.id ? 1 : 0));
-  w.run(1_000);
+  await w.run(1_000);
   assertConverged(w);
 });
 
-test('operator commands: a bad signature, another chain id, an unbound command signed late, a replay and a rotation too soon after the last are refused', () => {
-  const w = new World({ seed: 82, f: 1, clients: 1, requestsPerClient: 2, consensus: { ...KEYS, minRotationIntervalSec: 3_600 } }).start();
-  done(w, 60_000);
-  w.run(5_000);
+test('operator commands: a bad signature, another chain id, an unbound command signed late, a replay and a rotation too soon after the last are refused', async () => {
+  const w = await new World({ seed: 82, f: 1, clients: 1, requestsPerClient: 2, consensus: { ...KEYS, minRotationIntervalSec: 3_600 } }).start();
+  await done(w, 60_000);
+  await w.run(5_000);
   const c = w.clients[0]!;
   const forged = rotateCommand(w, [1], 5);
   forged[forged.length - 1]! ^= 1;
   c.submit(forged);
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.equal(resultOf(w, 0), 'refused: not signed with the operator key');
   // Well signed, but for another network that shares the operator's key.
   c.submit(rotateCommand(w, [1], 5, 7n));
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.equal(resultOf(w, 0), 'refused: the command was signed for chain id 7, this network is chain id 1337');
   // Version 1 named no chain id: executed only if signed before the cut-off (history), else refused.
   c.submit(rotateCommandV1(w, [1], V1_SIGNED_BEFORE_MS));
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.equal(resultOf(w, 0), 'refused: the command names no chain id (version 1): sign it again with this version of bulwark keys rotate');
   c.submit(rotateCommandV1(w, [1], 4));
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.equal(resultOf(w, 0), 'rotation: replica 1 to consensus key epoch 2');
   c.submit(rotateCommand(w, [1], 4));
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.equal(resultOf(w, 0), 'refused: nonce 4 is not above the last one executed (4)');
   c.submit(rotateCommand(w, [2], 6));
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.match(resultOf(w, 0), /^refused: too soon: the previous rotation was \d+ s ago, the minimum interval is 3600 s$/);
-  w.run(20_000);
+  await w.run(20_000);
   assert.equal(w.replicas[0]!.crypto.latestKey(1).epoch, 2);
   assert.equal(w.replicas[0]!.crypto.latestKey(2).epoch, 1);
   w.assertSafe();
@@ -275,43 +282,43 @@ function authPublication(w: World, node: number, epoch: number, newSecret: Uint8
   });
 }
 
-test('a client node rotates its authentication key: refused unasked, unendorsed or replayed; taken at one agreed point by all; requests under the new key served', () => {
-  const w = new World({ seed: 83, f: 1, clients: 1, requestsPerClient: 2, consensus: { ...KEYS, minRotationIntervalSec: 0 } }).start();
-  done(w, 60_000);
-  w.run(5_000);
+test('a client node rotates its authentication key: refused unasked, unendorsed or replayed; taken at one agreed point by all; requests under the new key served', async () => {
+  const w = await new World({ seed: 83, f: 1, clients: 1, requestsPerClient: 2, consensus: { ...KEYS, minRotationIntervalSec: 0 } }).start();
+  await done(w, 60_000);
+  await w.run(5_000);
   const reg = w.registry as SimKeyRegistry;
   const c = w.clients[0]!;
   const id = c.id;
   const old = reg.secret('client', id);
   const fresh = reg.secret('client', id, 1);
   c.submit(authPublication(w, id, 1, fresh, old));
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.equal(resultOf(w, 0), `refused: no rotation asked for auth key epoch 1 of node ${id}`);
   const command = encodeOperatorCommand({ kind: 'rotate-keys', consensus: [], execution: [], auth: [id], tls: [], nonce: 9 }, BigInt(DEFAULT_CONSENSUS_CONFIG.chainId));
   c.submit(encodeOperatorPayload(command, reg.signOperator(command)));
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.equal(resultOf(w, 0), `rotation: client node ${id} to auth key epoch 1`);
   c.submit(authPublication(w, id, 1, fresh, reg.secret('client', id, 7)));
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.equal(resultOf(w, 0), 'refused: not endorsed by auth key epoch 0');
   c.submit(authPublication(w, id, 1, fresh, old));
-  done(w, 30_000);
+  await done(w, 30_000);
   const taken = /^auth key epoch 1 of node \d+ takes effect at sequence (\d+)$/.exec(resultOf(w, 0));
   assert.ok(taken, resultOf(w, 0));
   c.submit(authPublication(w, id, 1, fresh, old));
-  done(w, 30_000);
+  await done(w, 30_000);
   assert.equal(resultOf(w, 0), 'refused: epoch 1 is not the next one (2)');
   // Every replica took the same record, to take effect at the same sequence number.
   const histories = w.honestReplicas().map((r) => JSON.stringify(r.crypto.nodeKeys.published().map((k) => [k.kind, k.node, k.epoch, k.effectiveSeq])));
   assert.equal(new Set(histories).size, 1, histories.join(' | '));
   assert.equal(w.replicas[0]!.crypto.nodeKeys.latest('auth', id)!.effectiveSeq, Number(taken[1]));
   // Past the switch (the primary drives an idle network there), requests signed with the new key are served.
-  w.run(20_000);
+  await w.run(20_000);
   assert.ok(w.replicas[0]!.state!.lastExecuted + 1 >= Number(taken[1]));
   reg.clientEpoch.set(id, 1);
   c.add(3);
-  done(w, 30_000);
+  await done(w, 30_000);
   w.assertSafe();
-  w.run(1_000);
+  await w.run(1_000);
   assertConverged(w);
 });

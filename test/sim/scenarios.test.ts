@@ -14,34 +14,34 @@ const SHAPES = [
 
 for (const { f, c } of SHAPES) {
   describe(`n = 3f + 2c + 1 with f=${f}, c=${c}`, () => {
-    test('the fast path is taken by default', () => {
-      const w = new World({ seed: 11, f, c, clients: 3, requestsPerClient: 15 }).start();
-      done(w, 30_000);
+    test('the fast path is taken by default', async () => {
+      const w = await new World({ seed: 11, f, c, clients: 3, requestsPerClient: 15 }).start();
+      await done(w, 30_000);
       assert.ok(w.count('committed:fast') > 0);
       assert.equal(w.count('committed:slow'), 0, 'no slow-path commits on a healthy network');
       assert.equal(w.count('view-change-started'), 0);
-      w.run(1_000);
+      await w.run(1_000);
       assertConverged(w);
     });
 
-    test('view change when the primary crashes', () => {
-      const w = new World({ seed: 12, f, c, clients: 2, requestsPerClient: 10 }).start();
-      w.run(300);
+    test('view change when the primary crashes', async () => {
+      const w = await new World({ seed: 12, f, c, clients: 2, requestsPerClient: 10 }).start();
+      await w.run(300);
       w.crash(0);
       for (const cl of w.clients) cl.add(5);
-      done(w, 60_000);
+      await done(w, 60_000);
       assert.ok(w.count('view-entered') > 0, 'a new view was entered');
       for (const r of w.honestReplicas().filter((r) => r.alive)) assert.ok(viewOf(w, r.id) >= 1);
-      w.run(1_000);
+      await w.run(1_000);
       assertConverged(w);
     });
   });
 }
 
-test('every block is announced to every client node by f + 1 matching signed notices', () => {
-  const w = new World({ seed: 29, f: 1, clients: 2, requestsPerClient: 12 }).start();
-  done(w, 30_000);
-  w.run(1_000);
+test('every block is announced to every client node by f + 1 matching signed notices', async () => {
+  const w = await new World({ seed: 29, f: 1, clients: 2, requestsPerClient: 12 }).start();
+  await done(w, 30_000);
+  await w.run(1_000);
   const blocks = w.replicas[1]!.app.state.summary.blockNumber;
   assert.ok(blocks > 10);
   for (const c of w.clients) {
@@ -51,64 +51,64 @@ test('every block is announced to every client node by f + 1 matching signed not
   }
 });
 
-test('execution slower than the request timeout is no reason to change view', () => {
+test('execution slower than the request timeout is no reason to change view', async () => {
   // Each batch takes 900 ms to execute, so ordered requests wait well past the 2 s request timeout
   // for the batches ahead of them: the primary ordered them, and keeps its view.
-  const w = new World({ seed: 31, f: 1, clients: 3, requestsPerClient: 12, executionMs: 900, consensus: { maxBatchRequests: 1 } }).start();
-  done(w, 120_000);
+  const w = await new World({ seed: 31, f: 1, clients: 3, requestsPerClient: 12, executionMs: 900, consensus: { maxBatchRequests: 1 } }).start();
+  await done(w, 120_000);
   assert.equal(w.count('view-change-started'), 0);
-  w.run(5_000);
+  await w.run(5_000);
   assertConverged(w);
 });
 
-test('fast path to slow path with one silent replica', () => {
-  const w = new World({ seed: 21, f: 1, clients: 2, requestsPerClient: 10, byzantine: { 3: [silent] } }).start();
-  done(w, 30_000);
+test('fast path to slow path with one silent replica', async () => {
+  const w = await new World({ seed: 21, f: 1, clients: 2, requestsPerClient: 10, byzantine: { 3: [silent] } }).start();
+  await done(w, 30_000);
   assert.ok(w.count('committed:slow') > 0, 'commits went through the slow path');
   assert.equal(w.count('view-change-started'), 0, 'a silent backup is no reason to change view');
 });
 
-test('view change with f replicas down', () => {
-  const w = new World({ seed: 22, f: 2, clients: 2, requestsPerClient: 8 }).start();
-  w.run(200);
+test('view change with f replicas down', async () => {
+  const w = await new World({ seed: 22, f: 2, clients: 2, requestsPerClient: 8 }).start();
+  await w.run(200);
   w.crash(0);
   w.crash(4);
   for (const cl of w.clients) cl.add(4);
-  done(w, 60_000);
+  await done(w, 60_000);
   assert.ok(w.count('view-entered') > 0);
 });
 
-test('two view changes in a row: the current and the next primary are down', () => {
-  const w = new World({ seed: 23, f: 2, clients: 2, requestsPerClient: 8 }).start();
-  w.run(200);
+test('two view changes in a row: the current and the next primary are down', async () => {
+  const w = await new World({ seed: 23, f: 2, clients: 2, requestsPerClient: 8 }).start();
+  await w.run(200);
   w.crash(0);
   w.crash(1);
   for (const cl of w.clients) cl.add(4);
-  done(w, 90_000);
+  await done(w, 90_000);
   const views = w.honestReplicas().filter((r) => r.alive).map((r) => viewOf(w, r.id));
   assert.ok(views.every((v) => v >= 2), `views ${views.join(',')}: view 1's primary was down too`);
 });
 
-test('the primary isolated, then returning', () => {
-  const w = new World({ seed: 24, f: 1, clients: 2, requestsPerClient: 6 }).start();
-  w.run(300);
+test('the primary isolated, then returning', async () => {
+  const w = await new World({ seed: 24, f: 1, clients: 2, requestsPerClient: 6 }).start();
+  await w.run(300);
   w.isolate(0);
   for (const cl of w.clients) cl.add(6);
-  done(w, 60_000);
+  await done(w, 60_000);
   assert.ok(viewOf(w, 1) >= 1);
   w.heal();
   for (const cl of w.clients) cl.add(4);
-  done(w, 60_000);
-  w.run(3_000);
+  await done(w, 60_000);
+  await w.run(3_000);
   assert.equal(viewOf(w, 0), viewOf(w, 1), 'the old primary learnt the new view');
   assertConverged(w);
 });
 
-test('checkpoints are created, become stable everywhere, and free the window', () => {
+test('checkpoints are created, become stable everywhere, and free the window', async () => {
   // K = 10 in the simulator: 60 sequence numbers make six checkpoints.
-  const w = new World({ seed: 25, f: 1, clients: 2, requestsPerClient: 40 }).start();
-  done(w, 60_000);
-  w.run(1_000);
+  const w = await new World({ seed: 25, f: 1, clients: 2, requestsPerClient: 40 }).start();
+  await done(w, 60_000);
+  await w.run(1_000);
   for (const r of w.honestReplicas()) {
     const s = r.state!;
     assert.ok(s.lastStable >= 30, `${r.label} stable at ${s.lastStable}`);
@@ -117,63 +117,63 @@ test('checkpoints are created, become stable everywhere, and free the window', (
   }
 });
 
-test('a crashed replica catches up by state transfer', () => {
-  const w = new World({ seed: 26, f: 1, clients: 2, requestsPerClient: 5 }).start();
-  done(w, 20_000);
+test('a crashed replica catches up by state transfer', async () => {
+  const w = await new World({ seed: 26, f: 1, clients: 2, requestsPerClient: 5 }).start();
+  await done(w, 20_000);
   w.crash(3);
   for (const cl of w.clients) cl.add(60); // far beyond the window of 40
-  done(w, 120_000);
+  await done(w, 120_000);
   const ahead = executedAt(w, 0);
   assert.ok(ahead - executedAt(w, 3) > 40, 'the crashed replica fell behind by more than a window');
-  w.restart(3);
-  w.run(10_000);
+  await w.restart(3);
+  await w.run(10_000);
   assert.ok(w.count('catching-up') > 0);
   assert.equal(executedAt(w, 3), executedAt(w, 0));
   assertConverged(w);
 });
 
-test('a replica isolated past the window catches up', () => {
-  const w = new World({ seed: 27, f: 1, clients: 2, requestsPerClient: 5 }).start();
-  done(w, 20_000);
+test('a replica isolated past the window catches up', async () => {
+  const w = await new World({ seed: 27, f: 1, clients: 2, requestsPerClient: 5 }).start();
+  await done(w, 20_000);
   w.isolate(2);
   for (const cl of w.clients) cl.add(60);
-  done(w, 120_000);
+  await done(w, 120_000);
   assert.ok(executedAt(w, 0) - executedAt(w, 2) > 40);
   w.heal();
-  w.run(10_000);
+  await w.run(10_000);
   assert.equal(executedAt(w, 2), executedAt(w, 0));
   assertConverged(w);
 });
 
-test('all replicas restarted read their committed data and go on', () => {
-  const w = new World({ seed: 28, f: 1, clients: 2, requestsPerClient: 12 }).start();
-  done(w, 30_000);
-  w.run(500);
+test('all replicas restarted read their committed data and go on', async () => {
+  const w = await new World({ seed: 28, f: 1, clients: 2, requestsPerClient: 12 }).start();
+  await done(w, 30_000);
+  await w.run(500);
   const before = w.replicas.map((r) => r.app.state.lastExecuted);
   for (let id = 0; id < w.n; id++) w.crash(id);
-  w.run(100);
-  for (let id = 0; id < w.n; id++) w.restart(id);
+  await w.run(100);
+  for (let id = 0; id < w.n; id++) await w.restart(id);
   assert.deepEqual(w.replicas.map((r) => r.state!.lastExecuted), before, 'nothing executed was lost');
   for (const cl of w.clients) cl.add(5);
-  done(w, 60_000);
-  w.run(1_000);
+  await done(w, 60_000);
+  await w.run(1_000);
   assertConverged(w);
   // Exactly once: no request ran twice across the restart.
   for (const cl of w.clients) assert.equal(new Set(cl.accepted.map((a) => a.requestSeq)).size, cl.accepted.length);
 });
 
-test('a restarted replica never signs a second digest for a slot it voted on', () => {
+test('a restarted replica never signs a second digest for a slot it voted on', async () => {
   // Crash and restart replicas in the middle of traffic, many times: the safety checker fails the
   // run if any honest replica persists two different votes for one (view, seq).
   for (let seed = 30; seed < 40; seed++) {
-    const w = new World({ seed, f: 1, clients: 3, requestsPerClient: 20, net: { maxDelay: 15, drop: 0.02 } }).start();
+    const w = await new World({ seed, f: 1, clients: 3, requestsPerClient: 20, net: { maxDelay: 15, drop: 0.02 } }).start();
     for (let i = 0; i < 6; i++) {
-      w.run(80 + w.prng.int(0, 200));
+      await w.run(80 + w.prng.int(0, 200));
       const id = w.prng.int(0, 3);
       w.crash(id);
-      w.run(w.prng.int(0, 100));
-      w.restart(id);
+      await w.run(w.prng.int(0, 100));
+      await w.restart(id);
     }
-    done(w, 120_000);
+    await done(w, 120_000);
   }
 });

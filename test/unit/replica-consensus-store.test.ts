@@ -10,20 +10,20 @@ import { MemoryStore, openRocksStore } from '../../src/storage/index.ts';
 import { World } from '../sim/harness/world.ts';
 import type { PersistRecord } from '../../src/consensus/records.ts';
 
-function recordedRun(): { log: (readonly PersistRecord[])[]; world: World } {
+async function recordedRun(): Promise<{ log: (readonly PersistRecord[])[]; world: World }> {
   const w = new World({ seed: 81, f: 1, clients: 2, requestsPerClient: 30 });
   for (const r of w.replicas) r.recordLog = [];
-  w.start();
-  w.run(400);
+  await w.start();
+  await w.run(400);
   w.crash(0); // a view change, so view, ViewChange and NewView records exist
   for (const c of w.clients) c.add(10);
-  w.runUntilClientsDone(60_000);
+  await w.runUntilClientsDone(60_000);
   w.assertSafe();
   return { log: w.replicas[1]!.recordLog!, world: w };
 }
 
 test('records written during a run load back as the folded state', async () => {
-  const { log, world } = recordedRun();
+  const { log, world } = await recordedRun();
   const store = new ConsensusStore(new MemoryStore());
   for (const records of log) await store.persist(records);
   const loaded = await store.load();
@@ -33,7 +33,7 @@ test('records written during a run load back as the folded state', async () => {
 });
 
 test('committed batches are kept below the checkpoint and served in order', async () => {
-  const { log, world } = recordedRun();
+  const { log, world } = await recordedRun();
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-cstore-'));
   try {
     let kv = await openRocksStore(dir, { createIfMissing: true });

@@ -19,7 +19,7 @@ export function executedAt(w: World, id: number): number {
   return w.replicas[id]!.app.state.lastExecuted;
 }
 
-export function done(w: World, ms: number): void {
-  w.runUntilClientsDone(ms);
+export async function done(w: World, ms: number): Promise<void> {
+  await w.runUntilClientsDone(ms);
   w.assertSafe();
 }

@@ -1,21 +1,39 @@
 /**
- * One simulated replica: the real state machine, a durable store that survives crashes (the folded
- * write-ahead records, the ledger of committed batches, the application's state), and the shell
- * that carries out the machine's outputs over a simulated transport.
+ * One simulated replica: the production shell (`ReplicaNode`, the loop `bulwark replica` runs) on
+ * the simulation's clock and network, over a store that survives crashes (an in-memory key-value
+ * store under the real `ConsensusStore`) and the simulator's application (`FakeApp`, whose state is
+ * durable too). A crash stops the shell and shuts its link; a restart builds a new shell from what
+ * the store and the application kept, as `node/replica.ts` does from RocksDB.
+ *
+ * What the checkers see comes from outside the shell: each step's input and outputs through its
+ * `tap`. Byzantine behaviours rewrite what the shell sends, on its way to the network
+ * (`BehaviourTransport`), signing only with the replica's own keys.
  */
+import { pino } from 'pino';
 import { decodeMessage, encodeMessage } from '../../../src/codec/message-codec.ts';
-import type { ClientRequest, Message, ReplicaMessage } from '../../../src/codec/messages.ts';
-import { requestSigningBytes } from '../../../src/codec/signing.ts';
-import { encodeKeyExchange } from '../../../src/consensus/keys.ts';
+import type { Message, ReplicaMessage } from '../../../src/codec/messages.ts';
+import type { Clock } from '../../../src/common/clock.ts';
 import type { ConsensusConfig } from '../../../src/consensus/config.ts';
-import type { SimNodeCrypto } from './sim-crypto.ts';
 import type { Input, Output } from '../../../src/consensus/io.ts';
 import { emptyPersisted, foldRecords, type PersistedConsensus, type PersistRecord } from '../../../src/consensus/records.ts';
-import { restoreReplica, step } from '../../../src/consensus/replica.ts';
+import { restoreReplica } from '../../../src/consensus/replica.ts';
 import type { ReplicaState } from '../../../src/consensus/state.ts';
+import { generateNodeAuthKeyPair } from '../../../src/crypto/node-auth.ts';
 import type { SimTransport } from '../../../src/net/sim-transport.ts';
-import { FakeApp } from './fake-app.ts';
+import type { NodeId } from '../../../src/net/transport.ts';
+import type { AppExecution, ReplicaApplication } from '../../../src/replica/application.ts';
+import { ConsensusStore } from '../../../src/replica/consensus-store.ts';
+import { ReplicaNode, type ReplicaTransport } from '../../../src/replica/replica-node.ts';
+import { DEFAULT_CERT_VALIDITY_DAYS } from '../../../src/setup/generate.ts';
+import { randomKeySource } from '../../../src/setup/key-source.ts';
+import { NodeKeyLifecycle } from '../../../src/setup/node-key-lifecycle.ts';
+import { holdEd25519Key, holdTlsKey, type HeldNodeKey } from '../../../src/setup/node-key-store.ts';
+import { makeTlsIdentity } from '../../../src/setup/node-keys.ts';
+import { MemoryStore } from '../../../src/storage/index.ts';
+import { FakeApp, FakeReplicaApp } from './fake-app.ts';
+import { MemoryNodeKeyStore } from './memory-keys.ts';
 import type { EventQueue } from './queue.ts';
+import { RegistryConsensusKeyStore, type KeyRegistry, type SimNodeCrypto } from './sim-crypto.ts';
 
 export type Sent = { to: readonly number[]; message: Extract<Output, { kind: 'send' }>['message'] };
 
@@ -33,37 +51,53 @@ export interface NodeObserver {
   event(node: SimReplica, detail: Extract<Output, { kind: 'event' }>['detail']): void;
 }
 
+const silentLog = pino({ level: process.env['BULWARK_TEST_LOG'] ?? 'silent' });
+
+/**
+ * The execution and TLS keys every simulated replica's node key lifecycle holds at epoch 0. No
+ * scenario rotates a replica's node keys (the simulator's crypto signs execution results with
+ * keyed hashes), so one set, made once per process, serves every replica of every world.
+ */
+let nodeKeysAtGenesis: readonly HeldNodeKey[] | null = null;
+function genesisNodeKeys(): readonly HeldNodeKey[] {
+  nodeKeysAtGenesis ??= [
+    holdEd25519Key('execution', 0, generateNodeAuthKeyPair('ed25519').privateKey),
+    holdTlsKey(0, makeTlsIdentity(randomKeySource, 'tls/0', 'bulwark sim replica', '127.0.0.1', { now: new Date(), validityDays: DEFAULT_CERT_VALIDITY_DAYS })),
+  ];
+  return nodeKeysAtGenesis;
+}
+
 export class SimReplica {
   readonly id: number;
   /** Twins and decorated replicas are faulty: the checkers ignore what they do. */
   readonly honest: boolean;
   readonly label: string;
   readonly behaviours: Behaviour[];
+  /** The running shell's consensus state; null while crashed. */
   state: ReplicaState | null = null;
-  persisted: PersistedConsensus = emptyPersisted();
+  /** Every record the shells persisted, folded: what the store holds (the checkers read it). */
+  readonly persisted: PersistedConsensus = emptyPersisted();
   readonly ledger = new Map<number, Extract<PersistRecord, { kind: 'committed' }>>();
+  /** The application's state: durable, as the executor's RocksDB is. */
   readonly app = new FakeApp();
   incarnation = 0;
-  readonly #ticks = new Set<number>();
   readonly events: string[] = [];
-  readonly #q: EventQueue;
-  readonly #transport: SimTransport;
-  readonly #cfg: ConsensusConfig;
   readonly crypto: SimNodeCrypto;
-  readonly #observer: NodeObserver;
-  readonly #clock: () => number;
-  readonly #executionMs: number;
+  /** Deliberately changes the state restored at each start (the planted-bug test). */
   mutateState: ((s: ReplicaState) => void) | null = null;
-  /** Makes this replica's next consensus key (the registry's; a real replica generates and stores one). */
-  readonly #newKey: ((epoch: number) => { publicKey: Uint8Array; proofOfPossession: Uint8Array }) | null;
-  /** The key exchange this replica is waiting on: its request, and when it last sent it. */
-  #exchange: { request: ClientRequest; sentAt: number } | null = null;
-  /** Epochs whose private keys this replica deleted, in order (for the tests). */
-  readonly retired: number[] = [];
-  /** Rewrites this replica's key-exchange requests (Byzantine shells: bad proofs, replays). */
-  tamperExchange: ((request: Omit<ClientRequest, 'signature'>) => Omit<ClientRequest, 'signature'>) | null = null;
   /** When set, every `persist` output is appended here, in order (store round-trip tests). */
   recordLog: (readonly PersistRecord[])[] | null = null;
+  readonly #q: EventQueue;
+  readonly #transport: SimTransport;
+  readonly #wire: BehaviourTransport;
+  readonly #cfg: ConsensusConfig;
+  readonly #observer: NodeObserver;
+  readonly #now: () => number;
+  readonly #executionMs: number;
+  readonly #store = new ConsensusStore(new MemoryStore());
+  readonly #keyStore: RegistryConsensusKeyStore;
+  readonly #nodeKeyStore = new MemoryNodeKeyStore(genesisNodeKeys());
+  #node: ReplicaNode<unknown> | null = null;
 
   constructor(o: {
     id: number;
@@ -73,12 +107,12 @@ export class SimReplica {
     queue: EventQueue;
     transport: SimTransport;
     cfg: ConsensusConfig;
-    crypto: SimNodeCrypto;
+    registry: KeyRegistry;
     observer: NodeObserver;
+    /** This replica's wall clock (simulated time, with its skew). */
     clock: () => number;
     /** How long each execution takes, in simulated ms (default 0). */
     executionMs?: number;
-    newKey?: (epoch: number) => { publicKey: Uint8Array; proofOfPossession: Uint8Array };
   }) {
     this.id = o.id;
     this.label = o.label;
@@ -86,145 +120,115 @@ export class SimReplica {
     this.behaviours = o.behaviours;
     this.#q = o.queue;
     this.#transport = o.transport;
+    this.#wire = new BehaviourTransport(o.transport, this);
     this.#cfg = o.cfg;
-    this.crypto = o.crypto;
+    this.crypto = o.registry.cryptoFor(o.id);
+    this.#keyStore = new RegistryConsensusKeyStore(o.registry, o.id);
     this.#observer = o.observer;
-    this.#clock = o.clock;
+    this.#now = o.clock;
     this.#executionMs = o.executionMs ?? 0;
-    this.#newKey = o.newKey ?? null;
-    this.#transport.onFrame((from, frame) => this.#onFrame(from, frame));
   }
 
   get alive(): boolean {
     return this.state !== null;
   }
 
-  start(): void {
-    this.incarnation++;
-    this.#ticks.clear();
-    this.state = restoreReplica({
-      cfg: this.#cfg,
+  /** Epochs whose consensus private keys this replica erased, in order. */
+  get retired(): readonly number[] {
+    return this.#keyStore.retired;
+  }
+
+  /** Builds a shell from the store and the application, as the replica process does, and starts it. */
+  async start(): Promise<void> {
+    const incarnation = ++this.incarnation;
+    const state = restoreReplica({ cfg: this.#cfg, id: this.id, crypto: this.crypto, now: this.#now(), persisted: await this.#store.load(), app: this.app.state });
+    this.mutateState?.(state);
+    const clock = this.#clock(incarnation);
+    const nodeKeys = new NodeKeyLifecycle(
+      {
+        id: this.id,
+        role: 'replica',
+        store: this.#nodeKeyStore,
+        book: this.crypto.nodeKeys,
+        // Simulated links pin nothing.
+        transport: { setPins: () => undefined, setIdentity: () => undefined },
+        nodes: [],
+        tlsSubject: { commonName: `bulwark sim replica ${this.id}`, host: '127.0.0.1' },
+        log: silentLog,
+      },
+      0,
+    );
+    this.#node = new ReplicaNode<unknown>({
       id: this.id,
+      log: silentLog,
+      clock,
+      transport: this.#wire,
+      kv: new MemoryStore(),
+      store: this.#store,
+      app: new TimedApp(this.app, this.#q, this.#executionMs),
+      state,
       crypto: this.crypto,
-      now: this.#clock(),
-      persisted: structuredClonePersisted(this.persisted),
-      app: this.app.state,
+      nodeKeyBook: this.crypto.nodeKeys,
+      nodeKeys,
+      keyStore: this.#keyStore,
+      onFatal: (reason) => {
+        if (this.incarnation === incarnation) this.#observer.fatal(this, reason);
+      },
+      tap: (input, outputs) => this.#observe(input, outputs),
     });
-    this.mutateState?.(this.state);
-    this.#exchange = null;
-    this.#transport.open();
-    this.feed({ kind: 'tick', now: this.#clock() });
+    this.state = state;
+    await this.#node.start();
   }
 
-  /**
-   * What the replica process does about its keys after each step: while it is still on its
-   * bootstrap key, make the next key (kept across crashes, like a key file) and publish it
-   * through consensus, again every second until executed; and delete every private key whose
-   * successor is in effect from the stable checkpoint on.
-   */
-  #keys(): void {
-    const s = this.state;
-    if (s === null || !s.cfg.keyExchange || this.#newKey === null) return;
-    const latest = this.crypto.latestKey(this.id).epoch;
-    const target = Math.max(1, s.operator.targets.get(this.id) ?? 0);
-    const next = latest + 1;
-    if (latest < target && this.crypto.keyAt(this.id, s.lastExecuted + 1).epoch === latest) {
-      const now = this.#clock();
-      if (this.#exchange === null || this.#exchange.request.requestSeq !== next) {
-        const key = this.#newKey(next);
-        this.crypto.addSecret(next);
-        let unsigned: Omit<ClientRequest, 'signature'> = { clientId: this.id, requestSeq: next, flags: 0, payload: encodeKeyExchange({ epoch: next, ...key }) };
-        if (this.tamperExchange !== null) unsigned = this.tamperExchange(unsigned);
-        const request = { ...unsigned, signature: this.crypto.signRequest(requestSigningBytes(unsigned), s.lastExecuted + 1) };
-        this.#exchange = { request, sentAt: -Infinity };
-      }
-      if (now - this.#exchange.sentAt >= 1_000) {
-        this.#exchange.sentAt = now;
-        this.feed({ kind: 'message', from: this.id, message: { type: 'Request', request: this.#exchange.request }, now });
-      }
-    }
-    const inEffect = this.crypto.keyAt(this.id, s.lastStable + 1).epoch;
-    for (const epoch of this.crypto.secretEpochs()) {
-      if (epoch < inEffect) {
-        this.crypto.forgetSecret(epoch);
-        this.retired.push(epoch);
-      }
-    }
+  /** The shell's clock: simulated time, and timers that die with this incarnation. */
+  #clock(incarnation: number): Clock {
+    return {
+      now: this.#now,
+      after: (ms, run) => {
+        let live = true;
+        this.#q.after(Math.max(0, ms), () => {
+          if (live && this.incarnation === incarnation) run();
+        });
+        return () => {
+          live = false;
+        };
+      },
+    };
   }
 
-  /** Everything not in the durable store is lost. */
+  /** Everything not in the store or the application is lost: the shell stops, its link goes down. */
   crash(): void {
-    this.state = null;
+    if (this.#node === null) return;
     this.incarnation++;
+    // It stops taking input at once; a step in progress finishes its write (the store is in
+    // memory), and an execution in progress updates the application, as a crash after the
+    // executor's batch would leave it. Nothing else it does reaches anyone: its link is down.
+    void this.#node.stop();
     this.#transport.shut();
+    this.#node = null;
+    this.state = null;
   }
 
-  #onFrame(from: number, frame: Uint8Array): void {
-    let message: Message;
-    try {
-      message = decodeMessage(frame);
-    } catch {
-      this.events.push(`undecodable frame from ${from}`);
-      return;
-    }
-    this.feed({ kind: 'message', from, message, now: this.#clock() });
+  /** Delivers a message to this replica as if `from` had sent it (tests' late copies and replays). */
+  feed(input: { readonly from: number; readonly message: Message }): void {
+    this.#transport.deliver(input.from, encodeMessage(input.message));
   }
 
-  feed(input: Input): void {
-    if (this.state === null) return;
-    const { outputs, wakeAt } = step(this.state, input);
-    this.#carryOut(outputs);
-    if (wakeAt !== null) this.#scheduleTick(wakeAt);
-    if (!this.#inKeys) {
-      this.#inKeys = true;
-      try {
-        this.#keys();
-      } finally {
-        this.#inKeys = false;
-      }
-    }
+  /** Sends a message as this replica, bypassing its shell and behaviours (decorators' replays). */
+  inject(to: readonly number[], message: ReplicaMessage): void {
+    const frame = encodeMessage(message);
+    for (const t of to) this.#transport.send(t, frame);
   }
 
-  #inKeys = false;
-
-  #scheduleTick(at: number): void {
-    const simAt = at - (this.#clock() - this.#q.now);
-    if (this.#ticks.has(simAt)) return;
-    this.#ticks.add(simAt);
-    const inc = this.incarnation;
-    this.#q.at(simAt, () => {
-      this.#ticks.delete(simAt);
-      if (this.incarnation === inc) this.feed({ kind: 'tick', now: this.#clock() });
-    });
-  }
-
-  #carryOut(outputs: readonly Output[]): void {
+  #observe(input: Input, outputs: readonly Output[]): void {
+    if (input.kind === 'executed') this.#observer.executed(this, input.seq, summaryKey(input.summary));
     for (const o of outputs) {
       switch (o.kind) {
-        case 'send':
-          this.#send({ to: o.to, message: o.message });
-          break;
         case 'persist':
           foldRecords(this.persisted, o.records);
           this.recordLog?.push(o.records);
           for (const r of o.records) if (r.kind === 'committed') this.ledger.set(r.seq, r);
           this.#observer.persisted(this, o.records);
-          break;
-        case 'execute': {
-          const { summary, results } = this.app.execute(o.seq, o.timestamp, o.requests, o.keyRecords, o.internal, o.operator, o.nodeKeyRecords);
-          this.#observer.executed(this, o.seq, summaryKey(summary));
-          const inc = this.incarnation;
-          this.#q.after(this.#executionMs, () => {
-            if (this.incarnation === inc) this.feed({ kind: 'executed', seq: o.seq, summary, results, now: this.#clock() });
-          });
-          break;
-        }
-        case 'serve':
-          for (let seq = o.fromSeq; seq <= o.toSeq; seq++) {
-            const r = this.ledger.get(seq);
-            if (r === undefined) break;
-            this.#send({ to: [o.to], message: { type: 'CommittedBatch', seq, batch: r.batch, commit: r.commit } });
-          }
           break;
         case 'reject':
           this.#observer.rejected(this, o);
@@ -234,42 +238,112 @@ export class SimReplica {
           this.events.push(`${this.#q.now}: ${JSON.stringify(o.detail)}`);
           this.#observer.event(this, o.detail);
           break;
-        case 'fatal':
-          this.#observer.fatal(this, o.reason);
+        default:
           break;
       }
     }
   }
+}
 
-  #send(sent: Sent): void {
-    let all: Sent[] = [sent];
-    for (const b of this.behaviours) all = all.flatMap((s) => b.onSend(this, s));
+/**
+ * The shell's link, through this replica's Byzantine behaviours when it has any. The shell sends
+ * one output's frame to each recipient in turn; those sends are gathered back into one message with
+ * its recipients (a behaviour may treat them apart: an equivocating primary splits them), rewritten,
+ * and sent on at the end of the shell's synchronous turn, in order.
+ */
+class BehaviourTransport implements ReplicaTransport {
+  readonly self: NodeId;
+  readonly #raw: SimTransport;
+  readonly #node: SimReplica;
+  #pending: { frame: Uint8Array; to: number[] } | null = null;
+  #flushQueued = false;
+
+  constructor(raw: SimTransport, node: SimReplica) {
+    this.self = raw.self;
+    this.#raw = raw;
+    this.#node = node;
+  }
+
+  send(to: NodeId, frame: Uint8Array): boolean {
+    if (this.#node.behaviours.length === 0 && this.#pending === null) return this.#raw.send(to, frame);
+    if (this.#pending !== null && this.#pending.frame === frame) this.#pending.to.push(to);
+    else {
+      this.#flush();
+      this.#pending = { frame, to: [to] };
+    }
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
+        this.#flush();
+      });
+    }
+    return true;
+  }
+
+  #flush(): void {
+    const p = this.#pending;
+    if (p === null) return;
+    this.#pending = null;
+    let all: Sent[] = [{ to: p.to, message: decodeMessage(p.frame) as Sent['message'] }];
+    for (const b of this.#node.behaviours) all = all.flatMap((s) => b.onSend(this.#node, s));
     for (const s of all) {
       const frame = encodeMessage(s.message as Message);
-      for (const to of s.to) this.#transport.send(to, frame);
+      for (const to of s.to) this.#raw.send(to, frame);
     }
   }
 
-  /** Sends a message as this replica, bypassing its state machine (for decorators' replays). */
-  inject(to: readonly number[], message: ReplicaMessage): void {
-    const frame = encodeMessage(message);
-    for (const t of to) this.#transport.send(t, frame);
+  onFrame(handler: Parameters<SimTransport['onFrame']>[0]): void {
+    this.#raw.onFrame(handler);
+  }
+
+  onPeerStatus(handler: Parameters<SimTransport['onPeerStatus']>[0]): void {
+    this.#raw.onPeerStatus(handler);
+  }
+
+  penalize(peer: NodeId, reason: string): void {
+    this.#raw.penalize(peer, reason);
+  }
+
+  counters(): ReturnType<SimTransport['counters']> {
+    return this.#raw.counters();
+  }
+
+  stats(): ReturnType<SimTransport['stats']> {
+    return this.#raw.stats();
+  }
+
+  start(): Promise<void> {
+    return this.#raw.start();
+  }
+
+  close(): Promise<void> {
+    return this.#raw.close();
+  }
+}
+
+/**
+ * The simulator's application as the shell runs it, each execution taking `ms` of simulated time
+ * (on the queue itself: an execution outlives a crash of its shell, which then ignores its result).
+ */
+class TimedApp extends FakeReplicaApp implements ReplicaApplication {
+  readonly #q: EventQueue;
+  readonly #ms: number;
+
+  constructor(app: FakeApp, queue: EventQueue, ms: number) {
+    super(app);
+    this.#q = queue;
+    this.#ms = ms;
+  }
+
+  override async execute(...args: Parameters<FakeReplicaApp['execute']>): Promise<AppExecution> {
+    const r = await super.execute(...args);
+    if (this.#ms > 0) await new Promise<void>((resolve) => this.#q.after(this.#ms, resolve));
+    return r;
   }
 }
 
 export function summaryKey(s: { blockNumber: number; blockHash: Uint8Array; stateRoot: Uint8Array; reservedDigest: Uint8Array }): string {
   const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
   return `${s.blockNumber}/${hex(s.blockHash)}/${hex(s.stateRoot)}/${hex(s.reservedDigest)}`;
-}
-
-/** The machine mutates what it restores from; the store must not change with it. */
-function structuredClonePersisted(p: PersistedConsensus): PersistedConsensus {
-  return {
-    ...p,
-    votes: new Map(p.votes),
-    prepared: new Map(p.prepared),
-    commitVotes: new Map(p.commitVotes),
-    committed: new Map(p.committed),
-    replies: new Map(p.replies),
-  };
 }

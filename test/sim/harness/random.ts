@@ -23,7 +23,7 @@ const SHAPES = [
   { f: 1, c: 1 },
 ] as const;
 
-export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-one-too-small' } = {}): ScenarioOutcome {
+export async function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-one-too-small' } = {}): Promise<ScenarioOutcome> {
   const p = new Prng(seed ^ 0x5bd1e995);
   const shape = p.pick(SHAPES);
   const n = 3 * shape.f + 2 * shape.c + 1;
@@ -68,7 +68,7 @@ export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-
     byzantine[flooder]!.push(byName(flood, load, n));
     notes.push(`r${flooder}+${flood}`);
   }
-  const w = new World({
+  const w = await new World({
     seed,
     f: shape.f,
     c: shape.c,
@@ -88,7 +88,7 @@ export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-
   const crashed: number[] = [];
   const steps = p.int(1, 4);
   for (let i = 0; i < steps; i++) {
-    w.run(p.int(100, 1_500));
+    await w.run(p.int(100, 1_500));
     const kind = p.int(0, 3);
     if (kind === 0 && honest.length > 0) {
       const id = p.pick(honest);
@@ -110,17 +110,17 @@ export function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-
       }
     } else if (crashed.length > 0) {
       const id = crashed.shift()!;
-      w.restart(id);
+      await w.restart(id);
       notes.push(`restart r${id}`);
     }
   }
-  w.run(p.int(200, 2_000));
+  await w.run(p.int(200, 2_000));
   // Heal: links back, crashed replicas restarted from their stores, losses stop.
   w.heal();
-  for (const id of crashed) w.restart(id);
+  for (const id of crashed) await w.restart(id);
   w.netProfile = { ...w.netProfile, drop: 0, duplicate: 0 };
   for (const c of w.clients) c.add(2);
-  w.runUntilClientsDone(120_000);
+  await w.runUntilClientsDone(120_000);
   return {
     seed,
     description: notes.join(', '),

@@ -1,6 +1,6 @@
 /**
- * A whole simulated network: replicas (honest, decorated or twinned), clients, a lossy network
- * and the checkers. Everything random comes from one seeded PRNG; a failing run reports its seed.
+ * A whole simulated network: replicas (the production shell, honest, decorated or twinned; see
+ * `node.ts`), clients, a lossy network and the checkers. Everything random comes from one seeded PRNG; a failing run reports its seed.
  *
  * Safety checker (fails the run, never only logs): two honest replicas committing different batches
  * at one sequence number, executing to different summaries, an honest replica persisting two
@@ -19,6 +19,15 @@ import { RealKeys } from './real-keys.ts';
 import { SimKeyRegistry, type KeyRegistry } from './sim-crypto.ts';
 
 export const T0 = 1_800_000_000_000;
+
+/**
+ * Lets the shells finish what an event started: their steps, writes and executions are promises
+ * (on an in-memory store, with no I/O), settled within a few turns of the event loop. Simulated
+ * time stands still meanwhile, so a run is as deterministic as the shells' code.
+ */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
 
 export interface NetProfile {
   minDelay: number;
@@ -117,10 +126,9 @@ export class World {
         queue: this.queue,
         transport: this.network.transport(id, label),
         cfg: this.cfg,
-        crypto: this.registry.cryptoFor(id),
+        registry: this.registry,
         observer,
         clock: () => T0 + this.queue.now + skew,
-        newKey: (epoch: number) => this.registry.newConsensusKey(id, epoch),
         ...(o.executionMs === undefined ? {} : { executionMs: typeof o.executionMs === 'number' ? o.executionMs : (o.executionMs[id] ?? 0) }),
       });
       if (o.plantedBug === 'quorum-one-too-small') {
@@ -153,9 +161,10 @@ export class World {
     }
   }
 
-  start(): this {
-    for (const r of [...this.replicas, ...this.twins]) r.start();
+  async start(): Promise<this> {
+    for (const r of [...this.replicas, ...this.twins]) await r.start();
     for (const c of this.clients) c.start();
+    await settle();
     return this;
   }
 
@@ -198,15 +207,18 @@ export class World {
     this.replicas[id]!.crash();
   }
 
-  restart(id: number): void {
-    this.replicas[id]!.start();
+  async restart(id: number): Promise<void> {
+    await this.replicas[id]!.start();
+    await settle();
   }
 
   // ---- running -----------------------------------------------------------------------------
 
-  run(ms: number): this {
+  /** Runs the events of the next `ms` of simulated time (the shells' work between them, to its end). */
+  async run(ms: number): Promise<this> {
     const until = this.queue.now + ms;
     while (this.queue.runNext(until)) {
+      await settle();
       if (this.violations.length > 0) break;
     }
     if (this.queue.now < until) this.queue.now = until;
@@ -214,11 +226,13 @@ export class World {
   }
 
   /** Runs until every client is done; a liveness violation if that takes longer than `ms`. */
-  runUntilClientsDone(ms: number): this {
+  async runUntilClientsDone(ms: number): Promise<this> {
     const until = this.queue.now + ms;
     while (!this.clients.every((c) => c.done)) {
       if (this.violations.length > 0) return this;
-      if (!this.queue.runNext(until)) {
+      const ran = this.queue.runNext(until);
+      if (ran) await settle();
+      else {
         const left = this.clients.map((c) => `${c.id}:${c.remaining}`).join(' ');
         this.violations.push(`liveness: requests still open after ${ms} ms (client:open ${left})`);
         return this;
