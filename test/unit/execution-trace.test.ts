@@ -1,4 +1,4 @@
-// Tracing (execution/trace.ts) on a small real chain built in memory: the struct logger and the
+// Tracing (execution/trace/) on a small real chain built in memory: the struct logger and the
 // callTracer on transfers, storage writes, reverts with reasons, nested calls (CALL, DELEGATECALL,
 // CREATE2, SELFDESTRUCT), out of gas and logs; a transaction in the middle of a block sees what the
 // block's earlier transactions left; calls traced on top of a block; options and limits.
@@ -17,7 +17,7 @@ import {
   type StructLog,
   type StructLoggerResult,
   type TraceOptions,
-} from '../../src/execution/trace.ts';
+} from '../../src/execution/trace/index.ts';
 import { hexD } from '../../src/rpc/format.ts';
 import { MemoryStore } from '../../src/storage/memory.ts';
 import { bytecode, encodeCall, eventTopic } from '../helpers/abi.ts';

@@ -11,7 +11,7 @@ import { BulwarkError } from '../../src/common/errors.ts';
 import { initHashes } from '../../src/crypto/hash.ts';
 import { Executor } from '../../src/execution/executor.ts';
 import type { ChainSource } from '../../src/execution/reader.ts';
-import { traceTransaction, type CallFrame, type StructLoggerResult } from '../../src/execution/trace.ts';
+import { traceTransaction, type CallFrame, type StructLoggerResult } from '../../src/execution/trace/index.ts';
 import { RpcError } from '../../src/rpc/errors.ts';
 import { hexD } from '../../src/rpc/format.ts';
 import type { MethodDef } from '../../src/rpc/method.ts';

@@ -2,7 +2,7 @@
  * The `debug_` tracing methods, as go-ethereum answers them: `debug_traceTransaction(hash, config?)`
  * re-runs a mined transaction, `debug_traceBlockByNumber`/`ByHash(block, config?)` every
  * transaction of a block (`[{txHash, result}]`), and `debug_traceCall(call, block, config?)` runs a
- * message on top of a block, each traced by the struct logger (no `tracer`) or the `callTracer` (`execution/trace.ts`).
+ * message on top of a block, each traced by the struct logger (no `tracer`) or the `callTracer` (`execution/trace/`).
  *
  * Tracing executes, so it needs state: the client node's own executed copy of the chain (its
  * `Executor`), not the ledger mirror, which keeps blocks only. Until the node has one the methods
@@ -24,7 +24,7 @@ import {
   type CallTracerConfig,
   type StructLoggerConfig,
   type TraceOptions,
-} from '../../execution/trace.ts';
+} from '../../execution/trace/index.ts';
 import { RPC_CODES, RpcError, invalidParams } from '../errors.ts';
 import { EvmGate } from '../evm-gate.ts';
 import { method, type MethodDef } from '../method.ts';

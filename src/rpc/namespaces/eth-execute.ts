@@ -12,7 +12,7 @@ import { isBulwarkError } from '../../common/errors.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
 import { createAccessList } from '../../execution/access-list.ts';
 import type { BlockTag, ChainSource } from '../../execution/reader.ts';
-import { unpackRevert } from '../../execution/trace.ts';
+import { unpackRevert } from '../../execution/trace/index.ts';
 import {
   MAX_SIMULATED_BLOCKS,
   SimulationError,
