@@ -185,9 +185,14 @@ export interface OperatorState {
   readonly targets: ReadonlyMap<number, number>;
   /** Per (kind, node) (`slotName`), the node key epoch a rotation asked it to reach. */
   readonly nodeTargets: ReadonlyMap<string, number>;
+  /**
+   * The sequence number the network is wedged at (a checkpoint boundary: nothing is ordered beyond
+   * it but the operator's unwedge), or 0 when it is not being wedged.
+   */
+  readonly wedgeAt: number;
 }
 
-export const NO_OPERATOR_STATE: OperatorState = { nonce: 0, lastRotationAt: 0, targets: new Map(), nodeTargets: new Map() };
+export const NO_OPERATOR_STATE: OperatorState = { nonce: 0, lastRotationAt: 0, targets: new Map(), nodeTargets: new Map(), wedgeAt: 0 };
 
 /** The most nodes a list of an operator command or of the operator state names. */
 export const MAX_OPERATOR_NODES = 1024;
@@ -195,12 +200,15 @@ export const MAX_OPERATOR_NODES = 1024;
 const utf8 = new TextEncoder();
 
 export function encodeOperatorState(o: OperatorState): Uint8Array {
-  return new Writer(64)
+  const w = new Writer(64)
     .u64(o.nonce)
     .u64(o.lastRotationAt)
     .list([...o.targets].sort((a, b) => a[0] - b[0]), (w, [r, e]) => w.u32(r).u32(e))
-    .list([...o.nodeTargets].sort((a, b) => (a[0] < b[0] ? -1 : 1)), (w, [slot, e]) => w.bytes(utf8.encode(slot)).u32(e))
-    .finish();
+    .list([...o.nodeTargets].sort((a, b) => (a[0] < b[0] ? -1 : 1)), (w, [slot, e]) => w.bytes(utf8.encode(slot)).u32(e));
+  // Written only while wedging: the state of a network never wedged keeps the bytes (and so the
+  // reserved-pages digest, and the checkpoints over it) it had before wedging existed.
+  if (o.wedgeAt > 0) w.u64(o.wedgeAt);
+  return w.finish();
 }
 
 export function decodeOperatorState(bytes: Uint8Array): OperatorState {
@@ -212,6 +220,8 @@ export function decodeOperatorState(bytes: Uint8Array): OperatorState {
   const nodeTargets = new Map(
     r.done ? [] : r.list(4 * MAX_OPERATOR_NODES, (r) => [new TextDecoder().decode(r.bytes(64, 'slot')), r.u32('epoch')] as const, 'nodeTargets'),
   );
+  const wedgeAt = r.done ? 0 : r.u64('wedgeAt');
+  if (wedgeAt === 0 && !r.done) throw new Error('operator state: a wedge point of 0 is written as none');
   r.end();
-  return { nonce, lastRotationAt, targets, nodeTargets };
+  return { nonce, lastRotationAt, targets, nodeTargets, wedgeAt };
 }

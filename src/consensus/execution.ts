@@ -13,7 +13,7 @@ import { merkleTree } from './merkle.ts';
 import { allReplicasBut, dropPending, dropSuperseded, hexKey, isReplica, requestKey, type ReplicaState } from './state.ts';
 import { exchangeReady, executeKeyExchanges, isInternal } from './key-exchange.ts';
 import type { KeyRecord } from './keys.ts';
-import { executeOperatorCommand, isOperatorPayload, type OperatorState } from './operator.ts';
+import { executeOperatorCommand, isOperatorPayload, isValidUnwedge, wedgedAt, type OperatorState } from './operator.ts';
 import { decodeNodeKeyPublication, isNodeKeyPayload, slotName, type NodeKeyRecord } from './node-keys.ts';
 import { effectiveSeqFor } from './keys.ts';
 
@@ -73,6 +73,9 @@ export function tryExecute(s: ReplicaState): void {
   // Client nodes' requests run only once enough replicas are on keys of their own; until then a
   // committed one is held back (not executed, not answered) and ordered again later.
   const ready = exchangeReady(s);
+  // Beyond the wedge point only the operator's unwedge runs; anything else a batch there carries
+  // (a faulty primary's, or a client's next to the unwedge) is held back the same way.
+  const wedged = wedgedAt(s, seq);
   const fresh: ClientRequest[] = [];
   const deferred = new Set<string>();
   const seen = new Set<string>();
@@ -84,7 +87,7 @@ export function tryExecute(s: ReplicaState): void {
     const key = requestKey(r);
     if (seen.has(key) || r.requestSeq <= (highest.get(r.clientId) ?? s.clients.get(r.clientId) ?? 0)) continue;
     seen.add(key);
-    if (!ready && !isInternal(s, r)) deferred.add(key);
+    if ((!ready && !isInternal(s, r)) || (wedged && !isValidUnwedge(s, r))) deferred.add(key);
     else {
       fresh.push(r);
       highest.set(r.clientId, r.requestSeq);
@@ -99,7 +102,7 @@ export function tryExecute(s: ReplicaState): void {
   let operator: OperatorState | null = null;
   fresh.forEach((r, i) => {
     if (isInternal(s, r) || !isOperatorPayload(r.payload)) return;
-    const o = executeOperatorCommand(s, operator ?? s.operator, timestamp, r);
+    const o = executeOperatorCommand(s, operator ?? s.operator, seq, timestamp, r);
     if (o.state !== (operator ?? s.operator)) operator = o.state;
     internal.set(i, { result: o.result, record: null, nodeRecord: null });
   });
@@ -164,7 +167,7 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, a
     const key = requestKey(r);
     s.proposed.delete(key);
     s.ordered.delete(key);
-    // Held back until the key exchange completes: still pending, to be ordered again.
+    // Held back until the key exchange completes, or the network is unwedged: still pending, to be ordered again.
     if (deferred.has(key)) continue;
     dropPending(s, key);
   }

@@ -27,6 +27,7 @@ const utf8 = new TextEncoder();
 import type { ClientRequest } from '../codec/messages.ts';
 import type { ReplicaState } from './state.ts';
 import { parseSlotName, slotName, type NodeKeyKind } from './node-keys.ts';
+import { effectiveSeqFor } from './keys.ts';
 
 export interface RotateConsensusKeys {
   readonly kind: 'rotate-consensus-keys';
@@ -49,10 +50,29 @@ export interface RotateKeys {
   readonly nonce: number;
 }
 
-export type OperatorCommand = RotateConsensusKeys | RotateKeys;
+/**
+ * Stops the network at an agreed point, for an upgrade: the first checkpoint boundary beyond the
+ * command's sequence number plus the window (`effectiveSeqFor`: no replica can have been asked to
+ * sign anything beyond it before it executed the command). Batches up to it are ordered as usual
+ * (empty ones drive an idle network there); beyond it nothing is ordered but the operator's
+ * unwedge. Once the checkpoint at the boundary is stable every replica is at the same state with
+ * nothing in flight — wedged — and may be stopped, upgraded and started again.
+ */
+export interface Wedge {
+  readonly kind: 'wedge';
+  readonly nonce: number;
+}
+
+/** Ends a wedge: executed in the first batch beyond the wedge point, after which ordering resumes. */
+export interface Unwedge {
+  readonly kind: 'unwedge';
+  readonly nonce: number;
+}
+
+export type OperatorCommand = RotateConsensusKeys | RotateKeys | Wedge | Unwedge;
 
 /** A decoded command: the general form, and the chain id it was signed for (null: version 1, none). */
-export type SignedRotation = RotateKeys & { readonly chainId: bigint | null };
+export type SignedCommand = (RotateKeys | Wedge | Unwedge) & { readonly chainId: bigint | null };
 
 const COMMAND_TAG_V1 = new TextEncoder().encode('bulwark/operator-command/v1');
 const COMMAND_TAG = new TextEncoder().encode('bulwark/operator-command/v2');
@@ -65,6 +85,8 @@ export const V1_SIGNED_BEFORE_MS = Date.UTC(2026, 11, 7);
 const PAYLOAD_TAG = new TextEncoder().encode('bulwark/operator/v1');
 const KIND_ROTATE_CONSENSUS = 1;
 const KIND_ROTATE_KEYS = 2;
+const KIND_WEDGE = 3;
+const KIND_UNWEDGE = 4;
 
 /** The bytes the operator signs for the network of chain id `chainId`. */
 export function encodeOperatorCommand(c: OperatorCommand, chainId: bigint): Uint8Array {
@@ -74,15 +96,17 @@ export function encodeOperatorCommand(c: OperatorCommand, chainId: bigint): Uint
   if (c.kind === 'rotate-consensus-keys') {
     w.u8(KIND_ROTATE_CONSENSUS);
     ids(c.replicas);
-  } else {
+  } else if (c.kind === 'rotate-keys') {
     w.u8(KIND_ROTATE_KEYS);
     for (const list of [c.consensus, c.execution, c.auth, c.tls]) ids(list);
+  } else {
+    w.u8(c.kind === 'wedge' ? KIND_WEDGE : KIND_UNWEDGE);
   }
   return w.u64(c.nonce).finish();
 }
 
 /** A command in the general form (a consensus-only rotation is one with the other lists empty). */
-function decodeOperatorCommand(bytes: Uint8Array): SignedRotation {
+function decodeOperatorCommand(bytes: Uint8Array): SignedCommand {
   const r = new Reader(bytes);
   const tagOf = (tag: Uint8Array) => bytes.length >= tag.length && tag.every((b, i) => b === bytes[i]);
   let chainId: bigint | null;
@@ -97,9 +121,11 @@ function decodeOperatorCommand(bytes: Uint8Array): SignedRotation {
   }
   const kind = r.u8('kind');
   const ids = (what: string) => r.list(MAX_OPERATOR_NODES, (r) => r.u32('node'), what);
-  let c: Omit<RotateKeys, 'nonce'>;
+  let c: Omit<RotateKeys, 'nonce'> | Omit<Wedge, 'nonce'> | Omit<Unwedge, 'nonce'>;
   if (kind === KIND_ROTATE_CONSENSUS) c = { kind: 'rotate-keys', consensus: ids('replicas'), execution: [], auth: [], tls: [] };
   else if (kind === KIND_ROTATE_KEYS) c = { kind: 'rotate-keys', consensus: ids('consensus'), execution: ids('execution'), auth: ids('auth'), tls: ids('tls') };
+  else if (kind === KIND_WEDGE && chainId !== null) c = { kind: 'wedge' };
+  else if (kind === KIND_UNWEDGE && chainId !== null) c = { kind: 'unwedge' };
   else throw new Error(`unknown operator command ${kind}`);
   const nonce = r.u64('nonce');
   r.end();
@@ -110,7 +136,7 @@ function decodeOperatorCommand(bytes: Uint8Array): SignedRotation {
  * Why a well-signed command is not for this network, or null when it is: signed for another chain
  * id, or in version 1 (no chain id) and signed after `V1_SIGNED_BEFORE_MS`.
  */
-export function wrongNetwork(command: SignedRotation, chainId: bigint): string | null {
+export function wrongNetwork(command: SignedCommand, chainId: bigint): string | null {
   if (command.chainId === null) {
     return command.nonce < V1_SIGNED_BEFORE_MS ? null : 'the command names no chain id (version 1): sign it again with this version of bulwark keys rotate';
   }
@@ -126,7 +152,7 @@ export function isOperatorPayload(payload: Uint8Array): boolean {
   return payload.length >= PAYLOAD_TAG.length && PAYLOAD_TAG.every((b, i) => payload[i] === b);
 }
 
-export function decodeOperatorPayload(payload: Uint8Array): { command: SignedRotation; bytes: Uint8Array; signature: Uint8Array } {
+export function decodeOperatorPayload(payload: Uint8Array): { command: SignedCommand; bytes: Uint8Array; signature: Uint8Array } {
   const r = new Reader(payload);
   r.fixed(PAYLOAD_TAG.length, 'tag');
   const bytes = r.bytes(4096, 'command');
@@ -142,6 +168,7 @@ export function decodeOperatorPayload(payload: Uint8Array): { command: SignedRot
 export function executeOperatorCommand(
   s: ReplicaState,
   state: OperatorState,
+  seq: number,
   timestamp: number,
   request: ClientRequest,
 ): { result: Uint8Array; state: OperatorState } {
@@ -157,6 +184,18 @@ export function executeOperatorCommand(
   const elsewhere = wrongNetwork(command, BigInt(s.cfg.chainId));
   if (elsewhere !== null) return refuse(elsewhere);
   if (command.nonce <= state.nonce) return refuse(`nonce ${command.nonce} is not above the last one executed (${state.nonce})`);
+  if (command.kind === 'wedge') {
+    if (state.wedgeAt > 0) return refuse(`the network is already wedged at sequence number ${state.wedgeAt}`);
+    const wedgeAt = effectiveSeqFor(seq, s.cfg) - 1;
+    return { result: utf8.encode(`wedge: nothing is ordered after sequence number ${wedgeAt} until unwedged`), state: { ...state, nonce: command.nonce, wedgeAt } };
+  }
+  if (command.kind === 'unwedge') {
+    if (state.wedgeAt === 0) return refuse('the network is not wedged');
+    // Executed only beyond the wedge point (nothing else is ordered there): at a stable checkpoint.
+    return { result: utf8.encode(`unwedge: ordering resumes after sequence number ${state.wedgeAt}`), state: { ...state, nonce: command.nonce, wedgeAt: 0 } };
+  }
+  // A rotation needs key publications ordered after it: none while the network is wedged.
+  if (state.wedgeAt > 0) return refuse(`the network is wedged at sequence number ${state.wedgeAt}: unwedge it first`);
   const unique = (list: readonly number[]) => [...new Set(list)].sort((a, b) => a - b);
   const consensus = unique(command.consensus);
   const isReplica = (id: number) => id >= 0 && id < s.q.n;
@@ -184,8 +223,34 @@ export function executeOperatorCommand(
       done.push(`${isReplica(id) ? 'replica' : 'client node'} ${id} to ${kind} key epoch ${nodeTargets.get(slot)}`);
     }
   }
-  const next: OperatorState = { nonce: command.nonce, lastRotationAt: timestamp, targets, nodeTargets };
+  const next: OperatorState = { ...state, nonce: command.nonce, lastRotationAt: timestamp, targets, nodeTargets };
   return { result: utf8.encode(`rotation: ${done.join(', ')}`), state: next };
+}
+
+/**
+ * Whether a request may be ordered beyond the wedge point: a well-formed unwedge for this network,
+ * signed with the operator key, with a nonce above the last executed. Checked by the primary when it
+ * fills such a batch and by every backup before it votes for one, so that nothing else — not even a
+ * Byzantine primary's — runs while the network is wedged.
+ */
+export function isValidUnwedge(s: ReplicaState, request: ClientRequest): boolean {
+  if (!isOperatorPayload(request.payload)) return false;
+  try {
+    const { command, bytes, signature } = decodeOperatorPayload(request.payload);
+    return (
+      command.kind === 'unwedge' &&
+      command.nonce > s.operator.nonce &&
+      wrongNetwork(command, BigInt(s.cfg.chainId)) === null &&
+      s.crypto.verifyOperator(bytes, signature)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the network is wedged at `seq`: beyond the wedge point, where only an unwedge is ordered. */
+export function wedgedAt(s: ReplicaState, seq: number): boolean {
+  return s.operator.wedgeAt > 0 && seq > s.operator.wedgeAt;
 }
 
 /** The node key epochs a rotation asked `node` to reach, by kind, that it has not published yet. */

@@ -9,6 +9,7 @@ import { reject, send } from './effects.ts';
 import { acceptProposal, batchDigest, isPrimary } from './ordering.ts';
 import { addPending, allReplicasBut, dropPending, isClient, isReplica, requestKey, slotOf, type ReplicaState } from './state.ts';
 import { activationPending, exchangeReady, isInternal } from './key-exchange.ts';
+import { isValidUnwedge, wedgedAt } from './operator.ts';
 
 export function onRequest(s: ReplicaState, from: number, m: Request): void {
   const r = m.request;
@@ -74,8 +75,14 @@ export function tryPropose(s: ReplicaState, timerFired = false): void {
     const { requests, full } = nextBatch(s);
     if (requests.length === 0) {
       // A published key takes effect at a checkpoint boundary ahead: on an idle network the
-      // primary drives sequence numbers there with empty batches, one at a time.
-      if (inFlight(s) === 0 && activationPending(s)) propose(s, []);
+      // primary drives sequence numbers there with empty batches, one at a time. A wedge point
+      // is such a boundary too, which the operator is waiting for: driven there with as many in
+      // flight as allowed (and never beyond it).
+      if (s.operator.wedgeAt >= s.nextSeq) {
+        propose(s, []);
+        continue;
+      }
+      if (inFlight(s) === 0 && activationPending(s) && !wedgedAt(s, s.nextSeq)) propose(s, []);
       return;
     }
     // Batches ordered ahead of this one wait for execution anyway: while two or more do, only a
@@ -99,10 +106,14 @@ function nextBatch(s: ReplicaState): { requests: ClientRequest[]; full: boolean 
   let bytes = 0;
   // Until the key exchange is complete only key exchanges are ordered (client requests would be held back).
   const onlyInternal = !exchangeReady(s);
+  // Beyond a wedge point, only the operator's unwedge (as of the batches executed: one already
+  // proposed and not yet executed holds the rest back until it is).
+  const onlyUnwedge = wedgedAt(s, s.nextSeq);
   const lastSwitch = s.crypto.nodeKeys.lastSwitch;
   for (const [key, p] of s.pending) {
     if (s.proposed.has(key)) continue;
     if (onlyInternal && !isInternal(s, p.request)) continue;
+    if (onlyUnwedge && !isValidUnwedge(s, p.request)) continue;
     if (p.request.requestSeq <= (s.clients.get(p.request.clientId) ?? 0)) continue;
     // A key switched since the check: a request signed with a key no longer accepted at this
     // batch's sequence number would make every backup refuse the batch. Dropped instead; its sender

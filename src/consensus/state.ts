@@ -20,7 +20,7 @@ import type { ConsensusConfig, Quorums } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
 import type { KeyRecord } from './keys.ts';
 import type { NodeKeyRecord } from './node-keys.ts';
-import type { OperatorState } from './operator.ts';
+import { isValidUnwedge, type OperatorState } from './operator.ts';
 import type { Output } from './io.ts';
 
 export interface Proposal {
@@ -75,8 +75,12 @@ export function oldestUnordered(s: ReplicaState): PendingRequest | undefined {
   // Until the key exchange is complete the primary orders only key exchanges: client requests
   // waiting meanwhile are no evidence against it.
   const exchanging = s.cfg.keyExchange && s.crypto.exchangedCount() < s.q.slow;
+  // Wedged (the wedge point executed), nothing but the operator's unwedge is ordered: the other
+  // requests waiting meanwhile are no evidence against the primary either.
+  const wedged = s.operator.wedgeAt > 0 && s.lastExecuted >= s.operator.wedgeAt;
   for (const p of s.pending.values()) {
     if (exchanging && p.request.clientId >= s.q.n) continue;
+    if (wedged && !isValidUnwedge(s, p.request)) continue;
     if (!p.ordered) return p;
     if (++looked >= 64) return undefined;
   }

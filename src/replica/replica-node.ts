@@ -178,6 +178,9 @@ export class ReplicaNode<Secret = BlsSecretKey> {
       active: s.active,
       lastExecuted: s.lastExecuted,
       lastStable: s.lastStable,
+      // Being wedged: nothing ordered after `wedgeAt` but an unwedge; wedged once stable there.
+      wedgeAt: s.operator.wedgeAt || null,
+      wedged: s.operator.wedgeAt > 0 && s.lastStable >= s.operator.wedgeAt,
       block: head.number,
       blockHash: `0x${Buffer.from(head.hash).toString('hex')}`,
       peers: this.#transport.stats().map((p) => ({ peer: p.peer, connected: p.connected })),

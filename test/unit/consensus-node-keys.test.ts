@@ -88,9 +88,13 @@ test('TLS certificates: a P-384 certificate rotates; anything else is not a TLS 
   assert.deepEqual(der(b.tlsPins(0, 80, 70)), [fresh]);
 });
 
-test('operator state: node key targets round-trip, and a state written before them still decodes', () => {
-  const state = { nonce: 7, lastRotationAt: 1000, targets: new Map([[1, 2]]), nodeTargets: new Map([['tls:4', 1], ['execution:0', 3]]) };
+test('operator state: node key targets and the wedge point round-trip, and a state written before them still decodes', () => {
+  const state = { nonce: 7, lastRotationAt: 1000, targets: new Map([[1, 2]]), nodeTargets: new Map([['tls:4', 1], ['execution:0', 3]]), wedgeAt: 0 };
   assert.deepEqual(decodeOperatorState(encodeOperatorState(state)), state);
+  // Wedged: the point is written after the lists; not wedged, nothing is (the bytes of before).
+  const wedged = { ...state, wedgeAt: 160 };
+  assert.deepEqual(decodeOperatorState(encodeOperatorState(wedged)), wedged);
+  assert.equal(encodeOperatorState(wedged).length, encodeOperatorState(state).length + 8);
   const before = encodeOperatorState({ ...state, nodeTargets: new Map() }).subarray(0, -4); // no trailing list
   assert.deepEqual(decodeOperatorState(before), { ...state, nodeTargets: new Map() });
   assert.deepEqual(decodeOperatorState(encodeOperatorState(NO_OPERATOR_STATE)), NO_OPERATOR_STATE);

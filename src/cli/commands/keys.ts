@@ -14,23 +14,17 @@
  * through consensus, switches at the agreed sequence number, and erases the old one.
  */
 import { Option, type Command } from 'commander';
-import { BulwarkError } from '../../common/errors.ts';
-import { encodeOperatorCommand, encodeOperatorPayload } from '../../consensus/operator.ts';
-import { signNodeAuth } from '../../crypto/index.ts';
-import { loadNodeDirectory } from '../../setup/node-directory.ts';
 import type { CliIo } from '../io.ts';
-import { addNodeOptions, readPassphrase, type PassphraseFlags } from '../passphrase.ts';
+import { loadOperator, submitOperatorCommand, type OperatorFlags } from '../operator-command.ts';
+import { addNodeOptions } from '../passphrase.ts';
 import { UsageError } from '../usage.ts';
 
-interface RotateFlags extends PassphraseFlags {
-  dir: string;
+interface RotateFlags extends OperatorFlags {
   replica?: string;
   all?: boolean;
   client?: string;
   execution?: boolean;
   tls?: boolean;
-  rpc: string;
-  rpcToken?: string;
 }
 
 export function registerKeys(program: Command, io: CliIo): void {
@@ -49,10 +43,7 @@ export function registerKeys(program: Command, io: CliIo): void {
     .addOption(new Option('--rpc <url>', "a client node's JSON-RPC endpoint that carries the command").default('http://127.0.0.1:8545'))
     .addOption(new Option('--rpc-token <token>', 'bearer token, when the endpoint requires one (it must allow bft_submitOperatorCommand)'))
     .action(async (flags: RotateFlags) => {
-      const passphrase = await readPassphrase(flags);
-      const material = await loadNodeDirectory(flags.dir, passphrase === undefined ? {} : { passphrase });
-      if (material.role !== 'operator') throw new UsageError(`${flags.dir} holds a ${material.role}'s keys, not the operator's`);
-      const network = material.network;
+      const { network, sign } = await loadOperator(flags);
       const allReplicas = network.replicas.map((r) => r.id);
       const allClients = network.clients.map((c) => c.id);
       const ids = (flag: string, list: string, valid: readonly number[]) => {
@@ -70,26 +61,14 @@ export function registerKeys(program: Command, io: CliIo): void {
       if (flags.execution === true && clients.length > 0 && flags.tls !== true) throw new UsageError('--execution names replicas, not client nodes');
       const named = replicas.length + clients.length > 0;
       // Milliseconds since the epoch: above every earlier command's nonce from this operator.
-      const command = encodeOperatorCommand({
+      const payload = sign({
         kind: 'rotate-keys',
         consensus: other ? [] : replicas,
         execution: flags.execution === true ? (replicas.length > 0 ? replicas : allReplicas) : [],
         auth: other ? [] : clients,
         tls: flags.tls === true ? (named ? [...replicas, ...clients] : [...allReplicas, ...allClients]) : [],
         nonce: Date.now(),
-      }, network.chainId);
-      const payload = encodeOperatorPayload(command, signNodeAuth(material.operatorKey, command));
-      const res = await fetch(flags.rpc, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(flags.rpcToken === undefined ? {} : { authorization: `Bearer ${flags.rpcToken}` }) },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'bft_submitOperatorCommand', params: [`0x${Buffer.from(payload).toString('hex')}`] }),
-      }).catch((err: unknown) => {
-        throw new BulwarkError('CLI_RPC_UNREACHABLE', `no answer from ${flags.rpc}: ${err instanceof Error ? err.message : String(err)}`);
       });
-      const answer = (await res.json()) as { result?: string; error?: { code: number; message: string } };
-      if (answer.error !== undefined) throw new BulwarkError('CLI_RPC_ERROR', `${flags.rpc} answered ${answer.error.code}: ${answer.error.message}`);
-      const result = String(answer.result);
-      if (result.startsWith('refused')) throw new BulwarkError('KEYS_ROTATION_REFUSED', `the replicas refused the rotation: ${result}`);
-      io.out(`${result}\n`);
+      io.out(`${await submitOperatorCommand(flags, payload, 'KEYS_ROTATION_REFUSED')}\n`);
     });
 }

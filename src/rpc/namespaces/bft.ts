@@ -16,7 +16,7 @@ import { hexD, hexQ } from '../format.ts';
 import { method, type MethodDef } from '../method.ts';
 import { blockRef, data, quantity, type Param } from '../params.ts';
 import type { NodeStatusPort } from '../ports.ts';
-import { decodeOperatorPayload, isOperatorPayload, wrongNetwork } from '../../consensus/operator.ts';
+import { decodeOperatorPayload, decodeOperatorState, isOperatorPayload, wrongNetwork } from '../../consensus/operator.ts';
 import { invalidParams } from '../errors.ts';
 import { hexToBytes } from '../../crypto/hex.ts';
 
@@ -157,6 +157,16 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
         const view = reachedByFPlusOne(answered.map((r) => r.view), b.f);
         const links = new Map(b.links().map((l) => [l.peer, l.connected]));
         const head = b.head();
+        // The wedge point in each replica's operator state (0: none; an undecodable state counts as none).
+        const wedgeOf = (operator: Uint8Array) => {
+          try {
+            return decodeOperatorState(operator).wedgeAt;
+          } catch {
+            return 0;
+          }
+        };
+        const stableCheckpoint = reachedByFPlusOne(answered.map((r) => r.lastStable), b.f);
+        const wedgeAt = reachedByFPlusOne(answered.map((r) => wedgeOf(r.operator)), b.f);
         return {
           client: b.clientId,
           replicas: round.replicas.length,
@@ -164,7 +174,10 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
           view,
           primary: view % round.replicas.length,
           lastExecuted: reachedByFPlusOne(answered.map((r) => r.lastExecuted), b.f),
-          stableCheckpoint: reachedByFPlusOne(answered.map((r) => r.lastStable), b.f),
+          stableCheckpoint,
+          // Being wedged (`bulwark wedge`): nothing is ordered after `at` but an unwedge; `wedged`
+          // once f + 1 replicas have a stable checkpoint there — every replica at the same state.
+          wedge: wedgeAt === 0 ? null : { at: wedgeAt, wedged: stableCheckpoint >= wedgeAt },
           mirror: { block: Number(head.header.number), hash: hexD(head.hash()) },
           nodes: round.replicas.map((r, id) => ({
             replica: id,
@@ -177,6 +190,7 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
                   viewChange: !r.active,
                   lastExecuted: r.lastExecuted,
                   stableCheckpoint: r.lastStable,
+                  wedgeAt: wedgeOf(r.operator) || null,
                   keyEpoch: r.keyEpoch,
                   ...(b.nodeKeyEpoch === undefined
                     ? {}

@@ -49,7 +49,7 @@ export class FakeApp {
     const reservedDigest = h(
       ...[...clients].sort((a, b) => a[0] - b[0]).map(([c, s]) => `${c}:${s};`),
       ...keys.map((k) => `key:${k.replica}:${k.epoch}:${k.effectiveSeq}:${Buffer.from(k.publicKey).toString('hex')};`),
-      `operator:${operator.nonce}:${operator.lastRotationAt}:${[...operator.targets].join(';')}:${[...operator.nodeTargets].join(';')}`,
+      `operator:${operator.nonce}:${operator.lastRotationAt}:${[...operator.targets].join(';')}:${[...operator.nodeTargets].join(';')}:${operator.wedgeAt}`,
       ...nodeKeys.map((k) => `node-key:${k.kind}:${k.node}:${k.epoch}:${k.effectiveSeq}:${Buffer.from(k.publicKey).toString('hex')};`),
     );
     const summary: ExecSummary = { blockNumber, blockHash, stateRoot, reservedDigest };

@@ -7,6 +7,7 @@ import { BEHAVIOURS, FLOODS, byName } from './byzantine.ts';
 import type { Behaviour } from './node.ts';
 import { Prng } from './prng.ts';
 import { World } from './world.ts';
+import { operatorPayload } from './operator.ts';
 
 export interface ScenarioOutcome {
   readonly seed: number;
@@ -68,6 +69,10 @@ export async function runRandomScenario(seed: number, options: { plantedBug?: 'q
     byzantine[flooder]!.push(byName(flood, load, n));
     notes.push(`r${flooder}+${flood}`);
   }
+  // The operator wedges the network at the start (issue #19), from a draw of its own, and
+  // unwedges it once the faults heal: the liveness check then covers both.
+  const wedge = new Prng(seed ^ 0x57454447).chance(0.2);
+  if (wedge) notes.push('wedge');
   const w = await new World({
     seed,
     f: shape.f,
@@ -79,9 +84,13 @@ export async function runRandomScenario(seed: number, options: { plantedBug?: 'q
     twins,
     clockSkew: Object.fromEntries(ids.map((id) => [id, p.int(-2_000, 2_000)])),
     consensus: { keyExchange },
+    idleClients: wedge ? 1 : 0,
     ...(executionMs === undefined ? {} : { executionMs }),
     ...options,
   }).start();
+
+  const carrier = w.clients.at(-1)!;
+  if (wedge) carrier.submit(operatorPayload(w, { kind: 'wedge', nonce: 1 }));
 
   // The fault period: crashes, partitions, one-way links among the honest replicas.
   const honest = ids.filter((id) => !chosen.has(id));
@@ -119,6 +128,8 @@ export async function runRandomScenario(seed: number, options: { plantedBug?: 'q
   w.heal();
   for (const id of crashed) await w.restart(id);
   w.netProfile = { ...w.netProfile, drop: 0, duplicate: 0 };
+  // The unwedge first: a request the carrier sent before it would wait beyond the wedge point.
+  if (wedge) carrier.submit(operatorPayload(w, { kind: 'unwedge', nonce: 2 }));
   for (const c of w.clients) c.add(2);
   await w.runUntilClientsDone(120_000);
   return {

@@ -42,6 +42,8 @@ export interface WorldOptions {
   c?: number;
   clients?: number;
   requestsPerClient?: number;
+  /** Clients with no requests of their own beyond those a scenario submits (operator commands), after the others. */
+  idleClients?: number;
   consensus?: Partial<ConsensusConfig>;
   net?: Partial<NetProfile>;
   byzantine?: Record<number, Behaviour[]>;
@@ -86,7 +88,8 @@ export class World {
     this.seed = o.seed;
     this.prng = new Prng(o.seed);
     const c = o.c ?? 0;
-    const clients = o.clients ?? 2;
+    const loaded = o.clients ?? 2;
+    const clients = loaded + (o.idleClients ?? 0);
     this.cfg = makeConsensusConfig({
       f: o.f,
       c,
@@ -151,7 +154,7 @@ export class World {
           id: this.n + i,
           n: this.n,
           f: o.f,
-          requests: o.requestsPerClient ?? 5,
+          requests: i < loaded ? (o.requestsPerClient ?? 5) : 0,
           queue: this.queue,
           transport: this.network.transport(this.n + i, `c${this.n + i}`),
           registry: this.registry,
