@@ -6,7 +6,7 @@
  * result; a refusal is an error naming why.
  */
 import { BulwarkError } from '../common/errors.ts';
-import { encodeOperatorCommand, encodeOperatorPayload, type OperatorCommand } from '../consensus/operator.ts';
+import { encodeOperatorCommand, encodeOperatorPayload, type OperatorCommand } from '../codec/operator-command.ts';
 import { signNodeAuth } from '../crypto/index.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import type { NetworkConfig } from '../setup/network-file.ts';

@@ -16,7 +16,8 @@ import { readCheckpointCert, writeCheckpointCert } from '../codec/message-codec.
 import type { CheckpointCertificate, Message } from '../codec/messages.ts';
 import { checkpointBytes } from '../codec/signing.ts';
 import { takeReportedRecords } from './reported-records.ts';
-import { KeyBook, decodeKeyRecord, type KeyRecord } from '../consensus/keys.ts';
+import { KeyBook } from '../consensus/keys.ts';
+import { decodeKeyRecord, type KeyRecord } from '../codec/reserved-pages.ts';
 import {
   DOMAIN_CHECKPOINT,
   SignerBitVector,

@@ -12,8 +12,9 @@
  */
 import { RetryingWriter } from './retrying-writer.ts';
 import type { Message } from '../codec/messages.ts';
-import { decodeNodeKeyRecord, slotName, type NodeKeyBook, type NodeKeyRecord } from '../consensus/node-keys.ts';
-import { decodeOperatorState } from '../consensus/operator.ts';
+import { slotName, type NodeKeyBook } from '../consensus/node-keys.ts';
+import { decodeNodeKeyRecord, type NodeKeyRecord } from '../codec/reserved-pages.ts';
+import { decodeOperatorState } from '../codec/reserved-pages.ts';
 import type { NodeAuthPublicKey } from '../crypto/node-auth.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { ReservedPages } from '../ledger/reserved-pages.ts';

@@ -33,8 +33,10 @@ import {
 import type { AggregateCheck } from '../crypto/bls.ts';
 import { nodeKeyScheme } from './node-key-scheme.ts';
 import { AUTH_KEY_GRACE_SEQS, type CertificateCheck, type ReplicaCrypto, type Share, type SigningDomain } from './crypto.ts';
-import { KeyBook, type KeyRecord } from './keys.ts';
-import { NodeKeyBook, type NodeKeyKind } from './node-keys.ts';
+import { KeyBook } from './keys.ts';
+import type { KeyRecord } from '../codec/reserved-pages.ts';
+import { NodeKeyBook } from './node-keys.ts';
+import type { NodeKeyKind } from '../codec/reserved-pages.ts';
 
 /**
  * The node key book of a network (`node-keys.ts`), starting from the network file's keys: every

@@ -8,7 +8,7 @@
  */
 import type { Certificate, ClientRequest } from '../codec/messages.ts';
 import type { NodeAuthPrivateKey } from '../crypto/node-auth.ts';
-import type { KeyRecord } from './keys.ts';
+import type { KeyRecord } from '../codec/reserved-pages.ts';
 import type { NodeKeyBook } from './node-keys.ts';
 
 /**

@@ -12,9 +12,13 @@ import { send, persist, reject, event } from './effects.ts';
 import { merkleTree } from './merkle.ts';
 import { allReplicasBut, dropPending, dropSuperseded, hexKey, isReplica, requestKey, type ReplicaState } from './state.ts';
 import { exchangeReady, executeKeyExchanges, isInternal } from './key-exchange.ts';
-import type { KeyRecord } from './keys.ts';
-import { executeOperatorCommand, isOperatorPayload, isValidUnwedge, wedgedAt, type OperatorState } from './operator.ts';
-import { decodeNodeKeyPublication, isNodeKeyPayload, slotName, type NodeKeyRecord } from './node-keys.ts';
+import type { KeyRecord } from '../codec/reserved-pages.ts';
+import { executeOperatorCommand, isValidUnwedge, wedgedAt } from './operator.ts';
+import { isOperatorPayload } from '../codec/operator-command.ts';
+import type { OperatorState } from '../codec/reserved-pages.ts';
+import { slotName } from './node-keys.ts';
+import { decodeNodeKeyPublication, isNodeKeyPayload } from '../codec/key-requests.ts';
+import type { NodeKeyRecord } from '../codec/reserved-pages.ts';
 import { effectiveSeqFor } from './keys.ts';
 
 /** What the state machine decided for a request it executed itself. */

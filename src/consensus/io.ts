@@ -5,9 +5,9 @@
  */
 import type { Batch, BlockNotice, ClientRequest, ExecSummary, Message, ReplicaMessage, Reply } from '../codec/messages.ts';
 import type { PersistRecord } from './records.ts';
-import type { KeyRecord } from './keys.ts';
-import type { NodeKeyKind, NodeKeyRecord } from './node-keys.ts';
-import type { OperatorState } from './operator.ts';
+import type { KeyRecord } from '../codec/reserved-pages.ts';
+import type { NodeKeyKind, NodeKeyRecord } from '../codec/reserved-pages.ts';
+import type { OperatorState } from '../codec/reserved-pages.ts';
 
 export type Input =
   /** A frame from `from`, whose id the transport took from the pinned certificate. */

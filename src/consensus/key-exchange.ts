@@ -7,7 +7,9 @@
  */
 import type { ClientRequest } from '../codec/messages.ts';
 import type { ReplicaState } from './state.ts';
-import { decodeKeyExchange, effectiveSeqFor, type KeyRecord } from './keys.ts';
+import { effectiveSeqFor } from './keys.ts';
+import { decodeKeyExchange } from '../codec/key-requests.ts';
+import type { KeyRecord } from '../codec/reserved-pages.ts';
 
 const utf8 = new TextEncoder();
 

@@ -12,39 +12,8 @@
  * The records are reserved pages: written with the block of the batch that published them,
  * covered by the checkpoint digest, never deleted — old certificates stay checkable.
  */
-import { Reader, Writer } from '../codec/binary.ts';
 import type { KeyRecord } from '../codec/reserved-pages.ts';
 import type { ConsensusConfig } from './config.ts';
-
-// A key record's bytes are the reserved pages' (`codec/reserved-pages.ts`).
-export { decodeKeyRecord, encodeKeyRecord, keyRecordId, type KeyRecord } from '../codec/reserved-pages.ts';
-
-/** The payload of a replica's key-exchange request (client id = the replica's id). */
-export interface KeyExchange {
-  readonly epoch: number;
-  readonly publicKey: Uint8Array;
-  readonly proofOfPossession: Uint8Array;
-}
-
-const TAG = new TextEncoder().encode('bulwark/key-exchange/v1');
-
-export function encodeKeyExchange(k: KeyExchange): Uint8Array {
-  return new Writer(256).raw(TAG).u32(k.epoch).bytes(k.publicKey).bytes(k.proofOfPossession).finish();
-}
-
-/** The key exchange a payload carries, or null if it is not one. */
-export function decodeKeyExchange(payload: Uint8Array): KeyExchange | null {
-  try {
-    const r = new Reader(payload);
-    const tag = r.fixed(TAG.length, 'tag');
-    if (!tag.every((b, i) => b === TAG[i])) return null;
-    const k = { epoch: r.u32('epoch'), publicKey: r.bytes(256, 'publicKey'), proofOfPossession: r.bytes(256, 'proofOfPossession') };
-    r.end();
-    return k;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The first sequence number a key published at `publishedSeq` signs: one past the first

@@ -5,17 +5,10 @@
  * verifies as false; nothing throws on bad input.
  */
 import { X509Certificate } from 'node:crypto';
-import type { NodeKeyKind, NodeKeyScheme } from './node-keys.ts';
-import {
-  ENDORSEMENT_DOMAIN,
-  POSSESSION_DOMAIN,
-  decodeNodeKeyRecord,
-  encodeNodeKeyRecord,
-  nodeKeySigningBytes,
-  nodeKeyStatement,
-  type NodeKeyPublication,
-  type NodeKeyRecord,
-} from './node-keys.ts';
+import type { NodeKeyScheme } from './node-keys.ts';
+import type { NodeKeyKind } from '../codec/reserved-pages.ts';
+import { ENDORSEMENT_DOMAIN, POSSESSION_DOMAIN, nodeKeySigningBytes, nodeKeyStatement, type NodeKeyPublication } from '../codec/key-requests.ts';
+import { decodeNodeKeyRecord, encodeNodeKeyRecord, type NodeKeyRecord } from '../codec/reserved-pages.ts';
 import { Reader, Writer } from '../codec/binary.ts';
 
 const INTRODUCTION_TAG = new TextEncoder().encode('bulwark/tls-introduction/v1');

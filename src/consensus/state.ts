@@ -18,9 +18,10 @@ import type {
 } from '../codec/messages.ts';
 import type { ConsensusConfig, Quorums } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
-import type { KeyRecord } from './keys.ts';
-import type { NodeKeyRecord } from './node-keys.ts';
-import { isValidUnwedge, type OperatorState } from './operator.ts';
+import type { KeyRecord } from '../codec/reserved-pages.ts';
+import type { NodeKeyRecord } from '../codec/reserved-pages.ts';
+import { isValidUnwedge } from './operator.ts';
+import type { OperatorState } from '../codec/reserved-pages.ts';
 import type { Output } from './io.ts';
 
 export interface Proposal {

@@ -16,7 +16,9 @@
 import type { Logger } from 'pino';
 import type { NodeAuthPrivateKey, NodeAuthPublicKey } from '../crypto/node-auth.ts';
 import { DEFAULT_MAX_INTRODUCTION_RECORDS, encodeTlsIntroduction, signNodeKeyPublication } from '../consensus/node-key-scheme.ts';
-import { encodeNodeKeyPublication, kindsFor, slotName, type NodeKeyBook, type NodeKeyKind } from '../consensus/node-keys.ts';
+import { kindsFor, slotName, type NodeKeyBook } from '../consensus/node-keys.ts';
+import { encodeNodeKeyPublication } from '../codec/key-requests.ts';
+import type { NodeKeyKind } from '../codec/reserved-pages.ts';
 import type { IntroductionLimits } from '../net/tls-options.ts';
 import type { TlsTransport } from '../net/tls-transport.ts';
 import type { HeldNodeKey, NodeKeyStorage, TlsSubject } from './node-key-store.ts';

@@ -13,8 +13,9 @@
  *     newest certificate, each next one by the one before — at most two P-384 verifications each,
  *     and an attacker without the current key fails at the first.
  */
-import type { NodeKeyBook, NodeKeyRecord } from '../consensus/node-keys.ts';
-import { encodeNodeKeyRecord } from '../consensus/node-keys.ts';
+import type { NodeKeyBook } from '../consensus/node-keys.ts';
+import type { NodeKeyRecord } from '../codec/reserved-pages.ts';
+import { encodeNodeKeyRecord } from '../codec/reserved-pages.ts';
 import type { NodeAuthPublicKey } from '../crypto/node-auth.ts';
 import { decodeTlsIntroduction, tlsIntroductionShapeProblem, tlsRecordStepProblem } from '../consensus/node-key-scheme.ts';
 

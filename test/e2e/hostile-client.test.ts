@@ -10,7 +10,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { encodeOperatorCommand, encodeOperatorPayload } from '../../src/consensus/operator.ts';
+import { encodeOperatorCommand, encodeOperatorPayload } from '../../src/codec/operator-command.ts';
 import { initHashes, signNodeAuth } from '../../src/crypto/index.ts';
 import { buildCommon } from '../../src/execution/common.ts';
 import { loadNodeDirectory } from '../../src/setup/node-directory.ts';

@@ -5,7 +5,8 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { KeyObject } from 'node:crypto';
-import { NodeKeyBook, type NodeKeyRecord } from '../../src/consensus/node-keys.ts';
+import { NodeKeyBook } from '../../src/consensus/node-keys.ts';
+import type { NodeKeyRecord } from '../../src/codec/reserved-pages.ts';
 import type { NodeAuthPublicKey } from '../../src/crypto/node-auth.ts';
 import { encodeTlsIntroduction, nodeKeyScheme, signNodeKeyPublication } from '../../src/consensus/node-key-scheme.ts';
 import { encodeIntroduction, encodeFrames } from '../../src/net/frame.ts';

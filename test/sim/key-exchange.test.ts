@@ -7,10 +7,11 @@
 // by the state machine (refusals, one agreed switch point).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeKeyExchange, encodeKeyExchange } from '../../src/consensus/keys.ts';
-import { V1_SIGNED_BEFORE_MS, encodeOperatorCommand, encodeOperatorPayload } from '../../src/consensus/operator.ts';
+import { decodeKeyExchange, encodeKeyExchange } from '../../src/codec/key-requests.ts';
+import { V1_SIGNED_BEFORE_MS } from '../../src/consensus/operator.ts';
+import { encodeOperatorCommand, encodeOperatorPayload } from '../../src/codec/operator-command.ts';
 import { DEFAULT_CONSENSUS_CONFIG } from '../../src/consensus/config.ts';
-import { ENDORSEMENT_DOMAIN, POSSESSION_DOMAIN, encodeNodeKeyPublication, nodeKeySigningBytes, nodeKeyStatement } from '../../src/consensus/node-keys.ts';
+import { ENDORSEMENT_DOMAIN, POSSESSION_DOMAIN, encodeNodeKeyPublication, nodeKeySigningBytes, nodeKeyStatement } from '../../src/codec/key-requests.ts';
 import { commitShareBytes, requestSigningBytes } from '../../src/codec/signing.ts';
 import type { SimKeyRegistry } from './harness/sim-crypto.ts';
 import { World } from './harness/world.ts';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeKeyFollower } from '../../src/client/node-key-follower.ts';
 import { nodeKeyBookFor } from '../../src/consensus/bls-crypto.ts';
-import { NO_OPERATOR_STATE, encodeOperatorState } from '../../src/consensus/operator.ts';
+import { NO_OPERATOR_STATE, encodeOperatorState } from '../../src/codec/reserved-pages.ts';
 import type { NodeStatus } from '../../src/codec/messages.ts';
 import { MemoryStore } from '../../src/storage/memory.ts';
 

@@ -1,14 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  NodeKeyBook,
-  decodeNodeKeyPublication,
-  decodeNodeKeyRecord,
-  encodeNodeKeyPublication,
-  encodeNodeKeyRecord,
-  type NodeKeyRecord,
-} from '../../src/consensus/node-keys.ts';
-import { NO_OPERATOR_STATE, decodeOperatorState, encodeOperatorCommand, encodeOperatorState } from '../../src/consensus/operator.ts';
+import { NodeKeyBook } from '../../src/consensus/node-keys.ts';
+import { decodeNodeKeyPublication, encodeNodeKeyPublication } from '../../src/codec/key-requests.ts';
+import { decodeNodeKeyRecord, encodeNodeKeyRecord, type NodeKeyRecord } from '../../src/codec/reserved-pages.ts';
+import { NO_OPERATOR_STATE, decodeOperatorState, encodeOperatorState } from '../../src/codec/reserved-pages.ts';
+import { encodeOperatorCommand } from '../../src/codec/operator-command.ts';
 import { encodeTlsIntroduction, nodeKeyScheme, signNodeKeyPublication, verifyTlsIntroduction } from '../../src/consensus/node-key-scheme.ts';
 import { exportNodeAuthPublicKey, generateNodeAuthKeyPair, nodeAuthPublicKeyOf, type NodeAuthPrivateKey } from '../../src/crypto/node-auth.ts';
 import { generateTlsIdentity } from '../../src/setup/tls-identity.ts';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bftMethods, type BftBackend } from '../../src/rpc/namespaces/bft.ts';
-import { encodeOperatorCommand, encodeOperatorPayload } from '../../src/consensus/operator.ts';
+import { encodeOperatorCommand, encodeOperatorPayload } from '../../src/codec/operator-command.ts';
 import { generateNodeAuthKeyPair, signNodeAuth, verifyNodeAuth } from '../../src/crypto/node-auth.ts';
 import { RpcError } from '../../src/rpc/errors.ts';
 

@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import type { ClientRequest, ExecSummary } from '../../../src/codec/messages.ts';
 import type { AppState } from '../../../src/consensus/replica.ts';
 import { GENESIS_APP } from '../../../src/consensus/replica.ts';
-import type { KeyRecord } from '../../../src/consensus/keys.ts';
-import type { OperatorState } from '../../../src/consensus/operator.ts';
-import type { NodeKeyRecord } from '../../../src/consensus/node-keys.ts';
+import type { KeyRecord } from '../../../src/codec/reserved-pages.ts';
+import type { OperatorState } from '../../../src/codec/reserved-pages.ts';
+import type { NodeKeyRecord } from '../../../src/codec/reserved-pages.ts';
 import type { AppExecution, RawBlock, ReplicaApplication, ReplicaReads } from '../../../src/replica/application.ts';
 
 function h(...parts: (Uint8Array | string)[]): Uint8Array {

@@ -1,5 +1,5 @@
 /** Operator commands as the operator's CLI makes them, signed with the simulator's operator key. */
-import { encodeOperatorCommand, encodeOperatorPayload, type OperatorCommand } from '../../../src/consensus/operator.ts';
+import { encodeOperatorCommand, encodeOperatorPayload, type OperatorCommand } from '../../../src/codec/operator-command.ts';
 import type { SimKeyRegistry } from './sim-crypto.ts';
 import type { World } from './world.ts';
 

@@ -13,7 +13,8 @@ import { NodeKeyBook, type NodeKeyScheme } from '../../../src/consensus/node-key
 
 /** Client node ids the simulator's key book knows (n .. n + this − 1). */
 const MAX_SIM_CLIENTS = 16;
-import { KeyBook, type KeyRecord } from '../../../src/consensus/keys.ts';
+import { KeyBook } from '../../../src/consensus/keys.ts';
+import type { KeyRecord } from '../../../src/codec/reserved-pages.ts';
 import { SignerBitVector } from '../../../src/crypto/bitvector.ts';
 import type { ConsensusKeyStorage, GeneratedConsensusKey, RetiredConsensusKey } from '../../../src/setup/consensus-keys.ts';
 
