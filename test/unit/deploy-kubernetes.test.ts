@@ -184,6 +184,17 @@ test('network policies: default deny; a replica port is reachable only from the 
   for (const s of scraped) assert.ok(s.spec!.ports!.some((p) => p.name === monitor!.spec.endpoints![0]!.port));
 });
 
+test('another layout (f = 2, two client nodes, another namespace) validates, with its budget at f', () => {
+  const other = { ...layout, faults: 2, replicas: 7, clients: 2, namespace: 'ledger' };
+  const rendered = objectsOf(renderYaml(other));
+  assert.deepEqual(schemaProblems(rendered), []);
+  assert.equal(rendered.filter((o) => o.kind === 'StatefulSet').length, 9);
+  assert.ok(rendered.every((o) => o.kind === 'Namespace' || o.metadata.namespace === 'ledger'));
+  const pdb = rendered.find((o) => o.kind === 'PodDisruptionBudget') as unknown as IPodDisruptionBudget;
+  assert.equal(7 - Number(pdb.spec!.minAvailable), 2);
+  assert.match(initFlags(other).join(' '), /--client-endpoints client-7-0\.client-7\.ledger\.svc\.cluster\.local:7100,client-8-0\.client-8\.ledger\.svc\.cluster\.local:7100$/);
+});
+
 const work = mkdtempSync(join(tmpdir(), 'bulwark-k8s-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
