@@ -7,9 +7,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
+import { DockerfileParser } from 'dockerfile-ast';
 import { parse } from 'yaml';
 import { assembleImage, productionPackages, type Lockfile } from '../../scripts/assemble-image.ts';
 import { buildCommon } from '../../src/execution/common.ts';
@@ -64,6 +65,59 @@ test('the assembled tree holds the production packages and no development one', 
   const ls = await run('npm', ['ls', '--omit=dev', '--all', '--offline'], {}, app);
   assert.equal(ls.code, 0, ls.stdout + ls.stderr);
   for (const unwanted of ['test', 'bench', '.git', 'node_modules/.bin']) assert.ok(!existsSync(join(app, unwanted)), `${unwanted} is in the image`);
+});
+
+/** Top-level package directories of a node_modules (`name`, `@scope/name`). */
+function packagesIn(modules: string): string[] {
+  return readdirSync(modules)
+    .filter((n) => !n.startsWith('.'))
+    .flatMap((n) => (n.startsWith('@') ? readdirSync(join(modules, n)).map((sub) => `${n}/${sub}`) : [n]))
+    .sort();
+}
+
+test("the Dockerfile's build stage, replayed without an engine, assembles the same tree", { timeout: 300_000 }, async () => {
+  // Each instruction of the build stage as the engine would run it, in a directory standing for
+  // the container's root: WORKDIR, COPY from the build context (this checkout), RUN with sh. The
+  // one change: npm installs from its cache (--offline), as nothing else is reachable here.
+  const root = join(work, 'build-root');
+  const dockerfile = DockerfileParser.parse(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
+  const [buildFrom, runtimeFrom] = dockerfile.getFROMs();
+  const stage = dockerfile.getInstructions().filter((i) => i.getRange().start.line > buildFrom!.getRange().start.line && i.getRange().start.line < runtimeFrom!.getRange().start.line);
+  const inRoot = (p: string) => join(root, p);
+  let cwd = root;
+  const ran: string[] = [];
+  for (const instruction of stage) {
+    const keyword = instruction.getKeyword();
+    const args = instruction.getArguments().map((a) => a.getValue());
+    if (keyword === 'WORKDIR') {
+      cwd = inRoot(args[0]!);
+      mkdirSync(cwd, { recursive: true });
+    } else if (keyword === 'COPY') {
+      const dest = args.at(-1)!;
+      const target = isAbsolute(dest) ? inRoot(dest) : join(cwd, dest);
+      const sources = args.slice(0, -1);
+      for (const source of sources) {
+        const into = dest.endsWith('/') || sources.length > 1 ? join(target, basename(source)) : target;
+        cpSync(join(REPO, source), into, { recursive: true });
+      }
+    } else if (keyword === 'RUN') {
+      let command = instruction.getArgumentsContent()!;
+      assert.doesNotMatch(command.replace(/ \/out\b/g, ''), / \/(?!dev\b)/, `RUN ${command}: an absolute path this replay does not map`);
+      command = command.replace(/ \/out\b/g, ` ${inRoot('/out')}`);
+      if (/^npm ci /.test(command)) command += ' --offline';
+      const r = await run('/bin/sh', ['-ec', command], { HOME: process.env.HOME ?? '/root' }, cwd);
+      assert.equal(r.code, 0, `RUN ${command}\n${r.stdout}${r.stderr}`);
+      ran.push(command);
+    } else {
+      assert.fail(`the replay does not know ${keyword}`);
+    }
+  }
+  assert.equal(ran.length, 2);
+  // The runtime stage takes /out whole: the same packages as the tree assembled from the full install.
+  const built = inRoot('/out');
+  assert.deepEqual(packagesIn(join(built, 'node_modules')), packagesIn(join(app, 'node_modules')));
+  const help = await run(process.execPath, [join(built, 'bin', 'bulwark.mjs'), '--help']);
+  assert.equal(help.code, 0, help.stderr);
 });
 
 test('bulwark --help and init run from the assembled tree alone', async () => {
