@@ -105,7 +105,9 @@ test("the Dockerfile's build stage, replayed without an engine, assembles the sa
       assert.doesNotMatch(command.replace(/ \/out\b/g, ''), / \/(?!dev\b)/, `RUN ${command}: an absolute path this replay does not map`);
       command = command.replace(/ \/out\b/g, ` ${inRoot('/out')}`);
       if (/^npm ci /.test(command)) command += ' --offline';
-      const r = await run('/bin/sh', ['-ec', command], { HOME: process.env.HOME ?? '/root' }, cwd);
+      // npm's own settings (where its cache is) carry over; nothing else of this environment does.
+      const npmSettings = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^npm_config_(cache|userconfig|registry)$/i.test(e[0]) && e[1] !== undefined));
+      const r = await run('/bin/sh', ['-ec', command], { HOME: process.env.HOME ?? '/root', ...npmSettings }, cwd);
       assert.equal(r.code, 0, `RUN ${command}\n${r.stdout}${r.stderr}`);
       ran.push(command);
     } else {
