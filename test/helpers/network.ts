@@ -49,6 +49,8 @@ export interface NetworkOptions {
   readonly semiSpaceMb?: number;
   /** `stop` leaves the network's directory (data and logs) in place. */
   readonly keep?: boolean;
+  /** What each node process runs after its V8 flags (default `--import tsx src/cli/main.ts`): e.g. another tree's `bin/bulwark.mjs`. */
+  readonly entry?: readonly string[];
 }
 
 export interface TestNetwork {
@@ -112,7 +114,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
     if (isRunning(id)) throw new Error(`node ${id} is already running`);
     const out = openSync(logFile(id), 'a');
     try {
-      const child = spawn(process.execPath, [...v8Flags, '--import', 'tsx', 'src/cli/main.ts', ...argsOf(id), '--log-level', options.logLevel ?? 'warn'], {
+      const child = spawn(process.execPath, [...v8Flags, ...(options.entry ?? ['--import', 'tsx', 'src/cli/main.ts']), ...argsOf(id), '--log-level', options.logLevel ?? 'warn'], {
         stdio: ['ignore', out, 'inherit'],
         env: nodeEnv(),
       });
