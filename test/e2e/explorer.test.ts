@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page, type Route } from 'playwright-core';
 import { initHashes } from '../../src/crypto/hash.ts';
+import { exportNodeAuthPublicKey, generateNodeAuthKeyPair, signNodeAuth } from '../../src/crypto/node-auth.ts';
+import { replyBytes } from '../../src/codec/signing.ts';
+import { signNodeKeyPublication } from '../../src/consensus/node-key-scheme.ts';
 import { buildCommon } from '../../src/execution/common.ts';
 import { createCertificate, randomSerial } from '../../src/setup/certificate.ts';
 import { generateTlsKey, tlsKeyToPem } from '../../src/setup/tls-key.ts';
@@ -30,6 +33,8 @@ let browser: Browser;
 let page: Page;
 const common = buildCommon(CHAIN_ID);
 let nonce = 0n;
+/** Errors the page logged or threw (CSP refusals show up here). */
+const pageErrors: string[] = [];
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
@@ -38,6 +43,8 @@ before(async () => {
   // CI runs as root, where Chromium's sandbox cannot start.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   page = await browser.newPage();
+  page.on('console', (m) => void (m.type() === 'error' && pageErrors.push(m.text())));
+  page.on('pageerror', (e) => void pageErrors.push(e.message));
 });
 after(async () => {
   await browser?.close();
@@ -116,6 +123,61 @@ test('an account proof verifies against the certified state root; an absent acco
   v = await verdictOf(page, 'proof-result');
   assert.equal(v.verdict, 'verified', v.text);
   assert.match(v.text, /no account \(proved absent\)/);
+  assert.deepEqual(pageErrors, [], 'the page logged no error (no CSP refusal, no failed module)');
+});
+
+const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
+
+test("the browser's checks agree with the node's bytes: a rotated execution key, endorsed, is used from its sequence number on", { timeout: 30_000 }, async () => {
+  // A replica's history made here with the node's own code: epoch 0, then epoch 1 from seq 100.
+  const k0 = generateNodeAuthKeyPair('ed25519');
+  const k1 = generateNodeAuthKeyPair('ed25519');
+  const pub1 = exportNodeAuthPublicKey(k1.publicKey);
+  const rec = signNodeKeyPublication({ kind: 'execution', node: 0, epoch: 1, publicKey: pub1 }, k1.privateKey, k0.privateKey);
+  const keys = (endorsement: Uint8Array) => ({
+    f: 0,
+    replicas: [
+      {
+        replica: 0,
+        keys: [
+          { epoch: 0, algorithm: 'ed25519', publicKey: hex(exportNodeAuthPublicKey(k0.publicKey)), effectiveSeq: 0, publishedSeq: 0, source: 'network.json' },
+          { epoch: 1, algorithm: 'ed25519', publicKey: hex(pub1), effectiveSeq: 100, publishedSeq: 90, possession: hex(rec.possession), endorsement: hex(endorsement) },
+        ],
+      },
+    ],
+  });
+  const summary = { blockNumber: 7, blockHash: new Uint8Array(32).fill(1), stateRoot: new Uint8Array(32).fill(2), reservedDigest: new Uint8Array(32).fill(3) };
+  const resultsRoot = new Uint8Array(32).fill(4);
+  const cert = (seq: number, key: typeof k0) => ({
+    blockNumber: '0x7',
+    blockHash: hex(summary.blockHash),
+    stateRoot: hex(summary.stateRoot),
+    reservedDigest: hex(summary.reservedDigest),
+    seq: `0x${seq.toString(16)}`,
+    resultsRoot: hex(resultsRoot),
+    signedMessage: hex(replyBytes(seq, summary, resultsRoot)),
+    signatures: [{ replica: 0, signature: hex(signNodeAuth(key.privateKey, replyBytes(seq, summary, resultsRoot))) }],
+  });
+  const badEndorsement = rec.endorsement.slice();
+  badEndorsement[0]! ^= 1;
+  const run = (history: unknown, certs: unknown[]) =>
+    page.evaluate(
+      async ([history, certs]) => {
+        const verifyModule = '/verify.js';
+        const m = await import(verifyModule);
+        const k = await m.verifyKeyHistory(history, null);
+        const results = [];
+        for (const c of certs as { blockNumber: string }[]) results.push((await m.verifyCertificate(c, { number: BigInt(c.blockNumber) }, k)).ok);
+        return { ok: k.ok as boolean, problems: k.problems as string[], epochs: (k.replicas[0] as unknown[]).length, results };
+      },
+      [history, certs] as const,
+    );
+  const good = await run(keys(rec.endorsement), [cert(99, k0), cert(100, k1), cert(100, k0), cert(99, k1)]);
+  assert.deepEqual(good, { ok: true, problems: [], epochs: 2, results: [true, true, false, false] });
+  const bad = await run(keys(badEndorsement), [cert(100, k1)]);
+  assert.equal(bad.ok, false);
+  assert.deepEqual(bad.problems, ['replica 0 execution key epoch 1: not endorsed by epoch 0']);
+  assert.deepEqual(bad.results, [false], 'a key whose endorsement fails is not used');
 });
 
 /** Flips one bit of the first signature in every bft_getBlockCertificate answer the page receives. */
