@@ -106,7 +106,7 @@ function renderLive() {
   const set = (id, ...content) => document.getElementById(id)?.replaceChildren(...content);
   const { tps, blockMs } = series();
   set('network', networkPanel());
-  set('charts', barChart('Transactions per second', tps, 'tx/s'), barChart('Mean block time', blockMs, 'ms'));
+  set('charts', barChart('Transactions per second', tps, 'tx/s', '−5 min'), barChart(`Mean block time per ${BUCKET_S} s`, blockMs, 'ms', '−5 min'));
   const recent = [...state.blocks.values()].sort((a, b) => b.number - a.number);
   set(
     'latest-blocks',
@@ -263,6 +263,7 @@ async function verifyBlockInto(box, n, block) {
               ['sequence number', String(num(r.cert.seq))],
               ['signed block hash', h('span', { class: 'mono' }, r.cert.blockHash)],
               ['signed state root', h('span', { class: 'mono' }, r.cert.stateRoot)],
+              r.header === undefined ? null : ['header', `hashes to the signed block hash${r.coveredBy === n ? '' : ` through the parent hashes up to block ${r.coveredBy}`}; the fields shown above are its own`],
               ['keys', r.keySource],
             ]),
         signerList(r.signers),
@@ -323,7 +324,7 @@ async function blockPage(id) {
   button.addEventListener('click', () => verifyBlockInto(box, n, b));
   main.replaceChildren(
     h('h2', {}, `Block ${n}`),
-    fields([
+    h('section', {}, fields([
       ['hash', h('span', { class: 'mono' }, b.hash)],
       ['parent', n === 0 ? 'genesis' : link(`block/${n - 1}`, b.parentHash)],
       ['time', `${new Date(num(b.timestamp) * 1000).toISOString()} (${ago(num(b.timestamp))})`],
@@ -333,7 +334,7 @@ async function blockPage(id) {
       ['transactions root', h('span', { class: 'mono' }, b.transactionsRoot)],
       ['receipts root', h('span', { class: 'mono' }, b.receiptsRoot)],
       ['fee recipient', link(`address/${b.miner}`, b.miner)],
-    ]),
+    ])),
     h('section', {}, h('h3', {}, 'Certificate'), h('p', { class: 'muted' }, 'The replicas’ signatures over this block’s hash and state root (bft_getBlockCertificate), checked in this browser.'), button, box),
     h(
       'section',
@@ -356,7 +357,7 @@ async function txPage(hash) {
   const receipt = r instanceof Error || r === null ? null : r;
   main.replaceChildren(
     h('h2', {}, 'Transaction'),
-    fields([
+    h('section', {}, fields([
       ['hash', h('span', { class: 'mono' }, t.hash)],
       ['status', receipt === null ? 'pending' : h('span', { class: receipt.status === '0x1' ? 'ok' : 'bad' }, receipt.status === '0x1' ? 'success' : 'failed')],
       ['block', t.blockNumber === null ? 'pending' : link(`block/${num(t.blockNumber)}`, String(num(t.blockNumber)))],
@@ -367,7 +368,7 @@ async function txPage(hash) {
       ['nonce', String(num(t.nonce))],
       ['gas used', receipt === null ? '—' : num(receipt.gasUsed).toLocaleString('en-US')],
       ['input', h('span', { class: 'mono wrap' }, t.input.length > 202 ? `${t.input.slice(0, 202)}… (${(t.input.length - 2) / 2} bytes)` : t.input)],
-    ]),
+    ])),
     h('section', {}, h('h3', {}, `Logs (${receipt?.logs.length ?? 0})`), receipt === null || receipt.logs.length === 0 ? h('p', { class: 'muted' }, 'none') : h('ol', { class: 'logs' }, receipt.logs.map(logItem))),
   );
 }
@@ -396,12 +397,12 @@ async function addressPage(address) {
   button.addEventListener('click', () => verifyAccountInto(box, address));
   main.replaceChildren(
     h('h2', {}, 'Account'),
-    fields([
+    h('section', {}, fields([
       ['address', h('span', { class: 'mono' }, address)],
       ['balance', h('span', { id: 'balance' }, ether(balance))],
       ['nonce', String(num(nonce))],
       ['code', code === '0x' ? 'none (an externally owned account)' : h('details', {}, h('summary', {}, `${(code.length - 2) / 2} bytes`), h('div', { class: 'mono wrap' }, code))],
-    ]),
+    ])),
     h('section', {}, h('h3', {}, 'State proof'), h('p', { class: 'muted' }, 'eth_getProof at the latest certified block, checked here against the state root the replicas signed.'), button, box),
   );
 }

@@ -4,8 +4,8 @@ import { h } from './dom.js';
 const W = 600;
 const H = 120;
 
-/** `values`: numbers (null: no data for that bucket), oldest first. */
-export function barChart(title, values, unit) {
+/** `values`: numbers (null: no data for that bucket), oldest first, over `span` (e.g. "−5 min"). */
+export function barChart(title, values, unit, span) {
   const max = Math.max(1e-9, ...values.filter((v) => v !== null));
   const bw = W / values.length;
   const bars = values.map((v, i) => {
@@ -20,6 +20,7 @@ export function barChart(title, values, unit) {
     { class: 'chart' },
     h('figcaption', {}, title, h('span', { class: 'muted' }, ` · max ${fmt(known.length === 0 ? 0 : max)} ${unit} · latest ${lastKnown === null ? '—' : `${fmt(lastKnown)} ${unit}`}`)),
     h('svg:svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': title }, h('svg:line', { x1: 0, y1: H - 0.5, x2: W, y2: H - 0.5, class: 'axis' }), bars),
+    h('div', { class: 'axis-labels muted' }, h('span', {}, span), h('span', {}, 'now')),
   );
 }
 
