@@ -66,7 +66,7 @@ test('the page: served with a strict CSP, shows the four replicas', { timeout: 6
   await rows.nth(3).waitFor({ timeout: 20_000 });
   assert.equal(await rows.count(), 4);
   for (let i = 0; i < 4; i++) assert.match(await rows.nth(i).innerText(), /\bup\b/);
-  await page.locator('#live', { hasText: 'live (eth_subscribe' }).waitFor({ timeout: 10_000 });
+  await page.locator('#live', { hasText: 'live (eth_subscribe' }).waitFor({ timeout: 20_000 });
 });
 
 test('a transaction sent appears live; its page shows the receipt and a decoded Transfer log', { timeout: 60_000 }, async () => {
