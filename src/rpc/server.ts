@@ -13,7 +13,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { RPC_CODES, RpcError } from './errors.ts';
@@ -241,15 +241,23 @@ export class RpcServer {
   /**
    * The request's Origin, or undefined when it is this server's own origin: a page this server
    * served (the explorer) calling back is not a cross-origin request, so neither the CORS list nor
-   * the WebSocket origin rule applies to it (what a same-origin page may do is what anyone who can
-   * reach the port may do; tokens still apply).
+   * the WebSocket origin rule applies to it (tokens still do). Only when the page was addressed by
+   * an IP address or `localhost`: under a host name the "same origin" could be an attacker's name
+   * rebound to this address (DNS rebinding), so such a page needs its origin in the CORS list.
    */
   #crossOrigin(req: IncomingMessage): string | undefined {
     const origin = headerOf(req, 'origin');
     const host = headerOf(req, 'host');
     if (origin === undefined || host === undefined) return origin;
     const own = `${this.#o.tls === undefined ? 'http' : 'https'}://${host}`.toLowerCase();
-    return origin.toLowerCase() === own ? undefined : origin;
+    if (origin.toLowerCase() !== own) return origin;
+    let hostname: string;
+    try {
+      hostname = new URL(own).hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      return origin;
+    }
+    return hostname === 'localhost' || isIP(hostname) !== 0 ? undefined : origin;
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

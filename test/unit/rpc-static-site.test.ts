@@ -163,7 +163,7 @@ describe('loading', () => {
 });
 
 describe('the page calling back', () => {
-  test('a same-origin page passes a CORS list that does not name it; other origins still get 403', async () => {
+  test('a same-origin page (by IP address) passes a CORS list that does not name it; other origins, and host names, still get 403', async () => {
     const s = await RpcServer.start({ methods, port: 0, cors: ['https://app.example.com'], site: StaticSite.load([{ at: '/', dir: site }]) });
     try {
       const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] });
@@ -172,6 +172,17 @@ describe('the page calling back', () => {
       assert.equal(own.headers.get('access-control-allow-origin'), null);
       const other = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://evil.example' }, body });
       assert.equal(other.status, 403);
+      // A host name's "same origin" may be a rebinding attacker's name: it must be listed.
+      const port = new URL(s.url).port;
+      const rebound = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { host: `evil.example:${port}`, origin: `http://evil.example:${port}`, 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.equal(rebound, 403);
       // Static files are public: served whatever the Origin.
       assert.equal((await fetch(`${s.url}/app.js`, { headers: { origin: 'https://evil.example' } })).status, 200);
     } finally {
