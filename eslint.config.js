@@ -66,6 +66,15 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
+    // The explorer's browser modules (explorer/, served as they are by the client node).
+    files: ['explorer/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'fetch', 'WebSocket', 'crypto', 'sessionStorage', 'localStorage', 'TextEncoder', 'Node', 'setTimeout', 'alert'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     // CommonJS, as Hardhat projects are written (test/fixtures/hardhat-project).
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', setTimeout: 'readonly' } },

@@ -22,6 +22,7 @@ import { ethereumMethods } from '../rpc/ethereum-methods.ts';
 import { NodeStatusClient } from '../client/node-status.ts';
 import type { RateLimit, RpcAuthConfig } from '../rpc/security.ts';
 import { RpcServer, type RpcLimits } from '../rpc/server.ts';
+import { explorerSite } from './explorer-site.ts';
 import type { MethodDef } from '../rpc/method.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
@@ -72,6 +73,8 @@ export interface ClientNodeOptions {
   readonly maxFiltersPerCaller?: number;
   /** Gas cap, timeout and concurrency of eth_call, eth_estimateGas and debug_trace* (`rpc/evm-gate.ts`). */
   readonly evm?: Partial<RpcEvmLimits>;
+  /** Serve the explorer (`explorer/`) at `/` on the JSON-RPC port (default true). */
+  readonly explorer?: boolean;
 }
 
 const VERSION = 'bulwark/0.1.0';
@@ -374,10 +377,12 @@ export class ClientNode {
         links: () => transport.stats(),
         head: () => mirror.chain().head,
         nodeKeyEpoch: (kind, node, seq) => keyBook.recordAt(kind, node, seq)?.epoch ?? 0,
+        executionKeyHistory: () => network.replicas.map((r) => [keyBook.recordAt('execution', r.id, 0)!, ...keyBook.history('execution', r.id)]),
       }),
     ]);
     const rpc = await RpcServer.start({
       methods,
+      ...(o.explorer === false ? {} : { site: explorerSite() }),
       host: o.rpc.host,
       port: o.rpc.port,
       onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed'),

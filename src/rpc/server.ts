@@ -13,7 +13,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { RPC_CODES, RpcError } from './errors.ts';
@@ -31,6 +31,7 @@ import {
   type RefusalReason,
   type RpcAuthConfig,
 } from './security.ts';
+import { staticHeaders, type StaticSite } from './static-site.ts';
 
 export interface RpcLimits {
   readonly maxBodyBytes: number;
@@ -77,6 +78,11 @@ export interface RpcServerOptions {
   readonly cors?: readonly string[];
   /** Calls per second per client address; absent or 0: unlimited. */
   readonly rateLimit?: RateLimit;
+  /**
+   * Static files answered to GET (the explorer, `static-site.ts`): public, so served without a
+   * token, CORS or rate limit; an unknown path is 404. Absent: GET is 405, as any method but POST.
+   */
+  readonly site?: StaticSite;
   /** Called on handler failures that are not RpcErrors (bugs): logged by the caller. */
   readonly onInternalError?: (method: string, err: unknown) => void;
   /** Called once per call naming a method: which (undefined if it does not exist), and the error code if it failed. */
@@ -123,7 +129,7 @@ export class RpcServer {
     // and the request in flight fails with "other side closed" (seen with Node's 5 s default).
     this.#http.keepAliveTimeout = 65_000;
     this.#http.headersTimeout = 66_000;
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#limits.maxBodyBytes });
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#limits.maxBodyBytes, handleProtocols: chooseProtocol });
     this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
   }
 
@@ -155,8 +161,9 @@ export class RpcServer {
   }
 
   async #onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'GET' && this.#o.site !== undefined) return this.#onGet(req, res, this.#o.site);
     const remote = remoteOf(req.socket);
-    const origin = headerOf(req, 'origin');
+    const origin = this.#crossOrigin(req);
     const allowOrigin = this.#cors.allowOrigin(origin);
     const send = (status: number, body: string, extra: Record<string, string> = {}) => {
       const headers: Record<string, string> = { 'content-type': 'application/json', ...extra };
@@ -185,7 +192,7 @@ export class RpcServer {
       return;
     }
     if (req.method !== 'POST') {
-      res.writeHead(405, { allow: CORS_ALLOW_METHODS }).end();
+      res.writeHead(405, { allow: this.#o.site === undefined ? CORS_ALLOW_METHODS : `GET, ${CORS_ALLOW_METHODS}` }).end();
       req.resume();
       return;
     }
@@ -220,6 +227,39 @@ export class RpcServer {
     send(status, out ?? '');
   }
 
+  /** A static file, or 404; the request body (a GET has none worth reading) is drained. */
+  #onGet(req: IncomingMessage, res: ServerResponse, site: StaticSite): void {
+    req.resume();
+    const f = site.lookup(req.url ?? '/');
+    if (f === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'" }).end('not found\n');
+      return;
+    }
+    res.writeHead(200, staticHeaders(f)).end(f.body);
+  }
+
+  /**
+   * The request's Origin, or undefined when it is this server's own origin: a page this server
+   * served (the explorer) calling back is not a cross-origin request, so neither the CORS list nor
+   * the WebSocket origin rule applies to it (tokens still do). Only when the page was addressed by
+   * an IP address or `localhost`: under a host name the "same origin" could be an attacker's name
+   * rebound to this address (DNS rebinding), so such a page needs its origin in the CORS list.
+   */
+  #crossOrigin(req: IncomingMessage): string | undefined {
+    const origin = headerOf(req, 'origin');
+    const host = headerOf(req, 'host');
+    if (origin === undefined || host === undefined) return origin;
+    const own = `${this.#o.tls === undefined ? 'http' : 'https'}://${host}`.toLowerCase();
+    if (origin.toLowerCase() !== own) return origin;
+    let hostname: string;
+    try {
+      hostname = new URL(own).hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      return origin;
+    }
+    return hostname === 'localhost' || isIP(hostname) !== 0 ? undefined : origin;
+  }
+
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const remote = remoteOf(req.socket);
     const reject = (status: string, r: Response, extra = '') => {
@@ -227,14 +267,14 @@ export class RpcServer {
       socket.on('error', () => undefined);
       socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
     };
-    const origin = headerOf(req, 'origin');
+    const origin = this.#crossOrigin(req);
     if (!this.#cors.allowsWebSocket(origin)) {
       reject('403 Forbidden', this.#refuse('cors_origin', remote, new RpcError(SECURITY_CODES.unauthorized, `origin ${origin} is not allowed`)));
       return;
     }
     let grant = OPEN_GRANT;
     if (this.#auth !== null) {
-      const a = this.#auth.check(headerOf(req, 'authorization'));
+      const a = this.#auth.check(headerOf(req, 'authorization') ?? protocolToken(headerOf(req, 'sec-websocket-protocol')));
       if (!a.ok) {
         if (this.#rate !== null && !this.#rate.take(remote, 1)) reject('429 Too Many Requests', this.#rateRefusal(remote, 1));
         else reject('401 Unauthorized', this.#refuse(a.reason, remote, new RpcError(SECURITY_CODES.unauthorized, a.message)), 'WWW-Authenticate: Bearer\r\n');
@@ -457,6 +497,30 @@ function tooDeep(text: string): boolean {
       depth--;
     }
   }
+  return false;
+}
+
+/**
+ * Browsers cannot set headers on a WebSocket: a page sends its bearer token as a subprotocol,
+ * `bulwark-token.<token>`, beside `bulwark-rpc` (the one the server picks, so the token is never
+ * echoed back).
+ */
+export const WS_TOKEN_PROTOCOL = 'bulwark-token.';
+export const WS_RPC_PROTOCOL = 'bulwark-rpc';
+
+/** The `Authorization` value a `Sec-WebSocket-Protocol` header's token stands for, or undefined. */
+function protocolToken(header: string | undefined): string | undefined {
+  const t = header
+    ?.split(',')
+    .map((p) => p.trim())
+    .find((p) => p.startsWith(WS_TOKEN_PROTOCOL));
+  return t === undefined || t.length === WS_TOKEN_PROTOCOL.length ? undefined : `Bearer ${t.slice(WS_TOKEN_PROTOCOL.length)}`;
+}
+
+/** The subprotocol answered: `bulwark-rpc` if offered, else the first offered that carries no token. */
+function chooseProtocol(offered: Set<string>): string | false {
+  if (offered.has(WS_RPC_PROTOCOL)) return WS_RPC_PROTOCOL;
+  for (const p of offered) if (!p.startsWith(WS_TOKEN_PROTOCOL)) return p;
   return false;
 }
 

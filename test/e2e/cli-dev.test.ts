@@ -74,6 +74,10 @@ test('bulwark dev: a network with the development accounts, stopped and resumed'
       assert.match(out, /New chain/);
       assert.match(out, /chain id {2}1337/);
       assert.ok(out.includes(account0), 'the first Hardhat/Anvil account is listed');
+      assert.ok(out.includes(`explorer  ${url}/`), "the explorer's URL is printed");
+      const page = await fetch(`${url}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<title>Bulwark explorer<\/title>/);
       assert.equal(await call(url, 'eth_chainId'), '0x539');
       assert.equal(BigInt(await call(url, 'eth_getBalance', [account0, 'latest'])), 10_000n * 10n ** 18n);
       // A transaction, so the resumed chain has a block beyond genesis to come back to.

@@ -12,6 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initHashes } from '../../src/crypto/hash.ts';
 import { verifyLedgerDirectory } from '../../src/verifier/verify-ledger.ts';
+import { exportNodeAuthPublicKey, importNodeAuthPublicKey, verifyNodeAuth } from '../../src/crypto/node-auth.ts';
+import { hexToBytes } from '../../src/crypto/hex.ts';
+import { ENDORSEMENT_DOMAIN, POSSESSION_DOMAIN, nodeKeySigningBytes, nodeKeyStatement } from '../../src/codec/key-requests.ts';
+import { loadNetworkFile } from '../../src/setup/network-file.ts';
 import { buildCommon } from '../../src/execution/common.ts';
 import { CHAIN_ID, addressOf, signTx, testKey } from '../helpers/chain.ts';
 import { startInProcessNetwork, type InProcessNetwork } from '../helpers/in-process-network.ts';
@@ -79,6 +83,29 @@ test('execution keys, TLS certificates and a client node authentication key rota
   assert.equal(BigInt(await rpc.call<string>('eth_getTransactionCount', [addressOf(who), 'latest'])), nonce);
   const status = await rpc.call<{ nodes: { replica: number; executionKeyEpoch: number; tlsKeyEpoch: number }[] }>('bft_status');
   assert.deepEqual(status.nodes.map((n) => [n.executionKeyEpoch, n.tlsKeyEpoch]), [[1, 1], [1, 1], [1, 1], [1, 1]], 'bft_status shows the rotated keys in effect');
+
+  // bft_getExecutionKeys (what the explorer checks in the browser): each replica's network.json key,
+  // then its epoch-1 key, possessed and endorsed by the one before; the latest block's certificate
+  // verifies under the keys it gives for the certificate's sequence number.
+  type Key = { epoch: number; publicKey: string; effectiveSeq: number; possession?: string; endorsement?: string };
+  const history = await rpc.call<{ f: number; replicas: { replica: number; keys: Key[] }[] }>('bft_getExecutionKeys');
+  const network = await loadNetworkFile(join(net.root, 'network.json'));
+  const pk = (h: string) => importNodeAuthPublicKey(hexToBytes(h), 'ed25519');
+  assert.equal(history.f, 1);
+  for (const r of history.replicas) {
+    const [k0, k1] = r.keys;
+    assert.equal(r.keys.length, 2);
+    assert.equal(k0!.publicKey, `0x${Buffer.from(exportNodeAuthPublicKey(network.replicas[r.replica]!.executionKey)).toString('hex')}`);
+    const statement = nodeKeyStatement({ kind: 'execution', node: r.replica, epoch: 1, publicKey: hexToBytes(k1!.publicKey) });
+    assert.ok(verifyNodeAuth(pk(k1!.publicKey), nodeKeySigningBytes(POSSESSION_DOMAIN, statement), hexToBytes(k1!.possession!)), 'possession');
+    assert.ok(verifyNodeAuth(pk(k0!.publicKey), nodeKeySigningBytes(ENDORSEMENT_DOMAIN, statement), hexToBytes(k1!.endorsement!)), 'endorsement');
+  }
+  const cert = await rpc.call<{ seq: string; signedMessage: string; signatures: { replica: number; signature: string }[] }>('bft_getBlockCertificate', ['latest']);
+  for (const sig of cert.signatures) {
+    const inEffect = history.replicas[sig.replica]!.keys.filter((k) => k.effectiveSeq <= Number(cert.seq)).pop()!;
+    assert.equal(inEffect.epoch, 1);
+    assert.ok(verifyNodeAuth(pk(inEffect.publicKey), hexToBytes(cert.signedMessage), hexToBytes(sig.signature)), `replica ${sig.replica}'s signature`);
+  }
 
   // The ledgers check out offline: block certificates under the execution keys in effect at each block.
   for (const dir of ['replica-2', 'client-4']) {

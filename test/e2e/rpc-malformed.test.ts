@@ -237,7 +237,9 @@ test('envelopes: unparseable, not a request, empty batch, notifications, unknown
   } finally {
     ws.close();
   }
-  assert.equal((await fetch(net.url)).status, 405, 'GET is not JSON-RPC');
+  // GET is not JSON-RPC: it is the explorer's page, or 404; other methods are 405.
+  assert.equal((await fetch(`${net.url}/no-such-file`)).status, 404, 'GET of an unknown path');
+  assert.equal((await fetch(net.url, { method: 'PUT' })).status, 405, 'PUT is not JSON-RPC');
   await unharmed();
 });
 

@@ -39,6 +39,7 @@ interface ClientFlags {
   rpcWsMaxBuffered?: number;
   rpcMaxFiltersPerCaller?: number;
   localState: boolean;
+  explorer: boolean;
   txpoolAccountPending?: number;
   txpoolGlobalPending?: number;
   txpoolAccountSlots?: number;
@@ -54,7 +55,7 @@ interface ClientFlags {
 type RpcSecurity = NonNullable<ClientNodeOptions['rpcSecurity']>;
 
 /** The endpoint's security options from the flags: files read, the auth file validated. */
-export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost' | 'rpcPort' | 'metricsHost' | 'logLevel' | 'localState'>): Promise<RpcSecurity> {
+export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost' | 'rpcPort' | 'metricsHost' | 'logLevel' | 'localState' | 'explorer'>): Promise<RpcSecurity> {
   const read = async (file: string, what: string): Promise<string> => {
     try {
       return await readFile(file, 'utf8');
@@ -182,6 +183,7 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(
       new Option('--no-local-state', 'do not execute the certified blocks here (<dir>/state): every state read goes to the replicas, and debug_trace* is unavailable'),
     )
+    .addOption(new Option('--no-explorer', 'do not serve the explorer web page at / on the JSON-RPC port'))
     .action(async (flags: ClientFlags) => {
       const passphrase = await readPassphrase(flags);
       const rpcSecurity = await readRpcSecurity(flags);
@@ -192,6 +194,7 @@ export function registerClient(program: Command, io: CliIo): void {
         rpc: { host: flags.rpcHost, port: flags.rpcPort },
         rpcSecurity,
         localState: flags.localState,
+        explorer: flags.explorer,
         txpool: readPoolLimits(flags),
         ...(flags.rpcMaxFiltersPerCaller === undefined ? {} : { maxFiltersPerCaller: flags.rpcMaxFiltersPerCaller }),
         evm: readEvmLimits(flags),
@@ -199,6 +202,7 @@ export function registerClient(program: Command, io: CliIo): void {
         ...(passphrase === undefined ? {} : { passphrase }),
       });
       io.out(`JSON-RPC at ${node.rpc.url}\n`);
+      if (flags.explorer) io.out(`Explorer at ${node.rpc.url}/\n`);
       await new Promise<void>((resolve) => {
         const stop = () => void node.stop().then(resolve);
         process.once('SIGINT', stop);

@@ -81,7 +81,7 @@ export function registerDev(program: Command, io: CliIo): void {
       const url = `http://127.0.0.1:${flags.rpcPort}`;
       await waitForRpc(url, children);
       const chainId = BigInt(await rpc(url, 'eth_chainId'));
-      io.out(`\nBulwark development network\n  JSON-RPC  ${url} (WebSocket: ws://127.0.0.1:${flags.rpcPort})\n  chain id  ${chainId}\n`);
+      io.out(`\nBulwark development network\n  JSON-RPC  ${url} (WebSocket: ws://127.0.0.1:${flags.rpcPort})\n  explorer  ${url}/ (open it in a browser)\n  chain id  ${chainId}\n`);
       if (flags.metricsPort !== undefined) {
         io.out(`  metrics   http://127.0.0.1:${flags.metricsPort}..${flags.metricsPort + 4}/metrics (replicas 0-3, then the client node)\n`);
       }

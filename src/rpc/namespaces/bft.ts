@@ -7,7 +7,7 @@ import type { Block } from '@ethereumjs/block';
 import type { CertificateEntry } from '../../codec/block-certificate.ts';
 import type { CheckpointCertificate } from '../../codec/messages.ts';
 import { reachedByFPlusOne } from '../../consensus/config.ts';
-import type { KeyRecord } from '../../codec/reserved-pages.ts';
+import type { KeyRecord, NodeKeyRecord } from '../../codec/reserved-pages.ts';
 import { checkpointBytes, replyBytes } from '../../codec/signing.ts';
 import { SignerBitVector } from '../../crypto/index.ts';
 import type { ChainReader } from '../../execution/reader.ts';
@@ -50,6 +50,11 @@ export interface BftBackend {
   /** The epoch of a node's execution, authentication or TLS key in effect at `seq`, as this node knows the history. */
   nodeKeyEpoch?(kind: 'execution' | 'tls', node: number, seq: number): number;
   head(): Block;
+  /**
+   * Each replica's execution keys, oldest first: epoch 0 from network.json, then every published
+   * record (possession and endorsement signatures included), as this node's key book holds them.
+   */
+  executionKeyHistory?(): readonly (readonly NodeKeyRecord[])[];
 }
 
 /** `latest` or a sequence number. */
@@ -148,6 +153,31 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
           resultsRoot: hexD(n.resultsRoot),
           signedMessage: hexD(replyBytes(n.seq, n.summary, n.resultsRoot)),
           signatures: notices.map((e) => ({ replica: e.replica, signature: hexD(e.notice.signature) })),
+        };
+      }),
+    ],
+    [
+      'bft_getExecutionKeys',
+      // Every replica's execution keys over time, for checking block certificates elsewhere (the
+      // explorer does it in the browser). Epoch 0 is the network file's key: the anchor. Each later
+      // key carries its possession signature (by itself) and endorsement (by the key before it)
+      // over the statement `node-keys.ts` defines, so the chain back to network.json can be checked
+      // without trusting this node; `effectiveSeq` is the first sequence number it signs.
+      method([], [], async () => {
+        const history = b.executionKeyHistory?.() ?? [];
+        return {
+          f: b.f,
+          replicas: history.map((records, replica) => ({
+            replica,
+            keys: records.map((r) => ({
+              epoch: r.epoch,
+              algorithm: 'ed25519',
+              publicKey: hexD(r.publicKey),
+              effectiveSeq: r.effectiveSeq,
+              publishedSeq: r.publishedSeq,
+              ...(r.epoch === 0 ? { source: 'network.json' } : { possession: hexD(r.possession), endorsement: hexD(r.endorsement) }),
+            })),
+          })),
         };
       }),
     ],
