@@ -361,9 +361,11 @@ test('with bearer tokens: no token, a wrong token, a method outside the token\'s
 });
 
 test('with a rate limit: over the limit is 429 / -32005, for batches, malformed input and WebSocket alike', async () => {
-  // Two calls a second, five at once: slow enough to refill that the test's own pace does not matter.
-  await net.restartClient({ ...clientOptions, rpcSecurity: { rateLimit: { perSecond: 2, burst: 5 } } });
-  const limited = { jsonrpc: '2.0', id: null, error: { code: -32005, message: 'rate limit exceeded: 2 requests per second' } };
+  // One call every 4 s, five at once: a refill takes far longer than the calls between two checks,
+  // however loaded the machine (at two a second, five calls taking 500 ms had refilled one).
+  await net.restartClient({ ...clientOptions, rpcSecurity: { rateLimit: { perSecond: 0.25, burst: 5 } } });
+  const limited = { jsonrpc: '2.0', id: null, error: { code: -32005, message: 'rate limit exceeded: 0.25 requests per second' } };
+  const refill = () => new Promise((r) => setTimeout(r, 4_100));
   try {
     // A batch costs one token per call: six can never fit a bucket of five (and take nothing).
     const six = await post(JSON.stringify(Array.from({ length: 6 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'eth_chainId' }))));
@@ -372,7 +374,7 @@ test('with a rate limit: over the limit is 429 / -32005, for batches, malformed 
     const over = await post(request('eth_chainId'));
     assert.deepEqual([over.status, over.json], [429, limited]);
     // Malformed input costs a token too.
-    await new Promise((r) => setTimeout(r, 600));
+    await refill();
     const malformed = await post('{');
     assert.deepEqual([malformed.status, malformed.json], [200, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error' } }]);
     assert.deepEqual([(await post('{')).status, (await post('{')).json], [429, limited]);
@@ -380,7 +382,7 @@ test('with a rate limit: over the limit is 429 / -32005, for batches, malformed 
     const ws = await Ws.open();
     try {
       assert.deepEqual(await ws.send(request('eth_chainId')), limited);
-      await new Promise((r) => setTimeout(r, 600));
+      await refill();
       assert.deepEqual(await ws.send(request('eth_chainId')), { jsonrpc: '2.0', id: 1, result: '0x539' }, 'the bucket refilled');
     } finally {
       ws.close();
