@@ -116,293 +116,323 @@ export class ClientNode {
     const storeFailed = (what: string) => (err: unknown) =>
       log.error({ err, code: (err as { code?: string }).code, storageCode: (err as { details?: { storageCode?: string } }).details?.storageCode }, `${what} could not be written; trying again`);
     const network = material.network;
-    const kv = await openRocksStore(join(o.dir, 'data'));
-    // The keys that rotate (execution, authentication, TLS): the network file's, then the records
-    // learnt from the replicas (kept across restarts).
-    const keyBook = nodeKeyBookFor(network);
-    const follower = await NodeKeyFollower.open(kv, keyBook, { self: material.id, n: network.replicas.length, f: network.f });
-    follower.onStoreError = storeFailed('a node key record');
-    const executionKeys = executionKeysOf(keyBook, network.replicas.length);
-    // Known rotations are taken as done at start (their old private keys may be gone); the
-    // previous TLS certificates stay pinned until f + 1 replicas report a stable checkpoint past the switch.
-    const floor = keyBook.lastSwitch;
-    const position = () => {
-      const p = follower.position();
-      return { executed: Math.max(floor, p.executed), stable: p.stable };
-    };
-    const tlsEpoch = keyBook.recordAt('tls', material.id, floor + 1)?.epoch ?? 0;
-    const identity = material.nodeKeys.key('tls', tlsEpoch) ?? material.nodeKeys.newest('tls');
-    const options = tlsTransportOptions(material);
-    const transport = new TlsTransport({
-      ...options,
-      nodes: options.nodes.map((n) => ({ ...n, certificate: keyBook.recordAt('tls', n.id, floor + 1)?.publicKey ?? n.certificate })),
-      key: identity.privateKey,
-      certificate: identity.certificatePem,
-      ...tlsIntroductions(keyBook, material.id),
-    });
-    const lifecycle = new NodeKeyLifecycle(
-      {
-        id: material.id,
-        role: 'client',
-        store: material.nodeKeys,
-        book: keyBook,
-        transport,
-        nodes: [...network.replicas, ...network.clients].map((n) => n.id),
-        tlsSubject: { commonName: `bulwark client ${material.id}`, host: material.info.host },
-        log,
-      },
-      identity.epoch,
-    );
-    lifecycle.sync(floor, 0);
-    /**
-     * Requests are signed with the authentication key in effect where f + 1 replicas are (before
-     * they answered, where this node last knew them to be).
-     */
-    const authKey = () => {
-      const reported = follower.position().executed;
-      const epoch = keyBook.recordAt('auth', material.id, (reported > 0 ? reported : floor) + 1)?.epoch ?? 0;
-      return (material.nodeKeys.key('auth', epoch) ?? material.nodeKeys.newest('auth')).privateKey;
-    };
-    const send = (to: number, frame: Uint8Array) => void transport.send(to, frame);
-    // Request numbers from the store, not the clock: a clock stepped back must not make new requests look old.
-    const requestSeqs = await RequestCounter.open({
-      kv,
-      onError: (err) => log.error({ err, code: (err as { code?: string }).code }, 'request numbers could not be reserved in the store; trying again'),
-    });
-    const bft = new BftClient({
-      transport,
-      clientId: material.id,
-      authKey,
-      executionKeys,
-      f: network.f,
-      requestSeqs,
-      subscribe: false,
-    });
-    // The local state and subscriptions hear of each block the mirror stores (set once both exist).
-    const stored: { block?: (n: bigint) => void } = {};
-    const mirror = await LedgerMirror.open({
-      kv,
-      config: network.chainConfig,
-      send,
-      executionKeys,
-      f: network.f,
-      onBlock: (n) => stored.block?.(n),
-      onStoreError: storeFailed('mirror: certified blocks (reads go on from what is stored; nothing more is fetched meanwhile)'),
-      onError: (err) => log.error({ err }, 'mirror: a message could not be processed'),
-    });
-    const local = o.localState === false ? null : await openLocalState(join(o.dir, 'state'), network.chainConfig, mirror, log);
-    const replicaReads = new ReadClient({ send, clientId: material.id, executionKeys, f: network.f });
-    // State reads: from this node's own executed state when it has the block, else from the replicas
-    // (whose work cannot be stopped from here: a call's answer is then given up at its deadline).
-    const reads = {
-      read: async (q: ReadQuery, n: number, budget?: EvmBudget) =>
-        (await local?.state.read(q, BigInt(n), budget)) ?? (budget === undefined ? replicaReads.read(q, n) : budget.deadline.race(replicaReads.read(q, n))),
-    };
-    const statuses = new NodeStatusClient({ send, clientId: material.id, executionKeys });
-    const quorums = quorumsOf(network);
-    const checkpoints = await CheckpointKeeper.open(kv, network.replicas.map((r) => r.bootstrapKey), network.f, quorums.checkpoint);
-    checkpoints.onStoreError = storeFailed('a stable checkpoint or consensus key record');
-    transport.onFrame((from, frame) => {
-      let m: Message;
-      try {
-        m = decodeMessage(frame);
-      } catch {
-        log.warn({ from }, 'undecodable frame');
-        return;
-      }
-      bft.onMessage(from, m);
-      mirror.onMessage(from, m);
-      replicaReads.onMessage(from, m);
-      statuses.onMessage(from, m);
-      checkpoints.onMessage(from, m);
-      follower.onMessage(from, m);
-    });
-    // This node's own rotations: publish a key the operator asked for (one at a time), follow the
-    // switches, erase retired keys.
-    let keyWork: Promise<void> | null = null;
-    let publishing = false;
-    /** After a publication the replicas refused, when to try again. */
-    let retryAt = 0;
-    const keys = () => {
-      const at = position();
-      lifecycle.sync(at.executed, at.stable);
-      if (keyWork !== null) return;
-      const targets = follower.targets();
-      if (!(lifecycle.due(targets).length > 0 && !publishing && Date.now() >= retryAt) && !lifecycle.retireDue(at.stable)) return;
-      keyWork = (async () => {
-        if (!publishing && Date.now() >= retryAt) {
-          const draft = await lifecycle.nextPublication(targets, at.executed + 1);
-          if (draft !== null) {
-            publishing = true;
-            bft
-              .submit(draft.payload)
-              .then((c) => {
-                const result = new TextDecoder().decode(c.result);
-                if (!result.startsWith('refused')) return log.info({ kind: draft.kind, epoch: draft.epoch, seq: c.seq, result }, 'key publication executed');
-                retryAt = Date.now() + 10_000;
-                log.error({ kind: draft.kind, epoch: draft.epoch, seq: c.seq, result }, 'key publication refused by the replicas; trying again in 10 s');
-              })
-              .catch((err: unknown) => log.warn({ err, kind: draft.kind, epoch: draft.epoch }, 'key publication not committed; trying again'))
-              .finally(() => (publishing = false));
-          }
-        }
-        await lifecycle.retire(at.stable);
-      })()
-        .catch((err: unknown) => log.error({ err }, 'key lifecycle failed'))
-        .finally(() => (keyWork = null));
-    };
-    follower.onChange = () => {
-      // Numbers at or below what f + 1 replicas executed for this node would be dropped as old.
-      requestSeqs.raise(follower.requestSeq());
-      keys();
-    };
-    const quantity = async (kind: AccountField, a: string, at: number) => {
-      const r = await reads.read({ kind, address: hexToBytes(a) }, at);
-      if (!r.ok) throw new BulwarkError('CLIENT_READ_FAILED', `replicas could not read the ${kind}: ${new TextDecoder().decode(r.result)}`);
-      return quantityOf(r.result);
-    };
-    const state = new HeadAccountView(quantity, () => Number(mirror.head.number));
-    const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state, ...(o.txpool === undefined ? {} : { limits: o.txpool }) });
-    const metrics = new ClientMetrics(() => {
-      const { pending, queued } = pool.status();
-      return {
-        poolPending: pending,
-        poolQueued: queued,
-        poolEvicted: pool.evicted,
-        headBlock: Number(mirror.head.number),
-        mirrorRejected: mirror.rejected,
-        mirrorNoticesRefused: mirror.noticesRefused,
-        storeWriteFailures: {
-          mirror: mirror.storeFailures,
-          local_state: local?.state.storeFailures ?? 0,
-          records: follower.storeFailures + checkpoints.storeFailures,
-          request_numbers: requestSeqs.failures,
-        },
-        invalidReadReplies: replicaReads.invalidReplies,
-        keyRecordsRefused: follower.refused,
-        localStateHead: local === null ? -1 : Number(local.state.head),
-        localStateDiverged: local?.state.diverged === null || local === null ? 0 : 1,
-        localReads: local?.state.localReads ?? 0,
-        forwardedReads: local?.state.forwardedReads ?? 0,
-        peers: transport.stats(),
-        transport: transport.counters(),
+    // What is opened from here on is closed again, in reverse, if the start fails part-way: a
+    // failed start leaves no database locked, no port bound and no timer running.
+    const undo: (() => unknown)[] = [];
+    try {
+      const kv = await openRocksStore(join(o.dir, 'data'));
+      undo.push(() => kv.close());
+      // The keys that rotate (execution, authentication, TLS): the network file's, then the records
+      // learnt from the replicas (kept across restarts).
+      const keyBook = nodeKeyBookFor(network);
+      const follower = await NodeKeyFollower.open(kv, keyBook, { self: material.id, n: network.replicas.length, f: network.f });
+      follower.onStoreError = storeFailed('a node key record');
+      const executionKeys = executionKeysOf(keyBook, network.replicas.length);
+      // Known rotations are taken as done at start (their old private keys may be gone); the
+      // previous TLS certificates stay pinned until f + 1 replicas report a stable checkpoint past the switch.
+      const floor = keyBook.lastSwitch;
+      const position = () => {
+        const p = follower.position();
+        return { executed: Math.max(floor, p.executed), stable: p.stable };
       };
-    });
-    /** The highest block f + 1 replicas reported in replies to this node's requests. */
-    let repliedHead = 0n;
-    const submitter = new Submitter({
-      pool,
-      client: bft,
-      onOutcome: (_hash, _outcome, committed) => {
-        if (BigInt(committed.summary.blockNumber) > repliedHead) repliedHead = BigInt(committed.summary.blockNumber);
-      },
-      maxGasPerRequest: Number(network.chainConfig.blockGasLimit),
-      onError: (err) => {
-        metrics.requestsFailed.inc();
-        log.warn({ err }, 'request not committed; its transactions wait again');
-      },
-    });
-    const reader = new ChainReader(mirror.chain());
-    const filters = new FilterRegistry({ reader, head: () => mirror.chain().head }, Date.now, { maxPerCaller: o.maxFiltersPerCaller });
-    const subscriptions = new SubscriptionHub(reader);
-    stored.block = (n) => {
-      local?.state.follow(n);
-      subscriptions.onBlock(n);
-    };
-    await transport.start();
-    mirror.poke();
-    let ticks = 0;
-    const timer = setInterval(() => {
-      mirror.poke();
-      filters.expire();
-      pool.expire();
-      // Replicas' status answers carry their latest stable checkpoint (kept by `checkpoints`).
-      if (++ticks % CHECKPOINT_POLL_TICKS === 0) void statuses.query();
-      keys();
-    }, 1_000);
-    const evm = new EvmGate(
-      o.evm,
-      () => {
-        metrics.rpcRefused.inc({ reason: 'evm_busy' });
-        log.warn({ limits: { ...evm.limits, gasCap: String(evm.limits.gasCap) } }, 'EVM call refused: too many running and waiting');
-      },
-      (where) => metrics.evmTimeouts.inc({ where }),
-    );
-    const genesis = await mirror.blocks.blockByNumber(0n);
-    if (genesis === undefined) throw new BulwarkError('CLIENT_NO_GENESIS', 'the ledger mirror has no genesis block');
-    const methods = new Map([
-      ...ethereumMethods({
-        chainId: network.chainId,
-        config: network.chainConfig,
-        clientVersion: VERSION,
-        peerCount: () => transport.stats().filter((p) => p.connected).length,
-        chain: () => mirror.chain(),
-        blocks: mirror.blocks,
-        genesisHash: genesis.hash(),
-        read: (q, n, budget) => reads.read(q, n, budget),
-        evm,
-        pool,
-        submit: () => submitter.kick(),
-        accepted: (hash) => {
-          filters.notePending(hash);
-          subscriptions.onPending(hash);
+      const tlsEpoch = keyBook.recordAt('tls', material.id, floor + 1)?.epoch ?? 0;
+      const identity = material.nodeKeys.key('tls', tlsEpoch) ?? material.nodeKeys.newest('tls');
+      const options = tlsTransportOptions(material);
+      const transport = new TlsTransport({
+        ...options,
+        nodes: options.nodes.map((n) => ({ ...n, certificate: keyBook.recordAt('tls', n.id, floor + 1)?.publicKey ?? n.certificate })),
+        key: identity.privateKey,
+        certificate: identity.certificatePem,
+        ...tlsIntroductions(keyBook, material.id),
+      });
+      const lifecycle = new NodeKeyLifecycle(
+        {
+          id: material.id,
+          role: 'client',
+          store: material.nodeKeys,
+          book: keyBook,
+          transport,
+          nodes: [...network.replicas, ...network.clients].map((n) => n.id),
+          tlsSubject: { commonName: `bulwark client ${material.id}`, host: material.info.host },
+          log,
         },
-        nextBlock: (ms) => mirror.nextBlock(ms),
-        landed: async (ms) => {
-          const until = Date.now() + ms;
-          let waiting = pool.landingHashes();
-          while (Date.now() < until) {
-            waiting = waiting.filter((h) => pool.has(h));
-            if (waiting.length === 0 && mirror.head.number >= repliedHead) return;
-            await mirror.nextBlock(Math.min(10, until - Date.now()));
-          }
-        },
-        localSource: () => (local !== null && local.state.diverged === null ? local.state.executor : undefined),
-        onLocalState: (m) => withLocalStateAt(m, local?.state, () => mirror.head.number),
-      }),
-      ...filters.methods(),
-      ...subscriptions.methods(),
-      ...bftMethods({
+        identity.epoch,
+      );
+      lifecycle.sync(floor, 0);
+      /**
+       * Requests are signed with the authentication key in effect where f + 1 replicas are (before
+       * they answered, where this node last knew them to be).
+       */
+      const authKey = () => {
+        const reported = follower.position().executed;
+        const epoch = keyBook.recordAt('auth', material.id, (reported > 0 ? reported : floor) + 1)?.epoch ?? 0;
+        return (material.nodeKeys.key('auth', epoch) ?? material.nodeKeys.newest('auth')).privateKey;
+      };
+      const send = (to: number, frame: Uint8Array) => void transport.send(to, frame);
+      // Request numbers from the store, not the clock: a clock stepped back must not make new requests look old.
+      const requestSeqs = await RequestCounter.open({
+        kv,
+        onError: (err) => log.error({ err, code: (err as { code?: string }).code }, 'request numbers could not be reserved in the store; trying again'),
+      });
+      const bft = new BftClient({
+        transport,
         clientId: material.id,
+        authKey,
+        executionKeys,
         f: network.f,
-        status: statuses,
-        reader,
-        certificate: (n) => mirror.certificate(n),
-        checkpoints,
-        checkpointQuorum: quorums.checkpoint,
-        submitOperatorCommand: async (payload) => new TextDecoder().decode((await bft.submit(payload)).result),
-        verifyOperator: (command, signature) => verifyNodeAuth(network.operatorKey, command, signature),
-        chainId: network.chainId,
-        operatorNonce: () => follower.operatorNonce(),
-        links: () => transport.stats(),
-        head: () => mirror.chain().head,
-        nodeKeyEpoch: (kind, node, seq) => keyBook.recordAt(kind, node, seq)?.epoch ?? 0,
-        executionKeyHistory: () => network.replicas.map((r) => [keyBook.recordAt('execution', r.id, 0)!, ...keyBook.history('execution', r.id)]),
-      }),
-    ]);
-    const rpc = await RpcServer.start({
-      methods,
-      ...(o.explorer === false ? {} : { site: explorerSite() }),
-      host: o.rpc.host,
-      port: o.rpc.port,
-      onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed'),
-      onCall: (m, code) => metrics.rpcCalls.inc({ method: m ?? 'unknown', outcome: code === undefined ? 'ok' : String(code) }),
-      ...o.rpcSecurity,
-      onRefused: (reason, remote, message) => {
-        metrics.rpcRefused.inc({ reason });
-        log.warn({ reason, remote, message }, 'rpc request refused');
-      },
-    });
-    const health = () => ({
-      client: material.id,
-      block: Number(mirror.head.number),
-      blockHash: `0x${Buffer.from(mirror.head.hash).toString('hex')}`,
-      pool: pool.status(),
-      peers: transport.stats().map((p) => ({ peer: p.peer, connected: p.connected })),
-    });
-    const server = o.metrics === undefined ? null : await serveMetrics(metrics.registry, health, o.metrics);
-    log.info({ rpc: rpc.url, ...(server === null ? {} : { metrics: o.metrics }) }, 'client node started');
-    return new ClientNode(rpc, { kv, local, transport, bft, mirror, reads: replicaReads, submitter, server }, timer, log);
+        requestSeqs,
+        subscribe: false,
+      });
+      undo.push(() => bft.close());
+      // The local state and subscriptions hear of each block the mirror stores (set once both exist).
+      const stored: { block?: (n: bigint) => void } = {};
+      const mirror = await LedgerMirror.open({
+        kv,
+        config: network.chainConfig,
+        send,
+        executionKeys,
+        f: network.f,
+        onBlock: (n) => stored.block?.(n),
+        onStoreError: storeFailed('mirror: certified blocks (reads go on from what is stored; nothing more is fetched meanwhile)'),
+        onError: (err) => log.error({ err }, 'mirror: a message could not be processed'),
+      });
+      undo.push(async () => {
+        mirror.close();
+        await mirror.settled();
+      });
+      const local = o.localState === false ? null : await openLocalState(join(o.dir, 'state'), network.chainConfig, mirror, log);
+      undo.push(async () => {
+        local?.state.close();
+        await local?.state.idle();
+        await local?.kv.close();
+      });
+      const replicaReads = new ReadClient({ send, clientId: material.id, executionKeys, f: network.f });
+      undo.push(() => replicaReads.close());
+      // State reads: from this node's own executed state when it has the block, else from the replicas
+      // (whose work cannot be stopped from here: a call's answer is then given up at its deadline).
+      const reads = {
+        read: async (q: ReadQuery, n: number, budget?: EvmBudget) =>
+          (await local?.state.read(q, BigInt(n), budget)) ?? (budget === undefined ? replicaReads.read(q, n) : budget.deadline.race(replicaReads.read(q, n))),
+      };
+      const statuses = new NodeStatusClient({ send, clientId: material.id, executionKeys });
+      const quorums = quorumsOf(network);
+      const checkpoints = await CheckpointKeeper.open(kv, network.replicas.map((r) => r.bootstrapKey), network.f, quorums.checkpoint);
+      checkpoints.onStoreError = storeFailed('a stable checkpoint or consensus key record');
+      transport.onFrame((from, frame) => {
+        let m: Message;
+        try {
+          m = decodeMessage(frame);
+        } catch {
+          log.warn({ from }, 'undecodable frame');
+          return;
+        }
+        bft.onMessage(from, m);
+        mirror.onMessage(from, m);
+        replicaReads.onMessage(from, m);
+        statuses.onMessage(from, m);
+        checkpoints.onMessage(from, m);
+        follower.onMessage(from, m);
+      });
+      // This node's own rotations: publish a key the operator asked for (one at a time), follow the
+      // switches, erase retired keys.
+      let keyWork: Promise<void> | null = null;
+      let publishing = false;
+      /** After a publication the replicas refused, when to try again. */
+      let retryAt = 0;
+      const keys = () => {
+        const at = position();
+        lifecycle.sync(at.executed, at.stable);
+        if (keyWork !== null) return;
+        const targets = follower.targets();
+        if (!(lifecycle.due(targets).length > 0 && !publishing && Date.now() >= retryAt) && !lifecycle.retireDue(at.stable)) return;
+        keyWork = (async () => {
+          if (!publishing && Date.now() >= retryAt) {
+            const draft = await lifecycle.nextPublication(targets, at.executed + 1);
+            if (draft !== null) {
+              publishing = true;
+              bft
+                .submit(draft.payload)
+                .then((c) => {
+                  const result = new TextDecoder().decode(c.result);
+                  if (!result.startsWith('refused')) return log.info({ kind: draft.kind, epoch: draft.epoch, seq: c.seq, result }, 'key publication executed');
+                  retryAt = Date.now() + 10_000;
+                  log.error({ kind: draft.kind, epoch: draft.epoch, seq: c.seq, result }, 'key publication refused by the replicas; trying again in 10 s');
+                })
+                .catch((err: unknown) => log.warn({ err, kind: draft.kind, epoch: draft.epoch }, 'key publication not committed; trying again'))
+                .finally(() => (publishing = false));
+            }
+          }
+          await lifecycle.retire(at.stable);
+        })()
+          .catch((err: unknown) => log.error({ err }, 'key lifecycle failed'))
+          .finally(() => (keyWork = null));
+      };
+      follower.onChange = () => {
+        // Numbers at or below what f + 1 replicas executed for this node would be dropped as old.
+        requestSeqs.raise(follower.requestSeq());
+        keys();
+      };
+      const quantity = async (kind: AccountField, a: string, at: number) => {
+        const r = await reads.read({ kind, address: hexToBytes(a) }, at);
+        if (!r.ok) throw new BulwarkError('CLIENT_READ_FAILED', `replicas could not read the ${kind}: ${new TextDecoder().decode(r.result)}`);
+        return quantityOf(r.result);
+      };
+      const state = new HeadAccountView(quantity, () => Number(mirror.head.number));
+      const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state, ...(o.txpool === undefined ? {} : { limits: o.txpool }) });
+      const metrics = new ClientMetrics(() => {
+        const { pending, queued } = pool.status();
+        return {
+          poolPending: pending,
+          poolQueued: queued,
+          poolEvicted: pool.evicted,
+          headBlock: Number(mirror.head.number),
+          mirrorRejected: mirror.rejected,
+          mirrorNoticesRefused: mirror.noticesRefused,
+          storeWriteFailures: {
+            mirror: mirror.storeFailures,
+            local_state: local?.state.storeFailures ?? 0,
+            records: follower.storeFailures + checkpoints.storeFailures,
+            request_numbers: requestSeqs.failures,
+          },
+          invalidReadReplies: replicaReads.invalidReplies,
+          keyRecordsRefused: follower.refused,
+          localStateHead: local === null ? -1 : Number(local.state.head),
+          localStateDiverged: local?.state.diverged === null || local === null ? 0 : 1,
+          localReads: local?.state.localReads ?? 0,
+          forwardedReads: local?.state.forwardedReads ?? 0,
+          peers: transport.stats(),
+          transport: transport.counters(),
+        };
+      });
+      /** The highest block f + 1 replicas reported in replies to this node's requests. */
+      let repliedHead = 0n;
+      const submitter = new Submitter({
+        pool,
+        client: bft,
+        onOutcome: (_hash, _outcome, committed) => {
+          if (BigInt(committed.summary.blockNumber) > repliedHead) repliedHead = BigInt(committed.summary.blockNumber);
+        },
+        maxGasPerRequest: Number(network.chainConfig.blockGasLimit),
+        onError: (err) => {
+          metrics.requestsFailed.inc();
+          log.warn({ err }, 'request not committed; its transactions wait again');
+        },
+      });
+      undo.push(() => submitter.stop());
+      const reader = new ChainReader(mirror.chain());
+      const filters = new FilterRegistry({ reader, head: () => mirror.chain().head }, Date.now, { maxPerCaller: o.maxFiltersPerCaller });
+      const subscriptions = new SubscriptionHub(reader);
+      stored.block = (n) => {
+        local?.state.follow(n);
+        subscriptions.onBlock(n);
+      };
+      await transport.start();
+      undo.push(() => transport.close());
+      mirror.poke();
+      let ticks = 0;
+      const timer = setInterval(() => {
+        mirror.poke();
+        filters.expire();
+        pool.expire();
+        // Replicas' status answers carry their latest stable checkpoint (kept by `checkpoints`).
+        if (++ticks % CHECKPOINT_POLL_TICKS === 0) void statuses.query();
+        keys();
+      }, 1_000);
+      undo.push(() => clearInterval(timer));
+      const evm = new EvmGate(
+        o.evm,
+        () => {
+          metrics.rpcRefused.inc({ reason: 'evm_busy' });
+          log.warn({ limits: { ...evm.limits, gasCap: String(evm.limits.gasCap) } }, 'EVM call refused: too many running and waiting');
+        },
+        (where) => metrics.evmTimeouts.inc({ where }),
+      );
+      const genesis = await mirror.blocks.blockByNumber(0n);
+      if (genesis === undefined) throw new BulwarkError('CLIENT_NO_GENESIS', 'the ledger mirror has no genesis block');
+      const methods = new Map([
+        ...ethereumMethods({
+          chainId: network.chainId,
+          config: network.chainConfig,
+          clientVersion: VERSION,
+          peerCount: () => transport.stats().filter((p) => p.connected).length,
+          chain: () => mirror.chain(),
+          blocks: mirror.blocks,
+          genesisHash: genesis.hash(),
+          read: (q, n, budget) => reads.read(q, n, budget),
+          evm,
+          pool,
+          submit: () => submitter.kick(),
+          accepted: (hash) => {
+            filters.notePending(hash);
+            subscriptions.onPending(hash);
+          },
+          nextBlock: (ms) => mirror.nextBlock(ms),
+          landed: async (ms) => {
+            const until = Date.now() + ms;
+            let waiting = pool.landingHashes();
+            while (Date.now() < until) {
+              waiting = waiting.filter((h) => pool.has(h));
+              if (waiting.length === 0 && mirror.head.number >= repliedHead) return;
+              await mirror.nextBlock(Math.min(10, until - Date.now()));
+            }
+          },
+          localSource: () => (local !== null && local.state.diverged === null ? local.state.executor : undefined),
+          onLocalState: (m) => withLocalStateAt(m, local?.state, () => mirror.head.number),
+        }),
+        ...filters.methods(),
+        ...subscriptions.methods(),
+        ...bftMethods({
+          clientId: material.id,
+          f: network.f,
+          status: statuses,
+          reader,
+          certificate: (n) => mirror.certificate(n),
+          checkpoints,
+          checkpointQuorum: quorums.checkpoint,
+          submitOperatorCommand: async (payload) => new TextDecoder().decode((await bft.submit(payload)).result),
+          verifyOperator: (command, signature) => verifyNodeAuth(network.operatorKey, command, signature),
+          chainId: network.chainId,
+          operatorNonce: () => follower.operatorNonce(),
+          links: () => transport.stats(),
+          head: () => mirror.chain().head,
+          nodeKeyEpoch: (kind, node, seq) => keyBook.recordAt(kind, node, seq)?.epoch ?? 0,
+          executionKeyHistory: () => network.replicas.map((r) => [keyBook.recordAt('execution', r.id, 0)!, ...keyBook.history('execution', r.id)]),
+        }),
+      ]);
+      const rpc = await RpcServer.start({
+        methods,
+        ...(o.explorer === false ? {} : { site: explorerSite() }),
+        host: o.rpc.host,
+        port: o.rpc.port,
+        onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed'),
+        onCall: (m, code) => metrics.rpcCalls.inc({ method: m ?? 'unknown', outcome: code === undefined ? 'ok' : String(code) }),
+        ...o.rpcSecurity,
+        onRefused: (reason, remote, message) => {
+          metrics.rpcRefused.inc({ reason });
+          log.warn({ reason, remote, message }, 'rpc request refused');
+        },
+      });
+      undo.push(() => rpc.close());
+      const health = () => ({
+        client: material.id,
+        block: Number(mirror.head.number),
+        blockHash: `0x${Buffer.from(mirror.head.hash).toString('hex')}`,
+        pool: pool.status(),
+        peers: transport.stats().map((p) => ({ peer: p.peer, connected: p.connected })),
+      });
+      const server = o.metrics === undefined ? null : await serveMetrics(metrics.registry, health, o.metrics);
+      log.info({ rpc: rpc.url, ...(server === null ? {} : { metrics: o.metrics }) }, 'client node started');
+      return new ClientNode(rpc, { kv, local, transport, bft, mirror, reads: replicaReads, submitter, server }, timer, log);
+    } catch (err) {
+      for (const close of undo.reverse()) {
+        try {
+          await close();
+        } catch (closeErr) {
+          log.warn({ err: closeErr }, 'while undoing a failed start');
+        }
+      }
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
