@@ -16,12 +16,15 @@
  * its /24 — a subnet of 10.250.0.0/16 that no interface of the machine already uses.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const SWITCH = fileURLToPath(new URL('../e2e/fixtures/netns-switch.py', import.meta.url));
 const PREFIX_PATTERN = /^bwn(\d+)-/;
+const TEMP_PATTERN = /^bulwark-bwn(\d+)-/;
 
 /** Runs a command; its standard output, or an error carrying its standard error. */
 export function sh(cmd: string, args: readonly string[], input?: string): string {
@@ -64,7 +67,10 @@ export function missingCapabilities(): string[] {
   return missing;
 }
 
-/** Removes the namespaces of earlier runs whose process is gone, with every process inside them. */
+/**
+ * Removes the namespaces of earlier runs whose process is gone, with every process inside them,
+ * and their temporary directories (`NetnsLab.tempDir`).
+ */
 export function sweepLeftovers(): string[] {
   const removed: string[] = [];
   for (const line of sh('ip', ['netns', 'list']).split('\n')) {
@@ -73,6 +79,12 @@ export function sweepLeftovers(): string[] {
     if (m === null || alive(Number(m[1]))) continue;
     removeNamespace(name);
     removed.push(name);
+  }
+  for (const name of readdirSync(tmpdir())) {
+    const m = TEMP_PATTERN.exec(name);
+    if (m === null || alive(Number(m[1]))) continue;
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    removed.push(join(tmpdir(), name));
   }
   return removed;
 }
@@ -188,6 +200,11 @@ export class NetnsLab {
   async #command(line: string): Promise<string> {
     this.#switch!.stdin!.write(line + '\n');
     return this.#reply();
+  }
+
+  /** A new temporary directory named after this run, so that `sweepLeftovers` finds it if the run dies. */
+  tempDir(): string {
+    return mkdtempSync(join(tmpdir(), `bulwark-${this.prefix}-`));
   }
 
   host(name: string): Host {
