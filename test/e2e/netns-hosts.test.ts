@@ -164,7 +164,11 @@ describe('separate hosts: one network namespace per node', { timeout: 300_000 },
     const role =
       name === CLIENT
         ? ['client', '--dir', dir, '--rpc-host', h.address, '--rpc-port', String(RPC_PORT)]
-        : ['replica', '--dir', dir, '--metrics-host', h.address, '--metrics-port', String(METRICS_PORT)];
+        : [
+            'replica', '--dir', dir, '--metrics-host', h.address, '--metrics-port', String(METRICS_PORT),
+            // One replica accepts peers on every address of its host, as one behind NAT would.
+            ...(name === 'r3' ? ['--listen-host', '0.0.0.0'] : []),
+          ];
     const out = openSync(logOf(name), 'a');
     try {
       const child = lab!.spawnIn(name, [process.execPath, ...nodeV8Flags(), join(REPO, 'bin/bulwark.mjs'), ...role, '--log-level', 'warn'], {
