@@ -9,7 +9,8 @@
 //   4. the client node cut off from f replicas: its answers stay verified, commits continue.
 // At the end every accepted transaction is in the chain exactly once and every replica has the
 // same head block hash. Needs root, `ip`, `nft`, `python3` and /dev/net/tun; fails (does not
-// skip) without them.
+// skip) without them. BULWARK_NETNS_KEEP=1 keeps the node directories and logs;
+// BULWARK_NETNS_LOG_LEVEL sets the nodes' log level (default warn).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
@@ -154,6 +155,16 @@ describe('separate hosts: one network namespace per node', { timeout: 300_000 },
     }
   };
   const allHealth = () => Promise.all(REPLICAS.map(healthOf));
+  /** A replica's refusals of its peers' messages for misconduct (by reason), and the penalties they earned. */
+  const misconductOf = async (name: string): Promise<{ refused: Record<string, number>; penalties: number }> => {
+    const text = await (await fetch(`http://${lab!.host(name).address}:${METRICS_PORT}/metrics`)).text();
+    const refused: Record<string, number> = {};
+    for (const m of text.matchAll(/^bulwark_consensus_rejected_total\{reason="(bad-[a-z-]+|equivocation)"\} (\d+)/gm)) {
+      if (Number(m[2]) > 0) refused[m[1]!] = Number(m[2]);
+    }
+    const penalties = [...text.matchAll(/^bulwark_peer_penalties_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    return { refused, penalties };
+  };
   const status = () => rpc.call<BftStatus>('bft_status');
   const logOf = (name: string) => join(root, 'logs', `${name}.log`);
 
@@ -171,7 +182,7 @@ describe('separate hosts: one network namespace per node', { timeout: 300_000 },
           ];
     const out = openSync(logOf(name), 'a');
     try {
-      const child = lab!.spawnIn(name, [process.execPath, ...nodeV8Flags(), join(REPO, 'bin/bulwark.mjs'), ...role, '--log-level', 'warn'], {
+      const child = lab!.spawnIn(name, [process.execPath, ...nodeV8Flags(), join(REPO, 'bin/bulwark.mjs'), ...role, '--log-level', process.env.BULWARK_NETNS_LOG_LEVEL ?? 'warn'], {
         cwd: REPO,
         stdio: ['ignore', out, out],
         env: nodeEnv(),
@@ -242,7 +253,9 @@ describe('separate hosts: one network namespace per node', { timeout: 300_000 },
       }),
     );
     await lab?.destroy();
-    if (root !== '') rmSync(root, { recursive: true, force: true });
+    // BULWARK_NETNS_KEEP=1 keeps the node directories and logs (for diagnosis); a later run's sweep removes them.
+    if (root !== '' && process.env.BULWARK_NETNS_KEEP === '1') console.log(`# kept ${root}`);
+    else if (root !== '') rmSync(root, { recursive: true, force: true });
     observed.totalSec = (Date.now() - t0) / 1000;
     console.log(`# observed: ${JSON.stringify(observed)}`);
   });
@@ -292,10 +305,13 @@ describe('separate hosts: one network namespace per node', { timeout: 300_000 },
       lab!.heal(primary);
       healed = true;
       const healedAt = Date.now();
+      const stuckAt = (await healthOf(primary))?.lastExecuted;
+      let firstProgressMs: number | undefined;
       const caughtUp = await until('the old primary catching up', 60_000, async () => {
         const hs = await allHealth();
         if (hs.some((h) => h === null)) return undefined;
         const old = hs[before.primary]!;
+        if (firstProgressMs === undefined && old.lastExecuted !== stuckAt) firstProgressMs = Date.now() - healedAt;
         const best = Math.max(...hs.map((h) => h!.block));
         // It has the same blocks as the others (same hash at the same height) and follows them.
         const peer = hs.find((h) => h!.block === old.block && h!.replica !== old.replica);
@@ -308,6 +324,7 @@ describe('separate hosts: one network namespace per node', { timeout: 300_000 },
         viewChangeMs,
         committedIn8sAfter: committed,
         packetsDroppedByCut: dropped,
+        oldPrimaryFirstProgressAfterMs: firstProgressMs,
         caughtUpAfterMs: Date.now() - healedAt,
         oldPrimaryCaughtUpTo: caughtUp.block,
         oldPrimaryView: caughtUp.view,
@@ -452,11 +469,15 @@ describe('separate hosts: one network namespace per node', { timeout: 300_000 },
       return { hashes: hs.map((h) => h!.blockHash), mirror };
     });
     for (const h of same.hashes) assert.equal(h, same.mirror.hash);
+    // Every replica is honest: none may have cut another off for misconduct.
+    const refusals = await Promise.all(REPLICAS.map(misconductOf));
     observed.final = {
+      misconductRefusals: refusals.map((r) => r.refused),
       accepted: load.accepted.size,
       refusals: load.refusals.length,
       blocks: head,
       views: (await allHealth()).map((h) => h?.view),
     };
+    assert.deepEqual(refusals.map((r) => r.penalties), [0, 0, 0, 0], 'a replica penalised an honest peer');
   });
 });
