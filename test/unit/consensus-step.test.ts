@@ -123,9 +123,9 @@ test("a client's requests out of order in a committed batch: only the higher one
   assert.deepEqual(execute.requests.map((r) => `${r.clientId}:${r.requestSeq}`), ['4:5', '5:2']);
 });
 
-test("a replica left behind in an older view gets the NewView from the view's primary only (from another replica it is misconduct)", () => {
+/** Replicas 1–3 move to view 1 without replica 0 (cut off): f + 1 complaints each, ViewChanges, the primary's NewView. */
+function viewOneWithoutReplicaZero(): { rs: ReplicaState[]; newView: Message } {
   const rs = [0, 1, 2, 3].map((id) => replica(id));
-  // Replicas 1–3 move to view 1 without replica 0 (cut off): f + 1 complaints each, then their ViewChanges.
   const viewChanges = new Map<number, Message>();
   for (const id of [1, 2, 3]) {
     for (const from of [1, 2, 3].filter((x) => x !== id)) {
@@ -142,6 +142,11 @@ test("a replica left behind in an older view gets the NewView from the view's pr
   assert.ok(newView !== undefined, 'the primary of view 1 made its NewView');
   for (const id of [2, 3]) feed(rs[id]!, 1, newView);
   assert.ok([1, 2, 3].every((id) => rs[id]!.view === 1 && rs[id]!.active));
+  return { rs, newView };
+}
+
+test("a replica left behind in an older view gets the NewView from the view's primary only (from another replica it is misconduct)", () => {
+  const { rs, newView } = viewOneWithoutReplicaZero();
   // Replica 0 comes back and says where it is.
   const status: Message = { type: 'Status', view: 0, viewActive: true, lastStable: 0, lastExecuted: 0, helpFrom: -1 };
   assert.ok(sends(feed(rs[1]!, 0, status)).includes('NewView'), 'the primary sends it');
@@ -151,4 +156,11 @@ test("a replica left behind in an older view gets the NewView from the view's pr
   feed(rs[0]!, 1, newView);
   assert.equal(rs[0]!.view, 1);
   assert.equal(rs[0]!.active, true);
+});
+
+test("a complaint from a replica in an older view is answered with the NewView by the view's primary only", () => {
+  const { rs } = viewOneWithoutReplicaZero();
+  const complaint: Message = { type: 'Complaint', view: 0 };
+  assert.ok(sends(feed(rs[1]!, 0, complaint)).includes('NewView'), 'the primary answers with it');
+  for (const id of [2, 3]) assert.ok(!sends(feed(rs[id]!, 0, complaint)).includes('NewView'), `replica ${id} does not`);
 });
