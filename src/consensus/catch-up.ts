@@ -39,7 +39,11 @@ export function onStatus(s: ReplicaState, from: number, m: Status): void {
   if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
   s.peers.set(from, m);
   notePrimaryBusy(s, from, m);
-  if (s.active && s.newView !== null && (m.view < s.view || (m.view === s.view && !m.viewActive))) {
+  // Only the view's primary sends its NewView to a replica left behind: a NewView counts only from
+  // the primary (`onNewView`) and from anyone else is refused as misconduct, so a replica back from
+  // a partition, hearing it from every peer after each of its Status messages, cut the honest
+  // ones off (test/e2e/netns-hosts.test.ts).
+  if (s.active && s.newView !== null && s.id === primaryOf(s.view, s.q.n) && (m.view < s.view || (m.view === s.view && !m.viewActive))) {
     send(s, [from], s.newView);
   }
   if (m.lastStable < s.lastStable && s.stableCert !== null) {

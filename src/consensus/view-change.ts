@@ -38,8 +38,9 @@ function complaintsFor(s: ReplicaState, view: number): Set<number> {
 export function onComplaint(s: ReplicaState, from: number, m: Complaint): void {
   if (!isReplica(s, from)) return reject(s, from, 'not-a-replica');
   if (m.view < s.view) {
-    // The sender is behind: the NewView that started our view brings it here.
-    if (s.active && s.newView !== null) send(s, [from], s.newView);
+    // The sender is behind: the NewView that started our view brings it here. Only the primary
+    // sends it: from anyone else it is refused as misconduct (`onNewView`; catch-up.ts, `onStatus`).
+    if (s.active && s.newView !== null && s.id === primaryOf(s.view, s.q.n)) send(s, [from], s.newView);
     return;
   }
   if (m.view > s.view + 1) return;

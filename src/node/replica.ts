@@ -35,6 +35,12 @@ export interface ReplicaNodeOptions {
   readonly metrics?: { readonly host: string; readonly port: number };
   readonly consensus?: Partial<ConsensusConfig>;
   readonly tuning?: Partial<TlsTuning>;
+  /**
+   * The address the replica listens on, when not its endpoint's host in the network file (that
+   * address may not be on any interface here: a public address behind NAT, a name that resolves
+   * to one). The port stays the endpoint's.
+   */
+  readonly listenHost?: string;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
   readonly onFatal?: (reason: string) => void;
 }
@@ -93,7 +99,10 @@ export class ReplicaProcess {
       }
       // The transport asks the shell (made below, with the transport) whether a peer may send more.
       let readyCheck: (peer: number) => boolean = () => true;
-      const options = tlsTransportOptions(material, o.tuning === undefined ? {} : { tuning: o.tuning });
+      const options = tlsTransportOptions(material, {
+        ...(o.tuning === undefined ? {} : { tuning: o.tuning }),
+        ...(o.listenHost === undefined ? {} : { listen: { host: o.listenHost } }),
+      });
       const transport = new TlsTransport({
         ...options,
         nodes: options.nodes.map((n) => ({ ...n, certificate: nodeKeyBook.recordAt('tls', n.id, state.lastExecuted + 1)?.publicKey ?? n.certificate })),

@@ -128,6 +128,13 @@ test('bad inputs are refused with a clear message and exit code, and leave nothi
   assert.deepEqual((await readdir(work)).filter((f) => f.includes('.init-')), [], 'no staging directory left');
 });
 
+test('replica --listen-host takes an IP address or host name, and refuses anything else before starting', async () => {
+  let err = '';
+  const exit = await runCli(['replica', '--dir', join(work, 'nowhere'), '--listen-host', 'not a host!'], { out: () => {}, err: (t) => (err += t) });
+  assert.equal(exit, 2, err);
+  assert.match(err, /--listen-host <host>' argument 'not a host!' is invalid\. "not a host!" is neither an IP address nor a host name/);
+});
+
 test('sealed keys: the passphrase round-trips, a wrong or missing one is refused naming the file', async () => {
   const passFile = join(work, 'pass.txt');
   await writeFile(passFile, 'open sesame\n', { mode: 0o600 });

@@ -122,3 +122,45 @@ test("a client's requests out of order in a committed batch: only the higher one
   assert.ok(execute !== undefined, 'the batch was handed to execution');
   assert.deepEqual(execute.requests.map((r) => `${r.clientId}:${r.requestSeq}`), ['4:5', '5:2']);
 });
+
+/** Replicas 1–3 move to view 1 without replica 0 (cut off): f + 1 complaints each, ViewChanges, the primary's NewView. */
+function viewOneWithoutReplicaZero(): { rs: ReplicaState[]; newView: Message } {
+  const rs = [0, 1, 2, 3].map((id) => replica(id));
+  const viewChanges = new Map<number, Message>();
+  for (const id of [1, 2, 3]) {
+    for (const from of [1, 2, 3].filter((x) => x !== id)) {
+      for (const o of feed(rs[id]!, from, { type: 'Complaint', view: 0 })) {
+        if (o.kind === 'send' && o.message.type === 'ViewChange') viewChanges.set(id, o.message);
+      }
+    }
+  }
+  assert.equal(viewChanges.size, 3);
+  let newView: Message | undefined;
+  for (const from of [2, 3]) {
+    for (const o of feed(rs[1]!, from, viewChanges.get(from)!)) if (o.kind === 'send' && o.message.type === 'NewView') newView = o.message;
+  }
+  assert.ok(newView !== undefined, 'the primary of view 1 made its NewView');
+  for (const id of [2, 3]) feed(rs[id]!, 1, newView);
+  assert.ok([1, 2, 3].every((id) => rs[id]!.view === 1 && rs[id]!.active));
+  return { rs, newView };
+}
+
+test("a replica left behind in an older view gets the NewView from the view's primary only (from another replica it is misconduct)", () => {
+  const { rs, newView } = viewOneWithoutReplicaZero();
+  // Replica 0 comes back and says where it is.
+  const status: Message = { type: 'Status', view: 0, viewActive: true, lastStable: 0, lastExecuted: 0, helpFrom: -1 };
+  assert.ok(sends(feed(rs[1]!, 0, status)).includes('NewView'), 'the primary sends it');
+  for (const id of [2, 3]) assert.ok(!sends(feed(rs[id]!, 0, status)).includes('NewView'), `replica ${id} does not`);
+  // Why: from a backup, replica 0 refuses it as misconduct (counted towards cutting the sender off).
+  assert.deepEqual(rejects(feed(rs[0]!, 2, newView)), ['bad-new-view']);
+  feed(rs[0]!, 1, newView);
+  assert.equal(rs[0]!.view, 1);
+  assert.equal(rs[0]!.active, true);
+});
+
+test("a complaint from a replica in an older view is answered with the NewView by the view's primary only", () => {
+  const { rs } = viewOneWithoutReplicaZero();
+  const complaint: Message = { type: 'Complaint', view: 0 };
+  assert.ok(sends(feed(rs[1]!, 0, complaint)).includes('NewView'), 'the primary answers with it');
+  for (const id of [2, 3]) assert.ok(!sends(feed(rs[id]!, 0, complaint)).includes('NewView'), `replica ${id} does not`);
+});

@@ -2,10 +2,11 @@
  * `bulwark replica --dir D`: runs one replica from a directory written by `bulwark init`, until
  * SIGINT or SIGTERM (clean shutdown, exit 0) or a fatal condition (exit 1, reason logged).
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { BulwarkError } from '../../common/errors.ts';
 import { ReplicaProcess } from '../../node/replica.ts';
+import { isValidHost } from '../../setup/topology.ts';
 import type { CliIo } from '../io.ts';
 import { addNodeOptions, readPassphrase } from '../passphrase.ts';
 import { integer } from '../usage.ts';
@@ -16,13 +17,26 @@ interface ReplicaFlags {
   passphraseEnv?: string;
   metricsHost: string;
   metricsPort?: number;
+  listenHost?: string;
   logLevel: string;
+}
+
+/** `--listen-host`: an IP address or a host name. */
+function listenHost(value: string): string {
+  if (!isValidHost(value)) throw new InvalidArgumentError(`"${value}" is neither an IP address nor a host name`);
+  return value;
 }
 
 export function registerReplica(program: Command, _io: CliIo): void {
   addNodeOptions(program.command('replica').description('run one replica node from its directory (written by bulwark init)').requiredOption('--dir <dir>', "the replica's directory; its RocksDB database lives in <dir>/data"))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
+    .addOption(
+      new Option(
+        '--listen-host <host>',
+        "address to accept peers on, instead of the host of this replica's endpoint in network.json (e.g. 0.0.0.0 when that is a public address behind NAT); the port stays the endpoint's",
+      ).argParser(listenHost),
+    )
     .action(async (flags: ReplicaFlags) => {
       const passphrase = await readPassphrase(flags);
       const logger = pino({ level: flags.logLevel, base: { node: 'replica' } });
@@ -34,6 +48,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
         dir: flags.dir,
         logger,
         ...(passphrase === undefined ? {} : { passphrase }),
+        ...(flags.listenHost === undefined ? {} : { listenHost: flags.listenHost }),
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         onFatal: (reason) => {
           fatal = reason;
