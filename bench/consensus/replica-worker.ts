@@ -21,7 +21,8 @@ interface Setup {
 
 const setup = workerData as Setup;
 const keys = new RealKeys(setup.n, setup.clients, 1);
-const crypto = keys.cryptoFor(setup.id);
+const history = keys.keyHistory();
+const crypto = keys.cryptoFor(setup.id, history);
 if (setup.auth === 'link') crypto.verifyRequest = () => true;
 const cfg = makeConsensusConfig({
   f: 1,
@@ -36,7 +37,7 @@ const cfg = makeConsensusConfig({
   maxPendingPerClient: 1 << 16,
   maxPendingTotal: 1 << 20,
 });
-const state = restoreReplica({ cfg, id: setup.id, crypto, now: Date.now() });
+const state = restoreReplica({ cfg, id: setup.id, crypto, keys: history, now: Date.now() });
 const ZERO = new Uint8Array(32);
 /** Port per replica id (undefined for self), and the main thread's port for clients. */
 const peers = new Map<number, MessagePort>();

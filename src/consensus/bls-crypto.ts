@@ -33,7 +33,7 @@ import {
 import type { AggregateCheck } from '../crypto/bls.ts';
 import { nodeKeyScheme } from './node-key-scheme.ts';
 import { AUTH_KEY_GRACE_SEQS, type CertificateCheck, type ReplicaCrypto, type Share, type SigningDomain } from './crypto.ts';
-import { KeyBook } from './keys.ts';
+import { KeyBook, type KeyHistory } from './keys.ts';
 import type { KeyRecord } from '../codec/reserved-pages.ts';
 import { NodeKeyBook } from './node-keys.ts';
 import type { NodeKeyKind } from '../codec/reserved-pages.ts';
@@ -63,19 +63,34 @@ export function nodeKeyBookFor(network: {
   return new NodeKeyBook(nodeKeyScheme, initial);
 }
 
+/**
+ * A network's key history as the production crypto reads it (`keys.ts`, `KeyHistory`): the
+ * replicas' bootstrap consensus keys (each one's proof of possession already verified) and the
+ * network file's other keys (`nodeKeyBookFor`). The replica's state holds it from then on.
+ */
+export function blsKeyHistory(o: {
+  /** Replica i's bootstrap consensus key at index i. */
+  readonly consensusPublic: readonly BlsPublicKey[];
+  /** The bootstrap keys' proofs of possession (kept in the key history); empty when not known. */
+  readonly bootstrapProofs?: readonly Uint8Array[];
+  /** Every node's execution, authentication and TLS keys from the network file. */
+  readonly nodeKeys: NodeKeyBook<NodeAuthPublicKey>;
+}): KeyHistory {
+  const consensus = new KeyBook<BlsPublicKey>(
+    o.consensusPublic.map((pk, r) => ({ publicKey: blsPublicKeyToBytes(pk), proofOfPossession: o.bootstrapProofs?.[r] ?? new Uint8Array(), key: pk })),
+  );
+  return { consensus, node: o.nodeKeys };
+}
+
 export interface ConsensusKeys {
   /** This replica's id (its own keys are looked up under it). */
   readonly self: number;
   /** This replica's consensus secrets by epoch (the bootstrap key is epoch 0); more come with `addSecret`. */
   readonly consensusSecrets: ReadonlyMap<number, BlsSecretKey>;
-  /** Replica i's bootstrap consensus key at index i; each one's proof of possession already verified. */
-  readonly consensusPublic: readonly BlsPublicKey[];
-  /** The bootstrap keys' proofs of possession (kept in the key history); empty when not known. */
-  readonly bootstrapProofs?: readonly Uint8Array[];
+  /** The key history to verify against (`blsKeyHistory`), which the replica's state also holds and alone changes. */
+  readonly history: KeyHistory;
   /** This replica's execution secrets by epoch (epoch 0: the network file's); more come with `addExecutionSecret`. */
   readonly executionSecrets: ReadonlyMap<number, NodeAuthPrivateKey>;
-  /** Every node's execution, authentication and TLS keys from the network file (`nodeKeyBookFor`). */
-  readonly nodeKeys: NodeKeyBook<NodeAuthPublicKey>;
   /** The operator's key (operator commands); none: every command is refused. */
   readonly operatorPublic?: NodeAuthPublicKey;
 }
@@ -102,14 +117,15 @@ const checkKey = (domain: SigningDomain, keySet: string, message: Uint8Array, ce
 const PREVERIFIED_MAX = 4096;
 
 export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypto {
-  const n = keys.consensusPublic.length;
+  // The books hold what this crypto parsed (`possessedKey`, `nodeKeyScheme`): BLS and Ed25519 keys.
+  const book = keys.history.consensus as KeyBook<BlsPublicKey>;
+  const nodeKeys = keys.history.node as NodeKeyBook<NodeAuthPublicKey>;
+  const n = book.n;
   const preverified = new Set<string>();
-  const book = new KeyBook<BlsPublicKey>(
-    keys.consensusPublic.map((pk, r) => ({ publicKey: blsPublicKeyToBytes(pk), proofOfPossession: keys.bootstrapProofs?.[r] ?? new Uint8Array(), key: pk })),
-  );
+  /** The key set in effect at `seq`, named so that a certificate checked under it is not taken under another. */
+  const keySet = (seq: number) => `${book.version}/${book.keySetId(seq)}`;
   const secrets = new Map(keys.consensusSecrets);
   const executionSecrets = new Map(keys.executionSecrets);
-  const nodeKeys = keys.nodeKeys;
   const signers = (cert: Certificate): SignerBitVector | null => {
     try {
       return SignerBitVector.decode(n, cert.signers);
@@ -155,7 +171,7 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypt
         const bv = signers(c.cert);
         const sig = decodeSig(c.cert.signature);
         if (bv === null || sig === null || bv.count() < c.minSigners) continue;
-        const set = book.keySetId(c.seq);
+        const set = keySet(c.seq);
         const key = checkKey(c.domain, set, c.message, c.cert, c.minSigners);
         if (preverified.has(key)) continue;
         let group = bySet.get(set);
@@ -170,7 +186,7 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypt
     },
     verifyCertificate(domain, message, cert, minSigners, seq) {
       if (preverified.size > 0) {
-        const key = checkKey(domain, book.keySetId(seq), message, cert, minSigners);
+        const key = checkKey(domain, keySet(seq), message, cert, minSigners);
         if (preverified.delete(key)) return true;
       }
       const bv = signers(cert);
@@ -204,29 +220,12 @@ export function createBlsConsensusCrypto(keys: ConsensusKeys): BlsConsensusCrypt
       return nodeKeys.keysFor('auth', request.clientId, seq, AUTH_KEY_GRACE_SEQS).some((pk) => verifyNodeAuth(pk, bytes, request.signature));
     },
     signRequest: (bytes, seq) => blsSignatureToBytes(blsSign(DOMAIN_CONSENSUS, secretAt(seq), bytes)),
-    addKey(record: KeyRecord): boolean {
-      const pk = possessed(record);
-      if (pk === null) return false;
-      try {
-        book.add(record, pk); // refuses an epoch that does not follow the replica's last
-      } catch {
-        return false;
-      }
-      // Key sets are named by the epochs in effect; certificates checked ahead under the old ones go.
-      preverified.clear();
-      return true;
-    },
-    validKey: (record) => possessed(record) !== null,
-    keyAt: (replica, seq) => book.recordAt(replica, seq),
-    latestKey: (replica) => book.latest(replica),
-    publishedKeys: () => book.published(),
-    exchangedCount: () => book.exchangedCount(),
+    possessedKey: (record) => possessed(record),
     verifyOperator: (message, signature) => keys.operatorPublic !== undefined && verifyNodeAuth(keys.operatorPublic, message, signature),
     canSign: (seq) => secrets.has(book.recordAt(keys.self, seq).epoch),
     addSecret: (epoch, secret) => void secrets.set(epoch, secret),
     forgetSecret: (epoch) => void secrets.delete(epoch),
     secretEpochs: () => [...secrets.keys()].sort((a, b) => a - b),
-    nodeKeys,
     addExecutionSecret: (epoch, secret) => void executionSecrets.set(epoch, secret),
     forgetExecutionSecret: (epoch) => void executionSecrets.delete(epoch),
   };

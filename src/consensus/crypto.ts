@@ -9,7 +9,6 @@
 import type { Certificate, ClientRequest } from '../codec/messages.ts';
 import type { NodeAuthPrivateKey } from '../crypto/node-auth.ts';
 import type { KeyRecord } from '../codec/reserved-pages.ts';
-import type { NodeKeyBook } from './node-keys.ts';
 
 /**
  * A client node's requests signed with its previous authentication key are still accepted for this
@@ -36,9 +35,9 @@ export interface CertificateCheck {
 
 /**
  * Signing and verification take the sequence number the signature is about: each replica's key in
- * effect there signs it (`keys.ts`). The keys themselves change only through `addKey`, which the
- * state machine calls when a batch publishing one executes, and when it restores published keys
- * from the reserved pages.
+ * effect there signs it, as the key history says (`keys.ts`, `KeyHistory`). The crypto is made over
+ * that history and only reads it: the keys change in the replica's state (`ReplicaState.keys`),
+ * when a batch publishing one executes or when the state is restored from the reserved pages.
  */
 export interface ConsensusCrypto {
   /** SHA-256: batch digests and the results tree. */
@@ -67,24 +66,15 @@ export interface ConsensusCrypto {
   /** Signs a request of this replica's own (a key exchange) with its key in effect at `seq`. */
   signRequest(bytes: Uint8Array, seq: number): Uint8Array;
   /**
-   * Registers a published key if its proof of possession (over the public key, in its own domain)
-   * is valid and the key well-formed; false, registering nothing, otherwise.
+   * A published key's public key, parsed, if it is well-formed and its proof of possession (over
+   * the public key, in its own domain) is valid; null otherwise. What the key history holds
+   * (`keys.ts`, `addPublishedKey`).
    */
-  addKey(record: KeyRecord): boolean;
-  /** Whether `addKey` would accept the record's key (well-formed, valid proof of possession); changes nothing. */
-  validKey(record: KeyRecord): boolean;
-  keyAt(replica: number, seq: number): KeyRecord;
-  latestKey(replica: number): KeyRecord;
-  /** Every published key (epoch ≥ 1), for the reserved pages. */
-  publishedKeys(): readonly KeyRecord[];
-  /** Replicas that have published a key of their own. */
-  exchangedCount(): number;
+  possessedKey(record: KeyRecord): unknown;
   /** An operator command's signature under the operator key of the network file. */
   verifyOperator(message: Uint8Array, signature: Uint8Array): boolean;
   /** Whether this replica holds the private key it signs `seq` with. */
   canSign(seq: number): boolean;
-  /** Every node's execution, authentication and TLS keys over time (`node-keys.ts`). */
-  readonly nodeKeys: NodeKeyBook<unknown>;
 }
 
 /**

@@ -19,7 +19,7 @@ import type { OperatorState } from '../codec/reserved-pages.ts';
 import { slotName } from './node-keys.ts';
 import { decodeNodeKeyPublication, isNodeKeyPayload } from '../codec/key-requests.ts';
 import type { NodeKeyRecord } from '../codec/reserved-pages.ts';
-import { effectiveSeqFor } from './keys.ts';
+import { addPublishedKey, effectiveSeqFor } from './keys.ts';
 
 /** What the state machine decided for a request it executed itself. */
 export interface InternalOutcome {
@@ -54,11 +54,11 @@ function executeNodeKeyPublication(
   const slot = slotName(p.kind, p.node);
   if (p.epoch > (operator.nodeTargets.get(slot) ?? 0)) return refuse(`no rotation asked for ${p.kind} key epoch ${p.epoch} of node ${p.node}`);
   if (published.has(slot)) return refuse(`a ${p.kind} key of node ${p.node} was already published in this batch`);
-  const current = s.crypto.nodeKeys.latest(p.kind, p.node);
+  const current = s.keys.node.latest(p.kind, p.node);
   if (current === undefined) return refuse(`node ${p.node} has no ${p.kind} key`);
   if (p.epoch !== current.epoch + 1) return refuse(`epoch ${p.epoch} is not the next one (${current.epoch + 1})`);
   if (current.effectiveSeq > seq) return refuse(`${p.kind} key epoch ${current.epoch} is not in effect yet`);
-  const problem = s.crypto.nodeKeys.problem(p);
+  const problem = s.keys.node.problem(p);
   if (problem !== null) return refuse(problem);
   published.add(slot);
   const record: NodeKeyRecord = { ...p, effectiveSeq: effectiveSeqFor(seq, s.cfg), publishedSeq: seq };
@@ -146,13 +146,13 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, a
   const results = requests.map((_, i) => internal.get(i)?.result ?? appResults[next++]!);
   // The application has written the published keys with the batch: from now on they are in the history.
   for (const o of internal.values()) {
-    if (o.record !== null && !s.crypto.addKey(o.record)) {
+    if (o.record !== null && !addPublishedKey(s.keys, s.crypto, o.record)) {
       s.out.push({ kind: 'fatal', reason: `a key checked at execution was refused when added (replica ${o.record.replica}, epoch ${o.record.epoch})` });
       return;
     }
     if (o.record !== null) event(s, { event: 'key-published', replica: o.record.replica, epoch: o.record.epoch, effectiveSeq: o.record.effectiveSeq });
     const n = o.nodeRecord;
-    if (n !== null && !s.crypto.nodeKeys.add(n)) {
+    if (n !== null && !s.keys.node.add(n)) {
       s.out.push({ kind: 'fatal', reason: `a ${n.kind} key checked at execution was refused when added (node ${n.node}, epoch ${n.epoch})` });
       return;
     }

@@ -15,7 +15,7 @@ const utf8 = new TextEncoder();
 
 /** Whether requests from client nodes may execute: enough replicas are on keys of their own. */
 export function exchangeReady(s: ReplicaState): boolean {
-  return !s.cfg.keyExchange || s.crypto.exchangedCount() >= s.q.slow;
+  return !s.cfg.keyExchange || s.keys.consensus.exchangedCount() >= s.q.slow;
 }
 
 /** A request a replica makes for itself (a key exchange), as opposed to a client node's. */
@@ -25,7 +25,7 @@ export function isInternal(s: ReplicaState, r: Pick<ClientRequest, 'clientId'>):
 
 /** Whether a published key (of any kind) is still waiting for its checkpoint boundary (the primary drives sequence numbers there). */
 export function activationPending(s: ReplicaState): boolean {
-  return s.crypto.publishedKeys().some((k) => k.effectiveSeq - 1 >= s.nextSeq) || s.crypto.nodeKeys.lastSwitch - 1 >= s.nextSeq;
+  return s.keys.consensus.published().some((k) => k.effectiveSeq - 1 >= s.nextSeq) || s.keys.node.lastSwitch - 1 >= s.nextSeq;
 }
 
 export interface ExchangeOutcome {
@@ -45,7 +45,7 @@ export function executeKeyExchanges(s: ReplicaState, seq: number, requests: read
     if (!s.cfg.keyExchange) return refuse('key exchange is off');
     const k = decodeKeyExchange(r.payload);
     if (k === null) return refuse('not a key exchange');
-    const current = s.crypto.latestKey(r.clientId);
+    const current = s.keys.consensus.latest(r.clientId);
     const epoch = latestEpoch.get(r.clientId) ?? current.epoch;
     if (k.epoch !== epoch + 1) return refuse(`epoch ${k.epoch} is not the next one (${epoch + 1})`);
     if (epoch !== current.epoch || current.effectiveSeq > seq) return refuse(`key epoch ${epoch} is not in effect yet`);
@@ -58,7 +58,7 @@ export function executeKeyExchanges(s: ReplicaState, seq: number, requests: read
       publishedSeq: seq,
       proofOfPossession: k.proofOfPossession,
     };
-    if (!s.crypto.validKey(record)) return refuse('invalid key or proof of possession');
+    if (s.crypto.possessedKey(record) === null) return refuse('invalid key or proof of possession');
     latestEpoch.set(r.clientId, k.epoch);
     return { result: utf8.encode(`key epoch ${k.epoch} of replica ${r.clientId} takes effect at sequence ${record.effectiveSeq}`), record };
   });

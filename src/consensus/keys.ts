@@ -14,6 +14,34 @@
  */
 import type { KeyRecord } from '../codec/reserved-pages.ts';
 import type { ConsensusConfig } from './config.ts';
+import type { NodeKeyBook } from './node-keys.ts';
+
+/**
+ * Every key over time — replicas' consensus keys, and every node's execution, authentication and
+ * TLS keys — as a replica's state holds it (`ReplicaState.keys`): restored from the reserved pages,
+ * added to by the state machine alone, when a batch publishing a key executes. The composition root
+ * makes it from the network file and gives it to the crypto too, which verifies against it (each
+ * book holds the keys in the form that crypto parsed them: `ConsensusCrypto.possessedKey`).
+ */
+export interface KeyHistory {
+  readonly consensus: KeyBook<unknown>;
+  readonly node: NodeKeyBook<unknown>;
+}
+
+/**
+ * Adds a published consensus key to the history if its proof of possession verifies and its
+ * epoch follows the replica's last; false, adding nothing, otherwise.
+ */
+export function addPublishedKey(keys: KeyHistory, crypto: { possessedKey(record: KeyRecord): unknown }, record: KeyRecord): boolean {
+  const key = crypto.possessedKey(record);
+  if (key === null || key === undefined) return false;
+  try {
+    keys.consensus.add(record, key);
+  } catch {
+    return false; // an epoch that does not follow the replica's last
+  }
+  return true;
+}
 
 /**
  * The first sequence number a key published at `publishedSeq` signs: one past the first
@@ -36,6 +64,7 @@ export class KeyBook<K> {
   readonly #sets = new Map<string, K[]>();
   /** The highest effective sequence number of any key: from it on, every replica's latest key signs. */
   #lastSwitch = 0;
+  #version = 0;
 
   constructor(bootstrap: readonly { publicKey: Uint8Array; proofOfPossession: Uint8Array; key: K }[]) {
     this.#n = bootstrap.length;
@@ -46,6 +75,11 @@ export class KeyBook<K> {
 
   get n(): number {
     return this.#n;
+  }
+
+  /** Changes with every key added (what was checked under the key set "latest" may not hold any more). */
+  get version(): number {
+    return this.#version;
   }
 
   /** Adds a published key; a record already known is ignored, a gap or a regression refused. */
@@ -59,6 +93,7 @@ export class KeyBook<K> {
     }
     list.push({ record, key });
     this.#sets.clear();
+    this.#version++;
     if (record.effectiveSeq > this.#lastSwitch) this.#lastSwitch = record.effectiveSeq;
   }
 

@@ -95,14 +95,14 @@ export function executeOperatorCommand(
   const targets = new Map(state.targets);
   const done: string[] = [];
   for (const r of consensus) {
-    targets.set(r, Math.max(targets.get(r) ?? 0, s.crypto.latestKey(r).epoch) + 1);
+    targets.set(r, Math.max(targets.get(r) ?? 0, s.keys.consensus.latest(r).epoch) + 1);
     done.push(`replica ${r} to consensus key epoch ${targets.get(r)}`);
   }
   const nodeTargets = new Map(state.nodeTargets);
   for (const kind of ['execution', 'auth', 'tls'] as const) {
     for (const id of node[kind]) {
       const slot = slotName(kind, id);
-      const latest = s.crypto.nodeKeys.latest(kind, id)?.epoch ?? 0;
+      const latest = s.keys.node.latest(kind, id)?.epoch ?? 0;
       nodeTargets.set(slot, Math.max(nodeTargets.get(slot) ?? 0, latest) + 1);
       done.push(`${isReplica(id) ? 'replica' : 'client node'} ${id} to ${kind} key epoch ${nodeTargets.get(slot)}`);
     }

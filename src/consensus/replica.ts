@@ -8,6 +8,7 @@ import type { ExecSummary, Message } from '../codec/messages.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { quorumsOf, type ConsensusConfig } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
+import { addPublishedKey, type KeyHistory } from './keys.ts';
 import type { KeyRecord } from '../codec/reserved-pages.ts';
 import type { NodeKeyRecord } from '../codec/reserved-pages.ts';
 import { NO_OPERATOR_STATE, type OperatorState } from '../codec/reserved-pages.ts';
@@ -49,6 +50,8 @@ export interface ReplicaOptions {
   readonly cfg: ConsensusConfig;
   readonly id: number;
   readonly crypto: ConsensusCrypto;
+  /** The key history the crypto was made over, from the network file; restored here from the reserved pages. */
+  readonly keys: KeyHistory;
   readonly now: number;
   readonly persisted?: PersistedConsensus;
   readonly app?: AppState;
@@ -70,13 +73,13 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
   const app = o.app ?? GENESIS_APP;
   // The key history from the reserved pages, each key's proof of possession checked again.
   for (const k of app.keys) {
-    if (!o.crypto.addKey(k)) {
+    if (!addPublishedKey(o.keys, o.crypto, k)) {
       throw new BulwarkError('LEDGER_CORRUPT', `the reserved pages hold a key that does not verify (replica ${k.replica}, epoch ${k.epoch})`);
     }
   }
   for (const k of app.nodeKeys) {
     // Possession and endorsement checked again, as for consensus keys: a corrupt page stops here.
-    if (o.crypto.nodeKeys.problem(k) !== null || !o.crypto.nodeKeys.add(k)) {
+    if (o.keys.node.problem(k) !== null || !o.keys.node.add(k)) {
       throw new BulwarkError('LEDGER_CORRUPT', `the reserved pages hold a ${k.kind} key that does not follow the history (node ${k.node}, epoch ${k.epoch})`);
     }
   }
@@ -85,6 +88,7 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     q: quorumsOf(o.cfg),
     id: o.id,
     crypto: o.crypto,
+    keys: o.keys,
     out: [],
     now: o.now,
     view: p.view,

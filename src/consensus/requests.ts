@@ -109,7 +109,7 @@ function nextBatch(s: ReplicaState): { requests: ClientRequest[]; full: boolean 
   // Beyond a wedge point, only the operator's unwedge (as of the batches executed: one already
   // proposed and not yet executed holds the rest back until it is).
   const onlyUnwedge = wedgedAt(s, s.nextSeq);
-  const lastSwitch = s.crypto.nodeKeys.lastSwitch;
+  const lastSwitch = s.keys.node.lastSwitch;
   for (const [key, p] of s.pending) {
     if (s.proposed.has(key)) continue;
     if (onlyInternal && !isInternal(s, p.request)) continue;

@@ -18,6 +18,7 @@ import type {
 } from '../codec/messages.ts';
 import type { ConsensusConfig, Quorums } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
+import type { KeyHistory } from './keys.ts';
 import type { KeyRecord } from '../codec/reserved-pages.ts';
 import type { NodeKeyRecord } from '../codec/reserved-pages.ts';
 import { isValidUnwedge } from './operator.ts';
@@ -75,7 +76,7 @@ export function oldestUnordered(s: ReplicaState): PendingRequest | undefined {
   let looked = 0;
   // Until the key exchange is complete the primary orders only key exchanges: client requests
   // waiting meanwhile are no evidence against it.
-  const exchanging = s.cfg.keyExchange && s.crypto.exchangedCount() < s.q.slow;
+  const exchanging = s.cfg.keyExchange && s.keys.consensus.exchangedCount() < s.q.slow;
   // Wedged (the wedge point executed), nothing but the operator's unwedge is ordered: the other
   // requests waiting meanwhile are no evidence against the primary either.
   const wedged = s.operator.wedgeAt > 0 && s.lastExecuted >= s.operator.wedgeAt;
@@ -93,6 +94,8 @@ export interface ReplicaState {
   readonly q: Quorums;
   readonly id: number;
   readonly crypto: ConsensusCrypto;
+  /** Every key over time (consensus, execution, authentication, TLS): the one history, changed only here. */
+  readonly keys: KeyHistory;
   out: Output[];
   now: number;
 

@@ -12,7 +12,7 @@ import { collectDefaultMetrics } from 'prom-client';
 import { BulwarkError } from '../common/errors.ts';
 import { systemClock } from '../common/clock.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
-import { createBlsConsensusCrypto, nodeKeyBookFor } from '../consensus/bls-crypto.ts';
+import { blsKeyHistory, createBlsConsensusCrypto, nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import { makeConsensusConfig, type ConsensusConfig } from '../consensus/config.ts';
 import { restoreReplica } from '../consensus/replica.ts';
 import { blsSignatureToBytes, initHashes } from '../crypto/index.ts';
@@ -79,18 +79,23 @@ export class ReplicaProcess {
       const app = await EthereumApp.open(executor, kv);
       const store = new ConsensusStore(kv);
       const persisted = await store.load();
+      // The key history, from the network file: the crypto verifies against it, the state holds
+      // it (restored from the reserved pages) and alone adds to it.
       const nodeKeyBook = nodeKeyBookFor(network);
+      const keys = blsKeyHistory({
+        consensusPublic: network.replicas.map((r) => r.bootstrapKey),
+        bootstrapProofs: network.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
+        nodeKeys: nodeKeyBook,
+      });
       const crypto = createBlsConsensusCrypto({
         self: material.id,
         consensusSecrets: material.consensusKeys.secrets(),
-        consensusPublic: network.replicas.map((r) => r.bootstrapKey),
-        bootstrapProofs: network.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
+        history: keys,
         executionSecrets: new Map(material.nodeKeys.epochs('execution').map((e) => [e, material.nodeKeys.key('execution', e)!.privateKey])),
-        nodeKeys: nodeKeyBook,
         operatorPublic: network.operatorKey,
       });
       const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, chainId: Number(network.chainId), ...o.consensus });
-      const state = restoreReplica({ cfg, id: material.id, crypto, now: clock.now(), persisted, app: app.state() });
+      const state = restoreReplica({ cfg, id: material.id, crypto, keys, now: clock.now(), persisted, app: app.state() });
       // TLS: every node pinned, and this replica presenting, as the key history says at this point.
       const tlsEpoch = nodeKeyBook.recordAt('tls', material.id, state.lastExecuted + 1)?.epoch ?? 0;
       const identity = material.nodeKeys.key('tls', tlsEpoch);
@@ -134,7 +139,6 @@ export class ReplicaProcess {
         app,
         state,
         crypto,
-        nodeKeyBook,
         nodeKeys,
         keyStore: material.consensusKeys,
         onFatal: o.onFatal ?? (() => undefined),

@@ -14,7 +14,6 @@ import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
 import { nodeStatusBytes, requestSigningBytes } from '../codec/signing.ts';
 import type { ClientRequest, Message, ReadRequest } from '../codec/messages.ts';
 import type { CancelTimer, Clock } from '../common/clock.ts';
-import { type NodeKeyBook } from '../consensus/node-keys.ts';
 import { encodeNodeKeyRecord, type NodeKeyKind } from '../codec/reserved-pages.ts';
 import { encodeOperatorState } from '../codec/reserved-pages.ts';
 import type { NodeKeyLifecycle } from '../setup/node-key-lifecycle.ts';
@@ -62,8 +61,6 @@ export interface ReplicaShellParts<Secret = BlsSecretKey> {
   /** The consensus state, restored from `store` and `app` (`restoreReplica`). */
   readonly state: ReplicaState;
   readonly crypto: ReplicaCrypto<Secret>;
-  /** Every node's execution, authentication and TLS keys over time (read for status answers). */
-  readonly nodeKeyBook: NodeKeyBook<unknown>;
   /** This replica's execution and TLS keys (their files, and the transport's pins and identity). */
   readonly nodeKeys: NodeKeyLifecycle;
   /** Where this replica's consensus keys are kept: its key files (`ConsensusKeyStore`) in production. */
@@ -91,7 +88,6 @@ export class ReplicaNode<Secret = BlsSecretKey> {
   /** Status and read answers: signed with the execution key in effect at the next sequence number. */
   readonly #signExecution: (bytes: Uint8Array) => Uint8Array;
   readonly #nodeKeys: NodeKeyLifecycle;
-  readonly #nodeKeyBook: NodeKeyBook<unknown>;
   /** This replica's node key publication in progress: what it publishes, the signed request, when last sent. */
   #publication: { kind: NodeKeyKind; epoch: number; request: ClientRequest; sentAt: number } | null = null;
   /** The last request sequence number this replica gave a request of its own. */
@@ -141,7 +137,6 @@ export class ReplicaNode<Secret = BlsSecretKey> {
     this.#onFatal = parts.onFatal;
     this.#tap = parts.tap ?? null;
     this.#signExecution = (bytes) => this.#crypto.signExecution(bytes, this.#state.lastExecuted + 1);
-    this.#nodeKeyBook = parts.nodeKeyBook;
     this.#nodeKeys = parts.nodeKeys;
     this.#reads = parts.app.reads(this.#signExecution, parts.clock);
     this.#metrics = new ReplicaMetrics(() => ({
@@ -249,9 +244,9 @@ export class ReplicaNode<Secret = BlsSecretKey> {
       lastStable: s.lastStable,
       blockNumber: head.number,
       blockHash: head.hash,
-      keyEpoch: this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch,
-      keys: this.#crypto.publishedKeys().map(encodeKeyRecord),
-      nodeKeys: this.#nodeKeyBook.published().map(encodeNodeKeyRecord),
+      keyEpoch: this.#state.keys.consensus.recordAt(this.id, s.lastExecuted + 1).epoch,
+      keys: this.#state.keys.consensus.published().map(encodeKeyRecord),
+      nodeKeys: this.#state.keys.node.published().map(encodeNodeKeyRecord),
       operator: encodeOperatorState(s.operator),
       requestSeq: s.clients.get(from) ?? 0,
     };
@@ -362,9 +357,9 @@ export class ReplicaNode<Secret = BlsSecretKey> {
     const s = this.#state;
     if (this.#nodeKeys.due(s.operator.nodeTargets).length > 0 || this.#nodeKeys.retireDue(s.lastStable)) return true;
     if (!s.cfg.keyExchange) return false;
-    const latest = this.#crypto.latestKey(this.id).epoch;
+    const latest = this.#state.keys.consensus.latest(this.id).epoch;
     if (latest < Math.max(1, s.operator.targets.get(this.id) ?? 0)) return true;
-    const inEffect = this.#crypto.keyAt(this.id, s.lastStable + 1).epoch;
+    const inEffect = this.#state.keys.consensus.recordAt(this.id, s.lastStable + 1).epoch;
     return this.#crypto.secretEpochs().some((e) => e < inEffect);
   }
 
@@ -390,7 +385,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
   async #otherKeys(): Promise<void> {
     const s = this.#state;
     const p = this.#publication;
-    if (p !== null && (this.#nodeKeyBook.latest(p.kind, this.id)?.epoch ?? 0) >= p.epoch) this.#publication = null;
+    if (p !== null && (this.#state.keys.node.latest(p.kind, this.id)?.epoch ?? 0) >= p.epoch) this.#publication = null;
     else if (p !== null && this.#executedOwn(p.request)) {
       this.#log.error({ kind: p.kind, epoch: p.epoch }, 'key publication refused by the replicas; trying again in 10 s');
       this.#publication = null;
@@ -401,8 +396,8 @@ export class ReplicaNode<Secret = BlsSecretKey> {
     const consensusSettled =
       !s.cfg.keyExchange ||
       (this.#exchange === null &&
-        this.#crypto.latestKey(this.id).epoch >= Math.max(1, s.operator.targets.get(this.id) ?? 0) &&
-        this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch === this.#crypto.latestKey(this.id).epoch);
+        this.#state.keys.consensus.latest(this.id).epoch >= Math.max(1, s.operator.targets.get(this.id) ?? 0) &&
+        this.#state.keys.consensus.recordAt(this.id, s.lastExecuted + 1).epoch === this.#state.keys.consensus.latest(this.id).epoch);
     if (this.#publication === null && consensusSettled && this.#clock.now() >= this.#ownRetryAt) {
       const draft = await this.#nodeKeys.nextPublication(s.operator.nodeTargets, s.lastExecuted + 1);
       if (draft !== null) {
@@ -443,7 +438,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
 
   async #consensusKeys(): Promise<void> {
     const s = this.#state;
-    const latest = this.#crypto.latestKey(this.id).epoch;
+    const latest = this.#state.keys.consensus.latest(this.id).epoch;
     if (this.#exchange !== null && latest >= this.#exchange.epoch) this.#exchange = null;
     else if (this.#exchange !== null && this.#executedOwn(this.#exchange.request)) {
       this.#log.error({ epoch: this.#exchange.epoch }, 'consensus key exchange refused by the replicas; trying again');
@@ -453,7 +448,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
     const target = Math.max(1, s.operator.targets.get(this.id) ?? 0);
     // One epoch at a time, each once the previous one is in effect.
     const next = latest + 1;
-    if (latest < target && this.#crypto.keyAt(this.id, s.lastExecuted + 1).epoch === latest && this.#publication === null) {
+    if (latest < target && this.#state.keys.consensus.recordAt(this.id, s.lastExecuted + 1).epoch === latest && this.#publication === null) {
       if (this.#exchange === null || this.#exchange.epoch !== next) {
         const key = await this.#keyStore.generate(next);
         this.#crypto.addSecret(next, key.secret);
@@ -465,7 +460,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
       }
       this.#sendOwn(this.#exchange);
     }
-    const inEffect = this.#crypto.keyAt(this.id, s.lastStable + 1).epoch;
+    const inEffect = this.#state.keys.consensus.recordAt(this.id, s.lastStable + 1).epoch;
     for (const epoch of this.#crypto.secretEpochs()) {
       if (epoch >= inEffect) continue;
       this.#crypto.forgetSecret(epoch);

@@ -23,9 +23,9 @@ const KEYS = { keyExchange: true } as const;
 /** Every honest running replica knows the same key history, and `ids` are all on epoch 1 from `seq` on. */
 function assertKeys(w: World, ids: number[], seq: number): void {
   const nodes = w.honestReplicas().filter((r) => r.alive);
-  const histories = nodes.map((r) => JSON.stringify(r.crypto.publishedKeys().map((k) => [k.replica, k.epoch, k.effectiveSeq])));
+  const histories = nodes.map((r) => JSON.stringify(r.keys.consensus.published().map((k) => [k.replica, k.epoch, k.effectiveSeq])));
   assert.equal(new Set(histories).size, 1, `seed ${w.seed}: replicas disagree on the key history: ${histories.join(' | ')}`);
-  for (const id of ids) assert.equal(nodes[0]!.crypto.keyAt(id, seq).epoch, 1, `replica ${id} on its own key at ${seq}`);
+  for (const id of ids) assert.equal(nodes[0]!.keys.consensus.recordAt(id, seq).epoch, 1, `replica ${id} on its own key at ${seq}`);
 }
 
 test('every replica publishes its own key, clients are served after the exchange, and bootstrap keys are deleted', async () => {
@@ -34,8 +34,8 @@ test('every replica publishes its own key, clients are served after the exchange
   await w.run(20_000); // the keys take effect at a checkpoint boundary ahead, driven there by empty batches
   w.assertSafe();
   const r0 = w.replicas[0]!;
-  assert.equal(r0.crypto.exchangedCount(), 4);
-  const effective = Math.max(...r0.crypto.publishedKeys().map((k) => k.effectiveSeq));
+  assert.equal(r0.keys.consensus.exchangedCount(), 4);
+  const effective = Math.max(...r0.keys.consensus.published().map((k) => k.effectiveSeq));
   assert.ok(r0.state!.lastStable + 1 >= effective, `the keys took effect (stable ${r0.state!.lastStable}, keys from ${effective})`);
   assertKeys(w, [0, 1, 2, 3], effective);
   for (const r of w.replicas) {
@@ -62,17 +62,17 @@ test('a backup down during the exchange catches up, learns everyone\'s keys, the
   // Three of four (2f + c + 1) exchanging is enough for the clients.
   await done(w, 60_000);
   await w.run(20_000);
-  assert.equal(w.replicas[0]!.crypto.exchangedCount(), 3);
+  assert.equal(w.replicas[0]!.keys.consensus.exchangedCount(), 3);
   await w.restart(3);
   await w.run(30_000);
   w.assertSafe();
   const r0 = w.replicas[0]!;
-  assert.equal(r0.crypto.exchangedCount(), 4, 'replica 3 published its key after catching up');
-  assert.deepEqual(w.replicas[3]!.crypto.publishedKeys().map((k) => k.replica).sort(), [0, 1, 2, 3]);
+  assert.equal(r0.keys.consensus.exchangedCount(), 4, 'replica 3 published its key after catching up');
+  assert.deepEqual(w.replicas[3]!.keys.consensus.published().map((k) => k.replica).sort(), [0, 1, 2, 3]);
   for (const c of w.clients) c.add(4);
   await done(w, 30_000);
   await w.run(20_000);
-  const effective = Math.max(...r0.crypto.publishedKeys().map((k) => k.effectiveSeq));
+  const effective = Math.max(...r0.keys.consensus.published().map((k) => k.effectiveSeq));
   assertKeys(w, [0, 1, 2, 3], effective);
   assert.deepEqual(w.replicas[3]!.retired, [0]);
   assertConverged(w);
@@ -87,7 +87,7 @@ test('the primary down during the exchange: a view change, then the exchange and
   await done(w, 90_000);
   assert.ok(w.count('view-entered') > 0);
   await w.run(20_000);
-  assert.equal(w.replicas[1]!.crypto.exchangedCount(), 3);
+  assert.equal(w.replicas[1]!.keys.consensus.exchangedCount(), 3);
   assertConverged(w, [1, 2, 3]);
 });
 
@@ -112,18 +112,18 @@ test('a key without a valid proof of possession is refused, and so is a replayed
   await w.run(5_000);
   w.assertSafe();
   const r0 = w.replicas[0]!;
-  assert.equal(r0.crypto.latestKey(3).epoch, 0, 'the rogue key was not taken');
-  assert.equal(r0.crypto.exchangedCount(), 3);
+  assert.equal(r0.keys.consensus.latest(3).epoch, 0, 'the rogue key was not taken');
+  assert.equal(r0.keys.consensus.exchangedCount(), 3);
   // Replica 1 replays its epoch-1 exchange as a new request: the epoch is not the next one.
-  const published = r0.crypto.latestKey(1);
+  const published = r0.keys.consensus.latest(1);
   const replay = { clientId: 1, requestSeq: 7, flags: 0, payload: encodeKeyExchange({ epoch: 1, publicKey: published.publicKey, proofOfPossession: published.proofOfPossession }) };
   const r1 = w.replicas[1]!;
   const request = { ...replay, signature: r1.crypto.signRequest(requestSigningBytes(replay), r1.state!.lastExecuted + 1) };
   r1.feed({ from: 1, message: { type: 'Request', request } });
   await w.run(5_000);
-  assert.equal(r0.crypto.latestKey(1).epoch, 1);
+  assert.equal(r0.keys.consensus.latest(1).epoch, 1);
   assert.deepEqual(
-    r0.crypto.publishedKeys().filter((k) => k.replica === 1).map((k) => k.epoch),
+    r0.keys.consensus.published().filter((k) => k.replica === 1).map((k) => k.epoch),
     [1],
     'the replayed exchange added nothing',
   );
@@ -138,7 +138,7 @@ test('shares signed with a retired key are refused once the new key is in effect
     name: 'retired-key-signer',
     onSend(node, s) {
       const m = s.message;
-      if (m.type !== 'CommitShare' || node.crypto.keyAt(node.id, m.seq).epoch === 0) return [s];
+      if (m.type !== 'CommitShare' || node.keys.consensus.recordAt(node.id, m.seq).epoch === 0) return [s];
       const signature = (w.registry as SimKeyRegistry).share(node.id, 'consensus', commitShareBytes(m.view, m.seq, m.digest));
       return [{ to: s.to, message: { ...m, signature } }];
     },
@@ -159,7 +159,7 @@ test('with the production cryptography (BLS12-381): the exchange, the switch, th
   await w.run(20_000);
   w.assertSafe();
   const r0 = w.replicas[0]!;
-  const effective = Math.max(...r0.crypto.publishedKeys().map((k) => k.effectiveSeq));
+  const effective = Math.max(...r0.keys.consensus.published().map((k) => k.effectiveSeq));
   assert.ok(r0.state!.lastStable + 1 >= effective);
   assertKeys(w, [0, 1, 2, 3], effective);
   for (const r of w.replicas) assert.deepEqual(r.retired, [0]);
@@ -172,13 +172,13 @@ test('a key exchange is executed once, even re-sent to a replica that restarted 
   // Found by the sweep: the client table did not record replicas' own requests, so a replica that
   // restarted forgot it had executed one, and a late copy was ordered and executed again.
   const w = await new World({ seed: 77, f: 1, clients: 1, requestsPerClient: 4, consensus: KEYS }).start();
-  while (w.replicas[0]!.crypto.latestKey(2).epoch === 0) await w.run(5);
+  while (w.replicas[0]!.keys.consensus.latest(2).epoch === 0) await w.run(5);
   // Published, not yet in effect: the primary restarts from its store, then gets a late copy of
   // replica 2's exchange (still validly signed: the bootstrap key is in effect until the boundary).
-  assert.ok(w.replicas[0]!.state!.lastExecuted < w.replicas[0]!.crypto.latestKey(2).effectiveSeq);
+  assert.ok(w.replicas[0]!.state!.lastExecuted < w.replicas[0]!.keys.consensus.latest(2).effectiveSeq);
   w.crash(0);
   await w.restart(0);
-  const published = w.replicas[0]!.crypto.latestKey(2);
+  const published = w.replicas[0]!.keys.consensus.latest(2);
   const again = { clientId: 2, requestSeq: 1, flags: 0, payload: encodeKeyExchange({ epoch: 1, publicKey: published.publicKey, proofOfPossession: published.proofOfPossession }) };
   // Signed with replica 2's bootstrap key, as the original was (replica 2 itself has erased it by now).
   const request = { ...again, signature: (w.registry as SimKeyRegistry).share(2, 'consensus', requestSigningBytes(again)) };
@@ -187,7 +187,7 @@ test('a key exchange is executed once, even re-sent to a replica that restarted 
   await done(w, 30_000);
   await w.run(2_000);
   w.assertSafe();
-  assert.deepEqual(w.replicas[0]!.crypto.publishedKeys().filter((k) => k.replica === 2).map((k) => k.epoch), [1]);
+  assert.deepEqual(w.replicas[0]!.keys.consensus.published().filter((k) => k.replica === 2).map((k) => k.epoch), [1]);
 });
 
 // ---- operator rotation -------------------------------------------------------------------------
@@ -220,7 +220,7 @@ test('the operator rotates the key of every replica under a stream of requests: 
   await w.run(30_000);
   w.assertSafe();
   const r0 = w.replicas[0]!;
-  for (let id = 0; id < 4; id++) assert.equal(r0.crypto.latestKey(id).epoch, 2, `replica ${id} published epoch 2`);
+  for (let id = 0; id < 4; id++) assert.equal(r0.keys.consensus.latest(id).epoch, 2, `replica ${id} published epoch 2`);
   for (const r of w.replicas) {
     assert.deepEqual(r.retired, [0, 1], `replica ${r.id} deleted epochs 0 and 1`);
     assert.deepEqual(r.crypto.secretEpochs(), [2]);
@@ -263,8 +263,8 @@ test('operator commands: a bad signature, another chain id, an unbound command s
   await done(w, 30_000);
   assert.match(resultOf(w, 0), /^refused: too soon: the previous rotation was \d+ s ago, the minimum interval is 3600 s$/);
   await w.run(20_000);
-  assert.equal(w.replicas[0]!.crypto.latestKey(1).epoch, 2);
-  assert.equal(w.replicas[0]!.crypto.latestKey(2).epoch, 1);
+  assert.equal(w.replicas[0]!.keys.consensus.latest(1).epoch, 2);
+  assert.equal(w.replicas[0]!.keys.consensus.latest(2).epoch, 1);
   w.assertSafe();
 });
 
@@ -310,9 +310,9 @@ test('a client node rotates its authentication key: refused unasked, unendorsed 
   await done(w, 30_000);
   assert.equal(resultOf(w, 0), 'refused: epoch 1 is not the next one (2)');
   // Every replica took the same record, to take effect at the same sequence number.
-  const histories = w.honestReplicas().map((r) => JSON.stringify(r.crypto.nodeKeys.published().map((k) => [k.kind, k.node, k.epoch, k.effectiveSeq])));
+  const histories = w.honestReplicas().map((r) => JSON.stringify(r.keys.node.published().map((k) => [k.kind, k.node, k.epoch, k.effectiveSeq])));
   assert.equal(new Set(histories).size, 1, histories.join(' | '));
-  assert.equal(w.replicas[0]!.crypto.nodeKeys.latest('auth', id)!.effectiveSeq, Number(taken[1]));
+  assert.equal(w.replicas[0]!.keys.node.latest('auth', id)!.effectiveSeq, Number(taken[1]));
   // Past the switch (the primary drives an idle network there), requests signed with the new key are served.
   await w.run(20_000);
   assert.ok(w.replicas[0]!.state!.lastExecuted + 1 >= Number(taken[1]));

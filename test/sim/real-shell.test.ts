@@ -19,7 +19,8 @@ import type { ClientRequest } from '../../src/codec/messages.ts';
 import { requestSigningBytes } from '../../src/codec/signing.ts';
 import { encodeTxPayload } from '../../src/codec/tx-payload.ts';
 import type { Clock } from '../../src/common/clock.ts';
-import { createBlsConsensusCrypto, nodeKeyBookFor } from '../../src/consensus/bls-crypto.ts';
+import { blsKeyHistory, createBlsConsensusCrypto, nodeKeyBookFor } from '../../src/consensus/bls-crypto.ts';
+import type { KeyHistory } from '../../src/consensus/keys.ts';
 import { makeConsensusConfig } from '../../src/consensus/config.ts';
 import { restoreReplica } from '../../src/consensus/replica.ts';
 import type { ReplicaState } from '../../src/consensus/state.ts';
@@ -36,7 +37,6 @@ import { NodeKeyLifecycle } from '../../src/setup/node-key-lifecycle.ts';
 import { loadNodeDirectory } from '../../src/setup/node-directory.ts';
 import { MemoryStore } from '../../src/storage/index.ts';
 import type { ReplicaCrypto } from '../../src/consensus/crypto.ts';
-import type { NodeKeyBook } from '../../src/consensus/node-keys.ts';
 import type { BlsSecretKey } from '../../src/crypto/index.ts';
 import type { ConsensusKeyStorage } from '../../src/setup/consensus-keys.ts';
 import { CHAIN_ID, signTx, testConfig, testKey } from '../helpers/chain.ts';
@@ -125,28 +125,29 @@ async function runShells(kind: Kind, count: number, check: (replicas: readonly R
       const nodeKeyStore = MemoryNodeKeyStore.copyOf(material.nodeKeys, ['tls', 'execution']);
       let keyStore: ConsensusKeyStorage<unknown> & Replica['keyStore'];
       let crypto: ReplicaCrypto<unknown>;
-      let nodeKeyBook: NodeKeyBook<unknown>;
+      let keys: KeyHistory;
       if (kind === 'sim-crypto') {
         keyStore = new RegistryConsensusKeyStore(registry, id);
-        crypto = registry.cryptoFor(id);
-        nodeKeyBook = crypto.nodeKeys;
+        keys = registry.keyHistory();
+        crypto = registry.cryptoFor(id, keys);
       } else {
         const blsKeys = new MemoryConsensusKeyStore(material.consensusKeys.secrets());
-        const book = nodeKeyBookFor(net);
+        keys = blsKeyHistory({
+          consensusPublic: net.replicas.map((r) => r.bootstrapKey),
+          bootstrapProofs: net.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
+          nodeKeys: nodeKeyBookFor(net),
+        });
         const bls = createBlsConsensusCrypto({
           self: id,
           consensusSecrets: material.consensusKeys.secrets(),
-          consensusPublic: net.replicas.map((r) => r.bootstrapKey),
-          bootstrapProofs: net.replicas.map((r) => blsSignatureToBytes(r.bootstrapProof)),
+          history: keys,
           executionSecrets: new Map(nodeKeyStore.epochs('execution').map((e) => [e, nodeKeyStore.key('execution', e)!.privateKey])),
-          nodeKeys: book,
           operatorPublic: net.operatorKey,
         });
         // The storage makes BLS secrets and the crypto takes them: one `Secret` type for the shell.
         const parts: Pick<ReplicaShellParts<BlsSecretKey>, 'crypto' | 'keyStore'> = { crypto: bls, keyStore: blsKeys };
         keyStore = blsKeys;
         crypto = parts.crypto;
-        nodeKeyBook = book;
       }
       // Checkpoints every 2 sequence numbers: the stable checkpoint passes the new keys soon.
       const cfg = makeConsensusConfig({
@@ -159,14 +160,14 @@ async function runShells(kind: Kind, count: number, check: (replicas: readonly R
         window: 4,
         maxInFlight: 4,
       });
-      const state = restoreReplica({ cfg, id, crypto, now: clock.now(), persisted: await store.load(), app: app.state() });
+      const state = restoreReplica({ cfg, id, crypto, keys, now: clock.now(), persisted: await store.load(), app: app.state() });
       const log = logger.child({ replica: id });
       const nodeKeys = new NodeKeyLifecycle(
         {
           id,
           role: 'replica',
           store: nodeKeyStore,
-          book: nodeKeyBook,
+          book: keys.node,
           // Simulated links pin nothing: the node key lifecycle's TLS pins have nowhere to go.
           transport: { setPins: () => undefined, setIdentity: () => undefined },
           nodes: [...net.replicas, ...net.clients].map((n) => n.id),
@@ -186,7 +187,6 @@ async function runShells(kind: Kind, count: number, check: (replicas: readonly R
         app,
         state,
         crypto,
-        nodeKeyBook,
         nodeKeys,
         keyStore,
         onFatal: (reason) => fatal.push(reason),
@@ -253,12 +253,12 @@ async function runShells(kind: Kind, count: number, check: (replicas: readonly R
     // all and signs with them now, and the bootstrap keys are erased (the shell's, through the store).
     for (const r of replicas) {
       for (let j = 0; j < 4; j++) {
-        assert.equal(r.crypto.latestKey(j).epoch, 1, `replica ${r.node.id} has replica ${j}'s key of epoch 1`);
-        assert.equal(r.crypto.keyAt(j, r.state.lastExecuted + 1).epoch, 1, `replica ${j}'s key of epoch 1 is in effect at replica ${r.node.id}`);
+        assert.equal(r.state.keys.consensus.latest(j).epoch, 1, `replica ${r.node.id} has replica ${j}'s key of epoch 1`);
+        assert.equal(r.state.keys.consensus.recordAt(j, r.state.lastExecuted + 1).epoch, 1, `replica ${j}'s key of epoch 1 is in effect at replica ${r.node.id}`);
       }
       assert.deepEqual(r.keyStore.epochs(), [1], `replica ${r.node.id} keeps only its key of epoch 1`);
       assert.deepEqual(r.crypto.secretEpochs(), [1], `replica ${r.node.id} forgot its bootstrap secret`);
-      assert.equal(r.crypto.publishedKeys().length, 4, 'four keys published');
+      assert.equal(r.state.keys.consensus.published().length, 4, 'four keys published');
       assert.ok(executedBy(r) >= count);
     }
     // The client was answered: f + 1 replicas (here 2) at least, for every request.

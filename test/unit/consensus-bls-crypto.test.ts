@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commitShareBytes } from '../../src/codec/signing.ts';
+import { addPublishedKey } from '../../src/consensus/keys.ts';
 import { RealKeys } from '../sim/harness/real-keys.ts';
 
 const keys = new RealKeys(4, 1, 7);
@@ -65,19 +66,21 @@ test('preverify remembers a batch only if every certificate in it is valid', () 
 
 test('published keys: taken only with a valid proof of possession, in effect from their sequence number on', () => {
   const k = new RealKeys(4, 1, 11);
-  const cs = [0, 1, 2, 3].map((i) => k.cryptoFor(i));
+  const histories = [0, 1, 2, 3].map(() => k.keyHistory());
+  const cs = [0, 1, 2, 3].map((i) => k.cryptoFor(i, histories[i]));
   const fresh = k.newConsensusKey(2, 1);
   const record = { replica: 2, epoch: 1, publicKey: fresh.publicKey, effectiveSeq: 451, publishedSeq: 140, proofOfPossession: fresh.proofOfPossession };
   // A rogue key: another key's proof, or a proof over another key, is refused everywhere.
   const other = k.newConsensusKey(3, 1);
-  assert.ok(!cs[0]!.validKey({ ...record, proofOfPossession: other.proofOfPossession }));
-  assert.ok(!cs[0]!.addKey({ ...record, publicKey: other.publicKey }));
-  assert.ok(!cs[0]!.addKey({ ...record, publicKey: new Uint8Array(48).fill(7) }), 'not a curve point');
-  for (const c of cs) assert.ok(c.addKey(record));
+  assert.equal(cs[0]!.possessedKey({ ...record, proofOfPossession: other.proofOfPossession }), null);
+  assert.ok(!addPublishedKey(histories[0]!, cs[0]!, { ...record, publicKey: other.publicKey }));
+  assert.ok(!addPublishedKey(histories[0]!, cs[0]!, { ...record, publicKey: new Uint8Array(48).fill(7) }), 'not a curve point');
+  // Each replica's state adds it to its history; its crypto, made over that history, verifies with it.
+  for (const [i, c] of cs.entries()) assert.ok(addPublishedKey(histories[i]!, c, record));
   cs[2]!.addSecret(1);
-  assert.equal(cs[0]!.keyAt(2, 450).epoch, 0);
-  assert.equal(cs[0]!.keyAt(2, 451).epoch, 1);
-  assert.equal(cs[0]!.exchangedCount(), 1);
+  assert.equal(histories[0]!.consensus.recordAt(2, 450).epoch, 0);
+  assert.equal(histories[0]!.consensus.recordAt(2, 451).epoch, 1);
+  assert.equal(histories[0]!.consensus.exchangedCount(), 1);
   // Replica 2 signs 450 with its bootstrap key and 451 with the new one; each verifies only at its own sequence number.
   const m = commitShareBytes(1, 451, new Uint8Array(32).fill(3));
   const before = cs[2]!.sign('consensus', m, 450);

@@ -16,7 +16,8 @@ const cfg = makeConsensusConfig({ f: 1, c: 0, clients: 2, keyExchange: false });
 const reg = new SimKeyRegistry(4, 1);
 
 function replica(id: number, persisted = emptyPersisted()): ReplicaState {
-  const s = restoreReplica({ cfg, id, crypto: reg.cryptoFor(id), now: NOW, persisted });
+  const keys = reg.keyHistory();
+  const s = restoreReplica({ cfg, id, crypto: reg.cryptoFor(id, keys), keys, now: NOW, persisted });
   step(s, { kind: 'tick', now: NOW });
   return s;
 }

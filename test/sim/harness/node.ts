@@ -17,6 +17,7 @@ import type { ConsensusConfig } from '../../../src/consensus/config.ts';
 import type { Input, Output } from '../../../src/consensus/io.ts';
 import { emptyPersisted, foldRecords, type PersistedConsensus, type PersistRecord } from '../../../src/consensus/records.ts';
 import { restoreReplica } from '../../../src/consensus/replica.ts';
+import type { KeyHistory } from '../../../src/consensus/keys.ts';
 import type { ReplicaState } from '../../../src/consensus/state.ts';
 import { generateNodeAuthKeyPair } from '../../../src/crypto/node-auth.ts';
 import type { SimTransport } from '../../../src/net/sim-transport.ts';
@@ -83,6 +84,8 @@ export class SimReplica {
   incarnation = 0;
   readonly events: string[] = [];
   readonly crypto: SimNodeCrypto;
+  /** This replica's key history: its state's, kept across crashes (restored again from the application at each start). */
+  readonly keys: KeyHistory;
   /** Deliberately changes the state restored at each start (the planted-bug test). */
   mutateState: ((s: ReplicaState) => void) | null = null;
   /** When set, every `persist` output is appended here, in order (store round-trip tests). */
@@ -122,7 +125,8 @@ export class SimReplica {
     this.#transport = o.transport;
     this.#wire = new BehaviourTransport(o.transport, this);
     this.#cfg = o.cfg;
-    this.crypto = o.registry.cryptoFor(o.id);
+    this.keys = o.registry.keyHistory();
+    this.crypto = o.registry.cryptoFor(o.id, this.keys);
     this.#keyStore = new RegistryConsensusKeyStore(o.registry, o.id);
     this.#observer = o.observer;
     this.#now = o.clock;
@@ -141,7 +145,7 @@ export class SimReplica {
   /** Builds a shell from the store and the application, as the replica process does, and starts it. */
   async start(): Promise<void> {
     const incarnation = ++this.incarnation;
-    const state = restoreReplica({ cfg: this.#cfg, id: this.id, crypto: this.crypto, now: this.#now(), persisted: await this.#store.load(), app: this.app.state });
+    const state = restoreReplica({ cfg: this.#cfg, id: this.id, crypto: this.crypto, keys: this.keys, now: this.#now(), persisted: await this.#store.load(), app: this.app.state });
     this.mutateState?.(state);
     const clock = this.#clock(incarnation);
     const nodeKeys = new NodeKeyLifecycle(
@@ -149,7 +153,7 @@ export class SimReplica {
         id: this.id,
         role: 'replica',
         store: this.#nodeKeyStore,
-        book: this.crypto.nodeKeys,
+        book: this.keys.node,
         // Simulated links pin nothing.
         transport: { setPins: () => undefined, setIdentity: () => undefined },
         nodes: [],
@@ -168,7 +172,6 @@ export class SimReplica {
       app: new TimedApp(this.app, this.#q, this.#executionMs),
       state,
       crypto: this.crypto,
-      nodeKeyBook: this.crypto.nodeKeys,
       nodeKeys,
       keyStore: this.#keyStore,
       onFatal: (reason) => {

@@ -6,7 +6,8 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { ClientRequest } from '../../../src/codec/messages.ts';
 import { requestSigningBytes } from '../../../src/codec/signing.ts';
-import { createBlsConsensusCrypto, nodeKeyBookFor, type BlsConsensusCrypto, type ConsensusKeys } from '../../../src/consensus/bls-crypto.ts';
+import { blsKeyHistory, createBlsConsensusCrypto, nodeKeyBookFor, type BlsConsensusCrypto, type ConsensusKeys } from '../../../src/consensus/bls-crypto.ts';
+import type { KeyHistory } from '../../../src/consensus/keys.ts';
 import type { SimNodeCrypto } from './sim-crypto.ts';
 import {
   blsPublicKeyOf,
@@ -62,16 +63,22 @@ export class RealKeys {
     return { publicKey: blsPublicKeyToBytes(blsPublicKeyOf(sk)), proofOfPossession: blsSignatureToBytes(provePossession(sk)) };
   }
 
-  cryptoFor(self: number): SimNodeCrypto {
-    const keys: ConsensusKeys = {
-      self,
-      consensusSecrets: new Map(self >= 0 ? [[0, this.#bls[self]!]] : []),
+  keyHistory(): KeyHistory {
+    return blsKeyHistory({
       consensusPublic: this.#bls.map((sk) => blsPublicKeyOf(sk)),
-      executionSecrets: new Map([[0, this.#exec[Math.max(self, 0)]!.priv]]),
       nodeKeys: nodeKeyBookFor({
         replicas: this.#exec.map((k, id) => ({ id, executionKey: k.pub })),
         clients: [...this.#clients].map(([id, k]) => ({ id, authKey: k.pub })),
       }),
+    });
+  }
+
+  cryptoFor(self: number, history: KeyHistory = this.keyHistory()): SimNodeCrypto {
+    const keys: ConsensusKeys = {
+      self,
+      consensusSecrets: new Map(self >= 0 ? [[0, this.#bls[self]!]] : []),
+      history,
+      executionSecrets: new Map([[0, this.#exec[Math.max(self, 0)]!.priv]]),
     };
     const crypto = createBlsConsensusCrypto(keys);
     this.#crypto.set(self, crypto);

@@ -13,7 +13,7 @@ import { NodeKeyBook, type NodeKeyScheme } from '../../../src/consensus/node-key
 
 /** Client node ids the simulator's key book knows (n .. n + this − 1). */
 const MAX_SIM_CLIENTS = 16;
-import { KeyBook } from '../../../src/consensus/keys.ts';
+import { KeyBook, type KeyHistory } from '../../../src/consensus/keys.ts';
 import type { KeyRecord } from '../../../src/codec/reserved-pages.ts';
 import { SignerBitVector } from '../../../src/crypto/bitvector.ts';
 import type { ConsensusKeyStorage, GeneratedConsensusKey, RetiredConsensusKey } from '../../../src/setup/consensus-keys.ts';
@@ -26,7 +26,10 @@ function h(...parts: (Uint8Array | string)[]): Uint8Array {
 
 /** What the simulator needs of a network's keys, keyed-hash or real. */
 export interface KeyRegistry {
-  cryptoFor(self: number): SimNodeCrypto;
+  /** The network's key history at genesis, for one replica's state (and the crypto made over it). */
+  keyHistory(): KeyHistory;
+  /** One node's crypto over `history` (a fresh genesis history when none is given: a verifier's). */
+  cryptoFor(self: number, history?: KeyHistory): SimNodeCrypto;
   signClientRequest(req: Omit<ClientRequest, 'signature'>): Uint8Array;
   /** A fresh consensus key for `replica`'s epoch `epoch` (its secret goes to that replica's crypto). */
   newConsensusKey(replica: number, epoch: number): { publicKey: Uint8Array; proofOfPossession: Uint8Array };
@@ -130,8 +133,18 @@ export class SimKeyRegistry implements KeyRegistry {
     return h(this.secret('execution', replica, epoch), message);
   }
 
-  /** One replica's view of cryptography: it signs with its own secrets only. */
-  cryptoFor(self: number): SimNodeCrypto {
+  keyHistory(): KeyHistory {
+    const consensus = new KeyBook<Uint8Array>(
+      Array.from({ length: this.n }, (_, r) => {
+        const secret = this.secret('consensus', r);
+        return { publicKey: publicOf(secret), proofOfPossession: h('sim-pop', secret, publicOf(secret)), key: secret };
+      }),
+    );
+    return { consensus, node: this.nodeKeyBook() };
+  }
+
+  /** One replica's view of cryptography: it signs with its own secrets only, and verifies against `history`. */
+  cryptoFor(self: number, history: KeyHistory = this.keyHistory()): SimNodeCrypto {
     const decode = (cert: Certificate) => {
       try {
         return SignerBitVector.decode(this.n, cert.signers);
@@ -140,14 +153,10 @@ export class SimKeyRegistry implements KeyRegistry {
       }
     };
     const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
-    const book = new KeyBook<Uint8Array>(
-      Array.from({ length: this.n }, (_, r) => {
-        const secret = this.secret('consensus', r);
-        return { publicKey: publicOf(secret), proofOfPossession: h('sim-pop', secret, publicOf(secret)), key: secret };
-      }),
-    );
+    // The books hold what this crypto parsed: keyed-hash secrets.
+    const book = history.consensus as KeyBook<Uint8Array>;
+    const nodeKeys = history.node as NodeKeyBook<Uint8Array>;
     const held = new Set<number>(self >= 0 ? [0] : []);
-    const nodeKeys = this.nodeKeyBook();
     const secretAt = (seq: number): Uint8Array => {
       const epoch = book.recordAt(self, seq).epoch;
       if (!held.has(epoch)) throw new Error(`replica ${self} holds no secret for key epoch ${epoch} (sequence ${seq})`);
@@ -187,21 +196,7 @@ export class SimKeyRegistry implements KeyRegistry {
         return nodeKeys.keysFor('auth', request.clientId, seq, AUTH_KEY_GRACE_SEQS).some((k) => this.nodeKeyScheme.verify('auth', k, bytes, request.signature));
       },
       signRequest: (bytes, seq) => this.shareWith(secretAt(seq), 'consensus', bytes),
-      addKey: (record) => {
-        const secret = possessed(record);
-        if (secret === null) return false;
-        try {
-          book.add(record, secret);
-        } catch {
-          return false;
-        }
-        return true;
-      },
-      validKey: (record) => possessed(record) !== null,
-      keyAt: (replica, seq) => book.recordAt(replica, seq),
-      latestKey: (replica) => book.latest(replica),
-      publishedKeys: () => book.published(),
-      exchangedCount: () => book.exchangedCount(),
+      possessedKey: (record) => possessed(record),
       verifyOperator: (message, signature) => equal(this.signOperator(message), signature),
       canSign: (seq) => self >= 0 && held.has(book.recordAt(self, seq).epoch),
       addSecret: (epoch) => void held.add(epoch),
@@ -209,7 +204,6 @@ export class SimKeyRegistry implements KeyRegistry {
       secretEpochs: () => [...held].sort((a, b) => a - b),
       addExecutionSecret: () => undefined,
       forgetExecutionSecret: () => undefined,
-      nodeKeys,
     };
   }
 }
