@@ -27,6 +27,7 @@ import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
+import { registerNodeGauges } from '../common/node-metrics.ts';
 import { BftClient } from '../client/bft-client.ts';
 import { ClientMetrics } from '../client/metrics.ts';
 import { LedgerMirror } from '../client/mirror.ts';
@@ -381,7 +382,10 @@ export class ClientNode {
       host: o.rpc.host,
       port: o.rpc.port,
       onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed'),
-      onCall: (m, code) => metrics.rpcCalls.inc({ method: m ?? 'unknown', outcome: code === undefined ? 'ok' : String(code) }),
+      onCall: (m, code, seconds) => {
+        metrics.rpcCalls.inc({ method: m ?? 'unknown', outcome: code === undefined ? 'ok' : String(code) });
+        metrics.rpcSeconds.observe({ method: m ?? 'unknown' }, seconds);
+      },
       ...o.rpcSecurity,
       onRefused: (reason, remote, message) => {
         metrics.rpcRefused.inc({ reason });
@@ -394,6 +398,13 @@ export class ClientNode {
       blockHash: `0x${Buffer.from(mirror.head.hash).toString('hex')}`,
       pool: pool.status(),
       peers: transport.stats().map((p) => ({ peer: p.peer, connected: p.connected })),
+    });
+    registerNodeGauges(metrics.registry, {
+      role: 'client',
+      id: material.id,
+      chainId: network.chainId,
+      dir: o.dir,
+      stores: local === null ? { data: join(o.dir, 'data') } : { data: join(o.dir, 'data'), state: join(o.dir, 'state') },
     });
     const server = o.metrics === undefined ? null : await serveMetrics(metrics.registry, health, o.metrics);
     log.info({ rpc: rpc.url, ...(server === null ? {} : { metrics: o.metrics }) }, 'client node started');

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { BulwarkError } from '../common/errors.ts';
 import { systemClock } from '../common/clock.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
+import { registerNodeGauges } from '../common/node-metrics.ts';
 import { createBlsConsensusCrypto, nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import { makeConsensusConfig, type ConsensusConfig } from '../consensus/config.ts';
 import { restoreReplica } from '../consensus/replica.ts';
@@ -133,6 +134,7 @@ export class ReplicaProcess {
       transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
       started = new ReplicaProcess(node, transport, kv, log);
       await node.start();
+      registerNodeGauges(node.metricsRegistry, { role: 'replica', id: material.id, chainId: network.chainId, dir: o.dir, stores: { data: join(o.dir, 'data') } });
       if (o.metrics !== undefined) started.#server = await serveMetrics(node.metricsRegistry, () => node.status(), o.metrics);
       log.info(
         { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number) },
