@@ -28,6 +28,8 @@ import { tlsTransportOptions } from '../setup/transport-config.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
 import { registerNodeGauges } from '../common/node-metrics.ts';
+import { AdminServer } from './admin.ts';
+import { takeBackup } from './backup.ts';
 import { BftClient } from '../client/bft-client.ts';
 import { ClientMetrics } from '../client/metrics.ts';
 import { LedgerMirror } from '../client/mirror.ts';
@@ -62,6 +64,8 @@ export interface ClientNodeOptions {
   };
   /** /metrics and /health; no endpoint when absent. */
   readonly metrics?: { readonly host: string; readonly port: number };
+  /** The admin socket in the node directory, for online backups (`node/admin.ts`; default true). */
+  readonly adminSocket?: boolean;
   /**
    * Execute the certified blocks here too and answer state reads from that state (default true);
    * when false, every state read goes to the replicas and tracing is unavailable.
@@ -88,6 +92,7 @@ interface Parts {
   readonly reads: ReadClient;
   readonly submitter: Submitter;
   readonly server: Server | null;
+  readonly admin: AdminServer | null;
 }
 
 export class ClientNode {
@@ -407,13 +412,19 @@ export class ClientNode {
       stores: local === null ? { data: join(o.dir, 'data') } : { data: join(o.dir, 'data'), state: join(o.dir, 'state') },
     });
     const server = o.metrics === undefined ? null : await serveMetrics(metrics.registry, health, o.metrics);
+    const admin =
+      o.adminSocket === false
+        ? null
+        : await AdminServer.start(o.dir, { backup: (out) => takeBackup({ dir: o.dir, out, stores: { data: kv, ...(local === null ? {} : { state: local.kv }) } }) }, log);
     log.info({ rpc: rpc.url, ...(server === null ? {} : { metrics: o.metrics }) }, 'client node started');
-    return new ClientNode(rpc, { kv, local, transport, bft, mirror, reads: replicaReads, submitter, server }, timer, log);
+    return new ClientNode(rpc, { kv, local, transport, bft, mirror, reads: replicaReads, submitter, server, admin }, timer, log);
   }
 
   async stop(): Promise<void> {
     const p = this.#parts;
     clearInterval(this.#timer);
+    // A backup still running ends with STORAGE_CLOSED when the stores close below, and is removed.
+    await p.admin?.close();
     await this.rpc.close();
     p.submitter.stop();
     p.bft.close();
