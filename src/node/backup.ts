@@ -65,6 +65,7 @@ export async function takeBackup(o: BackupOptions): Promise<BackupManifest> {
     throw new BulwarkError('BACKUP_NOT_A_NODE', `${dir} is an operator directory, not a replica's or a client node's`, { dir });
   }
   const staging = stagingPath(out);
+  await mkdir(dirname(out), { recursive: true, mode: 0o700 });
   await mkdir(staging, { mode: 0o700 });
   try {
     const stores = Object.entries(o.stores).filter((e): e is [(typeof STORE_NAMES)[number], KvStore] => e[1] !== undefined);
@@ -112,6 +113,7 @@ export async function restoreBackup(o: RestoreOptions): Promise<BackupManifest> 
   const manifest = await readManifest(from);
   await refuseNonEmpty(dir, 'RESTORE_TARGET_NOT_EMPTY');
   const staging = stagingPath(dir);
+  await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
   await mkdir(staging, { mode: 0o700 });
   try {
     for (const f of manifest.files) {
