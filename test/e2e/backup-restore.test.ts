@@ -2,7 +2,8 @@
 // client node): replica 3 and the client node backed up with `bulwark backup` while they run and
 // transactions flow; replica 3 stopped; `bulwark restore` into a new directory (a non-empty one
 // refused); `bulwark verify-ledger` on the restored copy; replica 3 started from it in place of
-// the original, more transactions, and it catches up to the others' exact chain.
+// the original, more transactions, and it catches up to the others' exact chain; then the client
+// node's restored copy, started in place of the original, catches up and lands a transaction.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,14 +25,17 @@ const SINK = '0x00000000000000000000000000000000000000b7';
 let net: TestNetwork;
 /** Replica 3 started here from its restored directory. */
 let restored: ChildProcess | null = null;
+/** The client node started here from its restored directory. */
+let restoredClient: ChildProcess | null = null;
 
 before(async () => {
   net = await startNetwork(0x5e);
 });
 after(async () => {
-  if (restored !== null && restored.exitCode === null && restored.signalCode === null) {
-    const exited = new Promise((r) => restored!.once('exit', r));
-    restored.kill('SIGKILL');
+  for (const p of [restored, restoredClient]) {
+    if (p === null || p.exitCode !== null || p.signalCode !== null) continue;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
     await exited;
   }
   await net?.stop();
@@ -95,6 +99,7 @@ test('a replica backed up while running, restored into a new directory, verifies
   const verify = await bulwark(['verify-ledger', '--dir', dir]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   assert.match(verify.stdout, /ledger consistent \(replica\)/);
+  const backupHead = Number(/; head (\d+) /.exec(verify.stdout)![1]);
 
   // More transactions while replica 3 is away, then it starts from the restored directory on its
   // own port and metrics port, in place of the original.
@@ -120,6 +125,7 @@ test('a replica backed up while running, restored into a new directory, verifies
   const rpc = rpcClient(net.url);
   const block = await rpc.call<{ hash: string }>('eth_getBlockByNumber', [`0x${caughtUp.block.toString(16)}`, false]);
   assert.equal(caughtUp.blockHash, block.hash);
+  assert.ok(caughtUp.block > backupHead, `it caught up from the backup's block ${backupHead}`);
   assert.ok(same.block >= caughtUp.block);
   // It takes part again: it executes what comes next with the others.
   await transfers(0, 5n, 3);
@@ -135,5 +141,20 @@ test('a replica backed up while running, restored into a new directory, verifies
   await stopped;
   const again = await bulwark(['verify-ledger', '--dir', dir]);
   assert.equal(again.code, 0, again.stdout + again.stderr);
-  console.log(`backup: ${manifest.stores[0]!.keys} keys; restored replica caught up to block ${caughtUp.block}; ${again.stdout.trim()}`);
+
+  // The client node too: stopped, and its restored copy — far behind an idle network by now —
+  // started on its ports, reaches the replicas' head and lands a transaction.
+  assert.equal((await net.kill(net.clientId, 'SIGTERM')).code, 0);
+  const head = (await net.health(0))!;
+  restoredClient = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'client', '--dir', clientCopy, '--rpc-port', new URL(net.url).port, '--metrics-port', new URL(net.metricsUrl(net.clientId)).port, '--log-level', 'warn'],
+    { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], env: nodeEnv() },
+  );
+  await until('the restored client node to reach the replicas\' head', 60_000, async () => {
+    const n = await rpcClient(net.url).call<string>('eth_blockNumber').catch(() => undefined);
+    return n !== undefined && BigInt(n) >= BigInt(head.block) ? n : undefined;
+  });
+  await transfers(0, 8n, 1);
+  console.log(`backup: ${manifest.stores[0]!.keys} keys, block ${backupHead}; restored replica caught up to block ${caughtUp.block}; ${again.stdout.trim()}; restored client node at block ${head.block}`);
 });

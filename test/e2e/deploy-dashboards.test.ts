@@ -4,6 +4,7 @@
 // parsed with Prometheus's own PromQL grammar; alerts.yml and prometheus.yml are checked for shape.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -152,4 +153,17 @@ test('alerts.yml: every rule has alert, expr, for, labels.severity and annotatio
   // `bulwark dev --metrics-port 9100`: replicas on 9100..9103, the client node on 9104.
   assert.deepEqual(jobs.get('bulwark-replica'), ['127.0.0.1:9100', '127.0.0.1:9101', '127.0.0.1:9102', '127.0.0.1:9103']);
   assert.deepEqual(jobs.get('bulwark-client'), ['127.0.0.1:9104']);
+  // Grafana's provisioning files parse and point at the dashboards.
+  const provider = parseYaml(readFileSync(join(DEPLOY, 'grafana', 'provisioning', 'dashboards', 'bulwark.yaml'), 'utf8')) as { providers: { type: string; options: { path: string } }[] };
+  assert.equal(provider.providers[0]!.type, 'file');
+  const sources = parseYaml(readFileSync(join(DEPLOY, 'grafana', 'provisioning', 'datasources', 'prometheus.yaml'), 'utf8')) as { datasources: { type: string }[] };
+  assert.equal(sources.datasources[0]!.type, 'prometheus');
+});
+
+// Prometheus's own checker, where installed (Debian: `apt-get install prometheus`); CI without it skips.
+const promtool = spawnSync('promtool', ['--version']).status === 0;
+test('promtool accepts prometheus.yml and alerts.yml', { skip: promtool ? false : 'promtool is not installed' }, () => {
+  const r = spawnSync('promtool', ['check', 'config', join(DEPLOY, 'prometheus', 'prometheus.yml')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /SUCCESS: \d+ rules found/);
 });
