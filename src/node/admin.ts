@@ -1,26 +1,34 @@
 /**
- * The node's admin channel: a unix socket, `admin.sock`, in the node directory. `bulwark backup`
- * asks the running node through it, because only the process holding RocksDB's lock can read its
- * stores at one consistent moment.
+ * The node's admin channel: a unix socket through which `bulwark backup` asks the running node,
+ * because only the process holding RocksDB's lock can read its stores at one consistent moment.
+ *
+ * Where: `/tmp/bulwark-<uid>/<first 16 hex of SHA-256(real path of the node directory)>.sock`
+ * (`BULWARK_RUNTIME_DIR` replaces `/tmp/bulwark-<uid>`), uid being the node directory's owner —
+ * so `--dir`, which the operator names anyway, finds it, for root too. Not in the node directory:
+ * a socket there broke every copy of a running node's directory made with Node's `fs.cp` (this
+ * project's own tests made them), and a deep node directory could not hold one (a socket path has
+ * at most 107 bytes). The runtime directory is made 0700; both sides refuse it unless it is a real
+ * directory (no symlink) owned by that uid with no group or other access, and the client also
+ * refuses a socket owned by anyone else — as tmux does with its /tmp directory — so another local
+ * user can at worst keep the socket from being made (logged), never stand in for the node.
  *
  * Why a unix socket and not an HTTP route on the metrics port: who may connect is decided by the
- * filesystem — the node directory is 0700 and the socket 0600, so only the node's own user (and
- * root), who can already read its keys, can ask; nothing listens on the network, so no address,
- * token or TLS to get wrong; the metrics port is optional, often bound beyond 127.0.0.1 for
- * Prometheus, and serves unauthenticated GETs. And `--dir`, which an operator names anyway,
- * finds it.
+ * filesystem — only the node's user (and root), who can already read its keys; nothing listens on
+ * the network, so no address, token or TLS to get wrong; the metrics port is optional, often bound
+ * beyond 127.0.0.1 for Prometheus, and serves unauthenticated GETs.
  *
  * Protocol: one JSON request line, one JSON reply line, then the server closes the connection.
  * `{"op":"backup","out":"/abs/path"}` → `{"ok":true,"manifest":{…}}` or `{"ok":false,"code":…,"message":…}`.
  * One operation at a time (`ADMIN_BUSY` otherwise); requests larger than 64 KiB or slower than
  * 10 s to arrive are dropped.
  */
-import { chmod, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, lstat, mkdir, realpath, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { BulwarkError, isBulwarkError } from '../common/errors.ts';
-import { ADMIN_SOCKET, type BackupManifest } from './backup.ts';
+import type { BackupManifest } from './backup.ts';
 
 /** Linux's sun_path holds 108 bytes with the terminating zero. */
 const MAX_SOCKET_PATH = 107;
@@ -34,8 +42,21 @@ export interface AdminHandlers {
   backup(out: string): Promise<BackupManifest>;
 }
 
-export function adminSocketPath(dir: string): string {
-  return join(dir, ADMIN_SOCKET);
+/** Where the admin socket of the node on `dir` is, and the uid that must own it and its directory. */
+export async function adminSocketPath(dir: string): Promise<{ readonly path: string; readonly runtimeDir: string; readonly uid: number }> {
+  const real = await realpath(dir);
+  const { uid } = await stat(real);
+  const runtimeDir = process.env.BULWARK_RUNTIME_DIR ?? `/tmp/bulwark-${uid}`;
+  const path = join(runtimeDir, `${createHash('sha256').update(real).digest('hex').slice(0, 16)}.sock`);
+  return { path, runtimeDir, uid };
+}
+
+/** The runtime directory is private to `uid`: a directory, not a link, owned by it, 0700 or narrower. */
+async function checkRuntimeDir(runtimeDir: string, uid: number): Promise<void> {
+  const st = await lstat(runtimeDir);
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+    throw new BulwarkError('ADMIN_RUNTIME_DIR_UNSAFE', `${runtimeDir} must be a directory owned by uid ${uid} with no group or other access`, { runtimeDir, uid });
+  }
 }
 
 export class AdminServer {
@@ -49,27 +70,38 @@ export class AdminServer {
   }
 
   /**
-   * Listens on `<dir>/admin.sock`. Call only while holding the node's store lock: a socket file
-   * already there is then a dead process's and is replaced. Null (logged) when the path is too
-   * long for a unix socket: the node runs without it, and backups need it stopped.
+   * Listens on the node's admin socket (`adminSocketPath`). Call only while holding the node's
+   * store lock: a socket already there is then a dead process's and is replaced. Null (logged)
+   * when the runtime directory is not safe or the socket cannot be made: the node runs without
+   * it, and backups need it stopped.
    */
   static async start(dir: string, handlers: AdminHandlers, log: Logger): Promise<AdminServer | null> {
-    const path = adminSocketPath(dir);
-    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-      log.warn({ path }, `admin socket path longer than ${MAX_SOCKET_PATH} bytes: no admin socket (online backups unavailable; shorten the node directory's path)`);
+    const { path, runtimeDir, uid } = await adminSocketPath(dir);
+    try {
+      if (process.getuid?.() !== uid) {
+        throw new BulwarkError('ADMIN_NOT_OWNER', `this process (uid ${process.getuid?.()}) does not own the node directory (uid ${uid})`, { uid });
+      }
+      if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new BulwarkError('ADMIN_PATH_TOO_LONG', `${path} is longer than ${MAX_SOCKET_PATH} bytes`, { path });
+      await mkdir(runtimeDir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      await checkRuntimeDir(runtimeDir, uid);
+      await unlink(path).catch(() => undefined);
+      const admin: AdminServer = new AdminServer(
+        createServer((socket) => admin.#serve(socket, handlers, log)),
+        path,
+      );
+      await new Promise<void>((resolve, reject) => {
+        admin.#server.once('error', reject);
+        admin.#server.listen(path, () => resolve());
+      });
+      await chmod(path, 0o600);
+      log.info({ path }, 'admin socket listening');
+      return admin;
+    } catch (err) {
+      log.warn({ err, path }, 'no admin socket: online backups unavailable (`bulwark backup` needs the node stopped)');
       return null;
     }
-    await unlink(path).catch(() => undefined);
-    const admin: AdminServer = new AdminServer(
-      createServer((socket) => admin.#serve(socket, handlers, log)),
-      path,
-    );
-    await new Promise<void>((resolve, reject) => {
-      admin.#server.once('error', reject);
-      admin.#server.listen(path, () => resolve());
-    });
-    await chmod(path, 0o600);
-    return admin;
   }
 
   /**
@@ -130,9 +162,12 @@ export class AdminServer {
  * a stale one): the node is not running, or runs without an admin socket.
  */
 export async function adminRequest(dir: string, req: AdminRequest): Promise<AdminReply | null> {
-  const path = adminSocketPath(dir);
-  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-    throw new BulwarkError('ADMIN_PATH_TOO_LONG', `${path} is longer than a unix socket path may be (${MAX_SOCKET_PATH} bytes)`, { path });
+  const { path, runtimeDir, uid } = await adminSocketPath(dir);
+  const socketStat = await lstat(path).catch(() => null);
+  if (socketStat === null) return null;
+  await checkRuntimeDir(runtimeDir, uid);
+  if (!socketStat.isSocket() || socketStat.uid !== uid) {
+    throw new BulwarkError('ADMIN_RUNTIME_DIR_UNSAFE', `${path} is not a socket owned by uid ${uid}`, { path, uid });
   }
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);

@@ -23,8 +23,6 @@ import { readNodeFile } from '../setup/node-directory.ts';
 import { copyStores, openRocksStore, type KvStore } from '../storage/index.ts';
 
 export const BACKUP_MANIFEST = 'backup.json';
-/** The node's admin socket (`admin.ts`), never copied. */
-export const ADMIN_SOCKET = 'admin.sock';
 /** The stores a node directory may hold, by directory name. */
 export const STORE_NAMES = ['data', 'state'] as const;
 
@@ -170,7 +168,7 @@ async function countKeys(path: string): Promise<number> {
 }
 
 /**
- * Copies the node directory's files (not its stores, its admin socket or the key stores' temp
+ * Copies the node directory's files (not its stores, nor the key stores' temp
  * files and tombstones) into `to`, keeping their modes; synchronous, so nothing this process does
  * runs in between (see `copyStores`). Returns each file's manifest entry.
  */
@@ -178,7 +176,7 @@ function copyFilesSync(from: string, to: string, under = ''): BackupManifest['fi
   const out: BackupManifest['files'] = [];
   for (const e of readdirSync(join(from, under), { withFileTypes: true })) {
     const rel = under === '' ? e.name : `${under}/${e.name}`;
-    if (under === '' && ((STORE_NAMES as readonly string[]).includes(e.name) || e.name === ADMIN_SOCKET || e.name === BACKUP_MANIFEST)) continue;
+    if (under === '' && ((STORE_NAMES as readonly string[]).includes(e.name) || e.name === BACKUP_MANIFEST)) continue;
     if (LEFTOVER.test(e.name)) continue;
     if (e.isDirectory()) {
       mkdirSync(join(to, rel), { mode: statSync(join(from, rel)).mode & 0o777 });

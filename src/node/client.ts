@@ -64,7 +64,7 @@ export interface ClientNodeOptions {
   };
   /** /metrics and /health; no endpoint when absent. */
   readonly metrics?: { readonly host: string; readonly port: number };
-  /** The admin socket in the node directory, for online backups (`node/admin.ts`; default true). */
+  /** The admin socket, for online backups (`node/admin.ts`; default true). */
   readonly adminSocket?: boolean;
   /**
    * Execute the certified blocks here too and answer state reads from that state (default true);

@@ -37,7 +37,7 @@ export interface ReplicaNodeOptions {
   readonly metrics?: { readonly host: string; readonly port: number };
   readonly consensus?: Partial<ConsensusConfig>;
   readonly tuning?: Partial<TlsTuning>;
-  /** The admin socket in the node directory, for online backups (`node/admin.ts`; default true). */
+  /** The admin socket, for online backups (`node/admin.ts`; default true). */
   readonly adminSocket?: boolean;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
   readonly onFatal?: (reason: string) => void;

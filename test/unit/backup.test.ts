@@ -1,14 +1,17 @@
 // Backups of a node directory (`node/backup.ts`, `storage/copy.ts`) on in-memory and RocksDB
 // stores: the copy is the store at one moment however it is written meanwhile, the files come
-// with their modes, leftovers of the key stores and the admin socket stay out, a damaged or
+// with their modes, leftovers of the key stores and sockets stay out, a damaged or
 // tampered backup is refused, and neither command overwrites anything.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBulwarkError } from '../../src/common/errors.ts';
 import { initHashes } from '../../src/crypto/hash.ts';
+import { pino } from 'pino';
+import { AdminServer, adminRequest, adminSocketPath } from '../../src/node/admin.ts';
 import { readManifest, restoreBackup, takeBackup } from '../../src/node/backup.ts';
 import { runInit } from '../../src/setup/init.ts';
 import { MemoryStore, copyStores, openRocksStore, type KvStore } from '../../src/storage/index.ts';
@@ -72,7 +75,8 @@ test('takeBackup and restoreBackup: files with their modes, stores by key count;
     mkdirSync(join(dir, 'keys'), { mode: 0o700 });
     writeFileSync(join(dir, 'keys', 'consensus-1.key'), 'secret', { mode: 0o600 });
     writeFileSync(join(dir, 'keys', '.consensus-2.key.0123456789ab.tmp'), 'half-written');
-    writeFileSync(join(dir, 'admin.sock'), '');
+    const socket = createServer();
+    await new Promise<void>((r) => socket.listen(join(dir, 'stray.sock'), r));
     const kv = await openRocksStore(join(dir, 'data'));
     try {
       await kv.write([{ type: 'put', key: key(1), value: key(2) }]);
@@ -82,7 +86,7 @@ test('takeBackup and restoreBackup: files with their modes, stores by key count;
       assert.deepEqual(m.stores, [{ name: 'data', keys: 1, bytes: 6 }]);
       const paths = m.files.map((f) => f.path).sort();
       assert.ok(paths.includes('keys/consensus-1.key') && paths.includes('node.json') && paths.includes('network.json'));
-      assert.ok(!paths.some((p) => p.endsWith('.tmp') || p === 'admin.sock'));
+      assert.ok(!paths.some((p) => p.endsWith('.tmp') || p === 'stray.sock'));
       assert.equal(statSync(join(root, 'b', 'keys', 'consensus-1.key')).mode & 0o777, 0o600);
       assert.equal(statSync(join(root, 'b')).mode & 0o777, 0o700);
       assert.deepEqual(await readManifest(join(root, 'b')), m);
@@ -91,6 +95,7 @@ test('takeBackup and restoreBackup: files with their modes, stores by key count;
       await assert.rejects(takeBackup({ dir, out: join(dir, 'b'), stores: { data: kv } }), (e) => isBulwarkError(e, 'BACKUP_TARGET_INVALID'));
     } finally {
       await kv.close();
+      socket.close();
     }
     mkdirSync(join(root, 'empty'));
     const r = await restoreBackup({ from: join(root, 'b'), dir: join(root, 'empty') });
@@ -127,5 +132,40 @@ test('restoreBackup refuses a tampered file and a missing store, and leaves no p
     await assert.rejects(restoreBackup({ from: join(root, 'b'), dir: join(root, 'r2') }), (e) => isBulwarkError(e, 'BACKUP_CORRUPT') && /store data/.test(e.message));
     await assert.rejects(restoreBackup({ from: dir, dir: join(root, 'r3') }), (e) => isBulwarkError(e, 'BACKUP_INVALID'));
     assert.deepEqual(readdirSync(root).sort(), ['b', 'net']);
+  });
+});
+
+test('admin socket: in a private runtime directory, found from the node directory; a shared one is refused', async () => {
+  await withRoot(async (root) => {
+    const dir = await nodeDir(root);
+    const runtime = join(root, 'run');
+    const before = process.env.BULWARK_RUNTIME_DIR;
+    process.env.BULWARK_RUNTIME_DIR = runtime;
+    const log = pino({ level: 'silent' });
+    try {
+      assert.equal(await adminRequest(dir, { op: 'backup', out: join(root, 'b') }), null, 'no node running: no answer');
+      const outs: string[] = [];
+      const admin = await AdminServer.start(dir, { backup: async (out) => (outs.push(out), { format: 'bulwark-backup', version: 1, role: 'replica', id: 3, createdAt: 'now', stores: [], files: [] }) }, log);
+      assert.ok(admin !== null);
+      try {
+        assert.equal(statSync(runtime).mode & 0o777, 0o700);
+        assert.equal(statSync((await adminSocketPath(dir)).path).mode & 0o777, 0o600);
+        assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.sock')), [], 'nothing in the node directory');
+        const reply = await adminRequest(dir, { op: 'backup', out: join(root, 'b') });
+        assert.equal(reply?.ok, true);
+        assert.deepEqual(outs, [join(root, 'b')]);
+        const bad = await adminRequest(dir, { op: 'backup', out: 'relative' });
+        assert.equal(bad?.ok === false && bad.code, 'ADMIN_BAD_REQUEST');
+      } finally {
+        await admin.close();
+      }
+      assert.equal(await adminRequest(dir, { op: 'backup', out: join(root, 'b') }), null, 'closed: no answer');
+      // A runtime directory others may enter is not used, by either side.
+      chmodSync(runtime, 0o755);
+      assert.equal(await AdminServer.start(dir, { backup: () => Promise.reject(new Error('unreachable')) }, log), null);
+    } finally {
+      if (before === undefined) delete process.env.BULWARK_RUNTIME_DIR;
+      else process.env.BULWARK_RUNTIME_DIR = before;
+    }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * `bulwark backup --dir D --out B`: a consistent backup of a node directory (`node/backup.ts`).
- * While the node runs, it takes the backup itself, asked through its admin socket (`D/admin.sock`,
+ * While the node runs, it takes the backup itself, asked through its admin socket (a unix socket found from D,
  * `node/admin.ts`): only the process holding RocksDB's lock can snapshot its stores. With the node
  * stopped, this command opens the stores and takes it. `bulwark restore --from B --dir D2` brings
  * it back.
@@ -31,7 +31,7 @@ export function registerBackup(program: Command, io: CliIo): void {
     .option('--json', 'print the backup manifest as JSON')
     .addHelpText(
       'after',
-      '\nA running node takes the backup itself (asked through <dir>/admin.sock) while it goes on working;\n' +
+      '\nA running node takes the backup itself (asked through its admin socket) while it goes on working;\n' +
         'a stopped node is backed up by this command. The backup holds the node\'s private keys: keep it as\n' +
         'you keep the node directory. Restore with `bulwark restore --from <backup> --dir <new dir>`.\n',
     )
@@ -76,7 +76,7 @@ async function offlineBackup(dir: string, out: string): Promise<BackupManifest> 
         if (isBulwarkError(err, 'STORAGE_LOCKED')) {
           throw new BulwarkError(
             'BACKUP_NODE_UNREACHABLE',
-            `${join(dir, name)} is held by a running node whose admin socket does not answer (started with --no-admin-socket, or a directory path too long for a socket); stop it, or back it up another way`,
+            `${join(dir, name)} is held by a running node whose admin socket does not answer (started with --no-admin-socket, its runtime directory unsafe, or run by another user: see its log); stop it, or back it up another way`,
             { dir },
           );
         }

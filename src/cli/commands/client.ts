@@ -180,7 +180,7 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(new Option('--txpool-lifetime <seconds>', "how long a sender's queued transactions wait without progress (default 10800, go-ethereum Lifetime)").argParser(integer(1)))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
-    .option('--no-admin-socket', 'no admin socket (<dir>/admin.sock, for `bulwark backup` while the node runs)')
+    .option('--no-admin-socket', 'no admin socket (the unix socket through which `bulwark backup` asks the running node; node/admin.ts)')
     .addOption(
       new Option('--no-local-state', 'do not execute the certified blocks here (<dir>/state): every state read goes to the replicas, and debug_trace* is unavailable'),
     )

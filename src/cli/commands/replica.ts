@@ -24,7 +24,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
   addNodeOptions(program.command('replica').description('run one replica node from its directory (written by bulwark init)').requiredOption('--dir <dir>', "the replica's directory; its RocksDB database lives in <dir>/data"))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
-    .option('--no-admin-socket', 'no admin socket (<dir>/admin.sock, for `bulwark backup` while the node runs)')
+    .option('--no-admin-socket', 'no admin socket (the unix socket through which `bulwark backup` asks the running node; node/admin.ts)')
     .action(async (flags: ReplicaFlags) => {
       const passphrase = await readPassphrase(flags);
       const logger = pino({ level: flags.logLevel, base: { node: 'replica' } });
