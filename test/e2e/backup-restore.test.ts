@@ -64,8 +64,8 @@ test('a replica backed up while running, restored into a new directory, verifies
   // Backups while transactions flow: the nodes take them between their other work.
   const flowing = transfers(1, 0n, 20);
   const [b, c] = await Promise.all([
-    bulwark(['backup', '--dir', join(net.root, 'replica-3'), '--out', backup, '--json']),
-    bulwark(['backup', '--dir', join(net.root, `client-${net.clientId}`), '--out', clientBackup]),
+    bulwark(['backup', '--dir', join(net.root, 'replica-3'), '--out', backup, '--json'], net.env),
+    bulwark(['backup', '--dir', join(net.root, `client-${net.clientId}`), '--out', clientBackup], net.env),
   ]);
   await flowing;
   assert.equal(b.code, 0, b.stderr);
@@ -108,7 +108,7 @@ test('a replica backed up while running, restored into a new directory, verifies
   restored = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'replica', '--dir', dir, '--metrics-port', metricsPort, '--log-level', 'warn'], {
     cwd: REPO,
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: nodeEnv(),
+    env: { ...nodeEnv(), ...net.env },
   });
   await transfers(3, 0n, 10);
   const target = await net.health(0);
@@ -149,7 +149,7 @@ test('a replica backed up while running, restored into a new directory, verifies
   restoredClient = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli/main.ts', 'client', '--dir', clientCopy, '--rpc-port', new URL(net.url).port, '--metrics-port', new URL(net.metricsUrl(net.clientId)).port, '--log-level', 'warn'],
-    { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], env: nodeEnv() },
+    { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], env: { ...nodeEnv(), ...net.env } },
   );
   await until('the restored client node to reach the replicas\' head', 60_000, async () => {
     const n = await rpcClient(net.url).call<string>('eth_blockNumber').catch(() => undefined);
