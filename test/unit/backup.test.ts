@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, s
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli } from '../../src/cli/program.ts';
 import { isBulwarkError } from '../../src/common/errors.ts';
 import { initHashes } from '../../src/crypto/hash.ts';
 import { pino } from 'pino';
@@ -167,5 +168,27 @@ test('admin socket: in a private runtime directory, found from the node director
       if (before === undefined) delete process.env.BULWARK_RUNTIME_DIR;
       else process.env.BULWARK_RUNTIME_DIR = before;
     }
+  });
+});
+
+test('bulwark backup on a stopped node opens its stores itself; on a node holding them without a socket it says so', async () => {
+  await withRoot(async (root) => {
+    const dir = await nodeDir(root);
+    const out: string[] = [];
+    const io = { out: (s: string) => void out.push(s), err: (s: string) => void out.push(s) };
+    // Never started: the keys alone.
+    assert.equal(await runCli(['backup', '--dir', dir, '--out', join(root, 'keys-only')], io), 0, out.join(''));
+    assert.match(out.join(''), /backup of replica 3 written to .* \(node stopped\): no database yet; \d+ files/);
+    const kv = await openRocksStore(join(dir, 'data'));
+    await kv.write([{ type: 'put', key: key(1), value: key(2) }]);
+    // Held by this process (as by a node started with --no-admin-socket): refused, named.
+    out.length = 0;
+    assert.equal(await runCli(['backup', '--dir', dir, '--out', join(root, 'held')], io), 1);
+    assert.match(out.join(''), /BACKUP_NODE_UNREACHABLE/);
+    await kv.close();
+    out.length = 0;
+    assert.equal(await runCli(['backup', '--dir', dir, '--out', join(root, 'stopped')], io), 0, out.join(''));
+    assert.match(out.join(''), /\(node stopped\): data 1 keys/);
+    assert.equal((await readManifest(join(root, 'stopped'))).stores[0]!.keys, 1);
   });
 });

@@ -56,7 +56,7 @@ export function registerBackup(program: Command, io: CliIo): void {
         io.out(`${JSON.stringify(manifest)}\n`);
         return;
       }
-      const stores = manifest.stores.map((s) => `${s.name} ${s.keys} keys (${s.bytes} bytes)`).join(', ');
+      const stores = manifest.stores.length === 0 ? 'no database yet' : manifest.stores.map((s) => `${s.name} ${s.keys} keys (${s.bytes} bytes)`).join(', ');
       io.out(`backup of ${manifest.role} ${manifest.id} written to ${out} (${online ? 'taken by the running node' : 'node stopped'}): ${stores}; ${manifest.files.length} files\n`);
     });
 }
@@ -68,8 +68,8 @@ async function offlineBackup(dir: string, out: string): Promise<BackupManifest> 
   try {
     for (const name of STORE_NAMES) {
       if (name === 'state' && node.role !== 'client') continue;
-      const exists = await stat(join(dir, name, 'CURRENT')).catch(() => null);
-      if (exists === null && name === 'state') continue; // a client node run with --no-local-state
+      // No database: a node never started (its keys only), or a client node run with --no-local-state.
+      if ((await stat(join(dir, name, 'CURRENT')).catch(() => null)) === null) continue;
       try {
         stores[name] = await openRocksStore(join(dir, name), { createIfMissing: false });
       } catch (err) {
