@@ -13,12 +13,25 @@ import { registerRpcToken } from './commands/rpc-token.ts';
 import { registerVerifyLedger } from './commands/verify-ledger.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerWedge } from './commands/wedge.ts';
+import { registerBackup } from './commands/backup.ts';
+import { registerRestore } from './commands/restore.ts';
 import { UsageError } from './usage.ts';
 
 import { processIo, type CliIo } from './io.ts';
 
 /** Subcommands, in the order `bulwark --help` lists them. */
-const COMMANDS: ReadonlyArray<(program: Command, io: CliIo) => void> = [registerDev, registerInit, registerReplica, registerClient, registerRpcToken, registerVerifyLedger, registerKeys, registerWedge];
+const COMMANDS: ReadonlyArray<(program: Command, io: CliIo) => void> = [
+  registerDev,
+  registerInit,
+  registerReplica,
+  registerClient,
+  registerRpcToken,
+  registerVerifyLedger,
+  registerKeys,
+  registerWedge,
+  registerBackup,
+  registerRestore,
+];
 
 export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('bulwark')

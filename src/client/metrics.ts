@@ -3,7 +3,7 @@
  * method and outcome, requests to the replicas that failed, and — read when scraped — the pool,
  * the mirror's head and refusals, invalid read answers, and every replica link.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerSnapshotGauges } from '../common/metrics-server.ts';
 import { registerPeerGauges, registerTransportGauges, type TransportCounterView } from '../net/metrics.ts';
 import type { PeerStats } from '../net/transport.ts';
@@ -34,6 +34,7 @@ export interface ClientGauges {
 export class ClientMetrics {
   readonly registry = new Registry();
   readonly rpcCalls: Counter<'method' | 'outcome'>;
+  readonly rpcSeconds: Histogram<'method'>;
   readonly requestsFailed: Counter;
   readonly rpcRefused: Counter<'reason'>;
   readonly evmTimeouts: Counter<'where'>;
@@ -45,6 +46,13 @@ export class ClientMetrics {
       name: 'bulwark_rpc_calls_total',
       help: 'JSON-RPC calls, by method ("unknown" for methods that do not exist) and outcome ("ok" or the error code)',
       labelNames: ['method', 'outcome'],
+      registers,
+    });
+    this.rpcSeconds = new Histogram({
+      name: 'bulwark_rpc_call_duration_seconds',
+      help: 'JSON-RPC call time, from parsing to the answer, by method ("unknown" for methods that do not exist)',
+      labelNames: ['method'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     this.rpcRefused = new Counter({

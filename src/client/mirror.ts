@@ -276,6 +276,10 @@ export class LedgerMirror {
     for (const n of this.#certified.keys()) if (n > held && (wanted === undefined || n < wanted)) wanted = n;
     if (wanted === undefined) {
       this.#emptyAnswers = 0;
+      // Blocks held that f + 1 notices do not certify yet: on an idle network no notice will come
+      // (a mirror restarted, or restored from a backup, behind). Each answer ends with the
+      // replica's latest notice, so the next question goes to the next replica.
+      if (this.#pending.length > 0) this.#source = (from + 1) % this.#n;
       return;
     }
     if (m.blocks.length > 0) {

@@ -28,6 +28,9 @@ import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
+import { registerNodeGauges } from '../common/node-metrics.ts';
+import { AdminServer } from './admin.ts';
+import { takeBackup } from './backup.ts';
 import { BftClient } from '../client/bft-client.ts';
 import { ClientMetrics } from '../client/metrics.ts';
 import { LedgerMirror } from '../client/mirror.ts';
@@ -62,6 +65,8 @@ export interface ClientNodeOptions {
   };
   /** /metrics and /health; no endpoint when absent. */
   readonly metrics?: { readonly host: string; readonly port: number };
+  /** The admin socket, for online backups (`node/admin.ts`; default true). */
+  readonly adminSocket?: boolean;
   /**
    * Execute the certified blocks here too and answer state reads from that state (default true);
    * when false, every state read goes to the replicas and tracing is unavailable.
@@ -90,6 +95,7 @@ interface Parts {
   readonly reads: ReadClient;
   readonly submitter: Submitter;
   readonly server: Server | null;
+  readonly admin: AdminServer | null;
 }
 
 export class ClientNode {
@@ -405,7 +411,10 @@ export class ClientNode {
         host: o.rpc.host,
         port: o.rpc.port,
         onInternalError: (m, err) => log.error({ err, method: m }, 'rpc handler failed'),
-        onCall: (m, code) => metrics.rpcCalls.inc({ method: m ?? 'unknown', outcome: code === undefined ? 'ok' : String(code) }),
+        onCall: (m, code, seconds) => {
+          metrics.rpcCalls.inc({ method: m ?? 'unknown', outcome: code === undefined ? 'ok' : String(code) });
+          metrics.rpcSeconds.observe({ method: m ?? 'unknown' }, seconds);
+        },
         ...o.rpcSecurity,
         onRefused: (reason, remote, message) => {
           metrics.rpcRefused.inc({ reason });
@@ -420,9 +429,21 @@ export class ClientNode {
         pool: pool.status(),
         peers: transport.stats().map((p) => ({ peer: p.peer, connected: p.connected })),
       });
+      registerNodeGauges(metrics.registry, {
+        role: 'client',
+        id: material.id,
+        chainId: network.chainId,
+        dir: o.dir,
+        stores: local === null ? { data: join(o.dir, 'data') } : { data: join(o.dir, 'data'), state: join(o.dir, 'state') },
+      });
       const server = o.metrics === undefined ? null : await serveMetrics(metrics.registry, health, o.metrics);
+      if (server !== null) undo.push(() => new Promise((r) => server.close(r)));
+      const admin =
+        o.adminSocket === false
+          ? null
+          : await AdminServer.start(o.dir, { backup: (out) => takeBackup({ dir: o.dir, out, stores: { data: kv, ...(local === null ? {} : { state: local.kv }) } }) }, log);
       log.info({ rpc: rpc.url, ...(server === null ? {} : { metrics: o.metrics }) }, 'client node started');
-      return new ClientNode(rpc, { kv, local, transport, bft, mirror, reads: replicaReads, submitter, server }, timer, log);
+      return new ClientNode(rpc, { kv, local, transport, bft, mirror, reads: replicaReads, submitter, server, admin }, timer, log);
     } catch (err) {
       for (const close of undo.reverse()) {
         try {
@@ -438,6 +459,8 @@ export class ClientNode {
   async stop(): Promise<void> {
     const p = this.#parts;
     clearInterval(this.#timer);
+    // A backup still running ends with STORAGE_CLOSED when the stores close below, and is removed.
+    await p.admin?.close();
     await this.rpc.close();
     p.submitter.stop();
     p.bft.close();

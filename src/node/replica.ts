@@ -12,6 +12,9 @@ import { collectDefaultMetrics } from 'prom-client';
 import { BulwarkError } from '../common/errors.ts';
 import { systemClock } from '../common/clock.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
+import { registerNodeGauges } from '../common/node-metrics.ts';
+import { AdminServer } from './admin.ts';
+import { takeBackup } from './backup.ts';
 import { blsKeyHistory, createBlsConsensusCrypto, nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import { makeConsensusConfig, type ConsensusConfig } from '../consensus/config.ts';
 import { restoreReplica } from '../consensus/replica.ts';
@@ -41,6 +44,8 @@ export interface ReplicaNodeOptions {
    * to one). The port stays the endpoint's.
    */
   readonly listenHost?: string;
+  /** The admin socket, for online backups (`node/admin.ts`; default true). */
+  readonly adminSocket?: boolean;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
   readonly onFatal?: (reason: string) => void;
 }
@@ -53,6 +58,7 @@ export class ReplicaProcess {
   readonly #kv: KvStore;
   readonly #log: Logger;
   #server: Server | null = null;
+  #admin: AdminServer | null = null;
   #stopping: Promise<void> | null = null;
 
   private constructor(node: ReplicaNode, transport: TlsTransport, kv: KvStore, log: Logger) {
@@ -150,7 +156,9 @@ export class ReplicaProcess {
       transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
       started = new ReplicaProcess(node, transport, kv, log);
       await node.start();
+      registerNodeGauges(node.metricsRegistry, { role: 'replica', id: material.id, chainId: network.chainId, dir: o.dir, stores: { data: join(o.dir, 'data') } });
       if (o.metrics !== undefined) started.#server = await serveMetrics(node.metricsRegistry, () => node.status(), o.metrics);
+      if (o.adminSocket !== false) started.#admin = await AdminServer.start(o.dir, { backup: (out) => takeBackup({ dir: o.dir, out, stores: { data: kv } }) }, log);
       log.info(
         { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number) },
         'replica started',
@@ -174,6 +182,8 @@ export class ReplicaProcess {
   }
 
   async #stop(): Promise<void> {
+    // A backup still running ends with STORAGE_CLOSED when the store closes below, and is removed.
+    await this.#admin?.close();
     await this.#node.stop();
     await this.#transport.close();
     if (this.#server !== null) await new Promise((r) => this.#server!.close(r));

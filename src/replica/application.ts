@@ -17,6 +17,8 @@ export interface AppExecution {
   readonly results: Uint8Array[];
   /** Whether a block was made. */
   readonly block: boolean;
+  /** What the block holds, when one was made (metrics: transactions and gas per second). */
+  readonly made?: { readonly transactions: number; readonly gasUsed: number };
 }
 
 /** A canonical block as mirrors take it (`BlockData`): RLP header, body and receipts. */

@@ -111,12 +111,14 @@ export class EthereumApp implements ReplicaApplication {
     ];
     let outcomes: TxOutcome[] = [];
     let block = false;
+    let made: AppExecution['made'];
     if (rawTxs.length === 0) {
       await this.#kv.write(ops, { sync: true });
     } else {
       const head = this.#executor.head;
       const out = await this.#executor.execute(head.hash(), rawTxs, BigInt(timestamp), { extraOps: ops, commitEmpty: false });
       block = out.committed;
+      if (block) made = { transactions: out.rawTransactions.length, gasUsed: Number(out.block.header.gasUsed) };
       outcomes = outcomesOf(rawTxs, out.rawTransactions.length, out.rejected);
     }
     this.#at = at;
@@ -131,7 +133,7 @@ export class EthereumApp implements ReplicaApplication {
       if (d !== null) next += d.length;
       results.push(encodeRequestResult(result));
     }
-    return { summary: this.#summary(), results, block };
+    return { summary: this.#summary(), results, block, ...(made === undefined ? {} : { made }) };
   }
 
   head(): { readonly number: number; readonly hash: Uint8Array } {

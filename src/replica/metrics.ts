@@ -2,7 +2,7 @@
  * The replica's Prometheus metrics (served by `common/metrics-server.ts`). Counters are fed by the
  * shell from the state machine's `reject` and `event` outputs; gauges are read when scraped.
  */
-import { Counter, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { registerSnapshotGauges } from '../common/metrics-server.ts';
 import { registerPeerGauges, registerTransportGauges, type TransportCounterView } from '../net/metrics.ts';
 import type { PeerStats } from '../net/transport.ts';
@@ -30,6 +30,11 @@ export class ReplicaMetrics {
   readonly undecodable: Counter;
   readonly notSent: Counter<'type'>;
   readonly penalties: Counter<'reason'>;
+  /** Wall time of executing one committed batch that carried transactions, storing included. */
+  readonly executionSeconds: Histogram;
+  readonly blocks: Counter;
+  readonly transactions: Counter;
+  readonly gasUsed: Counter;
 
   constructor(read: () => ReplicaGauges) {
     const registers = [this.registry];
@@ -49,6 +54,15 @@ export class ReplicaMetrics {
       labelNames: ['type'],
       registers,
     });
+    this.executionSeconds = new Histogram({
+      name: 'bulwark_execution_batch_duration_seconds',
+      help: 'Time to execute one committed batch carrying transactions and store its block, atomically',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.blocks = new Counter({ name: 'bulwark_execution_blocks_total', help: 'Blocks this replica executed and stored', registers });
+    this.transactions = new Counter({ name: 'bulwark_execution_transactions_total', help: 'Transactions included in the blocks this replica executed', registers });
+    this.gasUsed = new Counter({ name: 'bulwark_execution_gas_used_total', help: 'Gas used by the blocks this replica executed', registers });
     registerSnapshotGauges(this.registry, read, [
       ['bulwark_consensus_view', 'Current view', (g) => g.view],
       ['bulwark_consensus_view_active', '1 when the view is active, 0 during a view change', (g) => (g.active ? 1 : 0)],

@@ -85,8 +85,11 @@ export interface RpcServerOptions {
   readonly site?: StaticSite;
   /** Called on handler failures that are not RpcErrors (bugs): logged by the caller. */
   readonly onInternalError?: (method: string, err: unknown) => void;
-  /** Called once per call naming a method: which (undefined if it does not exist), and the error code if it failed. */
-  readonly onCall?: (method: string | undefined, errorCode: number | undefined) => void;
+  /**
+   * Called once per call naming a method: which (undefined if it does not exist), the error code if
+   * it failed, and how long it took from parsing to its answer, in seconds.
+   */
+  readonly onCall?: (method: string | undefined, errorCode: number | undefined, seconds: number) => void;
   /** Called once per refused request or call: why, the client's address, and the message it was sent. */
   readonly onRefused?: (reason: RefusalReason, remote: string, message: string) => void;
 }
@@ -434,6 +437,7 @@ export class RpcServer {
       return this.#error(validId ? ((id ?? null) as Id) : null, new RpcError(RPC_CODES.invalidRequest, 'invalid request'));
     }
     const isNotification = !('id' in r);
+    const started = performance.now();
     const def = this.#o.methods.get(r.method);
     let response: Response;
     if (!caller.grant.allows(r.method)) {
@@ -452,7 +456,7 @@ export class RpcServer {
         response = this.#error((id ?? null) as Id, err instanceof RpcError ? err : new RpcError(RPC_CODES.internal, 'internal error'));
       }
     }
-    this.#o.onCall?.(def === undefined ? undefined : r.method, 'error' in response ? response.error.code : undefined);
+    this.#o.onCall?.(def === undefined ? undefined : r.method, 'error' in response ? response.error.code : undefined, (performance.now() - started) / 1000);
     return isNotification ? null : response;
   }
 

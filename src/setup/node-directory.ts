@@ -155,7 +155,7 @@ function tlsEpoch0(tls: TlsIdentity | null): NodeKeyStoreOptions['epoch0'] {
   return tls === null ? {} : { tls: holdTlsKey(0, tls) };
 }
 
-async function readNodeFile(dir: string): Promise<z.infer<typeof nodeFileSchema>> {
+export async function readNodeFile(dir: string): Promise<z.infer<typeof nodeFileSchema>> {
   const path = join(dir, NODE_FILE);
   let text: string;
   try {

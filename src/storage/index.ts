@@ -11,3 +11,5 @@ export { Repository, createRepository } from './repository.ts';
 export type { RangeOptions } from './repository.ts';
 export { WriteBatch } from './write-batch.ts';
 export { compareBytes, prefixUpperBound } from './bytes.ts';
+export { copyStores } from './copy.ts';
+export type { CopiedStore, StoreCopy } from './copy.ts';

@@ -58,8 +58,10 @@ export interface TestNetwork {
   /** Replica ids 0–3; the client node is id 4. */
   readonly replicas: readonly number[];
   readonly clientId: number;
-  /** The network's directory (node directories and `logs/`), removed by `stop` unless `keep`. */
+  /** The network's directory (node directories, `logs/`, `run/`), removed by `stop` unless `keep`. */
   readonly root: string;
+  /** The environment the nodes run with beyond the launcher's (`BULWARK_RUNTIME_DIR`: where their admin sockets are). */
+  readonly env: Readonly<Record<string, string>>;
   healthUrl(replica: number): string;
   /** Node `id`'s Prometheus /metrics (replicas 0–3 and the client node). */
   metricsUrl(id: number): string;
@@ -96,6 +98,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
   const metricsPort = (id: number) => ports[5 + id]!; // the client node (4) gets ports[9]
   const url = `http://127.0.0.1:${rpcPort}`;
   const healthUrl = (id: number) => `http://127.0.0.1:${metricsPort(id)}/health`;
+  const runtimeEnv = { BULWARK_RUNTIME_DIR: join(root, 'run') };
   const logFile = (id: number) => join(logDir, id === CLIENT ? 'client-4.log' : `replica-${id}.log`);
   const argsOf = (id: number) =>
     id === CLIENT
@@ -116,7 +119,9 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
     try {
       const child = spawn(process.execPath, [...v8Flags, ...(options.entry ?? ['--import', 'tsx', 'src/cli/main.ts']), ...argsOf(id), '--log-level', options.logLevel ?? 'warn'], {
         stdio: ['ignore', out, 'inherit'],
-        env: nodeEnv(),
+        // Admin sockets (node/admin.ts) in the network's directory, so a node killed with SIGKILL
+        // leaves none behind in /tmp; `runtimeEnv` gives the same to a `bulwark backup` run.
+        env: { ...nodeEnv(), ...runtimeEnv },
       });
       procs.set(id, child);
       exits.set(id, new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))));
@@ -207,6 +212,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
       replicas: [0, 1, 2, 3],
       clientId: CLIENT,
       root,
+      env: runtimeEnv,
       healthUrl,
       metricsUrl: (id) => `http://127.0.0.1:${metricsPort(id)}/metrics`,
       health,

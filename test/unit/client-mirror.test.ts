@@ -182,6 +182,45 @@ test('a mirror that holds blocks (and no state) reopens at its head; the first n
   mirror.close();
 });
 
+test('a mirror restarted behind an idle network certifies the head from the replicas\' latest notices', async () => {
+  // Found restoring a client node from a backup: the network had moved on and gone idle, so no
+  // notice came; the source answered with the blocks and its latest notice (one of the f + 1
+  // needed), was asked again and again, and the mirror stayed at the backup's head.
+  const ex = await Executor.open({ kv: new MemoryStore(), config });
+  const chain: ExecutionResult[] = [];
+  for (let i = 0; i < 3; i++) {
+    const tx = signTx(ex.common, testKey(0), { nonce: BigInt(i), to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
+    chain.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
+  }
+  const asked = new Set<number>();
+  const mirror: LedgerMirror = await LedgerMirror.open({
+    kv: new MemoryStore(),
+    config,
+    executionKeys: keys.map((k) => k.publicKey),
+    f: 1,
+    fetchTimeoutMs: 10_000, // a timeout must not be what moves it on
+    send: (to, frame) => {
+      const m = decodeMessage(frame) as Extract<Message, { type: 'BlockRequest' }>;
+      asked.add(to);
+      // As the replica's shell answers: the blocks it has, then its latest notice.
+      const blocks = chain.slice(m.fromNumber - 1, m.toNumber).map(partsOf);
+      setImmediate(() => {
+        mirror.onMessage(to, { type: 'BlockData', blocks });
+        mirror.onMessage(to, notice(to, 3, chain[2]!));
+      });
+    },
+  });
+  // The client node pokes its mirror every second; nothing else arrives.
+  for (let i = 0; i < 20 && mirror.head.number < 3n; i++) {
+    mirror.poke();
+    await new Promise((r) => setTimeout(r, 5));
+    await mirror.settled();
+  }
+  assert.equal(mirror.head.number, 3n, 'the head the replicas are at');
+  assert.ok(asked.size >= 2, 'more than one replica was asked');
+  mirror.close();
+});
+
 // ---------------------------------------------------------------------------------------------
 // Hostile input (issue 15)
 

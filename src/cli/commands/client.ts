@@ -25,6 +25,7 @@ interface ClientFlags {
   rpcPort: number;
   metricsHost: string;
   metricsPort?: number;
+  adminSocket: boolean;
   logLevel: string;
   rpcTlsCert?: string;
   rpcTlsKey?: string;
@@ -55,7 +56,7 @@ interface ClientFlags {
 type RpcSecurity = NonNullable<ClientNodeOptions['rpcSecurity']>;
 
 /** The endpoint's security options from the flags: files read, the auth file validated. */
-export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost' | 'rpcPort' | 'metricsHost' | 'logLevel' | 'localState' | 'explorer'>): Promise<RpcSecurity> {
+export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost' | 'rpcPort' | 'metricsHost' | 'logLevel' | 'localState' | 'explorer' | 'adminSocket'>): Promise<RpcSecurity> {
   const read = async (file: string, what: string): Promise<string> => {
     try {
       return await readFile(file, 'utf8');
@@ -180,6 +181,7 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(new Option('--txpool-lifetime <seconds>', "how long a sender's queued transactions wait without progress (default 10800, go-ethereum Lifetime)").argParser(integer(1)))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
+    .option('--no-admin-socket', 'no admin socket (the unix socket through which `bulwark backup` asks the running node; node/admin.ts)')
     .addOption(
       new Option('--no-local-state', 'do not execute the certified blocks here (<dir>/state): every state read goes to the replicas, and debug_trace* is unavailable'),
     )
@@ -199,6 +201,7 @@ export function registerClient(program: Command, io: CliIo): void {
         ...(flags.rpcMaxFiltersPerCaller === undefined ? {} : { maxFiltersPerCaller: flags.rpcMaxFiltersPerCaller }),
         evm: readEvmLimits(flags),
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
+        adminSocket: flags.adminSocket,
         ...(passphrase === undefined ? {} : { passphrase }),
       });
       io.out(`JSON-RPC at ${node.rpc.url}\n`);

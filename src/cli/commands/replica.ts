@@ -18,6 +18,7 @@ interface ReplicaFlags {
   metricsHost: string;
   metricsPort?: number;
   listenHost?: string;
+  adminSocket: boolean;
   logLevel: string;
 }
 
@@ -37,6 +38,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
         "address to accept peers on, instead of the host of this replica's endpoint in network.json (e.g. 0.0.0.0 when that is a public address behind NAT); the port stays the endpoint's",
       ).argParser(listenHost),
     )
+    .option('--no-admin-socket', 'no admin socket (the unix socket through which `bulwark backup` asks the running node; node/admin.ts)')
     .action(async (flags: ReplicaFlags) => {
       const passphrase = await readPassphrase(flags);
       const logger = pino({ level: flags.logLevel, base: { node: 'replica' } });
@@ -50,6 +52,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
         ...(passphrase === undefined ? {} : { passphrase }),
         ...(flags.listenHost === undefined ? {} : { listenHost: flags.listenHost }),
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
+        adminSocket: flags.adminSocket,
         onFatal: (reason) => {
           fatal = reason;
           void shutdown();
