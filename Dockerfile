@@ -19,6 +19,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
+# The explorer's page, which every client node serves at / (plain ES modules, no build).
+COPY explorer ./explorer
 COPY scripts/assemble-image.ts ./scripts/
 COPY deploy/docker ./deploy/docker
 RUN node --import tsx scripts/assemble-image.ts --out /out

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 /** What the image needs besides node_modules, relative to ROOT. */
-export const APP_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'src', 'deploy/docker/healthcheck.mjs'];
+export const APP_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'src', 'explorer', 'deploy/docker/healthcheck.mjs'];
 
 interface LockEntry {
   readonly dev?: boolean;
