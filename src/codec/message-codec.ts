@@ -63,6 +63,9 @@ const TAGS: Record<MessageType, number> = {
   ReadReply: 20,
   NodeStatusRequest: 21,
   NodeStatus: 22,
+  SnapshotRequest: 24,
+  SnapshotManifest: 25,
+  SnapshotItems: 26,
 };
 const TYPE_OF_TAG = new Map(Object.entries(TAGS).map(([type, tag]) => [tag, type as MessageType]));
 /**
@@ -72,6 +75,9 @@ const TYPE_OF_TAG = new Map(Object.entries(TAGS).map(([type, tag]) => [tag, type
  */
 const NEW_VIEW_SHARED_TAG = 23;
 const SIG_MAX = 128;
+/** Items one snapshot request may ask for, and the largest one (contract code is at most 24 KiB on chain; genesis may hold more). */
+export const MAX_SNAPSHOT_ITEMS = 1024;
+export const MAX_SNAPSHOT_ITEM_BYTES = 1 << 20;
 const SIGNERS_MAX = 1024 / 8;
 
 // ---- writers -------------------------------------------------------------------------------
@@ -233,6 +239,16 @@ function writeBody(w: Writer, m: Message): void {
     case 'NodeStatusRequest':
       w.u64(m.id);
       return;
+    case 'SnapshotRequest':
+      w.u64(m.id).u64(m.seq).list(m.items, (w, i) => w.u8(i.kind).fixed(i.hash, 32));
+      return;
+    case 'SnapshotManifest':
+      w.u64(m.id).bytes(m.image).list(m.headers, (w, h) => w.bytes(h));
+      optional(w, m.block, (w, b) => w.bytes(b.header).bytes(b.body).bytes(b.receipts));
+      return;
+    case 'SnapshotItems':
+      w.u64(m.id).list(m.items, (w, i) => w.bytes(i));
+      return;
     case 'NodeStatus':
       w.u64(m.id).u64(m.view).u8(m.active ? 1 : 0).u64(m.lastExecuted).u64(m.lastStable).u64(m.blockNumber).fixed(m.blockHash, 32);
       optional(w, m.stable, writeCheckpointCert);
@@ -306,7 +322,7 @@ function readCert(r: Reader): Certificate {
   return { signers: r.bytes(SIGNERS_MAX, 'signers'), signature: r.bytes(SIG_MAX, 'aggregate signature') };
 }
 
-function readSummary(r: Reader): ExecSummary {
+export function readSummary(r: Reader): ExecSummary {
   return {
     blockNumber: r.u64('blockNumber'),
     blockHash: r.fixed(32, 'blockHash'),
@@ -453,6 +469,31 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
       };
     case 'NodeStatusRequest':
       return { type, id: r.u64('id') };
+    case 'SnapshotRequest':
+      return {
+        type,
+        id: r.u64('id'),
+        seq: r.u64('seq'),
+        items: r.list(
+          MAX_SNAPSHOT_ITEMS,
+          (r) => {
+            const kind = r.u8('item kind');
+            if (kind > 1) throw codecError('CODEC_BAD_VALUE', `unknown snapshot item kind ${kind}`);
+            return { kind, hash: r.fixed(32, 'item hash') };
+          },
+          'items',
+        ),
+      };
+    case 'SnapshotManifest':
+      return {
+        type,
+        id: r.u64('id'),
+        image: r.bytes(l.maxPayloadBytes, 'image'),
+        headers: r.list(256, (r) => r.bytes(1 << 16, 'header'), 'headers'),
+        block: readOptional(r, (r) => ({ header: r.bytes(1 << 16, 'header'), body: r.bytes(l.maxPayloadBytes, 'body'), receipts: r.bytes(l.maxPayloadBytes, 'receipts') })),
+      };
+    case 'SnapshotItems':
+      return { type, id: r.u64('id'), items: r.list(MAX_SNAPSHOT_ITEMS, (r) => r.bytes(MAX_SNAPSHOT_ITEM_BYTES, 'item'), 'items') };
     case 'NodeStatus':
       return {
         type,

@@ -326,5 +326,55 @@ export interface NodeStatus {
   readonly signature: Uint8Array;
 }
 
-export type Message = ReplicaMessage | Request | Reply | BlockNotice | BlockRequest | BlockData | ReadRequest | ReadReply | NodeStatusRequest | NodeStatus;
+/**
+ * A replica fetching a snapshot asks a peer (ARCHITECTURE "Snapshots"), beside consensus: with no
+ * items, for the manifest of checkpoint `seq` (0: the newest the peer keeps); with items, for state
+ * trie nodes and contract code by hash.
+ */
+export interface SnapshotRequest {
+  readonly type: 'SnapshotRequest';
+  readonly id: number;
+  readonly seq: number;
+  readonly items: readonly SnapshotItemRef[];
+}
+
+/** One item of state asked for: kind 0 a trie node, 1 contract code (`codec/snapshot.ts`), by its Keccak hash. */
+export interface SnapshotItemRef {
+  readonly kind: number;
+  readonly hash: Uint8Array;
+}
+
+/** A peer's manifest of one checkpoint: what a joining replica needs besides the state trie. */
+export interface SnapshotManifest {
+  readonly type: 'SnapshotManifest';
+  readonly id: number;
+  /** The checkpoint image (`codec/snapshot.ts`); empty when the peer keeps none for the checkpoint asked. */
+  readonly image: Uint8Array;
+  /** The headers of up to 256 blocks before the checkpoint's block (what BLOCKHASH reads), oldest first. */
+  readonly headers: readonly Uint8Array[];
+  /** The checkpoint's block, whole (the executor's head once installed); null with an empty image. */
+  readonly block: { readonly header: Uint8Array; readonly body: Uint8Array; readonly receipts: Uint8Array } | null;
+}
+
+/** The items asked for, in the order asked; an empty one is an item the peer does not hold. */
+export interface SnapshotItems {
+  readonly type: 'SnapshotItems';
+  readonly id: number;
+  readonly items: readonly Uint8Array[];
+}
+
+export type Message =
+  | ReplicaMessage
+  | Request
+  | Reply
+  | BlockNotice
+  | BlockRequest
+  | BlockData
+  | ReadRequest
+  | ReadReply
+  | NodeStatusRequest
+  | NodeStatus
+  | SnapshotRequest
+  | SnapshotManifest
+  | SnapshotItems;
 export type MessageType = Message['type'];

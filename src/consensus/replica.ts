@@ -222,6 +222,9 @@ function onMessage(s: ReplicaState, from: number, m: Message): void {
     case 'ReadReply':
     case 'NodeStatusRequest':
     case 'NodeStatus':
+    case 'SnapshotRequest':
+    case 'SnapshotManifest':
+    case 'SnapshotItems':
       return reject(s, from, 'unexpected-message', `${m.type} sent to a replica`);
   }
 }

@@ -38,6 +38,31 @@ export interface TxLocation {
 
 const hash32 = fixedBytesCodec(32);
 
+/** Meta key of the snapshot a ledger was installed from. */
+const SNAPSHOT_BASE = 'snapshot-base';
+
+/** The checkpoint a snapshot-installed ledger starts at (`BlockStore.snapshotBase`). */
+export interface SnapshotBase {
+  readonly seq: number;
+  readonly blockNumber: number;
+  readonly blockHash: Uint8Array;
+}
+
+function encodeSnapshotBase(b: SnapshotBase): Uint8Array {
+  const out = new Uint8Array(48);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(b.seq));
+  view.setBigUint64(8, BigInt(b.blockNumber));
+  out.set(b.blockHash, 16);
+  return out;
+}
+
+function decodeSnapshotBase(raw: Uint8Array): SnapshotBase {
+  if (raw.length !== 48) throw new BulwarkError('LEDGER_CORRUPT', `the snapshot base record has ${raw.length} bytes, not 48`);
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  return { seq: Number(view.getBigUint64(0)), blockNumber: Number(view.getBigUint64(8)), blockHash: raw.slice(16) };
+}
+
 /** block hash ‖ uint32 index. */
 const txLocationCodec: Codec<TxLocation> = {
   encode: ({ blockHash, index }) => {
@@ -139,6 +164,44 @@ export class BlockStore {
     return out;
   }
 
+  /**
+   * The operations that record a header alone as canonical (a snapshot's recent headers, which
+   * BLOCKHASH reads: their bodies stay with the peers that served the snapshot).
+   */
+  putHeaderOps(raw: Uint8Array): BatchOp[] {
+    const header = this.decodeHeader(raw);
+    return [this.headers.putOp(header.hash(), raw), this.canonical.putOp(header.number, header.hash())];
+  }
+
+  /** A header from its RLP, as this store reads them. */
+  decodeHeader(raw: Uint8Array): BlockHeader {
+    try {
+      return createBlockHeaderFromRLP(raw, { common: this.common, setHardfork: false, params: PARAMS_MERGED });
+    } catch (cause) {
+      throw new BulwarkError('BLOCK_INVALID', 'a header does not decode', {}, { cause });
+    }
+  }
+
+  /**
+   * Where this ledger starts when it was installed from a snapshot (`replica/snapshot-sync.ts`):
+   * the checkpoint and its block, below which it holds no blocks (but up to 256 headers) and no
+   * state. Undefined for a ledger grown from genesis.
+   */
+  async snapshotBase(): Promise<SnapshotBase | undefined> {
+    const raw = await this.meta.get(SNAPSHOT_BASE);
+    return raw === undefined ? undefined : decodeSnapshotBase(raw);
+  }
+
+  snapshotBaseOp(base: SnapshotBase): BatchOp {
+    return this.meta.putOp(SNAPSHOT_BASE, encodeSnapshotBase(base));
+  }
+
+  /** The RLP of canonical header `number`, as stored. */
+  async rawHeaderByNumber(number: bigint): Promise<Uint8Array | undefined> {
+    const hash = await this.canonicalHash(number);
+    return hash === undefined ? undefined : this.headers.get(hash);
+  }
+
   async headHash(): Promise<Uint8Array | undefined> {
     return this.meta.get(HEAD);
   }
@@ -206,6 +269,8 @@ export class BlockStore {
   async rawByNumber(number: bigint): Promise<{ header: Uint8Array; body: Uint8Array; receipts: Uint8Array } | undefined> {
     const hash = await this.canonicalHash(number);
     if (hash === undefined) return undefined;
+    // Below a snapshot's block the ledger keeps headers only (BLOCKHASH reads them): no block to give.
+    if (number > 0n && number < BigInt((await this.snapshotBase())?.blockNumber ?? 0)) return undefined;
     const [header, body, receipts] = await Promise.all([this.headers.get(hash), this.bodies.get(hash), this.receiptsByBlock.get(hash)]);
     if (header === undefined || body === undefined || receipts === undefined) {
       throw new BulwarkError('LEDGER_CORRUPT', `canonical block ${number} is incomplete`, { location: this.kv.location });

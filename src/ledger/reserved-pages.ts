@@ -38,14 +38,15 @@ import {
   type NodeKeyRecord,
   type OperatorState,
 } from '../codec/reserved-pages.ts';
+import { decodeCheckpointImage, encodeCheckpointImage, type CheckpointImage } from '../codec/snapshot.ts';
 import type { BatchOp, KvStore } from '../storage/kvstore.ts';
-import { bytesCodec, utf8Codec, type Codec } from '../storage/codecs.ts';
+import { bytesCodec, uint64Codec, utf8Codec, type Codec } from '../storage/codecs.ts';
 import { createRepository, type Repository } from '../storage/repository.ts';
 
 export { NO_OPERATOR_STATE, type ExecutionProgress, type KeyRecord, type NodeKeyRecord, type OperatorState } from '../codec/reserved-pages.ts';
 
 /** The buckets of the reserved pages (`storage/prefixes.ts`). */
-export type ReservedPage = 'executionProgress' | 'clientTable' | 'keyTable' | 'operatorState' | 'nodeKeyTable';
+export type ReservedPage = 'executionProgress' | 'clientTable' | 'keyTable' | 'operatorState' | 'nodeKeyTable' | 'checkpointImage';
 
 /** Everything the reserved pages hold, as read from a store. */
 export interface ReservedPagesContents {
@@ -87,6 +88,7 @@ export class ReservedPages {
   readonly #keys: Repository<Uint8Array, KeyRecord>;
   readonly #operator: Repository<string, OperatorState>;
   readonly #nodeKeys: Repository<Uint8Array, NodeKeyRecord>;
+  readonly #images: Repository<bigint, CheckpointImage>;
 
   constructor(kv: KvStore) {
     this.#progress = createRepository(kv, 'executionProgress', utf8Codec, pageCodec('executionProgress', 'the progress record', encodeExecutionProgress, decodeExecutionProgress));
@@ -99,6 +101,7 @@ export class ReservedPages {
     this.#keys = createRepository(kv, 'keyTable', bytesCodec, pageCodec('keyTable', 'a key record', encodeKeyRecord, decodeKeyRecord));
     this.#operator = createRepository(kv, 'operatorState', utf8Codec, pageCodec('operatorState', 'the operator state', encodeOperatorState, decodeOperatorState));
     this.#nodeKeys = createRepository(kv, 'nodeKeyTable', bytesCodec, pageCodec('nodeKeyTable', 'a node key record', encodeNodeKeyRecord, decodeNodeKeyRecord));
+    this.#images = createRepository(kv, 'checkpointImage', uint64Codec, pageCodec('checkpointImage', 'a checkpoint image', encodeCheckpointImage, decodeCheckpointImage));
   }
 
   // ---- reads ----
@@ -139,7 +142,45 @@ export class ReservedPages {
     return { progress: await this.progress(), clients: await this.clientTable(), keys, operator: await this.operatorState(), nodeKeys };
   }
 
+  /** The image kept for checkpoint `seq`, if any (`codec/snapshot.ts`). */
+  image(seq: number): Promise<CheckpointImage | undefined> {
+    return this.#images.get(BigInt(seq));
+  }
+
+  /** The sequence numbers of the checkpoint images kept, oldest first. */
+  async imageSeqs(): Promise<number[]> {
+    const out: number[] = [];
+    for await (const seq of this.#images.keys()) out.push(Number(seq));
+    return out;
+  }
+
   // ---- writes (batch operations) ----
+
+  imageOp(image: CheckpointImage): BatchOp {
+    return this.#images.putOp(BigInt(image.seq), image);
+  }
+
+  dropImageOp(seq: number): BatchOp {
+    return this.#images.delOp(BigInt(seq));
+  }
+
+  /**
+   * Every page as `image` says, over whatever this store held (a snapshot installed): the image is
+   * a later state of the same ledger, so each record it lacks is one the store cannot have either
+   * — but a stale table entry is deleted all the same, never left to differ from the image.
+   */
+  async installOps(image: CheckpointImage): Promise<BatchOp[]> {
+    const ops: BatchOp[] = [this.progressOp({ lastExecuted: image.seq, lastTimestamp: image.lastTimestamp })];
+    for await (const [client] of this.#clients.entries()) if (!image.clients.has(client)) ops.push(this.#clients.delOp(client));
+    for await (const id of this.#keys.keys()) ops.push(this.#keys.delOp(id));
+    for await (const id of this.#nodeKeys.keys()) ops.push(this.#nodeKeys.delOp(id));
+    for (const [client, requestSeq] of image.clients) ops.push(this.clientOp(client, requestSeq));
+    for (const k of image.keys) ops.push(this.keyRecordOp(k));
+    ops.push(this.operatorStateOp(image.operator));
+    for (const k of image.nodeKeys) ops.push(this.nodeKeyRecordOp(k));
+    ops.push(this.imageOp(image));
+    return ops;
+  }
 
   progressOp(progress: ExecutionProgress): BatchOp {
     return this.#progress.putOp(PROGRESS, progress);

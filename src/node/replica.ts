@@ -3,7 +3,8 @@
  * directory — the keys, RocksDB, the executor and application, the consensus state restored from
  * them, the TLS transport pinned as the key history says, the metrics endpoint — hands them to the
  * shell (`replica/replica-node.ts`) on the wall clock, and closes them, in reverse order of opening,
- * once the shell has stopped.
+ * once the shell has stopped. When the shell finds itself far behind its peers, all of it is
+ * closed, a snapshot is fetched (`node/snapshot.ts`), and it is all opened again.
  */
 import type { Server } from 'node:http';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ import { ReplicaNode } from '../replica/replica-node.ts';
 import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
+import type { ReplicaMaterial } from '../setup/node-directory.ts';
+import { fetchSnapshot } from './snapshot.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
 
 export interface ReplicaNodeOptions {
@@ -48,41 +51,70 @@ export interface ReplicaNodeOptions {
   readonly adminSocket?: boolean;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
   readonly onFatal?: (reason: string) => void;
+  /**
+   * Fetch a snapshot instead of replaying, when f + 1 peers' stable checkpoints are at least this
+   * many batches ahead of what this replica executed (ARCHITECTURE "Snapshots"); 0: always replay.
+   * Default `DEFAULT_SNAPSHOT_AFTER`.
+   */
+  readonly snapshotAfter?: number;
+}
+
+/** Batches behind past which a replica fetches a snapshot rather than replaying them: four checkpoint windows. */
+export const DEFAULT_SNAPSHOT_AFTER = 1_200;
+
+/** What runs while the replica is up: made by `#open`, closed by `#close`. */
+interface Running {
+  readonly node: ReplicaNode;
+  readonly transport: TlsTransport;
+  readonly kv: KvStore;
+  server: Server | null;
+  admin: AdminServer | null;
 }
 
 /** One replica process: the shell and what it runs on, started from a node directory. */
 export class ReplicaProcess {
   readonly id: number;
-  readonly #node: ReplicaNode;
-  readonly #transport: TlsTransport;
-  readonly #kv: KvStore;
+  readonly #o: ReplicaNodeOptions;
+  readonly #material: ReplicaMaterial;
   readonly #log: Logger;
-  #server: Server | null = null;
-  #admin: AdminServer | null = null;
+  #run: Running | null = null;
   #stopping: Promise<void> | null = null;
+  /** Closing everything, fetching a snapshot and opening again (`#rejoin`). */
+  #rejoining: Promise<void> | null = null;
 
-  private constructor(node: ReplicaNode, transport: TlsTransport, kv: KvStore, log: Logger) {
-    this.id = node.id;
-    this.#node = node;
-    this.#transport = transport;
-    this.#kv = kv;
+  private constructor(o: ReplicaNodeOptions, material: ReplicaMaterial, log: Logger) {
+    this.id = material.id;
+    this.#o = o;
+    this.#material = material;
     this.#log = log;
   }
 
   static async start(o: ReplicaNodeOptions): Promise<ReplicaProcess> {
     await initHashes();
-    const clock = systemClock;
     const material = await loadNodeDirectory(o.dir, o.passphrase === undefined ? {} : { passphrase: o.passphrase });
     if (material.role !== 'replica') {
       throw new BulwarkError('REPLICA_WRONG_DIRECTORY', `${o.dir} holds a ${material.role}'s keys, not a replica's`, { dir: o.dir });
     }
-    const log = o.logger.child({ replica: material.id });
+    const p = new ReplicaProcess(o, material, o.logger.child({ replica: material.id }));
+    p.#run = await p.#open(false);
+    return p;
+  }
+
+  /** Opens the store (fetching a snapshot into it first, when asked), builds every part and starts the shell. */
+  async #open(snapshotFirst: boolean): Promise<Running> {
+    const o = this.#o;
+    const material = this.#material;
+    const log = this.#log;
+    const clock = systemClock;
     const network = material.network;
     const kv = await openRocksStore(join(o.dir, 'data'));
-    let started: ReplicaProcess | null = null;
+    let run: Running | null = null;
     try {
+      const snapshotAfter = o.snapshotAfter ?? DEFAULT_SNAPSHOT_AFTER;
+      if (snapshotFirst) await fetchSnapshot({ kv, material, log, minGain: snapshotAfter, transportFor: (book, at) => this.#transport(book, at, () => true) });
       const executor = await Executor.open({ kv, config: network.chainConfig });
-      const app = await EthereumApp.open(executor, kv);
+      const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, chainId: Number(network.chainId), ...o.consensus });
+      const app = await EthereumApp.open(executor, kv, { checkpointInterval: cfg.checkpointInterval });
       const store = new ConsensusStore(kv);
       const persisted = await store.load();
       // The key history, from the network file: the crypto verifies against it, the state holds
@@ -100,28 +132,10 @@ export class ReplicaProcess {
         executionSecrets: new Map(material.nodeKeys.epochs('execution').map((e) => [e, material.nodeKeys.key('execution', e)!.privateKey])),
         operatorPublic: network.operatorKey,
       });
-      const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, chainId: Number(network.chainId), ...o.consensus });
       const state = restoreReplica({ cfg, id: material.id, crypto, keys, now: clock.now(), persisted, app: app.state() });
-      // TLS: every node pinned, and this replica presenting, as the key history says at this point.
-      const tlsEpoch = nodeKeyBook.recordAt('tls', material.id, state.lastExecuted + 1)?.epoch ?? 0;
-      const identity = material.nodeKeys.key('tls', tlsEpoch);
-      if (identity === undefined) {
-        throw new BulwarkError('KEY_FILE_NOT_FOUND', `the TLS key of epoch ${tlsEpoch}, in effect, is not in ${o.dir}`, { dir: o.dir, epoch: tlsEpoch });
-      }
       // The transport asks the shell (made below, with the transport) whether a peer may send more.
       let readyCheck: (peer: number) => boolean = () => true;
-      const options = tlsTransportOptions(material, {
-        ...(o.tuning === undefined ? {} : { tuning: o.tuning }),
-        ...(o.listenHost === undefined ? {} : { listen: { host: o.listenHost } }),
-      });
-      const transport = new TlsTransport({
-        ...options,
-        nodes: options.nodes.map((n) => ({ ...n, certificate: nodeKeyBook.recordAt('tls', n.id, state.lastExecuted + 1)?.publicKey ?? n.certificate })),
-        key: identity.privateKey,
-        certificate: identity.certificatePem,
-        ...tlsIntroductions(nodeKeyBook, material.id),
-        receiveReady: (peer) => readyCheck(peer),
-      });
+      const { transport, tlsEpoch } = this.#transport(nodeKeyBook, state.lastExecuted, (peer) => readyCheck(peer));
       const nodeKeys = new NodeKeyLifecycle(
         {
           id: material.id,
@@ -148,32 +162,77 @@ export class ReplicaProcess {
         nodeKeys,
         keyStore: material.consensusKeys,
         onFatal: o.onFatal ?? (() => undefined),
+        ...(snapshotAfter > 0 ? { farBehind: { batches: snapshotAfter, then: () => this.#rejoin() } } : {}),
       });
       readyCheck = (peer) => node.receiveReady(peer);
       // The process's own figures (CPU, heap, event-loop lag, GC) beside the shell's: registered by
       // the process, once, not by each shell (the simulator runs thousands of shells in one process).
       collectDefaultMetrics({ register: node.metricsRegistry, prefix: 'bulwark_' });
       transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
-      started = new ReplicaProcess(node, transport, kv, log);
+      run = { node, transport, kv, server: null, admin: null };
       await node.start();
       registerNodeGauges(node.metricsRegistry, { role: 'replica', id: material.id, chainId: network.chainId, dir: o.dir, stores: { data: join(o.dir, 'data') } });
-      if (o.metrics !== undefined) started.#server = await serveMetrics(node.metricsRegistry, () => node.status(), o.metrics);
-      if (o.adminSocket !== false) started.#admin = await AdminServer.start(o.dir, { backup: (out) => takeBackup({ dir: o.dir, out, stores: { data: kv } }) }, log);
+      if (o.metrics !== undefined) run.server = await serveMetrics(node.metricsRegistry, () => node.status(), o.metrics);
+      if (o.adminSocket !== false) run.admin = await AdminServer.start(o.dir, { backup: (out) => takeBackup({ dir: o.dir, out, stores: { data: kv } }) }, log);
       log.info(
         { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number) },
         'replica started',
       );
-      return started;
+      return run;
     } catch (err) {
-      if (started !== null) await started.stop().catch(() => undefined);
+      if (run !== null) await this.#close(run).catch(() => undefined);
       else await kv.close();
       throw err;
     }
   }
 
+  /** The TLS transport: every node pinned, and this replica presenting, as the key history says after `lastExecuted`. */
+  #transport(book: ReturnType<typeof nodeKeyBookFor>, lastExecuted: number, receiveReady: (peer: number) => boolean): { transport: TlsTransport; tlsEpoch: number } {
+    const material = this.#material;
+    const o = this.#o;
+    const tlsEpoch = book.recordAt('tls', material.id, lastExecuted + 1)?.epoch ?? 0;
+    const identity = material.nodeKeys.key('tls', tlsEpoch);
+    if (identity === undefined) {
+      throw new BulwarkError('KEY_FILE_NOT_FOUND', `the TLS key of epoch ${tlsEpoch}, in effect, is not in ${o.dir}`, { dir: o.dir, epoch: tlsEpoch });
+    }
+    const options = tlsTransportOptions(material, {
+      ...(o.tuning === undefined ? {} : { tuning: o.tuning }),
+      ...(o.listenHost === undefined ? {} : { listen: { host: o.listenHost } }),
+    });
+    const transport = new TlsTransport({
+      ...options,
+      nodes: options.nodes.map((n) => ({ ...n, certificate: book.recordAt('tls', n.id, lastExecuted + 1)?.publicKey ?? n.certificate })),
+      key: identity.privateKey,
+      certificate: identity.certificatePem,
+      ...tlsIntroductions(book, material.id),
+      receiveReady,
+    });
+    return { transport, tlsEpoch };
+  }
+
+  /**
+   * The shell found f + 1 peers' stable checkpoints far ahead: everything is closed, a snapshot
+   * fetched, and everything opened again from the store it left. A failure is fatal.
+   */
+  #rejoin(): void {
+    if (this.#rejoining !== null || this.#stopping !== null || this.#run === null) return;
+    const run = this.#run;
+    this.#log.warn('far behind the other replicas: restarting from a snapshot');
+    this.#rejoining = (async () => {
+      this.#run = null;
+      await this.#close(run);
+      this.#run = await this.#open(true);
+    })()
+      .catch((err: unknown) => {
+        this.#log.fatal({ err }, 'could not restart from a snapshot');
+        this.#o.onFatal?.(`restart from a snapshot failed: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => (this.#rejoining = null));
+  }
+
   /** Where this replica stands (`/health`). */
   status(): Record<string, unknown> {
-    return this.#node.status();
+    return this.#run?.node.status() ?? { replica: this.id, restarting: 'from a snapshot' };
   }
 
   /** Stops the shell (letting its work in progress finish), then closes the transport, the metrics endpoint and the store. */
@@ -182,12 +241,18 @@ export class ReplicaProcess {
   }
 
   async #stop(): Promise<void> {
-    // A backup still running ends with STORAGE_CLOSED when the store closes below, and is removed.
-    await this.#admin?.close();
-    await this.#node.stop();
-    await this.#transport.close();
-    if (this.#server !== null) await new Promise((r) => this.#server!.close(r));
-    await this.#kv.close();
+    await this.#rejoining;
+    if (this.#run !== null) await this.#close(this.#run);
+    this.#run = null;
     this.#log.info('replica stopped');
+  }
+
+  async #close(run: Running): Promise<void> {
+    // A backup still running ends with STORAGE_CLOSED when the store closes below, and is removed.
+    await run.admin?.close();
+    await run.node.stop();
+    await run.transport.close();
+    if (run.server !== null) await new Promise((r) => run.server!.close(r));
+    await run.kv.close();
   }
 }

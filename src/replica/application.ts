@@ -6,7 +6,7 @@
  * (`reads`). `EthereumApp` (the executor and the EVM on the replica's store) is the production one;
  * the simulator can run the shell on a lighter one (`test/sim/harness/fake-app.ts`).
  */
-import type { ClientRequest, ExecSummary, ReadReply, ReadRequest } from '../codec/messages.ts';
+import type { ClientRequest, ExecSummary, ReadReply, ReadRequest, SnapshotItemRef, SnapshotManifest } from '../codec/messages.ts';
 import type { Clock } from '../common/clock.ts';
 import type { AppState } from '../consensus/replica.ts';
 import type { KeyRecord, NodeKeyRecord, OperatorState } from '../ledger/reserved-pages.ts';
@@ -61,4 +61,14 @@ export interface ReplicaApplication {
   reads(sign: (bytes: Uint8Array) => Uint8Array, clock: Clock): ReplicaReads;
   /** Memory held in caches, estimated, in bytes (metrics). */
   cacheBytes(): number;
+  /** The snapshots this replica serves to joining ones (`SnapshotSource`); none when absent. */
+  snapshots?(): SnapshotServer;
+}
+
+/** Snapshots as the shell serves them (`snapshot-source.ts`). */
+export interface SnapshotServer {
+  /** The manifest of checkpoint `seq` (0: the newest kept at or below `stable`). */
+  manifest(id: number, seq: number, stable: number): Promise<SnapshotManifest>;
+  /** State items by hash, in order; empty for those not held. */
+  items(refs: readonly SnapshotItemRef[]): Promise<Uint8Array[]>;
 }

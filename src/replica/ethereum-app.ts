@@ -21,8 +21,13 @@ import type { BatchOp, KvStore } from '../storage/index.ts';
 import type { Clock } from '../common/clock.ts';
 import type { AppExecution, RawBlock, ReplicaApplication, ReplicaReads } from './application.ts';
 import { ReadService } from './read-service.ts';
+import { SnapshotSource } from './snapshot-source.ts';
+import type { CheckpointImage } from '../codec/snapshot.ts';
 
 export type { AppExecution } from './application.ts';
+
+/** Checkpoint images kept: a joining replica asking for the newest checkpoint f + 1 peers reached finds it at each of them. */
+const KEPT_IMAGES = 3;
 
 export class EthereumApp implements ReplicaApplication {
   readonly #executor: Executor;
@@ -33,6 +38,8 @@ export class EthereumApp implements ReplicaApplication {
   #operator: OperatorState;
   readonly #nodeKeys: NodeKeyRecord[];
   #at: ExecutionProgress;
+  /** Checkpoints are every this many sequence numbers: the image of the reserved pages is kept at each (0: none kept). */
+  readonly #checkpointInterval: number;
 
   private constructor(
     executor: Executor,
@@ -43,7 +50,9 @@ export class EthereumApp implements ReplicaApplication {
     operator: OperatorState,
     nodeKeys: NodeKeyRecord[],
     at: ExecutionProgress,
+    checkpointInterval: number,
   ) {
+    this.#checkpointInterval = checkpointInterval;
     this.#executor = executor;
     this.#kv = kv;
     this.#pages = pages;
@@ -54,12 +63,16 @@ export class EthereumApp implements ReplicaApplication {
     this.#at = at;
   }
 
-  /** `kv` must be the executor's store: the reserved pages are written in its block batches. */
-  static async open(executor: Executor, kv: KvStore): Promise<EthereumApp> {
+  /**
+   * `kv` must be the executor's store: the reserved pages are written in its block batches. With a
+   * `checkpointInterval`, the reserved pages as they stand after each checkpoint are kept (the last
+   * three), for the snapshots this replica serves (`snapshot-source.ts`).
+   */
+  static async open(executor: Executor, kv: KvStore, options: { readonly checkpointInterval?: number } = {}): Promise<EthereumApp> {
     const pages = new ReservedPages(kv);
     const stored = await pages.read();
     const at = stored.progress ?? { lastExecuted: 0, lastTimestamp: Number(executor.head.header.timestamp) };
-    return new EthereumApp(executor, kv, pages, stored.clients, stored.keys, stored.operator, stored.nodeKeys, at);
+    return new EthereumApp(executor, kv, pages, stored.clients, stored.keys, stored.operator, stored.nodeKeys, at, options.checkpointInterval ?? 0);
   }
 
   state(): AppState {
@@ -126,6 +139,7 @@ export class EthereumApp implements ReplicaApplication {
     this.#keys.push(...keyRecords);
     if (operator !== null) this.#operator = operator;
     this.#nodeKeys.push(...nodeKeyRecords);
+    if (this.#checkpointInterval > 0 && seq % this.#checkpointInterval === 0) await this.#keepImage(seq);
     const results: Uint8Array[] = [];
     let next = 0;
     for (const d of decoded) {
@@ -134,6 +148,34 @@ export class EthereumApp implements ReplicaApplication {
       results.push(encodeRequestResult(result));
     }
     return { summary: this.#summary(), results, block, ...(made === undefined ? {} : { made }) };
+  }
+
+  /**
+   * The reserved pages as they stand right after checkpoint `seq`, kept beside the block (the three
+   * newest): a joining replica is served the pages of a checkpoint this replica has moved past. Not
+   * in the block's atomic batch — the image is made from the batch's outcome — so a crash between
+   * the two leaves one checkpoint without an image, which this replica then cannot serve; never a
+   * wrong one.
+   */
+  async #keepImage(seq: number): Promise<void> {
+    const image: CheckpointImage = {
+      seq,
+      summary: this.#summary(),
+      lastTimestamp: this.#at.lastTimestamp,
+      clients: new Map(this.#clients),
+      keys: [...this.#keys],
+      operator: this.#operator,
+      nodeKeys: [...this.#nodeKeys],
+    };
+    const ops = [this.#pages.imageOp(image)];
+    const old = seq - KEPT_IMAGES * this.#checkpointInterval;
+    if (old > 0) ops.push(this.#pages.dropImageOp(old));
+    await this.#kv.write(ops);
+  }
+
+  /** What this replica serves of the snapshots it keeps (`snapshot-source.ts`). */
+  snapshots(): SnapshotSource {
+    return new SnapshotSource(this.#executor, this.#kv, this.#pages);
   }
 
   head(): { readonly number: number; readonly hash: Uint8Array } {

@@ -35,6 +35,8 @@ export class ReplicaMetrics {
   readonly blocks: Counter;
   readonly transactions: Counter;
   readonly gasUsed: Counter;
+  /** Snapshot requests answered for joining replicas, by part (manifest, items). */
+  readonly snapshotServed: Counter<'part'>;
 
   constructor(read: () => ReplicaGauges) {
     const registers = [this.registry];
@@ -63,6 +65,12 @@ export class ReplicaMetrics {
     this.blocks = new Counter({ name: 'bulwark_execution_blocks_total', help: 'Blocks this replica executed and stored', registers });
     this.transactions = new Counter({ name: 'bulwark_execution_transactions_total', help: 'Transactions included in the blocks this replica executed', registers });
     this.gasUsed = new Counter({ name: 'bulwark_execution_gas_used_total', help: 'Gas used by the blocks this replica executed', registers });
+    this.snapshotServed = new Counter({
+      name: 'bulwark_snapshot_served_total',
+      help: 'Snapshot requests of joining replicas answered, by part (manifest, items)',
+      labelNames: ['part'],
+      registers,
+    });
     registerSnapshotGauges(this.registry, read, [
       ['bulwark_consensus_view', 'Current view', (g) => g.view],
       ['bulwark_consensus_view_active', '1 when the view is active, 0 during a view change', (g) => (g.active ? 1 : 0)],

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
 import { nodeStatusBytes, requestSigningBytes } from '../codec/signing.ts';
-import type { ClientRequest, Message, ReadRequest } from '../codec/messages.ts';
+import type { ClientRequest, Message, ReadRequest, SnapshotRequest } from '../codec/messages.ts';
 import type { CancelTimer, Clock } from '../common/clock.ts';
 import { encodeNodeKeyRecord, type NodeKeyKind } from '../codec/reserved-pages.ts';
 import { encodeOperatorState } from '../codec/reserved-pages.ts';
@@ -30,7 +30,7 @@ import type { TransportCounterView } from '../net/metrics.ts';
 import type { NodeId, Transport } from '../net/transport.ts';
 import type { KvStore } from '../storage/index.ts';
 import type { ConsensusStore } from './consensus-store.ts';
-import type { ReplicaApplication, ReplicaReads } from './application.ts';
+import type { ReplicaApplication, ReplicaReads, SnapshotServer } from './application.ts';
 import { ReplicaMetrics } from './metrics.ts';
 import { PeerConduct } from './peer-conduct.ts';
 import type { RejectReason } from '../consensus/io.ts';
@@ -72,6 +72,12 @@ export interface ReplicaShellParts<Secret = BlsSecretKey> {
    * for observers outside the loop (the simulator's safety checkers; nothing in production).
    */
   readonly tap?: (input: Input, outputs: readonly Output[]) => void;
+  /**
+   * When f + 1 peers report stable checkpoints at least `batches` past what this replica executed,
+   * `then` is called, once: replaying that many batches would take longer than fetching the state
+   * (the composition root restarts the replica from a snapshot). Absent: always replay.
+   */
+  readonly farBehind?: { readonly batches: number; readonly then: () => void };
 }
 
 export class ReplicaNode<Secret = BlsSecretKey> {
@@ -104,6 +110,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
   #stopped = false;
   readonly #onFatal: (reason: string) => void;
   readonly #tap: ((input: Input, outputs: readonly Output[]) => void) | null;
+  #farBehind: { readonly batches: number; readonly then: () => void } | null;
   #idle: Promise<void> = Promise.resolve();
   /** The block being executed, if any. */
   #execution: Promise<void> = Promise.resolve();
@@ -122,6 +129,9 @@ export class ReplicaNode<Secret = BlsSecretKey> {
   readonly #peerConduct = new PeerConduct();
   /** Peers this replica is sending a chunk of committed batches to (catch-up help). */
   readonly #serving = new Set<number>();
+  readonly #snapshots: SnapshotServer | null;
+  /** Peers whose snapshot request is being answered: one at a time each. */
+  readonly #servingSnapshot = new Set<number>();
 
   constructor(parts: ReplicaShellParts<Secret>) {
     this.id = parts.id;
@@ -136,9 +146,11 @@ export class ReplicaNode<Secret = BlsSecretKey> {
     this.#keyStore = parts.keyStore;
     this.#onFatal = parts.onFatal;
     this.#tap = parts.tap ?? null;
+    this.#farBehind = parts.farBehind ?? null;
     this.#signExecution = (bytes) => this.#crypto.signExecution(bytes, this.#state.lastExecuted + 1);
     this.#nodeKeys = parts.nodeKeys;
     this.#reads = parts.app.reads(this.#signExecution, parts.clock);
+    this.#snapshots = parts.app.snapshots?.() ?? null;
     this.#metrics = new ReplicaMetrics(() => ({
       view: this.#state.view,
       active: this.#state.active,
@@ -207,6 +219,12 @@ export class ReplicaNode<Secret = BlsSecretKey> {
       this.#serveStatus(from, message.id);
       return;
     }
+    if (message.type === 'SnapshotRequest') {
+      this.#serveSnapshot(from, message);
+      return;
+    }
+    // Answers to a snapshot fetched before this shell started (`node/snapshot.ts`), arriving late.
+    if (message.type === 'SnapshotManifest' || message.type === 'SnapshotItems') return;
     if (this.#stopped) return;
     // Received and not yet stepped: bounded. Past the bound a peer's message is dropped (and
     // counted) rather than held: the protocol retransmits what matters, and a flood from one peer
@@ -267,6 +285,35 @@ export class ReplicaNode<Secret = BlsSecretKey> {
     } catch (err) {
       this.#log.error({ err, id: m.id }, 'read failed');
     }
+  }
+
+  /**
+   * A joining replica fetching a snapshot (`snapshot-source.ts`): replicas only, one request at a
+   * time each (the next is dropped and counted until the answer is sent), read beside consensus.
+   */
+  #serveSnapshot(from: number, m: SnapshotRequest): void {
+    if (from >= this.#state.q.n || from === this.id || this.#stopped || this.#snapshots === null) {
+      this.#metrics.rejected.inc({ reason: 'unexpected-message' });
+      return;
+    }
+    if (this.#servingSnapshot.has(from)) {
+      this.#metrics.rejected.inc({ reason: 'rate-limited' });
+      return;
+    }
+    this.#servingSnapshot.add(from);
+    const snapshots = this.#snapshots;
+    this.#beside(
+      (async () => {
+        const answer =
+          m.items.length === 0
+            ? await snapshots.manifest(m.id, m.seq, this.#state.lastStable)
+            : { type: 'SnapshotItems' as const, id: m.id, items: await snapshots.items(m.items) };
+        this.#metrics.snapshotServed.inc({ part: m.items.length === 0 ? 'manifest' : 'items' });
+        this.#transport.send(from, encodeMessage(answer));
+      })()
+        .catch((err: unknown) => this.#log.error({ err, from }, 'cannot serve a snapshot request'))
+        .finally(() => this.#servingSnapshot.delete(from)),
+    );
   }
 
   /** Up to 64 canonical blocks (and about 4 MiB) per answer; the mirror asks again for more. */
@@ -352,12 +399,26 @@ export class ReplicaNode<Secret = BlsSecretKey> {
     this.#tap?.(input, outputs);
     this.#arm(wakeAt);
     for (const o of outputs) await this.#carryOut(o);
+    if (input.kind === 'message' && input.message.type === 'Status') this.#checkFarBehind();
     this.#nodeKeys.sync(this.#state.lastExecuted, this.#state.lastStable);
     if (this.#keyWork === null && this.#keysDue()) {
       this.#keyWork = this.#keys()
         .catch((err: unknown) => this.#fatal(`key lifecycle failed: ${err instanceof Error ? err.message : String(err)}`, err))
         .finally(() => (this.#keyWork = null));
     }
+  }
+
+  /** f + 1 peers (one honest at least) say their stable checkpoint is far past this replica's execution. */
+  #checkFarBehind(): void {
+    const far = this.#farBehind;
+    if (far === null) return;
+    const s = this.#state;
+    let ahead = 0;
+    for (const st of s.peers.values()) if (st.lastStable >= s.lastExecuted + far.batches) ahead++;
+    if (ahead < s.cfg.f + 1) return;
+    this.#farBehind = null;
+    this.#log.warn({ lastExecuted: s.lastExecuted, peersAhead: ahead, batches: far.batches }, 'far behind the other replicas: a snapshot is faster than replaying');
+    far.then();
   }
 
   /** Whether `#keys` has anything to do (checked after every step, so it stays cheap). */

@@ -4,7 +4,7 @@
  * - an id is never reused: to drop a bucket, mark its entry `retired` and leave it here forever
  *   (old databases may still hold its keys, and a new meaning for them would be read as garbage);
  * - 0x10–0x1f belong to consensus and the replica's reserved pages (0x16–0x1a, read and written only
- *   through `ledger/reserved-pages.ts`, their bytes in `codec/reserved-pages.ts`); 0x1b–0x1f are still free for them;
+ *   through `ledger/reserved-pages.ts`, their bytes in `codec/reserved-pages.ts`); 0x1c–0x1f are still free for them;
  * - uniqueness of ids and names is checked at compile time below and again by a unit test.
  */
 export interface PrefixEntry {
@@ -35,13 +35,14 @@ export const PREFIX_TABLE = [
   { id: 0x18, name: 'keyTable', doc: 'reserved page: every published consensus key (replica, epoch, public key, effective and publishing sequence numbers, proof of possession), keyed by uint32 BE replica ‖ uint32 BE epoch, written with the block; never deleted' },
   { id: 0x19, name: 'operatorState', doc: "reserved page: utf8 'state' → the operator's last command nonce, last rotation time and per-replica key epoch targets, written with the block" },
   { id: 0x1a, name: 'nodeKeyTable', doc: 'reserved page: every published execution, authentication and TLS key (kind, node, epoch, key or certificate, effective and publishing sequence numbers, possession and endorsement signatures), keyed by uint8 kind ‖ uint32 BE node ‖ uint32 BE epoch, written with the block; never deleted' },
+  { id: 0x1b, name: 'checkpointImage', doc: "the reserved pages as they stood at each of the last three checkpoints executed (codec/snapshot.ts), keyed by uint64 BE sequence number, written with the checkpoint's batch: what this replica serves a joining one" },
   { id: 0x20, name: 'blockCertificate', doc: "client node's mirror: the f + 1 replicas' signed BlockNotices that certified a block, keyed by uint64 BE block number" },
   { id: 0x21, name: 'checkpointCertificate', doc: "client node: a stable checkpoint and its verified BLS certificate (codec's CheckpointCertificate), keyed by uint64 BE sequence number" },
   { id: 0x22, name: 'clientNodeState', doc: "client node singletons (utf8 keys): 'requestSeq' → uint64 BE request sequence number below which every number may have been used (reserved ahead in blocks)" },
 ] as const satisfies readonly PrefixEntry[];
 
 /** Ids that no entry above may take: their owner defines them. */
-export const RESERVED_PREFIX_RANGES = [{ from: 0x1b, to: 0x1f, owner: 'consensus' }] as const;
+export const RESERVED_PREFIX_RANGES = [{ from: 0x1c, to: 0x1f, owner: 'consensus' }] as const;
 
 type Table = typeof PREFIX_TABLE;
 type Entry = Table[number];

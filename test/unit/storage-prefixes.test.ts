@@ -13,7 +13,7 @@ test('the checker catches duplicates, reused retired ids, non-bytes and reserved
     { id: 0x02, name: 'c', doc: '' },
     { id: 0x01, name: 'a', doc: '' },
     { id: 0x100, name: 'big', doc: '' },
-    { id: 0x1b, name: 'mine', doc: '' },
+    { id: 0x1c, name: 'mine', doc: '' },
   ]);
   assert.equal(problems.length, 5, problems.join('\n'));
   assert.ok(problems.some((p) => p.startsWith('c: id 0x2 is used twice')), 'a retired id stays taken');
@@ -44,6 +44,7 @@ test('the buckets keep their ids', () => {
       [0x18, 'keyTable'],
       [0x19, 'operatorState'],
       [0x1a, 'nodeKeyTable'],
+      [0x1b, 'checkpointImage'],
       [0x20, 'blockCertificate'],
       [0x21, 'checkpointCertificate'],
       [0x22, 'clientNodeState'],

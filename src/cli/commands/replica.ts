@@ -5,7 +5,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { BulwarkError } from '../../common/errors.ts';
-import { ReplicaProcess } from '../../node/replica.ts';
+import { DEFAULT_SNAPSHOT_AFTER, ReplicaProcess } from '../../node/replica.ts';
 import { isValidHost } from '../../setup/topology.ts';
 import type { CliIo } from '../io.ts';
 import { addNodeOptions, readPassphrase } from '../passphrase.ts';
@@ -19,6 +19,7 @@ interface ReplicaFlags {
   metricsPort?: number;
   listenHost?: string;
   adminSocket: boolean;
+  snapshotAfter?: number;
   logLevel: string;
 }
 
@@ -38,6 +39,12 @@ export function registerReplica(program: Command, _io: CliIo): void {
         "address to accept peers on, instead of the host of this replica's endpoint in network.json (e.g. 0.0.0.0 when that is a public address behind NAT); the port stays the endpoint's",
       ).argParser(listenHost),
     )
+    .addOption(
+      new Option(
+        '--snapshot-after <batches>',
+        `fetch a snapshot of the state from the other replicas, rather than replay every batch, when f + 1 of them are this many batches ahead (0: always replay; default ${DEFAULT_SNAPSHOT_AFTER})`,
+      ).argParser(integer(0, Number.MAX_SAFE_INTEGER)),
+    )
     .option('--no-admin-socket', 'no admin socket (the unix socket through which `bulwark backup` asks the running node; node/admin.ts)')
     .action(async (flags: ReplicaFlags) => {
       const passphrase = await readPassphrase(flags);
@@ -53,6 +60,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
         ...(flags.listenHost === undefined ? {} : { listenHost: flags.listenHost }),
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         adminSocket: flags.adminSocket,
+        ...(flags.snapshotAfter === undefined ? {} : { snapshotAfter: flags.snapshotAfter }),
         onFatal: (reason) => {
           fatal = reason;
           void shutdown();
