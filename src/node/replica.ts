@@ -62,6 +62,9 @@ export interface ReplicaNodeOptions {
 /** Batches behind past which a replica fetches a snapshot rather than replaying them: four checkpoint windows. */
 export const DEFAULT_SNAPSHOT_AFTER = 1_200;
 
+/** After a snapshot that could not be had, how long the replica replays before it asks again. */
+const SNAPSHOT_RETRY_MS = 60_000;
+
 /** What runs while the replica is up: made by `#open`, closed by `#close`. */
 interface Running {
   readonly node: ReplicaNode;
@@ -81,6 +84,8 @@ export class ReplicaProcess {
   #stopping: Promise<void> | null = null;
   /** Closing everything, fetching a snapshot and opening again (`#rejoin`). */
   #rejoining: Promise<void> | null = null;
+  /** After a snapshot that could not be had: no new attempt before this time. */
+  #snapshotNotBefore = 0;
 
   private constructor(o: ReplicaNodeOptions, material: ReplicaMaterial, log: Logger) {
     this.id = material.id;
@@ -111,7 +116,11 @@ export class ReplicaProcess {
     let run: Running | null = null;
     try {
       const snapshotAfter = o.snapshotAfter ?? DEFAULT_SNAPSHOT_AFTER;
-      if (snapshotFirst) await fetchSnapshot({ kv, material, log, minGain: snapshotAfter, transportFor: (book, at) => this.#transport(book, at, () => true) });
+      if (snapshotFirst) {
+        const outcome = await fetchSnapshot({ kv, material, log, minGain: snapshotAfter, transportFor: (book, at) => this.#transport(book, at, () => true) });
+        // None to be had (the peers disagree, or moved on less than thought): replay for a while before asking again.
+        if (!outcome.installed) this.#snapshotNotBefore = clock.now() + SNAPSHOT_RETRY_MS;
+      }
       const executor = await Executor.open({ kv, config: network.chainConfig });
       const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, chainId: Number(network.chainId), ...o.consensus });
       const app = await EthereumApp.open(executor, kv, { checkpointInterval: cfg.checkpointInterval });
@@ -162,7 +171,7 @@ export class ReplicaProcess {
         nodeKeys,
         keyStore: material.consensusKeys,
         onFatal: o.onFatal ?? (() => undefined),
-        ...(snapshotAfter > 0 ? { farBehind: { batches: snapshotAfter, then: () => this.#rejoin() } } : {}),
+        ...(snapshotAfter > 0 ? { farBehind: { batches: snapshotAfter, notBefore: this.#snapshotNotBefore, then: () => this.#rejoin() } } : {}),
       });
       readyCheck = (peer) => node.receiveReady(peer);
       // The process's own figures (CPU, heap, event-loop lag, GC) beside the shell's: registered by

@@ -77,7 +77,15 @@ export interface ReplicaShellParts<Secret = BlsSecretKey> {
    * `then` is called, once: replaying that many batches would take longer than fetching the state
    * (the composition root restarts the replica from a snapshot). Absent: always replay.
    */
-  readonly farBehind?: { readonly batches: number; readonly then: () => void };
+  readonly farBehind?: FarBehind;
+}
+
+/** When a replica restarts from a snapshot instead of replaying (`ReplicaShellParts.farBehind`). */
+export interface FarBehind {
+  readonly batches: number;
+  /** Not before this time on the shell's clock (after a snapshot that could not be had, a while of replaying first). */
+  readonly notBefore?: number;
+  readonly then: () => void;
 }
 
 export class ReplicaNode<Secret = BlsSecretKey> {
@@ -110,7 +118,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
   #stopped = false;
   readonly #onFatal: (reason: string) => void;
   readonly #tap: ((input: Input, outputs: readonly Output[]) => void) | null;
-  #farBehind: { readonly batches: number; readonly then: () => void } | null;
+  #farBehind: FarBehind | null;
   #idle: Promise<void> = Promise.resolve();
   /** The block being executed, if any. */
   #execution: Promise<void> = Promise.resolve();
@@ -411,7 +419,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
   /** f + 1 peers (one honest at least) say their stable checkpoint is far past this replica's execution. */
   #checkFarBehind(): void {
     const far = this.#farBehind;
-    if (far === null) return;
+    if (far === null || this.#clock.now() < (far.notBefore ?? 0)) return;
     const s = this.#state;
     let ahead = 0;
     for (const st of s.peers.values()) if (st.lastStable >= s.lastExecuted + far.batches) ahead++;

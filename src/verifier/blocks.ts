@@ -2,7 +2,9 @@
  * Checks 1 and 2 of `verify-ledger`: the stored chain config is network.json's and block 0 its
  * genesis; every block 0..head hashes to its canonical key and links to its parent, with its body,
  * receipts (and what they derive: roots, bloom, gas, created contracts) and index entries, and the
- * head pointer names the last one.
+ * head pointer names the last one. A ledger installed from a snapshot (`BlockStore.snapshotBase`)
+ * holds, below the snapshot's block, genesis and the headers before it alone: those are checked
+ * as headers (hash, number, link to the next), the blocks from the snapshot's on as above.
  */
 import { createBlockFromBytesArray, createBlockHeaderFromRLP, type Block, type BlockHeader } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
@@ -55,14 +57,28 @@ export async function checkBlocks(c: Checker): Promise<CheckedBlock> {
   const meta = createRepository(c.kv, 'meta', utf8Codec, bytesCodec);
   const sinceBytes = await meta.get('logIndexSince');
   const logIndexSince = sinceBytes === undefined ? undefined : uint64Codec.decode(sinceBytes);
+  const base = await c.blocks.snapshotBase();
+  const baseBlock = BigInt(base?.blockNumber ?? 0);
   let previous: CheckedBlock | undefined;
   let expected = 0n;
   for await (const [number, hash] of canonical.entries()) {
-    if (number !== expected) fail('canonical-gap', `block ${expected}`, 'has no canonical hash', `block ${expected}`, `next stored block ${number}`);
+    // Below a snapshot's block: genesis, then the run of headers that ends just before it.
+    const gapAllowed = base !== undefined && number < baseBlock && expected === 1n;
+    if (number !== expected && !gapAllowed) fail('canonical-gap', `block ${expected}`, 'has no canonical hash', `block ${expected}`, `next stored block ${number}`);
     if (hash.length !== 32) fail('canonical-gap', `block ${number}`, 'canonical hash is not 32 bytes', '32 bytes', `${hash.length} bytes`);
-    previous = await checkBlock(c, number, hash, previous, logIndexSince);
-    expected++;
+    if (number > 0n && number < baseBlock) {
+      previous = await checkHeaderOnly(c, number, hash, number === expected ? previous : undefined);
+      c.counts.snapshot = { seq: base!.seq, block: base!.blockNumber, headers: (c.counts.snapshot?.headers ?? 0) + 1 };
+    } else {
+      if (number === baseBlock && base !== undefined) {
+        c.counts.snapshot ??= { seq: base.seq, block: base.blockNumber, headers: 0 };
+        if (!equalBytes(hash, base.blockHash)) fail('snapshot-base', `block ${number}`, "is not the snapshot's block", toHex(base.blockHash), toHex(hash));
+      }
+      previous = await checkBlock(c, number, hash, number === expected ? previous : undefined, logIndexSince);
+    }
+    expected = number + 1n;
   }
+  if (base !== undefined && expected <= baseBlock) fail('snapshot-base', `block ${base.blockNumber}`, "the snapshot's block is not stored", toHex(base.blockHash), 'none');
   if (previous === undefined) fail('canonical-gap', 'block 0', 'the store holds no blocks');
   const head = await meta.get('head');
   if (head === undefined) fail('head', "meta 'head'", 'no head pointer', toHex(previous.hash));
@@ -71,6 +87,26 @@ export async function checkBlocks(c: Checker): Promise<CheckedBlock> {
   const blooms = createRepository(c.kv, 'logsBloomByNumber', uint64Codec, bytesCodec);
   for await (const n of blooms.keys({ gte: expected })) fail('bloom-index', `logs bloom index ${n}`, `has an entry above the head block ${expected - 1n}`);
   return previous;
+}
+
+/** A header kept without its block (below a snapshot's block): its hash, number and link to the one before. */
+async function checkHeaderOnly(c: Checker, number: bigint, hash: Uint8Array, parent: CheckedBlock | undefined): Promise<CheckedBlock> {
+  const at = `header ${number} (${toHex(hash)})`;
+  const raw = await c.kv.get(Uint8Array.of(PREFIX.blockHeaderByHash, ...hash));
+  if (raw === undefined) fail('header-missing', at, 'no header stored under its canonical hash');
+  const headerHash = keccak256(raw);
+  if (!equalBytes(headerHash, hash)) fail('header-hash', at, 'the stored header does not hash to its key', toHex(hash), toHex(headerHash));
+  let header: BlockHeader;
+  try {
+    header = createBlockHeaderFromRLP(raw, { common: c.common, setHardfork: false, params: TX_OPTIONS_PARAMS });
+  } catch (e) {
+    fail('header-decode', at, `the header does not decode: ${(e as Error).message}`);
+  }
+  if (header.number !== number) fail('block-number', at, 'the header carries another number', String(number), String(header.number));
+  if (parent !== undefined && !equalBytes(header.parentHash, parent.hash)) {
+    fail('parent-hash', at, `parent hash does not link to block ${parent.header.number}`, toHex(parent.hash), toHex(header.parentHash));
+  }
+  return { hash, header };
 }
 
 async function checkBlock(c: Checker, number: bigint, hash: Uint8Array, parent: CheckedBlock | undefined, logIndexSince: bigint | undefined): Promise<CheckedBlock> {

@@ -12,6 +12,7 @@ export type InconsistencyKind =
   | 'chain-config'
   | 'genesis'
   | 'canonical-gap'
+  | 'snapshot-base'
   | 'header-missing'
   | 'header-hash'
   | 'header-decode'
@@ -61,6 +62,8 @@ export interface LedgerCounts {
   checkpointsAhead: number;
   stateNodes: number;
   codes: number;
+  /** A ledger installed from a snapshot: where it starts (below, headers only), and the headers checked below it. */
+  snapshot: { readonly seq: number; readonly block: number; readonly headers: number } | null;
 }
 
 export interface LedgerHead {
@@ -121,6 +124,7 @@ export function emptyCounts(): LedgerCounts {
     checkpointCertificates: 0,
     checkpointsAhead: 0,
     stateNodes: 0,
+    snapshot: null,
     codes: 0,
   };
 }

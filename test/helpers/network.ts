@@ -51,6 +51,8 @@ export interface NetworkOptions {
   readonly keep?: boolean;
   /** What each node process runs after its V8 flags (default `--import tsx src/cli/main.ts`): e.g. another tree's `bin/bulwark.mjs`. */
   readonly entry?: readonly string[];
+  /** More arguments for every `bulwark replica` (e.g. `--snapshot-after 100`). */
+  readonly replicaArgs?: readonly string[];
 }
 
 export interface TestNetwork {
@@ -103,7 +105,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
   const argsOf = (id: number) =>
     id === CLIENT
       ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort), '--metrics-port', String(metricsPort(CLIENT))]
-      : ['replica', '--dir', join(root, `replica-${id}`), '--metrics-port', String(metricsPort(id))];
+      : ['replica', '--dir', join(root, `replica-${id}`), '--metrics-port', String(metricsPort(id)), ...(options.replicaArgs ?? [])];
 
   // BULWARK_NODE_V8_FLAGS: more V8 flags for every node, for diagnosis (e.g. `--cpu-prof
   // --cpu-prof-dir=/tmp/prof`, which Node refuses in NODE_OPTIONS).

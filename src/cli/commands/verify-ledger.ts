@@ -65,6 +65,7 @@ function report(io: CliIo, result: VerifyLedgerResult, json: boolean): void {
       : `${k.blockCertificates} block certificates, ${k.checkpointCertificates} checkpoint certificates` +
         (k.checkpointsAhead > 0 ? ` (${k.checkpointsAhead} for blocks not mirrored yet)` : '');
   const state = k.stateNodes > 1 || k.codes > 0 ? `, ${k.stateNodes} state nodes and ${k.codes} contract codes` : '';
+  const from = k.snapshot === null ? '' : `; installed from the snapshot at checkpoint ${k.snapshot.seq} (block ${k.snapshot.block}, ${k.snapshot.headers} headers before it)`;
   const local = result.localState === undefined ? '' : `; local state to block ${result.localState.number}, every block the certified one`;
-  io.out(`ledger consistent (${result.role}): ${k.blocks} blocks, ${k.transactions} transactions, ${certs}${state}; head ${result.head.number} ${result.head.hash}${local}\n`);
+  io.out(`ledger consistent (${result.role}): ${k.blocks} blocks, ${k.transactions} transactions, ${certs}${state}; head ${result.head.number} ${result.head.hash}${from}${local}\n`);
 }
