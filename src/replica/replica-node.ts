@@ -432,6 +432,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
   /** Whether `#keys` has anything to do (checked after every step, so it stays cheap). */
   #keysDue(): boolean {
     const s = this.#state;
+    if (!this.#canSignOwn()) return false;
     if (this.#nodeKeys.due(s.operator.nodeTargets).length > 0 || this.#nodeKeys.retireDue(s.lastStable)) return true;
     if (!s.cfg.keyExchange) return false;
     const latest = this.#state.keys.consensus.latest(this.id).epoch;
@@ -448,8 +449,17 @@ export class ReplicaNode<Secret = BlsSecretKey> {
    * took effect, every older private key is erased from memory and from disk.
    */
   async #keys(): Promise<void> {
+    // A replica whose store is behind its own key files (a store fetched or restored from an older
+    // state: its older keys were retired) cannot sign its requests until it has caught up.
+    if (!this.#canSignOwn()) return;
     if (this.#state.cfg.keyExchange) await this.#consensusKeys();
     await this.#otherKeys();
+  }
+
+  /** Whether this replica holds the consensus secret in effect at its next sequence number. */
+  #canSignOwn(): boolean {
+    const s = this.#state;
+    return this.#crypto.secretEpochs().includes(s.keys.consensus.recordAt(this.id, s.lastExecuted + 1).epoch);
   }
 
   /**

@@ -53,7 +53,10 @@ export function registerReplica(program: Command, _io: CliIo): void {
       let fatal: string | null = null;
       let resolveDone: () => void = () => {};
       const done = new Promise<void>((r) => (resolveDone = r));
-      const node = await ReplicaProcess.start({
+      // A fatal condition may come while the replica is still starting: the shutdown waits for it.
+      let started: Promise<ReplicaProcess> | null = null;
+      const shutdown = () => (stopping ??= started!.then((n) => n.stop()).then(resolveDone, resolveDone));
+      started = ReplicaProcess.start({
         dir: flags.dir,
         logger,
         ...(passphrase === undefined ? {} : { passphrase }),
@@ -66,7 +69,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
           void shutdown();
         },
       });
-      const shutdown = () => (stopping ??= node.stop().then(resolveDone));
+      await started; // a start that fails is this command's error
       process.once('SIGINT', () => void shutdown());
       process.once('SIGTERM', () => void shutdown());
       await done;
