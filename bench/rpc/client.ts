@@ -2,6 +2,8 @@
  * The benchmark's JSON-RPC client: plain JSON-RPC batches over HTTP, as a load generator or an
  * exchange would send them to any Ethereum node.
  */
+import { Pool } from 'undici';
+
 export type Hex = `0x${string}`;
 
 export const hex = (b: Uint8Array): Hex => `0x${Buffer.from(b).toString('hex')}`;
@@ -17,9 +19,21 @@ export interface RpcResponse {
 
 export type RpcCall = [method: string, params: unknown[]];
 
+/**
+ * One undici pool of kept-alive connections per endpoint: global fetch costs the load generator
+ * (which shares the machine's two cores with the nodes under test) several times more per
+ * request, which the cells of one transaction per request would measure instead of the node.
+ */
 export class Rpc {
   #id = 0;
-  constructor(readonly url: string) {}
+  readonly #pool: Pool;
+  readonly #path: string;
+
+  constructor(readonly url: string, connections = 32) {
+    const u = new URL(url);
+    this.#pool = new Pool(u.origin, { connections, pipelining: 1, headersTimeout: 300_000, bodyTimeout: 300_000 });
+    this.#path = u.pathname;
+  }
 
   async call<T>(method: string, params: unknown[] = []): Promise<T> {
     const [r] = await this.batch([[method, params]]);
@@ -29,11 +43,18 @@ export class Rpc {
 
   async batch(calls: readonly RpcCall[]): Promise<RpcResponse[]> {
     const body = calls.map(([method, params]) => ({ jsonrpc: '2.0', id: ++this.#id, method, params }));
-    const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (!res.ok) throw new Error(`HTTP ${res.status} from ${this.url}`);
-    const out = (await res.json()) as RpcResponse[];
-    const byId = new Map(out.map((r) => [r.id, r]));
+    const res = await this.#pool.request({ path: this.#path, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode} from ${this.url}: ${text.slice(0, 200)}`);
+    const parsed = JSON.parse(text) as RpcResponse[] | RpcResponse;
+    // A whole batch refused (too large, unparseable) comes back as one error object.
+    if (!Array.isArray(parsed)) throw new Error(`batch refused by ${this.url}: ${parsed.error?.message ?? text.slice(0, 200)}`);
+    const byId = new Map(parsed.map((r) => [r.id, r]));
     return body.map((b) => byId.get(b.id) ?? { id: b.id, error: { code: 0, message: 'no answer in the batch' } });
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 
   /** Many calls in batches of `size` (a node caps a batch's length), every answer a result. */

@@ -29,13 +29,14 @@ export async function startHardhat(o: { accounts: number }): Promise<System> {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
   });
+  const rpc = new Rpc(`http://127.0.0.1:${port}`);
   const stop = async () => {
+    await rpc.close();
     proc.kill('SIGTERM');
     await waitForExit(proc);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const rpc = new Rpc(`http://127.0.0.1:${port}`);
     await waitForRpc(rpc, [proc]);
     return {
       name: 'hardhat',

@@ -45,13 +45,14 @@ export async function startBulwark(o: BulwarkOptions): Promise<System> {
     ],
     { cwd: ROOT, stdio: ['ignore', process.stderr, 'inherit'] },
   );
+  const rpc = new Rpc(`http://127.0.0.1:${rpcPort}`);
   const stop = async () => {
+    await rpc.close();
     proc.kill('SIGINT');
     await waitForExit(proc);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const rpc = new Rpc(`http://127.0.0.1:${rpcPort}`);
     await waitForRpc(rpc, [proc]);
     await keysInEffect(rpc);
     // `bulwark dev` starts the nodes as its children; their memory comes from their own metrics
