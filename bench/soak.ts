@@ -25,7 +25,9 @@
  * `--shape senders=200,batch=100,inflight=8,kind=transfer` runs one cell of `npm run bench`'s
  * matrix (bench/rpc/shapes.ts) for `--duration` seconds (default 600): that shape's senders, batches
  * and batches in flight at the highest rate, one kind of transaction only, no reads beside it
- * unless asked — the sustained figure for the shape the benchmark measures in a burst.
+ * unless asked — the sustained figure for the shape the benchmark measures in a burst. One
+ * difference remains: the soak keeps one transaction per sender on the wire, so a shape whose
+ * batch × in flight exceeds its senders has fewer transactions in flight here than in the bench.
  *
  * `runSoak(options)` is the same run for tests (test/e2e/soak.test.ts).
  */
@@ -129,7 +131,12 @@ class Clock {
 export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakSummary> {
   const o: SoakOptions = { ...SOAK_DEFAULTS, ...options };
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
-  if (o.shape !== undefined) log(`shape ${o.shape}: ${o.senders} senders, batches of ${o.batch}, ${o.inFlight} in flight at the highest rate`);
+  if (o.shape !== undefined) {
+    log(`shape ${o.shape}: ${o.senders} senders, batches of ${o.batch}, ${o.inFlight} in flight at the highest rate`);
+    // The soak's generator keeps one transaction per sender on the wire (its nonces stay right
+    // through refusals and lost answers); npm run bench's cells send several per sender per batch.
+    if (o.batch * o.inFlight > o.senders) log(`note: at most one transaction per sender on the wire here, so at most ${o.senders} in flight (batches of up to ${Math.min(o.batch, o.senders)}), where npm run bench's cell has ${o.batch * o.inFlight}`);
+  }
   await initHashes();
   mkdirSync(o.out, { recursive: true });
   const clock = new Clock();

@@ -16,12 +16,16 @@ export class InclusionWatcher {
   #next = 0n;
   #stopped = false;
   #done: Promise<void> = Promise.resolve();
+  /** Why the poller stopped on its own (the node failed to answer): the cell fails with it. */
+  #error: Error | null = null;
 
   constructor(readonly rpc: Rpc) {}
 
   async start(): Promise<void> {
     this.#next = BigInt(await this.rpc.call<string>('eth_blockNumber')) + 1n;
-    this.#done = this.#run();
+    this.#done = this.#run().catch((err: unknown) => {
+      this.#error = err as Error;
+    });
   }
 
   async #run(): Promise<void> {
@@ -45,6 +49,7 @@ export class InclusionWatcher {
   async waitFor(hashes: readonly string[], timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (hashes.some((h) => !this.seen.has(h))) {
+      if (this.#error !== null) throw new Error(`watching new blocks failed: ${this.#error.message}`);
       if (Date.now() > end) throw new Error(`${hashes.filter((h) => !this.seen.has(h)).length} of ${hashes.length} transactions not included after ${timeoutMs} ms`);
       await sleep(10);
     }
@@ -77,20 +82,31 @@ export async function drive(s: System, load: SignedLoad, batch: number, inFlight
   const sentAt = new Array<number>(raws.length);
   const t0 = performance.now();
   let nextBatch = 0;
+  let failed = false;
   const batches = Math.ceil(raws.length / batch);
   const worker = async () => {
-    for (let b = nextBatch++; b < batches; b = nextBatch++) {
+    // After one refusal the other workers stop too: nothing of a failed cell runs into the next.
+    for (let b = nextBatch++; b < batches && !failed; b = nextBatch++) {
       const from = b * batch;
       const slice = raws.slice(from, from + batch);
       const now = performance.now();
       for (let i = 0; i < slice.length; i++) sentAt[from + i] = now;
-      const answers = await s.rpc.batch(slice.map((raw) => ['eth_sendRawTransaction', [hex(raw)]]));
-      const failed = answers.find((a) => a.error !== undefined);
-      if (failed !== undefined) throw new Error(`${s.name} refused a transaction: ${failed.error!.message}`);
+      const answers = await s.rpc.batch(slice.map((raw) => ['eth_sendRawTransaction', [hex(raw)]])).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
+      const refused = answers.find((a) => a.error !== undefined);
+      if (refused !== undefined) {
+        failed = true;
+        throw new Error(`${s.name} refused a transaction: ${refused.error!.message}`);
+      }
     }
   };
   try {
-    await Promise.all(Array.from({ length: inFlight }, worker));
+    // allSettled: every worker has stopped before the cell ends, failed or not.
+    const outcomes = await Promise.allSettled(Array.from({ length: inFlight }, worker));
+    const rejected = outcomes.find((o) => o.status === 'rejected');
+    if (rejected !== undefined) throw rejected.reason;
     await watcher.waitFor(hashes, timeoutMs);
   } finally {
     await watcher.stop();
