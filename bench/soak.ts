@@ -18,8 +18,16 @@
  *  4. The load stops; the harness waits (at most `--drain` seconds) for every accepted transaction
  *     to be in a block, then checks the chain against its own record (bench/soak/accounting.ts).
  *  5. The nodes stop; `<out>/soak.svg` and `<out>/summary.json` are written; the last line of
- *     stdout is the summary as one JSON object. Exit code 1 if a transaction was lost, the
- *     balances do not add up, or a node died on its own.
+ *     stdout is the summary as one JSON object, with a per-minute timeline of throughput, view
+ *     changes and memory. Exit code 1 if a transaction was lost, the balances do not add up, or a
+ *     node died on its own.
+ *
+ * `--shape senders=200,batch=100,inflight=8,kind=transfer` runs one cell of `npm run bench`'s
+ * matrix (bench/rpc/shapes.ts) for `--duration` seconds (default 600): that shape's senders, batches
+ * and batches in flight at the highest rate, one kind of transaction only, no reads beside it
+ * unless asked — the sustained figure for the shape the benchmark measures in a burst. One
+ * difference remains: the soak keeps one transaction per sender on the wire, so a shape whose
+ * batch × in flight exceeds its senders has fewer transactions in flight here than in the bench.
  *
  * `runSoak(options)` is the same run for tests (test/e2e/soak.test.ts).
  */
@@ -44,6 +52,7 @@ import { SoakRpc, sleep, type RpcCall } from './soak/rpc.ts';
 import { summarize, type RunResult, type SoakSummary } from './soak/summary.ts';
 import { InclusionWatcher } from './soak/watcher.ts';
 import { NODE_HEAP_MB, NODE_SEMI_SPACE_MB } from '../src/cli/node-process.ts';
+import { parseShape, shapeKey, ShapeError, type Shape } from './rpc/shapes.ts';
 
 export type { SoakSummary } from './soak/summary.ts';
 
@@ -63,6 +72,8 @@ export interface SoakOptions {
   /** Accepted transactions a sender may have waiting for a block (bench/soak/load.ts). */
   readonly maxPending: number;
   readonly mix: Mix;
+  /** The matrix shape this run holds for its duration (`--shape`), for the summary. */
+  readonly shape?: string;
   /** eth_call and eth_getLogs per second. */
   readonly callRate: number;
   readonly logsRate: number;
@@ -120,6 +131,12 @@ class Clock {
 export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakSummary> {
   const o: SoakOptions = { ...SOAK_DEFAULTS, ...options };
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  if (o.shape !== undefined) {
+    log(`shape ${o.shape}: ${o.senders} senders, batches of ${o.batch}, ${o.inFlight} in flight at the highest rate`);
+    // The soak's generator keeps one transaction per sender on the wire (its nonces stay right
+    // through refusals and lost answers); npm run bench's cells send several per sender per batch.
+    if (o.batch * o.inFlight > o.senders) log(`note: at most one transaction per sender on the wire here, so at most ${o.senders} in flight (batches of up to ${Math.min(o.batch, o.senders)}), where npm run bench's cell has ${o.batch * o.inFlight}`);
+  }
   await initHashes();
   mkdirSync(o.out, { recursive: true });
   const clock = new Clock();
@@ -156,9 +173,10 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakS
     const summary = summarize(o, run, accounting, accountingError, procs?.deaths ?? [], aliveAtEnd);
     writeFileSync(join(o.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     const secs = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
-    const title = `bulwark soak: ${summary.durationSec} s at ${o.rate === 'max' ? 'max rate' : `${o.rate} tx/s`}: ${summary.tps} tps, inclusion p50 ${secs(summary.p50Ms)}, p99 ${secs(summary.p99Ms)}, lost ${summary.lost}, ${summary.viewChanges ?? '?'} view changes${o.chaos ? `, ${summary.kills} kills` : ''}`;
+    const title = `bulwark soak${o.shape === undefined ? '' : ` (${o.shape})`}: ${summary.durationSec} s at ${o.rate === 'max' ? 'max rate' : `${o.rate} tx/s`}: ${summary.tps} tps, inclusion p50 ${secs(summary.p50Ms)}, p99 ${secs(summary.p99Ms)}, lost ${summary.lost}, ${summary.viewChanges ?? '?'} view changes${o.chaos ? `, ${summary.kills} kills` : ''}`;
     writeFileSync(join(o.out, 'soak.svg'), plotSvg(title, run.samples, { kills: run.kills, loadEndSec: run.loadSec }));
     log(`samples in ${join(o.out, 'samples.jsonl')}, plot in ${join(o.out, 'soak.svg')}`);
+    for (const m of summary.timeline) log(`minute ${m.minute}: ${m.tps} tx/s, view changes ${m.viewChanges ?? '?'}, replica RSS ≤ ${m.replicaRssMb ?? '?'} MB, client ${m.clientRssMb ?? '?'} MB`);
     for (const p of summary.problems) log(`!! ${p}`);
     return summary;
   } finally {
@@ -346,6 +364,7 @@ interface Flags {
   chaosDown: number;
   chaosFirst?: number;
   chaosKills?: number;
+  shape?: Shape;
   drain: number;
   heapMb: number;
   semiSpaceMb: number;
@@ -367,6 +386,11 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     .addOption(new Option('--in-flight <k>', "batches in flight at --rate max (at a target rate: up to max(4k, 16))").argParser(whole('--in-flight')).default(d.inFlight))
     .addOption(new Option('--max-pending <n>', 'accepted transactions a sender may have waiting for a block (the pool guarantees 16)').argParser(whole('--max-pending')).default(d.maxPending))
     .addOption(new Option('--mix <mix>', 'relative weights of the transaction kinds').argParser(parseMix).default(d.mix, 'transfer=60,erc20=35,deploy=5'))
+    .addOption(
+      new Option('--shape <shape>', "one cell of npm run bench's matrix, e.g. senders=200,batch=100,inflight=8,kind=transfer: its senders, batch and in flight at --rate max, one kind only, --max-pending 64 and no reads unless given")
+        .argParser(shapeArg)
+        .conflicts(['senders', 'rate', 'batch', 'inFlight', 'mix']),
+    )
     .addOption(new Option('--call-rate <r>', 'eth_call (Token balanceOf) per second').argParser(nonNegative('--call-rate')).default(d.callRate))
     .addOption(new Option('--logs-rate <r>', 'eth_getLogs (Transfer events over the last 100 blocks) per second').argParser(nonNegative('--logs-rate')).default(d.logsRate))
     .addOption(new Option('--sample-ms <ms>', 'sampling interval').argParser(whole('--sample-ms', 100)).default(d.sampleMs))
@@ -383,6 +407,8 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     .addOption(new Option('--keep', "keep the network's directory (data and node logs) afterwards").default(false))
     .parse(argv, { from: 'user' });
   const f = program.opts<Flags>();
+  const unless = (option: string, value: number, given: number) => (program.getOptionValueSource(option) === 'cli' ? given : value);
+  const shape = f.shape === undefined ? {} : shapeOptions(f.shape, { maxPending: unless('maxPending', 64, f.maxPending), callRate: unless('callRate', 0, f.callRate), logsRate: unless('logsRate', 0, f.logsRate) });
   return {
     ...(f.url === undefined ? {} : { url: f.url }),
     durationSec: f.duration,
@@ -407,6 +433,32 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     logLevel: f.logLevel,
     out: resolve(f.out),
     keep: f.keep,
+    ...shape,
+  };
+}
+
+function shapeArg(v: string): Shape {
+  try {
+    return parseShape(v);
+  } catch (err) {
+    if (err instanceof ShapeError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * What a matrix shape means for the soak. The soak funds its senders at genesis from the
+ * development accounts (at most 1,000, one of them the deployer): a 1,000-sender shape runs with 999.
+ */
+export function shapeOptions(shape: Shape, o: { maxPending: number; callRate: number; logsRate: number }): Partial<SoakOptions> {
+  return {
+    shape: shapeKey(shape),
+    senders: Math.min(shape.senders, 999),
+    batch: shape.batch,
+    inFlight: shape.inFlight,
+    rate: 'max',
+    mix: { transfer: shape.kind === 'transfer' ? 1 : 0, erc20: shape.kind === 'erc20' ? 1 : 0, deploy: 0 },
+    ...o,
   };
 }
 

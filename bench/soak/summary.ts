@@ -29,6 +29,10 @@ export interface SoakSummary {
   readonly maxResumeMs: number | null;
   readonly viewChangesPerKill: number | null;
   readonly balancesOk: boolean;
+  /** The matrix shape held for the run (`--shape`), or null for the mixed load. */
+  readonly shape: string | null;
+  /** Per minute of load: throughput, view changes and memory over time. */
+  readonly timeline: readonly Minute[];
   // What follows explains the figures above.
   readonly ok: boolean;
   readonly rate: number | 'max';
@@ -64,8 +68,21 @@ export interface RunResult {
   readonly readFailures: number;
 }
 
+/** One minute of the load (the last one may be shorter). */
+export interface Minute {
+  readonly minute: number;
+  /** Our transactions first seen in a block, per second, over the minute. */
+  readonly tps: number;
+  /** The highest replica view at the minute's end minus at its start. */
+  readonly viewChanges: number | null;
+  /** The largest RSS of any replica, and of the client node, during the minute. */
+  readonly replicaRssMb: number | null;
+  readonly clientRssMb: number | null;
+}
+
 /** What the summary needs of the run's options. */
 export interface SummaryOptions {
+  readonly shape?: string;
   readonly rate: number | 'max';
   readonly durationSec: number;
   readonly warmupSec?: number;
@@ -98,6 +115,36 @@ function memoryFigures(samples: readonly Sample[], warmupSec: number) {
     if (warm !== undefined && end.t > warm.t) rssGrowthPct[name] = Math.round(((node(end)!.rssMb! - node(warm)!.rssMb!) / node(warm)!.rssMb!) * 1000) / 10;
   }
   return { maxRssMb, rssGrowthPct };
+}
+
+/** The load's samples by minute (each sample's tps is the rate over its own interval). */
+export function timeline(samples: readonly Sample[]): Minute[] {
+  const load = samples.filter((s) => s.phase === 'load' && s.t > 0);
+  const out: Minute[] = [];
+  for (let m = 0; load.some((s) => s.t > m * 60); m++) {
+    const inMinute = load.filter((s) => s.t > m * 60 && s.t <= (m + 1) * 60);
+    if (inMinute.length === 0) continue;
+    // Weighted by each sample's interval, so an uneven sampler does not skew the figure.
+    let prev = m * 60;
+    let included = 0;
+    for (const s of inMinute) {
+      included += s.tps * (s.t - prev);
+      prev = s.t;
+    }
+    const rss = (pick: (name: string) => boolean) => {
+      const all = inMinute.flatMap((s) => s.nodes.filter((n) => pick(n.name) && n.rssMb !== null).map((n) => n.rssMb!));
+      return all.length === 0 ? null : Math.max(...all);
+    };
+    const before = load.filter((s) => s.t <= m * 60);
+    out.push({
+      minute: m + 1,
+      tps: Math.round(included / (prev - m * 60)),
+      viewChanges: viewSpan([...before.slice(-1), ...inMinute]),
+      replicaRssMb: rss((n) => n !== 'client'),
+      clientRssMb: rss((n) => n === 'client'),
+    });
+  }
+  return out;
 }
 
 function viewSpan(samples: readonly Sample[]): number | null {
@@ -133,6 +180,8 @@ export function summarize(o: SummaryOptions, run: RunResult, a: Accounting | nul
     maxResumeMs: kills.length === 0 || resumed.length < kills.length ? null : Math.max(...resumed.map((k) => k.resumeMs!)),
     viewChangesPerKill: costs.length === 0 ? null : Math.round((costs.reduce((x, y) => x + y, 0) / costs.length) * 100) / 100,
     balancesOk,
+    shape: o.shape ?? null,
+    timeline: timeline(run.samples),
     ok: !run.interrupted && lost === 0 && balancesOk && deaths.length === 0 && problems.length === 0,
     rate: o.rate,
     uncertain: ledger.uncertain,
