@@ -25,6 +25,7 @@ import { TlsTransport } from '../net/tls-transport.ts';
 import { ConsensusStore } from '../replica/consensus-store.ts';
 import { EthereumApp } from '../replica/ethereum-app.ts';
 import { ReplicaNode } from '../replica/replica-node.ts';
+import { PruningApp, type PruneSettings } from '../replica/pruning.ts';
 import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
@@ -48,6 +49,8 @@ export interface ReplicaNodeOptions {
   readonly adminSocket?: boolean;
   /** Called when the replica must stop (divergence from a stable checkpoint, a broken store). */
   readonly onFatal?: (reason: string) => void;
+  /** Prune old state and ordered batches (`replica/pruning.ts`); absent: an archive. */
+  readonly prune?: PruneSettings;
 }
 
 /** One replica process: the shell and what it runs on, started from a node directory. */
@@ -60,6 +63,7 @@ export class ReplicaProcess {
   #server: Server | null = null;
   #admin: AdminServer | null = null;
   #stopping: Promise<void> | null = null;
+  #pruning: PruningApp | null = null;
 
   private constructor(node: ReplicaNode, transport: TlsTransport, kv: KvStore, log: Logger) {
     this.id = node.id;
@@ -82,7 +86,9 @@ export class ReplicaProcess {
     let started: ReplicaProcess | null = null;
     try {
       const executor = await Executor.open({ kv, config: network.chainConfig });
-      const app = await EthereumApp.open(executor, kv);
+      const ethereum = await EthereumApp.open(executor, kv);
+      const pruning = o.prune === undefined ? null : new PruningApp({ inner: ethereum, executor, kv, settings: o.prune, log });
+      const app = pruning ?? ethereum;
       const store = new ConsensusStore(kv);
       const persisted = await store.load();
       // The key history, from the network file: the crypto verifies against it, the state holds
@@ -155,12 +161,14 @@ export class ReplicaProcess {
       collectDefaultMetrics({ register: node.metricsRegistry, prefix: 'bulwark_' });
       transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
       started = new ReplicaProcess(node, transport, kv, log);
+      started.#pruning = pruning;
+      pruning?.registerMetrics(node.metricsRegistry);
       await node.start();
       registerNodeGauges(node.metricsRegistry, { role: 'replica', id: material.id, chainId: network.chainId, dir: o.dir, stores: { data: join(o.dir, 'data') } });
       if (o.metrics !== undefined) started.#server = await serveMetrics(node.metricsRegistry, () => node.status(), o.metrics);
       if (o.adminSocket !== false) started.#admin = await AdminServer.start(o.dir, { backup: (out) => takeBackup({ dir: o.dir, out, stores: { data: kv } }) }, log);
       log.info(
-        { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number) },
+        { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number), ...(o.prune === undefined ? {} : { prune: o.prune, stateFrom: Number(executor.stateFrom) }) },
         'replica started',
       );
       return started;
@@ -185,6 +193,7 @@ export class ReplicaProcess {
     // A backup still running ends with STORAGE_CLOSED when the store closes below, and is removed.
     await this.#admin?.close();
     await this.#node.stop();
+    await this.#pruning?.stop();
     await this.#transport.close();
     if (this.#server !== null) await new Promise((r) => this.#server!.close(r));
     await this.#kv.close();

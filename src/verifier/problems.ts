@@ -61,6 +61,10 @@ export interface LedgerCounts {
   checkpointsAhead: number;
   stateNodes: number;
   codes: number;
+  /** Block states a pruned store no longer holds (blocks below its meta "state-from"): not checked. */
+  statesPruned: number;
+  /** Ordered batches a pruned replica no longer holds (below its meta "batches-from"): not checked. */
+  orderedBatchesPruned: number;
 }
 
 export interface LedgerHead {
@@ -122,5 +126,7 @@ export function emptyCounts(): LedgerCounts {
     checkpointsAhead: 0,
     stateNodes: 0,
     codes: 0,
+    statesPruned: 0,
+    orderedBatchesPruned: 0,
   };
 }

@@ -6,6 +6,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { BulwarkError } from '../../common/errors.ts';
 import { ReplicaProcess } from '../../node/replica.ts';
+import { DEFAULT_PRUNE } from '../../replica/pruning.ts';
 import { isValidHost } from '../../setup/topology.ts';
 import type { CliIo } from '../io.ts';
 import { addNodeOptions, readPassphrase } from '../passphrase.ts';
@@ -20,6 +21,10 @@ interface ReplicaFlags {
   listenHost?: string;
   adminSocket: boolean;
   logLevel: string;
+  prune: boolean;
+  pruneRetain: number;
+  pruneEvery: number;
+  pruneRetainBatches: number;
 }
 
 /** `--listen-host`: an IP address or a host name. */
@@ -38,6 +43,12 @@ export function registerReplica(program: Command, _io: CliIo): void {
         "address to accept peers on, instead of the host of this replica's endpoint in network.json (e.g. 0.0.0.0 when that is a public address behind NAT); the port stays the endpoint's",
       ).argParser(listenHost),
     )
+    .option('--prune', 'not an archive: delete states older than --prune-retain blocks (and older than the last stable checkpoint), and old ordered batches; reads below the kept window are refused with STATE_PRUNED (docs/operations/pruning.md)')
+    .addOption(new Option('--prune-retain <blocks>', "with --prune: blocks whose states are kept behind the head").argParser(integer(16)).default(DEFAULT_PRUNE.retainBlocks))
+    .addOption(new Option('--prune-every <blocks>', 'with --prune: a prune starts once this many blocks past --prune-retain are stored').argParser(integer(1)).default(DEFAULT_PRUNE.everyBlocks))
+    .addOption(
+      new Option('--prune-retain-batches <n>', 'with --prune: ordered batches kept below the last stable checkpoint, for peers catching up').argParser(integer(1)).default(DEFAULT_PRUNE.retainBatches),
+    )
     .option('--no-admin-socket', 'no admin socket (the unix socket through which `bulwark backup` asks the running node; node/admin.ts)')
     .action(async (flags: ReplicaFlags) => {
       const passphrase = await readPassphrase(flags);
@@ -53,6 +64,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
         ...(flags.listenHost === undefined ? {} : { listenHost: flags.listenHost }),
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         adminSocket: flags.adminSocket,
+        ...(flags.prune ? { prune: { retainBlocks: flags.pruneRetain, everyBlocks: flags.pruneEvery, retainBatches: flags.pruneRetainBatches } } : {}),
         onFatal: (reason) => {
           fatal = reason;
           void shutdown();

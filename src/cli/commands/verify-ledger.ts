@@ -65,6 +65,10 @@ function report(io: CliIo, result: VerifyLedgerResult, json: boolean): void {
       : `${k.blockCertificates} block certificates, ${k.checkpointCertificates} checkpoint certificates` +
         (k.checkpointsAhead > 0 ? ` (${k.checkpointsAhead} for blocks not mirrored yet)` : '');
   const state = k.stateNodes > 1 || k.codes > 0 ? `, ${k.stateNodes} state nodes and ${k.codes} contract codes` : '';
+  const pruned =
+    k.statesPruned > 0 || k.orderedBatchesPruned > 0
+      ? `; pruned store: states of ${k.statesPruned} blocks (below ${k.statesPruned}) and ${k.orderedBatchesPruned} ordered batches not kept, so not checked`
+      : '';
   const local = result.localState === undefined ? '' : `; local state to block ${result.localState.number}, every block the certified one`;
-  io.out(`ledger consistent (${result.role}): ${k.blocks} blocks, ${k.transactions} transactions, ${certs}${state}; head ${result.head.number} ${result.head.hash}${local}\n`);
+  io.out(`ledger consistent (${result.role}): ${k.blocks} blocks, ${k.transactions} transactions, ${certs}${state}; head ${result.head.number} ${result.head.hash}${pruned}${local}\n`);
 }
