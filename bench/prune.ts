@@ -8,7 +8,8 @@
  * of RECIPIENTS accounts, so the live state stays about the same size while every block rewrites
  * the paths from the root to the accounts it touches.
  *
- * Environment: BENCH_PRUNE_TXS (4000 transfers), BENCH_PRUNE_RETAIN (128), BENCH_PRUNE_EVERY (128),
+ * Environment: BENCH_PRUNE_TXS (4000 transfers), BENCH_PRUNE_BATCH (1: each of the four senders
+ * waits for its transfer's receipt before the next, so blocks stay small and many), BENCH_PRUNE_RETAIN (128), BENCH_PRUNE_EVERY (128),
  * BENCH_PRUNE_ONLY=archive|prune. Progress on stderr; one JSON line per mode on stdout.
  */
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -28,7 +29,8 @@ const TXS = Number(process.env.BENCH_PRUNE_TXS ?? 4_000);
 const RETAIN = process.env.BENCH_PRUNE_RETAIN ?? '128';
 const EVERY = process.env.BENCH_PRUNE_EVERY ?? '128';
 const RECIPIENTS = 256;
-const PER_BATCH = 25;
+/** Transfers each sender sends before waiting for the last one's receipt: few per block, so many blocks. */
+const PER_BATCH = Number(process.env.BENCH_PRUNE_BATCH ?? 1);
 const common = buildCommon(CHAIN_ID);
 const recipient = (i: number) => `0x${(0xfeed0000 + (i % RECIPIENTS)).toString(16).padStart(40, '0')}` as const;
 
@@ -69,7 +71,7 @@ async function run(mode: 'archive' | 'prune'): Promise<Record<string, unknown>> 
         }),
       );
       sent += 4 * PER_BATCH;
-      if (sent % 1_000 === 0) process.stderr.write(`${mode}: ${sent} transfers\n`);
+      if (sent % 1_000 < 4 * PER_BATCH) process.stderr.write(`${mode}: ${sent} transfers\n`);
     }
     await new Promise((r) => setTimeout(r, 5_000)); // a prune in progress finishes
     const rss = net.replicas.map((id) => rssMb(net.pid(id)));

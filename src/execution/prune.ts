@@ -93,6 +93,7 @@ export interface PruneReport {
 export class StatePruner {
   readonly #o: PrunerOptions;
   #running = false;
+  #stopping = false;
 
   constructor(o: PrunerOptions) {
     this.#o = o;
@@ -102,9 +103,18 @@ export class StatePruner {
     return this.#running;
   }
 
+  /**
+   * Ends a prune in progress at its next chunk or few hundred nodes (`PRUNE_STOPPED`), and refuses
+   * new ones: for shutdown. What it deleted stays deleted; the rest is the next prune's.
+   */
+  stop(): void {
+    this.#stopping = true;
+  }
+
   /** Deletes every state not needed by blocks `from`..head (`from` is capped at the head). */
   async prune(from: bigint): Promise<PruneReport> {
     if (this.#running) throw new BulwarkError('PRUNE_BUSY', 'a prune is already running');
+    this.#checkStopping();
     this.#running = true;
     const { executor } = this.#o;
     const bloom = new BloomFilter((this.#o.bloomBytes ?? PRUNE_BLOOM_BYTES) * 8);
@@ -115,7 +125,7 @@ export class StatePruner {
       const head = executor.head.header.number;
       const floor = from > head ? head : from;
       await executor.setStateFrom(floor);
-      const mark = new Marker(this.#o.kv, bloom, this.#o.skipEntries ?? PRUNE_SKIP_ENTRIES);
+      const mark = new Marker(this.#o.kv, bloom, this.#o.skipEntries ?? PRUNE_SKIP_ENTRIES, () => this.#checkStopping());
       let roots = 0;
       let last: Uint8Array | undefined;
       // Newest first: each older root shares most of its nodes with the one marked before it.
@@ -174,8 +184,13 @@ export class StatePruner {
         return seen < limit || lastKey === null ? null : successor(lastKey);
       });
       await nextTurn();
+      this.#checkStopping();
     }
     return total;
+  }
+
+  #checkStopping(): void {
+    if (this.#stopping) throw new BulwarkError('PRUNE_STOPPED', 'the prune was stopped (shutdown)');
   }
 }
 
@@ -188,6 +203,7 @@ class Marker {
     private readonly kv: KvStore,
     private readonly bloom: BloomFilter,
     private readonly skipEntries: number,
+    private readonly checkStopping: () => void,
   ) {}
 
   async root(stateRoot: Uint8Array): Promise<void> {
@@ -206,7 +222,10 @@ class Marker {
       throw new BulwarkError('PRUNE_MISSING_NODE', `trie node ${toHex(hash)} of a retained state is missing: nothing is deleted`);
     }
     this.bloom.add(hash);
-    if (++this.marked % 512 === 0) await nextTurn();
+    if (++this.marked % 512 === 0) {
+      await nextTurn();
+      this.checkStopping();
+    }
     await this.#decoded(RLP.decode(encoded) as unknown[], account);
     // Only now is the whole subtree marked, so only now may a later root skip it.
     this.#done.set(id, true);

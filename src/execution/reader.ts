@@ -19,7 +19,7 @@ import type { BlockHashSource } from './executor.ts';
 import type { Common } from '@ethereumjs/common';
 import type { BlockStore } from '../ledger/block-store.ts';
 import { TX_OPTIONS_PARAMS } from './common.ts';
-import { StatePrunedError } from './state-from.ts';
+import { assertStateKept } from './state-from.ts';
 import { EvmPreemption, budgetOf, cappedGas, type EvmBudget } from './evm-limits.ts';
 
 /** A block by number, by hash, or the head. */
@@ -204,8 +204,7 @@ export class ChainReader {
 
   /** `block`, if its state is still stored (`STATE_PRUNED` otherwise). */
   private retained(block: Block): Block {
-    const floor = this.executor.stateFrom ?? 0n;
-    if (block.header.number < floor) throw new StatePrunedError(block.header.number, floor);
+    assertStateKept(this.executor, block.header.number);
     return block;
   }
 }

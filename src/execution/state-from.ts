@@ -35,3 +35,9 @@ export class StatePrunedError extends BulwarkError<'STATE_PRUNED'> {
     super('STATE_PRUNED', statePrunedMessage(block, floor), { block: Number(block), stateFrom: Number(floor) });
   }
 }
+
+/** Throws `STATE_PRUNED` when block `n`'s state is below `source`'s floor (`Executor.stateFrom`). */
+export function assertStateKept(source: { readonly stateFrom?: bigint }, n: bigint): void {
+  const floor = source.stateFrom ?? 0n;
+  if (n < floor) throw new StatePrunedError(n, floor);
+}

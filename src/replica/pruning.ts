@@ -18,6 +18,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClientRequest } from '../codec/messages.ts';
 import { decodeStable } from '../codec/records.ts';
 import type { Clock } from '../common/clock.ts';
+import { isBulwarkError } from '../common/errors.ts';
 import type { AppState } from '../consensus/replica.ts';
 import type { Executor } from '../execution/executor.ts';
 import { SerialLock, StatePruner, type PruneReport } from '../execution/prune.ts';
@@ -134,6 +135,7 @@ export class PruningApp implements ReplicaApplication {
   /** Lets a prune in progress finish its chunk and starts no other (before the store closes). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#pruner.stop();
     await this.#running;
   }
 
@@ -156,6 +158,7 @@ export class PruningApp implements ReplicaApplication {
       await this.#pruneBatches(stable?.seq ?? 0);
       this.#metrics?.runs.inc({ outcome: 'done' });
     } catch (err) {
+      if (isBulwarkError(err, 'PRUNE_STOPPED')) return;
       // A failed prune deletes nothing more; the next trigger tries again.
       this.#metrics?.runs.inc({ outcome: 'failed' });
       this.#log.error({ err }, 'prune failed');
