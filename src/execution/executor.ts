@@ -28,7 +28,7 @@ import { buildCommon } from './common.ts';
 import { loadStoredConfig, storeConfigOp } from './config-store.ts';
 import { createNodeVm } from './precompiles.ts';
 import { openState, writeAlloc } from './state.ts';
-import { readStateFrom, stateFromOp, StatePrunedError } from './state-from.ts';
+import { readStateFrom, stateFromOp } from './state-from.ts';
 import { NODE_CACHE_BYTES, NodeCache, TrieNodeStore } from './trie-store.ts';
 
 export interface ExecutorOptions {
@@ -165,16 +165,14 @@ export class Executor {
     return this.retainedFrom;
   }
 
-  /** Records (durably) that states below block `n` are, or are about to be, gone. It never moves back. */
+  /**
+   * Records (durably) that states below block `n` are, or are about to be, gone; it never moves
+   * back. (A snapshot-started store can instead write `stateFromOp` in its own batch.)
+   */
   async setStateFrom(n: bigint): Promise<void> {
     if (n <= this.retainedFrom) return;
     await this.kv.write([stateFromOp(n)], { sync: true });
     this.retainedFrom = n;
-  }
-
-  /** Throws `STATE_PRUNED` when block `n`'s state is no longer stored. */
-  assertStateRetained(n: bigint): void {
-    if (n < this.retainedFrom) throw new StatePrunedError(n, this.retainedFrom);
   }
 
   /**
