@@ -94,6 +94,8 @@ export class StatePruner {
   readonly #o: PrunerOptions;
   #running = false;
   #stopping = false;
+  /** Keys the last sweep saw: the next filter is sized from it. */
+  #lastScanned: number | null = null;
 
   constructor(o: PrunerOptions) {
     this.#o = o;
@@ -117,7 +119,7 @@ export class StatePruner {
     this.#checkStopping();
     this.#running = true;
     const { executor } = this.#o;
-    const bloom = new BloomFilter((this.#o.bloomBytes ?? PRUNE_BLOOM_BYTES) * 8);
+    const bloom = new BloomFilter(this.#bloomBits());
     const started = performance.now();
     // Registered before the roots are chosen: whatever a block writes from now on is kept.
     executor.observeTrieWrites((key) => bloom.add(key.subarray(1)));
@@ -140,6 +142,7 @@ export class StatePruner {
       const markSeconds = (performance.now() - started) / 1000;
       await this.#o.onMarked?.();
       const swept = await this.#sweep(bloom);
+      this.#lastScanned = swept.scanned;
       return {
         from: executor.stateFrom,
         head,
@@ -187,6 +190,17 @@ export class StatePruner {
       this.#checkStopping();
     }
     return total;
+  }
+
+  /**
+   * The filter's size: the cap (`bloomBytes`) for a first prune, which cannot know the state's
+   * size; then about 10 bits a key (1 % false positives) for half again the keys the last sweep
+   * saw, at least 1 MiB. A state that grew faster only keeps more garbage.
+   */
+  #bloomBits(): number {
+    const cap = (this.#o.bloomBytes ?? PRUNE_BLOOM_BYTES) * 8;
+    if (this.#lastScanned === null) return cap;
+    return Math.min(cap, Math.max(8 * 1024 * 1024, Math.ceil(this.#lastScanned * 1.5 * 10)));
   }
 
   #checkStopping(): void {
