@@ -94,8 +94,9 @@ export class PruningApp implements ReplicaApplication {
 
   /** Registers the prune metrics in the replica's registry (made by the shell, after this). */
   registerMetrics(registry: Registry): void {
-    this.#metrics = new PruneMetrics([registry]);
-    this.#metrics?.stateFrom.set(Number(this.#executor.stateFrom));
+    const metrics = new PruneMetrics([registry]);
+    metrics.stateFrom.set(Number(this.#executor.stateFrom));
+    this.#metrics = metrics;
   }
 
   state(): AppState {
