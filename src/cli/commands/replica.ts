@@ -43,7 +43,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
         "address to accept peers on, instead of the host of this replica's endpoint in network.json (e.g. 0.0.0.0 when that is a public address behind NAT); the port stays the endpoint's",
       ).argParser(listenHost),
     )
-    .option('--prune', 'not an archive: delete states older than --prune-retain blocks (and older than the last stable checkpoint), and old ordered batches; reads below the kept window are refused with STATE_PRUNED (docs/operations/pruning.md)')
+    .option('--prune', 'not an archive: delete the states of blocks older than both the last --prune-retain blocks and the last stable checkpoint, and old ordered batches; state reads below the kept window are refused with STATE_PRUNED (docs/operations/pruning.md)')
     .addOption(new Option('--prune-retain <blocks>', "with --prune: blocks whose states are kept behind the head").argParser(integer(16)).default(DEFAULT_PRUNE.retainBlocks))
     .addOption(new Option('--prune-every <blocks>', 'with --prune: a prune starts once this many blocks past --prune-retain are stored').argParser(integer(1)).default(DEFAULT_PRUNE.everyBlocks))
     .addOption(
