@@ -12,8 +12,9 @@
  * follower may lag, and reads still answer.
  *
  * The mirror is the source: the follower only executes blocks the mirror has stored, so it never
- * runs ahead of what is certified. It keeps every block's state (nothing is pruned), so reads at
- * any past block are local too.
+ * runs ahead of what is certified. It keeps every block's state, so reads at any past block are
+ * local too — unless `prune` is set (`bulwark client --prune-local-state`): then it keeps the last
+ * `retainBlocks` blocks' states (`execution/prune.ts`), and a read below them goes to the replicas.
  */
 import type { Logger } from 'pino';
 import type { ReadQuery, ReadResult } from '../codec/read.ts';
@@ -21,6 +22,7 @@ import { BulwarkError, isBulwarkError } from '../common/errors.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import type { EvmBudget } from '../execution/evm-limits.ts';
 import { Executor } from '../execution/executor.ts';
+import { SerialLock, StatePruner } from '../execution/prune.ts';
 import { StateQueries } from '../execution/state-queries.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
 import type { KvStore } from '../storage/index.ts';
@@ -34,6 +36,8 @@ export interface LocalStateOptions {
   readonly log: Logger;
   /** How long a read waits for the follower to reach its block before it goes to the replicas. */
   readonly waitMs?: number;
+  /** Keep only recent states: a prune once `retainBlocks + everyBlocks` blocks' states are stored. */
+  readonly prune?: { readonly retainBlocks: number; readonly everyBlocks: number };
 }
 
 /** How far behind the block asked for the follower may be for a read still to wait for it. */
@@ -57,11 +61,16 @@ export class LocalState {
   /** Blocks that could not be written (a full disk): each is executed again after `STORE_RETRY_MS`. */
   storeFailures = 0;
   #retry: NodeJS.Timeout | null = null;
+  /** Blocks execute under it, and the pruner's sweep chunks (`execution/prune.ts`). */
+  readonly #lock = new SerialLock();
+  readonly #pruner: StatePruner | null;
+  #pruning: Promise<void> | null = null;
 
   private constructor(o: LocalStateOptions, executor: Executor) {
     this.#o = o;
     this.executor = executor;
     this.#queries = new StateQueries(executor, 32);
+    this.#pruner = o.prune === undefined ? null : new StatePruner({ kv: o.kv, executor, lock: this.#lock });
   }
 
   static async open(o: LocalStateOptions): Promise<LocalState> {
@@ -94,8 +103,9 @@ export class LocalState {
         const block = await this.#o.blocks.blockByNumber(number);
         if (block === undefined) throw new BulwarkError('LEDGER_CORRUPT', `the mirror has no block ${number} below its head ${this.#target}`);
         const raw = block.transactions.map((tx) => tx.serialize());
-        await this.executor.execute(block.header.parentHash, raw, block.header.timestamp, { expectedHash: block.hash(), commitEmpty: true });
+        await this.#lock.run(() => this.executor.execute(block.header.parentHash, raw, block.header.timestamp, { expectedHash: block.hash(), commitEmpty: true }));
         for (const w of this.#waiters.splice(0)) w();
+        this.#maybePrune();
       }
     } catch (err) {
       if (isBulwarkError(err, 'STORAGE_IO')) return this.#storeFailed(err);
@@ -140,7 +150,8 @@ export class LocalState {
    * runs within `budget` (gas cap, deadline; by default go-ethereum's).
    */
   async read(query: ReadQuery, number: bigint, budget?: EvmBudget): Promise<ReadResult | undefined> {
-    if (!(await this.#reach(number))) {
+    // Pruned here: the replicas may still hold it (or answer STATE_PRUNED themselves).
+    if (!(await this.#reach(number)) || number < this.executor.stateFrom) {
       this.forwardedReads++;
       return undefined;
     }
@@ -167,7 +178,23 @@ export class LocalState {
     }, STORE_RETRY_MS);
   }
 
+  /** Starts a prune in the background when more than `retainBlocks + everyBlocks` states are stored. */
+  #maybePrune(): void {
+    const p = this.#o.prune;
+    if (p === undefined || this.#pruner === null || this.#pruning !== null || this.#closed) return;
+    if (this.head - this.executor.stateFrom + 1n <= BigInt(p.retainBlocks + p.everyBlocks)) return;
+    const from = this.head - BigInt(p.retainBlocks) + 1n;
+    this.#pruning = this.#pruner
+      .prune(from)
+      .then((r) => this.#o.log.info({ stateFrom: Number(r.from), head: Number(r.head), deletedNodes: r.deletedNodes, deletedCodes: r.deletedCodes, bytes: r.bytes, seconds: Number(r.seconds.toFixed(3)) }, 'local state pruned'))
+      .catch((err: unknown) => {
+        if (!isBulwarkError(err, 'PRUNE_STOPPED')) this.#o.log.error({ err }, 'local state: prune failed');
+      })
+      .finally(() => (this.#pruning = null));
+  }
+
   close(): void {
+    this.#pruner?.stop();
     this.#closed = true;
     if (this.#retry !== null) clearTimeout(this.#retry);
     for (const w of this.#waiters.splice(0)) w();
@@ -176,5 +203,6 @@ export class LocalState {
   /** Resolves once no block is being executed (for shutdown: the store closes after). */
   async idle(): Promise<void> {
     while (this.#running) await new Promise((r) => setTimeout(r, 5));
+    await this.#pruning;
   }
 }

@@ -13,6 +13,7 @@
  * Each run is rolled back; the whole search runs under one budget (gas cap, deadline), preempted
  * from inside the interpreter as calls are (`evm-limits.ts`).
  */
+import { assertStateKept } from './state-from.ts';
 import { runTx } from '@ethereumjs/vm';
 import { createAddressFromBigInt, createContractAddress } from '@ethereumjs/util';
 import { BulwarkError, isBulwarkError } from '../common/errors.ts';
@@ -36,6 +37,7 @@ const ZERO_ADDRESS = createAddressFromBigInt(0n);
 
 export async function createAccessList(source: ChainSource, req: CallRequest, tag: BlockTag, budget: EvmBudget = budgetOf()): Promise<AccessListResult> {
   const block = await new ChainReader(source).block(tag);
+  assertStateKept(source, block.header.number);
   const common = source.common.copy();
   const state = source.stateAt(block.header.stateRoot, true);
   const preemption = new EvmPreemption();

@@ -28,6 +28,7 @@ import { buildCommon } from './common.ts';
 import { loadStoredConfig, storeConfigOp } from './config-store.ts';
 import { createNodeVm } from './precompiles.ts';
 import { openState, writeAlloc } from './state.ts';
+import { readStateFrom, stateFromOp } from './state-from.ts';
 import { NODE_CACHE_BYTES, NodeCache, TrieNodeStore } from './trie-store.ts';
 
 export interface ExecutorOptions {
@@ -107,6 +108,8 @@ export class Executor {
   private readonly durable: boolean;
   private headBlock: Block;
   private busy = false;
+  /** The oldest block whose state is stored (`state-from.ts`); 0 on an archive. */
+  private retainedFrom = 0n;
 
   private constructor(parts: ExecutorParts, head: Block) {
     ({
@@ -149,7 +152,35 @@ export class Executor {
     const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches });
     const hashSource = blockHashSource(blocks);
     const vm = await createNodeVm(common, state, hashSource);
-    return new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource, blocksOnly: opts.blocksOnly === true, durable: opts.durable !== false }, head);
+    const executor = new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource, blocksOnly: opts.blocksOnly === true, durable: opts.durable !== false }, head);
+    executor.retainedFrom = await readStateFrom(opts.kv);
+    return executor;
+  }
+
+  /**
+   * The oldest block whose state this store holds: 0 on an archive; later on a pruned store
+   * (`prune.ts`) or one started from a state snapshot. Reads below it fail with `STATE_PRUNED`.
+   */
+  get stateFrom(): bigint {
+    return this.retainedFrom;
+  }
+
+  /**
+   * Records (durably) that states below block `n` are, or are about to be, gone; it never moves
+   * back. (A snapshot-started store can instead write `stateFromOp` in its own batch.)
+   */
+  async setStateFrom(n: bigint): Promise<void> {
+    if (n <= this.retainedFrom) return;
+    await this.kv.write([stateFromOp(n)], { sync: true });
+    this.retainedFrom = n;
+  }
+
+  /**
+   * Tells `observer` the disk key of every trie node and code entry a block writes, before the
+   * block's batch is written (null: no longer). The state pruner marks them while it runs.
+   */
+  observeTrieWrites(observer: ((diskKey: Uint8Array) => void) | null): void {
+    this.trieStore.writeObserver = observer;
   }
 
   get head(): Block {

@@ -19,6 +19,7 @@ import type { BlockHashSource } from './executor.ts';
 import type { Common } from '@ethereumjs/common';
 import type { BlockStore } from '../ledger/block-store.ts';
 import { TX_OPTIONS_PARAMS } from './common.ts';
+import { assertStateKept } from './state-from.ts';
 import { EvmPreemption, budgetOf, cappedGas, type EvmBudget } from './evm-limits.ts';
 
 /** A block by number, by hash, or the head. */
@@ -86,6 +87,8 @@ export interface ChainSource {
   readonly head: Block;
   readonly common: Common;
   readonly blockHashes: BlockHashSource;
+  /** The oldest block whose state is stored (`Executor.stateFrom`); absent: every block's. */
+  readonly stateFrom?: bigint;
   /** `forCalls`: the view will run messages that are rolled back (see `Executor.stateAt`). */
   stateAt(root: Uint8Array, forCalls?: boolean): MerkleStateManager;
 }
@@ -132,7 +135,7 @@ export class ChainReader {
 
   /** A simulation on top of block `tag`, for running several messages with one EVM. */
   async simulation(tag: BlockTag): Promise<Simulation> {
-    return Simulation.open(this.executor, await this.block(tag));
+    return Simulation.open(this.executor, this.retained(await this.block(tag)));
   }
 
   async transaction(hash: Uint8Array): Promise<TxLookup | undefined> {
@@ -196,7 +199,13 @@ export class ChainReader {
   }
 
   private async stateAt(tag: BlockTag): Promise<MerkleStateManager> {
-    return this.executor.stateAt((await this.block(tag)).header.stateRoot);
+    return this.executor.stateAt(this.retained(await this.block(tag)).header.stateRoot);
+  }
+
+  /** `block`, if its state is still stored (`STATE_PRUNED` otherwise). */
+  private retained(block: Block): Block {
+    assertStateKept(this.executor, block.header.number);
+    return block;
   }
 }
 

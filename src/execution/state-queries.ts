@@ -20,6 +20,7 @@ import { encodeCallOutcome, quantityBytes, type CallQuery, type ReadQuery } from
 import { isBulwarkError } from '../common/errors.ts';
 import { budgetOf, DEFAULT_EVM_LIMITS, nextTurn, type EvmBudget, type EvmLimits } from './evm-limits.ts';
 import { ChainReader, type CallRequest, type ChainSource, type Simulation } from './reader.ts';
+import { statePrunedMessage } from './state-from.ts';
 
 /** Blocks for which idle EVMs are kept (see `#takeSimulation`). */
 const IDLE_SIMULATION_BLOCKS = 2;
@@ -52,6 +53,8 @@ export class StateQueries {
   readonly #reader: ChainReader;
   readonly #maxIdle: number;
   readonly #limits: EvmLimits;
+  /** Whether a read below the pruned floor names the floor (not where answers are signed and compared). */
+  readonly #nameFloor: boolean;
   /** Idle simulations by block number, for the latest few blocks. */
   readonly #idleSimulations = new Map<bigint, Simulation[]>();
   /**
@@ -63,10 +66,13 @@ export class StateQueries {
 
   /**
    * `maxIdle`: EVMs kept per block for later requests (about as many as run at once). `limits`:
-   * the gas cap and timeout of a request's calls when `run` is given no budget.
+   * the gas cap and timeout of a request's calls when `run` is given no budget. `signed`: the
+   * answers are signed and compared with other replicas' (`replica/read-service.ts`), so an answer
+   * refused as pruned leaves out this store's own floor, which other replicas may not share.
    */
-  constructor(source: ChainSource, maxIdle = 16, limits: EvmLimits = DEFAULT_EVM_LIMITS) {
+  constructor(source: ChainSource, maxIdle = 16, limits: EvmLimits = DEFAULT_EVM_LIMITS, signed = false) {
     this.#source = source;
+    this.#nameFloor = !signed;
     this.#reader = new ChainReader(source);
     this.#maxIdle = maxIdle;
     this.#limits = limits;
@@ -77,6 +83,12 @@ export class StateQueries {
    * their calls share `budget` (by default, this store's limits from now).
    */
   async run(blockNumber: bigint, queries: readonly ReadQuery[], budget: EvmBudget = budgetOf(this.#limits)): Promise<QueryAnswers> {
+    const floor = this.#source.stateFrom ?? 0n;
+    if (blockNumber < floor) {
+      // Its trie's nodes may be gone: read, they would say "no such account" — a wrong answer.
+      const pruned = { ok: false, result: utf8.encode(statePrunedMessage(blockNumber, this.#nameFloor ? floor : undefined)) };
+      return { blockHash: undefined, answers: queries.map(() => pruned) };
+    }
     const view = await this.#view(blockNumber);
     if (view === undefined) {
       const missing = { ok: false, result: utf8.encode('block not available') };

@@ -6,8 +6,10 @@
  * in-memory overlay, and `drain()` turns the overlay into batch operations that the executor commits
  * together with the block, receipts and head pointer. Reads go overlay → shared node cache → disk.
  *
- * Nothing is ever deleted: the trie runs without node pruning, so every historical state root stays
- * readable (an archive node), and two tries that share a node can never break each other.
+ * The trie itself never deletes: nodes are content-addressed and shared between tries and blocks, so
+ * a node one trie drops may be another's. Old states are removed only by the pruner's mark and sweep
+ * (`prune.ts`), which sees every key written here (`writeObserver`) so it never deletes one that a
+ * block has just written again.
  */
 import type { BatchDBOp, DB } from '@ethereumjs/util';
 import type { BatchOp, KvStore } from '../storage/kvstore.ts';
@@ -82,6 +84,11 @@ export interface TrieStoreOptions {
 
 export class TrieNodeStore implements DB<string, Uint8Array> {
   private overlay = new Map<string, Uint8Array>();
+  /**
+   * Told the disk key of every entry `drain` hands over, before its batch is written: the state
+   * pruner adds them to its mark set while it runs.
+   */
+  writeObserver: ((diskKey: Uint8Array) => void) | null = null;
 
   constructor(private readonly opts: TrieStoreOptions) {}
 
@@ -135,8 +142,11 @@ export class TrieNodeStore implements DB<string, Uint8Array> {
   /** Hands the overlay over as batch operations and starts a fresh one. */
   drain(): BatchOp[] {
     const ops: BatchOp[] = [];
+    const observe = this.writeObserver;
     for (const [key, value] of this.overlay) {
-      ops.push({ type: 'put', key: this.diskKey(key), value });
+      const diskKey = this.diskKey(key);
+      observe?.(diskKey);
+      ops.push({ type: 'put', key: diskKey, value });
     }
     return ops;
   }

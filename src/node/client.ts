@@ -39,7 +39,7 @@ import { Submitter } from '../client/submitter.ts';
 import { TxPool, type PoolLimits } from '../client/txpool.ts';
 import { RequestCounter } from '../client/request-counter.ts';
 import { HeadAccountView, type AccountField } from '../client/account-view.ts';
-import { LocalState } from '../client/local-state.ts';
+import { LocalState, type LocalStateOptions } from '../client/local-state.ts';
 import { CheckpointKeeper } from '../client/checkpoints.ts';
 import { NodeKeyFollower } from '../client/node-key-follower.ts';
 import { executionKeysOf } from '../client/execution-keys.ts';
@@ -72,6 +72,8 @@ export interface ClientNodeOptions {
    * when false, every state read goes to the replicas and tracing is unavailable.
    */
   readonly localState?: boolean;
+  /** Keep only recent states in the local state (`client/local-state.ts`); absent: all of them. */
+  readonly localStatePrune?: { readonly retainBlocks: number; readonly everyBlocks: number };
   /** The transaction pool's limits (go-ethereum's legacypool defaults, `client/txpool-limits.ts`). */
   readonly txpool?: Partial<PoolLimits>;
   /** Polling filters one caller (token, else address) may hold (default `MAX_FILTERS_PER_CALLER`). */
@@ -206,7 +208,7 @@ export class ClientNode {
         mirror.close();
         await mirror.settled();
       });
-      const local = o.localState === false ? null : await openLocalState(join(o.dir, 'state'), network.chainConfig, mirror, log);
+      const local = o.localState === false ? null : await openLocalState(join(o.dir, 'state'), network.chainConfig, mirror, log, o.localStatePrune);
       undo.push(async () => {
         local?.state.close();
         await local?.state.idle();
@@ -478,10 +480,16 @@ export class ClientNode {
 }
 
 /** The follower of the mirror's blocks, on its own store, started at the mirror's head. */
-async function openLocalState(dir: string, config: ChainConfig, mirror: LedgerMirror, log: Logger): Promise<{ state: LocalState; kv: KvStore }> {
+async function openLocalState(
+  dir: string,
+  config: ChainConfig,
+  mirror: LedgerMirror,
+  log: Logger,
+  prune: LocalStateOptions['prune'],
+): Promise<{ state: LocalState; kv: KvStore }> {
   const kv = await openRocksStore(dir);
   try {
-    const state = await LocalState.open({ kv, config, blocks: mirror.blocks, log });
+    const state = await LocalState.open({ kv, config, blocks: mirror.blocks, log, ...(prune === undefined ? {} : { prune }) });
     state.follow(mirror.head.number);
     log.info({ localHead: Number(state.head), mirrorHead: Number(mirror.head.number) }, 'local state follows the certified blocks');
     return { state, kv };

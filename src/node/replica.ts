@@ -26,6 +26,7 @@ import { TlsTransport } from '../net/tls-transport.ts';
 import { ConsensusStore } from '../replica/consensus-store.ts';
 import { EthereumApp } from '../replica/ethereum-app.ts';
 import { ReplicaNode } from '../replica/replica-node.ts';
+import { PruningApp, type PruneSettings } from '../replica/pruning.ts';
 import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
 import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
@@ -57,6 +58,8 @@ export interface ReplicaNodeOptions {
    * Default `DEFAULT_SNAPSHOT_AFTER`.
    */
   readonly snapshotAfter?: number;
+  /** Prune old state and ordered batches (`replica/pruning.ts`); absent: an archive. */
+  readonly prune?: PruneSettings;
 }
 
 /** Batches behind past which a replica fetches a snapshot rather than replaying them: four checkpoint windows. */
@@ -70,6 +73,7 @@ interface Running {
   readonly node: ReplicaNode;
   readonly transport: TlsTransport;
   readonly kv: KvStore;
+  readonly pruning: PruningApp | null;
   server: Server | null;
   admin: AdminServer | null;
 }
@@ -123,7 +127,9 @@ export class ReplicaProcess {
       }
       const executor = await Executor.open({ kv, config: network.chainConfig });
       const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, chainId: Number(network.chainId), ...o.consensus });
-      const app = await EthereumApp.open(executor, kv, { checkpointInterval: cfg.checkpointInterval });
+      const ethereum = await EthereumApp.open(executor, kv, { checkpointInterval: cfg.checkpointInterval });
+      const pruning = o.prune === undefined ? null : new PruningApp({ inner: ethereum, executor, kv, settings: o.prune, log });
+      const app = pruning ?? ethereum;
       const store = new ConsensusStore(kv);
       const persisted = await store.load();
       // The key history, from the network file: the crypto verifies against it, the state holds
@@ -178,13 +184,14 @@ export class ReplicaProcess {
       // the process, once, not by each shell (the simulator runs thousands of shells in one process).
       collectDefaultMetrics({ register: node.metricsRegistry, prefix: 'bulwark_' });
       transport.onEvent((e) => log.debug({ net: e }, 'transport event'));
-      run = { node, transport, kv, server: null, admin: null };
+      run = { node, transport, kv, pruning, server: null, admin: null };
+      pruning?.registerMetrics(node.metricsRegistry);
       await node.start();
       registerNodeGauges(node.metricsRegistry, { role: 'replica', id: material.id, chainId: network.chainId, dir: o.dir, stores: { data: join(o.dir, 'data') } });
       if (o.metrics !== undefined) run.server = await serveMetrics(node.metricsRegistry, () => node.status(), o.metrics);
       if (o.adminSocket !== false) run.admin = await AdminServer.start(o.dir, { backup: (out) => takeBackup({ dir: o.dir, out, stores: { data: kv } }) }, log);
       log.info(
-        { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number) },
+        { view: state.view, lastExecuted: state.lastExecuted, lastStable: state.lastStable, block: Number(executor.head.header.number), ...(o.prune === undefined ? {} : { prune: o.prune, stateFrom: Number(executor.stateFrom) }) },
         'replica started',
       );
       return run;
@@ -260,6 +267,7 @@ export class ReplicaProcess {
     // A backup still running ends with STORAGE_CLOSED when the store closes below, and is removed.
     await run.admin?.close();
     await run.node.stop();
+    await run.pruning?.stop();
     await run.transport.close();
     if (run.server !== null) await new Promise((r) => run.server!.close(r));
     await run.kv.close();

@@ -48,7 +48,7 @@ export class ReadService {
     this.#sign = sign;
     this.#maxInFlight = limits.maxInFlight ?? 16;
     this.#evm = { ...DEFAULT_EVM_LIMITS, ...limits.evm };
-    this.#queries = new StateQueries(executor, this.#maxInFlight, this.#evm);
+    this.#queries = new StateQueries(executor, this.#maxInFlight, this.#evm, true);
     this.#maxQueued = limits.maxQueued ?? 1_024;
   }
 

@@ -34,6 +34,8 @@ import { stateItemKey, trieRefs } from '../execution/trie-walk.ts';
 import { verifyBlock, type VerifiedBlock } from '../execution/verify-block.ts';
 import { BlockStore } from '../ledger/block-store.ts';
 import { ReservedPages } from '../ledger/reserved-pages.ts';
+import { batchesFromOp } from '../ledger/retention.ts';
+import { stateFromOp } from '../execution/state-from.ts';
 import type { BatchOp, KvStore } from '../storage/kvstore.ts';
 
 export interface SnapshotSyncOptions {
@@ -376,6 +378,9 @@ export class SnapshotSync {
     ops.push(...blocks.putBlockOps(block.block, block.receipts, block.rawTxs));
     ops.push(...(await pages.installOps(image)));
     ops.push(blocks.snapshotBaseOp({ seq: image.seq, blockNumber: image.summary.blockNumber, blockHash: image.summary.blockHash }));
+    // Below the snapshot there is no state and no ordered batch: reads there are refused as pruned
+    // (STATE_PRUNED), and catch-up, the ledger check and pruning start after it.
+    ops.push(stateFromOp(BigInt(image.summary.blockNumber)), batchesFromOp(image.seq + 1));
     await this.#o.kv.write(ops, { sync: true });
   }
 }

@@ -16,7 +16,7 @@ export interface PrefixEntry {
 }
 
 export const PREFIX_TABLE = [
-  { id: 0x01, name: 'meta', doc: 'node metadata: chain head, genesis and chain config, schema version (utf8 keys)' },
+  { id: 0x01, name: 'meta', doc: "node metadata: chain head, genesis and chain config, schema version, a pruned store's 'state-from' and 'batches-from' (utf8 keys)" },
   { id: 0x02, name: 'stateTrie', doc: 'Merkle-Patricia trie nodes and contract code, keyed by their keccak-256 hash' },
   { id: 0x03, name: 'blockHeaderByHash', doc: 'RLP-encoded block header, keyed by block hash' },
   { id: 0x04, name: 'canonicalHashByNumber', doc: 'canonical block hash, keyed by uint64 big-endian block number' },
@@ -28,7 +28,7 @@ export const PREFIX_TABLE = [
   { id: 0x11, name: 'consensusVotes', doc: "this replica's latest vote (view, digest, batch) per sequence number (uint64 BE)" },
   { id: 0x12, name: 'consensusPrepared', doc: 'highest prepare certificate per sequence number (uint64 BE)' },
   { id: 0x13, name: 'consensusCommitVotes', doc: "this replica's slow-path commit vote per sequence number (uint64 BE)" },
-  { id: 0x14, name: 'orderedBatches', doc: 'committed batch and its commit certificate per sequence number (uint64 BE); never pruned' },
+  { id: 0x14, name: 'orderedBatches', doc: 'committed batch and its commit certificate per sequence number (uint64 BE); served to peers catching up; pruned only with --prune (below meta "batches-from")' },
   { id: 0x15, name: 'replyCache', doc: 'last reply per client id (uint32 BE), so a retransmitted request is answered again' },
   { id: 0x16, name: 'executionProgress', doc: "reserved page: utf8 'progress' → last executed sequence number u64 ‖ its block timestamp u64, written with the block" },
   { id: 0x17, name: 'clientTable', doc: 'reserved page: highest executed request sequence per client id (uint32 BE), written with the block' },

@@ -64,6 +64,10 @@ export interface LedgerCounts {
   codes: number;
   /** A ledger installed from a snapshot: where it starts (below, headers only), and the headers checked below it. */
   snapshot: { readonly seq: number; readonly block: number; readonly headers: number } | null;
+  /** Block states a pruned store no longer holds (blocks below its meta "state-from"): not checked. */
+  statesPruned: number;
+  /** Ordered batches a pruned replica no longer holds (below its meta "batches-from"): not checked. */
+  orderedBatchesPruned: number;
 }
 
 export interface LedgerHead {
@@ -126,5 +130,7 @@ export function emptyCounts(): LedgerCounts {
     stateNodes: 0,
     snapshot: null,
     codes: 0,
+    statesPruned: 0,
+    orderedBatchesPruned: 0,
   };
 }

@@ -12,6 +12,7 @@ import { equalBytes, toHex } from '../common/bytes.ts';
 import { reservedPagesDigest } from '../consensus/reserved-pages.ts';
 import { keccak256, sha256 } from '../crypto/index.ts';
 import type { ExecutionProgress, KeyRecord, NodeKeyRecord, ReservedPages } from '../ledger/reserved-pages.ts';
+import { readBatchesFrom } from '../ledger/retention.ts';
 import { PREFIX, bytesCodec, createRepository, uint64Codec, type Codec } from '../storage/index.ts';
 import { matchCheckpoint, signerList, verifyCheckpoint, verifyCommit } from './certificates.ts';
 import type { CheckedBlock, Checker } from './checker.ts';
@@ -26,16 +27,16 @@ const seqCodec: Codec<number> = {
 
 export async function checkReplica(c: Checker, head: CheckedBlock): Promise<void> {
   const progress = await readProgress(c.pages);
-  // A ledger installed from a snapshot holds the batches after its checkpoint (and any from before).
-  const base = await c.blocks.snapshotBase();
-  const from = base?.seq ?? 0;
-  const headTx = BigInt(base?.blockNumber ?? -1) === head.header.number ? undefined : await firstTxHash(c, head);
+  const headTx = await firstTxHash(c, head);
   let headBatch: number | undefined;
   const batches = createRepository(c.kv, 'orderedBatches', seqCodec, bytesCodec);
-  let expected = 1;
-  for await (const [seq, bytes] of batches.entries()) {
+  // A pruned replica keeps the batches from "batches-from" on (`replica/pruning.ts`); one installed
+  // from a snapshot, those after its checkpoint (`replica/snapshot-sync.ts` records the same).
+  let expected = await readBatchesFrom(c.kv);
+  c.counts.orderedBatchesPruned = expected - 1;
+  for await (const [seq, bytes] of batches.entries({ gte: expected })) {
     const where = `ordered batch ${seq}`;
-    if (seq !== expected && expected <= progress.lastExecuted && expected > from) fail('ordered-batch', `ordered batch ${expected}`, `is missing, yet execution progress is at ${progress.lastExecuted}`, `batch ${expected}`, `next stored batch ${seq}`);
+    if (seq !== expected && expected <= progress.lastExecuted) fail('ordered-batch', `ordered batch ${expected}`, `is missing, yet execution progress is at ${progress.lastExecuted}`, `batch ${expected}`, `next stored batch ${seq}`);
     expected = seq + 1;
     let batch, commit;
     try {
@@ -52,8 +53,9 @@ export async function checkReplica(c: Checker, head: CheckedBlock): Promise<void
     c.counts.commitCertificates++;
     if (headTx !== undefined && headBatch === undefined && seq <= progress.lastExecuted && batchCarries(batch.requests, headTx)) headBatch = seq;
   }
-  if (expected <= progress.lastExecuted && progress.lastExecuted > from) fail('execution-progress', "executionProgress 'progress'", 'names batches that are not stored', `batches up to ${progress.lastExecuted}`, `batches up to ${expected - 1}`);
-  if (headTx !== undefined && headBatch === undefined) {
+  if (expected <= progress.lastExecuted) fail('execution-progress', "executionProgress 'progress'", 'names batches that are not stored', `batches up to ${progress.lastExecuted}`, `batches up to ${expected - 1}`);
+  // On a pruned replica, or one installed from a snapshot, the head block's batch may be among the batches not kept.
+  if (headTx !== undefined && headBatch === undefined && c.counts.orderedBatchesPruned === 0) {
     fail('execution-progress', `block ${head.header.number} (${toHex(head.hash)})`, `its first transaction is in no batch executed so far (up to ${progress.lastExecuted})`, toHex(headTx), 'none');
   }
   await checkStable(c, head, progress.lastExecuted);

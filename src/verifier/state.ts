@@ -9,13 +9,19 @@ import { equalBytes, toHex } from '../common/bytes.ts';
 import { keccak256 } from '../crypto/index.ts';
 import { PREFIX } from '../storage/index.ts';
 import type { CheckedBlock, Checker } from './checker.ts';
-import { fail } from './problems.ts';
+import { fail, readOrFail } from './problems.ts';
+import { readStateFrom } from '../execution/state-from.ts';
 
 // ---- 3. state ----------------------------------------------------------------------------------
 
 export async function checkHeadState(c: Checker, head: CheckedBlock): Promise<void> {
   // A client node's mirror keeps blocks only: the one state it holds is genesis's.
   const header = c.ctx.role === 'replica' ? head.header : (await c.blocks.headerByNumber(0n))!;
+  // A pruned store (`execution/prune.ts`) holds the states of blocks from "state-from" on: the
+  // head's must be among them; the older ones are counted as skipped, not looked for.
+  const stateFrom = await readOrFail('state-node', 'meta "state-from"', () => readStateFrom(c.kv));
+  if (stateFrom > header.number) fail('state-node', 'meta "state-from"', `says the state of block ${header.number} is pruned, yet it is the one whose state must be kept`, `≤ ${header.number}`, String(stateFrom));
+  c.counts.statesPruned = Number(stateFrom);
   const root = header.stateRoot;
   const where = `state root ${toHex(root)} of block ${header.number}`;
   if (!c.ctx.state) {

@@ -49,10 +49,12 @@ export interface NetworkOptions {
   readonly semiSpaceMb?: number;
   /** `stop` leaves the network's directory (data and logs) in place. */
   readonly keep?: boolean;
+  /** More arguments for every replica's command line (e.g. `--prune`). */
+  readonly replicaArgs?: readonly string[];
+  /** More arguments for the client node's command line (e.g. `--no-local-state`). */
+  readonly clientArgs?: readonly string[];
   /** What each node process runs after its V8 flags (default `--import tsx src/cli/main.ts`): e.g. another tree's `bin/bulwark.mjs`. */
   readonly entry?: readonly string[];
-  /** More arguments for every `bulwark replica` (e.g. `--snapshot-after 100`). */
-  readonly replicaArgs?: readonly string[];
 }
 
 export interface TestNetwork {
@@ -104,7 +106,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
   const logFile = (id: number) => join(logDir, id === CLIENT ? 'client-4.log' : `replica-${id}.log`);
   const argsOf = (id: number) =>
     id === CLIENT
-      ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort), '--metrics-port', String(metricsPort(CLIENT))]
+      ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort), '--metrics-port', String(metricsPort(CLIENT)), ...(options.clientArgs ?? [])]
       : ['replica', '--dir', join(root, `replica-${id}`), '--metrics-port', String(metricsPort(id)), ...(options.replicaArgs ?? [])];
 
   // BULWARK_NODE_V8_FLAGS: more V8 flags for every node, for diagnosis (e.g. `--cpu-prof

@@ -96,3 +96,24 @@ test('disk full: a block that cannot be written is not a divergence; reads go to
   assert.equal(local.executor.head.hash().toString(), replica.head.hash().toString());
   local.close();
 });
+
+test('with prune: old states are deleted, reads below them go to the replicas, recent ones are answered here', async () => {
+  const replica = await replicaChain(60);
+  const local = await LocalState.open({ kv: new MemoryStore(), config: testConfig(), blocks: replica.blocks, log, prune: { retainBlocks: 16, everyBlocks: 16 } });
+  local.follow(60n);
+  await until(() => local.head === 60n);
+  await until(() => local.executor.stateFrom > 0n);
+  await local.idle(); // the prune in progress, if any, finishes
+  const floor = local.executor.stateFrom;
+  assert.ok(floor > 1n && floor <= 45n, `state kept from block ${floor}`);
+  const before = local.forwardedReads;
+  assert.equal(await local.read({ kind: 'balance', address: hexToBytes(SINK) }, floor - 1n), undefined, 'a pruned block: the replicas are asked');
+  assert.equal(local.forwardedReads, before + 1);
+  for (const n of [floor, 60n]) {
+    const r = await local.read({ kind: 'balance', address: hexToBytes(SINK) }, n);
+    assert.ok(r !== undefined && r.ok);
+    assert.equal(quantityOf(r.result), n, `balance at block ${n}`);
+  }
+  local.close();
+  await local.idle();
+});

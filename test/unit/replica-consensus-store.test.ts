@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { orderedBatchKey } from '../../src/ledger/retention.ts';
 import { ConsensusStore } from '../../src/replica/consensus-store.ts';
 import { MemoryStore, openRocksStore } from '../../src/storage/index.ts';
 import { World } from '../sim/harness/world.ts';
@@ -57,4 +58,19 @@ test('an undecodable record is LEDGER_CORRUPT, not a crash', async () => {
   const kv = new MemoryStore();
   await kv.write([{ type: 'put', key: Uint8Array.of(0x10, ...new TextEncoder().encode('view')), value: Uint8Array.of(1, 2) }]);
   await assert.rejects(new ConsensusStore(kv).load(), (e: Error & { code?: string }) => e.code === 'LEDGER_CORRUPT');
+});
+
+test('batches pruned below a window (replica --prune): a peer asking from below gets none, from the window on the rest, and the records still load', async () => {
+  const { log, world } = await recordedRun();
+  const kv = new MemoryStore();
+  const store = new ConsensusStore(kv);
+  for (const records of log) await store.persist(records);
+  const ledger = world.replicas[1]!.ledger;
+  const window = 10;
+  await kv.write(Array.from({ length: window - 1 }, (_, i) => ({ type: 'del' as const, key: orderedBatchKey(i + 1) })));
+  assert.deepEqual(await store.committed(1, ledger.size), [], 'nothing to serve: the catch-up finds none rather than a gap');
+  const rest = await store.committed(window, ledger.size);
+  assert.equal(rest.length, ledger.size - window + 1);
+  assert.equal(rest[0]!.seq, window);
+  assert.deepEqual(await store.load(), world.replicas[1]!.persisted);
 });

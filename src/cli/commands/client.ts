@@ -40,6 +40,7 @@ interface ClientFlags {
   rpcWsMaxBuffered?: number;
   rpcMaxFiltersPerCaller?: number;
   localState: boolean;
+  pruneLocalState?: number;
   explorer: boolean;
   txpoolAccountPending?: number;
   txpoolGlobalPending?: number;
@@ -56,7 +57,7 @@ interface ClientFlags {
 type RpcSecurity = NonNullable<ClientNodeOptions['rpcSecurity']>;
 
 /** The endpoint's security options from the flags: files read, the auth file validated. */
-export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost' | 'rpcPort' | 'metricsHost' | 'logLevel' | 'localState' | 'explorer' | 'adminSocket'>): Promise<RpcSecurity> {
+export async function readRpcSecurity(flags: Omit<ClientFlags, 'dir' | 'rpcHost' | 'rpcPort' | 'metricsHost' | 'logLevel' | 'localState' | 'pruneLocalState' | 'explorer' | 'adminSocket'>): Promise<RpcSecurity> {
   const read = async (file: string, what: string): Promise<string> => {
     try {
       return await readFile(file, 'utf8');
@@ -185,6 +186,12 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(
       new Option('--no-local-state', 'do not execute the certified blocks here (<dir>/state): every state read goes to the replicas, and debug_trace* is unavailable'),
     )
+    .addOption(
+      new Option(
+        '--prune-local-state <blocks>',
+        'keep only the last <blocks> blocks\' states in <dir>/state (a prune every <blocks> blocks more): older state reads go to the replicas, and debug_trace* of older blocks answers STATE_PRUNED (docs/operations/pruning.md)',
+      ).argParser(integer(16)),
+    )
     .addOption(new Option('--no-explorer', 'do not serve the explorer web page at / on the JSON-RPC port'))
     .action(async (flags: ClientFlags) => {
       const passphrase = await readPassphrase(flags);
@@ -196,6 +203,7 @@ export function registerClient(program: Command, io: CliIo): void {
         rpc: { host: flags.rpcHost, port: flags.rpcPort },
         rpcSecurity,
         localState: flags.localState,
+        ...(flags.pruneLocalState === undefined ? {} : { localStatePrune: { retainBlocks: flags.pruneLocalState, everyBlocks: flags.pruneLocalState } }),
         explorer: flags.explorer,
         txpool: readPoolLimits(flags),
         ...(flags.rpcMaxFiltersPerCaller === undefined ? {} : { maxFiltersPerCaller: flags.rpcMaxFiltersPerCaller }),

@@ -6,6 +6,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { BulwarkError } from '../../common/errors.ts';
 import { DEFAULT_SNAPSHOT_AFTER, ReplicaProcess } from '../../node/replica.ts';
+import { DEFAULT_PRUNE } from '../../replica/pruning.ts';
 import { isValidHost } from '../../setup/topology.ts';
 import type { CliIo } from '../io.ts';
 import { addNodeOptions, readPassphrase } from '../passphrase.ts';
@@ -21,6 +22,10 @@ interface ReplicaFlags {
   adminSocket: boolean;
   snapshotAfter?: number;
   logLevel: string;
+  prune: boolean;
+  pruneRetain: number;
+  pruneEvery: number;
+  pruneRetainBatches: number;
 }
 
 /** `--listen-host`: an IP address or a host name. */
@@ -45,6 +50,12 @@ export function registerReplica(program: Command, _io: CliIo): void {
         `fetch a snapshot of the state from the other replicas, rather than replay every batch, when f + 1 of them are this many batches ahead (0: always replay; default ${DEFAULT_SNAPSHOT_AFTER})`,
       ).argParser(integer(0, Number.MAX_SAFE_INTEGER)),
     )
+    .option('--prune', 'not an archive: delete the states of blocks older than both the last --prune-retain blocks and the last stable checkpoint, and old ordered batches; state reads below the kept window are refused with STATE_PRUNED (docs/operations/pruning.md)')
+    .addOption(new Option('--prune-retain <blocks>', "with --prune: blocks whose states are kept behind the head").argParser(integer(16)).default(DEFAULT_PRUNE.retainBlocks))
+    .addOption(new Option('--prune-every <blocks>', 'with --prune: a prune starts once this many blocks past --prune-retain are stored').argParser(integer(1)).default(DEFAULT_PRUNE.everyBlocks))
+    .addOption(
+      new Option('--prune-retain-batches <n>', 'with --prune: ordered batches kept below the last stable checkpoint, for peers catching up').argParser(integer(1)).default(DEFAULT_PRUNE.retainBatches),
+    )
     .option('--no-admin-socket', 'no admin socket (the unix socket through which `bulwark backup` asks the running node; node/admin.ts)')
     .action(async (flags: ReplicaFlags) => {
       const passphrase = await readPassphrase(flags);
@@ -64,6 +75,7 @@ export function registerReplica(program: Command, _io: CliIo): void {
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         adminSocket: flags.adminSocket,
         ...(flags.snapshotAfter === undefined ? {} : { snapshotAfter: flags.snapshotAfter }),
+        ...(flags.prune ? { prune: { retainBlocks: flags.pruneRetain, everyBlocks: flags.pruneEvery, retainBatches: flags.pruneRetainBatches } } : {}),
         onFatal: (reason) => {
           fatal = reason;
           void shutdown();

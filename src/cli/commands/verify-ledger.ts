@@ -66,6 +66,10 @@ function report(io: CliIo, result: VerifyLedgerResult, json: boolean): void {
         (k.checkpointsAhead > 0 ? ` (${k.checkpointsAhead} for blocks not mirrored yet)` : '');
   const state = k.stateNodes > 1 || k.codes > 0 ? `, ${k.stateNodes} state nodes and ${k.codes} contract codes` : '';
   const from = k.snapshot === null ? '' : `; installed from the snapshot at checkpoint ${k.snapshot.seq} (block ${k.snapshot.block}, ${k.snapshot.headers} headers before it)`;
+  const pruned =
+    k.statesPruned > 0 || k.orderedBatchesPruned > 0
+      ? `; pruned store: states of ${k.statesPruned} blocks (below ${k.statesPruned}) and ${k.orderedBatchesPruned} ordered batches not kept, so not checked`
+      : '';
   const local = result.localState === undefined ? '' : `; local state to block ${result.localState.number}, every block the certified one`;
-  io.out(`ledger consistent (${result.role}): ${k.blocks} blocks, ${k.transactions} transactions, ${certs}${state}; head ${result.head.number} ${result.head.hash}${from}${local}\n`);
+  io.out(`ledger consistent (${result.role}): ${k.blocks} blocks, ${k.transactions} transactions, ${certs}${state}; head ${result.head.number} ${result.head.hash}${from}${pruned}${local}\n`);
 }

@@ -22,6 +22,7 @@
  * and the frame and failure machinery), `struct-logger.ts`, `call-tracer.ts`, `revert.ts` (revert
  * data decoding), `format.ts` (quantities and words as the tracers write them).
  */
+import { assertStateKept } from '../state-from.ts';
 import type { Block } from '@ethereumjs/block';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { createAddressFromBigInt } from '@ethereumjs/util';
@@ -70,7 +71,7 @@ export async function traceTransaction(source: ChainSource, txHash: Uint8Array, 
   if (parent === undefined) throw new BulwarkError('LEDGER_CORRUPT', `block ${block.header.number} has no parent in the store`);
 
   // A view whose writes go to caches (`forCalls`): nothing of it is ever kept.
-  const vm = await createNodeVm(source.common.copy(), source.stateAt(parent.header.stateRoot, true), source.blockHashes);
+  const vm = await createNodeVm(source.common.copy(), keptState(source, parent.header), source.blockHashes);
   // As `executeBlock` does: the beacon root first, then the block's transactions in order.
   await accumulateBeaconRoot(vm, block.header.parentBeaconBlockRoot ?? new Uint8Array(32), block.header.timestamp);
   let blockGasUsed = 0n;
@@ -103,7 +104,7 @@ export async function traceBlock(source: ChainSource, tag: BlockTag, options: Tr
   const parent = await source.blocks.block(block.header.parentHash);
   if (parent === undefined) throw new BulwarkError('LEDGER_CORRUPT', `block ${block.header.number} has no parent in the store`);
   const receipts = await source.blocks.receipts(block.hash());
-  const vm = await createNodeVm(source.common.copy(), source.stateAt(parent.header.stateRoot, true), source.blockHashes);
+  const vm = await createNodeVm(source.common.copy(), keptState(source, parent.header), source.blockHashes);
   await accumulateBeaconRoot(vm, block.header.parentBeaconBlockRoot ?? new Uint8Array(32), block.header.timestamp);
   const deadline = performance.now() + (options.timeoutMs ?? DEFAULT_TRACE_TIMEOUT_MS);
   const out: BlockTxTrace[] = [];
@@ -131,7 +132,7 @@ export async function traceBlock(source: ChainSource, tag: BlockTag, options: Tr
  */
 export async function traceCall(source: ChainSource, req: CallRequest, tag: BlockTag, options: TraceOptions): Promise<TraceResult> {
   const block = await new ChainReader(source).block(tag);
-  const state = source.stateAt(block.header.stateRoot, true);
+  const state = keptState(source, block.header);
   const vm = await createNodeVm(source.common.copy(), state, source.blockHashes);
   const from = req.from ?? ZERO_ADDRESS;
   const nonce = (await state.getAccount(from))?.nonce ?? 0n;
@@ -192,4 +193,10 @@ async function traced(
   }
   if (trace.failure !== undefined) throw trace.failure;
   return { output: tracer.result(result, gasLimit), gasUsed: result.totalGasSpent };
+}
+
+/** A view (for calls) of the state after `header`, if this store still holds it (`STATE_PRUNED` otherwise). */
+function keptState(source: ChainSource, header: { readonly number: bigint; readonly stateRoot: Uint8Array }): ReturnType<ChainSource['stateAt']> {
+  assertStateKept(source, header.number);
+  return source.stateAt(header.stateRoot, true);
 }

@@ -10,8 +10,9 @@
  *   Cancun's configuration, `next` and `last` are null. The fork id is EIP-2124's: the CRC-32 of the
  *   genesis hash, with no fork past genesis to fold in.
  * - `eth_capabilities`: the node keeps every block, transaction, receipt and log since genesis, and
- *   every state (the trie is never pruned, and the replicas answering state reads are archives
- *   too), so every resource is available from block 0 with no deletion strategy.
+ *   every state (its own local state is never pruned), so every resource is available from block 0
+ *   with no deletion strategy. (A client node run with `--no-local-state` in front of `--prune`
+ *   replicas gets old state reads refused with STATE_PRUNED: it does not say so here.)
  */
 import { crc32 } from 'node:zlib';
 import type { Block } from '@ethereumjs/block';
