@@ -25,15 +25,16 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
 
 test('a replica with an empty disk joins a loaded network by snapshot and replays only what follows', { timeout: 300_000 }, async () => {
   const net = await startNetwork(0x5a, { keep: true, logLevel: 'info', replicaArgs: ['--snapshot-after', '100'] });
+  let loading = true;
   try {
     const rpc = rpcClient(net.url);
     const common = buildCommon(CHAIN_ID);
     const senders = [testKey(0), testKey(1), testKey(2)];
     const nonces = senders.map(() => 0n);
     let sent = 0;
-    let loading = true;
     // Load throughout: three senders, each a transaction at a time (contract deploys make code and storage).
-    const load = Promise.all(
+    // Awaited at the end; until then a failure is kept for it (not left unhandled when the test fails first).
+    const load: Promise<unknown> = Promise.all(
       senders.map(async (key, i) => {
         while (loading) {
           const deploy = nonces[i]! % 5n === 0n;
@@ -47,7 +48,7 @@ test('a replica with an empty disk joins a loaded network by snapshot and replay
           sent++;
         }
       }),
-    );
+    ).catch((err: unknown) => err);
 
     // The network past its first checkpoints (the key exchange drives it to one at start).
     await until('a stable checkpoint ≥ 300 on replica 0', 60_000, async () => ((await net.health(0))?.lastStable ?? 0) >= 300 ? true : undefined);
@@ -71,7 +72,8 @@ test('a replica with an empty disk joins a loaded network by snapshot and replay
       return h0 !== null && h3 !== null && h3.lastExecuted >= h0.lastExecuted - 2 && h3.lastExecuted > installed.seq ? true : undefined;
     });
     loading = false;
-    await load;
+    const loadFailure = await load;
+    assert.ok(!(loadFailure instanceof Error), `the load failed: ${String(loadFailure)}`);
     // The same chain everywhere: each replica's block at one height.
     const head = await until('all four at one head', 30_000, async () => {
       const hs = await Promise.all(net.replicas.map((id) => net.health(id)));
@@ -93,7 +95,9 @@ test('a replica with an empty disk joins a loaded network by snapshot and replay
       else assert.equal(result.counts.snapshot, null);
     }
   } finally {
+    loading = false;
     await net.stop();
-    rmSync(net.root, { recursive: true, force: true });
+    if (process.env.BULWARK_KEEP_TEST_DIR === undefined) rmSync(net.root, { recursive: true, force: true });
+    else process.stderr.write(`kept ${net.root}\n`);
   }
 });
