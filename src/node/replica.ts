@@ -90,6 +90,8 @@ export class ReplicaProcess {
   #rejoining: Promise<void> | null = null;
   /** After a snapshot that could not be had: no new attempt before this time. */
   #snapshotNotBefore = 0;
+  /** The shell asked for a restart from a snapshot before `start` was done. */
+  #rejoinAsked = false;
 
   private constructor(o: ReplicaNodeOptions, material: ReplicaMaterial, log: Logger) {
     this.id = material.id;
@@ -106,6 +108,9 @@ export class ReplicaProcess {
     }
     const p = new ReplicaProcess(o, material, o.logger.child({ replica: material.id }));
     p.#run = await p.#open(false);
+    // The shell may have found itself far behind while it was being started (the first status
+    // answers arrive within milliseconds): the restart it asked for comes now.
+    if (p.#rejoinAsked) p.#rejoin();
     return p;
   }
 
@@ -231,7 +236,12 @@ export class ReplicaProcess {
    * fetched, and everything opened again from the store it left. A failure is fatal.
    */
   #rejoin(): void {
-    if (this.#rejoining !== null || this.#stopping !== null || this.#run === null) return;
+    if (this.#rejoining !== null || this.#stopping !== null) return;
+    if (this.#run === null) {
+      this.#rejoinAsked = true; // still starting (`start`)
+      return;
+    }
+    this.#rejoinAsked = false;
     const run = this.#run;
     this.#log.warn('far behind the other replicas: restarting from a snapshot');
     this.#rejoining = (async () => {
