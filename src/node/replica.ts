@@ -126,8 +126,15 @@ export class ReplicaProcess {
     try {
       const snapshotAfter = o.snapshotAfter ?? DEFAULT_SNAPSHOT_AFTER;
       if (snapshotFirst) {
-        const outcome = await fetchSnapshot({ kv, material, log, minGain: snapshotAfter, transportFor: (book, at) => this.#transport(book, at, () => true) });
-        // None to be had (the peers disagree, or moved on less than thought): replay for a while before asking again.
+        // None to be had (the peers disagree, or moved on less than thought), or the fetch failed
+        // (an item no peer still holds): replay for a while before asking again. What was fetched
+        // stays: trie nodes under their hashes, which a later fetch finds in the store.
+        const outcome = await fetchSnapshot({ kv, material, log, minGain: snapshotAfter, transportFor: (book, at) => this.#transport(book, at, () => true) }).catch(
+          (err: unknown) => {
+            log.error({ err }, 'snapshot fetch failed: replaying the batches instead for now');
+            return { installed: false as const, reason: 'failed' };
+          },
+        );
         if (!outcome.installed) this.#snapshotNotBefore = clock.now() + SNAPSHOT_RETRY_MS;
       }
       const executor = await Executor.open({ kv, config: network.chainConfig });
