@@ -62,11 +62,12 @@ export async function checkBlocks(c: Checker): Promise<CheckedBlock> {
   let previous: CheckedBlock | undefined;
   let expected = 0n;
   for await (const [number, hash] of canonical.entries()) {
-    // Below a snapshot's block: genesis, then the run of headers that ends just before it.
-    const gapAllowed = base !== undefined && number < baseBlock && expected === 1n;
+    // Below a snapshot's block: genesis, the blocks of an earlier life (a replica that fell far behind),
+    // then the run of headers that ends just before it.
+    const gapAllowed = base !== undefined && number < baseBlock;
     if (number !== expected && !gapAllowed) fail('canonical-gap', `block ${expected}`, 'has no canonical hash', `block ${expected}`, `next stored block ${number}`);
     if (hash.length !== 32) fail('canonical-gap', `block ${number}`, 'canonical hash is not 32 bytes', '32 bytes', `${hash.length} bytes`);
-    if (number > 0n && number < baseBlock) {
+    if (number > 0n && number < baseBlock && !(await c.kv.get(Uint8Array.of(PREFIX.blockBodyByHash, ...hash)))) {
       previous = await checkHeaderOnly(c, number, hash, number === expected ? previous : undefined);
       c.counts.snapshot = { seq: base!.seq, block: base!.blockNumber, headers: (c.counts.snapshot?.headers ?? 0) + 1 };
     } else {
