@@ -9,7 +9,7 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics } from 'prom-client';
+import { Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
 import { BulwarkError } from '../common/errors.ts';
 import { systemClock } from '../common/clock.ts';
 import { serveMetrics } from '../common/metrics-server.ts';
@@ -92,6 +92,8 @@ export class ReplicaProcess {
   #snapshotNotBefore = 0;
   /** The shell asked for a restart from a snapshot before `start` was done. */
   #rejoinAsked = false;
+  /** Every snapshot this process tried to fetch, oldest first (its metrics). */
+  readonly #snapshots: { outcome: 'installed' | 'none' | 'failed'; seq: number; ms: number }[] = [];
 
   private constructor(o: ReplicaNodeOptions, material: ReplicaMaterial, log: Logger) {
     this.id = material.id;
@@ -136,6 +138,7 @@ export class ReplicaProcess {
           },
         );
         if (!outcome.installed) this.#snapshotNotBefore = clock.now() + SNAPSHOT_RETRY_MS;
+        this.#snapshots.push(outcome.installed ? { outcome: 'installed', seq: outcome.seq, ms: outcome.ms } : { outcome: outcome.reason === 'failed' ? 'failed' : 'none', seq: 0, ms: 0 });
       }
       const executor = await Executor.open({ kv, config: network.chainConfig });
       const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, chainId: Number(network.chainId), ...o.consensus });
@@ -199,6 +202,7 @@ export class ReplicaProcess {
       run = { node, transport, kv, pruning, server: null, admin: null };
       pruning?.registerMetrics(node.metricsRegistry);
       await node.start();
+      this.#registerSnapshotGauges(node.metricsRegistry);
       registerNodeGauges(node.metricsRegistry, { role: 'replica', id: material.id, chainId: network.chainId, dir: o.dir, stores: { data: join(o.dir, 'data') } });
       if (o.metrics !== undefined) run.server = await serveMetrics(node.metricsRegistry, () => node.status(), o.metrics);
       if (o.adminSocket !== false) run.admin = await AdminServer.start(o.dir, { backup: (out) => takeBackup({ dir: o.dir, out, stores: { data: kv } }) }, log);
@@ -212,6 +216,28 @@ export class ReplicaProcess {
       else await kv.close();
       throw err;
     }
+  }
+
+  /** The snapshots this process fetched, on each shell's registry (a restart from a snapshot makes a new one). */
+  #registerSnapshotGauges(registry: Registry): void {
+    const tries = this.#snapshots;
+    new Gauge({
+      name: 'bulwark_snapshot_fetches',
+      help: 'Snapshots this replica process tried to fetch, by outcome (installed; none: the peers agreed on none far enough ahead; failed)',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        for (const outcome of ['installed', 'none', 'failed'] as const) this.set({ outcome }, tries.filter((t) => t.outcome === outcome).length);
+      },
+    });
+    new Gauge({
+      name: 'bulwark_snapshot_installed_seq',
+      help: 'The checkpoint of the last snapshot this replica process installed (0: none)',
+      registers: [registry],
+      collect() {
+        this.set(tries.filter((t) => t.outcome === 'installed').at(-1)?.seq ?? 0);
+      },
+    });
   }
 
   /** The TLS transport: every node pinned, and this replica presenting, as the key history says after `lastExecuted`. */

@@ -72,6 +72,10 @@ test('a replica with an empty disk joins a loaded network by snapshot and replay
       const [h0, h3] = [await net.health(0), await net.health(3)];
       return h0 !== null && h3 !== null && h3.lastExecuted >= h0.lastExecuted - 2 && h3.lastExecuted > installed.seq ? true : undefined;
     });
+    // Counted where operators look: the replica's metrics.
+    const metrics = await (await fetch(net.metricsUrl(3))).text();
+    assert.match(metrics, new RegExp(`^bulwark_snapshot_installed_seq ${installed.seq}$`, 'm'));
+    assert.match(metrics, /^bulwark_snapshot_fetches\{outcome="installed"\} 1$/m);
     // Replica 2, with its whole store, falls far behind while running (stopped with SIGSTOP, as a
     // host that froze or was cut off): once it runs again it restarts itself from a snapshot, walking
     // the state it already holds and fetching only what changed.
