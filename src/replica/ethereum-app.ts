@@ -158,15 +158,8 @@ export class EthereumApp implements ReplicaApplication {
    * wrong one.
    */
   async #keepImage(seq: number): Promise<void> {
-    const image: CheckpointImage = {
-      seq,
-      summary: this.#summary(),
-      lastTimestamp: this.#at.lastTimestamp,
-      clients: new Map(this.#clients),
-      keys: [...this.#keys],
-      operator: this.#operator,
-      nodeKeys: [...this.#nodeKeys],
-    };
+    const { lastExecuted, ...pages } = this.state();
+    const image: CheckpointImage = { seq: lastExecuted, ...pages };
     const ops = [this.#pages.imageOp(image)];
     const old = seq - KEPT_IMAGES * this.#checkpointInterval;
     if (old > 0) ops.push(this.#pages.dropImageOp(old));
