@@ -59,6 +59,12 @@ export interface ConsensusConfig {
   readonly minRotationIntervalSec: number;
   /** The network's chain id (network.json): operator commands signed for another are refused. */
   readonly chainId: number;
+  /**
+   * The first client node id (the network file's `firstClient`): client nodes are firstClient ..
+   * firstClient + clients − 1. Absent: n, right after the replicas. A network created with room
+   * for more replicas than it has (`bulwark init --max-replicas`) can add them without renumbering.
+   */
+  readonly firstClient?: number;
 }
 
 export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'clients'> = {
@@ -127,6 +133,7 @@ export function makeConsensusConfig(
   }
   if (cfg.maxInFlight < 1 || cfg.maxInFlight > cfg.window) throw bad('maxInFlight', 'must be in 1..window');
   if (cfg.maxBatchRequests < 1) throw bad('maxBatchRequests', 'must be ≥ 1');
+  if (cfg.firstClient !== undefined && cfg.firstClient < 3 * cfg.f + 2 * cfg.c + 1) throw bad('firstClient', 'must be at least the number of replicas');
   return cfg;
 }
 

@@ -10,7 +10,7 @@ import type { BlockNotice, Checkpoint, CheckpointCertificate, ClientRequest, Exe
 import { checkpointBytes, replyBytes } from '../codec/signing.ts';
 import { send, persist, reject, event } from './effects.ts';
 import { merkleTree } from './merkle.ts';
-import { allReplicasBut, dropPending, dropSuperseded, hexKey, isReplica, requestKey, type ReplicaState } from './state.ts';
+import { allReplicasBut, dropPending, dropSuperseded, firstClientOf, hexKey, isReplica, requestKey, type ReplicaState } from './state.ts';
 import { exchangeReady, executeKeyExchanges, isInternal } from './key-exchange.ts';
 import type { KeyRecord } from '../codec/reserved-pages.ts';
 import { executeOperatorCommand, isValidUnwedge, wedgedAt } from './operator.ts';
@@ -194,7 +194,7 @@ export function onExecuted(s: ReplicaState, seq: number, summary: ExecSummary, a
 }
 
 function allClients(s: ReplicaState): number[] {
-  return Array.from({ length: s.cfg.clients }, (_, i) => s.q.n + i);
+  return Array.from({ length: s.cfg.clients }, (_, i) => firstClientOf(s) + i);
 }
 
 function reply(

@@ -82,8 +82,10 @@ export function executeOperatorCommand(
   if (state.wedgeAt > 0) return refuse(`the network is wedged at sequence number ${state.wedgeAt}: unwedge it first`);
   const unique = (list: readonly number[]) => [...new Set(list)].sort((a, b) => a - b);
   const consensus = unique(command.consensus);
+  // As `isReplica` / `isClient` in state.ts, which imports this module.
+  const firstClient = s.cfg.firstClient ?? s.q.n;
   const isReplica = (id: number) => id >= 0 && id < s.q.n;
-  const isClient = (id: number) => id >= s.q.n && id < s.q.n + s.cfg.clients;
+  const isClient = (id: number) => id >= firstClient && id < firstClient + s.cfg.clients;
   const node: Record<NodeKeyKind, readonly number[]> = { execution: unique(command.execution), auth: unique(command.auth), tls: unique(command.tls) };
   if (consensus.length + node.execution.length + node.auth.length + node.tls.length === 0) return refuse('the command names no key to rotate');
   if (!consensus.every(isReplica) || !node.execution.every(isReplica)) return refuse('the command names a replica that does not exist');

@@ -26,7 +26,7 @@ import { batchDigestBytes, commitShareBytes, slowCommitBytes } from '../codec/si
 import { collectorsOf, primaryOf } from './config.ts';
 import type { CertificateCheck, Share } from './crypto.ts';
 import { reject, send, persist, event } from './effects.ts';
-import { hexKey, isReplica, requestKey, slotOf, allReplicasBut, type ReplicaState, type Slot } from './state.ts';
+import { hexKey, isClient, isReplica, requestKey, slotOf, allReplicasBut, type ReplicaState, type Slot } from './state.ts';
 import { isInternal } from './key-exchange.ts';
 
 export function batchDigest(s: ReplicaState, seq: number, batch: Batch): Uint8Array {
@@ -90,7 +90,7 @@ function checkBatch(
     seen.add(key);
     // A replica's own request (a key exchange) is allowed only while key exchange is on.
     const internal = isInternal(s, r) && s.cfg.keyExchange;
-    if (!internal && (r.clientId < s.q.n || r.clientId >= s.q.n + s.cfg.clients)) {
+    if (!internal && !isClient(s, r.clientId)) {
       return { reason: 'bad-batch', detail: `unknown client ${r.clientId}` };
     }
     if (!s.crypto.verifyRequest(r, seq)) return { reason: 'bad-batch', detail: `request ${key}: bad signature` };

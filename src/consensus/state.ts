@@ -282,6 +282,12 @@ export function isReplica(s: ReplicaState, id: number): boolean {
   return Number.isInteger(id) && id >= 0 && id < s.q.n;
 }
 
+/** The first client node id: the network's `firstClient`, or n (ids right after the replicas'). */
+export function firstClientOf(s: Pick<ReplicaState, 'q' | 'cfg'>): number {
+  return s.cfg.firstClient ?? s.q.n;
+}
+
 export function isClient(s: ReplicaState, id: number): boolean {
-  return Number.isInteger(id) && id >= s.q.n && id < s.q.n + s.cfg.clients;
+  const first = firstClientOf(s);
+  return Number.isInteger(id) && id >= first && id < first + s.cfg.clients;
 }

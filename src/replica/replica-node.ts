@@ -20,7 +20,7 @@ import type { NodeKeyLifecycle } from '../setup/node-key-lifecycle.ts';
 import { primaryOf } from '../consensus/config.ts';
 import type { Input, Output } from '../consensus/io.ts';
 import { preverify, step } from '../consensus/replica.ts';
-import type { ReplicaState } from '../consensus/state.ts';
+import { firstClientOf, type ReplicaState } from '../consensus/state.ts';
 import type { BlsSecretKey } from '../crypto/index.ts';
 import type { ReplicaCrypto } from '../consensus/crypto.ts';
 import { encodeKeyExchange } from '../codec/key-requests.ts';
@@ -624,7 +624,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
     // status (their 5 s poll is the fallback).
     if (d.event === 'node-key-published' || d.event === 'key-published') {
       const s = this.#state;
-      for (let c = s.q.n; c < s.q.n + s.cfg.clients; c++) this.#serveStatus(c, 0);
+      for (let c = firstClientOf(s); c < firstClientOf(s) + s.cfg.clients; c++) this.#serveStatus(c, 0);
     }
   }
 

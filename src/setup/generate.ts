@@ -50,7 +50,7 @@ export function generateNetwork(options: GenerateOptions): GeneratedNetwork {
     executionKey: makeEd25519Key(source, `replica/${id}/execution`),
   }));
   const clients: ClientSecrets[] = topology.clients.map((e, i) => {
-    const id = topology.n + i;
+    const id = topology.firstClient + i;
     return {
       role: 'client',
       id,
@@ -66,6 +66,8 @@ export function generateNetwork(options: GenerateOptions): GeneratedNetwork {
     f: topology.f,
     c: topology.c,
     n: topology.n,
+    // Written only when it differs from n, so a file without room to grow reads as before.
+    ...(topology.firstClient === topology.n ? {} : { firstClient: topology.firstClient }),
     operator: ed25519Json(operator.operatorKey),
     replicas: replicas.map((r, id) => replicaEntry(r, topology.replicas[id]!)),
     clients: clients.map((c, i) => clientEntry(c, topology.clients[i]!)),

@@ -44,6 +44,8 @@ export interface NetworkConfig {
   readonly f: number;
   readonly c: number;
   readonly n: number;
+  /** Client node ids are firstClient .. firstClient + clients − 1 (the file's `firstClient`, or n). */
+  readonly firstClient: number;
   readonly chainId: bigint;
   readonly chainConfig: ChainConfig;
   readonly operatorKey: NodeAuthPublicKey;
@@ -121,6 +123,7 @@ export function parseNetworkFile(input: unknown, source = 'network file'): Netwo
     f: json.f,
     c: json.c,
     n: json.n,
+    firstClient: json.firstClient ?? json.n,
     chainId: chainConfig.chainId,
     chainConfig,
     operatorKey,
@@ -138,9 +141,11 @@ function checkCounts(json: NetworkFileJson, problems: Problems): void {
   json.replicas.forEach((e, i) => {
     if (e.id !== i) problems.add(`replicas.${i}: id ${e.id}, expected ${i} (replica ids are 0..n-1 in order)`);
   });
+  const firstClient = json.firstClient ?? json.replicas.length;
+  if (firstClient < json.replicas.length) problems.add(`firstClient ${firstClient} is below the ${json.replicas.length} replicas' ids`);
   json.clients.forEach((e, i) => {
-    const expected = json.replicas.length + i;
-    if (e.id !== expected) problems.add(`clients.${i}: id ${e.id}, expected ${expected} (client ids follow the replicas)`);
+    const expected = firstClient + i;
+    if (e.id !== expected) problems.add(`clients.${i}: id ${e.id}, expected ${expected} (client ids start at firstClient, or follow the replicas)`);
   });
 }
 

@@ -46,6 +46,8 @@ export const networkFileSchema = z.strictObject({
   f: count,
   c: count,
   n: z.number().int().positive(),
+  /** Client node ids start here (absent: n). Ids n..firstClient-1 are free for replicas added later. */
+  firstClient: count.optional(),
   operator: ed25519Key,
   replicas: z.array(replicaEntrySchema).min(1),
   clients: z.array(clientEntrySchema),

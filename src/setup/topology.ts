@@ -1,6 +1,7 @@
 /**
  * The shape of a network: how many replicas (n = 3f + 2c + 1, SBFT's bound), how many client nodes,
- * and where each listens. Ids follow Concord-BFT: replicas 0..n-1, client nodes n..n+m-1.
+ * and where each listens. Ids follow Concord-BFT: replicas 0..n-1, client nodes from `firstClient`
+ * (n, unless ids are kept free for replicas added later: `maxReplicas`).
  */
 import { isIP } from 'node:net';
 import { BulwarkError } from '../common/errors.ts';
@@ -15,6 +16,8 @@ export interface Topology {
   readonly f: number;
   readonly c: number;
   readonly n: number;
+  /** The first client node id: n, or the `maxReplicas` asked for. */
+  readonly firstClient: number;
   readonly replicas: readonly Endpoint[];
   readonly clients: readonly Endpoint[];
 }
@@ -24,6 +27,8 @@ export interface TopologyInput {
   readonly c?: number;
   readonly replicas?: number;
   readonly clients: number;
+  /** Replica ids to keep (0..maxReplicas-1) so replicas can be added later: client ids follow them. */
+  readonly maxReplicas?: number;
   readonly replicaEndpoints?: readonly Endpoint[];
   readonly clientEndpoints?: readonly Endpoint[];
   /** Defaults for nodes without an explicit endpoint: this host, consecutive ports from basePort. */
@@ -85,7 +90,11 @@ export function resolveTopology(input: TopologyInput): Topology {
     if (seen.has(key)) throw invalid(`endpoint ${key} is given to two nodes`, { endpoint: key });
     seen.add(key);
   }
-  return { f, c, n, replicas, clients };
+  const firstClient = input.maxReplicas ?? n;
+  if (!Number.isInteger(firstClient) || firstClient < n || firstClient > MAX_SIGNERS) {
+    throw invalid(`--max-replicas ${firstClient} must be at least the ${n} replicas and at most ${MAX_SIGNERS}`, { maxReplicas: firstClient, n });
+  }
+  return { f, c, n, firstClient, replicas, clients };
 }
 
 function endpoints(kind: string, given: readonly Endpoint[] | undefined, count: number, firstId: number, host: string, basePort: number): Endpoint[] {

@@ -38,6 +38,17 @@ for (const { f, c } of SHAPES) {
   });
 }
 
+test('client node ids from firstClient (replica ids kept free to grow): requests ordered, executed and answered, through a view change', async () => {
+  const w = await new World({ seed: 17, f: 1, clients: 2, requestsPerClient: 12, consensus: { firstClient: 7 } }).start();
+  assert.deepEqual(w.clients.map((c) => c.id), [7, 8]);
+  w.crash(0); // and through a view change
+  await done(w, 60_000);
+  await w.run(1_000);
+  assertConverged(w);
+  const r = w.honestReplicas().find((r) => r.alive)!;
+  assert.deepEqual([...r.state!.clients.keys()].sort(), [7, 8], 'the client table holds the clients under their ids');
+});
+
 test('every block is announced to every client node by f + 1 matching signed notices', async () => {
   const w = await new World({ seed: 29, f: 1, clients: 2, requestsPerClient: 12 }).start();
   await done(w, 30_000);

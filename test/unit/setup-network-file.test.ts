@@ -56,6 +56,20 @@ test('counts and ids must fit n = 3f + 2c + 1 and run in order', () => {
   refused((j) => void (j.clients[1]!.id = 9), 'clients.1: id 9, expected 5');
 });
 
+test('client ids start at firstClient when the network keeps replica ids free for later (bulwark init --max-replicas)', () => {
+  const roomy = generateNetwork({ topology: { f: 1, clients: 2, maxReplicas: 7 }, chainConfig, seed });
+  const json = JSON.parse(roomy.text) as NetworkFileJson;
+  assert.equal(json.firstClient, 7);
+  assert.deepEqual(roomy.network.clients.map((c) => c.id), [7, 8]);
+  assert.equal(roomy.network.firstClient, 7);
+  // Without room to grow the field is absent, and the file reads (and hashes) as it always did.
+  assert.equal((JSON.parse(generated.text) as NetworkFileJson).firstClient, undefined);
+  assert.equal(parseNetworkFile(base()).firstClient, 4);
+  refused((j) => void (j.firstClient = 3), 'firstClient 3 is below the 4 replicas');
+  refused((j) => void (j.firstClient = 6), 'clients.0: id 4, expected 6');
+  assert.throws(() => generateNetwork({ topology: { f: 1, clients: 1, maxReplicas: 3 }, chainConfig, seed }), (e) => isBulwarkError(e, 'SETUP_INVALID_INPUT'));
+});
+
 test('no two nodes share an endpoint, a certificate or a key', () => {
   refused((j) => void (j.clients[1]!.port = j.replicas[2]!.port), 'client 5 has the same endpoint as replica 2');
   refused((j) => void (j.replicas[3]!.tlsCertificate = j.replicas[0]!.tlsCertificate), 'replica 3 has the same TLS certificate as replica 0');

@@ -21,6 +21,7 @@ interface InitFlags {
   faults?: number;
   slowReplicas?: number;
   clients: number;
+  maxReplicas?: number;
   host: string;
   basePort: number;
   replicaEndpoints?: string;
@@ -50,7 +51,8 @@ export function registerInit(program: Command, io: CliIo): void {
           '(replica-<id>/, client-<id>/, operator/) with its private keys (mode 0600) and a copy of the network ' +
           'file. Copy each node directory to the host that runs that node; keep operator/ offline.',
         'Replicas: n = 3f + 2c + 1. Give --replicas, or --faults (and --slow-replicas), or both if they agree. ' +
-          'Ids: replicas 0..n-1, client nodes n..n+m-1. Each replica listens on its endpoint for the replicas ' +
+          'Ids: replicas 0..n-1, client nodes n..n+m-1 — or from --max-replicas, which keeps replica ids free ' +
+          'so that replicas can be added later (bulwark reconfigure). Each replica listens on its endpoint for the replicas ' +
           'with higher ids and for client nodes; client nodes only dial.',
       ].join('\n\n'),
     )
@@ -59,6 +61,9 @@ export function registerInit(program: Command, io: CliIo): void {
     .addOption(new Option('-f, --faults <f>', 'Byzantine replicas tolerated, f (default: 1, or from --replicas)').argParser(integer(0)))
     .addOption(
       new Option('-c, --slow-replicas <c>', 'replicas that may be slow or down while the fast path still commits, c').default(0).argParser(integer(0)),
+    )
+    .addOption(
+      new Option('--max-replicas <k>', 'keep replica ids 0..k-1 for replicas added later; client node ids start at k (default: n)').argParser(integer(1)),
     )
     .addOption(new Option('-m, --clients <m>', 'number of client nodes (JSON-RPC servers)').default(1).argParser(integer(0)))
     .addOption(new Option('--host <host>', 'host of every node without an explicit endpoint').default(DEFAULT_HOST))
@@ -117,6 +122,7 @@ async function initOptions(flags: InitFlags): Promise<Parameters<typeof runInit>
       c: flags.slowReplicas ?? 0,
       ...(flags.faults === undefined ? {} : { f: flags.faults }),
       ...(flags.replicas === undefined ? {} : { replicas: flags.replicas }),
+      ...(flags.maxReplicas === undefined ? {} : { maxReplicas: flags.maxReplicas }),
       ...(replicaEndpoints === undefined ? {} : { replicaEndpoints }),
       ...(clientEndpoints === undefined ? {} : { clientEndpoints }),
     },

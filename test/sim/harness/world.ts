@@ -148,15 +148,16 @@ export class World {
       this.replicas.push(make(id, `r${id}`, behaviours.length === 0 && !twinned, behaviours));
       if (twinned) this.twins.push(make(id, `r${id}'`, false, []));
     }
+    const firstClient = this.cfg.firstClient ?? this.n;
     for (let i = 0; i < clients; i++) {
       this.clients.push(
         new SimClient({
-          id: this.n + i,
+          id: firstClient + i,
           n: this.n,
           f: o.f,
           requests: i < loaded ? (o.requestsPerClient ?? 5) : 0,
           queue: this.queue,
-          transport: this.network.transport(this.n + i, `c${this.n + i}`),
+          transport: this.network.transport(firstClient + i, `c${firstClient + i}`),
           registry: this.registry,
           retryMs: 600,
         }),
@@ -188,7 +189,7 @@ export class World {
 
   /** Cuts a node off from everyone (replicas and clients). */
   isolate(id: number): void {
-    const all = [...Array(this.n + this.clients.length).keys()].filter((x) => x !== id);
+    const all = [...[...Array(this.n).keys()], ...this.clients.map((c) => c.id)].filter((x) => x !== id);
     this.partition([id], all);
   }
 
