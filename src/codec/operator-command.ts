@@ -1,6 +1,6 @@
 /**
  * Operator commands' bytes (`consensus/operator.ts` for what they do): the command the operator
- * signs — rotate keys, wedge, unwedge — naming the chain id it is for (version 2; version 1 named
+ * signs — rotate keys, wedge, unwedge, reconfigure — naming the chain id it is for (version 2; version 1 named
  * none), and the client request payload that carries it with its signature.
  */
 import { Reader, Writer } from './binary.ts';
@@ -46,10 +46,26 @@ export interface Unwedge {
   readonly nonce: number;
 }
 
-export type OperatorCommand = RotateConsensusKeys | RotateKeys | Wedge | Unwedge;
+/**
+ * Changes the replica set (Concord-BFT's add/remove with wedge): wedges the network as `Wedge` does,
+ * and names the network file every node is to run with from the wedge point on, by the SHA-256 of
+ * its canonical text (`NetworkConfig.digest`). The file lists the new members, their keys and TLS
+ * certificates, and n, f, c; its digest in the reserved pages (covered by every checkpoint after) is
+ * what the nodes check the file they are restarted with against.
+ */
+export interface Reconfigure {
+  readonly kind: 'reconfigure';
+  /** SHA-256 of the new network file's canonical text. */
+  readonly network: Uint8Array;
+  readonly nonce: number;
+}
+
+export type OperatorCommand = RotateConsensusKeys | RotateKeys | Wedge | Unwedge | Reconfigure;
 
 /** A decoded command: the general form, and the chain id it was signed for (null: version 1, none). */
-export type SignedCommand = (RotateKeys | Wedge | Unwedge) & { readonly chainId: bigint | null };
+export type SignedCommand = (RotateKeys | Wedge | Unwedge | Reconfigure) & { readonly chainId: bigint | null };
+
+export const NETWORK_DIGEST_LENGTH = 32;
 
 const COMMAND_TAG_V1 = new TextEncoder().encode('bulwark/operator-command/v1');
 const COMMAND_TAG = new TextEncoder().encode('bulwark/operator-command/v2');
@@ -58,6 +74,7 @@ const KIND_ROTATE_CONSENSUS = 1;
 const KIND_ROTATE_KEYS = 2;
 const KIND_WEDGE = 3;
 const KIND_UNWEDGE = 4;
+const KIND_RECONFIGURE = 5;
 
 /** The bytes the operator signs for the network of chain id `chainId`. */
 export function encodeOperatorCommand(c: OperatorCommand, chainId: bigint): Uint8Array {
@@ -70,6 +87,8 @@ export function encodeOperatorCommand(c: OperatorCommand, chainId: bigint): Uint
   } else if (c.kind === 'rotate-keys') {
     w.u8(KIND_ROTATE_KEYS);
     for (const list of [c.consensus, c.execution, c.auth, c.tls]) ids(list);
+  } else if (c.kind === 'reconfigure') {
+    w.u8(KIND_RECONFIGURE).fixed(c.network, NETWORK_DIGEST_LENGTH);
   } else {
     w.u8(c.kind === 'wedge' ? KIND_WEDGE : KIND_UNWEDGE);
   }
@@ -92,11 +111,12 @@ export function decodeOperatorCommand(bytes: Uint8Array): SignedCommand {
   }
   const kind = r.u8('kind');
   const ids = (what: string) => r.list(MAX_OPERATOR_NODES, (r) => r.u32('node'), what);
-  let c: Omit<RotateKeys, 'nonce'> | Omit<Wedge, 'nonce'> | Omit<Unwedge, 'nonce'>;
+  let c: Omit<RotateKeys, 'nonce'> | Omit<Wedge, 'nonce'> | Omit<Unwedge, 'nonce'> | Omit<Reconfigure, 'nonce'>;
   if (kind === KIND_ROTATE_CONSENSUS) c = { kind: 'rotate-keys', consensus: ids('replicas'), execution: [], auth: [], tls: [] };
   else if (kind === KIND_ROTATE_KEYS) c = { kind: 'rotate-keys', consensus: ids('consensus'), execution: ids('execution'), auth: ids('auth'), tls: ids('tls') };
   else if (kind === KIND_WEDGE && chainId !== null) c = { kind: 'wedge' };
   else if (kind === KIND_UNWEDGE && chainId !== null) c = { kind: 'unwedge' };
+  else if (kind === KIND_RECONFIGURE && chainId !== null) c = { kind: 'reconfigure', network: r.fixed(NETWORK_DIGEST_LENGTH, 'network') };
   else throw new Error(`unknown operator command ${kind}`);
   const nonce = r.u64('nonce');
   r.end();

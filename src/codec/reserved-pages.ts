@@ -190,9 +190,35 @@ export interface OperatorState {
    * it but the operator's unwedge), or 0 when it is not being wedged.
    */
   readonly wedgeAt: number;
+  /**
+   * The configuration in effect: its epoch (0: the network file the network was created with, one
+   * more at each reconfiguration) and, from epoch 1 on, the SHA-256 of its network file.
+   */
+  readonly configuration: Configuration;
+  /**
+   * The network file the operator's `reconfigure` named (SHA-256), the network to restart with at
+   * the wedge point; null when no reconfiguration is under way.
+   */
+  readonly reconfiguration: Uint8Array | null;
 }
 
-export const NO_OPERATOR_STATE: OperatorState = { nonce: 0, lastRotationAt: 0, targets: new Map(), nodeTargets: new Map(), wedgeAt: 0 };
+export interface Configuration {
+  readonly epoch: number;
+  /** SHA-256 of the network file's canonical text; null for epoch 0 (the genesis file is not recorded here). */
+  readonly network: Uint8Array | null;
+}
+
+export const GENESIS_CONFIGURATION: Configuration = { epoch: 0, network: null };
+
+export const NO_OPERATOR_STATE: OperatorState = {
+  nonce: 0,
+  lastRotationAt: 0,
+  targets: new Map(),
+  nodeTargets: new Map(),
+  wedgeAt: 0,
+  configuration: GENESIS_CONFIGURATION,
+  reconfiguration: null,
+};
 
 /** The most nodes a list of an operator command or of the operator state names. */
 export const MAX_OPERATOR_NODES = 1024;
@@ -205,9 +231,17 @@ export function encodeOperatorState(o: OperatorState): Uint8Array {
     .u64(o.lastRotationAt)
     .list([...o.targets].sort((a, b) => a[0] - b[0]), (w, [r, e]) => w.u32(r).u32(e))
     .list([...o.nodeTargets].sort((a, b) => (a[0] < b[0] ? -1 : 1)), (w, [slot, e]) => w.bytes(utf8.encode(slot)).u32(e));
-  // Written only while wedging: the state of a network never wedged keeps the bytes (and so the
-  // reserved-pages digest, and the checkpoints over it) it had before wedging existed.
-  if (o.wedgeAt > 0) w.u64(o.wedgeAt);
+  // Written only while wedging or once reconfigured: the state of a network never wedged keeps the
+  // bytes (and so the reserved-pages digest, and the checkpoints over it) it had before wedging
+  // existed. The configuration part follows the wedge point, which is then written even when 0.
+  const configured = o.configuration.epoch > 0 || o.reconfiguration !== null;
+  if (o.wedgeAt > 0 || configured) w.u64(o.wedgeAt);
+  if (configured) {
+    w.u32(o.configuration.epoch);
+    if (o.configuration.epoch > 0) w.fixed(o.configuration.network!, 32);
+    w.u8(o.reconfiguration === null ? 0 : 1);
+    if (o.reconfiguration !== null) w.fixed(o.reconfiguration, 32);
+  }
   return w.finish();
 }
 
@@ -220,8 +254,21 @@ export function decodeOperatorState(bytes: Uint8Array): OperatorState {
   const nodeTargets = new Map(
     r.done ? [] : r.list(4 * MAX_OPERATOR_NODES, (r) => [new TextDecoder().decode(r.bytes(64, 'slot')), r.u32('epoch')] as const, 'nodeTargets'),
   );
-  const wedgeAt = r.done ? 0 : r.u64('wedgeAt');
-  if (wedgeAt === 0 && !r.done) throw new Error('operator state: a wedge point of 0 is written as none');
+  const wedgeWritten = !r.done;
+  const wedgeAt = wedgeWritten ? r.u64('wedgeAt') : 0;
+  let configuration = GENESIS_CONFIGURATION;
+  let reconfiguration: Uint8Array | null = null;
+  if (r.done) {
+    // Read as nothing follows it, a wedge point of 0 would be a second encoding of "none".
+    if (wedgeWritten && wedgeAt === 0) throw new Error('operator state: a wedge point of 0 is written as none');
+  } else {
+    const epoch = r.u32('configuration epoch');
+    configuration = { epoch, network: epoch > 0 ? r.fixed(32, 'configuration network') : null };
+    const pending = r.u8('reconfiguration');
+    if (pending > 1) throw new Error('operator state: reconfiguration flag is neither 0 nor 1');
+    reconfiguration = pending === 1 ? r.fixed(32, 'reconfiguration network') : null;
+    if (epoch === 0 && reconfiguration === null) throw new Error('operator state: a genesis configuration with nothing pending is written as none');
+  }
   r.end();
-  return { nonce, lastRotationAt, targets, nodeTargets, wedgeAt };
+  return { nonce, lastRotationAt, targets, nodeTargets, wedgeAt, configuration, reconfiguration };
 }

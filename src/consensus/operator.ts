@@ -73,10 +73,26 @@ export function executeOperatorCommand(
     const wedgeAt = effectiveSeqFor(seq, s.cfg) - 1;
     return { result: utf8.encode(`wedge: nothing is ordered after sequence number ${wedgeAt} until unwedged`), state: { ...state, nonce: command.nonce, wedgeAt } };
   }
+  if (command.kind === 'reconfigure') {
+    if (state.wedgeAt > 0) return refuse(`the network is already wedged at sequence number ${state.wedgeAt}: unwedge it first`);
+    const wedgeAt = effectiveSeqFor(seq, s.cfg) - 1;
+    const digest = Buffer.from(command.network).toString('hex');
+    return {
+      result: utf8.encode(
+        `reconfigure: nothing is ordered after sequence number ${wedgeAt}; restart every node there with the network file of sha256 ${digest} (configuration epoch ${state.configuration.epoch + 1})`,
+      ),
+      state: { ...state, nonce: command.nonce, wedgeAt, reconfiguration: command.network },
+    };
+  }
   if (command.kind === 'unwedge') {
     if (state.wedgeAt === 0) return refuse('the network is not wedged');
     // Executed only beyond the wedge point (nothing else is ordered there): at a stable checkpoint.
-    return { result: utf8.encode(`unwedge: ordering resumes after sequence number ${state.wedgeAt}`), state: { ...state, nonce: command.nonce, wedgeAt: 0 } };
+    // A reconfiguration not yet taken up (the nodes were not restarted with its file) is called off.
+    const cancelled = state.reconfiguration === null ? '' : ` (the reconfiguration to network file sha256 ${Buffer.from(state.reconfiguration).toString('hex')} is called off)`;
+    return {
+      result: utf8.encode(`unwedge: ordering resumes after sequence number ${state.wedgeAt}${cancelled}`),
+      state: { ...state, nonce: command.nonce, wedgeAt: 0, reconfiguration: null },
+    };
   }
   // A rotation needs key publications ordered after it: none while the network is wedged.
   if (state.wedgeAt > 0) return refuse(`the network is wedged at sequence number ${state.wedgeAt}: unwedge it first`);
@@ -151,4 +167,16 @@ export function nodeKeysDue(
     if (id === node && latest(kind) < target) due.push({ kind, epoch: latest(kind) + 1 });
   }
   return due;
+}
+
+/**
+ * The operator state once the replicas run with the network file `network` (its SHA-256) at the
+ * wedge point of a reconfiguration that named it: the next configuration epoch in effect, the wedge
+ * over. Null when no reconfiguration names that file. Every replica takes it up alike when it is
+ * restarted with the file there (`node/configuration.ts`), so the reserved pages, and the
+ * checkpoints over them, agree.
+ */
+export function takeUpReconfiguration(state: OperatorState, network: Uint8Array): OperatorState | null {
+  if (state.reconfiguration === null || Buffer.compare(state.reconfiguration, network) !== 0) return null;
+  return { ...state, wedgeAt: 0, reconfiguration: null, configuration: { epoch: state.configuration.epoch + 1, network: state.reconfiguration } };
 }

@@ -32,6 +32,7 @@ import { loadNodeDirectory } from '../setup/node-directory.ts';
 import { tlsTransportOptions } from '../setup/transport-config.ts';
 import type { ReplicaMaterial } from '../setup/node-directory.ts';
 import { fetchSnapshot } from './snapshot.ts';
+import { checkConfiguration, recordConfiguration } from './configuration.ts';
 import { openRocksStore, type KvStore } from '../storage/index.ts';
 
 export interface ReplicaNodeOptions {
@@ -67,6 +68,9 @@ export const DEFAULT_SNAPSHOT_AFTER = 1_200;
 
 /** After a snapshot that could not be had, how long the replica replays before it asks again. */
 const SNAPSHOT_RETRY_MS = 60_000;
+
+/** How long a replica whose store predates its network file's configuration tries to fetch a snapshot. */
+const CONFIGURATION_SNAPSHOT_MS = 300_000;
 
 /** What runs while the replica is up: made by `#open`, closed by `#close`. */
 interface Running {
@@ -116,6 +120,37 @@ export class ReplicaProcess {
     return p;
   }
 
+  /**
+   * Brings the store into the configuration of the network file (`node/configuration.ts`): takes up
+   * the reconfiguration that names it at the wedge point, or — a new member, or a replica that was
+   * down through a reconfiguration — fetches a snapshot from the peers the file names, at or after
+   * the change, until one is had (the peers may still be restarting). Five minutes without one is
+   * fatal: the batches before the change are certified by replicas this file does not name.
+   */
+  async #enterConfiguration(kv: KvStore): Promise<void> {
+    const network = this.#material.network;
+    let check = await checkConfiguration(kv, network);
+    const until = systemClock.now() + CONFIGURATION_SNAPSHOT_MS;
+    while (check.kind === 'behind') {
+      this.#log.info({ epoch: network.epoch, storeEpoch: check.storeEpoch }, 'the store predates this network configuration: fetching a snapshot at or after the change');
+      const outcome = await fetchSnapshot({ kv, material: this.#material, log: this.#log, minGain: 1, transportFor: (book, at) => this.#transport(book, at, () => true) }).catch(
+        (err: unknown) => ({ installed: false as const, reason: err instanceof Error ? err.message : String(err) }),
+      );
+      this.#snapshots.push(outcome.installed ? { outcome: 'installed', seq: outcome.seq, ms: outcome.ms } : { outcome: 'none', seq: 0, ms: 0 });
+      check = await checkConfiguration(kv, network);
+      if (check.kind !== 'behind') break;
+      if (systemClock.now() > until) {
+        throw new BulwarkError('CONFIGURATION_SNAPSHOT_UNAVAILABLE', `no snapshot of configuration epoch ${network.epoch} could be had from the peers in ${CONFIGURATION_SNAPSHOT_MS / 1000} s`, {
+          epoch: network.epoch,
+        });
+      }
+      if (!outcome.installed) this.#log.warn({ reason: outcome.reason }, 'no snapshot yet: asking again in 2 s');
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+    if (check.kind === 'take-up') this.#log.warn({ epoch: network.epoch, fromSeq: check.fromSeq, n: network.n, f: network.f, c: network.c }, 'reconfigured: a new configuration epoch begins');
+    await recordConfiguration(kv, network, check);
+  }
+
   /** Opens the store (fetching a snapshot into it first, when asked), builds every part and starts the shell. */
   async #open(snapshotFirst: boolean): Promise<Running> {
     const o = this.#o;
@@ -127,6 +162,7 @@ export class ReplicaProcess {
     let run: Running | null = null;
     try {
       const snapshotAfter = o.snapshotAfter ?? DEFAULT_SNAPSHOT_AFTER;
+      await this.#enterConfiguration(kv);
       if (snapshotFirst) {
         // None to be had (the peers disagree, or moved on less than thought), or the fetch failed
         // (an item no peer still holds): replay for a while before asking again. What was fetched

@@ -46,6 +46,8 @@ export interface NetworkConfig {
   readonly n: number;
   /** Client node ids are firstClient .. firstClient + clients − 1 (the file's `firstClient`, or n). */
   readonly firstClient: number;
+  /** The configuration epoch the file is for: 0 as created, one more with each reconfiguration. */
+  readonly epoch: number;
   readonly chainId: bigint;
   readonly chainConfig: ChainConfig;
   readonly operatorKey: NodeAuthPublicKey;
@@ -124,6 +126,7 @@ export function parseNetworkFile(input: unknown, source = 'network file'): Netwo
     c: json.c,
     n: json.n,
     firstClient: json.firstClient ?? json.n,
+    epoch: json.epoch ?? 0,
     chainId: chainConfig.chainId,
     chainConfig,
     operatorKey,

@@ -48,6 +48,11 @@ export const networkFileSchema = z.strictObject({
   n: z.number().int().positive(),
   /** Client node ids start here (absent: n). Ids n..firstClient-1 are free for replicas added later. */
   firstClient: count.optional(),
+  /**
+   * The configuration epoch this file is for (absent: 0, the network as created): one more with each
+   * `bulwark reconfigure`, whose operator command names this file's digest.
+   */
+  epoch: count.optional(),
   operator: ed25519Key,
   replicas: z.array(replicaEntrySchema).min(1),
   clients: z.array(clientEntrySchema),

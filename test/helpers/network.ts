@@ -53,14 +53,23 @@ export interface NetworkOptions {
   readonly replicaArgs?: readonly string[];
   /** More arguments for the client node's command line (e.g. `--no-local-state`). */
   readonly clientArgs?: readonly string[];
+  /**
+   * Replica ids kept free for replicas added later (`bulwark init --max-replicas`): the client node
+   * is then this id, not 4. Up to three replicas may be added (`addReplica`).
+   */
+  readonly maxReplicas?: number;
   /** What each node process runs after its V8 flags (default `--import tsx src/cli/main.ts`): e.g. another tree's `bin/bulwark.mjs`. */
   readonly entry?: readonly string[];
 }
 
 export interface TestNetwork {
   readonly url: string;
-  /** Replica ids 0–3; the client node is id 4. */
+  /** Replica ids 0–3 and any added since (`setReplicas`); the client node is id 4 (or `maxReplicas`). */
   readonly replicas: readonly number[];
+  /** The replica set `ready` and `restartAll` mean from now on (after a reconfiguration). */
+  setReplicas(ids: readonly number[]): void;
+  /** The endpoint port of a replica id that is not in the network yet (ids 4..6), for its `bulwark member`. */
+  freePort(id: number): number;
   readonly clientId: number;
   /** The network's directory (node directories, `logs/`, `run/`), removed by `stop` unless `keep`. */
   readonly root: string;
@@ -89,21 +98,27 @@ export interface TestNetwork {
   stop(): Promise<void>;
 }
 
-const CLIENT = 4;
-
 export async function startNetwork(seedByte: number, options: NetworkOptions = {}): Promise<TestNetwork> {
   await initHashes(); // the funded test accounts' addresses need Keccak-256
+  const CLIENT = options.maxReplicas ?? 4;
   const root = mkdtempSync(join(tmpdir(), 'bulwark-e2e-'));
   const logDir = join(root, 'logs');
   const procs = new Map<number, ChildProcess>();
   const exits = new Map<number, Promise<Exit>>();
-  const ports = await freePorts(10);
+  // Replicas 0–3 (endpoint), the RPC port, metrics of replicas 0–3 and the client node, and the
+  // endpoint and metrics ports of up to three replicas added later (ids 4–6).
+  const ports = await freePorts(options.maxReplicas === undefined ? 10 : 16);
   const rpcPort = ports[4]!;
-  const metricsPort = (id: number) => ports[5 + id]!; // the client node (4) gets ports[9]
+  const metricsPort = (id: number) => (id === CLIENT ? ports[9]! : id < 4 ? ports[5 + id]! : ports[13 + id - 4]!);
+  const freePort = (id: number) => {
+    if (options.maxReplicas === undefined || id < 4 || id > 6) throw new Error(`no port kept for replica ${id}`);
+    return ports[10 + id - 4]!;
+  };
+  let replicaIds: readonly number[] = [0, 1, 2, 3];
   const url = `http://127.0.0.1:${rpcPort}`;
   const healthUrl = (id: number) => `http://127.0.0.1:${metricsPort(id)}/health`;
   const runtimeEnv = { BULWARK_RUNTIME_DIR: join(root, 'run') };
-  const logFile = (id: number) => join(logDir, id === CLIENT ? 'client-4.log' : `replica-${id}.log`);
+  const logFile = (id: number) => join(logDir, id === CLIENT ? `client-${CLIENT}.log` : `replica-${id}.log`);
   const argsOf = (id: number) =>
     id === CLIENT
       ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort), '--metrics-port', String(metricsPort(CLIENT)), ...(options.clientArgs ?? [])]
@@ -180,7 +195,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
   const ready = async (ms = 60_000): Promise<void> => {
     const end = Date.now() + ms;
     for (;;) {
-      const [rpc, ...replicas] = await Promise.all([rpcUp(), ...[0, 1, 2, 3].map(health)]);
+      const [rpc, ...replicas] = await Promise.all([rpcUp(), ...replicaIds.map(health)]);
       // The client node's links too: a test that asks for bft_status at once must not see one
       // still dialling (its back-off can leave a link down for a second after start-up).
       if (rpc && replicas.every((h) => h !== null) && (await linksUp())) return;
@@ -192,7 +207,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
     }
   };
   const startAll = () => {
-    for (let id = 0; id < 4; id++) launch(id);
+    for (const id of replicaIds) launch(id);
     launch(CLIENT);
   };
 
@@ -204,7 +219,7 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
   try {
     await runInit({
       outDir: root,
-      topology: { replicas: 4, clients: 1, replicaEndpoints: ports.slice(0, 4).map((port) => ({ host: '127.0.0.1', port })) },
+      topology: { replicas: 4, clients: 1, ...(options.maxReplicas === undefined ? {} : { maxReplicas: options.maxReplicas }), replicaEndpoints: ports.slice(0, 4).map((port) => ({ host: '127.0.0.1', port })) },
       chainConfig: options.chainConfig ?? testConfig(),
       seed: new Uint8Array(32).fill(seedByte),
     });
@@ -213,7 +228,11 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
     await ready();
     return {
       url,
-      replicas: [0, 1, 2, 3],
+      get replicas() {
+        return replicaIds;
+      },
+      setReplicas: (ids) => void (replicaIds = [...ids]),
+      freePort,
       clientId: CLIENT,
       root,
       env: runtimeEnv,

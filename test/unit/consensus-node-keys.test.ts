@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { NodeKeyBook } from '../../src/consensus/node-keys.ts';
 import { decodeNodeKeyPublication, encodeNodeKeyPublication } from '../../src/codec/key-requests.ts';
 import { decodeNodeKeyRecord, encodeNodeKeyRecord, type NodeKeyRecord } from '../../src/codec/reserved-pages.ts';
-import { NO_OPERATOR_STATE, decodeOperatorState, encodeOperatorState } from '../../src/codec/reserved-pages.ts';
+import { GENESIS_CONFIGURATION, NO_OPERATOR_STATE, decodeOperatorState, encodeOperatorState } from '../../src/codec/reserved-pages.ts';
 import { encodeOperatorCommand } from '../../src/codec/operator-command.ts';
 import { encodeTlsIntroduction, nodeKeyScheme, signNodeKeyPublication, verifyTlsIntroduction } from '../../src/consensus/node-key-scheme.ts';
 import { exportNodeAuthPublicKey, generateNodeAuthKeyPair, nodeAuthPublicKeyOf, type NodeAuthPrivateKey } from '../../src/crypto/node-auth.ts';
@@ -85,7 +85,7 @@ test('TLS certificates: a P-384 certificate rotates; anything else is not a TLS 
 });
 
 test('operator state: node key targets and the wedge point round-trip, and a state written before them still decodes', () => {
-  const state = { nonce: 7, lastRotationAt: 1000, targets: new Map([[1, 2]]), nodeTargets: new Map([['tls:4', 1], ['execution:0', 3]]), wedgeAt: 0 };
+  const state = { nonce: 7, lastRotationAt: 1000, targets: new Map([[1, 2]]), nodeTargets: new Map([['tls:4', 1], ['execution:0', 3]]), wedgeAt: 0, configuration: GENESIS_CONFIGURATION, reconfiguration: null };
   assert.deepEqual(decodeOperatorState(encodeOperatorState(state)), state);
   // Wedged: the point is written after the lists; not wedged, nothing is (the bytes of before).
   const wedged = { ...state, wedgeAt: 160 };
@@ -93,6 +93,20 @@ test('operator state: node key targets and the wedge point round-trip, and a sta
   assert.equal(encodeOperatorState(wedged).length, encodeOperatorState(state).length + 8);
   const before = encodeOperatorState({ ...state, nodeTargets: new Map() }).subarray(0, -4); // no trailing list
   assert.deepEqual(decodeOperatorState(before), { ...state, nodeTargets: new Map() });
+  // A reconfiguration under way, then taken up: the configuration part follows the wedge point
+  // (written even when 0), and only one encoding of each state decodes.
+  const digest = (b: number) => new Uint8Array(32).fill(b);
+  const reconfiguring = { ...wedged, reconfiguration: digest(0xaa) };
+  assert.deepEqual(decodeOperatorState(encodeOperatorState(reconfiguring)), reconfiguring);
+  const epoch1 = { ...state, configuration: { epoch: 1, network: digest(0xaa) } };
+  assert.deepEqual(decodeOperatorState(encodeOperatorState(epoch1)), epoch1);
+  assert.equal(encodeOperatorState(epoch1).length, encodeOperatorState(state).length + 8 + 4 + 32 + 1);
+  const again = { ...epoch1, wedgeAt: 300, reconfiguration: digest(0xbb) };
+  assert.deepEqual(decodeOperatorState(encodeOperatorState(again)), again);
+  const zeroWedge = Uint8Array.from([...encodeOperatorState(state), 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.throws(() => decodeOperatorState(zeroWedge), /a wedge point of 0 is written as none/);
+  const genesisNothing = Uint8Array.from([...zeroWedge, 0, 0, 0, 0, 0]);
+  assert.throws(() => decodeOperatorState(genesisNothing), /written as none/);
   assert.deepEqual(decodeOperatorState(encodeOperatorState(NO_OPERATOR_STATE)), NO_OPERATOR_STATE);
   // A consensus-only command keeps its original encoding (kind 1).
   const legacy = encodeOperatorCommand({ kind: 'rotate-consensus-keys', replicas: [1], nonce: 5 }, 1337n);

@@ -24,7 +24,7 @@ const bytes = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s/g, ''), '
 
 const progress: ExecutionProgress = { lastExecuted: 0x0102, lastTimestamp: 1_700_000_000 };
 const keyRecord: KeyRecord = { replica: 1, epoch: 2, publicKey: bytes('aabb'), effectiveSeq: 9, publishedSeq: 3, proofOfPossession: bytes('cc') };
-const operator: OperatorState = { nonce: 5, lastRotationAt: 6, targets: new Map([[2, 1]]), nodeTargets: new Map([['tls:4', 1]]), wedgeAt: 0 };
+const operator: OperatorState = { ...NO_OPERATOR_STATE, nonce: 5, lastRotationAt: 6, targets: new Map([[2, 1]]), nodeTargets: new Map([['tls:4', 1]]) };
 const nodeKeyRecord: NodeKeyRecord = {
   kind: 'auth',
   node: 5,
