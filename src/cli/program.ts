@@ -15,6 +15,8 @@ import { registerKeys } from './commands/keys.ts';
 import { registerWedge } from './commands/wedge.ts';
 import { registerBackup } from './commands/backup.ts';
 import { registerRestore } from './commands/restore.ts';
+import { registerMember } from './commands/member.ts';
+import { registerReconfigure } from './commands/reconfigure.ts';
 import { UsageError } from './usage.ts';
 
 import { processIo, type CliIo } from './io.ts';
@@ -29,6 +31,8 @@ const COMMANDS: ReadonlyArray<(program: Command, io: CliIo) => void> = [
   registerVerifyLedger,
   registerKeys,
   registerWedge,
+  registerMember,
+  registerReconfigure,
   registerBackup,
   registerRestore,
 ];

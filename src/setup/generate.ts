@@ -82,7 +82,8 @@ function ed25519Json(key: NodeAuthPrivateKey): { algorithm: 'ed25519'; publicKey
   return { algorithm: 'ed25519', publicKey: `0x${bytesToHex(exportNodeAuthPublicKey(nodeAuthPublicKeyOf(key)))}` };
 }
 
-function replicaEntry(r: ReplicaSecrets, e: Endpoint): ReplicaEntryJson {
+/** A replica's public entry in the network file, from its secrets. */
+export function replicaEntry(r: ReplicaSecrets, e: Endpoint): ReplicaEntryJson {
   return {
     id: r.id,
     host: e.host,

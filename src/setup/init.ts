@@ -64,7 +64,8 @@ function directoryOf(s: NodeSecrets): string {
   return nodeDirectoryName(s.role, s.role === 'operator' ? undefined : s.id);
 }
 
-async function checkTarget(outDir: string): Promise<void> {
+/** Absent or an empty directory: anything else may hold a network's keys. */
+export async function checkTarget(outDir: string): Promise<void> {
   let info;
   try {
     info = await stat(outDir);
@@ -77,7 +78,8 @@ async function checkTarget(outDir: string): Promise<void> {
   }
 }
 
-async function placeOutput(staging: string, outDir: string): Promise<void> {
+/** Renames the staging directory onto the target, so the output appears whole or not at all. */
+export async function placeOutput(staging: string, outDir: string): Promise<void> {
   await checkTarget(outDir); // again: someone may have written there while we generated keys
   await rmdir(outDir).catch(() => {});
   await rename(staging, outDir);

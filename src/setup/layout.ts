@@ -20,6 +20,10 @@
  *       keys/auth-<epoch>.key          later ones, and keys/tls-<epoch>.{key,crt} as for a replica
  *   <out>/operator/                    node.json, network.json, operator.key (Ed25519)
  *
+ * A replica that joins a running network (`bulwark member`, `member.ts`) starts as the same replica
+ * directory without network.json (the file that lists it does not exist yet) and with member.json,
+ * its public entry for the operator; it loads once the operator's new network.json is copied in.
+ *
  * Each epoch-0 file is deleted (a key file erased first) once a newer key of its kind is in effect.
  * A generated TLS key is two files because a key file holds one key and nothing else: the
  * certificate is written durably first, and the key file, written last, is what makes the epoch
@@ -28,6 +32,8 @@
  */
 export const NETWORK_FILE = 'network.json';
 export const NODE_FILE = 'node.json';
+/** A joining replica's public entry (a network file's `replicas[]` item), for `bulwark reconfigure --add`. */
+export const MEMBER_FILE = 'member.json';
 export const TLS_CERT_FILE = 'tls.crt';
 
 export const NODE_FILE_FORMAT = 'bulwark-node';

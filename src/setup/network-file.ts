@@ -137,9 +137,15 @@ export function parseNetworkFile(input: unknown, source = 'network file'): Netwo
   };
 }
 
+/** Whether n replicas can run with f and c (SBFT's bound); why not, when they cannot. */
+export function replicaCountProblem(n: number, f: number, c: number): string | undefined {
+  const needed = 3 * f + 2 * c + 1;
+  return n === needed ? undefined : `n = ${n} is not 3f + 2c + 1 = ${needed}`;
+}
+
 function checkCounts(json: NetworkFileJson, problems: Problems): void {
-  const n = 3 * json.f + 2 * json.c + 1;
-  if (json.n !== n) problems.add(`n = ${json.n} is not 3f + 2c + 1 = ${n}`);
+  const countProblem = replicaCountProblem(json.n, json.f, json.c);
+  if (countProblem !== undefined) problems.add(countProblem);
   if (json.replicas.length !== json.n) problems.add(`${json.replicas.length} replicas listed, n = ${json.n}`);
   json.replicas.forEach((e, i) => {
     if (e.id !== i) problems.add(`replicas.${i}: id ${e.id}, expected ${i} (replica ids are 0..n-1 in order)`);

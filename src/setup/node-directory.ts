@@ -8,7 +8,7 @@
  * no public half in the network file (their records are in the ledger's reserved pages); the material's
  * `executionKey`, `authKey` and `tls` are the newest key of their kind, `nodeKeys` holds every epoch.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { BulwarkError, isBulwarkError } from '../common/errors.ts';
@@ -25,7 +25,7 @@ import {
   type NodeAuthPublicKey,
 } from '../crypto/node-auth.ts';
 import { ConsensusKeyStore } from './consensus-keys.ts';
-import { KEY_FILES, NETWORK_FILE, NODE_FILE, NODE_FILE_FORMAT, NODE_FILE_VERSION, TLS_CERT_FILE, type KeyFileSpec } from './layout.ts';
+import { KEY_FILES, MEMBER_FILE, NETWORK_FILE, NODE_FILE, NODE_FILE_FORMAT, NODE_FILE_VERSION, TLS_CERT_FILE, type KeyFileSpec } from './layout.ts';
 import { loadNetworkFile, type ClientInfo, type NetworkConfig, type ReplicaInfo } from './network-file.ts';
 import { holdEd25519Key, holdTlsKey, NodeKeyStore, tlsIdentityOf, type NodeKeyStoreOptions } from './node-key-store.ts';
 import type { TlsIdentity } from './node-keys.ts';
@@ -89,13 +89,17 @@ const nodeFileSchema = z.strictObject({
   encrypted: z.boolean(),
 });
 
-export async function writeNodeDirectory(dir: string, secrets: NodeSecrets, networkText: string, seal: SealOptions = {}): Promise<void> {
+/**
+ * `networkText` null: a replica joining an existing network (`member.ts`) has no network file until the
+ * operator has written the one that lists it; the directory loads once that file is copied in.
+ */
+export async function writeNodeDirectory(dir: string, secrets: NodeSecrets, networkText: string | null, seal: SealOptions = {}): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const id = secrets.role === 'operator' ? {} : { id: secrets.id };
   const nodeFile = { format: NODE_FILE_FORMAT, version: NODE_FILE_VERSION, role: secrets.role, ...id, encrypted: seal.passphrase !== undefined };
   await writeFile(join(dir, NODE_FILE), JSON.stringify(nodeFile, null, 2) + '\n', { mode: 0o644 });
-  await writeFile(join(dir, NETWORK_FILE), networkText, { mode: 0o644 });
+  if (networkText !== null) await writeFile(join(dir, NETWORK_FILE), networkText, { mode: 0o644 });
   const key = (spec: KeyFileSpec, material: Uint8Array): Promise<void> =>
     writeKeyFile(join(dir, spec.file), { kind: spec.kind, algorithm: spec.algorithm, material }, seal);
   if (secrets.role === 'operator') {
@@ -118,7 +122,7 @@ export async function loadNodeDirectory(dir: string, options: { passphrase?: str
   if (node.encrypted && options.passphrase === undefined) {
     throw new BulwarkError('NODE_PASSPHRASE_REQUIRED', `the keys in ${dir} are encrypted; give the passphrase`, { path: dir });
   }
-  const network = await loadNetworkFile(join(dir, NETWORK_FILE));
+  const network = await loadNetworkFile(join(dir, NETWORK_FILE)).catch((cause: unknown) => awaitingNetwork(dir, cause));
   const reader = new KeyReader(dir, options.passphrase);
   // New keys are sealed exactly when the directory is.
   const seal = { ...(node.encrypted ? { passphrase: options.passphrase! } : {}), ...(options.cost ? { cost: options.cost } : {}) };
@@ -149,6 +153,19 @@ export async function loadNodeDirectory(dir: string, options: { passphrase?: str
   const nodeKeys = await NodeKeyStore.open(dir, ['tls', 'auth'], { ...seal, epoch0 });
   const [tls, authKey] = [tlsIdentityOf(nodeKeys.newest('tls')), nodeKeys.newest('auth').privateKey];
   return { role: 'client', id: node.id, dir, network, info, tls, authKey, nodeKeys };
+}
+
+/** A joining replica's directory has no network file until the operator's new one is copied in: say so. */
+async function awaitingNetwork(dir: string, cause: unknown): Promise<never> {
+  if (isBulwarkError(cause, 'NETWORK_FILE_NOT_FOUND') && (await stat(join(dir, MEMBER_FILE)).catch(() => null)) !== null) {
+    throw new BulwarkError(
+      'NODE_AWAITING_NETWORK',
+      `${dir} is a joining replica's directory (${MEMBER_FILE}) without ${NETWORK_FILE}: copy in the network file that lists it (bulwark reconfigure) first`,
+      { path: dir },
+      { cause },
+    );
+  }
+  throw cause;
 }
 
 function tlsEpoch0(tls: TlsIdentity | null): NodeKeyStoreOptions['epoch0'] {
