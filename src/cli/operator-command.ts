@@ -56,3 +56,31 @@ export async function submitOperatorCommand(flags: OperatorFlags, payload: Uint8
   if (result.startsWith('refused')) throw new BulwarkError(refusedCode, `the replicas refused the command: ${result}`);
   return result;
 }
+
+interface WedgeStatus {
+  readonly wedge: { readonly at: number; readonly wedged: boolean } | null;
+  readonly nodes: readonly { readonly replica: number; readonly answered: boolean; readonly stableCheckpoint?: number; readonly lastExecuted?: number }[];
+}
+
+/**
+ * Polls `bft_status` until every replica that answers has executed to the wedge point and holds a
+ * stable checkpoint there (`--wait [seconds]`, default 120): the line to print, or WEDGE_TIMEOUT.
+ */
+export async function waitWedged(flags: OperatorFlags, wait: string | boolean): Promise<string> {
+  const seconds = wait === true ? 120 : Number(wait);
+  if (!(Number.isFinite(seconds) && seconds > 0)) throw new UsageError(`--wait: ${String(wait)} is not a number of seconds`);
+  const until = Date.now() + seconds * 1000;
+  for (;;) {
+    const status = await rpcCall<WedgeStatus>(flags, 'bft_status', []);
+    const at = status.wedge?.at ?? 0;
+    const replicas = status.nodes.filter((n) => n.answered);
+    if (at > 0 && replicas.length > 0 && replicas.every((n) => n.stableCheckpoint === at && n.lastExecuted === at)) {
+      return `wedged: ${replicas.length} of ${status.nodes.length} replicas at sequence number ${at}, stable, nothing in flight`;
+    }
+    if (Date.now() > until) {
+      const where = replicas.map((n) => `replica ${n.replica}: executed ${n.lastExecuted}, stable ${n.stableCheckpoint}`).join('; ');
+      throw new BulwarkError('WEDGE_TIMEOUT', `not wedged after ${seconds} s (wedge point ${at}; ${where})`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -94,7 +94,8 @@ function nextNetwork(current: NetworkFileJson, change: ReplicaChange): NetworkCo
   const replicas = [...current.replicas.slice(0, current.n - removed), ...change.add];
   // Client ids stay where they are: when they followed the replicas implicitly, they are pinned now.
   const firstClient = current.firstClient ?? (current.clients.length > 0 && n !== current.n ? current.n : undefined);
-  const json: NetworkFileJson = { ...current, f, c, n, ...(firstClient === undefined ? {} : { firstClient }), replicas };
+  // The next configuration epoch: what a replica started with the file checks its store against.
+  const json: NetworkFileJson = { ...current, f, c, n, ...(firstClient === undefined ? {} : { firstClient }), epoch: (current.epoch ?? 0) + 1, replicas };
   return parseNetworkFile(json, 'the reconfigured network file');
 }
 

@@ -11,10 +11,13 @@ import { loadNetworkFile } from '../../setup/network-file.ts';
 import { replicaEntrySchema, type ReplicaEntryJson } from '../../setup/network-schema.ts';
 import { firstClientId, planReconfiguration, type ReconfigurationPlan } from '../../setup/reconfigure.ts';
 import type { CliIo } from '../io.ts';
+import { loadOperator, submitOperatorCommand, waitWedged, type OperatorFlags } from '../operator-command.ts';
 import { collect, integer, UsageError } from '../usage.ts';
 
-export interface ReconfigureFlags {
+export interface ReconfigureFlags extends Partial<OperatorFlags> {
   network: string;
+  submit?: boolean;
+  wait?: string | boolean;
   add?: string[];
   remove?: number[];
   faults?: number;
@@ -43,10 +46,24 @@ export function registerReconfigure(program: Command, io: CliIo): void {
     .addOption(new Option('-c, --slow-replicas <c>', 'slow replicas allowed after the change, c (default: kept if it fits)').argParser(integer(0)))
     .requiredOption('-o, --out <file>', 'where to write the new network file; must not exist')
     .addOption(new Option('--json', 'print the result as JSON'))
+    .addOption(new Option('--submit', "sign the reconfigure command naming the new file with the operator's key (--dir) and submit it (--rpc)"))
+    .addOption(new Option('--dir <dir>', "the operator's directory (operator/ from bulwark init), with --submit"))
+    .addOption(new Option('--rpc <url>', "a client node's JSON-RPC endpoint that carries the command").default('http://127.0.0.1:8545'))
+    .addOption(new Option('--rpc-token <token>', 'bearer token, when the endpoint requires one'))
+    .addOption(new Option('--wait [seconds]', 'with --submit: wait until every replica that answers is wedged at the change (default 120 s)'))
     .action(async (flags: ReconfigureFlags) => {
+      if (flags.submit === true && flags.dir === undefined) throw new UsageError('--submit needs --dir, the operator directory');
+      if (flags.submit !== true && flags.wait !== undefined) throw new UsageError('--wait goes with --submit');
       const plan = await planChange(flags);
       await writeNewNetworkFile(flags.out, plan.text);
       io.out(flags.json ? JSON.stringify(summary(plan, flags.out), null, 2) + '\n' : describe(plan, flags.out));
+      if (flags.submit !== true) return;
+      const operator = flags as ReconfigureFlags & OperatorFlags;
+      const { sign } = await loadOperator(operator);
+      const payload = sign({ kind: 'reconfigure', network: Buffer.from(plan.next.digest, 'hex'), nonce: Date.now() });
+      io.out(`${await submitOperatorCommand(operator, payload, 'RECONFIGURE_REFUSED')}\n`);
+      if (flags.wait !== undefined) io.out(`${await waitWedged(operator, flags.wait)}\n`);
+      io.out(`next: stop every node, copy ${flags.out} to network.json in every node directory (and the joining replicas'), start them\n`);
     });
 }
 

@@ -189,14 +189,22 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
         const view = reachedByFPlusOne(answered.map((r) => r.view), b.f);
         const links = new Map(b.links().map((l) => [l.peer, l.connected]));
         const head = b.head();
-        // The wedge point in each replica's operator state (0: none; an undecodable state counts as none).
-        const wedgeOf = (operator: Uint8Array) => {
+        // Each replica's operator state (an undecodable one counts as none).
+        const operatorOf = (operator: Uint8Array) => {
           try {
-            return decodeOperatorState(operator).wedgeAt;
+            return decodeOperatorState(operator);
           } catch {
-            return 0;
+            return null;
           }
         };
+        const wedgeOf = (operator: Uint8Array) => operatorOf(operator)?.wedgeAt ?? 0;
+        // The configuration epoch f + 1 replicas reached, and the network file a reconfiguration
+        // under way names, when f + 1 replicas name the same one.
+        const states = answered.map((r) => operatorOf(r.operator));
+        const configurationEpoch = reachedByFPlusOne(states.map((s) => s?.configuration.epoch ?? 0), b.f);
+        const pending = new Map<string, number>();
+        for (const s of states) if (s?.reconfiguration) pending.set(hexD(s.reconfiguration), (pending.get(hexD(s.reconfiguration)) ?? 0) + 1);
+        const reconfiguration = [...pending].find(([, count]) => count > b.f)?.[0] ?? null;
         const stableCheckpoint = reachedByFPlusOne(answered.map((r) => r.lastStable), b.f);
         const wedgeAt = reachedByFPlusOne(answered.map((r) => wedgeOf(r.operator)), b.f);
         return {
@@ -210,6 +218,9 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
           // Being wedged (`bulwark wedge`): nothing is ordered after `at` but an unwedge; `wedged`
           // once f + 1 replicas have a stable checkpoint there — every replica at the same state.
           wedge: wedgeAt === 0 ? null : { at: wedgeAt, wedged: stableCheckpoint >= wedgeAt },
+          // `bulwark reconfigure`: the configuration epoch in effect, and the network file (sha256)
+          // to restart every node with at the wedge point while a change is under way.
+          configuration: { epoch: configurationEpoch, reconfiguringTo: reconfiguration },
           mirror: { block: Number(head.header.number), hash: hexD(head.hash()) },
           nodes: round.replicas.map((r, id) => ({
             replica: id,
