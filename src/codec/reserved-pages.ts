@@ -206,9 +206,11 @@ export interface Configuration {
   readonly epoch: number;
   /** SHA-256 of the network file's canonical text; null for epoch 0 (the genesis file is not recorded here). */
   readonly network: Uint8Array | null;
+  /** The first sequence number ordered in this configuration (1 for epoch 0). */
+  readonly fromSeq: number;
 }
 
-export const GENESIS_CONFIGURATION: Configuration = { epoch: 0, network: null };
+export const GENESIS_CONFIGURATION: Configuration = { epoch: 0, network: null, fromSeq: 1 };
 
 export const NO_OPERATOR_STATE: OperatorState = {
   nonce: 0,
@@ -238,7 +240,7 @@ export function encodeOperatorState(o: OperatorState): Uint8Array {
   if (o.wedgeAt > 0 || configured) w.u64(o.wedgeAt);
   if (configured) {
     w.u32(o.configuration.epoch);
-    if (o.configuration.epoch > 0) w.fixed(o.configuration.network!, 32);
+    if (o.configuration.epoch > 0) w.fixed(o.configuration.network!, 32).u64(o.configuration.fromSeq);
     w.u8(o.reconfiguration === null ? 0 : 1);
     if (o.reconfiguration !== null) w.fixed(o.reconfiguration, 32);
   }
@@ -263,7 +265,7 @@ export function decodeOperatorState(bytes: Uint8Array): OperatorState {
     if (wedgeWritten && wedgeAt === 0) throw new Error('operator state: a wedge point of 0 is written as none');
   } else {
     const epoch = r.u32('configuration epoch');
-    configuration = { epoch, network: epoch > 0 ? r.fixed(32, 'configuration network') : null };
+    configuration = epoch > 0 ? { epoch, network: r.fixed(32, 'configuration network'), fromSeq: r.u64('configuration fromSeq') } : GENESIS_CONFIGURATION;
     const pending = r.u8('reconfiguration');
     if (pending > 1) throw new Error('operator state: reconfiguration flag is neither 0 nor 1');
     reconfiguration = pending === 1 ? r.fixed(32, 'reconfiguration network') : null;

@@ -178,5 +178,6 @@ export function nodeKeysDue(
  */
 export function takeUpReconfiguration(state: OperatorState, network: Uint8Array): OperatorState | null {
   if (state.reconfiguration === null || Buffer.compare(state.reconfiguration, network) !== 0) return null;
-  return { ...state, wedgeAt: 0, reconfiguration: null, configuration: { epoch: state.configuration.epoch + 1, network: state.reconfiguration } };
+  const configuration = { epoch: state.configuration.epoch + 1, network: state.reconfiguration, fromSeq: state.wedgeAt + 1 };
+  return { ...state, wedgeAt: 0, reconfiguration: null, configuration };
 }

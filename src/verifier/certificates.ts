@@ -23,13 +23,13 @@ function verifyBlsCertificate(domain: BlsDomain, message: Uint8Array, cert: Cert
 /** `consensus/ordering.ts`'s `verifyCommit`: fast path n − c shares, slow path 2f + c + 1 commit votes. */
 export function verifyCommit(c: Checker, seq: number, commit: CommitCertificate): boolean {
   const keys = c.ctx.keys.consensusKeysAt(seq);
-  if (commit.kind === 'fast') return verifyBlsCertificate(DOMAIN_CONSENSUS, commitShareBytes(commit.view, seq, commit.digest), commit.cert, keys, c.q.fast);
-  return verifyBlsCertificate(DOMAIN_CONSENSUS, slowCommitBytes(commit.view, seq, commit.digest), commit.cert, keys, c.q.slow);
+  if (commit.kind === 'fast') return verifyBlsCertificate(DOMAIN_CONSENSUS, commitShareBytes(commit.view, seq, commit.digest), commit.cert, keys, c.epochs.quorumsAt(seq).fast);
+  return verifyBlsCertificate(DOMAIN_CONSENSUS, slowCommitBytes(commit.view, seq, commit.digest), commit.cert, keys, c.epochs.quorumsAt(seq).slow);
 }
 
 /** `consensus/execution.ts`'s `verifyStable` (without the checkpoint-interval rule: that is run-time configuration). */
 export function verifyCheckpoint(c: Checker, cert: CheckpointCertificate): boolean {
-  return verifyBlsCertificate(DOMAIN_CHECKPOINT, checkpointBytes(cert.seq, cert.summary), cert.cert, c.ctx.keys.consensusKeysAt(cert.seq), c.q.checkpoint);
+  return verifyBlsCertificate(DOMAIN_CHECKPOINT, checkpointBytes(cert.seq, cert.summary), cert.cert, c.ctx.keys.consensusKeysAt(cert.seq), c.epochs.quorumsAt(cert.seq).checkpoint);
 }
 
 /** A checkpoint names a block: it must be the stored one, with its state root. */

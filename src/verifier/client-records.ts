@@ -33,7 +33,8 @@ export async function checkClient(c: Checker, head: CheckedBlock): Promise<void>
     }
     if (BigInt(cert.seq) !== seq) fail('checkpoint-certificate', where, 'is stored under another sequence number', String(seq), String(cert.seq));
     if (!verifyCheckpoint(c, cert)) {
-      fail('checkpoint-certificate', where, 'does not verify against the consensus keys in effect', `≥ ${c.q.checkpoint} valid signers`, signerList(cert.cert, c.q.n, c.q.checkpoint));
+      const q = c.epochs.quorumsAt(cert.seq);
+      fail('checkpoint-certificate', where, 'does not verify against the consensus keys in effect', `≥ ${q.checkpoint} valid signers`, signerList(cert.cert, q.n, q.checkpoint));
     }
     c.counts.checkpointCertificates++;
     // Kept when a replica reported it, which may be before the mirror fetched its block.
@@ -54,7 +55,9 @@ async function checkBlockCertificate(c: Checker, number: bigint, bytes: Uint8Arr
   const hash = (await c.blocks.canonicalHash(number))!;
   const header = (await c.blocks.header(hash))!;
   const seen = new Set<number>();
+  let f = c.ctx.network.f;
   for (const { replica, notice } of entries) {
+    f = c.epochs.networkAt(notice.seq).f;
     const keys = c.ctx.keys.executionKeysAt(notice.seq);
     const at = `${where}: replica ${replica}'s notice`;
     if (notice.type !== 'BlockNotice') fail('block-certificate', at, 'is not a BlockNotice', 'BlockNotice', String((notice as { type: string }).type));
@@ -69,6 +72,6 @@ async function checkBlockCertificate(c: Checker, number: bigint, bytes: Uint8Arr
     if (!equalBytes(notice.summary.blockHash, hash)) fail('block-certificate', at, 'names another hash than the stored block', toHex(hash), toHex(notice.summary.blockHash));
     if (!equalBytes(notice.summary.stateRoot, header.stateRoot)) fail('block-certificate', at, "names another state root than the stored block's", toHex(header.stateRoot), toHex(notice.summary.stateRoot));
   }
-  if (seen.size < c.ctx.network.f + 1) fail('block-certificate', where, 'has too few notices from distinct replicas', `≥ ${c.ctx.network.f + 1}`, String(seen.size));
+  if (seen.size < f + 1) fail('block-certificate', where, 'has too few notices from distinct replicas', `≥ ${f + 1}`, String(seen.size));
   c.counts.blockCertificates++;
 }

@@ -10,6 +10,7 @@ export type LedgerRole = 'replica' | 'client';
 /** What failed; stable identifiers for tests and scripts (the message says it for people). */
 export type InconsistencyKind =
   | 'chain-config'
+  | 'configuration'
   | 'genesis'
   | 'canonical-gap'
   | 'snapshot-base'
@@ -64,6 +65,8 @@ export interface LedgerCounts {
   codes: number;
   /** A ledger installed from a snapshot: where it starts (below, headers only), and the headers checked below it. */
   snapshot: { readonly seq: number; readonly block: number; readonly headers: number } | null;
+  /** Configuration epochs (replica sets) the store records, each checked against its own (1: never reconfigured). */
+  configurationEpochs: number;
   /** Block states a pruned store no longer holds (blocks below its meta "state-from"): not checked. */
   statesPruned: number;
   /** Ordered batches a pruned replica no longer holds (below its meta "batches-from"): not checked. */
@@ -129,6 +132,7 @@ export function emptyCounts(): LedgerCounts {
     checkpointsAhead: 0,
     stateNodes: 0,
     snapshot: null,
+    configurationEpochs: 1,
     codes: 0,
     statesPruned: 0,
     orderedBatchesPruned: 0,

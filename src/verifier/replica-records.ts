@@ -47,7 +47,9 @@ export async function checkReplica(c: Checker, head: CheckedBlock): Promise<void
     const digest = sha256(batchDigestBytes(seq, batch));
     if (!equalBytes(digest, commit.digest)) fail('ordered-batch', where, 'the batch is not the one its commit certificate names', toHex(commit.digest), toHex(digest));
     if (!verifyCommit(c, seq, commit)) {
-      fail('commit-certificate', where, `${commit.kind}-path commit certificate (view ${commit.view}) does not verify against the consensus keys in effect`, `≥ ${commit.kind === 'fast' ? c.q.fast : c.q.slow} valid signers`, signerList(commit.cert, c.q.n, commit.kind === 'fast' ? c.q.fast : c.q.slow));
+      const q = c.epochs.quorumsAt(seq);
+      const needed = commit.kind === 'fast' ? q.fast : q.slow;
+      fail('commit-certificate', where, `${commit.kind}-path commit certificate (view ${commit.view}) does not verify against the consensus keys in effect`, `≥ ${needed} valid signers`, signerList(commit.cert, q.n, needed));
     }
     c.counts.orderedBatches++;
     c.counts.commitCertificates++;
@@ -95,7 +97,8 @@ async function checkStable(c: Checker, head: CheckedBlock, executed: number): Pr
   }
   const where = `stable checkpoint ${cert.seq} (block ${cert.summary.blockNumber})`;
   if (!verifyCheckpoint(c, cert)) {
-    fail('stable-checkpoint', where, 'its certificate does not verify against the consensus keys in effect', `≥ ${c.q.checkpoint} valid signers`, signerList(cert.cert, c.q.n, c.q.checkpoint));
+    const q = c.epochs.quorumsAt(cert.seq);
+    fail('stable-checkpoint', where, 'its certificate does not verify against the consensus keys in effect', `≥ ${q.checkpoint} valid signers`, signerList(cert.cert, q.n, q.checkpoint));
   }
   c.counts.stableCheckpoint = cert.seq;
   if (BigInt(cert.summary.blockNumber) > head.header.number) {

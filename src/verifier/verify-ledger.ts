@@ -35,7 +35,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
-import { quorumsOf } from '../consensus/config.ts';
 import { initHashes } from '../crypto/index.ts';
 import { buildCommon } from '../execution/common.ts';
 import { BlockStore } from '../ledger/block-store.ts';
@@ -46,8 +45,9 @@ import { openRocksStore, type KvStore } from '../storage/index.ts';
 import { checkBlocks, checkChainConfig } from './blocks.ts';
 import type { Checker, LedgerContext } from './checker.ts';
 import { checkClient } from './client-records.ts';
-import { keyHistoryOf, keyHistoryWithPublished } from './keys.ts';
-import { Inconsistent, emptyCounts, fail, type LedgerHead, type LedgerInconsistency, type LedgerRole, type VerifyLedgerResult } from './problems.ts';
+import { readEpochs, singleEpoch, type Epochs } from './configurations.ts';
+import { keyHistoryOf, keyHistoryWithPublished, type KeyHistory } from './keys.ts';
+import { Inconsistent, emptyCounts, fail, readOrFail, type LedgerHead, type LedgerInconsistency, type LedgerRole, type VerifyLedgerResult } from './problems.ts';
 import { checkReplica } from './replica-records.ts';
 import { checkHeadState } from './state.ts';
 
@@ -110,7 +110,7 @@ async function verifyLocalState(
 ): Promise<{ ok: true; head: LedgerHead } | { ok: false; problem: LedgerInconsistency }> {
   const common = buildCommon(ctx.network.chainConfig.chainId, ctx.network.chainConfig.hardfork);
   const counts = { ...emptyCounts() };
-  const c: Checker = { kv, ctx, common, q: quorumsOf(ctx.network), blocks: new BlockStore(kv, common), pages: new ReservedPages(kv), counts };
+  const c: Checker = { kv, ctx, common, epochs: singleEpoch(ctx.network), blocks: new BlockStore(kv, common), pages: new ReservedPages(kv), counts };
   const mirror = new BlockStore(mirrorKv, common);
   try {
     await checkChainConfig(c);
@@ -186,9 +186,13 @@ export async function verifyLedgerStore(kv: KvStore, ctx: LedgerContext): Promis
   const counts = emptyCounts();
   const common = buildCommon(ctx.network.chainConfig.chainId, ctx.network.chainConfig.hardfork);
   // BlockStore is used for reads only (`open` is never called: it may write the log-index marker).
-  const c: Checker = { kv, ctx, common, q: quorumsOf(ctx.network), blocks: new BlockStore(kv, common), pages: new ReservedPages(kv), counts };
+  const c: Checker = { kv, ctx, common, epochs: singleEpoch(ctx.network), blocks: new BlockStore(kv, common), pages: new ReservedPages(kv), counts };
   try {
-    c.ctx = { ...ctx, keys: await keyHistoryWithPublished(c.pages, ctx.network, ctx.keys) };
+    const operator = await readOrFail('execution-progress', "operatorState 'state'", () => c.pages.operatorState());
+    c.epochs = await readEpochs(kv, ctx.network, operator);
+    counts.configurationEpochs = c.epochs.count;
+    const keys = await keyHistoryWithPublished(c.pages, c.epochs.union, c.epochs.count === 1 ? ctx.keys : keyHistoryOf(c.epochs.union));
+    c.ctx = { ...ctx, keys: c.epochs.count === 1 ? keys : inEffect(keys, c.epochs) };
     await checkChainConfig(c);
     const head = await checkBlocks(c);
     await checkHeadState(c, head);
@@ -199,4 +203,12 @@ export async function verifyLedgerStore(kv: KvStore, ctx: LedgerContext): Promis
     if (err instanceof Inconsistent) return { ok: false, role: ctx.role, problem: err.problem, counts };
     throw err;
   }
+}
+
+/** The keys of the replicas of the epoch a sequence number is in (the history is over every replica any epoch named). */
+function inEffect(keys: KeyHistory, epochs: Epochs): KeyHistory {
+  return {
+    consensusKeysAt: (seq) => keys.consensusKeysAt(seq).slice(0, epochs.networkAt(seq).n),
+    executionKeysAt: (seq) => keys.executionKeysAt(seq).slice(0, epochs.networkAt(seq).n),
+  };
 }

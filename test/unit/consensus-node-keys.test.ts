@@ -98,9 +98,9 @@ test('operator state: node key targets and the wedge point round-trip, and a sta
   const digest = (b: number) => new Uint8Array(32).fill(b);
   const reconfiguring = { ...wedged, reconfiguration: digest(0xaa) };
   assert.deepEqual(decodeOperatorState(encodeOperatorState(reconfiguring)), reconfiguring);
-  const epoch1 = { ...state, configuration: { epoch: 1, network: digest(0xaa) } };
+  const epoch1 = { ...state, configuration: { epoch: 1, network: digest(0xaa), fromSeq: 301 } };
   assert.deepEqual(decodeOperatorState(encodeOperatorState(epoch1)), epoch1);
-  assert.equal(encodeOperatorState(epoch1).length, encodeOperatorState(state).length + 8 + 4 + 32 + 1);
+  assert.equal(encodeOperatorState(epoch1).length, encodeOperatorState(state).length + 8 + 4 + 32 + 8 + 1);
   const again = { ...epoch1, wedgeAt: 300, reconfiguration: digest(0xbb) };
   assert.deepEqual(decodeOperatorState(encodeOperatorState(again)), again);
   const zeroWedge = Uint8Array.from([...encodeOperatorState(state), 0, 0, 0, 0, 0, 0, 0, 0]);
