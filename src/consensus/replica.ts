@@ -71,13 +71,20 @@ export const GENESIS_APP: AppState = {
 export function restoreReplica(o: ReplicaOptions): ReplicaState {
   const p = o.persisted ?? emptyPersisted();
   const app = o.app ?? GENESIS_APP;
-  // The key history from the reserved pages, each key's proof of possession checked again.
+  // The key history from the reserved pages, each key's proof of possession checked again. Records
+  // of replicas a reconfiguration removed stay in the pages (the ledger's history is checked with
+  // them) but are no part of this configuration's key books.
+  const n = quorumsOf(o.cfg).n;
+  const firstClient = o.cfg.firstClient ?? n;
+  const member = (node: number) => node < n || (node >= firstClient && node < firstClient + o.cfg.clients);
   for (const k of app.keys) {
+    if (k.replica >= n) continue;
     if (!addPublishedKey(o.keys, o.crypto, k)) {
       throw new BulwarkError('LEDGER_CORRUPT', `the reserved pages hold a key that does not verify (replica ${k.replica}, epoch ${k.epoch})`);
     }
   }
   for (const k of app.nodeKeys) {
+    if (!member(k.node)) continue;
     // Possession and endorsement checked again, as for consensus keys: a corrupt page stops here.
     if (o.keys.node.problem(k) !== null || !o.keys.node.add(k)) {
       throw new BulwarkError('LEDGER_CORRUPT', `the reserved pages hold a ${k.kind} key that does not follow the history (node ${k.node}, epoch ${k.epoch})`);

@@ -19,7 +19,8 @@ import { BulwarkError } from '../common/errors.ts';
 import { takeUpReconfiguration } from '../consensus/operator.ts';
 import { ConfigurationHistory } from '../ledger/configurations.ts';
 import { ReservedPages, type OperatorState } from '../ledger/reserved-pages.ts';
-import { serializeNetworkFile, type NetworkConfig } from '../setup/network-file.ts';
+import { blsPublicKeyToBytes } from '../crypto/index.ts';
+import { parseNetworkFile, serializeNetworkFile, type NetworkConfig } from '../setup/network-file.ts';
 import type { KvStore } from '../storage/kvstore.ts';
 
 export type ConfigurationCheck =
@@ -44,6 +45,7 @@ export async function checkConfiguration(kv: KvStore, network: NetworkConfig): P
   if (named) {
     if (network.epoch !== storeEpoch + 1) throw mismatch(`is named by the operator's reconfiguration, but says epoch ${network.epoch}, not ${storeEpoch + 1}`);
     if (lastExecuted < state.wedgeAt) return { kind: 'behind', storeEpoch };
+    await refuseReusedIds(kv, network);
     const next = takeUpReconfiguration(state, Buffer.from(network.digest, 'hex'))!;
     return { kind: 'take-up', state: next, fromSeq: state.wedgeAt + 1 };
   }
@@ -55,6 +57,32 @@ export async function checkConfiguration(kv: KvStore, network: NetworkConfig): P
     throw mismatch(`is not the file of configuration epoch ${storeEpoch} (sha256 ${hex(state.configuration.network!)}) this replica's store is in`);
   }
   return { kind: 'current' };
+}
+
+/**
+ * A replica id is never given to another replica: the key records of the one removed stay in the
+ * reserved pages (the ledger's history is checked with them), and a newcomer under its id would
+ * inherit them. Checked against every network file the store recorded.
+ */
+async function refuseReusedIds(kv: KvStore, network: NetworkConfig): Promise<void> {
+  for (const record of await new ConfigurationHistory(kv).list()) {
+    let earlier: NetworkConfig;
+    try {
+      earlier = parseNetworkFile(JSON.parse(record.network), `configuration epoch ${record.epoch}`);
+    } catch {
+      continue; // verify-ledger names a damaged record; it decides nothing here
+    }
+    for (const r of network.replicas) {
+      const before = earlier.replicas.find((e) => e.id === r.id);
+      if (before !== undefined && Buffer.compare(blsPublicKeyToBytes(before.bootstrapKey), blsPublicKeyToBytes(r.bootstrapKey)) !== 0) {
+        throw new BulwarkError(
+          'NETWORK_FILE_MISMATCH',
+          `network.json gives replica id ${r.id} to another replica than configuration epoch ${record.epoch} did: a removed replica's id is not given again (the new replica takes the next unused id)`,
+          { id: r.id, epoch: record.epoch },
+        );
+      }
+    }
+  }
 }
 
 /**
