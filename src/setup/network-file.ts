@@ -1,6 +1,6 @@
 /**
  * The network file, typed and checked. `parseNetworkFile` refuses anything a node should not start
- * from: a shape that is off, counts that do not fit n = 3f + 2c + 1, ids out of order, two nodes on
+ * from: a shape that is off, counts that do not fit n ≥ 3f + 2c + 1, ids out of order, two nodes on
  * one endpoint or with one key or certificate, a certificate that is not a self-signed P-384 one, a
  * bootstrap key whose proof of possession does not verify, a chain config that does not parse.
  * Every problem is listed, so an operator fixes the file in one pass.
@@ -132,8 +132,10 @@ export function parseNetworkFile(input: unknown, source = 'network file'): Netwo
 }
 
 function checkCounts(json: NetworkFileJson, problems: Problems): void {
-  const n = 3 * json.f + 2 * json.c + 1;
-  if (json.n !== n) problems.add(`n = ${json.n} is not 3f + 2c + 1 = ${n}`);
+  // SBFT's bound is a minimum: a network may have replicas to spare (five while it grows from four to seven).
+  const least = 3 * json.f + 2 * json.c + 1;
+  if (json.n < least) problems.add(`n = ${json.n} is below 3f + 2c + 1 = ${least}`);
+  if (json.f === 0 && json.c > 0) problems.add(`c = ${json.c} needs f ≥ 1`);
   if (json.replicas.length !== json.n) problems.add(`${json.replicas.length} replicas listed, n = ${json.n}`);
   json.replicas.forEach((e, i) => {
     if (e.id !== i) problems.add(`replicas.${i}: id ${e.id}, expected ${i} (replica ids are 0..n-1 in order)`);
