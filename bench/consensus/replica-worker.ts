@@ -25,6 +25,7 @@ const history = keys.keyHistory();
 const crypto = keys.cryptoFor(setup.id, history);
 if (setup.auth === 'link') crypto.verifyRequest = () => true;
 const cfg = makeConsensusConfig({
+  n: setup.n,
   f: 1,
   c: 0,
   clients: setup.clients,

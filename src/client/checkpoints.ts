@@ -1,6 +1,6 @@
 /**
  * The stable checkpoints this client node has seen, for `bft_getCheckpoint`. Replicas attach their
- * latest stable checkpoint to each status answer; its certificate — 2f + c + 1 BLS signatures over
+ * latest stable checkpoint to each status answer; its certificate — ⌈(n + f + 1) / 2⌉ BLS signatures over
  * (sequence number, block, state root, reserved-pages digest) in the checkpoint domain — is checked
  * here against the replicas' consensus keys in effect at its sequence number, and only then kept
  * (in the mirror's store, by sequence number).
@@ -62,7 +62,7 @@ export class CheckpointKeeper {
     this.#store = store;
   }
 
-  /** `consensusKeys`: the bootstrap keys; `quorum`: the signers a checkpoint certificate needs (2f + c + 1). */
+  /** `consensusKeys`: the bootstrap keys; `quorum`: the signers a checkpoint certificate needs (⌈(n + f + 1) / 2⌉). */
   static async open(kv: KvStore, consensusKeys: readonly BlsPublicKey[], f: number, quorum: number): Promise<CheckpointKeeper> {
     const store = createRepository(kv, 'checkpointCertificate', uint64Codec, bytesCodec);
     const keeper = new CheckpointKeeper(kv, consensusKeys, f, quorum, store);
@@ -130,7 +130,7 @@ export class CheckpointKeeper {
     });
   }
 
-  /** Whether 2f + c + 1 replicas signed this checkpoint, with their keys in effect at its sequence number. */
+  /** Whether ⌈(n + f + 1) / 2⌉ replicas signed this checkpoint, with their keys in effect at its sequence number. */
   verify(cert: CheckpointCertificate): boolean {
     try {
       const signers = SignerBitVector.decode(this.#book.n, cert.cert.signers);

@@ -45,7 +45,7 @@ export interface CommitCertificate {
   readonly cert: Certificate;
 }
 
-/** 2f + c + 1 shares over (view, seq, digest): the slow path's PrepareFull. */
+/** ⌈(n + f + 1) / 2⌉ shares over (view, seq, digest): the slow path's PrepareFull. */
 export interface PrepareCertificate {
   readonly view: number;
   readonly digest: Uint8Array;
@@ -305,7 +305,7 @@ export interface NodeStatus {
   readonly blockNumber: number;
   readonly blockHash: Uint8Array;
   /**
-   * The replica's latest stable checkpoint with its certificate (2f + c + 1 BLS signatures, which
+   * The replica's latest stable checkpoint with its certificate (⌈(n + f + 1) / 2⌉ BLS signatures, which
    * authenticate it on their own: it is outside the status signature).
    */
   readonly stable: CheckpointCertificate | null;

@@ -32,7 +32,7 @@ function slotStatement(tag: Uint8Array, view: number, seq: number, digest: Uint8
   return new Writer(tag.length + 48).raw(tag).u64(view).u64(seq).fixed(digest, DIGEST_LENGTH).finish();
 }
 
-/** Fast-path share and PreparePartial: n − c of them commit, 2f + c + 1 of them prepare. */
+/** Fast-path share and PreparePartial: n − c of them commit, ⌈(n + f + 1) / 2⌉ of them prepare. */
 export function commitShareBytes(view: number, seq: number, digest: Uint8Array): Uint8Array {
   return slotStatement(TAG_SHARE, view, seq, digest);
 }

@@ -1,14 +1,19 @@
 /**
- * The protocol's parameters and the quorums they imply. With n = 3f + 2c + 1 replicas:
- * - fast path: n − c = 3f + c + 1 shares make a FullCommitProof;
- * - slow path: 2f + c + 1 shares make a PrepareFull, and 2f + c + 1 commit votes a CommitFull;
- * - a stable checkpoint needs 2f + c + 1 matching signatures;
- * - a NewView is built from 2f + 2c + 1 ViewChange messages;
+ * The protocol's parameters and the quorums they imply, for n ≥ 3f + 2c + 1 replicas (SBFT's bound;
+ * a network may have more replicas than the bound needs, e.g. five while it grows from four to
+ * seven). With q = ⌈(n + f + 1) / 2⌉ (2f + c + 1 when n = 3f + 2c + 1):
+ * - fast path: n − c shares make a FullCommitProof;
+ * - slow path: q shares make a PrepareFull, and q commit votes a CommitFull;
+ * - a stable checkpoint needs q matching signatures;
+ * - a NewView is built from n − f ViewChange messages (2f + 2c + 1 when n = 3f + 2c + 1);
  * - f + 1 complaints (at least one from an honest replica) start a view change.
+ * Why these numbers: `quorumsOf`.
  */
 import { BulwarkError } from '../common/errors.ts';
 
 export interface ConsensusConfig {
+  /** Replicas, ids 0..n − 1: at least 3f + 2c + 1 (`makeConsensusConfig`'s default: exactly that). */
+  readonly n: number;
   readonly f: number;
   readonly c: number;
   /** Number of client node ids, which follow the replicas': n .. n + clients − 1. */
@@ -50,7 +55,7 @@ export interface ConsensusConfig {
   readonly maxClockSkewMs: number;
   /**
    * Replicas replace their bootstrap consensus keys with keys they generate, published through
-   * consensus (`keys.ts`); until 2f + c + 1 have published one, client requests are not executed.
+   * consensus (`keys.ts`); until a slow quorum (2f + c + 1 when n = 3f + 2c + 1) have published one, client requests are not executed.
    * Off (tests and simulations that study something else): replicas keep the bootstrap keys, and
    * key-exchange requests are refused.
    */
@@ -67,7 +72,7 @@ export interface ConsensusConfig {
   readonly firstClient?: number;
 }
 
-export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'f' | 'c' | 'clients'> = {
+export const DEFAULT_CONSENSUS_CONFIG: Omit<ConsensusConfig, 'n' | 'f' | 'c' | 'clients'> = {
   checkpointInterval: 150,
   window: 300,
   maxInFlight: 8,
@@ -100,10 +105,41 @@ export interface Quorums {
   readonly weak: number;
 }
 
-export function quorumsOf(cfg: Pick<ConsensusConfig, 'f' | 'c'>): Quorums {
-  const { f, c } = cfg;
-  const n = 3 * f + 2 * c + 1;
-  return { n, fast: 3 * f + c + 1, slow: 2 * f + c + 1, checkpoint: 2 * f + c + 1, viewChange: 2 * f + 2 * c + 1, weak: f + 1 };
+/** The fewest replicas SBFT needs for f Byzantine and c slow or crashed ones. */
+export function minReplicas(f: number, c: number): number {
+  return 3 * f + 2 * c + 1;
+}
+
+/**
+ * Quorums for any n ≥ 3f + 2c + 1. Up to f replicas are Byzantine; the fast path must also work
+ * with c replicas slow or down, the slow path and view changes with f + c of them.
+ * - view change V = n − f: the most that can be waited for with f replicas silent.
+ * - fast F = n − c: as SBFT. A batch committed fast in view u leaves, in any V ViewChanges,
+ *   F + V − n − f = n − 2f − c ≥ f + c + 1 honest latest votes for it (honest replicas vote for
+ *   nothing else at that slot from view u on); every other digest gets at most the remaining
+ *   V − (n − 2f − c) = f + c votes. So `selectSlots`' "f + c + 1 votes" rule recovers it, and only
+ *   it, from exactly V ViewChanges, for every such n (and only from exactly V: with more, a second
+ *   digest could reach f + c + 1).
+ * - slow S = ⌈(n + f + 1) / 2⌉: the least S with
+ *     two slow quorums sharing f + 1 replicas, so an honest one (2S − n ≥ f + 1): one prepare
+ *       certificate per (view, seq), one stable checkpoint per seq;
+ *     each slow quorum sharing f + 1 with any view-change quorum (S + V − n = S − f ≥ f + 1, as
+ *       S ≥ 2f + 1 when n ≥ 3f + 1): a slow commit's prepare certificate reaches the next view;
+ *     each slow quorum sharing f + 1 with any fast one (S + F − n = S − c ≥ f + 1): no prepare
+ *       certificate for another digest in a view where one committed fast;
+ *   and live: S ≤ n − f − c exactly when n ≥ 3f + 2c + 1, so the slow path commits with f
+ *   Byzantine and c slow replicas (F and V need n − c and n − f to answer). At n = 3f + 2c + 1,
+ *   S = 2f + c + 1, SBFT's own.
+ * - checkpoint = S (a stable checkpoint is signed by S − f ≥ f + 1 honest replicas: its state can
+ *   be fetched from one); weak f + 1: at least one honest replica.
+ */
+export function quorumsOf(cfg: Pick<ConsensusConfig, 'n' | 'f' | 'c'>): Quorums {
+  const { n, f, c } = cfg;
+  if (!Number.isSafeInteger(n) || n < minReplicas(f, c)) {
+    throw new BulwarkError('CONSENSUS_BAD_CONFIG', `consensus configuration: n = ${n} is below 3f + 2c + 1 = ${minReplicas(f, c)}`, { field: 'n' });
+  }
+  const slow = Math.ceil((n + f + 1) / 2);
+  return { n, fast: n - c, slow, checkpoint: slow, viewChange: n - f, weak: f + 1 };
 }
 
 /**
@@ -115,10 +151,11 @@ export function reachedByFPlusOne(values: readonly number[], f: number): number 
   return sorted[f] ?? 0;
 }
 
+/** `n` defaults to 3f + 2c + 1. */
 export function makeConsensusConfig(
   params: Pick<ConsensusConfig, 'f' | 'c' | 'clients'> & Partial<ConsensusConfig>,
 ): ConsensusConfig {
-  const cfg: ConsensusConfig = { ...DEFAULT_CONSENSUS_CONFIG, ...params };
+  const cfg: ConsensusConfig = { ...DEFAULT_CONSENSUS_CONFIG, n: minReplicas(params.f, params.c), ...params };
   const bad = (field: string, rule: string) =>
     new BulwarkError('CONSENSUS_BAD_CONFIG', `consensus configuration: ${field} ${rule}`, { field });
   for (const [k, v] of Object.entries(cfg)) {
@@ -127,13 +164,14 @@ export function makeConsensusConfig(
     } else if (!Number.isSafeInteger(v) || (v as number) < 0) throw bad(k, 'must be a non-negative integer');
   }
   if (cfg.f < 1 && cfg.c > 0) throw bad('c', 'needs f ≥ 1');
+  if (cfg.n < minReplicas(cfg.f, cfg.c)) throw bad('n', `must be ≥ 3f + 2c + 1 = ${minReplicas(cfg.f, cfg.c)}`);
   if (cfg.checkpointInterval < 1) throw bad('checkpointInterval', 'must be ≥ 1');
   if (cfg.window < cfg.checkpointInterval || cfg.window % cfg.checkpointInterval !== 0) {
     throw bad('window', 'must be a positive multiple of checkpointInterval');
   }
   if (cfg.maxInFlight < 1 || cfg.maxInFlight > cfg.window) throw bad('maxInFlight', 'must be in 1..window');
   if (cfg.maxBatchRequests < 1) throw bad('maxBatchRequests', 'must be ≥ 1');
-  if (cfg.firstClient !== undefined && cfg.firstClient < 3 * cfg.f + 2 * cfg.c + 1) throw bad('firstClient', 'must be at least the number of replicas');
+  if (cfg.firstClient !== undefined && cfg.firstClient < cfg.n) throw bad('firstClient', 'must be at least the number of replicas');
   return cfg;
 }
 

@@ -3,7 +3,7 @@
  * sequence order, with requests already executed for their client filtered out (exactly-once per
  * (clientId, requestSeq)); each executed batch is signed once with the execution key and every
  * request gets a reply proving its result under that signature; every K sequence numbers the
- * replica signs a checkpoint, and 2f + c + 1 matching ones make it stable.
+ * replica signs a checkpoint, and ⌈(n + f + 1) / 2⌉ matching ones make it stable.
  */
 import { Writer } from '../codec/binary.ts';
 import type { BlockNotice, Checkpoint, CheckpointCertificate, ClientRequest, ExecSummary, Reply, ReplyEntry } from '../codec/messages.ts';

@@ -4,10 +4,10 @@
  *   primary ── PrePrepare(v, s, batch) ──► all
  *   each   ── CommitShare σ_i(v, s, d) ──► collectors(s)            (fast path)
  *   collector, n − c shares ── FullCommitProof ──► all: committed
- *   collector, after the fast-path timeout with 2f + c + 1 shares ── PrepareFull ──► all
+ *   collector, after the fast-path timeout with ⌈(n + f + 1) / 2⌉ shares ── PrepareFull ──► all
  *   each   ── CommitPartial τ_i(v, s, d) ──► collectors(s)          (slow path)
- *   collector, 2f + c + 1 commit votes ── CommitFull ──► all: committed
- * One share serves both paths: n − c of them are a commit proof, 2f + c + 1 a prepare certificate.
+ *   collector, ⌈(n + f + 1) / 2⌉ commit votes ── CommitFull ──► all: committed
+ * One share serves both paths: n − c of them are a commit proof, ⌈(n + f + 1) / 2⌉ a prepare certificate.
  * If a collector does not act, replicas send their share to the primary too, which then collects.
  */
 import type {

@@ -3,8 +3,9 @@
  *   a replica whose requests or slots make no progress complains; f + 1 complaints (one of them
  *   honest) move every replica that sees them to view v + 1; each sends a signed ViewChange with its
  *   stable checkpoint certificate and, per slot above it, its commit certificate, its highest
- *   prepare certificate and its latest vote; the new primary's NewView carries exactly
- *   2f + 2c + 1 of them, from which every replica computes the same re-proposals (`selectSlots`).
+ *   prepare certificate and its latest vote; the new primary's NewView carries exactly n − f of
+ *   them (2f + 2c + 1 when n = 3f + 2c + 1), from which every replica computes the same
+ *   re-proposals (`selectSlots`).
  * A replica whose view does not become active in time moves on, with a timeout that doubles up
  * to a cap.
  */
@@ -263,7 +264,8 @@ export type Selection =
  *   1. a commit certificate fixes the batch;
  *   2. otherwise let P be the prepare certificate of the highest view v_p; a digest named by the
  *      latest votes of at least f + c + 1 replicas, each vote in a view above v_p, is chosen
- *      (a fast-path commit in view u leaves f + c + 1 honest such votes among any 2f + 2c + 1);
+ *      (a fast-path commit in view u leaves n − 2f − c ≥ f + c + 1 honest such votes among any
+ *      n − f ViewChanges, and any other digest at most the f + c others: `quorumsOf`);
  *   3. otherwise P's digest; otherwise a null batch.
  * Returns null if a chosen batch's content is not in the set.
  */
@@ -323,7 +325,7 @@ function chooseSlot(s: ReplicaState, seq: number, entries: readonly ViewChangeSl
 function tryBuildNewView(s: ReplicaState): void {
   const vcs = s.viewChanges.get(s.view);
   if (vcs === undefined || vcs.size < s.q.viewChange) return;
-  // Exactly a quorum: the vote-count rule is sound for 2f + 2c + 1 messages, not for more.
+  // Exactly a quorum: the vote-count rule is sound for n − f messages, not for more.
   const chosen = [...vcs.keys()].sort((a, b) => a - b).slice(0, s.q.viewChange).map((r) => vcs.get(r)!);
   const sel = selectSlots(s, chosen);
   if (sel === null) return; // a chosen batch's content is missing: wait for more ViewChanges
@@ -337,7 +339,7 @@ export function onNewView(s: ReplicaState, from: number, m: NewView): void {
   if (m.view < s.view || (m.view === s.view && s.active)) return;
   const senders = new Set(m.viewChanges.map((vc) => vc.replica));
   if (m.viewChanges.length !== s.q.viewChange || senders.size !== m.viewChanges.length) {
-    return reject(s, from, 'bad-new-view', 'needs exactly 2f + 2c + 1 ViewChanges from distinct replicas');
+    return reject(s, from, 'bad-new-view', `needs exactly n − f = ${s.q.viewChange} ViewChanges from distinct replicas`);
   }
   for (const vc of m.viewChanges) {
     if (vc.view !== m.view || !validViewChange(s, vc)) return reject(s, from, 'bad-new-view', `ViewChange of ${vc.replica}`);

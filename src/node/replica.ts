@@ -177,7 +177,7 @@ export class ReplicaProcess {
         this.#snapshots.push(outcome.installed ? { outcome: 'installed', seq: outcome.seq, ms: outcome.ms } : { outcome: outcome.reason === 'failed' ? 'failed' : 'none', seq: 0, ms: 0 });
       }
       const executor = await Executor.open({ kv, config: network.chainConfig });
-      const cfg = makeConsensusConfig({ f: network.f, c: network.c, clients: network.clients.length, firstClient: network.firstClient, chainId: Number(network.chainId), ...o.consensus });
+      const cfg = makeConsensusConfig({ n: network.n, f: network.f, c: network.c, clients: network.clients.length, firstClient: network.firstClient, chainId: Number(network.chainId), ...o.consensus });
       const ethereum = await EthereumApp.open(executor, kv, { checkpointInterval: cfg.checkpointInterval });
       const pruning = o.prune === undefined ? null : new PruningApp({ inner: ethereum, executor, kv, settings: o.prune, log });
       const app = pruning ?? ethereum;

@@ -1,6 +1,6 @@
 /**
  * The network file, typed and checked. `parseNetworkFile` refuses anything a node should not start
- * from: a shape that is off, counts that do not fit n = 3f + 2c + 1, ids out of order, two nodes on
+ * from: a shape that is off, counts that do not fit n ≥ 3f + 2c + 1, ids out of order, two nodes on
  * one endpoint or with one key or certificate, a certificate that is not a self-signed P-384 one, a
  * bootstrap key whose proof of possession does not verify, a chain config that does not parse.
  * Every problem is listed, so an operator fixes the file in one pass.
@@ -138,9 +138,15 @@ export function parseNetworkFile(input: unknown, source = 'network file'): Netwo
 }
 
 /** Whether n replicas can run with f and c (SBFT's bound); why not, when they cannot. */
+/**
+ * Why n replicas do not fit f and c, or undefined when they do. SBFT's bound is a minimum: a
+ * network may have replicas to spare (five while it grows from four to seven).
+ */
 export function replicaCountProblem(n: number, f: number, c: number): string | undefined {
-  const needed = 3 * f + 2 * c + 1;
-  return n === needed ? undefined : `n = ${n} is not 3f + 2c + 1 = ${needed}`;
+  const least = 3 * f + 2 * c + 1;
+  if (n < least) return `n = ${n} is below 3f + 2c + 1 = ${least}`;
+  if (f === 0 && c > 0) return `c = ${c} needs f ≥ 1`;
+  return undefined;
 }
 
 function checkCounts(json: NetworkFileJson, problems: Problems): void {

@@ -1,5 +1,5 @@
 /**
- * The shape of a network: how many replicas (n = 3f + 2c + 1, SBFT's bound), how many client nodes,
+ * The shape of a network: how many replicas (n ≥ 3f + 2c + 1, SBFT's bound), how many client nodes,
  * and where each listens. Ids follow Concord-BFT: replicas 0..n-1, client nodes from `firstClient`
  * (n, unless ids are kept free for replicas added later: `maxReplicas`).
  */
@@ -43,7 +43,11 @@ function invalid(message: string, details: Record<string, unknown> = {}): Bulwar
   return new BulwarkError('SETUP_INVALID_INPUT', message, details);
 }
 
-/** Resolves f, c and n from whichever of them were given, refusing combinations that do not fit. */
+/**
+ * Resolves f, c and n from whichever of them were given, refusing combinations that do not fit
+ * n ≥ 3f + 2c + 1. Given n without f, f is the largest that fits (five replicas: f = 1, one to
+ * spare, the step from four to seven); given f without n, n is the least, 3f + 2c + 1.
+ */
 export function resolveFaults(input: { f?: number; c?: number; replicas?: number }): { f: number; c: number; n: number } {
   const c = input.c ?? 0;
   checkCount('c', c, 0);
@@ -54,20 +58,18 @@ export function resolveFaults(input: { f?: number; c?: number; replicas?: number
     if (input.replicas === undefined) f = 1;
     else {
       const rest = input.replicas - 1 - 2 * c;
-      if (rest < 0 || rest % 3 !== 0) {
-        throw invalid(
-          `${input.replicas} replicas do not fit n = 3f + 2c + 1 with c = ${c}` +
-            ` (with c = ${c}, n is one of ${[0, 1, 2, 3].map((k) => 3 * k + 2 * c + 1).join(', ')}, …)`,
-          { replicas: input.replicas, c },
-        );
+      if (rest < 0) {
+        throw invalid(`${input.replicas} replicas do not fit n ≥ 3f + 2c + 1 with c = ${c} (n ≥ ${2 * c + 1})`, { replicas: input.replicas, c });
       }
-      f = rest / 3;
+      f = Math.floor(rest / 3);
     }
   }
-  const n = 3 * f + 2 * c + 1;
-  if (input.replicas !== undefined && input.replicas !== n) {
-    throw invalid(`--replicas ${input.replicas} contradicts f = ${f}, c = ${c} (n = 3f + 2c + 1 = ${n})`, { replicas: input.replicas, f, c });
+  const least = 3 * f + 2 * c + 1;
+  const n = input.replicas ?? least;
+  if (n < least) {
+    throw invalid(`--replicas ${n} contradicts f = ${f}, c = ${c} (n ≥ 3f + 2c + 1 = ${least})`, { replicas: n, f, c });
   }
+  if (f === 0 && c > 0) throw invalid(`c = ${c} needs f ≥ 1 (slow replicas are tolerated only beside Byzantine ones)`, { f, c });
   if (n > MAX_SIGNERS) throw invalid(`n = ${n} exceeds the ${MAX_SIGNERS} replicas a signer bit-vector can name`);
   return { f, c, n };
 }

@@ -20,7 +20,7 @@ function verifyBlsCertificate(domain: BlsDomain, message: Uint8Array, cert: Cert
   }
 }
 
-/** `consensus/ordering.ts`'s `verifyCommit`: fast path n − c shares, slow path 2f + c + 1 commit votes. */
+/** `consensus/ordering.ts`'s `verifyCommit`: fast path n − c shares, slow path ⌈(n + f + 1) / 2⌉ commit votes. */
 export function verifyCommit(c: Checker, seq: number, commit: CommitCertificate): boolean {
   const keys = c.ctx.keys.consensusKeysAt(seq);
   if (commit.kind === 'fast') return verifyBlsCertificate(DOMAIN_CONSENSUS, commitShareBytes(commit.view, seq, commit.digest), commit.cert, keys, c.epochs.quorumsAt(seq).fast);

@@ -14,9 +14,9 @@
  *     root on a client node's mirror, which keeps no state beyond it); `state: true` walks every
  *     account and storage trie node and every contract's code, checking each hash;
  *  4. replica: every ordered batch decodes, its digest is the batch's, and its commit certificate
- *     verifies (BLS aggregate, fast path n − c signers, slow path 2f + c + 1, over the bytes
+ *     verifies (BLS aggregate, fast path n − c signers, slow path ⌈(n + f + 1) / 2⌉, over the bytes
  *     `codec/signing.ts` defines, as `consensus/ordering.ts` checks it); the stable checkpoint
- *     certificate verifies (2f + c + 1, checkpoint domain) and names the stored block and state
+ *     certificate verifies (⌈(n + f + 1) / 2⌉, checkpoint domain) and names the stored block and state
  *     root; the execution progress record agrees with the batches and the head;
  *  5. client node: each stored block certificate holds f + 1 valid notices from distinct replicas
  *     naming exactly the stored block; each kept checkpoint certificate verifies and matches;

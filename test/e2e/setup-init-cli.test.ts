@@ -29,7 +29,7 @@ test('--help explains every option', async () => {
     assert.ok(r.stdout.includes(option.long!), `${option.long} is listed`);
     assert.ok(option.description.length > 20, `${option.long} is explained`);
   }
-  assert.match(r.stdout, /n = 3f \+ 2c \+ 1/);
+  assert.match(r.stdout, /n ≥ 3f \+ 2c \+ 1/);
 });
 
 test('init writes directories that load, and whose nodes link up over TLS', async () => {
@@ -101,7 +101,8 @@ test('bad inputs are refused with a clear message and exit code, and leave nothi
   assert.match(r.stderr, /is not empty; refusing to overwrite.*\[SETUP_OUTPUT_EXISTS\]/);
 
   const cases: Array<[string[], number, RegExp]> = [
-    [['-n', '5', '--chain-id', '1'], 1, /5 replicas do not fit n = 3f \+ 2c \+ 1/],
+    [['-n', '2', '-c', '1', '--chain-id', '1'], 1, /2 replicas do not fit n ≥ 3f \+ 2c \+ 1/],
+    [['-n', '3', '-f', '1', '--chain-id', '1'], 1, /contradicts f = 1, c = 0 \(n ≥ 3f \+ 2c \+ 1 = 4\)/],
     [['-n', '4', '-f', '2', '--chain-id', '1'], 1, /contradicts f = 2/],
     [['-n', 'four', '--chain-id', '1'], 2, /--replicas <n>' argument 'four' is invalid/],
     [[], 1, /a chain id is needed/],

@@ -38,15 +38,13 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** A seeded network of `replicas` (any n that 3f + 2c + 1 can make: c is chosen to fit) and `clients`. */
+/** A seeded network of `replicas` (any n ≥ 1: c = 0 and the largest f with n ≥ 3f + 1) and `clients`. */
 export async function testNetwork(replicas: number, clients: number, seedLabel: string): Promise<GeneratedNetwork> {
   const ports = await freePorts(replicas + clients);
   const seed = createHash('sha256').update(seedLabel).digest();
-  const c = [0, 2, 1][(replicas - 1) % 3]!;
   return generateNetwork({
     topology: {
       replicas,
-      c,
       clients,
       replicaEndpoints: ports.slice(0, replicas).map((port) => ({ host: '127.0.0.1', port })),
       clientEndpoints: ports.slice(replicas).map((port) => ({ host: '127.0.0.1', port })),

@@ -151,6 +151,7 @@ async function runShells(kind: Kind, count: number, check: (replicas: readonly R
       }
       // Checkpoints every 2 sequence numbers: the stable checkpoint passes the new keys soon.
       const cfg = makeConsensusConfig({
+        n: net.n,
         f: net.f,
         c: net.c,
         clients: net.clients.length,

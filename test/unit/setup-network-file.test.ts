@@ -49,8 +49,11 @@ test('shape errors name the field', () => {
   refused((j) => void (j.clients[0]!.authKey.algorithm = 'p384' as never), 'clients.0.authKey.algorithm');
 });
 
-test('counts and ids must fit n = 3f + 2c + 1 and run in order', () => {
-  refused((j) => void (j.n = 5), 'n = 5 is not 3f + 2c + 1');
+test('counts and ids must fit n ≥ 3f + 2c + 1 and run in order', () => {
+  refused((j) => void (j.f = 2), 'n = 4 is below 3f + 2c + 1 = 7');
+  refused((j) => void (j.c = 1), 'n = 4 is below 3f + 2c + 1 = 6');
+  refused((j) => void ((j.f = 0), (j.c = 1)), 'c = 1 needs f ≥ 1');
+  refused((j) => void (j.n = 5), '4 replicas listed, n = 5');
   refused((j) => void j.replicas.pop(), '3 replicas listed');
   refused((j) => void ([j.replicas[1], j.replicas[2]] = [j.replicas[2]!, j.replicas[1]!]), 'replicas.1: id 2, expected 1');
   refused((j) => void (j.clients[1]!.id = 9), 'clients.1: id 9, expected 5');
@@ -68,6 +71,15 @@ test('client ids start at firstClient when the network keeps replica ids free fo
   refused((j) => void (j.firstClient = 3), 'firstClient 3 is below the 4 replicas');
   refused((j) => void (j.firstClient = 6), 'clients.0: id 4, expected 6');
   assert.throws(() => generateNetwork({ topology: { f: 1, clients: 1, maxReplicas: 3 }, chainConfig, seed }), (e) => isBulwarkError(e, 'SETUP_INVALID_INPUT'));
+});
+
+test('a network with replicas to spare: five for f = 1', () => {
+  const five = generateNetwork({ topology: { replicas: 5, clients: 1 }, chainConfig, seed });
+  const n = parseNetworkFile(JSON.parse(five.text), 'five.json');
+  assert.deepEqual([n.n, n.f, n.c, n.replicas.length], [5, 1, 0, 5]);
+  const json = JSON.parse(five.text) as NetworkFileJson;
+  json.f = 2;
+  assert.throws(() => parseNetworkFile(json, 'five.json'), (e) => isBulwarkError(e, 'NETWORK_FILE_INVALID') && e.message.includes('n = 5 is below 3f + 2c + 1 = 7'));
 });
 
 test('no two nodes share an endpoint, a certificate or a key', () => {

@@ -6,14 +6,24 @@ import { parseEndpoint, resolveFaults, resolveTopology } from '../../src/setup/t
 
 const invalid = (fragment: string) => (e: unknown) => isBulwarkError(e, 'SETUP_INVALID_INPUT') && e.message.includes(fragment);
 
-test('n = 3f + 2c + 1 from whichever of n, f and c are given', () => {
+test('n ≥ 3f + 2c + 1 from whichever of n, f and c are given', () => {
   assert.deepEqual(resolveFaults({}), { f: 1, c: 0, n: 4 });
   assert.deepEqual(resolveFaults({ replicas: 7 }), { f: 2, c: 0, n: 7 });
   assert.deepEqual(resolveFaults({ f: 1, c: 1 }), { f: 1, c: 1, n: 6 });
   assert.deepEqual(resolveFaults({ replicas: 6, c: 1 }), { f: 1, c: 1, n: 6 });
   assert.deepEqual(resolveFaults({ replicas: 1 }), { f: 0, c: 0, n: 1 });
-  assert.throws(() => resolveFaults({ replicas: 5 }), invalid('5 replicas do not fit'));
+  // Replicas to spare: the largest f that fits, or the f given if it does.
+  assert.deepEqual(resolveFaults({ replicas: 5 }), { f: 1, c: 0, n: 5 });
+  assert.deepEqual(resolveFaults({ replicas: 5, f: 1 }), { f: 1, c: 0, n: 5 });
+  assert.deepEqual(resolveFaults({ replicas: 6 }), { f: 1, c: 0, n: 6 });
+  assert.deepEqual(resolveFaults({ replicas: 8, c: 1 }), { f: 1, c: 1, n: 8 });
+  assert.deepEqual(resolveFaults({ replicas: 10, f: 1 }), { f: 1, c: 0, n: 10 });
+  assert.deepEqual(resolveFaults({ replicas: 2 }), { f: 0, c: 0, n: 2 });
+  assert.throws(() => resolveFaults({ replicas: 3, f: 1 }), invalid('contradicts f = 1, c = 0 (n ≥ 3f + 2c + 1 = 4)'));
   assert.throws(() => resolveFaults({ replicas: 4, f: 2 }), invalid('contradicts f = 2'));
+  assert.throws(() => resolveFaults({ replicas: 5, f: 1, c: 1 }), invalid('contradicts f = 1, c = 1'));
+  assert.throws(() => resolveFaults({ replicas: 2, c: 1 }), invalid('2 replicas do not fit n ≥ 3f + 2c + 1 with c = 1'));
+  assert.throws(() => resolveFaults({ replicas: 4, c: 1 }), invalid('c = 1 needs f ≥ 1'));
   assert.throws(() => resolveFaults({ f: -1 }), invalid('f must be an integer'));
   assert.throws(() => resolveFaults({ replicas: 2.5 }), invalid('replicas must be an integer'));
 });

@@ -50,14 +50,15 @@ export function registerInit(program: Command, io: CliIo): void {
         'Writes <out>/network.json (everyone\'s public material and the genesis) and one directory per node ' +
           '(replica-<id>/, client-<id>/, operator/) with its private keys (mode 0600) and a copy of the network ' +
           'file. Copy each node directory to the host that runs that node; keep operator/ offline.',
-        'Replicas: n = 3f + 2c + 1. Give --replicas, or --faults (and --slow-replicas), or both if they agree. ' +
+        'Replicas: n ≥ 3f + 2c + 1. Give --replicas (f is then the largest that fits), or --faults (and ' +
+          '--slow-replicas; n is then 3f + 2c + 1), or both if they fit. ' +
           'Ids: replicas 0..n-1, client nodes n..n+m-1 — or from --max-replicas, which keeps replica ids free ' +
           'so that replicas can be added later (bulwark reconfigure). Each replica listens on its endpoint for the replicas ' +
           'with higher ids and for client nodes; client nodes only dial.',
       ].join('\n\n'),
     )
     .addOption(new Option('-o, --out <dir>', 'directory to create; must not exist or be empty').default('network'))
-    .addOption(new Option('-n, --replicas <n>', 'number of replicas, n = 3f + 2c + 1 (default: from -f and -c; 4)').argParser(integer(1)))
+    .addOption(new Option('-n, --replicas <n>', 'number of replicas, n ≥ 3f + 2c + 1 (default: 3f + 2c + 1 from -f and -c; 4)').argParser(integer(1)))
     .addOption(new Option('-f, --faults <f>', 'Byzantine replicas tolerated, f (default: 1, or from --replicas)').argParser(integer(0)))
     .addOption(
       new Option('-c, --slow-replicas <c>', 'replicas that may be slow or down while the fast path still commits, c').default(0).argParser(integer(0)),

@@ -35,7 +35,7 @@ export interface BftBackend {
     get(seq: number): Promise<CheckpointCertificate | undefined>;
     keyAt(replica: number, seq: number): KeyRecord;
   };
-  /** Checkpoint certificates need this many signers (2f + c + 1). */
+  /** Checkpoint certificates need this many signers (⌈(n + f + 1) / 2⌉). */
   readonly checkpointQuorum: number;
   /** Submits an operator command (a client request carrying it); resolves to its result as the replicas executed it. */
   submitOperatorCommand(payload: Uint8Array): Promise<string>;

@@ -40,6 +40,8 @@ export interface WorldOptions {
   seed: number;
   f: number;
   c?: number;
+  /** Replicas: any n ≥ 3f + 2c + 1 (default exactly that). */
+  n?: number;
   clients?: number;
   requestsPerClient?: number;
   /** Clients with no requests of their own beyond those a scenario submits (operator commands), after the others. */
@@ -91,6 +93,7 @@ export class World {
     const loaded = o.clients ?? 2;
     const clients = loaded + (o.idleClients ?? 0);
     this.cfg = makeConsensusConfig({
+      ...(o.n === undefined ? {} : { n: o.n }),
       f: o.f,
       c,
       clients,
