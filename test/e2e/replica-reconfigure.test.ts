@@ -102,6 +102,7 @@ test('a fifth replica joins a running network by snapshot and is removed again; 
     assert.ok(client.ok, `client node: ${client.ok ? '' : JSON.stringify(client.problem)}`);
   } finally {
     await net.stop();
-    rmSync(net.root, { recursive: true, force: true });
+    if (process.env.BULWARK_KEEP_TEST_DIR === undefined) rmSync(net.root, { recursive: true, force: true });
+    else console.log(`kept ${net.root}`);
   }
 });
