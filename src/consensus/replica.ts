@@ -90,6 +90,10 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
       throw new BulwarkError('LEDGER_CORRUPT', `the reserved pages hold a ${k.kind} key that does not follow the history (node ${k.node}, epoch ${k.epoch})`);
     }
   }
+  // The previous configuration's certificate at this one's base is no evidence here (see
+  // `configurationBase`): the base itself is the stable point until this configuration certifies one.
+  const base = app.operator.configuration.fromSeq - 1;
+  const stable = p.stable !== null && p.stable.seq > base ? p.stable : null;
   const s: ReplicaState = {
     cfg: o.cfg,
     q: quorumsOf(o.cfg),
@@ -100,8 +104,8 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     now: o.now,
     view: p.view,
     active: p.active,
-    lastStable: p.stable?.seq ?? 0,
-    stableCert: p.stable,
+    lastStable: Math.max(stable?.seq ?? 0, base),
+    stableCert: stable,
     lastExecuted: app.lastExecuted,
     lastProgressAt: o.now,
     lastSummary: app.summary,
@@ -112,7 +116,7 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
     executingBatch: null,
     slots: new Map(),
     fetched: new Map(),
-    nextSeq: Math.max(app.lastExecuted, p.stable?.seq ?? 0) + 1,
+    nextSeq: Math.max(app.lastExecuted, stable?.seq ?? 0, base) + 1,
     lastProposedTimestamp: app.lastTimestamp,
     pending: new Map(),
     pendingPerClient: new Map(),

@@ -272,6 +272,16 @@ export function slotOf(s: ReplicaState, seq: number): Slot {
   return slot;
 }
 
+/**
+ * Where this configuration began: the wedge point of the reconfiguration that started it (0 for
+ * the network as created). Every member took the configuration up from the state there, so it is
+ * this configuration's first stable point without a certificate — the one there was signed by the
+ * replicas of the configuration before, which this one's keys and quorums cannot check.
+ */
+export function configurationBase(s: Pick<ReplicaState, 'operator'>): number {
+  return s.operator.configuration.fromSeq - 1;
+}
+
 export function allReplicasBut(s: ReplicaState, except: number): number[] {
   const out: number[] = [];
   for (let r = 0; r < s.q.n; r++) if (r !== except) out.push(r);

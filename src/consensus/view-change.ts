@@ -16,7 +16,7 @@ import { event, persist, reject, send } from './effects.ts';
 import { adoptStable, verifyStable } from './execution.ts';
 import { acceptProposal, batchDigest, commitSlot, inWindow, isPrimary, knownBatch, verifyCommit } from './ordering.ts';
 import { forwardPending, tryPropose } from './requests.ts';
-import { allReplicasBut, hexKey, isReplica, oldestUnordered, progressTimeout, slotOf, type ReplicaState } from './state.ts';
+import { allReplicasBut, configurationBase, hexKey, isReplica, oldestUnordered, progressTimeout, slotOf, type ReplicaState } from './state.ts';
 
 // ---- complaints ----------------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ export function startViewChange(s: ReplicaState, target: number, reason: string)
   s.batchDeadline = null;
   for (const slot of s.slots.values()) resetForView(slot);
   const body = { view: target, replica: s.id, stable: s.stableCert, slots: viewChangeSlots(s) };
-  const vc: ViewChange = { type: 'ViewChange', ...body, signature: s.crypto.sign('consensus', viewChangeBytes(body), viewChangeSeq(body)) };
+  const vc: ViewChange = { type: 'ViewChange', ...body, signature: s.crypto.sign('consensus', viewChangeBytes(body), viewChangeSeq(s, body)) };
   s.myViewChange = vc;
   persist(s, { kind: 'view', view: target, active: false });
   persist(s, { kind: 'viewChange', message: vc });
@@ -160,8 +160,8 @@ function resetForView(slot: ReturnType<typeof slotOf>): void {
  * carries. Everything at or below that checkpoint is final, so a replica never needs a retired
  * key for a ViewChange, and every verifier picks the same key from the message alone.
  */
-function viewChangeSeq(body: { readonly stable: { readonly seq: number } | null }): number {
-  return (body.stable?.seq ?? 0) + 1;
+function viewChangeSeq(s: ReplicaState, body: { readonly stable: { readonly seq: number } | null }): number {
+  return (body.stable?.seq ?? configurationBase(s)) + 1;
 }
 
 /**
@@ -173,9 +173,11 @@ function viewChangeSeq(body: { readonly stable: { readonly seq: number } | null 
 function validViewChange(s: ReplicaState, vc: ViewChange): boolean {
   if (!isReplica(s, vc.replica)) return false;
   const { signature, type: _t, ...body } = vc;
-  if (!s.crypto.verifyShare('consensus', vc.replica, viewChangeBytes(body), signature, viewChangeSeq(body))) return false;
+  if (!s.crypto.verifyShare('consensus', vc.replica, viewChangeBytes(body), signature, viewChangeSeq(s, body))) return false;
   if (vc.stable !== null && !sameStable(s, vc.stable) && !verifyStable(s, vc.stable)) return false;
-  const base = vc.stable?.seq ?? 0;
+  // A certificate from before this configuration is none of its evidence (`configurationBase`).
+  if (vc.stable !== null && vc.stable.seq <= configurationBase(s)) return false;
+  const base = vc.stable?.seq ?? configurationBase(s);
   let prev = base;
   for (const sl of vc.slots) {
     if (sl.seq <= prev || sl.seq > base + s.cfg.window) return false;
@@ -272,7 +274,7 @@ export type Selection =
 export function selectSlots(s: ReplicaState, vcs: readonly ViewChange[]): { stable: CheckpointCertificate | null; slots: Selection[] } | null {
   let stable: CheckpointCertificate | null = null;
   for (const vc of vcs) if (vc.stable !== null && (stable === null || vc.stable.seq > stable.seq)) stable = vc.stable;
-  const base = stable?.seq ?? 0;
+  const base = stable?.seq ?? configurationBase(s);
   const bySeq = new Map<number, ViewChangeSlot[]>();
   for (const vc of vcs) {
     for (const sl of vc.slots) {
