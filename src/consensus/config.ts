@@ -111,8 +111,8 @@ export function minReplicas(f: number, c: number): number {
 }
 
 /**
- * Quorums for any n ≥ 3f + 2c + 1. Up to f replicas are Byzantine; the fast path must also work
- * with c replicas slow or down, the slow path and view changes with f + c of them.
+ * Quorums for any n ≥ 3f + 2c + 1. Up to f replicas are Byzantine; the fast path must work with
+ * c replicas slow or down, the slow path with f + c (f Byzantine and c slow), view changes with f.
  * - view change V = n − f: the most that can be waited for with f replicas silent.
  * - fast F = n − c: as SBFT. A batch committed fast in view u leaves, in any V ViewChanges,
  *   F + V − n − f = n − 2f − c ≥ f + c + 1 honest latest votes for it (honest replicas vote for

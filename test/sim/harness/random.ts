@@ -1,7 +1,8 @@
 /**
- * One random mixed-fault scenario per seed: a configuration (f, c), a lossy network, up to f
- * Byzantine replicas (decorated or twinned), crashes and restarts, partitions and one-way links
- * for a while; then the faults heal and every client's requests must commit.
+ * One random mixed-fault scenario per seed: a configuration (f, c, and n, sometimes with replicas
+ * to spare), a lossy network, up to f Byzantine replicas (decorated or twinned), crashes and
+ * restarts, partitions and one-way links for a while; then the faults heal and every client's
+ * requests must commit.
  */
 import { BEHAVIOURS, FLOODS, byName } from './byzantine.ts';
 import type { Behaviour } from './node.ts';
@@ -27,12 +28,16 @@ const SHAPES = [
 export async function runRandomScenario(seed: number, options: { plantedBug?: 'quorum-one-too-small' } = {}): Promise<ScenarioOutcome> {
   const p = new Prng(seed ^ 0x5bd1e995);
   const shape = p.pick(SHAPES);
-  const n = 3 * shape.f + 2 * shape.c + 1;
+  // A quarter of the scenarios run with one or two replicas to spare (issue #19: n > 3f + 2c + 1
+  // while a network grows), from a draw of their own, so that the others stay as they were.
+  const spareDraw = new Prng(seed ^ 0x53504152);
+  const spare = spareDraw.chance(0.25) ? spareDraw.int(1, 2) : 0;
+  const n = 3 * shape.f + 2 * shape.c + 1 + spare;
   const faulty = p.int(0, shape.f);
   const ids = [...Array(n).keys()];
   const byzantine: Record<number, Behaviour[]> = {};
   const twins: number[] = [];
-  const notes: string[] = [`f=${shape.f} c=${shape.c}`];
+  const notes: string[] = [`f=${shape.f} c=${shape.c}${spare > 0 ? ` n=${n}` : ''}`];
   // Replica 0 leads view 0; make it the faulty one often, where faults hurt most.
   const pool = p.chance(0.5) ? ids : [0, ...ids.slice(1)];
   const chosen = new Set<number>();
@@ -75,6 +80,7 @@ export async function runRandomScenario(seed: number, options: { plantedBug?: 'q
   if (wedge) notes.push('wedge');
   const w = await new World({
     seed,
+    n,
     f: shape.f,
     c: shape.c,
     clients: p.int(1, 3),
