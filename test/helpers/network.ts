@@ -199,8 +199,8 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
       // The client node's links too: a test that asks for bft_status at once must not see one
       // still dialling (its back-off can leave a link down for a second after start-up).
       if (rpc && replicas.every((h) => h !== null) && (await linksUp())) return;
-      for (const id of procs.keys()) {
-        if (!isRunning(id)) throw new Error(`node ${id} exited while the network was coming up: ${JSON.stringify(await exitOf(id))}`);
+      for (const id of [...replicaIds, CLIENT]) {
+        if (procs.has(id) && !isRunning(id)) throw new Error(`node ${id} exited while the network was coming up: ${JSON.stringify(await exitOf(id))}`);
       }
       if (Date.now() > end) throw new Error('the network did not come up');
       await new Promise((r) => setTimeout(r, 200));
