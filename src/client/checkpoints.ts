@@ -69,7 +69,11 @@ export class CheckpointKeeper {
     for await (const [, bytes] of store.entries({ reverse: true, limit: 1 })) keeper.#latest = decode(bytes);
     // The keys learnt before a restart (each checked when it was taken).
     try {
-      for await (const record of keeper.#pages.keyRecords()) keeper.#book.add(record, blsPublicKeyFromBytes(record.publicKey));
+      for await (const record of keeper.#pages.keyRecords()) {
+        // A replica a reconfiguration removed: its records stay, it is no replica of this network file.
+        if (record.replica >= keeper.#book.n) continue;
+        keeper.#book.add(record, blsPublicKeyFromBytes(record.publicKey));
+      }
     } catch (cause) {
       throw new BulwarkError('LEDGER_CORRUPT', `the client node's key table holds a record that does not decode or follow the previous one`, { location: kv.location }, { cause });
     }

@@ -69,6 +69,8 @@ export class NodeKeyFollower {
     const follower = new NodeKeyFollower(kv, book, o.self, o.n, o.f);
     // A record that does not decode is `LEDGER_CORRUPT` from the repository.
     for await (const record of follower.#pages.nodeKeyRecords()) {
+      // A node a reconfiguration removed: its records stay, it is no node of this network file.
+      if (!book.has(record.kind, record.node)) continue;
       if (book.problem(record) !== null || !book.add(record)) {
         throw new BulwarkError('LEDGER_CORRUPT', `the node key table holds a ${record.kind} key that does not follow (node ${record.node}, epoch ${record.epoch})`);
       }
