@@ -32,6 +32,8 @@ interface Report {
   readonly operatorNonce: number;
   /** The highest of this node's request numbers the replica executed. */
   readonly requestSeq: number;
+  /** The configuration epoch in the replica's operator state, and its first sequence number. */
+  readonly configuration: { readonly epoch: number; readonly fromSeq: number };
 }
 
 export class NodeKeyFollower {
@@ -101,13 +103,29 @@ export class NodeKeyFollower {
     return new Map([...slots].map((slot) => [slot, reachedByFPlusOne(reports.map((r) => r.targets.get(slot) ?? 0), this.#f)]));
   }
 
+  /**
+   * The first sequence number of configuration epoch `epoch`, once f + 1 replicas report the same
+   * (one of them honest); undefined before. What a client node records beside the network file of
+   * the epoch (`ledger/configurations.ts`) so that `verify-ledger` checks its certificates by epoch.
+   */
+  configurationStart(epoch: number): number | undefined {
+    const counts = new Map<number, number>();
+    for (const r of this.#reports.values()) {
+      if (r.configuration.epoch === epoch) counts.set(r.configuration.fromSeq, (counts.get(r.configuration.fromSeq) ?? 0) + 1);
+    }
+    for (const [fromSeq, count] of counts) if (count > this.#f) return fromSeq;
+    return undefined;
+  }
+
   onMessage(from: number, m: Message): void {
     if (m.type !== 'NodeStatus' || from < 0 || from >= this.#n) return;
     let targets = new Map<string, number>();
     let operatorNonce = 0;
+    let configuration = { epoch: 0, fromSeq: 1 };
     try {
       const operator = decodeOperatorState(m.operator);
       operatorNonce = operator.nonce;
+      configuration = { epoch: operator.configuration.epoch, fromSeq: operator.configuration.fromSeq };
       targets = new Map([...operator.nodeTargets].filter(([slot]) => slot === slotName('auth', this.#self) || slot === slotName('tls', this.#self)));
     } catch {
       this.refused++;
@@ -121,6 +139,7 @@ export class NodeKeyFollower {
       targets,
       operatorNonce,
       requestSeq: m.requestSeq,
+      configuration,
     });
     this.#learn();
     this.onChange();

@@ -42,6 +42,7 @@ import { HeadAccountView, type AccountField } from '../client/account-view.ts';
 import { LocalState, type LocalStateOptions } from '../client/local-state.ts';
 import { CheckpointKeeper } from '../client/checkpoints.ts';
 import { NodeKeyFollower } from '../client/node-key-follower.ts';
+import { recordClientConfiguration } from './configuration.ts';
 import { executionKeysOf } from '../client/execution-keys.ts';
 import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
@@ -275,10 +276,21 @@ export class ClientNode {
           .catch((err: unknown) => log.error({ err }, 'key lifecycle failed'))
           .finally(() => (keyWork = null));
       };
+      // The configuration this node runs in, recorded for verify-ledger once its start is known.
+      let configurationRecorded = await recordClientConfiguration(kv, network, undefined);
+      let recording = false;
       follower.onChange = () => {
         // Numbers at or below what f + 1 replicas executed for this node would be dropped as old.
         requestSeqs.raise(follower.requestSeq());
         keys();
+        const start = configurationRecorded || recording ? undefined : follower.configurationStart(network.epoch);
+        if (start !== undefined) {
+          recording = true;
+          recordClientConfiguration(kv, network, start)
+            .then((done) => (configurationRecorded = done))
+            .catch((err: unknown) => log.error({ err }, 'cannot record the network configuration'))
+            .finally(() => (recording = false));
+        }
       };
       const quantity = async (kind: AccountField, a: string, at: number) => {
         const r = await reads.read({ kind, address: hexToBytes(a) }, at);

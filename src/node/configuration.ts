@@ -104,3 +104,18 @@ export async function recordConfiguration(kv: KvStore, network: NetworkConfig, c
   const fromSeq = network.epoch === 0 ? 1 : lastExecuted + 1;
   await kv.write([history.putOp({ epoch: network.epoch, fromSeq, network: text })], { sync: true });
 }
+
+/**
+ * A client node's record of the configuration it runs in (`verify-ledger` checks its certificates
+ * by epoch): the network as created from the first sequence number; a later epoch once f + 1
+ * replicas report where it began (`start`, undefined until then). Written once per epoch; returns
+ * whether the record is there.
+ */
+export async function recordClientConfiguration(kv: KvStore, network: NetworkConfig, start: number | undefined): Promise<boolean> {
+  const history = new ConfigurationHistory(kv);
+  if ((await history.get(network.epoch)) !== undefined) return true;
+  const fromSeq = network.epoch === 0 ? 1 : start;
+  if (fromSeq === undefined) return false;
+  await kv.write([history.putOp({ epoch: network.epoch, fromSeq, network: serializeNetworkFile(network.json) })], { sync: true });
+  return true;
+}
