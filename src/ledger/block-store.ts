@@ -193,7 +193,16 @@ export class BlockStore {
   }
 
   snapshotBaseOp(base: SnapshotBase): BatchOp {
+    this.#baseBlock = undefined; // read again once written
     return this.meta.putOp(SNAPSHOT_BASE, encodeSnapshotBase(base));
+  }
+
+  /** The snapshot's block number (0: none), read once: `rawByNumber` asks it for every block it serves. */
+  #baseBlock: Promise<bigint> | undefined;
+
+  #snapshotBlock(): Promise<bigint> {
+    this.#baseBlock ??= this.snapshotBase().then((b) => BigInt(b?.blockNumber ?? 0));
+    return this.#baseBlock;
   }
 
   /** The RLP of canonical header `number`, as stored. */
@@ -270,7 +279,7 @@ export class BlockStore {
     const hash = await this.canonicalHash(number);
     if (hash === undefined) return undefined;
     // Below a snapshot's block the ledger keeps headers only (BLOCKHASH reads them): no block to give.
-    if (number > 0n && number < BigInt((await this.snapshotBase())?.blockNumber ?? 0)) return undefined;
+    if (number > 0n && number < (await this.#snapshotBlock())) return undefined;
     const [header, body, receipts] = await Promise.all([this.headers.get(hash), this.bodies.get(hash), this.receiptsByBlock.get(hash)]);
     if (header === undefined || body === undefined || receipts === undefined) {
       throw new BulwarkError('LEDGER_CORRUPT', `canonical block ${number} is incomplete`, { location: this.kv.location });

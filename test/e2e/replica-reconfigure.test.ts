@@ -1,9 +1,11 @@
-// Adding and removing a replica on real processes (issue #19), Concord-BFT's way: `bulwark member`
-// makes the joining replica's keys on its host; `bulwark reconfigure --add … --submit --wait` writes
-// the new network file and wedges the network with an operator command naming its digest; every
-// node is stopped, given the new file and started again — the fifth replica with an empty store,
-// which it fills from a snapshot of its peers — and the network runs on with five replicas. Then
-// the fifth is removed the same way. Transactions sent while wedged land once; the ledgers check.
+// Adding and removing replicas on real processes (issue #19), Concord-BFT's way, under load:
+// `bulwark member` makes a joining replica's keys on its host; `bulwark reconfigure --add … --submit
+// --wait` writes the new network file and wedges the network with an operator command naming its
+// digest; every node is stopped, given the new file and started again — the new replicas with empty
+// stores, which they fill from a snapshot of their peers — and the network runs on. 4 → 5 (f = 1),
+// 5 → 7 (f = 2), 7 → 4. A sender keeps transactions flowing throughout, through the wedges and the
+// restarts: every transaction the client node accepted lands exactly once, and `verify-ledger`
+// passes on every replica (each checked epoch by epoch) and on the client node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, rmSync } from 'node:fs';
@@ -18,85 +20,138 @@ import { rpcClient } from '../helpers/rpc.ts';
 interface Status {
   replicas: number;
   f: number;
-  stableCheckpoint: number;
   wedge: { at: number; wedged: boolean } | null;
   configuration: { epoch: number; reconfiguringTo: string | null };
-  nodes: { replica: number; answered: boolean; lastExecuted?: number }[];
 }
 
-/** Stops every node, gives each directory in `dirs` the network file `file`, and starts `replicas` and the client node. */
-async function restartWith(net: TestNetwork, file: string, dirs: readonly string[], replicas: readonly number[]): Promise<void> {
+/** Stops every node, gives each of `replicas`, the client node and the operator the network file `file`, and starts them. */
+async function restartWith(net: TestNetwork, file: string, replicas: readonly number[]): Promise<void> {
   for (const id of [...net.replicas, net.clientId]) await net.kill(id, 'SIGTERM');
-  for (const dir of dirs) copyFileSync(file, join(net.root, dir, 'network.json'));
+  for (const dir of [...replicas.map((r) => `replica-${r}`), `client-${net.clientId}`, 'operator']) copyFileSync(file, join(net.root, dir, 'network.json'));
   net.setReplicas(replicas);
   for (const id of [...replicas, net.clientId]) net.restart(id);
   await net.ready(180_000);
 }
 
-test('a fifth replica joins a running network by snapshot and is removed again; nothing is lost and the ledgers check', { timeout: 420_000 }, async () => {
+/**
+ * Transfers from one sender, one after another, for as long as it runs: a transaction counts once
+ * the client node accepted it (or says it already knows it, or that its nonce is taken: accepted
+ * before an answer was lost); while the client node is down the same transaction is offered again.
+ */
+function backgroundLoad(url: string) {
+  const rpc = rpcClient(url);
+  const common = buildCommon(CHAIN_ID);
+  const sender = testKey(2);
+  let nonce = 0n;
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      const raw = `0x${Buffer.from(signTx(common, sender, { nonce, to: '0x00000000000000000000000000000000000000d3', value: 1n, gasLimit: 21_000n }).serialize()).toString('hex')}`;
+      try {
+        await rpc.call<string>('eth_sendRawTransaction', [raw]);
+        nonce++;
+      } catch (err) {
+        if (/already known|nonce too low/i.test(String(err))) nonce++;
+        else await new Promise((r) => setTimeout(r, 200));
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    address: addressOf(sender),
+    async stop(): Promise<bigint> {
+      stopped = true;
+      await done;
+      return nonce;
+    },
+  };
+}
+
+async function caughtUp(net: TestNetwork, id: number, ms = 90_000): Promise<void> {
+  const target = (await net.health(0))!.lastExecuted;
+  const deadline = Date.now() + ms;
+  while (((await net.health(id))?.lastExecuted ?? 0) < target) {
+    assert.ok(Date.now() < deadline, `replica ${id} did not reach ${target}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Replica `id`'s snapshot fetches that installed one (its metrics). */
+async function snapshotsInstalled(net: TestNetwork, id: number): Promise<number> {
+  const text = await (await fetch(net.metricsUrl(id))).text();
+  return Number(/^bulwark_snapshot_fetches\{outcome="installed"\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+test('4 → 5 → 7 → 4 replicas under load: new replicas join by snapshot, nothing is lost, every ledger checks', { timeout: 600_000 }, async () => {
   const net = await startNetwork(0x5a, { keep: true, maxReplicas: 7 });
   try {
     const rpc = rpcClient(net.url);
-    const common = buildCommon(CHAIN_ID);
-    const sender = testKey(1);
-    let nonce = 0n;
-    const sign = () => signTx(common, sender, { nonce: nonce++, to: '0x00000000000000000000000000000000000000d2', value: 1n, gasLimit: 21_000n });
-    const sendRaw = async () => rpc.call<string>('eth_sendRawTransaction', [`0x${Buffer.from(sign().serialize()).toString('hex')}`]);
-    for (let i = 0; i < 5; i++) assert.equal((await rpc.send(sign())).status, '0x1');
+    const load = backgroundLoad(net.url);
     const operator = ['--dir', join(net.root, 'operator'), '--rpc', net.url];
-    const everyDir = (replicas: readonly number[]) => [...replicas.map((r) => `replica-${r}`), `client-${net.clientId}`, 'operator'];
+    const member = async (id: number) => {
+      const r = await bulwark(['member', '--network', join(net.root, 'network.json'), '--host', '127.0.0.1', '--port', String(net.freePort(id)), '--id', String(id), '--out', join(net.root, `replica-${id}`)]);
+      assert.equal(r.code, 0, r.stderr);
+      return join(net.root, `replica-${id}`, 'member.json');
+    };
+    const reconfigure = async (args: string[], out: string, epoch: number) => {
+      const r = await bulwark(['reconfigure', '--network', join(net.root, 'network.json'), ...args, '--out', out, '--submit', ...operator, '--wait', '120']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`reconfigure: nothing is ordered after sequence number \\d+; restart every node there with the network file of sha256 [0-9a-f]{64} \\(configuration epoch ${epoch}\\)`));
+      assert.match(r.stdout, /wedged: \d+ of \d+ replicas at sequence number \d+/);
+      const status = await rpc.call<Status>('bft_status');
+      assert.equal(status.wedge?.wedged, true);
+      assert.match(status.configuration.reconfiguringTo ?? '', /^0x[0-9a-f]{64}$/);
+    };
+    const expect = async (replicas: number, f: number, epoch: number) => {
+      const status = await rpc.call<Status>('bft_status');
+      assert.deepEqual([status.replicas, status.f, status.configuration.epoch, status.configuration.reconfiguringTo, status.wedge], [replicas, f, epoch, null, null]);
+    };
+    await new Promise((r) => setTimeout(r, 2_000));
 
-    // ---- 4 → 5 -------------------------------------------------------------------------------
-    const member = await bulwark(['member', '--network', join(net.root, 'network.json'), '--host', '127.0.0.1', '--port', String(net.freePort(4)), '--out', join(net.root, 'replica-4')]);
-    assert.equal(member.code, 0, member.stderr);
-    const grow = join(net.root, 'network-1.json');
-    const added = await bulwark(['reconfigure', '--network', join(net.root, 'network.json'), '--add', join(net.root, 'replica-4', 'member.json'), '--out', grow, '--submit', ...operator, '--wait', '120']);
-    assert.equal(added.code, 0, added.stderr);
-    assert.match(added.stdout, /reconfigure: nothing is ordered after sequence number \d+; restart every node there with the network file of sha256 [0-9a-f]{64} \(configuration epoch 1\)/);
-    assert.match(added.stdout, /wedged: 4 of 4 replicas at sequence number \d+/);
-    const wedged = await rpc.call<Status>('bft_status');
-    assert.equal(wedged.wedge?.wedged, true);
-    assert.match(wedged.configuration.reconfiguringTo ?? '', /^0x[0-9a-f]{64}$/);
-    // Sent while wedged: accepted, ordered only in the new configuration.
-    const waiting = [await sendRaw(), await sendRaw()];
-
-    await restartWith(net, grow, everyDir([0, 1, 2, 3, 4]), [0, 1, 2, 3, 4]);
-    for (const h of waiting) assert.equal((await rpc.receipt(h, 60_000)).status, '0x1', 'a transaction sent while wedged lands after the change');
-    for (let i = 0; i < 5; i++) assert.equal((await rpc.send(sign())).status, '0x1');
-    const five = await rpc.call<Status>('bft_status');
-    assert.equal(five.replicas, 5);
-    assert.deepEqual(five.configuration, { epoch: 1, reconfiguringTo: null });
-    assert.equal(five.wedge, null);
-    // The fifth replica executes what the others do (it joined from a snapshot, not by replay).
-    const head = (await net.health(0))!.lastExecuted;
-    const deadline = Date.now() + 60_000;
-    while (((await net.health(4))?.lastExecuted ?? 0) < head) {
-      assert.ok(Date.now() < deadline, `replica 4 did not catch up to ${head}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    // With replica 0 down, the other four (slow path) still order.
+    // ---- 4 → 5 ---------------------------------------------------------------------------------
+    await reconfigure(['--add', await member(4)], join(net.root, 'network-1.json'), 1);
+    await restartWith(net, join(net.root, 'network-1.json'), [0, 1, 2, 3, 4]);
+    await expect(5, 1, 1);
+    await caughtUp(net, 4);
+    assert.equal(await snapshotsInstalled(net, 4), 1, 'the fifth replica joined from a snapshot');
+    // With replica 0 down, the other four (the slow path's quorum of five) order on.
     await net.kill(0, 'SIGKILL');
-    assert.equal((await rpc.send(sign())).status, '0x1');
+    const sender = testKey(1);
+    const common = buildCommon(CHAIN_ID);
+    assert.equal((await rpc.send(signTx(common, sender, { nonce: 0n, to: '0x00000000000000000000000000000000000000d2', value: 1n, gasLimit: 21_000n }))).status, '0x1');
     net.restart(0);
     await net.ready(120_000);
 
-    // ---- 5 → 4 -------------------------------------------------------------------------------
-    const shrink = join(net.root, 'network-2.json');
-    const removed = await bulwark(['reconfigure', '--network', grow, '--remove', '4', '--out', shrink, '--submit', ...operator, '--wait', '120']);
-    assert.equal(removed.code, 0, removed.stderr);
-    assert.match(removed.stdout, /configuration epoch 2/);
-    await net.kill(4, 'SIGTERM');
-    await restartWith(net, shrink, everyDir([0, 1, 2, 3]), [0, 1, 2, 3]);
-    for (let i = 0; i < 5; i++) assert.equal((await rpc.send(sign())).status, '0x1');
-    const four = await rpc.call<Status>('bft_status');
-    assert.equal(four.replicas, 4);
-    assert.equal(four.configuration.epoch, 2);
-    assert.equal(BigInt(await rpc.call<string>('eth_getTransactionCount', [addressOf(sender), 'latest'])), nonce, 'every transaction landed once');
+    // ---- 5 → 7 (f = 2) -------------------------------------------------------------------------
+    await reconfigure(['--add', await member(5), '--add', await member(6), '--faults', '2'], join(net.root, 'network-2.json'), 2);
+    await restartWith(net, join(net.root, 'network-2.json'), [0, 1, 2, 3, 4, 5, 6]);
+    await expect(7, 2, 2);
+    for (const id of [5, 6]) {
+      await caughtUp(net, id);
+      assert.equal(await snapshotsInstalled(net, id), 1, `replica ${id} joined from a snapshot`);
+    }
+
+    // ---- 7 → 4 ---------------------------------------------------------------------------------
+    await reconfigure(['--remove', '6', '--remove', '5', '--remove', '4', '--faults', '1'], join(net.root, 'network-3.json'), 3);
+    for (const id of [4, 5, 6]) await net.kill(id, 'SIGTERM');
+    await restartWith(net, join(net.root, 'network-3.json'), [0, 1, 2, 3]);
+    await expect(4, 1, 3);
+    await new Promise((r) => setTimeout(r, 2_000));
+
+    const sent = await load.stop();
+    const deadline = Date.now() + 60_000;
+    while (BigInt(await rpc.call<string>('eth_getTransactionCount', [load.address, 'latest'])) < sent) {
+      assert.ok(Date.now() < deadline, `of ${sent} transactions accepted, ${await rpc.call<string>('eth_getTransactionCount', [load.address, 'latest'])} landed`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(BigInt(await rpc.call<string>('eth_getTransactionCount', [load.address, 'latest'])), sent, 'every accepted transaction landed, once');
+    assert.ok(sent > 50n, `the load ran (${sent} transactions)`);
 
     await net.stop();
-    for (const id of [0, 1, 2, 3, 4]) {
+    for (const id of [0, 1, 2, 3, 4, 5, 6]) {
       const result = await verifyLedgerDirectory({ dir: join(net.root, `replica-${id}`) });
       assert.ok(result.ok, `replica ${id}: ${result.ok ? '' : JSON.stringify(result.problem)}`);
+      if (id < 4) assert.equal(result.counts.configurationEpochs, 4, `replica ${id} checked four configuration epochs`);
     }
     const client = await verifyLedgerDirectory({ dir: join(net.root, `client-${net.clientId}`) });
     assert.ok(client.ok, `client node: ${client.ok ? '' : JSON.stringify(client.problem)}`);
