@@ -24,12 +24,12 @@ export interface Accepted {
 export class SimClient {
   readonly id: number;
   readonly accepted: Accepted[] = [];
-  readonly #n: number;
-  readonly #f: number;
+  #n: number;
+  #f: number;
   readonly #q: EventQueue;
   readonly #t: SimTransport;
   readonly #reg: KeyRegistry;
-  readonly #verifier: ConsensusCrypto;
+  #verifier: ConsensusCrypto;
   #remaining: number;
   #nextSeq = 1;
   #outstanding: { req: ClientRequest; replies: Map<number, string>; attempt: number } | null = null;
@@ -71,6 +71,17 @@ export class SimClient {
   start(): void {
     this.#t.open();
     this.#next();
+  }
+
+  /**
+   * Restarted with a reconfiguration's network file (`World.reconfigure`): n replicas, f + 1
+   * matching replies, and their execution keys as the registry now names them. A request
+   * outstanding is sent on to the new replica set at its next retry.
+   */
+  reconfigure(n: number, f: number): void {
+    this.#n = n;
+    this.#f = f;
+    this.#verifier = this.#reg.cryptoFor(-1);
   }
 
   /** Payloads to send next, in order, before the generated ones (operator commands, say). */

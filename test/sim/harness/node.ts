@@ -16,7 +16,7 @@ import type { Clock } from '../../../src/common/clock.ts';
 import type { ConsensusConfig } from '../../../src/consensus/config.ts';
 import type { Input, Output } from '../../../src/consensus/io.ts';
 import { emptyPersisted, foldRecords, type PersistedConsensus, type PersistRecord } from '../../../src/consensus/records.ts';
-import { restoreReplica } from '../../../src/consensus/replica.ts';
+import { restoreReplica, type AppState } from '../../../src/consensus/replica.ts';
 import type { KeyHistory } from '../../../src/consensus/keys.ts';
 import type { ReplicaState } from '../../../src/consensus/state.ts';
 import { generateNodeAuthKeyPair } from '../../../src/crypto/node-auth.ts';
@@ -83,9 +83,17 @@ export class SimReplica {
   readonly app = new FakeApp();
   incarnation = 0;
   readonly events: string[] = [];
-  readonly crypto: SimNodeCrypto;
-  /** This replica's key history: its state's, kept across crashes (restored again from the application at each start). */
-  readonly keys: KeyHistory;
+  crypto: SimNodeCrypto;
+  /**
+   * This replica's key history: its state's, kept across crashes (restored again from the
+   * application at each start); made anew from the network file of a reconfiguration.
+   */
+  keys: KeyHistory;
+  /**
+   * The application's state at each of the last checkpoints it executed: its checkpoint images,
+   * which a peer's stand-in snapshot copies (`installSnapshot`).
+   */
+  readonly images = new Map<number, AppState>();
   /** Deliberately changes the state restored at each start (the planted-bug test). */
   mutateState: ((s: ReplicaState) => void) | null = null;
   /** When set, every `persist` output is appended here, in order (store round-trip tests). */
@@ -93,7 +101,8 @@ export class SimReplica {
   readonly #q: EventQueue;
   readonly #transport: SimTransport;
   readonly #wire: BehaviourTransport;
-  readonly #cfg: ConsensusConfig;
+  #cfg: ConsensusConfig;
+  #registry: KeyRegistry;
   readonly #observer: NodeObserver;
   readonly #now: () => number;
   readonly #executionMs: number;
@@ -125,6 +134,7 @@ export class SimReplica {
     this.#transport = o.transport;
     this.#wire = new BehaviourTransport(o.transport, this);
     this.#cfg = o.cfg;
+    this.#registry = o.registry;
     this.keys = o.registry.keyHistory();
     this.crypto = o.registry.cryptoFor(o.id, this.keys);
     this.#keyStore = new RegistryConsensusKeyStore(o.registry, o.id);
@@ -140,6 +150,34 @@ export class SimReplica {
   /** Epochs whose consensus private keys this replica erased, in order. */
   get retired(): readonly number[] {
     return this.#keyStore.retired;
+  }
+
+  /**
+   * The network file of a reconfiguration (`World.reconfigure`), for the next start: its consensus
+   * configuration, and the key history and crypto made from the replica set it names, as
+   * `node/replica.ts` makes them from the file at each start. Only while crashed.
+   */
+  reconfigure(cfg: ConsensusConfig): void {
+    if (this.alive) throw new Error(`${this.label} is running: crash it first`);
+    this.#cfg = cfg;
+    this.keys = this.#registry.keyHistory();
+    this.crypto = this.#registry.cryptoFor(this.id, this.keys);
+  }
+
+  /**
+   * STAND-IN for the snapshot fetch the real replica process does when its store predates the
+   * network file's configuration (`node/replica.ts` `#enterConfiguration`, `replica/snapshot-sync.ts`;
+   * covered end to end by test/e2e/replica-reconfigure.test.ts). The simulator has no snapshot
+   * protocol: the application's state at a peer's stable checkpoint (its image, which a real
+   * snapshot takes only when f + 1 peers agree on it) is copied in directly. As with the real fetch,
+   * that is all: no stability certificate, and the consensus store as it was (empty for a new
+   * member). Only while crashed.
+   */
+  installSnapshot(image: AppState): void {
+    if (this.alive) throw new Error(`${this.label} is running: crash it first`);
+    this.app.state = { ...image, clients: new Map(image.clients), keys: [...image.keys], nodeKeys: [...image.nodeKeys] };
+    this.images.clear();
+    this.images.set(image.lastExecuted, image);
   }
 
   /** Builds a shell from the store and the application, as the replica process does, and starts it. */
@@ -224,7 +262,13 @@ export class SimReplica {
   }
 
   #observe(input: Input, outputs: readonly Output[]): void {
-    if (input.kind === 'executed') this.#observer.executed(this, input.seq, summaryKey(input.summary));
+    if (input.kind === 'executed') {
+      this.#observer.executed(this, input.seq, summaryKey(input.summary));
+      if (input.seq % this.#cfg.checkpointInterval === 0 && this.app.state.lastExecuted === input.seq) {
+        this.images.set(input.seq, this.app.state);
+        for (const seq of this.images.keys()) if (this.images.size > 4 && seq < input.seq) this.images.delete(seq);
+      }
+    }
     for (const o of outputs) {
       switch (o.kind) {
         case 'persist':

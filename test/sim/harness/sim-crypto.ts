@@ -46,7 +46,8 @@ export interface SimNodeCrypto extends ReplicaCrypto<unknown> {
 
 /** Secrets of every node in one simulated network. */
 export class SimKeyRegistry implements KeyRegistry {
-  readonly n: number;
+  /** Replicas the network file names (`resize` at a reconfiguration). */
+  n: number;
   readonly #secrets = new Map<string, Uint8Array>();
   /** Public key (hex) → its secret: what lets a verifier recompute a signature. */
   readonly #byPublic = new Map<string, Uint8Array>();
@@ -55,6 +56,15 @@ export class SimKeyRegistry implements KeyRegistry {
   constructor(n: number, seed: number) {
     this.n = n;
     this.#seed = seed;
+  }
+
+  /**
+   * The network file of a reconfiguration (`World.reconfigure`): replicas 0..n − 1, each with the
+   * same secrets as before (they derive from the seed and the id). Histories and crypto made
+   * before keep the old replica set: every node makes new ones when it is restarted with the file.
+   */
+  resize(n: number): void {
+    this.n = n;
   }
 
   secret(kind: 'consensus' | 'execution' | 'client' | 'operator', id: number, epoch = 0): Uint8Array {

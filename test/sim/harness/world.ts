@@ -17,6 +17,7 @@ import { Prng } from './prng.ts';
 import { EventQueue } from './queue.ts';
 import { RealKeys } from './real-keys.ts';
 import { SimKeyRegistry, type KeyRegistry } from './sim-crypto.ts';
+import type { AppState } from '../../../src/consensus/replica.ts';
 
 export const T0 = 1_800_000_000_000;
 
@@ -65,9 +66,15 @@ export class World {
   readonly seed: number;
   readonly prng: Prng;
   readonly queue = new EventQueue();
-  readonly cfg: ConsensusConfig;
-  readonly n: number;
+  /** The consensus configuration in effect (a reconfiguration replaces it: `reconfigure`). */
+  cfg: ConsensusConfig;
+  n: number;
   readonly registry: KeyRegistry;
+  /** The configuration epoch of the network file every replica runs with, and its SHA-256 (null for epoch 0's). */
+  epoch = 0;
+  networkFile: Uint8Array | null = null;
+  /** Replicas a reconfiguration removed: stopped, out of `replicas`, their ids never given again. */
+  readonly removed: SimReplica[] = [];
   readonly network: SimNetwork;
   readonly replicas: SimReplica[] = [];
   readonly twins: SimReplica[] = [];
@@ -85,9 +92,12 @@ export class World {
   readonly #executed = new Map<number, { summary: string; by: string }>();
   readonly #votes = new Map<string, string>();
   readonly #clientResults = new Map<string, string>();
+  readonly #o: WorldOptions;
+  readonly #nodeObserver: NodeObserver;
 
   constructor(o: WorldOptions) {
     this.seed = o.seed;
+    this.#o = o;
     this.prng = new Prng(o.seed);
     const c = o.c ?? 0;
     const loaded = o.clients ?? 2;
@@ -121,30 +131,8 @@ export class World {
       link: (from, to) => this.#link(from, to),
       reachable: (from, to) => !this.split.has(`${from.label}>${to.label}`),
     });
-    const observer = this.#observer();
-    const make = (id: number, label: string, honest: boolean, behaviours: Behaviour[]) => {
-      const skew = o.clockSkew?.[id] ?? 0;
-      const node = new SimReplica({
-        id,
-        label,
-        honest,
-        behaviours,
-        queue: this.queue,
-        transport: this.network.transport(id, label),
-        cfg: this.cfg,
-        registry: this.registry,
-        observer,
-        clock: () => T0 + this.queue.now + skew,
-        ...(o.executionMs === undefined ? {} : { executionMs: typeof o.executionMs === 'number' ? o.executionMs : (o.executionMs[id] ?? 0) }),
-      });
-      if (o.plantedBug === 'quorum-one-too-small') {
-        node.mutateState = (s) => {
-          const q = s.q;
-          (s as { q: typeof q }).q = { ...q, fast: q.fast - 1, slow: q.slow - 1, checkpoint: q.checkpoint - 1, viewChange: q.viewChange - 1 };
-        };
-      }
-      return node;
-    };
+    this.#nodeObserver = this.#observer();
+    const make = (id: number, label: string, honest: boolean, behaviours: Behaviour[]) => this.#makeReplica(id, label, honest, behaviours);
     for (let id = 0; id < this.n; id++) {
       const behaviours = o.byzantine?.[id] ?? [];
       const twinned = o.twins?.includes(id) ?? false;
@@ -166,6 +154,31 @@ export class World {
         }),
       );
     }
+  }
+
+  #makeReplica(id: number, label: string, honest: boolean, behaviours: Behaviour[]): SimReplica {
+    const o = this.#o;
+    const skew = o.clockSkew?.[id] ?? 0;
+    const node = new SimReplica({
+      id,
+      label,
+      honest,
+      behaviours,
+      queue: this.queue,
+      transport: this.network.transport(id, label),
+      cfg: this.cfg,
+      registry: this.registry,
+      observer: this.#nodeObserver,
+      clock: () => T0 + this.queue.now + skew,
+      ...(o.executionMs === undefined ? {} : { executionMs: typeof o.executionMs === 'number' ? o.executionMs : (o.executionMs[id] ?? 0) }),
+    });
+    if (o.plantedBug === 'quorum-one-too-small') {
+      node.mutateState = (s) => {
+        const q = s.q;
+        (s as { q: typeof q }).q = { ...q, fast: q.fast - 1, slow: q.slow - 1, checkpoint: q.checkpoint - 1, viewChange: q.viewChange - 1 };
+      };
+    }
+    return node;
   }
 
   async start(): Promise<this> {
@@ -217,6 +230,102 @@ export class World {
   async restart(id: number): Promise<void> {
     await this.replicas[id]!.start();
     await settle();
+  }
+
+  // ---- reconfiguration (issue #19) ---------------------------------------------------------
+
+  /**
+   * What the operator does once the network is wedged at a `reconfigure` naming the network file
+   * of SHA-256 `network`: every replica stopped and started again with the new file — the new
+   * consensus configuration (n, f, c; the same clients and `firstClient`) and the replica set it
+   * names — the clients too. Replicas beyond the new n are removed (only the highest ids are); new
+   * ones (the next ids) start with an empty store. At each start the store is checked against the
+   * file as `node/configuration.ts` does (`FakeApp.configurationCheck`): at the wedge point the
+   * reconfiguration is taken up; a store that predates the file (a new member's, or one down
+   * through the change) gets the stand-in snapshot (`installSnapshot`) first, then is checked again.
+   *
+   * `down`: replicas left stopped (the file is theirs once `rejoin` starts them). `byzantine`:
+   * behaviours of the replicas added. Returns each started replica's check, before any snapshot.
+   */
+  async reconfigure(
+    next: { n: number; f: number; c?: number },
+    network: Uint8Array,
+    o: { down?: readonly number[]; byzantine?: Record<number, Behaviour[]> } = {},
+  ): Promise<Map<number, 'current' | 'take-up' | 'behind'>> {
+    if (this.twins.length > 0 || this.#o.realCrypto) throw new Error('reconfigure: not with twins or real crypto');
+    for (const r of this.replicas) r.crash();
+    await settle();
+    const cfg = makeConsensusConfig({ ...this.cfg, n: next.n, f: next.f, c: next.c ?? 0 });
+    this.cfg = cfg;
+    this.n = quorumsOf(cfg).n;
+    this.epoch++;
+    this.networkFile = network;
+    (this.registry as SimKeyRegistry).resize(this.n);
+    this.removed.push(...this.replicas.splice(this.n));
+    for (let id = this.replicas.length; id < this.n; id++) {
+      const behaviours = o.byzantine?.[id] ?? [];
+      this.replicas.push(this.#makeReplica(id, `r${id}`, behaviours.length === 0, behaviours));
+    }
+    for (const r of this.replicas) r.reconfigure(cfg);
+    for (const c of this.clients) c.reconfigure(this.n, cfg.f);
+    const checks = new Map<number, 'current' | 'take-up' | 'behind'>();
+    // Every check first, then every start: the stand-in snapshot is a peer's checkpoint image, as
+    // its store holds it whether or not the peer has been restarted yet.
+    const starting = this.replicas.filter((r) => !(o.down ?? []).includes(r.id));
+    for (const r of starting) checks.set(r.id, this.#enterConfiguration(r));
+    for (const r of starting) await r.start();
+    await settle();
+    return checks;
+  }
+
+  /**
+   * Starts a replica that was left stopped through a reconfiguration (or crashed since), with
+   * the network file in effect, checked as at any start. `snapshot: false` skips the stand-in
+   * snapshot: it starts on its own store whatever the check said (what `node/configuration.ts`
+   * does not let a real replica do), to show what replaying would come to.
+   */
+  async rejoin(id: number, o: { snapshot?: boolean } = {}): Promise<'current' | 'take-up' | 'behind'> {
+    const r = this.replicas[id]!;
+    r.crash();
+    const check = o.snapshot === false ? r.app.configurationCheck({ epoch: this.epoch, digest: this.#networkDigest() }) : this.#enterConfiguration(r);
+    await r.start();
+    await settle();
+    return check;
+  }
+
+  #networkDigest(): Uint8Array {
+    return this.networkFile ?? new Uint8Array(32);
+  }
+
+  /** `node/configuration.ts`'s check at a start, and what follows from it: a take-up, or the stand-in snapshot. */
+  #enterConfiguration(r: SimReplica): 'current' | 'take-up' | 'behind' {
+    const file = { epoch: this.epoch, digest: this.#networkDigest() };
+    const first = r.app.configurationCheck(file);
+    let check = first;
+    if (check === 'behind') {
+      const source = this.#snapshotSource(r);
+      if (source === null) throw new Error(`${r.label}: no peer has a checkpoint image to stand in for a snapshot`);
+      r.installSnapshot(source);
+      check = r.app.configurationCheck(file);
+      if (check === 'behind') throw new Error(`${r.label}: still behind after the stand-in snapshot at ${source.lastExecuted}`);
+    }
+    if (check === 'take-up') r.app.takeUpReconfiguration(file.digest);
+    return first;
+  }
+
+  /**
+   * The image of the newest stable checkpoint an honest peer holds: what a snapshot fetch takes
+   * (the real one needs f + 1 peers to agree on the image; honest peers here do).
+   */
+  #snapshotSource(self: SimReplica): AppState | null {
+    let best: AppState | null = null;
+    for (const p of this.replicas) {
+      const stable = p.persisted.stable?.seq;
+      if (p === self || !p.honest || stable === undefined) continue;
+      const image = p.images.get(stable);
+      if (image !== undefined && (best === null || stable > best.lastExecuted)) best = image;
+    }
+    return best;
   }
 
   // ---- running -----------------------------------------------------------------------------
