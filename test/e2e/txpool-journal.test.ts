@@ -33,6 +33,13 @@ async function journalCounts(net: TestNetwork): Promise<{ restored: number; drop
   return { restored: value('bulwark_txpool_journal_restored_total'), dropped: value('bulwark_txpool_journal_dropped_total') };
 }
 
+/** The client node is still running, and logged no error (a replayed duplicate is settled quietly). */
+function noErrors(net: TestNetwork): void {
+  assert.ok(net.isRunning(net.clientId), 'the client node runs');
+  const errors = net.logs().get(net.clientId)!.split('\n').filter((l) => /"level":(50|60)/.test(l));
+  assert.deepEqual(errors, [], 'no error logged by the client node');
+}
+
 /** Every hash has a successful receipt, and each sender's nonce counts each of its transactions once. */
 async function landedOnce(rpc: Rpc, hashes: readonly string[], senders: readonly ReturnType<typeof sender>[]): Promise<void> {
   for (const h of hashes) assert.equal((await rpc.receipt(h, 90_000)).status, '0x1', `${h} lands`);
@@ -71,6 +78,7 @@ test('wedged, then the client node and every replica stopped and started again: 
     await landedOnce(rpc, hashes, [a, b]);
     assert.deepEqual(await journalCounts(net), { restored: hashes.length, dropped: 0 });
     assert.match(net.logs().get(net.clientId)!, /"restored":6,"dropped":0.*"msg":"pool journal restored"/);
+    noErrors(net);
     // The journal follows the pool: what landed is gone from it (nothing is restored at the next start).
     await net.restartAll();
     const deadline = Date.now() + 60_000;
@@ -100,6 +108,7 @@ test('the client node killed right after accepting a burst: after its restart ev
     const counts = await journalCounts(net);
     // Some were ordered before the kill (dropped as included, or refused by the replicas), the rest restored.
     assert.ok(counts.restored + counts.dropped <= hashes.length, JSON.stringify(counts));
+    noErrors(net);
     t.diagnostic(`journal after the kill: ${JSON.stringify(counts)} of ${hashes.length} accepted`);
   } finally {
     await net.stop();
