@@ -91,7 +91,8 @@ export class TxJournal implements PoolJournal {
 
   /** Resolves once every change made so far was written (or its write failed and was reported). */
   written(): Promise<void> {
-    if (this.#covered >= this.#made) return Promise.resolve();
+    // Closed: nothing more is written, and nobody waits for it (the node is stopping).
+    if (this.#covered >= this.#made || (this.#closed && this.#current === null)) return Promise.resolve();
     const upTo = this.#made;
     return new Promise((resolve) => this.#waiters.push({ upTo, resolve }));
   }

@@ -463,6 +463,8 @@ export class ClientNode {
         included: async (hash) => (await mirror.blocks.txLocation(hexToBytes(hash))) !== undefined,
         signal: restoring.signal,
         onRetry: (err) => {
+          // Stopping: the stores are closing under it, and what was not offered stays journaled.
+          if (restoring.signal.aborted) return;
           submitter.kick();
           log.warn({ err }, 'pool journal: a transaction could not be checked yet; trying again');
         },
