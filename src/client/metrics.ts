@@ -16,7 +16,7 @@ export interface ClientGauges {
   /** Block notices the mirror refused: beyond its window above the head or a replica's share, or a second hash for a number. */
   readonly mirrorNoticesRefused: number;
   /** Writes to the node's stores that failed (a full disk), by store: each is tried again. */
-  readonly storeWriteFailures: Readonly<Record<'mirror' | 'local_state' | 'records' | 'request_numbers', number>>;
+  readonly storeWriteFailures: Readonly<Record<'mirror' | 'local_state' | 'records' | 'request_numbers' | 'txpool_journal', number>>;
   readonly headBlock: number;
   readonly mirrorRejected: number;
   readonly invalidReadReplies: number;
@@ -38,6 +38,8 @@ export class ClientMetrics {
   readonly requestsFailed: Counter;
   readonly rpcRefused: Counter<'reason'>;
   readonly evmTimeouts: Counter<'where'>;
+  readonly journalRestored: Counter;
+  readonly journalDropped: Counter;
 
   constructor(read: () => ClientGauges) {
     const registers = [this.registry];
@@ -68,6 +70,16 @@ export class ClientMetrics {
       registers,
     });
     this.requestsFailed = new Counter({ name: 'bulwark_client_requests_failed_total', help: 'Requests to the replicas not committed in time (their transactions wait again)', registers });
+    this.journalRestored = new Counter({
+      name: 'bulwark_txpool_journal_restored_total',
+      help: 'Transactions of the pool journal accepted into the pool again at start (submitted as usual)',
+      registers,
+    });
+    this.journalDropped = new Counter({
+      name: 'bulwark_txpool_journal_dropped_total',
+      help: 'Transactions of the pool journal dropped at start: already in a block, or refused now (nonce too low, funds)',
+      registers,
+    });
     registerSnapshotGauges(this.registry, read, [
       ['bulwark_txpool_pending', 'Transactions ready or being ordered', (g) => g.poolPending],
       ['bulwark_txpool_queued', 'Transactions waiting behind a nonce gap', (g) => g.poolQueued],
@@ -85,7 +97,7 @@ export class ClientMetrics {
     registerTransportGauges(this.registry, () => read().transport);
     new Gauge({
       name: 'bulwark_store_write_failures_total',
-      help: 'Writes to the client node\'s stores that failed (e.g. a full disk), by store (mirror, local_state, records, request_numbers); each is tried again',
+      help: 'Writes to the client node\'s stores that failed (e.g. a full disk), by store (mirror, local_state, records, request_numbers, txpool_journal); each is tried again',
       labelNames: ['store'],
       registers,
       collect() {

@@ -63,6 +63,17 @@ interface Account {
   beat: number;
 }
 
+/**
+ * Where the pool's content is kept across restarts (`txpool-journal.ts`): told of every
+ * transaction that enters the pool and of every one that leaves it, however it leaves.
+ */
+export interface PoolJournal {
+  added(t: PoolTx): void;
+  removed(hash: string): void;
+  /** Resolves once what was added so far is durable (or could not be made so, and was reported). */
+  written(): Promise<void>;
+}
+
 /** Senders with nothing in the pool are remembered (their nonce and funds) up to this many. */
 const MAX_IDLE_ACCOUNTS = 10_000;
 
@@ -72,6 +83,7 @@ export class TxPool {
   readonly #state: AccountView;
   readonly #limits: PoolLimits;
   readonly #now: () => number;
+  readonly #journal: PoolJournal | undefined;
   readonly #turns = new TurnBudget();
   readonly #accounts = new Map<string, Account>();
   readonly #byHash = new Map<string, PoolTx>();
@@ -84,12 +96,13 @@ export class TxPool {
   /** Transactions dropped without being ordered, by why. */
   readonly evicted: Record<EvictionReason, number> = { lifetime: 0, account_queue: 0, global_queue: 0, global_pending: 0 };
 
-  constructor(o: { config: ChainConfig; common: Common; state: AccountView; limits?: Partial<PoolLimits>; now?: () => number }) {
+  constructor(o: { config: ChainConfig; common: Common; state: AccountView; limits?: Partial<PoolLimits>; now?: () => number; journal?: PoolJournal }) {
     this.#config = o.config;
     this.#common = o.common;
     this.#state = o.state;
     this.#limits = { ...DEFAULT_POOL_LIMITS, ...o.limits };
     this.#now = o.now ?? Date.now;
+    this.#journal = o.journal;
   }
 
   get limits(): PoolLimits {
@@ -159,6 +172,8 @@ export class TxPool {
     const account = this.#account(sender, nonce);
     if (balance !== undefined) account.funds = balance;
     this.#admit(account, entry);
+    // The hash is answered only once the transaction is journaled: a restart does not lose it.
+    await this.#journal?.written();
     return hash;
   }
 
@@ -191,6 +206,7 @@ export class TxPool {
     if (prior !== undefined) {
       this.#checkReplacement(prior, entry);
       this.#byHash.delete(prior.hash);
+      this.#journal?.removed(prior.hash);
     } else if (entry.nonce === a.end) {
       if (a.pending >= this.#limits.accountPending) throw refusals.accountPending(this.#limits.accountPending, a.sender);
       if (this.#pending >= this.#limits.globalPending && !(a.pending < this.#limits.accountSlots && this.#evictPending(a.sender))) {
@@ -210,6 +226,7 @@ export class TxPool {
     }
     a.byNonce.set(entry.nonce, entry);
     this.#byHash.set(entry.hash, entry);
+    this.#journal?.added(entry);
     this.#recount(a);
   }
 
@@ -265,6 +282,7 @@ export class TxPool {
   #drop(a: Account, t: PoolTx): void {
     a.byNonce.delete(t.nonce);
     this.#byHash.delete(t.hash);
+    this.#journal?.removed(t.hash);
   }
 
   /** After a sender's transactions or committed nonce changed: its pending and queued counts, and the totals. */
@@ -400,6 +418,7 @@ export class TxPool {
       }
       this.#recent.set(hash, now);
       this.#byHash.delete(hash);
+      this.#journal?.removed(hash);
       const a = this.#accounts.get(t.sender);
       if (a === undefined) continue;
       a.byNonce.delete(t.nonce);

@@ -37,6 +37,7 @@ import { LedgerMirror } from '../client/mirror.ts';
 import { ReadClient } from '../client/read-client.ts';
 import { Submitter } from '../client/submitter.ts';
 import { TxPool, type PoolLimits } from '../client/txpool.ts';
+import { TxJournal, restoreJournal } from '../client/txpool-journal.ts';
 import { RequestCounter } from '../client/request-counter.ts';
 import { HeadAccountView, type AccountField } from '../client/account-view.ts';
 import { LocalState, type LocalStateOptions } from '../client/local-state.ts';
@@ -91,6 +92,9 @@ const CHECKPOINT_POLL_TICKS = 5;
 
 interface Parts {
   readonly kv: KvStore;
+  readonly journal: TxJournal;
+  /** Stops restoring the pool journal (at stop: what was not offered yet stays journaled). */
+  readonly restoring: AbortController;
   readonly local: { readonly state: LocalState; readonly kv: KvStore } | null;
   readonly transport: TlsTransport;
   readonly bft: BftClient;
@@ -131,6 +135,8 @@ export class ClientNode {
     try {
       const kv = await openRocksStore(join(o.dir, 'data'));
       undo.push(() => kv.close());
+      const journal = new TxJournal({ kv, onError: storeFailed('the pool journal') });
+      undo.push(() => journal.close());
       // The keys that rotate (execution, authentication, TLS): the network file's, then the records
       // learnt from the replicas (kept across restarts).
       const keyBook = nodeKeyBookFor(network);
@@ -298,7 +304,7 @@ export class ClientNode {
         return quantityOf(r.result);
       };
       const state = new HeadAccountView(quantity, () => Number(mirror.head.number));
-      const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state, ...(o.txpool === undefined ? {} : { limits: o.txpool }) });
+      const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state, journal, ...(o.txpool === undefined ? {} : { limits: o.txpool }) });
       const metrics = new ClientMetrics(() => {
         const { pending, queued } = pool.status();
         return {
@@ -313,6 +319,7 @@ export class ClientNode {
             local_state: local?.state.storeFailures ?? 0,
             records: follower.storeFailures + checkpoints.storeFailures,
             request_numbers: requestSeqs.failures,
+            txpool_journal: journal.failures,
           },
           invalidReadReplies: replicaReads.invalidReplies,
           keyRecordsRefused: follower.refused,
@@ -457,7 +464,32 @@ export class ClientNode {
           ? null
           : await AdminServer.start(o.dir, { backup: (out) => takeBackup({ dir: o.dir, out, stores: { data: kv, ...(local === null ? {} : { state: local.kv }) } }) }, log);
       log.info({ rpc: rpc.url, ...(server === null ? {} : { metrics: o.metrics }) }, 'client node started');
-      return new ClientNode(rpc, { kv, local, transport, bft, mirror, reads: replicaReads, submitter, server, admin }, timer, log);
+      // The transactions accepted before the last stop, offered to the pool again once the mirror
+      // knows the nonces (in the background: the endpoint serves meanwhile, the replicas may still be starting).
+      const restoring = new AbortController();
+      void restoreJournal({
+        journal,
+        pool,
+        common: mirror.common,
+        ready: () => mirrorCaughtUp(statuses, mirror, network.f, restoring.signal),
+        included: async (hash) => (await mirror.blocks.txLocation(hexToBytes(hash))) !== undefined,
+        signal: restoring.signal,
+        onRetry: (err) => {
+          // Stopping: the stores are closing under it, and what was not offered stays journaled.
+          if (restoring.signal.aborted) return;
+          submitter.kick();
+          log.warn({ err }, 'pool journal: a transaction could not be checked yet; trying again');
+        },
+        onDrop: (hash, why) => log.debug({ hash, why }, 'pool journal: transaction dropped'),
+      })
+        .then(({ restored, dropped }) => {
+          submitter.kick();
+          metrics.journalRestored.inc(restored);
+          metrics.journalDropped.inc(dropped);
+          log.info({ restored, dropped, ...(restoring.signal.aborted ? { stopped: true } : {}) }, 'pool journal restored');
+        })
+        .catch((err: unknown) => log.error({ err }, 'pool journal could not be restored; its transactions stay journaled'));
+      return new ClientNode(rpc, { kv, journal, restoring, local, transport, bft, mirror, reads: replicaReads, submitter, server, admin }, timer, log);
     } catch (err) {
       for (const close of undo.reverse()) {
         try {
@@ -473,6 +505,7 @@ export class ClientNode {
   async stop(): Promise<void> {
     const p = this.#parts;
     clearInterval(this.#timer);
+    p.restoring.abort();
     // A backup still running ends with STORAGE_CLOSED when the stores close below, and is removed.
     await p.admin?.close();
     await this.rpc.close();
@@ -486,9 +519,30 @@ export class ClientNode {
     if (p.server !== null) await new Promise((r) => p.server!.close(r));
     await p.local?.state.idle();
     await p.local?.kv.close();
+    // What the pool accepted until now is journaled before the store closes.
+    await p.journal.close();
     await p.kv.close();
     this.#log.info('client node stopped');
   }
+}
+
+/** How long a restart waits for the mirror to reach the replicas' head before restoring the pool journal anyway. */
+const JOURNAL_SYNC_MS = 30_000;
+
+/**
+ * Resolves once the mirror holds the block f + 1 replicas report having reached (so the nonces
+ * read at its head are current, and transactions already in a block are known as such), or after
+ * `JOURNAL_SYNC_MS`: a transaction restored on a stale nonce is refused by the replicas, not run twice.
+ */
+async function mirrorCaughtUp(statuses: NodeStatusClient, mirror: LedgerMirror, f: number, signal: AbortSignal): Promise<void> {
+  const until = Date.now() + JOURNAL_SYNC_MS;
+  let target: bigint | undefined;
+  while (target === undefined && Date.now() < until && !signal.aborted) {
+    const heads = (await statuses.query(1_000)).replicas.flatMap((r) => (r === null ? [] : [r.blockNumber])).sort((a, b) => b - a);
+    if (heads.length > f) target = BigInt(heads[f]!);
+    else await new Promise((r) => setTimeout(r, 1_000));
+  }
+  while (target !== undefined && mirror.head.number < target && Date.now() < until && !signal.aborted) await mirror.nextBlock(Math.min(1_000, until - Date.now()));
 }
 
 /** The follower of the mirror's blocks, on its own store, started at the mirror's head. */

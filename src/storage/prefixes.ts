@@ -39,6 +39,7 @@ export const PREFIX_TABLE = [
   { id: 0x20, name: 'blockCertificate', doc: "client node's mirror: the f + 1 replicas' signed BlockNotices that certified a block, keyed by uint64 BE block number" },
   { id: 0x21, name: 'checkpointCertificate', doc: "client node: a stable checkpoint and its verified BLS certificate (codec's CheckpointCertificate), keyed by uint64 BE sequence number" },
   { id: 0x22, name: 'clientNodeState', doc: "client node singletons (utf8 keys): 'requestSeq' → uint64 BE request sequence number below which every number may have been used (reserved ahead in blocks)" },
+  { id: 0x23, name: 'txPoolJournal', doc: "client node's pool journal: the raw signed transaction, keyed by its 32-byte hash, for each transaction the pool holds; restored into the pool at start" },
 ] as const satisfies readonly PrefixEntry[];
 
 /** Ids that no entry above may take: their owner defines them. */

@@ -48,6 +48,7 @@ test('the buckets keep their ids', () => {
       [0x20, 'blockCertificate'],
       [0x21, 'checkpointCertificate'],
       [0x22, 'clientNodeState'],
+      [0x23, 'txPoolJournal'],
     ],
   );
   assert.equal(PREFIX.canonicalHashByNumber, 0x04);
