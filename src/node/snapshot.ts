@@ -10,8 +10,8 @@ import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
 import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import { Executor } from '../execution/executor.ts';
 import { ReservedPages } from '../ledger/reserved-pages.ts';
-import type { TlsTransport } from '../net/tls-transport.ts';
-import { SnapshotSync, type SnapshotOutcome } from '../replica/snapshot-sync.ts';
+import type { Transport } from '../net/transport.ts';
+import { SnapshotSync, type SnapshotOutcome, type SnapshotSyncOptions } from '../replica/snapshot-sync.ts';
 import type { ReplicaMaterial } from '../setup/node-directory.ts';
 import type { KvStore } from '../storage/index.ts';
 
@@ -22,7 +22,12 @@ export interface FetchSnapshotOptions {
   /** Only a checkpoint at least this many batches past what the store executed is installed. */
   readonly minGain: number;
   /** The replica's transport for this key history and point (`ReplicaProcess`): built once, started here, closed here. */
-  readonly transportFor: (book: ReturnType<typeof nodeKeyBookFor>, lastExecuted: number) => { transport: TlsTransport };
+  readonly transportFor: (book: ReturnType<typeof nodeKeyBookFor>, lastExecuted: number) => { transport: Transport };
+  /**
+   * The fetch's clock and sizes, when not the defaults: the deterministic simulator runs this phase
+   * on its simulated clock and network (a `SimTransport` from `transportFor`), with small requests.
+   */
+  readonly tuning?: Pick<SnapshotSyncOptions, 'clock' | 'manifestWaitMs' | 'requestTimeoutMs' | 'itemsPerRequest'>;
 }
 
 export async function fetchSnapshot(o: FetchSnapshotOptions): Promise<SnapshotOutcome> {
@@ -45,6 +50,7 @@ export async function fetchSnapshot(o: FetchSnapshotOptions): Promise<SnapshotOu
     send: (peer, m) => transport.send(peer, encodeMessage(m)),
     lastExecuted,
     minGain: o.minGain,
+    ...o.tuning,
   });
   transport.onFrame((from, frame) => {
     let m;

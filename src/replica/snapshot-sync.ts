@@ -27,6 +27,7 @@ import { decodeCheckpointImage, SNAPSHOT_ITEM, type CheckpointImage } from '../c
 import { MAX_SNAPSHOT_ITEMS } from '../codec/message-codec.ts';
 import type { SnapshotItemRef, SnapshotManifest, SnapshotRequest } from '../codec/messages.ts';
 import { equalBytes, toHex } from '../common/bytes.ts';
+import type { Clock } from '../common/clock.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { reservedPagesDigest } from '../consensus/reserved-pages.ts';
 import { keccak256, sha256 } from '../crypto/index.ts';
@@ -56,7 +57,21 @@ export interface SnapshotSyncOptions {
   readonly requestTimeoutMs?: number;
   /** Items per request (default and most: `MAX_SNAPSHOT_ITEMS`). */
   readonly itemsPerRequest?: number;
+  /**
+   * What the waits and timeouts run on (default: the monotonic clock and Node's timers). The
+   * deterministic simulator passes its simulated clock, so a fetch there moves only with its events.
+   */
+  readonly clock?: Clock;
 }
+
+/** `performance.now` and Node's timers: what a fetch measures and waits with unless given a clock. */
+const monotonicClock: Clock = {
+  now: () => performance.now(),
+  after(ms, run) {
+    const timer = setTimeout(run, Math.max(0, ms));
+    return () => clearTimeout(timer);
+  },
+};
 
 export type SnapshotOutcome =
   | { readonly installed: false; readonly reason: string }
@@ -94,6 +109,7 @@ const MANIFEST_ROUNDS = 4;
 
 export class SnapshotSync {
   readonly #o: SnapshotSyncOptions;
+  readonly #clock: Clock;
   #nextId = 1;
   /** Manifest answers of the current round, by peer. */
   #manifests = new Map<number, SnapshotManifest>();
@@ -108,6 +124,7 @@ export class SnapshotSync {
 
   constructor(o: SnapshotSyncOptions) {
     this.#o = o;
+    this.#clock = o.clock ?? monotonicClock;
   }
 
   /** A peer's answer (the composition root routes `SnapshotManifest` and `SnapshotItems` here). */
@@ -126,7 +143,7 @@ export class SnapshotSync {
 
   /** Fetches and installs a snapshot if the peers agree on one far enough ahead; says why not otherwise. */
   async run(): Promise<SnapshotOutcome> {
-    const started = performance.now();
+    const started = this.#clock.now();
     const chosen = await this.#agreeOnManifest();
     if (typeof chosen === 'string') return { installed: false, reason: chosen };
     const { image, block, headers } = chosen;
@@ -136,7 +153,7 @@ export class SnapshotSync {
     this.#o.log.info({ seq: image.seq, block: image.summary.blockNumber, stateRoot: toHex(image.summary.stateRoot), from: this.#o.lastExecuted }, 'fetching a snapshot');
     const walked = await this.#fetchState(image.summary.stateRoot, chosen.holders);
     await this.#install(image, block, headers);
-    const ms = Math.round(performance.now() - started);
+    const ms = Math.round(this.#clock.now() - started);
     this.#o.log.info({ seq: image.seq, block: image.summary.blockNumber, ...walked, faulty: [...this.#faulty], ms }, 'snapshot installed');
     return { installed: true, seq: image.seq, blockNumber: image.summary.blockNumber, ...walked, faulty: [...this.#faulty], ms };
   }
@@ -169,6 +186,13 @@ export class SnapshotSync {
       }
       const agreed = [...groups.values()].filter((g) => g.peers.length >= this.#o.f + 1).sort((a, b) => b.image.seq - a.image.seq)[0];
       if (agreed !== undefined) {
+        // Another image of the same checkpoint: execution is deterministic, so its sender is faulty.
+        // Named for the operator; its items are still taken when they hash right, as anyone's are.
+        for (const g of groups.values()) {
+          if (g !== agreed && g.image.seq === agreed.image.seq) {
+            this.#o.log.warn({ peers: g.peers, seq: g.image.seq }, 'peers sent an image of the checkpoint that differs from the one f + 1 peers agree on: faulty');
+          }
+        }
         const checked = await this.#checkManifest(agreed.image, agreed.peers, answers);
         if (typeof checked !== 'string') return { ...checked, holders: agreed.peers };
         return checked;
@@ -188,9 +212,9 @@ export class SnapshotSync {
     this.#manifests = new Map();
     for (const peer of this.#o.peers) this.#o.send(peer, { type: 'SnapshotRequest', id: this.#manifestId, seq, items: [] });
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.#o.manifestWaitMs ?? 3_000);
+      const cancel = this.#clock.after(this.#o.manifestWaitMs ?? 3_000, resolve);
       this.#manifestWaiter = () => {
-        clearTimeout(timer);
+        cancel();
         resolve();
       };
     });
@@ -269,7 +293,7 @@ export class SnapshotSync {
         const items = toFetch.slice(0, perRequest);
         toFetch = toFetch.slice(items.length);
         const id = this.#nextId++;
-        this.#inFlight.set(id, { peer, items, sentAt: performance.now() });
+        this.#inFlight.set(id, { peer, items, sentAt: this.#clock.now() });
         const refs: SnapshotItemRef[] = items.map((w) => ({ kind: w.kind, hash: w.hash }));
         if (!this.#o.send(peer, { type: 'SnapshotRequest', id, seq: 0, items: refs })) {
           this.#inFlight.delete(id);
@@ -323,7 +347,7 @@ export class SnapshotSync {
         } else toFetch.push(...back);
       }
       // Requests unanswered for too long: asked of another peer.
-      const now = performance.now();
+      const now = this.#clock.now();
       for (const [id, f] of this.#inFlight) {
         if (now - f.sentAt < timeout) continue;
         this.#inFlight.delete(id);
@@ -358,11 +382,11 @@ export class SnapshotSync {
     if (this.#answers.length > 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        cancel();
         this.#itemWaiter = null;
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
+      const cancel = this.#clock.after(timeoutMs, done);
       this.#itemWaiter = done;
     });
   }

@@ -18,7 +18,6 @@ import { decodeMessage, encodeMessage } from '../../src/codec/message-codec.ts';
 import type { ClientRequest } from '../../src/codec/messages.ts';
 import { requestSigningBytes } from '../../src/codec/signing.ts';
 import { encodeTxPayload } from '../../src/codec/tx-payload.ts';
-import type { Clock } from '../../src/common/clock.ts';
 import { blsKeyHistory, createBlsConsensusCrypto, nodeKeyBookFor } from '../../src/consensus/bls-crypto.ts';
 import type { KeyHistory } from '../../src/consensus/keys.ts';
 import { makeConsensusConfig } from '../../src/consensus/config.ts';
@@ -45,28 +44,9 @@ import { MemoryConsensusKeyStore, MemoryNodeKeyStore } from './harness/memory-ke
 import { Prng } from './harness/prng.ts';
 import { RegistryConsensusKeyStore, SimKeyRegistry } from './harness/sim-crypto.ts';
 import { EventQueue } from './harness/queue.ts';
-import { T0 } from './harness/world.ts';
+import { simClock, turn } from './harness/real-shell.ts';
 
 await initHashes();
-
-/** A clock on the simulation's event queue: `now` is simulated time, timers are queue events. */
-function simClock(queue: EventQueue): Clock {
-  return {
-    now: () => T0 + queue.now,
-    after(ms, run) {
-      let live = true;
-      queue.after(Math.max(0, ms), () => {
-        if (live) run();
-      });
-      return () => {
-        live = false;
-      };
-    },
-  };
-}
-
-/** One turn of the real event loop: the shell's awaits (store, execution) finish between events. */
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Replica {
   readonly node: Pick<ReplicaNode, 'id' | 'start' | 'stop' | 'status'>;
