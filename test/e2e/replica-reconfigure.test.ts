@@ -88,13 +88,15 @@ test('4 → 5 → 7 → 4 replicas under load: new replicas join by snapshot, no
     const rpc = rpcClient(net.url);
     const load = backgroundLoad(net.url);
     const operator = ['--dir', join(net.root, 'operator'), '--rpc', net.url];
+    // The network file in effect: the operator's copy, replaced at each change.
+    const current = join(net.root, 'operator', 'network.json');
     const member = async (id: number) => {
-      const r = await bulwark(['member', '--network', join(net.root, 'network.json'), '--host', '127.0.0.1', '--port', String(net.freePort(id)), '--id', String(id), '--out', join(net.root, `replica-${id}`)]);
+      const r = await bulwark(['member', '--network', current, '--host', '127.0.0.1', '--port', String(net.freePort(id)), '--id', String(id), '--out', join(net.root, `replica-${id}`)]);
       assert.equal(r.code, 0, r.stderr);
       return join(net.root, `replica-${id}`, 'member.json');
     };
     const reconfigure = async (args: string[], out: string, epoch: number) => {
-      const r = await bulwark(['reconfigure', '--network', join(net.root, 'network.json'), ...args, '--out', out, '--submit', ...operator, '--wait', '120']);
+      const r = await bulwark(['reconfigure', '--network', current, ...args, '--out', out, '--submit', ...operator, '--wait', '120']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`reconfigure: nothing is ordered after sequence number \\d+; restart every node there with the network file of sha256 [0-9a-f]{64} \\(configuration epoch ${epoch}\\)`));
       assert.match(r.stdout, /wedged: \d+ of \d+ replicas at sequence number \d+/);
