@@ -117,6 +117,11 @@ export class NodeKeyFollower {
     return undefined;
   }
 
+  /** The configuration epoch f + 1 replicas report having reached (one of them honest). */
+  configurationEpoch(): number {
+    return reachedByFPlusOne([...this.#reports.values()].map((r) => r.configuration.epoch), this.#f);
+  }
+
   onMessage(from: number, m: Message): void {
     if (m.type !== 'NodeStatus' || from < 0 || from >= this.#n) return;
     let targets = new Map<string, number>();

@@ -285,7 +285,17 @@ export class ClientNode {
       // The configuration this node runs in, recorded for verify-ledger once its start is known.
       let configurationRecorded = await recordClientConfiguration(kv, network, undefined);
       let recording = false;
+      let behindWarned = false;
       follower.onChange = () => {
+        // The replicas run a later configuration than this node's network file: it must be
+        // restarted with the new file (operations.md, "Adding and removing replicas").
+        if (!behindWarned && follower.configurationEpoch() > network.epoch) {
+          behindWarned = true;
+          log.error(
+            { fileEpoch: network.epoch, replicasEpoch: follower.configurationEpoch() },
+            'f + 1 replicas run a later configuration than network.json: restart this client node with the network file of that epoch',
+          );
+        }
         // Numbers at or below what f + 1 replicas executed for this node would be dropped as old.
         requestSeqs.raise(follower.requestSeq());
         keys();
@@ -448,6 +458,8 @@ export class ClientNode {
         block: Number(mirror.head.number),
         blockHash: `0x${Buffer.from(mirror.head.hash).toString('hex')}`,
         pool: pool.status(),
+        // This node's network file's configuration epoch, and the one f + 1 replicas report.
+        configuration: { epoch: network.epoch, replicas: follower.configurationEpoch() },
         peers: transport.stats().map((p) => ({ peer: p.peer, connected: p.connected })),
       });
       registerNodeGauges(metrics.registry, {

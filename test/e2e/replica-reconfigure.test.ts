@@ -107,6 +107,17 @@ test('4 → 5 → 7 → 4 replicas under load: new replicas join by snapshot, no
     const expect = async (replicas: number, f: number, epoch: number) => {
       const status = await rpc.call<Status>('bft_status');
       assert.deepEqual([status.replicas, status.f, status.configuration.epoch, status.configuration.reconfiguringTo, status.wedge], [replicas, f, epoch, null, null]);
+      // The client node's /health: its file's epoch, and the one f + 1 replicas report (their status answers).
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const health = (await (await fetch(net.healthUrl(net.clientId))).json()) as { configuration: { epoch: number; replicas: number } };
+        if (health.configuration.replicas === epoch) {
+          assert.deepEqual(health.configuration, { epoch, replicas: epoch });
+          break;
+        }
+        assert.ok(Date.now() < deadline, `the client node's replicas report epoch ${health.configuration.replicas}, not ${epoch}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     };
     await new Promise((r) => setTimeout(r, 2_000));
 
