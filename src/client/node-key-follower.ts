@@ -33,7 +33,7 @@ interface Report {
   /** The highest of this node's request numbers the replica executed. */
   readonly requestSeq: number;
   /** The configuration epoch in the replica's operator state, and its first sequence number. */
-  readonly configuration: { readonly epoch: number; readonly fromSeq: number };
+  readonly configuration: { readonly epoch: number; readonly fromSeq: number; readonly network: string | null };
 }
 
 export class NodeKeyFollower {
@@ -117,6 +117,24 @@ export class NodeKeyFollower {
     return undefined;
   }
 
+  /**
+   * The newest configuration f + 1 replicas report alike — its epoch and its network file's SHA-256
+   * (hex) — or undefined while none beyond the network as created is so reported.
+   */
+  agreedConfiguration(): { epoch: number; network: string } | undefined {
+    const counts = new Map<string, { epoch: number; network: string; count: number }>();
+    for (const r of this.#reports.values()) {
+      if (r.configuration.network === null) continue;
+      const key = `${r.configuration.epoch}:${r.configuration.network}`;
+      const c = counts.get(key) ?? { epoch: r.configuration.epoch, network: r.configuration.network, count: 0 };
+      c.count++;
+      counts.set(key, c);
+    }
+    let best: { epoch: number; network: string } | undefined;
+    for (const c of counts.values()) if (c.count > this.#f && (best === undefined || c.epoch > best.epoch)) best = { epoch: c.epoch, network: c.network };
+    return best;
+  }
+
   /** The configuration epoch f + 1 replicas report having reached (one of them honest). */
   configurationEpoch(): number {
     return reachedByFPlusOne([...this.#reports.values()].map((r) => r.configuration.epoch), this.#f);
@@ -126,11 +144,12 @@ export class NodeKeyFollower {
     if (m.type !== 'NodeStatus' || from < 0 || from >= this.#n) return;
     let targets = new Map<string, number>();
     let operatorNonce = 0;
-    let configuration = { epoch: 0, fromSeq: 1 };
+    let configuration: Report['configuration'] = { epoch: 0, fromSeq: 1, network: null };
     try {
       const operator = decodeOperatorState(m.operator);
       operatorNonce = operator.nonce;
-      configuration = { epoch: operator.configuration.epoch, fromSeq: operator.configuration.fromSeq };
+      const digest = operator.configuration.network;
+      configuration = { epoch: operator.configuration.epoch, fromSeq: operator.configuration.fromSeq, network: digest === null ? null : Buffer.from(digest).toString('hex') };
       targets = new Map([...operator.nodeTargets].filter(([slot]) => slot === slotName('auth', this.#self) || slot === slotName('tls', this.#self)));
     } catch {
       this.refused++;

@@ -66,7 +66,12 @@ const TAGS: Record<MessageType, number> = {
   SnapshotRequest: 24,
   SnapshotManifest: 25,
   SnapshotItems: 26,
+  ConfigurationRequest: 27,
+  ConfigurationFile: 28,
 };
+/** A network file's text in a `ConfigurationFile`: certificates and keys of up to a few hundred nodes. */
+export const MAX_NETWORK_FILE_BYTES = 1 << 20;
+
 const TYPE_OF_TAG = new Map(Object.entries(TAGS).map(([type, tag]) => [tag, type as MessageType]));
 /**
  * A NewView as written since #14: its ViewChanges with each distinct batch carried once, after
@@ -248,6 +253,12 @@ function writeBody(w: Writer, m: Message): void {
       return;
     case 'SnapshotItems':
       w.u64(m.id).list(m.items, (w, i) => w.bytes(i));
+      return;
+    case 'ConfigurationRequest':
+      w.u64(m.id).u32(m.epoch);
+      return;
+    case 'ConfigurationFile':
+      w.u64(m.id).u32(m.epoch).bytes(m.network);
       return;
     case 'NodeStatus':
       w.u64(m.id).u64(m.view).u8(m.active ? 1 : 0).u64(m.lastExecuted).u64(m.lastStable).u64(m.blockNumber).fixed(m.blockHash, 32);
@@ -494,6 +505,10 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
       };
     case 'SnapshotItems':
       return { type, id: r.u64('id'), items: r.list(MAX_SNAPSHOT_ITEMS, (r) => r.bytes(MAX_SNAPSHOT_ITEM_BYTES, 'item'), 'items') };
+    case 'ConfigurationRequest':
+      return { type, id: r.u64('id'), epoch: r.u32('epoch') };
+    case 'ConfigurationFile':
+      return { type, id: r.u64('id'), epoch: r.u32('epoch'), network: r.bytes(MAX_NETWORK_FILE_BYTES, 'network') };
     case 'NodeStatus':
       return {
         type,

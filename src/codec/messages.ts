@@ -363,6 +363,26 @@ export interface SnapshotItems {
   readonly items: readonly Uint8Array[];
 }
 
+/**
+ * A node asks a replica for the network file of configuration epoch `epoch` (a client node whose
+ * replicas moved to a later configuration, `node/client.ts`): answered from the replica's record of
+ * the files it ran with (`ledger/configurations.ts`). The asker checks the file against the digest
+ * f + 1 replicas' operator states name; the answer itself is not trusted.
+ */
+export interface ConfigurationRequest {
+  readonly type: 'ConfigurationRequest';
+  readonly id: number;
+  readonly epoch: number;
+}
+
+/** The network file's canonical text, UTF-8; empty when the replica holds none for the epoch. */
+export interface ConfigurationFile {
+  readonly type: 'ConfigurationFile';
+  readonly id: number;
+  readonly epoch: number;
+  readonly network: Uint8Array;
+}
+
 export type Message =
   | ReplicaMessage
   | Request
@@ -376,5 +396,7 @@ export type Message =
   | NodeStatus
   | SnapshotRequest
   | SnapshotManifest
-  | SnapshotItems;
+  | SnapshotItems
+  | ConfigurationRequest
+  | ConfigurationFile;
 export type MessageType = Message['type'];

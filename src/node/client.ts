@@ -43,7 +43,7 @@ import { HeadAccountView, type AccountField } from '../client/account-view.ts';
 import { LocalState, type LocalStateOptions } from '../client/local-state.ts';
 import { CheckpointKeeper } from '../client/checkpoints.ts';
 import { NodeKeyFollower } from '../client/node-key-follower.ts';
-import { recordClientConfiguration } from './configuration.ts';
+import { ConfigurationFollower, recordClientConfiguration } from './configuration.ts';
 import { executionKeysOf } from '../client/execution-keys.ts';
 import { nodeKeyBookFor } from '../consensus/bls-crypto.ts';
 import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.ts';
@@ -54,6 +54,11 @@ import { EvmGate, type RpcEvmLimits } from '../rpc/evm-gate.ts';
 
 export interface ClientNodeOptions {
   readonly dir: string;
+  /**
+   * The replicas moved to a later configuration and this node's `network.json` was replaced by its
+   * file (`ConfigurationFollower`): the caller restarts the node on it. Absent: the node only warns.
+   */
+  readonly onReconfigured?: () => void;
   readonly passphrase?: string;
   readonly logger: Logger;
   readonly rpc: { readonly host: string; readonly port: number };
@@ -233,6 +238,8 @@ export class ClientNode {
       const quorums = quorumsOf(network);
       const checkpoints = await CheckpointKeeper.open(kv, network.replicas.map((r) => r.bootstrapKey), network.f, quorums.checkpoint);
       checkpoints.onStoreError = storeFailed('a stable checkpoint or consensus key record');
+      // Set once the node key follower is up (below); frames may come before.
+      let following: ConfigurationFollower | null = null;
       transport.onFrame((from, frame) => {
         let m: Message;
         try {
@@ -247,6 +254,7 @@ export class ClientNode {
         statuses.onMessage(from, m);
         checkpoints.onMessage(from, m);
         follower.onMessage(from, m);
+        following?.onMessage(from, m);
       });
       // This node's own rotations: publish a key the operator asked for (one at a time), follow the
       // switches, erase retired keys.
@@ -286,10 +294,15 @@ export class ClientNode {
       let configurationRecorded = await recordClientConfiguration(kv, network, undefined);
       let recording = false;
       let behindWarned = false;
+      following =
+        o.onReconfigured === undefined
+          ? null
+          : new ConfigurationFollower({ dir: o.dir, network, self: material.id, log, send: (to, frame) => void transport.send(to, frame), onReconfigured: o.onReconfigured });
       follower.onChange = () => {
+        following?.consider(follower.agreedConfiguration());
         // The replicas run a later configuration than this node's network file: it must be
         // restarted with the new file (operations.md, "Adding and removing replicas").
-        if (!behindWarned && follower.configurationEpoch() > network.epoch) {
+        if (following === null && !behindWarned && follower.configurationEpoch() > network.epoch) {
           behindWarned = true;
           log.error(
             { fileEpoch: network.epoch, replicasEpoch: follower.configurationEpoch() },

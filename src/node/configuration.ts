@@ -15,12 +15,18 @@
  *
  * A file older than the store's configuration, or another file of the same epoch, is refused.
  */
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { encodeMessage } from '../codec/message-codec.ts';
+import type { Message } from '../codec/messages.ts';
 import { BulwarkError } from '../common/errors.ts';
 import { takeUpReconfiguration } from '../consensus/operator.ts';
 import { ConfigurationHistory } from '../ledger/configurations.ts';
 import { ReservedPages, type OperatorState } from '../ledger/reserved-pages.ts';
 import { blsPublicKeyToBytes } from '../crypto/index.ts';
 import { parseNetworkFile, serializeNetworkFile, type NetworkConfig } from '../setup/network-file.ts';
+import { NETWORK_FILE } from '../setup/layout.ts';
 import type { KvStore } from '../storage/kvstore.ts';
 
 export type ConfigurationCheck =
@@ -118,4 +124,78 @@ export async function recordClientConfiguration(kv: KvStore, network: NetworkCon
   if (fromSeq === undefined) return false;
   await kv.write([history.putOp({ epoch: network.epoch, fromSeq, network: serializeNetworkFile(network.json) })], { sync: true });
   return true;
+}
+
+/**
+ * A client node following a reconfiguration without its operator: once f + 1 replicas report a
+ * later configuration (its epoch and network file digest, from their operator states), it asks the
+ * replicas it knows for that network file, takes the first answer whose digest is the agreed one
+ * and that lists this node as it is, writes it as its `network.json`, and asks to be restarted on it
+ * (`onReconfigured`). An answer is never trusted for more than its digest.
+ */
+export interface ConfigurationFollowerOptions {
+  /** The node directory, whose `network.json` is replaced. */
+  readonly dir: string;
+  readonly network: NetworkConfig;
+  /** This client node's id. */
+  readonly self: number;
+  readonly log: Logger;
+  readonly send: (to: number, frame: Uint8Array) => void;
+  readonly onReconfigured: () => void;
+}
+
+export class ConfigurationFollower {
+  readonly #o: ConfigurationFollowerOptions;
+  #asked: { readonly epoch: number; readonly network: string; readonly id: number; readonly at: number } | null = null;
+  #done = false;
+
+  constructor(o: ConfigurationFollowerOptions) {
+    this.#o = o;
+  }
+
+  /** `agreed`: the newest configuration f + 1 replicas report alike. Asks again every 5 s until answered. */
+  consider(agreed: { epoch: number; network: string } | undefined, now = Date.now()): void {
+    if (this.#done || agreed === undefined || agreed.epoch <= this.#o.network.epoch) return;
+    if (this.#asked !== null && this.#asked.epoch === agreed.epoch && now - this.#asked.at < 5_000) return;
+    const id = Math.floor(Math.random() * 2 ** 48);
+    this.#asked = { ...agreed, id, at: now };
+    this.#o.log.warn({ fileEpoch: this.#o.network.epoch, replicasEpoch: agreed.epoch }, 'the replicas run a later configuration: fetching its network file from them');
+    const frame = encodeMessage({ type: 'ConfigurationRequest', id, epoch: agreed.epoch });
+    for (const r of this.#o.network.replicas) this.#o.send(r.id, frame);
+  }
+
+  onMessage(from: number, m: Message): void {
+    const asked = this.#asked;
+    if (m.type !== 'ConfigurationFile' || asked === null || this.#done || m.id !== asked.id || m.epoch !== asked.epoch || m.network.length === 0) return;
+    let next: NetworkConfig;
+    try {
+      next = parseNetworkFile(JSON.parse(new TextDecoder().decode(m.network)), `replica ${from}'s network file of epoch ${m.epoch}`);
+    } catch (err) {
+      this.#o.log.warn({ from, err }, 'a replica sent a network file that does not load');
+      return;
+    }
+    if (next.digest !== asked.network || next.epoch !== asked.epoch) {
+      this.#o.log.warn({ from, epoch: m.epoch }, 'a replica sent another network file than the one f + 1 replicas name');
+      return;
+    }
+    const mine = (n: NetworkConfig) => JSON.stringify(n.json.clients.find((c) => c.id === this.#o.self) ?? null);
+    if (mine(next) !== mine(this.#o.network)) {
+      this.#done = true;
+      this.#o.log.error({ epoch: m.epoch }, 'the network file of the replicas\' configuration does not list this client node as it is: restart it with that file by hand');
+      return;
+    }
+    this.#done = true;
+    const path = join(this.#o.dir, NETWORK_FILE);
+    const text = serializeNetworkFile(next.json);
+    writeFile(`${path}.next`, text, { mode: 0o644 })
+      .then(() => rename(`${path}.next`, path))
+      .then(() => {
+        this.#o.log.warn({ epoch: next.epoch, digest: next.digest }, 'reconfigured: network.json replaced by the configuration the replicas run; restarting on it');
+        this.#o.onReconfigured();
+      })
+      .catch((err: unknown) => {
+        this.#done = false;
+        this.#o.log.error({ err }, 'cannot write the new network file');
+      });
+  }
 }

@@ -10,9 +10,10 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { decodeMessage, encodeMessage } from '../codec/message-codec.ts';
+import { MAX_NETWORK_FILE_BYTES, decodeMessage, encodeMessage } from '../codec/message-codec.ts';
 import { nodeStatusBytes, requestSigningBytes } from '../codec/signing.ts';
-import type { ClientRequest, Message, ReadRequest, SnapshotRequest } from '../codec/messages.ts';
+import type { ClientRequest, ConfigurationRequest, Message, ReadRequest, SnapshotRequest } from '../codec/messages.ts';
+import { ConfigurationHistory } from '../ledger/configurations.ts';
 import type { CancelTimer, Clock } from '../common/clock.ts';
 import { encodeNodeKeyRecord, type NodeKeyKind } from '../codec/reserved-pages.ts';
 import { encodeOperatorState } from '../codec/reserved-pages.ts';
@@ -231,6 +232,11 @@ export class ReplicaNode<Secret = BlsSecretKey> {
       this.#serveSnapshot(from, message);
       return;
     }
+    if (message.type === 'ConfigurationRequest') {
+      this.#beside(this.#serveConfiguration(from, message));
+      return;
+    }
+    if (message.type === 'ConfigurationFile') return;
     // Answers to a snapshot fetched before this shell started (`node/snapshot.ts`), arriving late.
     if (message.type === 'SnapshotManifest' || message.type === 'SnapshotItems') return;
     if (this.#stopped) return;
@@ -299,6 +305,29 @@ export class ReplicaNode<Secret = BlsSecretKey> {
    * A joining replica fetching a snapshot (`snapshot-source.ts`): replicas only, one request at a
    * time each (the next is dropped and counted until the answer is sent), read beside consensus.
    */
+  /**
+   * The network file of a configuration epoch this replica ran in, to a node of its network that
+   * asks (a client node following a reconfiguration): one answer per request, at most 1 MiB.
+   */
+  async #serveConfiguration(from: number, m: ConfigurationRequest): Promise<void> {
+    if (this.#servingConfiguration.has(from)) {
+      this.#metrics.rejected.inc({ reason: 'rate-limited' });
+      return;
+    }
+    this.#servingConfiguration.add(from);
+    try {
+      const record = await new ConfigurationHistory(this.#kv).get(m.epoch);
+      const network = record === undefined ? new Uint8Array() : new TextEncoder().encode(record.network);
+      if (network.length > MAX_NETWORK_FILE_BYTES || this.#stopped) return;
+      this.#transport.send(from, encodeMessage({ type: 'ConfigurationFile', id: m.id, epoch: m.epoch, network }));
+    } finally {
+      this.#servingConfiguration.delete(from);
+    }
+  }
+
+  /** Peers whose configuration request is being answered: one at a time each. */
+  readonly #servingConfiguration = new Set<number>();
+
   #serveSnapshot(from: number, m: SnapshotRequest): void {
     if (from >= this.#state.q.n || from === this.id || this.#stopped || this.#snapshots === null) {
       this.#metrics.rejected.inc({ reason: 'unexpected-message' });

@@ -8,7 +8,7 @@
 // passes on every replica (each checked epoch by epoch) and on the client node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCommon } from '../../src/execution/common.ts';
 import { verifyLedgerDirectory } from '../../src/verifier/verify-ledger.ts';
@@ -24,13 +24,34 @@ interface Status {
   configuration: { epoch: number; reconfiguringTo: string | null };
 }
 
-/** Stops every node, gives each of `replicas`, the client node and the operator the network file `file`, and starts them. */
-async function restartWith(net: TestNetwork, file: string, replicas: readonly number[]): Promise<void> {
-  for (const id of [...net.replicas, net.clientId]) await net.kill(id, 'SIGTERM');
-  for (const dir of [...replicas.map((r) => `replica-${r}`), `client-${net.clientId}`, 'operator']) copyFileSync(file, join(net.root, dir, 'network.json'));
+/**
+ * Stops every replica, gives each of `replicas` and the operator the network file `file`, and
+ * starts them. The client node is restarted with the file too when `client` is 'restarted'; when
+ * it 'follows', it is left running, and fetches the file from the replicas itself.
+ */
+async function restartWith(net: TestNetwork, file: string, replicas: readonly number[], client: 'restarted' | 'follows'): Promise<void> {
+  const pid = net.pid(net.clientId);
+  for (const id of [...net.replicas, ...(client === 'restarted' ? [net.clientId] : [])]) await net.kill(id, 'SIGTERM');
+  const dirs = [...replicas.map((r) => `replica-${r}`), 'operator', ...(client === 'restarted' ? [`client-${net.clientId}`] : [])];
+  for (const dir of dirs) copyFileSync(file, join(net.root, dir, 'network.json'));
   net.setReplicas(replicas);
-  for (const id of [...replicas, net.clientId]) net.restart(id);
+  for (const id of [...replicas, ...(client === 'restarted' ? [net.clientId] : [])]) net.restart(id);
   await net.ready(180_000);
+  if (client === 'follows') {
+    const epoch = (JSON.parse(readFileSync(file, 'utf8')) as { epoch: number }).epoch;
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const health = await fetch(net.healthUrl(net.clientId))
+        .then((r) => r.json() as Promise<{ configuration: { epoch: number } }>)
+        .catch(() => null);
+      if (health?.configuration.epoch === epoch) break;
+      assert.ok(Date.now() < deadline, `the client node did not take up configuration epoch ${epoch}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await net.ready(60_000);
+    assert.equal(net.pid(net.clientId), pid, 'the client node followed in the same process');
+    assert.equal(readFileSync(join(net.root, `client-${net.clientId}`, 'network.json'), 'utf8'), readFileSync(file, 'utf8'), 'the client node wrote the new network file');
+  }
 }
 
 /**
@@ -123,7 +144,7 @@ test('4 → 5 → 7 → 4 replicas under load: new replicas join by snapshot, no
 
     // ---- 4 → 5 ---------------------------------------------------------------------------------
     await reconfigure(['--add', await member(4)], join(net.root, 'network-1.json'), 1);
-    await restartWith(net, join(net.root, 'network-1.json'), [0, 1, 2, 3, 4]);
+    await restartWith(net, join(net.root, 'network-1.json'), [0, 1, 2, 3, 4], 'follows');
     await expect(5, 1, 1);
     await caughtUp(net, 4);
     assert.equal(await snapshotsInstalled(net, 4), 1, 'the fifth replica joined from a snapshot');
@@ -137,7 +158,7 @@ test('4 → 5 → 7 → 4 replicas under load: new replicas join by snapshot, no
 
     // ---- 5 → 7 (f = 2) -------------------------------------------------------------------------
     await reconfigure(['--add', await member(5), '--add', await member(6), '--faults', '2'], join(net.root, 'network-2.json'), 2);
-    await restartWith(net, join(net.root, 'network-2.json'), [0, 1, 2, 3, 4, 5, 6]);
+    await restartWith(net, join(net.root, 'network-2.json'), [0, 1, 2, 3, 4, 5, 6], 'restarted');
     await expect(7, 2, 2);
     for (const id of [5, 6]) {
       await caughtUp(net, id);
@@ -147,7 +168,7 @@ test('4 → 5 → 7 → 4 replicas under load: new replicas join by snapshot, no
     // ---- 7 → 4 ---------------------------------------------------------------------------------
     await reconfigure(['--remove', '6', '--remove', '5', '--remove', '4', '--faults', '1'], join(net.root, 'network-3.json'), 3);
     for (const id of [4, 5, 6]) await net.kill(id, 'SIGTERM');
-    await restartWith(net, join(net.root, 'network-3.json'), [0, 1, 2, 3]);
+    await restartWith(net, join(net.root, 'network-3.json'), [0, 1, 2, 3], 'follows');
     await expect(4, 1, 3);
     await new Promise((r) => setTimeout(r, 2_000));
 

@@ -58,6 +58,9 @@ export const EVERY_MESSAGE: Message[] = [
   { type: 'SnapshotManifest', id: 1, image: new Uint8Array(), headers: [], block: null },
   { type: 'SnapshotManifest', id: 2, image: d(3), headers: [d(4), d(5)], block: { header: d(6), body: new Uint8Array([0xc3, 0xc0, 0xc0, 0xc0]), receipts: new Uint8Array([0xc0]) } },
   { type: 'SnapshotItems', id: 2, items: [d(7), new Uint8Array()] },
+  { type: 'ConfigurationRequest', id: 3, epoch: 2 },
+  { type: 'ConfigurationFile', id: 3, epoch: 2, network: new TextEncoder().encode('{"format":"bulwark-network"}') },
+  { type: 'ConfigurationFile', id: 4, epoch: 9, network: new Uint8Array() },
   { type: 'NodeStatus', id: 3, view: 2, active: false, lastExecuted: 300, lastStable: 150, blockNumber: 290, blockHash: d(9), stable: null, keyEpoch: 0, keys: [], nodeKeys: [], operator: new Uint8Array(), requestSeq: 0, signature: new Uint8Array(64) },
   { type: 'NodeStatus', id: 4, view: 2, active: true, lastExecuted: 300, lastStable: 150, blockNumber: 290, blockHash: d(9), stable: vc.stable, keyEpoch: 2, keys: [d(1), d(2)], nodeKeys: [d(3)], operator: d(4), requestSeq: 1_765_000_000_000_123, signature: new Uint8Array(64) },
   {

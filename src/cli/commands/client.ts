@@ -197,7 +197,10 @@ export function registerClient(program: Command, io: CliIo): void {
       const passphrase = await readPassphrase(flags);
       const rpcSecurity = await readRpcSecurity(flags);
       const logger = pino({ level: flags.logLevel, base: { node: 'client' } });
-      const node = await ClientNode.start({
+      // The replicas moved to a later configuration and the node replaced its network.json by the
+      // file they run (`node/configuration.ts`): it is stopped and started again on it.
+      let reconfigured: () => void = () => undefined;
+      const options = {
         dir: flags.dir,
         logger,
         rpc: { host: flags.rpcHost, port: flags.rpcPort },
@@ -211,11 +214,30 @@ export function registerClient(program: Command, io: CliIo): void {
         ...(flags.metricsPort === undefined ? {} : { metrics: { host: flags.metricsHost, port: flags.metricsPort } }),
         adminSocket: flags.adminSocket,
         ...(passphrase === undefined ? {} : { passphrase }),
-      });
+        onReconfigured: () => reconfigured(),
+      };
+      let node = await ClientNode.start(options);
       io.out(`JSON-RPC at ${node.rpc.url}\n`);
       if (flags.explorer) io.out(`Explorer at ${node.rpc.url}/\n`);
+      let stopping = false;
+      let restarting: Promise<void> = Promise.resolve();
+      reconfigured = () => {
+        restarting = restarting
+          .then(async () => {
+            if (stopping) return;
+            await node.stop();
+            node = await ClientNode.start(options);
+          })
+          .catch((err: unknown) => {
+            logger.fatal({ err }, 'the client node could not start again on the new network file');
+            process.exit(1);
+          });
+      };
       await new Promise<void>((resolve) => {
-        const stop = () => void node.stop().then(resolve);
+        const stop = () => {
+          stopping = true;
+          void restarting.then(() => node.stop()).then(resolve);
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
