@@ -12,9 +12,17 @@
 export const NODE_HEAP_MB = 768;
 export const NODE_SEMI_SPACE_MB = 32;
 
-/** V8 flags for a node process. */
-export function nodeV8Flags(heapMb: number = NODE_HEAP_MB, semiSpaceMb: number | undefined = NODE_SEMI_SPACE_MB): string[] {
-  return [`--max-old-space-size=${heapMb}`, ...(semiSpaceMb === undefined ? [] : [`--max-semi-space-size=${semiSpaceMb}`])];
+/**
+ * V8 flags for a node process, followed by those of `BULWARK_NODE_V8_FLAGS` (for diagnosis, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`, which Node refuses in NODE_OPTIONS).
+ */
+export function nodeV8Flags(
+  heapMb: number = NODE_HEAP_MB,
+  semiSpaceMb: number | undefined = NODE_SEMI_SPACE_MB,
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
+  const extra = (env.BULWARK_NODE_V8_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  return [`--max-old-space-size=${heapMb}`, ...(semiSpaceMb === undefined ? [] : [`--max-semi-space-size=${semiSpaceMb}`]), ...extra];
 }
 
 /**

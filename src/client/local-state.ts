@@ -22,6 +22,7 @@ import { BulwarkError, isBulwarkError } from '../common/errors.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import type { EvmBudget } from '../execution/evm-limits.ts';
 import { Executor } from '../execution/executor.ts';
+import type { DecodedTxs } from '../execution/decoded-txs.ts';
 import { SerialLock, StatePruner } from '../execution/prune.ts';
 import { StateQueries } from '../execution/state-queries.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
@@ -38,6 +39,8 @@ export interface LocalStateOptions {
   readonly waitMs?: number;
   /** Keep only recent states: a prune once `retainBlocks + everyBlocks` blocks' states are stored. */
   readonly prune?: { readonly retainBlocks: number; readonly everyBlocks: number };
+  /** Transactions this node's pool decoded, which the executor takes instead of decoding again. */
+  readonly decodedTxs?: DecodedTxs;
 }
 
 /** How far behind the block asked for the follower may be for a read still to wait for it. */
@@ -75,7 +78,7 @@ export class LocalState {
 
   static async open(o: LocalStateOptions): Promise<LocalState> {
     // Not synced block by block: whatever a crash loses is executed again from the mirror.
-    const executor = await Executor.open({ kv: o.kv, config: o.config, durable: false });
+    const executor = await Executor.open({ kv: o.kv, config: o.config, durable: false, ...(o.decodedTxs === undefined ? {} : { decodedTxs: o.decodedTxs }) });
     return new LocalState(o, executor);
   }
 

@@ -18,6 +18,7 @@ import type { TypedTransaction } from '@ethereumjs/tx';
 import { bytesToHex } from '../crypto/index.ts';
 import type { ChainConfig } from '../execution/chain-config.ts';
 import { TxRejection, decodeAndCheck } from '../execution/validation.ts';
+import type { DecodedTxs } from '../execution/decoded-txs.ts';
 import { TurnBudget } from './turn-budget.ts';
 import { DEFAULT_POOL_LIMITS, PoolError, REJECTION_WORDING, refusals, type EvictionReason, type PoolLimits } from './txpool-limits.ts';
 
@@ -84,6 +85,7 @@ export class TxPool {
   readonly #limits: PoolLimits;
   readonly #now: () => number;
   readonly #journal: PoolJournal | undefined;
+  readonly #decoded: DecodedTxs | undefined;
   readonly #turns = new TurnBudget();
   readonly #accounts = new Map<string, Account>();
   readonly #byHash = new Map<string, PoolTx>();
@@ -96,13 +98,15 @@ export class TxPool {
   /** Transactions dropped without being ordered, by why. */
   readonly evicted: Record<EvictionReason, number> = { lifetime: 0, account_queue: 0, global_queue: 0, global_pending: 0 };
 
-  constructor(o: { config: ChainConfig; common: Common; state: AccountView; limits?: Partial<PoolLimits>; now?: () => number; journal?: PoolJournal }) {
+  /** `decoded`: where each admitted transaction is left for the local state's executor, decoded. */
+  constructor(o: { config: ChainConfig; common: Common; state: AccountView; limits?: Partial<PoolLimits>; now?: () => number; journal?: PoolJournal; decoded?: DecodedTxs }) {
     this.#config = o.config;
     this.#common = o.common;
     this.#state = o.state;
     this.#limits = { ...DEFAULT_POOL_LIMITS, ...o.limits };
     this.#now = o.now ?? Date.now;
     this.#journal = o.journal;
+    this.#decoded = o.decoded;
   }
 
   get limits(): PoolLimits {
@@ -172,6 +176,7 @@ export class TxPool {
     const account = this.#account(sender, nonce);
     if (balance !== undefined) account.funds = balance;
     this.#admit(account, entry);
+    this.#decoded?.remember(hash, raw, entry.tx);
     // The hash is answered only once the transaction is journaled: a restart does not lose it.
     await this.#journal?.written();
     return hash;

@@ -12,6 +12,7 @@ import { runTx, type RunTxResult, type VM } from '@ethereumjs/vm';
 import type { TxReceipt } from '../ledger/receipt.ts';
 import { accumulateBeaconRoot, sealBlock } from './assemble.ts';
 import type { ChainConfig } from './chain-config.ts';
+import type { DecodedTxs } from './decoded-txs.ts';
 import { TxRejection, decodeAndCheck, firstLine, type RejectReason } from './validation.ts';
 
 export interface Rejected {
@@ -39,6 +40,8 @@ export interface ExecutionResult {
 export interface BlockContext {
   readonly vm: VM;
   readonly config: ChainConfig;
+  /** Transactions this process decoded and checked already (a client node's pool admissions). */
+  readonly decoded?: DecodedTxs;
 }
 
 /** Executes `rawTxs` in the environment `env` (header fields known before execution). */
@@ -87,6 +90,9 @@ export async function executeBlock(ctx: BlockContext, env: Block, rawTxs: readon
 }
 
 function decodeOrRejection(raw: Uint8Array, ctx: BlockContext, env: Block): TypedTransaction | TxRejection {
+  // Found only if it passed the same stateless checks; those that depend on the block are redone.
+  const known = ctx.decoded?.take(raw, ctx.vm.common);
+  if (known !== undefined && raw.length <= ctx.config.maxTxBytes && known.gasLimit <= env.header.gasLimit) return known;
   try {
     return decodeAndCheck(raw, ctx.config, ctx.vm.common, env.header.gasLimit);
   } catch (e) {

@@ -9,6 +9,8 @@ import { paramsTx } from '@ethereumjs/tx';
 import { keccak256, sha256 } from '../crypto/hash.ts';
 import { ecrecover } from '../crypto/secp256k1.ts';
 import { kzg } from '../crypto/kzg.ts';
+// Every transaction's sender from the native Keccak, once per transaction (see the module).
+import './tx-sender.ts';
 
 export function nativeCrypto(): CustomCrypto {
   return { keccak256, sha256, ecrecover, kzg: kzg() };

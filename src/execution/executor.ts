@@ -23,6 +23,7 @@ import type { BatchOp, KvStore } from '../storage/kvstore.ts';
 import { PREFIX } from '../storage/prefixes.ts';
 import { environmentBlock } from './assemble.ts';
 import { executeBlock, type ExecutionResult } from './block-exec.ts';
+import type { DecodedTxs } from './decoded-txs.ts';
 import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-config.ts';
 import { buildCommon } from './common.ts';
 import { loadStoredConfig, storeConfigOp } from './config-store.ts';
@@ -43,6 +44,8 @@ export interface ExecutorOptions {
    * this is set.
    */
   readonly allowJsSecp256k1?: boolean;
+  /** Transactions decoded and checked elsewhere in this process, taken instead of decoding again. */
+  readonly decodedTxs?: DecodedTxs;
   /**
    * The store keeps blocks and receipts but no state beyond genesis (a client node's ledger
    * mirror): the head's state root is not required. Such an executor reads; it never executes.
@@ -93,6 +96,7 @@ interface ExecutorParts {
   readonly hashSource: BlockHashSource;
   readonly blocksOnly: boolean;
   readonly durable: boolean;
+  readonly decodedTxs: DecodedTxs | undefined;
 }
 
 export class Executor {
@@ -106,6 +110,7 @@ export class Executor {
   private readonly hashSource: BlockHashSource;
   private readonly blocksOnly: boolean;
   private readonly durable: boolean;
+  private readonly decodedTxs: DecodedTxs | undefined;
   private headBlock: Block;
   private busy = false;
   /** The oldest block whose state is stored (`state-from.ts`); 0 on an archive. */
@@ -123,6 +128,7 @@ export class Executor {
       hashSource: this.hashSource,
       blocksOnly: this.blocksOnly,
       durable: this.durable,
+      decodedTxs: this.decodedTxs,
     } = parts);
     this.headBlock = head;
   }
@@ -152,7 +158,7 @@ export class Executor {
     const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches });
     const hashSource = blockHashSource(blocks);
     const vm = await createNodeVm(common, state, hashSource);
-    const executor = new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource, blocksOnly: opts.blocksOnly === true, durable: opts.durable !== false }, head);
+    const executor = new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource, blocksOnly: opts.blocksOnly === true, durable: opts.durable !== false, decodedTxs: opts.decodedTxs }, head);
     executor.retainedFrom = await readStateFrom(opts.kv);
     return executor;
   }
@@ -285,7 +291,7 @@ export class Executor {
       blobGasUsed: 0n,
       withdrawalsRoot: KECCAK256_RLP,
     });
-    return executeBlock({ vm: this.vm, config: this.config }, env, rawTxs);
+    return executeBlock({ vm: this.vm, config: this.config, ...(this.decodedTxs === undefined ? {} : { decoded: this.decodedTxs }) }, env, rawTxs);
   }
 
   private async resetToHead(): Promise<void> {

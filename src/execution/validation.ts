@@ -7,6 +7,7 @@ import type { Common } from '@ethereumjs/common';
 import { RLP } from '@ethereumjs/rlp';
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
 import { bytesToBigInt } from '@ethereumjs/util';
+import { keccak256 } from '../crypto/hash.ts';
 import type { ChainConfig } from './chain-config.ts';
 import { TX_OPTIONS_PARAMS } from './common.ts';
 
@@ -81,6 +82,9 @@ export function decodeAndCheck(raw: Uint8Array, config: ChainConfig, common: Com
   } catch (e) {
     throw whyUndecodable(raw, config, e);
   }
+  // ethereumjs decodes only canonical encodings, so the hash is that of the bytes as received: set
+  // here, it spares `hash()` serialising the transaction again (it would cache the same value).
+  if (Object.isFrozen(tx)) tx.cache.hash ??= keccak256(raw);
   // A decoded typed or EIP-155 transaction carries this chain's id (ethereumjs refuses any other).
   if (tx.type === 0 && (tx.v === 27n || tx.v === 28n)) checkReplayProtection(undefined, config);
   if (!tx.isSigned() || !tx.verifySignature()) {

@@ -50,6 +50,7 @@ import { NodeKeyLifecycle, tlsIntroductions } from '../setup/node-key-lifecycle.
 import { quorumsOf } from '../consensus/config.ts';
 import type { ReadQuery } from '../codec/read.ts';
 import type { EvmBudget } from '../execution/evm-limits.ts';
+import { DecodedTxs } from '../execution/decoded-txs.ts';
 import { EvmGate, type RpcEvmLimits } from '../rpc/evm-gate.ts';
 
 export interface ClientNodeOptions {
@@ -94,6 +95,8 @@ export interface ClientNodeOptions {
 const VERSION = 'bulwark/0.1.0';
 /** Seconds between asking the replicas where they stand, which brings their stable checkpoints. */
 const CHECKPOINT_POLL_TICKS = 5;
+/** Admitted transactions kept decoded for the local state (about the pool's pending limit). */
+const DECODED_TXS_KEPT = 16_384;
 
 interface Parts {
   readonly kv: KvStore;
@@ -220,7 +223,9 @@ export class ClientNode {
         mirror.close();
         await mirror.settled();
       });
-      const local = o.localState === false ? null : await openLocalState(join(o.dir, 'state'), network.chainConfig, mirror, log, o.localStatePrune);
+      // What the pool decoded (and recovered the sender of) the local state's executor takes back.
+      const decodedTxs = o.localState === false ? undefined : new DecodedTxs(DECODED_TXS_KEPT);
+      const local = o.localState === false ? null : await openLocalState(join(o.dir, 'state'), network.chainConfig, mirror, log, o.localStatePrune, decodedTxs);
       undo.push(async () => {
         local?.state.close();
         await local?.state.idle();
@@ -327,7 +332,14 @@ export class ClientNode {
         return quantityOf(r.result);
       };
       const state = new HeadAccountView(quantity, () => Number(mirror.head.number));
-      const pool = new TxPool({ config: network.chainConfig, common: mirror.common, state, journal, ...(o.txpool === undefined ? {} : { limits: o.txpool }) });
+      const pool = new TxPool({
+        config: network.chainConfig,
+        common: mirror.common,
+        state,
+        journal,
+        ...(decodedTxs === undefined ? {} : { decoded: decodedTxs }),
+        ...(o.txpool === undefined ? {} : { limits: o.txpool }),
+      });
       const metrics = new ClientMetrics(() => {
         const { pending, queued } = pool.status();
         return {
@@ -577,10 +589,11 @@ async function openLocalState(
   mirror: LedgerMirror,
   log: Logger,
   prune: LocalStateOptions['prune'],
+  decodedTxs: DecodedTxs | undefined,
 ): Promise<{ state: LocalState; kv: KvStore }> {
   const kv = await openRocksStore(dir);
   try {
-    const state = await LocalState.open({ kv, config, blocks: mirror.blocks, log, ...(prune === undefined ? {} : { prune }) });
+    const state = await LocalState.open({ kv, config, blocks: mirror.blocks, log, ...(prune === undefined ? {} : { prune }), ...(decodedTxs === undefined ? {} : { decodedTxs }) });
     state.follow(mirror.head.number);
     log.info({ localHead: Number(state.head), mirrorHead: Number(mirror.head.number) }, 'local state follows the certified blocks');
     return { state, kv };

@@ -124,10 +124,8 @@ export async function startNetwork(seedByte: number, options: NetworkOptions = {
       ? ['client', '--dir', join(root, `client-${CLIENT}`), '--rpc-port', String(rpcPort), '--metrics-port', String(metricsPort(CLIENT)), ...(options.clientArgs ?? [])]
       : ['replica', '--dir', join(root, `replica-${id}`), '--metrics-port', String(metricsPort(id)), ...(options.replicaArgs ?? [])];
 
-  // BULWARK_NODE_V8_FLAGS: more V8 flags for every node, for diagnosis (e.g. `--cpu-prof
-  // --cpu-prof-dir=/tmp/prof`, which Node refuses in NODE_OPTIONS).
-  const extraFlags = (process.env.BULWARK_NODE_V8_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
-  const v8Flags = [...nodeV8Flags(options.heapMb ?? 2048, options.semiSpaceMb), ...extraFlags];
+  // nodeV8Flags adds BULWARK_NODE_V8_FLAGS (diagnosis: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+  const v8Flags = nodeV8Flags(options.heapMb ?? 2048, options.semiSpaceMb);
   const isRunning = (id: number) => {
     const p = procs.get(id);
     return p !== undefined && p.exitCode === null && p.signalCode === null;
