@@ -14,6 +14,8 @@ export interface RocksStoreOptions {
 }
 
 const ENCODING = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
+/** A batch operation's options: none (the default column family). */
+const NO_OPTIONS = Object.freeze({});
 /** Rows fetched per native call while iterating: large enough to amortise the crossing. */
 const ITERATE_CHUNK = 1000;
 const MAX_CACHE_SIZE = 0xffff_ffff;
@@ -77,8 +79,8 @@ class RocksStore implements KvStore {
     const batch = this.#db.batch();
     try {
       for (const op of ops) {
-        if (op.type === 'put') batch.put(toBuffer(op.key), toBuffer(op.value), ENCODING);
-        else batch.del(toBuffer(op.key), ENCODING);
+        if (op.type === 'put') batch._put(toBuffer(op.key), toBuffer(op.value), NO_OPTIONS);
+        else batch._del(toBuffer(op.key), NO_OPTIONS);
       }
     } catch (err) {
       await batch.close().catch(() => undefined);
