@@ -10,11 +10,13 @@
  *
  * Taking is exact: the entry's bytes must equal the block's (not only their hash), its Common must
  * follow the executor's hardfork and chain, and the checks that depend on the block (its gas limit)
- * are made again by the executor. An entry is used once; the oldest go first beyond `capacity`.
+ * are made again by the executor. An entry is used once; beyond `capacity` the oldest go first
+ * (`RecentMap`: a whole older generation at a time).
  */
 import type { Common } from '@ethereumjs/common';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { equalBytes, toHex } from '../common/bytes.ts';
+import { RecentMap } from '../common/recent-map.ts';
 import { keccak256 } from '../crypto/hash.ts';
 
 interface Entry {
@@ -23,14 +25,13 @@ interface Entry {
 }
 
 export class DecodedTxs {
-  readonly #entries = new Map<string, Entry>();
-  readonly #capacity: number;
+  readonly #entries: RecentMap<string, Entry>;
   /** Transactions found here by the executor, and those it had to decode itself. */
   hits = 0;
   misses = 0;
 
   constructor(capacity: number) {
-    this.#capacity = capacity;
+    this.#entries = new RecentMap(capacity);
   }
 
   get size(): number {
@@ -39,12 +40,7 @@ export class DecodedTxs {
 
   /** `hash` is the transaction's hash as `0x…` hex (Keccak-256 of `raw`). */
   remember(hash: string, raw: Uint8Array, tx: TypedTransaction): void {
-    this.#entries.delete(hash);
     this.#entries.set(hash, { raw, tx });
-    while (this.#entries.size > this.#capacity) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
-    }
   }
 
   /** The transaction decoded from exactly `raw` under `common`'s rules, removed from here; else undefined. */
@@ -53,13 +49,11 @@ export class DecodedTxs {
       this.misses++;
       return undefined;
     }
-    const hash = toHex(keccak256(raw));
-    const entry = this.#entries.get(hash);
+    const entry = this.#entries.take(toHex(keccak256(raw)));
     if (entry === undefined || !equalBytes(entry.raw, raw) || !sameRules(entry.tx.common, common)) {
       this.misses++;
       return undefined;
     }
-    this.#entries.delete(hash);
     this.hits++;
     return entry.tx;
   }

@@ -29,6 +29,7 @@ import { RLP } from '@ethereumjs/rlp';
 import { KECCAK256_NULL, KECCAK256_RLP } from '@ethereumjs/util';
 import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
+import { RecentMap } from '../common/recent-map.ts';
 import { BloomFilter } from '../storage/bloom.ts';
 import type { BatchOp, KvStore } from '../storage/kvstore.ts';
 import { PREFIX } from '../storage/prefixes.ts';
@@ -211,14 +212,17 @@ export class StatePruner {
 /** Walks tries from their roots, adding every node and code key to the filter. */
 class Marker {
   marked = 0;
-  readonly #done = new Map<string, true>();
+  /** Subtrees whose marking finished, by kind and hash: another root reaching one skips it. */
+  readonly #done: RecentMap<string, true>;
 
   constructor(
     private readonly kv: KvStore,
     private readonly bloom: BloomFilter,
-    private readonly skipEntries: number,
+    skipEntries: number,
     private readonly checkStopping: () => void,
-  ) {}
+  ) {
+    this.#done = new RecentMap(skipEntries);
+  }
 
   async root(stateRoot: Uint8Array): Promise<void> {
     if (!equalBytes(stateRoot, KECCAK256_RLP)) await this.#node(stateRoot, true);
@@ -226,11 +230,7 @@ class Marker {
 
   async #node(hash: Uint8Array, account: boolean): Promise<void> {
     const id = (account ? 'a' : 's') + toHex(hash);
-    if (this.#done.has(id)) {
-      this.#done.delete(id); // most recently used goes last
-      this.#done.set(id, true);
-      return;
-    }
+    if (this.#done.get(id) !== undefined) return; // and it counts as a use
     const encoded = await this.kv.get(Uint8Array.of(PREFIX.stateTrie, ...hash));
     if (encoded === undefined) {
       throw new BulwarkError('PRUNE_MISSING_NODE', `trie node ${toHex(hash)} of a retained state is missing: nothing is deleted`);
@@ -243,7 +243,6 @@ class Marker {
     await this.#decoded(RLP.decode(encoded) as unknown[], account);
     // Only now is the whole subtree marked, so only now may a later root skip it.
     this.#done.set(id, true);
-    if (this.#done.size > this.skipEntries) this.#done.delete(this.#done.keys().next().value as string);
   }
 
   async #decoded(node: unknown[], account: boolean): Promise<void> {

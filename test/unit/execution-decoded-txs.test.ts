@@ -56,6 +56,8 @@ describe('DecodedTxs', () => {
     kept.remember(hashHex(raw), raw, tx);
     const otherChain = createCustomCommon({ chainId: 999 }, Mainnet, { hardfork: ex.common.hardfork() });
     assert.equal(kept.take(raw, otherChain), undefined, 'another chain’s rules: decoded again');
+    assert.equal(kept.size, 0, 'and dropped: no executor here could use it');
+    kept.remember(hashHex(raw), raw, tx);
     assert.equal(kept.take(Uint8Array.from(raw), ex.common), tx, 'equal bytes, another array');
     assert.equal(kept.take(raw, ex.common), undefined, 'used once');
     assert.deepEqual([kept.hits, kept.misses, kept.size], [1, 2, 0]);
