@@ -10,6 +10,7 @@ import { createContractAddress } from '@ethereumjs/util';
 import { keccak256 } from '../crypto/hash.ts';
 import type { TxReceipt } from '../ledger/receipt.ts';
 import { logsBloom } from '../ledger/receipt.ts';
+import { blockSize } from '../ledger/block-store.ts';
 
 export const hexQ = (v: bigint | number): string => `0x${BigInt(v).toString(16)}`;
 export const hexD = (b: Uint8Array): string => `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`;
@@ -82,7 +83,7 @@ export function formatBlock(block: Block, fullTransactions: boolean): Record<str
     difficulty: '0x0',
     totalDifficulty: '0x0',
     extraData: hexD(h.extraData),
-    size: hexQ(block.serialize().length),
+    size: hexQ(blockSize(block)),
     gasLimit: hexQ(h.gasLimit),
     gasUsed: hexQ(h.gasUsed),
     timestamp: hexQ(h.timestamp),

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createAddressFromString, bytesToHex } from '@ethereumjs/util';
 import { createLegacyTx } from '@ethereumjs/tx';
 import { createCustomCommon, Mainnet } from '@ethereumjs/common';
-import { initHashes } from '../../src/crypto/hash.ts';
+import { initHashes, keccak256 } from '../../src/crypto/hash.ts';
+import { blockSize } from '../../src/ledger/block-store.ts';
 import { MemoryStore } from '../../src/storage/memory.ts';
 import { Executor } from '../../src/execution/executor.ts';
 import { ChainReader } from '../../src/execution/reader.ts';
@@ -54,6 +55,11 @@ describe('executor: blocks and rejections', () => {
     r.block.transactions.forEach((tx, i) => assert.deepEqual(r.rawTransactions[i], tx.serialize()));
     const stored = await ex.blocks.block(r.block.hash());
     assert.deepEqual(stored?.serialize(), r.block.serialize());
+    // Read back, its size and its transactions' hashes come from the stored bytes: the same values.
+    assert.equal(blockSize(stored!), r.block.serialize().length);
+    stored!.transactions.forEach((tx, i) => assert.deepEqual(tx.hash(), keccak256(r.rawTransactions[i]!)));
+    const empty = await ex.execute(ex.head.hash(), [], 6n);
+    assert.equal(blockSize((await ex.blocks.block(empty.block.hash()))!), empty.block.serialize().length);
     assert.deepEqual((await ex.blocks.txLocation(r.block.transactions[2]!.hash()))?.index, 2);
   });
 
