@@ -103,10 +103,12 @@ export class LocalState {
     try {
       while (!this.#closed && this.#diverged === null && this.head < this.#target) {
         const number = this.head + 1n;
-        const block = await this.#o.blocks.blockByNumber(number);
-        if (block === undefined) throw new BulwarkError('LEDGER_CORRUPT', `the mirror has no block ${number} below its head ${this.#target}`);
-        const raw = block.transactions.map((tx) => tx.serialize());
-        await this.#lock.run(() => this.executor.execute(block.header.parentHash, raw, block.header.timestamp, { expectedHash: block.hash(), commitEmpty: true }));
+        // The header and the transactions' bytes: the executor decodes each transaction once.
+        const header = await this.#o.blocks.headerByNumber(number);
+        const hash = header?.hash();
+        const raw = hash === undefined ? undefined : await this.#o.blocks.rawTransactions(hash);
+        if (header === undefined || raw === undefined) throw new BulwarkError('LEDGER_CORRUPT', `the mirror has no block ${number} below its head ${this.#target}`);
+        await this.#lock.run(() => this.executor.execute(header.parentHash, raw, header.timestamp, { expectedHash: header.hash(), commitEmpty: true }));
         for (const w of this.#waiters.splice(0)) w();
         this.#maybePrune();
       }

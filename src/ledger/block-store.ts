@@ -261,12 +261,20 @@ export class BlockStore {
    * (a log query needs only these): each is the Keccak-256 of the transaction's canonical bytes.
    */
   async txHashes(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
+    // Body form: a typed transaction is its bytes; a legacy one the list those bytes encode.
+    return (await this.rawTransactions(hash))?.map((raw) => keccak256(raw));
+  }
+
+  /**
+   * A block's transactions as the bytes they were sent as, from its stored body without decoding
+   * them (a client node's local state executes them: the executor decodes each once).
+   */
+  async rawTransactions(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
     const body = await this.bodies.get(hash);
     if (body === undefined) return undefined;
     return this.decoding(hash, () => {
       const [txItems] = RLP.decode(body) as unknown as [(Uint8Array | Uint8Array[])[]];
-      // Body form: a typed transaction is its bytes; a legacy one the list those bytes encode.
-      return txItems.map((item) => keccak256(item instanceof Uint8Array ? item : RLP.encode(item)));
+      return txItems.map((item) => (item instanceof Uint8Array ? item : RLP.encode(item)));
     });
   }
 
