@@ -317,9 +317,17 @@ export class BlockStore {
 /** Sizes of blocks decoded from their stored bytes (`BlockStore.block`), read by `blockSize`. */
 const ENCODED_SIZES = new WeakMap<Block, number>();
 
-/** A block's encoded size in bytes (`eth_getBlockBy*`'s `size`): known for a stored block, else encoded. */
+/**
+ * A block's encoded size in bytes (`eth_getBlockBy*`'s `size`): known for a stored block, else
+ * encoded once and remembered (the head block is asked for at every poll of `latest`).
+ */
 export function blockSize(block: Block): number {
-  return ENCODED_SIZES.get(block) ?? block.serialize().length;
+  let size = ENCODED_SIZES.get(block);
+  if (size === undefined) {
+    size = block.serialize().length;
+    ENCODED_SIZES.set(block, size);
+  }
+  return size;
 }
 
 /**
