@@ -7,6 +7,8 @@ import type { Common } from '@ethereumjs/common';
 import type { EVMOpts } from '@ethereumjs/evm';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createVM, type VM } from '@ethereumjs/vm';
+// Jump-destination analysis once per contract code, not per call (see the module).
+import './jump-analysis.ts';
 
 export async function createNodeVm(
   common: Common,
