@@ -46,6 +46,8 @@ export interface MirrorOptions {
 }
 
 const CHUNK = 64;
+/** How far the fetch timeout may grow while replicas answer late: 8 × 2 s by default. */
+const LATE_FACTOR = 8;
 /**
  * Notices are kept only for blocks at most this far above the head: a replica cannot make the
  * mirror hold notices for blocks that will not exist for a long time (a Byzantine one announces
@@ -80,6 +82,16 @@ export class LedgerMirror {
   #pending: { number: bigint; parts: BlockData['blocks'][number] }[] = [];
   #source = 0;
   #fetching: { to: number; from: bigint; timer: NodeJS.Timeout } | null = null;
+  /**
+   * Replicas whose question timed out, and the first block number it asked for: a late answer is
+   * still used if it is what the mirror needs then. Without it, a mirror that fell behind under
+   * load asked for up to 64 blocks, every replica (busy executing) answered after the timeout, and
+   * every answer was dropped: the soak's ERC-20 run saw the mirror's head stand still for 40 s while
+   * the replicas went on.
+   */
+  readonly #late = new Map<number, bigint>();
+  /** The fetch timeout now: doubled at each timeout (to `LATE_FACTOR` × the configured one), reset by an answer. */
+  #timeoutMs: number;
   /** Answers in a row that brought nothing while a certified block was wanted (see `#onData`). */
   #emptyAnswers = 0;
   #retry: NodeJS.Timeout | null = null;
@@ -106,6 +118,11 @@ export class LedgerMirror {
     this.#headBlock = h;
     this.#blockHashes = executor.blockHashes;
     this.#certificates = createRepository(o.kv, 'blockCertificate', uint64Codec, bytesCodec);
+    this.#timeoutMs = this.#baseTimeoutMs;
+  }
+
+  get #baseTimeoutMs(): number {
+    return this.#o.fetchTimeoutMs ?? 2_000;
   }
 
   /** The mirror as a source for `ChainReader`: blocks, receipts, transactions and logs; no state. */
@@ -248,21 +265,33 @@ export class LedgerMirror {
 
   #fetch(to: number, fromNumber: bigint): void {
     const timer = setTimeout(() => {
-      // No (usable) answer: the next replica is asked.
+      // No answer yet: the next replica is asked, and given longer; this one's answer may still come.
       this.#fetching = null;
+      this.#late.set(to, fromNumber);
+      this.#timeoutMs = Math.min(this.#timeoutMs * 2, this.#baseTimeoutMs * LATE_FACTOR);
       this.#source = (this.#source + 1) % this.#n;
       this.poke();
-    }, this.#o.fetchTimeoutMs ?? 2_000);
+    }, this.#timeoutMs);
     this.#fetching = { to, from: fromNumber, timer };
     const n = Number(fromNumber);
     this.#o.send(to, encodeMessage({ type: 'BlockRequest', fromNumber: n, toNumber: n + CHUNK - 1 }));
   }
 
   async #onData(from: number, m: BlockData): Promise<void> {
-    if (this.#fetching === null || this.#fetching.to !== from) return;
-    clearTimeout(this.#fetching.timer);
-    const next = this.#fetching.from;
-    this.#fetching = null;
+    let next: bigint;
+    if (this.#fetching !== null && this.#fetching.to === from) {
+      clearTimeout(this.#fetching.timer);
+      next = this.#fetching.from;
+      this.#fetching = null;
+    } else {
+      // An answer to a question that timed out: used below if it is still what is needed (the
+      // question now with another replica then finds its answer of no use, or times out).
+      const late = this.#late.get(from);
+      if (late === undefined) return;
+      next = late;
+    }
+    this.#late.delete(from);
+    this.#timeoutMs = this.#baseTimeoutMs;
     const last = this.#pending[this.#pending.length - 1];
     const expected = last === undefined ? this.#head.number + 1n : last.number + 1n;
     // An answer to an earlier question than the pending run asks for now is of no use.

@@ -323,3 +323,45 @@ test('disk full: a failed write is a named error with its storage code, counted;
     process.off('unhandledRejection', onUnhandled);
   }
 });
+
+test('an answer that comes after the fetch timeout is still used when nobody else answers (replicas slowed by load)', async () => {
+  // Found by the soak (ERC-20, 10 minutes): behind by a few blocks, the mirror asked for up to 64
+  // at a time; every replica, busy executing, answered after the 2 s timeout, each answer was
+  // dropped, and the head stood still for 40 s while the replicas went on.
+  const ex = await Executor.open({ kv: new MemoryStore(), config });
+  const chain: ExecutionResult[] = [];
+  for (let i = 0; i < 3; i++) {
+    const tx = signTx(ex.common, testKey(0), { nonce: BigInt(i), to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
+    chain.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
+  }
+  const asked: { to: number; at: number }[] = [];
+  const start = Date.now();
+  const mirror = await LedgerMirror.open({
+    kv: new MemoryStore(),
+    config,
+    executionKeys: keys.map((k) => k.publicKey),
+    f: 1,
+    fetchTimeoutMs: 30,
+    send: (to, frame) => {
+      const m = decodeMessage(frame) as Extract<Message, { type: 'BlockRequest' }>;
+      asked.push({ to, at: Date.now() - start });
+      // Only the first question is ever answered, 100 ms later: after three timeouts.
+      if (asked.length > 1) return;
+      const blocks = chain.slice(m.fromNumber - 1, m.toNumber).map(partsOf);
+      setTimeout(() => mirror.onMessage(to, { type: 'BlockData', blocks }), 100);
+    },
+  });
+  try {
+    mirror.onMessage(1, notice(1, 9, chain[2]!));
+    mirror.onMessage(2, notice(2, 9, chain[2]!));
+    for (let i = 0; i < 100 && mirror.head.number < 3n; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      await mirror.settled();
+    }
+    assert.equal(mirror.head.number, 3n, 'the late answer was used');
+    // Each timeout doubled the next one (30, 60, 120 ms...): the replicas were not asked every 30 ms.
+    assert.ok(asked.length <= 4, `asked ${asked.length} times: ${JSON.stringify(asked)}`);
+  } finally {
+    mirror.close();
+  }
+});
