@@ -5,6 +5,7 @@
  *
  *   npm run bench:exec                        # defaults
  *   BENCH_TXS=20000 BENCH_BLOCK_TXS=500 npm run bench:exec
+ *   BENCH_SYNC=1 npm run bench:exec           # each block's batch synced (replicas do not: ethereum-app.ts)
  *
  * Prints progress, then one JSON object as its last line.
  */
@@ -22,6 +23,8 @@ import { bytecode, encodeCall } from '../test/helpers/abi.ts';
 const TXS = Number(process.env.BENCH_TXS ?? 20_000);
 const BLOCK_TXS = Number(process.env.BENCH_BLOCK_TXS ?? 500);
 const SENDERS = Number(process.env.BENCH_SENDERS ?? 2_000);
+/** As a replica executes (its block batches unsynced, made durable by the consensus records' next sync). */
+const DURABLE = process.env.BENCH_SYNC === '1';
 
 function dirBytes(dir: string): number {
   return readdirSync(dir).reduce((sum, f) => {
@@ -74,7 +77,7 @@ async function main(): Promise<void> {
     const keys = Array.from({ length: SENDERS }, (_, i) => testKey(i));
     const config = testConfig({}, SENDERS);
     let kv = await openRocksStore(dir);
-    let ex = await Executor.open({ kv, config });
+    let ex = await Executor.open({ kv, config, durable: DURABLE });
     const nonces = new Map<number, bigint>();
     const next = (i: number) => {
       const n = nonces.get(i) ?? 0n;
@@ -92,12 +95,12 @@ async function main(): Promise<void> {
     await kv.close();
     const before = dirBytes(dir);
     kv = await openRocksStore(dir);
-    ex = await Executor.open({ kv });
+    ex = await Executor.open({ kv, durable: DURABLE });
     const ethMs = await profiled('eth', () => runBlocks(ex, transfers, ts));
     await kv.close();
     const bytesPer10k = Math.round(((dirBytes(dir) - before) / TXS) * 10_000);
     kv = await openRocksStore(dir);
-    ex = await Executor.open({ kv });
+    ex = await Executor.open({ kv, durable: DURABLE });
     log(`ETH: ${TXS} in ${ethMs.toFixed(0)} ms`);
 
     // ERC-20: deploy, give every sender tokens (not timed), then time transfers between them.
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
         txs: TXS,
         blockTxs: BLOCK_TXS,
         senders: SENDERS,
+        synced: DURABLE,
       }),
     );
   } finally {
