@@ -53,6 +53,22 @@ const clientCodec: Codec<number> = {
 
 type Bytes = Uint8Array;
 
+/**
+ * Whether a record must be on the disk before the replica acts on it. What this replica signed or
+ * promised must (its votes, prepared certificates and commit votes, its view and view-change
+ * messages, the stable checkpoint): forgotten in a power cut, it could sign something that
+ * contradicts it. A committed batch and a reply need not. The batch is committed at 2f + 1 replicas
+ * whose synced votes keep it (a view change re-proposes it; `catch-up.ts` fetches it), execution
+ * is deterministic, and a reply is made again when its batch executes again. They are synced by the
+ * next synced write: every write goes through the store's one write-ahead log, so a sync makes
+ * everything before it durable, and a power cut leaves a prefix of the batches. That takes two
+ * fsyncs a slot off the path from commit to reply (the committed batch before execution, the
+ * replies after it; with four replicas and a client node syncing on one disk, 1–3 ms each).
+ */
+function syncNeeded(r: PersistRecord): boolean {
+  return r.kind !== 'committed' && r.kind !== 'reply';
+}
+
 export class ConsensusStore {
   readonly #kv: KvStore;
   readonly #state: Repository<string, Bytes>;
@@ -72,11 +88,16 @@ export class ConsensusStore {
     this.#replies = createRepository(kv, 'replyCache', clientCodec, bytesCodec);
   }
 
-  /** Writes one `persist` output durably (one synced batch), pruning below a new stable checkpoint. */
+  /**
+   * Writes one `persist` output as one batch, pruning below a new stable checkpoint. The batch
+   * reaches the operating system before this resolves (a killed process loses nothing); it is
+   * synced to the disk unless it holds only records that the replica can get back from its peers
+   * (`syncNeeded`).
+   */
   async persist(records: readonly PersistRecord[]): Promise<void> {
     const ops: BatchOp[] = [];
     for (const r of records) ops.push(...(await this.#opsFor(r)));
-    await this.#kv.write(ops, { sync: true });
+    await this.#kv.write(ops, { sync: records.some(syncNeeded) });
   }
 
   async #opsFor(r: PersistRecord): Promise<BatchOp[]> {

@@ -90,6 +90,13 @@ export class EthereumApp implements ReplicaApplication {
   /**
    * Runs one committed batch's fresh requests (the `execute` output of the state machine), and
    * writes the keys it published into the reserved pages in the same atomic batch.
+   *
+   * The batch is written without a sync of its own. What it holds follows deterministically from a
+   * committed batch, which 2f + 1 replicas' synced votes keep; the next synced write to this store
+   * (the consensus records of a later slot) syncs the shared write-ahead log and this batch with it.
+   * A power cut in between loses the last blocks whole, never part of one (RocksDB recovers a
+   * prefix of its batches), and the replica executes them again (docs/architecture.md "Crash
+   * safety"). One fsync a slot fewer, on the path from commit to reply.
    */
   async execute(
     seq: number,
@@ -126,7 +133,7 @@ export class EthereumApp implements ReplicaApplication {
     let block = false;
     let made: AppExecution['made'];
     if (rawTxs.length === 0) {
-      await this.#kv.write(ops, { sync: true });
+      await this.#kv.write(ops);
     } else {
       const head = this.#executor.head;
       const out = await this.#executor.execute(head.hash(), rawTxs, BigInt(timestamp), { extraOps: ops, commitEmpty: false });

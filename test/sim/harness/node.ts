@@ -24,6 +24,7 @@ import type { SimTransport } from '../../../src/net/sim-transport.ts';
 import type { NodeId } from '../../../src/net/transport.ts';
 import type { AppExecution, ReplicaApplication } from '../../../src/replica/application.ts';
 import { ConsensusStore } from '../../../src/replica/consensus-store.ts';
+import { PowerCutStore } from './power-cut-store.ts';
 import { ReplicaNode, type ReplicaTransport } from '../../../src/replica/replica-node.ts';
 import { DEFAULT_CERT_VALIDITY_DAYS } from '../../../src/setup/generate.ts';
 import { randomKeySource } from '../../../src/setup/key-source.ts';
@@ -106,7 +107,15 @@ export class SimReplica {
   readonly #observer: NodeObserver;
   readonly #now: () => number;
   readonly #executionMs: number;
-  readonly #store = new ConsensusStore(new MemoryStore());
+  /** The store under the consensus records: it can lose power (`powerCut`). */
+  readonly #kv = new PowerCutStore();
+  readonly #store = new ConsensusStore(this.#kv);
+  /**
+   * The application's state as of the store's last synced write. A replica's executed blocks are
+   * written unsynced (`EthereumApp.execute`) into the same store as its consensus records, so a
+   * power cut takes the application back to where that sync left it.
+   */
+  #durableApp: AppState | null = null;
   readonly #keyStore: RegistryConsensusKeyStore;
   readonly #nodeKeyStore = new MemoryNodeKeyStore(genesisNodeKeys());
   #node: ReplicaNode<unknown> | null = null;
@@ -176,6 +185,7 @@ export class SimReplica {
   installSnapshot(image: AppState): void {
     if (this.alive) throw new Error(`${this.label} is running: crash it first`);
     this.app.state = { ...image, clients: new Map(image.clients), keys: [...image.keys], nodeKeys: [...image.nodeKeys] };
+    this.#durableApp = this.app.state;
     this.images.clear();
     this.images.set(image.lastExecuted, image);
   }
@@ -183,6 +193,12 @@ export class SimReplica {
   /** Builds a shell from the store and the application, as the replica process does, and starts it. */
   async start(): Promise<void> {
     const incarnation = ++this.incarnation;
+    // What a start finds is durable (its own writes, a configuration taken up, are synced).
+    this.#durableApp = this.app.state;
+    const app = new TimedApp(this.app, this.#q, this.#executionMs);
+    this.#kv.onSync = () => {
+      this.#durableApp = app.written ?? this.app.state;
+    };
     const state = restoreReplica({ cfg: this.#cfg, id: this.id, crypto: this.crypto, keys: this.keys, now: this.#now(), persisted: await this.#store.load(), app: this.app.state });
     this.mutateState?.(state);
     const clock = this.#clock(incarnation);
@@ -207,7 +223,7 @@ export class SimReplica {
       transport: this.#wire,
       kv: new MemoryStore(),
       store: this.#store,
-      app: new TimedApp(this.app, this.#q, this.#executionMs),
+      app,
       state,
       crypto: this.crypto,
       nodeKeys,
@@ -248,6 +264,20 @@ export class SimReplica {
     this.#transport.shut();
     this.#node = null;
     this.state = null;
+  }
+
+  /**
+   * The power goes: a crash that also loses every write since the store's last synced one — the
+   * consensus records written unsynced (committed batches, replies) and the blocks executed since.
+   * Returns how many writes were lost.
+   */
+  async powerCut(): Promise<number> {
+    this.crash();
+    const before = this.#kv.lostWrites;
+    await this.#kv.cut();
+    if (this.#durableApp !== null) this.app.state = this.#durableApp;
+    Object.assign(this.persisted, await this.#store.load());
+    return this.#kv.lostWrites - before;
   }
 
   /** Delivers a message to this replica as if `from` had sent it (tests' late copies and replays). */
@@ -383,10 +413,22 @@ class TimedApp extends FakeReplicaApp implements ReplicaApplication {
     this.#ms = ms;
   }
 
+  /**
+   * While a block executes: the application's state before it. The simulated application takes
+   * the new state at once, the executor writes it only at the end; until then this is what a
+   * write would find.
+   */
+  written: AppState | null = null;
+
   override async execute(...args: Parameters<FakeReplicaApp['execute']>): Promise<AppExecution> {
-    const r = await super.execute(...args);
-    if (this.#ms > 0) await new Promise<void>((resolve) => this.#q.after(this.#ms, resolve));
-    return r;
+    this.written = this.app.state;
+    try {
+      const r = await super.execute(...args);
+      if (this.#ms > 0) await new Promise<void>((resolve) => this.#q.after(this.#ms, resolve));
+      return r;
+    } finally {
+      this.written = null;
+    }
   }
 }
 

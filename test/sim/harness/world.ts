@@ -227,6 +227,13 @@ export class World {
     this.replicas[id]!.crash();
   }
 
+  /** Replicas `ids` lose power at once: crashed, and their stores lose every write since their last sync. Returns the writes lost. */
+  async powerCut(ids: readonly number[]): Promise<number> {
+    let lost = 0;
+    for (const id of ids) lost += await this.replicas[id]!.powerCut();
+    return lost;
+  }
+
   async restart(id: number): Promise<void> {
     await this.replicas[id]!.start();
     await settle();
