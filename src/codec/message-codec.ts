@@ -239,7 +239,7 @@ function writeBody(w: Writer, m: Message): void {
       w.bytes(m.signature);
       return;
     case 'BlockData':
-      w.list(m.blocks, (w, b) => w.bytes(b.header).bytes(b.body).bytes(b.receipts));
+      w.u64(m.fromNumber).list(m.blocks, (w, b) => w.bytes(b.header).bytes(b.body).bytes(b.receipts));
       return;
     case 'NodeStatusRequest':
       w.u64(m.id);
@@ -530,6 +530,7 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
     case 'BlockData':
       return {
         type,
+        fromNumber: r.u64('fromNumber'),
         blocks: r.list(
           256,
           (r) => ({ header: r.bytes(1 << 16, 'header'), body: r.bytes(l.maxPayloadBytes, 'body'), receipts: r.bytes(l.maxPayloadBytes, 'receipts') }),

@@ -252,9 +252,14 @@ export interface BlockRequest {
   readonly toNumber: number;
 }
 
-/** Blocks as stored: RLP header, RLP body, stored receipts. The mirror verifies each (`verifyBlock`). */
+/**
+ * Blocks `fromNumber`, `fromNumber + 1`, … as stored: RLP header, RLP body, stored receipts. The
+ * answer to a `BlockRequest` (its `fromNumber`), or a block just made, sent unasked before its
+ * `BlockNotice` when it is small. The mirror verifies each (`verifyBlock`).
+ */
 export interface BlockData {
   readonly type: 'BlockData';
+  readonly fromNumber: number;
   readonly blocks: readonly { readonly header: Uint8Array; readonly body: Uint8Array; readonly receipts: Uint8Array }[];
 }
 

@@ -56,7 +56,7 @@ test('only certified, linked, root-consistent blocks are stored; a lying source 
       // Replica 0 lies: it serves the blocks with the second block's receipts emptied.
       const blocks = chain.slice(m.fromNumber - 1, m.toNumber).map(partsOf);
       if (to === 0 && blocks[1] !== undefined) blocks[1] = { ...blocks[1], receipts: encodeReceipts([]) };
-      setImmediate(() => mirror.onMessage(to, { type: 'BlockData', blocks }));
+      setImmediate(() => mirror.onMessage(to, { type: 'BlockData', fromNumber: m.fromNumber, blocks }));
     },
   });
   // One notice is not enough; a bad signature does not count.
@@ -109,7 +109,7 @@ test('a source that lags (answers with nothing) is left for an announcer of the 
       asked.push(to);
       // Replica 0 (the mirror's first source) lags: it has no block yet.
       const blocks = to === 0 ? [] : chain.slice(m.fromNumber - 1, m.toNumber).map(partsOf);
-      const answer = () => mirror.onMessage(to, { type: 'BlockData', blocks });
+      const answer = () => mirror.onMessage(to, { type: 'BlockData', fromNumber: m.fromNumber, blocks });
       if (to === 0 && holdZero) held.push(answer);
       else setImmediate(answer);
     },
@@ -161,11 +161,12 @@ test('a mirror that holds blocks (and no state) reopens at its head; the first n
         const m = decodeMessage(frame) as Extract<Message, { type: 'BlockRequest' }>;
         asked.push(to);
         const blocks = [block1].slice(m.fromNumber - 1, m.toNumber).map(partsOf);
-        setImmediate(() => mirror.onMessage(to, { type: 'BlockData', blocks }));
+        setImmediate(() => mirror.onMessage(to, { type: 'BlockData', fromNumber: m.fromNumber, blocks }));
       },
     });
   let mirror = await open();
   mirror.onMessage(2, notice(2, 1, block1));
+  await mirror.settled();
   assert.deepEqual(asked, [2], 'the announcer is asked at once, before the block is certified');
   await new Promise((r) => setTimeout(r, 20));
   await mirror.settled();
@@ -205,7 +206,7 @@ test('a mirror restarted behind an idle network certifies the head from the repl
       // As the replica's shell answers: the blocks it has, then its latest notice.
       const blocks = chain.slice(m.fromNumber - 1, m.toNumber).map(partsOf);
       setImmediate(() => {
-        mirror.onMessage(to, { type: 'BlockData', blocks });
+        mirror.onMessage(to, { type: 'BlockData', fromNumber: m.fromNumber, blocks });
         mirror.onMessage(to, notice(to, 3, chain[2]!));
       });
     },
@@ -246,7 +247,7 @@ async function mirrorOf(chain: ExecutionResult[], kv: KvStore, extra: Partial<Pa
     send: (to, frame) => {
       const m = decodeMessage(frame) as Extract<Message, { type: 'BlockRequest' }>;
       const blocks = chain.slice(m.fromNumber - 1, m.toNumber).map(partsOf);
-      setImmediate(() => mirror.onMessage(to, { type: 'BlockData', blocks }));
+      setImmediate(() => mirror.onMessage(to, { type: 'BlockData', fromNumber: m.fromNumber, blocks }));
     },
     ...extra,
   });
@@ -348,7 +349,7 @@ test('an answer that comes after the fetch timeout is still used when nobody els
       // Only the first question is ever answered, 100 ms later: after three timeouts.
       if (asked.length > 1) return;
       const blocks = chain.slice(m.fromNumber - 1, m.toNumber).map(partsOf);
-      setTimeout(() => mirror.onMessage(to, { type: 'BlockData', blocks }), 100);
+      setTimeout(() => mirror.onMessage(to, { type: 'BlockData', fromNumber: m.fromNumber, blocks }), 100);
     },
   });
   try {
@@ -361,6 +362,41 @@ test('an answer that comes after the fetch timeout is still used when nobody els
     assert.equal(mirror.head.number, 3n, 'the late answer was used');
     // Each timeout doubled the next one (30, 60, 120 ms...): the replicas were not asked every 30 ms.
     assert.ok(asked.length <= 4, `asked ${asked.length} times: ${JSON.stringify(asked)}`);
+  } finally {
+    mirror.close();
+  }
+});
+
+test('a small block a replica sends with its notice is stored without a question; blocks that start elsewhere are ignored', async () => {
+  const chain = await chainOf(2);
+  const asked: number[] = [];
+  const mirror = await mirrorOf(chain, new MemoryStore(), {
+    fetchTimeoutMs: 10_000,
+    send: (to) => {
+      asked.push(to);
+    },
+  });
+  try {
+    // As a replica's shell sends a small block: its BlockData, then its notice, on one link.
+    const pushed = (r: number, i: number) => ({ type: 'BlockData' as const, fromNumber: i + 1, blocks: [partsOf(chain[i]!)] });
+    // Block 2 before block 1 is of no use (the mirror needs block 1 first), and nothing is asked for it.
+    mirror.onMessage(2, pushed(2, 1));
+    mirror.onMessage(2, pushed(2, 0));
+    mirror.onMessage(2, notice(2, 1, chain[0]!));
+    mirror.onMessage(3, pushed(3, 0));
+    mirror.onMessage(3, notice(3, 1, chain[0]!));
+    for (let i = 0; i < 100 && mirror.head.number < 1n; i++) await mirror.nextBlock(20);
+    assert.equal(mirror.head.number, 1n, 'stored on its certificate');
+    assert.deepEqual(asked, [], 'no replica was asked for it');
+    for (const r of [0, 1]) {
+      mirror.onMessage(r, pushed(r, 1));
+      mirror.onMessage(r, notice(r, 2, chain[1]!));
+    }
+    for (let i = 0; i < 100 && mirror.head.number < 2n; i++) await mirror.nextBlock(20);
+    assert.equal(mirror.head.number, 2n);
+    assert.deepEqual(asked, []);
+    assert.deepEqual(await mirror.blocks.receipts(chain[1]!.block.hash()), chain[1]!.receipts);
+    assert.equal(mirror.rejected, 0);
   } finally {
     mirror.close();
   }
