@@ -35,14 +35,20 @@ function notice(replica: number, seq: number, r: ExecutionResult): BlockNotice {
   return { type: 'BlockNotice', seq, summary, resultsRoot, signature: signNodeAuth(keys[replica]!.privateKey, replyBytes(seq, summary, resultsRoot)) };
 }
 
+/** A chain of `count` one-transfer blocks, as the replicas would make it. */
+async function chainOf(count: number): Promise<ExecutionResult[]> {
+  const ex = await Executor.open({ kv: new MemoryStore(), config });
+  const out: ExecutionResult[] = [];
+  for (let i = 0; i < count; i++) {
+    const tx = signTx(ex.common, testKey(0), { nonce: BigInt(i), to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
+    out.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
+  }
+  return out;
+}
+
 test('only certified, linked, root-consistent blocks are stored; a lying source is skipped', async () => {
   // The "replicas'" chain: three blocks.
-  const ex = await Executor.open({ kv: new MemoryStore(), config });
-  const chain: ExecutionResult[] = [];
-  for (let i = 0; i < 3; i++) {
-    const tx = signTx(ex.common, testKey(0), { nonce: BigInt(i), to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
-    chain.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
-  }
+  const chain = await chainOf(3);
   const asked: number[] = [];
   const mirror = await LedgerMirror.open({
     kv: new MemoryStore(),
@@ -146,9 +152,7 @@ test('a source that lags (answers with nothing) is left for an announcer of the 
 });
 
 test('a mirror that holds blocks (and no state) reopens at its head; the first notice starts the fetch', async () => {
-  const ex = await Executor.open({ kv: new MemoryStore(), config });
-  const tx = signTx(ex.common, testKey(0), { nonce: 0n, to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
-  const block1 = await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n);
+  const [block1] = (await chainOf(1)) as [ExecutionResult];
   const kv = new MemoryStore();
   const asked: number[] = [];
   const open = () =>
@@ -187,12 +191,7 @@ test('a mirror restarted behind an idle network certifies the head from the repl
   // Found restoring a client node from a backup: the network had moved on and gone idle, so no
   // notice came; the source answered with the blocks and its latest notice (one of the f + 1
   // needed), was asked again and again, and the mirror stayed at the backup's head.
-  const ex = await Executor.open({ kv: new MemoryStore(), config });
-  const chain: ExecutionResult[] = [];
-  for (let i = 0; i < 3; i++) {
-    const tx = signTx(ex.common, testKey(0), { nonce: BigInt(i), to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
-    chain.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
-  }
+  const chain = await chainOf(3);
   const asked = new Set<number>();
   const mirror: LedgerMirror = await LedgerMirror.open({
     kv: new MemoryStore(),
@@ -224,17 +223,6 @@ test('a mirror restarted behind an idle network certifies the head from the repl
 
 // ---------------------------------------------------------------------------------------------
 // Hostile input (issue 15)
-
-/** A chain of `count` one-transfer blocks, as the replicas would make it. */
-async function chainOf(count: number): Promise<ExecutionResult[]> {
-  const ex = await Executor.open({ kv: new MemoryStore(), config });
-  const out: ExecutionResult[] = [];
-  for (let i = 0; i < count; i++) {
-    const tx = signTx(ex.common, testKey(0), { nonce: BigInt(i), to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
-    out.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
-  }
-  return out;
-}
 
 /** A mirror whose replicas serve `chain`. */
 async function mirrorOf(chain: ExecutionResult[], kv: KvStore, extra: Partial<Parameters<typeof LedgerMirror.open>[0]> = {}): Promise<LedgerMirror> {
@@ -329,12 +317,7 @@ test('an answer that comes after the fetch timeout is still used when nobody els
   // Found by the soak (ERC-20, 10 minutes): behind by a few blocks, the mirror asked for up to 64
   // at a time; every replica, busy executing, answered after the 2 s timeout, each answer was
   // dropped, and the head stood still for 40 s while the replicas went on.
-  const ex = await Executor.open({ kv: new MemoryStore(), config });
-  const chain: ExecutionResult[] = [];
-  for (let i = 0; i < 3; i++) {
-    const tx = signTx(ex.common, testKey(0), { nonce: BigInt(i), to: addressOf(testKey(1)), value: 1n, gasLimit: 21_000n }).serialize();
-    chain.push(await ex.execute(ex.head.hash(), [tx], ex.head.header.timestamp + 1n));
-  }
+  const chain = await chainOf(3);
   const asked: { to: number; at: number }[] = [];
   const start = Date.now();
   const mirror = await LedgerMirror.open({
