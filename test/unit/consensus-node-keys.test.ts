@@ -6,7 +6,8 @@ import { decodeNodeKeyRecord, encodeNodeKeyRecord, type NodeKeyRecord } from '..
 import { GENESIS_CONFIGURATION, NO_OPERATOR_STATE, decodeOperatorState, encodeOperatorState } from '../../src/codec/reserved-pages.ts';
 import { encodeOperatorCommand } from '../../src/codec/operator-command.ts';
 import { encodeTlsIntroduction, nodeKeyScheme, signNodeKeyPublication, verifyTlsIntroduction } from '../../src/consensus/node-key-scheme.ts';
-import { exportNodeAuthPublicKey, generateNodeAuthKeyPair, nodeAuthPublicKeyOf, type NodeAuthPrivateKey } from '../../src/crypto/node-auth.ts';
+import { exportNodeAuthPublicKey, generateNodeAuthKeyPair, nodeAuthPublicKeyOf, signNodeAuth, type NodeAuthPrivateKey } from '../../src/crypto/node-auth.ts';
+import { executionKeysOf } from '../../src/client/execution-keys.ts';
 import { generateTlsIdentity } from '../../src/setup/tls-identity.ts';
 
 const ed = () => generateNodeAuthKeyPair('ed25519').privateKey;
@@ -132,4 +133,23 @@ test('a TLS introduction proves a certificate by its endorsement chain back to a
   assert.equal(verifyTlsIntroduction(3, stranger.certificate.der, [der(0)], encodeTlsIntroduction([records[0]!, forged])), false, 'an endorsement by the wrong key');
   assert.equal(verifyTlsIntroduction(3, der(2), [der(0)], encodeTlsIntroduction([records[1]!])), false, 'a gap');
   assert.equal(verifyTlsIntroduction(3, der(2), [der(0)], new Uint8Array([1, 2, 3])), false);
+});
+
+test("a client node's execution-key check remembers a verified signature only for the same replica, sequence number and message", () => {
+  const exec0 = ed();
+  const exec1 = ed();
+  const b = book(exec0, tls());
+  assert.ok(b.add(record(signNodeKeyPublication({ kind: 'execution', node: 0, epoch: 1, publicKey: spki(exec1) }, exec1, exec0), 41)));
+  const keys = executionKeysOf(b, 1);
+  const message = new TextEncoder().encode('reply bytes of seq 7');
+  const signature = signNodeAuth(exec0, message);
+  assert.ok(keys.verify(0, message, signature, 7));
+  assert.ok(keys.verify(0, message, signature, 7), 'again (the block notice): remembered');
+  assert.ok(!keys.verify(0, new TextEncoder().encode('other bytes'), signature, 7), 'the same signature on other bytes');
+  assert.ok(!keys.verify(0, message, signature, 41), 'at a sequence number where another key is in effect');
+  assert.ok(!keys.verify(1, message, signature, 7), 'from a replica that does not exist');
+  const forged = Uint8Array.from(signature, (x, i) => (i === 0 ? x ^ 1 : x));
+  assert.ok(!keys.verify(0, message, forged, 7));
+  const signature1 = signNodeAuth(exec1, message);
+  assert.ok(keys.verify(0, message, signature1, 41) && !keys.verify(0, message, signature1, 7), 'each key at its own sequence numbers');
 });
