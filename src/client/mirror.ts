@@ -82,6 +82,11 @@ export class LedgerMirror {
   #pending: { number: bigint; parts: BlockData['blocks'][number] }[] = [];
   #source = 0;
   #fetching: { to: number; from: bigint; timer: NodeJS.Timeout } | null = null;
+  /**
+   * Replicas whose question timed out, and the first block number it asked for: a late answer is
+   * still used if it is what the mirror needs then (see `#onData`).
+   */
+  readonly #late = new Map<number, bigint>();
   /** The fetch timeout now: doubled at each timeout (to `LATE_FACTOR` × the configured one), reset by an answer. */
   #timeoutMs: number;
   /** Answers in a row that brought nothing while a certified block was wanted (see `#onData`). */
@@ -267,6 +272,7 @@ export class LedgerMirror {
       // No answer yet: the next replica is asked, and given longer; this one's answer may still come
       // (and is used if it is still what the mirror needs: see `#onData`).
       this.#fetching = null;
+      this.#late.set(to, fromNumber);
       this.#timeoutMs = Math.min(this.#timeoutMs * 2, this.#baseTimeoutMs * LATE_FACTOR);
       this.#source = (this.#source + 1) % this.#n;
       this.poke();
@@ -278,10 +284,13 @@ export class LedgerMirror {
 
   /**
    * Blocks from `m.fromNumber` on: the answer to this mirror's question, a late answer to one that
-   * timed out, or a small block a replica sent with its notice. Whatever its origin, it is taken if
-   * it starts where the mirror needs blocks now. (A late answer matters: a mirror that fell behind
-   * under load asked for 64 blocks, every replica, busy executing, answered after the timeout, and
-   * when late answers were dropped the soak's ERC-20 run saw the mirror's head stand still for 40 s.)
+   * timed out, or a small block a replica sent with its notice; taken if it starts where the mirror
+   * needs blocks now. (A late answer matters: a mirror that fell behind under load asked for 64
+   * blocks, every replica, busy executing, answered after the timeout, and when late answers were
+   * dropped the soak's ERC-20 run saw the mirror's head stand still for 40 s.) Unasked, only the
+   * very next block is taken, alone, while nothing else is held: a Byzantine replica cannot fill
+   * the mirror with blocks nobody certified, and one that sends a false next block costs a fetch
+   * (the run fails its certificate, is dropped and counted, and the block is asked for).
    */
   async #onData(from: number, m: BlockData): Promise<void> {
     const next = BigInt(m.fromNumber);
@@ -291,6 +300,8 @@ export class LedgerMirror {
       clearTimeout(fetching.timer);
       this.#fetching = null;
     }
+    const late = !answer && this.#late.get(from) === next;
+    if (answer || late) this.#late.delete(from);
     const last = this.#pending[this.#pending.length - 1];
     const expected = last === undefined ? this.#head.number + 1n : last.number + 1n;
     // Blocks the mirror holds already, or does not need yet: of no use (if this was the answer to
@@ -303,6 +314,7 @@ export class LedgerMirror {
       // A block sent with its notice, or a late answer: stored once certified. The question in
       // flight, if any, goes on (its answer will be of no use, and the next question goes out).
       if (m.blocks.length === 0) return;
+      if (!late && (m.blocks.length !== 1 || this.#pending.length > 0)) return;
       this.#timeoutMs = this.#baseTimeoutMs;
       m.blocks.forEach((parts, i) => this.#pending.push({ number: next + BigInt(i), parts }));
       if (!(await this.#storePending())) return this.poke();

@@ -384,3 +384,39 @@ test('a small block a replica sends with its notice is stored without a question
     mirror.close();
   }
 });
+
+test('blocks sent unasked: only the next one, alone; a false one costs a fetch, never a block', async () => {
+  const chain = await chainOf(2);
+  const asked: number[] = [];
+  // The replicas answer each question with the one block asked for first.
+  const mirror: LedgerMirror = await mirrorOf(chain, new MemoryStore(), {
+    send: (to, frame) => {
+      const m = decodeMessage(frame) as Extract<Message, { type: 'BlockRequest' }>;
+      asked.push(m.fromNumber);
+      setImmediate(() => mirror.onMessage(to, { type: 'BlockData', fromNumber: m.fromNumber, blocks: chain.slice(m.fromNumber - 1, m.fromNumber).map(partsOf) }));
+    },
+  });
+  try {
+    const honest = chain.map(partsOf);
+    const falseBlock = { ...honest[1]!, receipts: encodeReceipts([]) };
+    // Replica 3 sends blocks 1 and 2 unasked in one message, the second false: not taken (had it
+    // been, its run would fail the certificate and count as rejected).
+    mirror.onMessage(3, { type: 'BlockData', fromNumber: 1, blocks: [honest[0]!, falseBlock] });
+    for (const r of [0, 1]) mirror.onMessage(r, notice(r, 1, chain[0]!));
+    for (let i = 0; i < 100 && mirror.head.number < 1n; i++) await mirror.nextBlock(20);
+    assert.equal(mirror.head.number, 1n);
+    assert.equal(mirror.rejected, 0, 'the two-block message was not taken');
+    assert.deepEqual(asked, [1], 'block 1 was fetched');
+    // Replica 3 sends a false block 2 alone, first: taken, then refused on the certificate; the
+    // honest block is fetched and stored.
+    mirror.onMessage(3, { type: 'BlockData', fromNumber: 2, blocks: [falseBlock] });
+    for (const r of [0, 1]) mirror.onMessage(r, notice(r, 2, chain[1]!));
+    for (let i = 0; i < 100 && mirror.head.number < 2n; i++) await mirror.nextBlock(20);
+    assert.equal(mirror.head.number, 2n);
+    assert.equal(mirror.rejected, 1, 'the false block was refused once');
+    assert.deepEqual(asked, [1, 2], 'then block 2 was fetched');
+    assert.deepEqual(await mirror.blocks.receipts(chain[1]!.block.hash()), chain[1]!.receipts, 'the honest receipts were stored');
+  } finally {
+    mirror.close();
+  }
+});
