@@ -1,7 +1,10 @@
 /**
  * The write-ahead records: what a replica must find again after a crash so that it never signs two
- * different things for one slot and never forgets a commit. The shell stores each `persist` output
- * durably before carrying out any later output; `foldRecords` is the one reducer that turns the
+ * different things for one slot and finds its commits again (in its store; after a power cut, those
+ * written since its last sync from its peers). The shell stores each `persist` output
+ * before carrying out any later output — on the disk (synced) when it holds what the replica signed;
+ * committed batches and replies, which its peers hold too, may wait for the next sync
+ * (`replica/consensus-store.ts`); `foldRecords` is the one reducer that turns the
  * stored records back into the state `restoreReplica` starts from, so the RocksDB store and the
  * simulator's store cannot disagree on their meaning.
  */

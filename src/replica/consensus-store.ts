@@ -1,7 +1,7 @@
 /**
  * The consensus write-ahead records on the node's RocksDB (prefixes 0x10–0x15): what `persist`
- * outputs say, written as one synced batch per output before the replica carries out anything that
- * follows it, and read back into `PersistedConsensus` at start-up. Committed batches are the
+ * outputs say, written as one batch per output before the replica carries out anything that follows
+ * it (synced when it holds what the replica signed: `syncNeeded`), and read back into `PersistedConsensus` at start-up. Committed batches are the
  * ordering ledger, read to serve peers that catch up: kept forever, except below a window on a
  * `--prune` replica (`pruning.ts`), where a peer asking for them gets none (`committed`).
  * Everything else above the stable checkpoint is dropped when a newer checkpoint becomes stable.
