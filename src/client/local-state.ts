@@ -1,9 +1,12 @@
 /**
- * The client node's own state: it executes every block its ledger mirror has certified, in order,
- * with the same executor the replicas run, and keeps the result in a store of its own
- * (`<dir>/state`). A block must come out with exactly the hash f + 1 replicas certified — same
- * state root, receipts and gas — or the follower stops and says so (`EXEC_DIVERGED`): f + 1
- * replicas vouched for a block that this node cannot reproduce, which no honest network does.
+ * The client node's own state: it follows every block its ledger mirror has certified, in order,
+ * and keeps the result in a store of its own (`<dir>/state`). A block that came with its state
+ * changes (a replica records them as it executes: `execution/state-changes.ts`) is applied: the
+ * changes must lead exactly to the certified state root, or they are refused and the block is
+ * executed instead. Otherwise the follower executes the block with the same executor the replicas
+ * run; it must come out with exactly the hash f + 1 replicas certified — same state root, receipts
+ * and gas — or the follower stops and says so (`EXEC_DIVERGED`): f + 1 replicas vouched for a
+ * block that this node cannot reproduce, which no honest network does.
  *
  * With it, state reads (`eth_getBalance`, `eth_call`, `eth_getProof`, …) and tracing are answered
  * here, from state whose root is in a certified block, without a round trip to the replicas and
@@ -26,6 +29,7 @@ import type { DecodedTxs } from '../execution/decoded-txs.ts';
 import { SerialLock, StatePruner } from '../execution/prune.ts';
 import { StateQueries } from '../execution/state-queries.ts';
 import type { BlockStore } from '../ledger/block-store.ts';
+import type { StoredBlock } from './mirror.ts';
 import type { KvStore } from '../storage/index.ts';
 
 export interface LocalStateOptions {
@@ -45,6 +49,9 @@ export interface LocalStateOptions {
 
 /** How far behind the block asked for the follower may be for a read still to wait for it. */
 const WAIT_AHEAD = 64n;
+/** Offered blocks kept ahead of the follower (`offer`): at most this many, and bytes of changes and transactions. */
+const OFFERED_MAX_BLOCKS = 1_024;
+const OFFERED_MAX_BYTES = 32 << 20;
 /** After a failed write (a full disk), how long before the block is executed again. */
 const STORE_RETRY_MS = 1_000;
 
@@ -61,6 +68,13 @@ export class LocalState {
   /** Reads answered here and reads sent on to the replicas (the follower being behind or stopped). */
   localReads = 0;
   forwardedReads = 0;
+  /** Blocks made the head by applying their state changes, by executing them, and changes refused (then executed). */
+  appliedBlocks = 0;
+  executedBlocks = 0;
+  changesRefused = 0;
+  /** Blocks the mirror stored with state changes, not reached yet; their bytes (changes and transactions). */
+  readonly #offered = new Map<bigint, { readonly block: StoredBlock; readonly bytes: number }>();
+  #offeredBytes = 0;
   /** Blocks that could not be written (a full disk): each is executed again after `STORE_RETRY_MS`. */
   storeFailures = 0;
   #retry: NodeJS.Timeout | null = null;
@@ -98,17 +112,65 @@ export class LocalState {
     if (!this.#running && this.#retry === null && this.#diverged === null && !this.#closed) void this.#run();
   }
 
+  /**
+   * The mirror stored block `number` (verified) with the state changes a replica sent: the follower
+   * applies them instead of executing the block, if they lead to the block's certified state root
+   * (`Executor.apply`); otherwise it executes the block. Kept until then, within a bound (past it,
+   * the oldest are dropped and those blocks executed).
+   */
+  offer(number: bigint, block: StoredBlock): void {
+    const changes = block.changes;
+    if (changes === undefined || number <= this.head || this.#closed) return;
+    const bytes = changes.length + block.rawTxs.reduce((n, t) => n + t.length, 0);
+    this.#offered.set(number, { block, bytes });
+    this.#offeredBytes += bytes;
+    for (const [n, o] of this.#offered) {
+      if (this.#offeredBytes <= OFFERED_MAX_BYTES && this.#offered.size <= OFFERED_MAX_BLOCKS) break;
+      this.#dropOffered(n, o.bytes);
+    }
+  }
+
+  #dropOffered(number: bigint, bytes: number): void {
+    this.#offered.delete(number);
+    this.#offeredBytes -= bytes;
+  }
+
+  /** Applies the offered changes of block `number`; false when there are none or they were refused. */
+  async #applyOffered(number: bigint): Promise<boolean> {
+    const offered = this.#offered.get(number);
+    if (offered === undefined) return false;
+    this.#dropOffered(number, offered.bytes);
+    const { block, receipts, rawTxs, changes } = offered.block;
+    try {
+      await this.#lock.run(() => this.executor.apply(block, receipts, rawTxs, changes!));
+      this.appliedBlocks++;
+      return true;
+    } catch (err) {
+      if (isBulwarkError(err, 'STORAGE_IO')) throw err;
+      this.changesRefused++;
+      this.#o.log.warn({ err, block: Number(number) }, 'local state: the state changes sent with a block were refused; the block is executed instead');
+      return false;
+    }
+  }
+
   async #run(): Promise<void> {
     this.#running = true;
     try {
       while (!this.#closed && this.#diverged === null && this.head < this.#target) {
         const number = this.head + 1n;
+        for (const [n, o] of this.#offered) if (n < number) this.#dropOffered(n, o.bytes);
+        if (await this.#applyOffered(number)) {
+          for (const w of this.#waiters.splice(0)) w();
+          this.#maybePrune();
+          continue;
+        }
         // The header and the transactions' bytes: the executor decodes each transaction once.
         const header = await this.#o.blocks.headerByNumber(number);
         const hash = header?.hash();
         const raw = hash === undefined ? undefined : await this.#o.blocks.rawTransactions(hash);
         if (header === undefined || raw === undefined) throw new BulwarkError('LEDGER_CORRUPT', `the mirror has no block ${number} below its head ${this.#target}`);
         await this.#lock.run(() => this.executor.execute(header.parentHash, raw, header.timestamp, { expectedHash: header.hash(), commitEmpty: true }));
+        this.executedBlocks++;
         for (const w of this.#waiters.splice(0)) w();
         this.#maybePrune();
       }

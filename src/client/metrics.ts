@@ -26,6 +26,9 @@ export interface ClientGauges {
   /** 1 once a certified block did not execute to its certified hash here. */
   readonly localStateDiverged: number;
   readonly localReads: number;
+  /** Blocks the local state made its head by applying their state changes, and by executing them. */
+  readonly localBlocks: Readonly<Record<'applied' | 'executed', number>>;
+  readonly localChangesRefused: number;
   readonly forwardedReads: number;
   readonly peers: readonly PeerStats[];
   readonly transport: TransportCounterView;
@@ -90,6 +93,7 @@ export class ClientMetrics {
       ['bulwark_key_records_refused', 'Key records or operator states reported by f + 1 replicas that did not decode or verify', (g) => g.keyRecordsRefused],
       ['bulwark_local_state_block_number', 'The last certified block this node executed itself (-1: no local state)', (g) => g.localStateHead],
       ['bulwark_local_state_diverged', '1 once a certified block did not execute here to its certified hash (reads then go to the replicas)', (g) => g.localStateDiverged],
+      ['bulwark_local_state_changes_refused_total', 'Blocks whose state changes (sent by a replica) did not lead to the certified state root here; each was executed instead', (g) => g.localChangesRefused],
       ['bulwark_reads_local_total', 'State reads answered from this node\'s own state', (g) => g.localReads],
       ['bulwark_reads_forwarded_total', 'State reads sent to the replicas because the local state had not reached the block or had stopped', (g) => g.forwardedReads],
     ]);
@@ -102,6 +106,15 @@ export class ClientMetrics {
       registers,
       collect() {
         for (const [store, n] of Object.entries(read().storeWriteFailures)) this.set({ store }, n);
+      },
+    });
+    new Gauge({
+      name: 'bulwark_local_state_blocks_total',
+      help: 'Certified blocks the local state followed, by how: applied (their state changes, checked against the state root) or executed',
+      labelNames: ['how'],
+      registers,
+      collect() {
+        for (const [how, n] of Object.entries(read().localBlocks)) this.set({ how }, n);
       },
     });
     new Gauge({

@@ -25,6 +25,11 @@ import type { BlockStore } from '../ledger/block-store.ts';
 import { bytesCodec, createRepository, uint64Codec, type KvStore, type Repository } from '../storage/index.ts';
 import { executionKeys, type ExecutionKeys, type ExecutionKeysInput } from './execution-keys.ts';
 
+/** A block the mirror stored, as verified, and its state changes when a replica sent them. */
+export interface StoredBlock extends VerifiedBlock {
+  readonly changes?: Uint8Array;
+}
+
 export interface MirrorOptions {
   readonly kv: KvStore;
   readonly config: ChainConfig;
@@ -33,7 +38,11 @@ export interface MirrorOptions {
   readonly f: number;
   /** How long a replica may take to answer before the next one is asked. */
   readonly fetchTimeoutMs?: number;
-  readonly onBlock?: (number: bigint) => void;
+  /**
+   * Each block stored, in order, with what was verified of it and the state changes that came with
+   * it (unverified: the local state checks them against the state root; see `LocalState.offer`).
+   */
+  readonly onBlock?: (number: bigint, stored: StoredBlock) => void;
   /**
    * Blocks could not be written (a full disk): a `MIRROR_STORE_FAILED` error naming the blocks and
    * the storage code. Nothing is lost: the blocks stay in hand and the write is tried again after
@@ -422,7 +431,10 @@ export class LedgerMirror {
     for (const n of this.#certified.keys()) if (n <= this.#head.number) this.#certified.delete(n);
     this.#forgetNotices((n) => n <= this.#head.number);
     this.#pending = this.#pending.slice(top + 1);
-    for (const v of verified) this.#o.onBlock?.(v.block.header.number);
+    verified.forEach((v, i) => {
+      const changes = run[i]!.parts.changes;
+      this.#o.onBlock?.(v.block.header.number, changes === undefined ? v : { ...v, changes });
+    });
     for (const w of this.#waiters.splice(0)) w();
     return { ok: true };
   }

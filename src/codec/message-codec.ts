@@ -84,6 +84,8 @@ const SIG_MAX = 128;
 export const MAX_SNAPSHOT_ITEMS = 1024;
 export const MAX_SNAPSHOT_ITEM_BYTES = 1 << 20;
 const SIGNERS_MAX = 1024 / 8;
+/** An absent optional byte string (a block sent without its state changes). */
+const EMPTY = new Uint8Array(0);
 
 // ---- writers -------------------------------------------------------------------------------
 
@@ -239,7 +241,7 @@ function writeBody(w: Writer, m: Message): void {
       w.bytes(m.signature);
       return;
     case 'BlockData':
-      w.u64(m.fromNumber).list(m.blocks, (w, b) => w.bytes(b.header).bytes(b.body).bytes(b.receipts));
+      w.u64(m.fromNumber).list(m.blocks, (w, b) => w.bytes(b.header).bytes(b.body).bytes(b.receipts).bytes(b.changes ?? EMPTY));
       return;
     case 'NodeStatusRequest':
       w.u64(m.id);
@@ -533,7 +535,11 @@ function readBody(type: MessageType, r: Reader, l: CodecLimits): Message {
         fromNumber: r.u64('fromNumber'),
         blocks: r.list(
           256,
-          (r) => ({ header: r.bytes(1 << 16, 'header'), body: r.bytes(l.maxPayloadBytes, 'body'), receipts: r.bytes(l.maxPayloadBytes, 'receipts') }),
+          (r) => {
+            const parts = { header: r.bytes(1 << 16, 'header'), body: r.bytes(l.maxPayloadBytes, 'body'), receipts: r.bytes(l.maxPayloadBytes, 'receipts') };
+            const changes = r.bytes(l.maxPayloadBytes, 'changes');
+            return changes.length === 0 ? parts : { ...parts, changes };
+          },
           'blocks',
         ),
       };

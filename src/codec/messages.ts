@@ -253,14 +253,23 @@ export interface BlockRequest {
 }
 
 /**
- * Blocks `fromNumber`, `fromNumber + 1`, … as stored: RLP header, RLP body, stored receipts. The
+ * Blocks `fromNumber`, `fromNumber + 1`, … as stored: RLP header, RLP body, stored receipts, and
+ * the block's state changes when the replica still holds them (`execution/state-changes.ts`; not
+ * certified: a client node applies them only if they lead to the certified state root). The
  * answer to a `BlockRequest` (its `fromNumber`), or a block just made, sent unasked before its
  * `BlockNotice` when it is small. The mirror verifies each (`verifyBlock`).
  */
 export interface BlockData {
   readonly type: 'BlockData';
   readonly fromNumber: number;
-  readonly blocks: readonly { readonly header: Uint8Array; readonly body: Uint8Array; readonly receipts: Uint8Array }[];
+  readonly blocks: readonly BlockParts[];
+}
+
+export interface BlockParts {
+  readonly header: Uint8Array;
+  readonly body: Uint8Array;
+  readonly receipts: Uint8Array;
+  readonly changes?: Uint8Array;
 }
 
 /**

@@ -23,6 +23,7 @@ import { keccak256 } from '../crypto/hash.ts';
 import { bytesToNibbles, lookupTrie, updateTrie, type NodeIo, type TrieOp } from './bulk-trie.ts';
 import type { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import type { TrieNodeStore } from './trie-store.ts';
+import type { StateChangeRecorder } from './state-changes.ts';
 
 const PATCHED = new WeakSet<MerklePatriciaTrie>();
 
@@ -58,6 +59,9 @@ export class BatchedStateManager extends MerkleStateManager {
    */
   private readonly memo: Map<string, Uint8Array | null> | null;
   private readonly memoEntries: number;
+
+  /** When set, every flush tells it what it writes (a replica sends each block's changes to client nodes). */
+  recorder: StateChangeRecorder | null = null;
 
   constructor(
     opts: MerkleStateManagerOpts,
@@ -179,34 +183,39 @@ export class BatchedStateManager extends MerkleStateManager {
       const address = createAddressFromString(`0x${addressHex}`);
       const codeHash = keccak256(code);
       await this._getCodeDB().put(concatBytes(CODEHASH_PREFIX, codeHash), code);
+      this.recorder?.code(code);
       if ((await this.getAccount(address)) === undefined) await this.putAccount(address, undefined);
       await this.modifyAccountFields(address, { codeHash });
     }
   }
 
   private async flushStorage(): Promise<void> {
-    const byAccount = new Map<string, TrieOp[]>();
+    const byAccount = new Map<string, { hashedSlot: Uint8Array; value: Uint8Array | undefined }[]>();
     for (const [addressHex, keyHex, value] of this._caches?.storage?.flush() ?? []) {
       const present = value !== undefined && (RLP.decode(value) as Uint8Array).length > 0;
-      const ops = byAccount.get(addressHex) ?? [];
-      ops.push({ key: bytesToNibbles(keccak256(unprefixedHexToBytes(keyHex))), value: present ? value : undefined });
-      byAccount.set(addressHex, ops);
+      const slots = byAccount.get(addressHex) ?? [];
+      slots.push({ hashedSlot: keccak256(unprefixedHexToBytes(keyHex)), value: present ? value : undefined });
+      byAccount.set(addressHex, slots);
     }
-    for (const [addressHex, ops] of byAccount) {
+    for (const [addressHex, slots] of byAccount) {
       const address = createAddressFromString(`0x${addressHex}`);
       const account = await this.getAccount(address);
       if (account === undefined) continue;
+      const hashedAddress = keccak256(address.bytes);
+      this.recorder?.storage(hashedAddress, account.storageRoot, slots);
+      const ops: TrieOp[] = slots.map((s) => ({ key: bytesToNibbles(s.hashedSlot), value: s.value }));
       account.storageRoot = await updateTrie(this.io, account.storageRoot, KECCAK256_RLP, ops);
       await this.putAccount(address, account);
-      this._storageTries[bytesToUnprefixedHex(keccak256(address.bytes))]?.root(account.storageRoot);
+      this._storageTries[bytesToUnprefixedHex(hashedAddress)]?.root(account.storageRoot);
     }
   }
 
   private async flushAccounts(): Promise<void> {
     const ops: TrieOp[] = [];
     for (const [addressHex, elem] of this._caches?.account?.flush() ?? []) {
-      const key = bytesToNibbles(keccak256(unprefixedHexToBytes(addressHex)));
-      ops.push({ key, value: elem.accountRLP });
+      const hashedAddress = keccak256(unprefixedHexToBytes(addressHex));
+      this.recorder?.account(hashedAddress, elem.accountRLP);
+      ops.push({ key: bytesToNibbles(hashedAddress), value: elem.accountRLP });
     }
     this._trie.root(await updateTrie(this.io, this._trie.root(), KECCAK256_RLP, ops));
   }

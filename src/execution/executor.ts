@@ -13,7 +13,8 @@ import { createBlock, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
-import { KECCAK256_RLP, ValueEncoding, createAddressFromString } from '@ethereumjs/util';
+import { KECCAK256_RLP, ValueEncoding, bytesToUnprefixedHex, createAddressFromString } from '@ethereumjs/util';
+import { keccak256 } from '../crypto/hash.ts';
 import type { VM } from '@ethereumjs/vm';
 import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
@@ -28,6 +29,9 @@ import { type ChainConfig, chainConfigToJson, parseChainConfig } from './chain-c
 import { buildCommon } from './common.ts';
 import { loadStoredConfig, storeConfigOp } from './config-store.ts';
 import { createNodeVm } from './precompiles.ts';
+import { BatchedStateManager } from './batched-state.ts';
+import { applyStateChanges, codeKey, decodeStateChanges, StateChangeRecorder } from './state-changes.ts';
+import type { TxReceipt } from '../ledger/receipt.ts';
 import { openState, writeAlloc } from './state.ts';
 import { readStateFrom, stateFromOp } from './state-from.ts';
 import { NODE_CACHE_BYTES, NodeCache, TrieNodeStore } from './trie-store.ts';
@@ -57,6 +61,11 @@ export interface ExecutorOptions {
    * skips the sync: a crash may lose its last blocks, never leave half of one.
    */
   readonly durable?: boolean;
+  /**
+   * Record each block's state changes (`state-changes.ts`) and return them with it: a replica
+   * sends them to client nodes, which apply them instead of executing the block again.
+   */
+  readonly recordChanges?: boolean;
 }
 
 const ZERO32 = new Uint8Array(32);
@@ -82,6 +91,8 @@ export interface ExecuteOptions {
 export interface ExecuteOutcome extends ExecutionResult {
   /** False when the block was empty and `commitEmpty` was false: the head did not move. */
   readonly committed: boolean;
+  /** The block's state changes, encoded, when the executor records them and the block was made. */
+  readonly changes?: Uint8Array;
 }
 
 /** Everything an executor is made of, built by `Executor.open`. */
@@ -97,6 +108,7 @@ interface ExecutorParts {
   readonly blocksOnly: boolean;
   readonly durable: boolean;
   readonly decodedTxs: DecodedTxs | undefined;
+  readonly recorder: StateChangeRecorder | null;
 }
 
 export class Executor {
@@ -111,6 +123,7 @@ export class Executor {
   private readonly blocksOnly: boolean;
   private readonly durable: boolean;
   private readonly decodedTxs: DecodedTxs | undefined;
+  private readonly recorder: StateChangeRecorder | null;
   private headBlock: Block;
   private busy = false;
   /** The oldest block whose state is stored (`state-from.ts`); 0 on an archive. */
@@ -129,6 +142,7 @@ export class Executor {
       blocksOnly: this.blocksOnly,
       durable: this.durable,
       decodedTxs: this.decodedTxs,
+      recorder: this.recorder,
     } = parts);
     this.headBlock = head;
   }
@@ -158,7 +172,13 @@ export class Executor {
     const state = openState({ common, store: trieStore, root: head.header.stateRoot, caches });
     const hashSource = blockHashSource(blocks);
     const vm = await createNodeVm(common, state, hashSource);
-    const executor = new Executor({ config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource, blocksOnly: opts.blocksOnly === true, durable: opts.durable !== false, decodedTxs: opts.decodedTxs }, head);
+    let recorder: StateChangeRecorder | null = null;
+    if (opts.recordChanges === true && state instanceof BatchedStateManager) {
+      recorder = new StateChangeRecorder();
+      state.recorder = recorder;
+    }
+    const parts = { config, common, kv: opts.kv, blocks, trieStore, state, vm, hashSource, blocksOnly: opts.blocksOnly === true, durable: opts.durable !== false, decodedTxs: opts.decodedTxs, recorder };
+    const executor = new Executor(parts, head);
     executor.retainedFrom = await readStateFrom(opts.kv);
     return executor;
   }
@@ -270,14 +290,58 @@ export class Executor {
       await this.kv.write(ops, { sync: this.durable });
       this.trieStore.markCommitted();
       this.headBlock = result.block;
-      return { ...result, committed: true };
+      return { ...result, committed: true, ...(this.recorder === null ? {} : { changes: this.recorder.encode() }) };
     } catch (e) {
       await this.resetToHead();
       throw e;
+    } finally {
+      this.recorder?.reset();
+    }
+  }
+
+  /**
+   * Makes `block` (certified elsewhere, with its receipts and its transactions' bytes) the new head
+   * by applying its state `changes` (`state-changes.ts`, as a replica recorded them) instead of
+   * executing it: the changes must lead to the header's state root, or they are refused
+   * (`STATE_CHANGES_REFUSED`, or `TRIE_MISSING_NODE` when they need a node this store lacks) and
+   * nothing is written — the caller then executes the block.
+   */
+  async apply(block: Block, receipts: readonly TxReceipt[], rawTxs: readonly Uint8Array[], changes: Uint8Array): Promise<void> {
+    if (this.blocksOnly) throw new BulwarkError('EXEC_NO_STATE', 'this store keeps blocks without state: it cannot apply state changes');
+    if (this.busy) throw new BulwarkError('EXEC_BUSY', 'a block is already being executed');
+    const parent = this.headBlock;
+    if (!equalBytes(block.header.parentHash, parent.hash())) {
+      throw new BulwarkError('EXEC_PARENT_NOT_HEAD', `parent ${toHex(block.header.parentHash)} is not the head ${toHex(parent.hash())}`);
+    }
+    this.busy = true;
+    try {
+      const store = this.trieStore;
+      const io = {
+        get: (hash: Uint8Array) => store.get(bytesToUnprefixedHex(hash)),
+        put: (hash: Uint8Array, encoded: Uint8Array) => void store.put(bytesToUnprefixedHex(hash), encoded),
+        keccak: keccak256,
+      };
+      const target = {
+        io,
+        hasCode: async (codeHash: Uint8Array) => (await store.get(codeKey(codeHash))) !== undefined,
+        putCode: (codeHash: Uint8Array, code: Uint8Array) => void store.put(codeKey(codeHash), code),
+      };
+      await applyStateChanges(target, parent.header.stateRoot, decodeStateChanges(changes), block.header.stateRoot);
+      await this.kv.write([...store.drain(), ...this.blocks.putBlockOps(block, receipts, rawTxs)], { sync: this.durable });
+      store.markCommitted();
+      this.headBlock = block;
+      // The caches held the parent's state: reads start afresh from the new root.
+      await this.state.setStateRoot(block.header.stateRoot, true);
+    } catch (e) {
+      await this.resetToHead();
+      throw e;
+    } finally {
+      this.busy = false;
     }
   }
 
   private async build(parent: Block, rawTxs: readonly Uint8Array[], timestamp: bigint): Promise<ExecutionResult> {
+    this.recorder?.reset();
     const env = environmentBlock(this.common, {
       parentHash: parent.hash(),
       number: parent.header.number + 1n,

@@ -33,7 +33,7 @@ import { AdminServer } from './admin.ts';
 import { takeBackup } from './backup.ts';
 import { BftClient } from '../client/bft-client.ts';
 import { ClientMetrics } from '../client/metrics.ts';
-import { LedgerMirror } from '../client/mirror.ts';
+import { LedgerMirror, type StoredBlock } from '../client/mirror.ts';
 import { ReadClient } from '../client/read-client.ts';
 import { Submitter } from '../client/submitter.ts';
 import { TxPool, type PoolLimits } from '../client/txpool.ts';
@@ -208,14 +208,14 @@ export class ClientNode {
       });
       undo.push(() => bft.close());
       // The local state and subscriptions hear of each block the mirror stores (set once both exist).
-      const stored: { block?: (n: bigint) => void } = {};
+      const stored: { block?: (n: bigint, b: StoredBlock) => void } = {};
       const mirror = await LedgerMirror.open({
         kv,
         config: network.chainConfig,
         send,
         executionKeys,
         f: network.f,
-        onBlock: (n) => stored.block?.(n),
+        onBlock: (n, b) => stored.block?.(n, b),
         onStoreError: storeFailed('mirror: certified blocks (reads go on from what is stored; nothing more is fetched meanwhile)'),
         onError: (err) => log.error({ err }, 'mirror: a message could not be processed'),
       });
@@ -361,6 +361,8 @@ export class ClientNode {
           localStateHead: local === null ? -1 : Number(local.state.head),
           localStateDiverged: local?.state.diverged === null || local === null ? 0 : 1,
           localReads: local?.state.localReads ?? 0,
+          localBlocks: { applied: local?.state.appliedBlocks ?? 0, executed: local?.state.executedBlocks ?? 0 },
+          localChangesRefused: local?.state.changesRefused ?? 0,
           forwardedReads: local?.state.forwardedReads ?? 0,
           peers: transport.stats(),
           transport: transport.counters(),
@@ -384,7 +386,8 @@ export class ClientNode {
       const reader = new ChainReader(mirror.chain());
       const filters = new FilterRegistry({ reader, head: () => mirror.chain().head }, Date.now, { maxPerCaller: o.maxFiltersPerCaller });
       const subscriptions = new SubscriptionHub(reader);
-      stored.block = (n) => {
+      stored.block = (n, b) => {
+        local?.state.offer(n, b);
         local?.state.follow(n);
         subscriptions.onBlock(n);
       };

@@ -179,7 +179,7 @@ export class ReplicaProcess {
       // Not synced per block (see `EthereumApp.execute` and docs/architecture.md "Crash safety"):
       // the consensus records' next synced write, to the same RocksDB (one write-ahead log), makes
       // the block durable; a replica that a power cut sets back executes its lost blocks again.
-      const executor = await Executor.open({ kv, config: network.chainConfig, durable: false });
+      const executor = await Executor.open({ kv, config: network.chainConfig, durable: false, recordChanges: true });
       const cfg = makeConsensusConfig({ n: network.n, f: network.f, c: network.c, clients: network.clients.length, firstClient: network.firstClient, chainId: Number(network.chainId), ...o.consensus });
       const ethereum = await EthereumApp.open(executor, kv, { checkpointInterval: cfg.checkpointInterval });
       const pruning = o.prune === undefined ? null : new PruningApp({ inner: ethereum, executor, kv, settings: o.prune, log });

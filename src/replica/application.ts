@@ -6,7 +6,7 @@
  * (`reads`). `EthereumApp` (the executor and the EVM on the replica's store) is the production one;
  * the simulator can run the shell on a lighter one (`test/sim/harness/fake-app.ts`).
  */
-import type { ClientRequest, ExecSummary, ReadReply, ReadRequest, SnapshotItemRef, SnapshotManifest } from '../codec/messages.ts';
+import type { BlockParts, ClientRequest, ExecSummary, ReadReply, ReadRequest, SnapshotItemRef, SnapshotManifest } from '../codec/messages.ts';
 import type { Clock } from '../common/clock.ts';
 import type { AppState } from '../consensus/replica.ts';
 import type { KeyRecord, NodeKeyRecord, OperatorState } from '../ledger/reserved-pages.ts';
@@ -21,12 +21,8 @@ export interface AppExecution {
   readonly made?: { readonly transactions: number; readonly gasUsed: number };
 }
 
-/** A canonical block as mirrors take it (`BlockData`): RLP header, body and receipts. */
-export interface RawBlock {
-  readonly header: Uint8Array;
-  readonly body: Uint8Array;
-  readonly receipts: Uint8Array;
-}
+/** A canonical block as mirrors take it (`BlockData`): RLP header, body, receipts and, while kept, its state changes. */
+export type RawBlock = BlockParts;
 
 /**
  * State reads for client nodes: a signed answer, or `busy` / `behind`, which are left unanswered

@@ -28,6 +28,9 @@ export type { AppExecution } from './application.ts';
 
 /** Checkpoint images kept: a joining replica asking for the newest checkpoint f + 1 peers reached finds it at each of them. */
 const KEPT_IMAGES = 3;
+/** The recent blocks' state changes kept for client nodes: at most this many bytes and blocks. */
+const CHANGES_KEPT_BYTES = 32 << 20;
+const CHANGES_KEPT_BLOCKS = 1_024;
 
 export class EthereumApp implements ReplicaApplication {
   readonly #executor: Executor;
@@ -40,6 +43,14 @@ export class EthereumApp implements ReplicaApplication {
   #at: ExecutionProgress;
   /** Checkpoints are every this many sequence numbers: the image of the reserved pages is kept at each (0: none kept). */
   readonly #checkpointInterval: number;
+  /**
+   * The state changes of the latest blocks, by block number, in memory (`CHANGES_KEPT_BYTES` at most),
+   * sent with each block to client nodes: they apply them instead of executing the block again. A
+   * block asked for after its changes are gone (or after a restart) goes without; the client node
+   * then executes it.
+   */
+  readonly #changes = new Map<number, Uint8Array>();
+  #changesBytes = 0;
 
   private constructor(
     executor: Executor,
@@ -139,6 +150,7 @@ export class EthereumApp implements ReplicaApplication {
       const out = await this.#executor.execute(head.hash(), rawTxs, BigInt(timestamp), { extraOps: ops, commitEmpty: false });
       block = out.committed;
       if (block) made = { transactions: out.rawTransactions.length, gasUsed: Number(out.block.header.gasUsed) };
+      if (block && out.changes !== undefined) this.#keepChanges(Number(out.block.header.number), out.changes);
       outcomes = outcomesOf(rawTxs, out.rawTransactions.length, out.rejected);
     }
     this.#at = at;
@@ -183,8 +195,25 @@ export class EthereumApp implements ReplicaApplication {
     return { number: Number(h.header.number), hash: h.hash() };
   }
 
-  block(n: number): Promise<RawBlock | undefined> {
-    return this.#executor.blocks.rawByNumber(BigInt(n));
+  async block(n: number): Promise<RawBlock | undefined> {
+    const raw = await this.#executor.blocks.rawByNumber(BigInt(n));
+    const changes = this.#changes.get(n);
+    return raw === undefined || changes === undefined ? raw : { ...raw, changes };
+  }
+
+  #keepChanges(n: number, changes: Uint8Array): void {
+    const before = this.#changes.get(n);
+    if (before !== undefined) {
+      this.#changes.delete(n);
+      this.#changesBytes -= before.length;
+    }
+    this.#changes.set(n, changes);
+    this.#changesBytes += changes.length;
+    for (const [old, c] of this.#changes) {
+      if (this.#changesBytes <= CHANGES_KEPT_BYTES && this.#changes.size <= CHANGES_KEPT_BLOCKS) break;
+      this.#changes.delete(old);
+      this.#changesBytes -= c.length;
+    }
   }
 
   reads(sign: (bytes: Uint8Array) => Uint8Array, clock: Clock): ReplicaReads {

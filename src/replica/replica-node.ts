@@ -31,7 +31,7 @@ import type { TransportCounterView } from '../net/metrics.ts';
 import type { NodeId, Transport } from '../net/transport.ts';
 import type { KvStore } from '../storage/index.ts';
 import type { ConsensusStore } from './consensus-store.ts';
-import type { ReplicaApplication, ReplicaReads, SnapshotServer } from './application.ts';
+import type { RawBlock, ReplicaApplication, ReplicaReads, SnapshotServer } from './application.ts';
 import { ReplicaMetrics } from './metrics.ts';
 import { PeerConduct } from './peer-conduct.ts';
 import type { RejectReason } from '../consensus/io.ts';
@@ -42,7 +42,12 @@ import type { RejectReason } from '../consensus/io.ts';
  * slot, 2–4 ms of a lone transaction's latency here). Larger blocks are fetched, from one replica.
  */
 const PUSH_MAX_TRANSACTIONS = 16;
-const PUSH_MAX_BYTES = 32 << 10;
+/** Header, body, receipts and state changes together. */
+const PUSH_MAX_BYTES = 48 << 10;
+
+function blockBytes(b: RawBlock): number {
+  return b.header.length + b.body.length + b.receipts.length + (b.changes?.length ?? 0);
+}
 
 /** Messages received and not yet stepped, at most (count and frame bytes). */
 const MAX_QUEUED_INPUTS = 100_000;
@@ -369,14 +374,14 @@ export class ReplicaNode<Secret = BlsSecretKey> {
       this.#metrics.rejected.inc({ reason: 'unexpected-message' });
       return;
     }
-    const blocks: { header: Uint8Array; body: Uint8Array; receipts: Uint8Array }[] = [];
+    const blocks: RawBlock[] = [];
     let bytes = 0;
     try {
       for (let n = fromNumber; n <= toNumber && blocks.length < 64 && bytes < 4 << 20; n++) {
         const b = await this.#app.block(n);
         if (b === undefined) break;
         blocks.push(b);
-        bytes += b.header.length + b.body.length + b.receipts.length;
+        bytes += blockBytes(b);
       }
     } catch (err) {
       this.#log.error({ err, fromNumber }, 'cannot read blocks for a client node');
@@ -405,7 +410,7 @@ export class ReplicaNode<Secret = BlsSecretKey> {
       if (r.made !== undefined && r.made.transactions <= PUSH_MAX_TRANSACTIONS) {
         const number = r.summary.blockNumber;
         const b = await this.#app.block(number);
-        if (b !== undefined && b.header.length + b.body.length + b.receipts.length <= PUSH_MAX_BYTES) {
+        if (b !== undefined && blockBytes(b) <= PUSH_MAX_BYTES) {
           this.#pushBlock = { number, frame: encodeMessage({ type: 'BlockData', fromNumber: number, blocks: [b] }) };
         }
       }

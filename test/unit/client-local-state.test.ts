@@ -15,6 +15,8 @@ import { MemoryStore } from '../../src/storage/memory.ts';
 import type { BatchOp } from '../../src/storage/index.ts';
 import { storageError } from '../../src/storage/errors.ts';
 import { addressOf, signTx, testConfig, testKey } from '../helpers/chain.ts';
+import type { Block } from '@ethereumjs/block';
+import type { TxReceipt } from '../../src/ledger/receipt.ts';
 
 await initHashes();
 
@@ -116,4 +118,27 @@ test('with prune: old states are deleted, reads below them go to the replicas, r
   }
   local.close();
   await local.idle();
+});
+
+test('blocks offered with their state changes are applied; changes that do not lead to the certified root are refused and the block executed', async () => {
+  const replica = await Executor.open({ kv: new MemoryStore(), config: testConfig(), recordChanges: true });
+  const offers: { block: Block; receipts: readonly TxReceipt[]; rawTxs: readonly Uint8Array[]; changes: Uint8Array }[] = [];
+  for (let i = 0; i < 4; i++) {
+    const tx = signTx(replica.common, A, { nonce: BigInt(i), to: SINK, value: 1n, gasLimit: 21_000n, gasPrice: 1n });
+    const out = await replica.execute(replica.head.hash(), [tx.serialize()], replica.head.header.timestamp + 1n);
+    offers.push({ block: out.block, receipts: out.receipts, rawTxs: out.rawTransactions, changes: out.changes! });
+  }
+  const local = await LocalState.open({ kv: new MemoryStore(), config: testConfig(), blocks: replica.blocks, log });
+  // Block 3's changes altered (one byte of an account record): refused, block 3 executed instead.
+  const bad = offers[2]!.changes.slice();
+  bad[bad.length - 1] = bad[bad.length - 1]! ^ 1;
+  offers.forEach((o, i) => local.offer(BigInt(i + 1), i === 2 ? { ...o, changes: bad } : o));
+  local.follow(4n);
+  await until(() => local.head === 4n);
+  assert.equal(local.executor.head.hash().toString(), replica.head.hash().toString());
+  assert.deepEqual({ applied: local.appliedBlocks, executed: local.executedBlocks, refused: local.changesRefused }, { applied: 3, executed: 1, refused: 1 });
+  const r = await local.read({ kind: 'balance', address: hexToBytes(SINK) }, 4n);
+  assert.equal(quantityOf(r!.result), 4n);
+  assert.equal(local.diverged, null);
+  local.close();
 });

@@ -75,6 +75,7 @@ export const EVERY_MESSAGE: Message[] = [
     signature: new Uint8Array(64),
   },
   { type: 'BlockData', fromNumber: 7, blocks: [{ header: d(1), body: new Uint8Array([0xc3, 0xc0, 0xc0, 0xc0]), receipts: new Uint8Array([0xc0]) }] },
+  { type: 'BlockData', fromNumber: 8, blocks: [{ header: d(1), body: new Uint8Array([0xc3, 0xc0, 0xc0, 0xc0]), receipts: new Uint8Array([0xc0]), changes: d(9) }] },
   {
     type: 'Reply',
     clientId: 4,

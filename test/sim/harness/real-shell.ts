@@ -77,7 +77,7 @@ export async function openEthereumShell(o: EthereumShellOptions): Promise<Ethere
   const { material, kv, clock, log } = o;
   const net = material.network;
   const id = material.id;
-  const executor = await Executor.open({ kv, config: net.chainConfig });
+  const executor = await Executor.open({ kv, config: net.chainConfig, recordChanges: true });
   const cfg = makeConsensusConfig({ n: net.n, f: net.f, c: net.c, clients: net.clients.length, chainId: Number(net.chainId), ...o.consensus });
   const app = await EthereumApp.open(executor, kv, { checkpointInterval: cfg.checkpointInterval });
   const store = new ConsensusStore(kv);
