@@ -49,9 +49,13 @@ export interface LocalStateOptions {
 
 /** How far behind the block asked for the follower may be for a read still to wait for it. */
 const WAIT_AHEAD = 64n;
-/** Offered blocks kept ahead of the follower (`offer`): at most this many, and bytes of changes and transactions. */
-const OFFERED_MAX_BLOCKS = 1_024;
-const OFFERED_MAX_BYTES = 32 << 20;
+/**
+ * Offered blocks kept ahead of the follower (`offer`): at most this many, and bytes of changes and
+ * transactions (the decoded blocks held with them take a few times that). The follower is normally
+ * a block or two behind; past the bound, the oldest are dropped and those blocks executed.
+ */
+const OFFERED_MAX_BLOCKS = 256;
+const OFFERED_MAX_BYTES = 8 << 20;
 /** After a failed write (a full disk), how long before the block is executed again. */
 const STORE_RETRY_MS = 1_000;
 
