@@ -31,6 +31,7 @@ const KEPT_IMAGES = 3;
 /** The recent blocks' state changes kept for client nodes: at most this many bytes and blocks. */
 const CHANGES_KEPT_BYTES = 32 << 20;
 const CHANGES_KEPT_BLOCKS = 1_024;
+const CHANGES_MAX_BLOCK_BYTES = 1 << 20;
 
 export class EthereumApp implements ReplicaApplication {
   readonly #executor: Executor;
@@ -207,6 +208,9 @@ export class EthereumApp implements ReplicaApplication {
       this.#changes.delete(n);
       this.#changesBytes -= before.length;
     }
+    // A block's changes are bounded by its gas (well under this); past it they are not sent, and
+    // the client nodes execute the block, rather than a frame grow past what they decode.
+    if (changes.length > CHANGES_MAX_BLOCK_BYTES) return;
     this.#changes.set(n, changes);
     this.#changesBytes += changes.length;
     for (const [old, c] of this.#changes) {

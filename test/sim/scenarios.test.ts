@@ -2,7 +2,7 @@
 // replica state machines in the deterministic simulator and asserts what must have happened.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { World } from './harness/world.ts';
+import { World, type NetProfile } from './harness/world.ts';
 import { silent } from './harness/byzantine.ts';
 import { assertConverged, done, executedAt, viewOf } from './harness/expect.ts';
 
@@ -173,20 +173,41 @@ test('all replicas restarted read their committed data and go on', async () => {
   for (const cl of w.clients) assert.equal(new Set(cl.accepted.map((a) => a.requestSeq)).size, cl.accepted.length);
 });
 
-test('a restarted replica never signs a second digest for a slot it voted on', async () => {
-  // Crash and restart replicas in the middle of traffic, many times: the safety checker fails the
-  // run if any honest replica persists two different votes for one (view, seq).
-  for (let seed = 30; seed < 40; seed++) {
-    const w = await new World({ seed, f: 1, clients: 3, requestsPerClient: 20, net: { maxDelay: 15, drop: 0.02 } }).start();
-    for (let i = 0; i < 6; i++) {
+/**
+ * Mid-traffic, `rounds` times per seed, one replica picked at random goes `down` (a crash or a
+ * power cut) and comes back `downFor` ms or less later; every client must be answered. The safety
+ * checkers fail the run on any second digest for a slot, second outcome for a sequence number or
+ * request.
+ */
+async function downOneAtATime(o: {
+  readonly seeds: readonly number[];
+  readonly rounds: number;
+  readonly requestsPerClient: number;
+  readonly net: Partial<NetProfile>;
+  readonly downFor: number;
+  readonly down: (w: World, id: number) => Promise<unknown> | void;
+}): Promise<World[]> {
+  const worlds: World[] = [];
+  for (const seed of o.seeds) {
+    const w = await new World({ seed, f: 1, clients: 3, requestsPerClient: o.requestsPerClient, net: o.net }).start();
+    for (let i = 0; i < o.rounds; i++) {
       await w.run(80 + w.prng.int(0, 200));
       const id = w.prng.int(0, 3);
-      w.crash(id);
-      await w.run(w.prng.int(0, 100));
+      await o.down(w, id);
+      await w.run(w.prng.int(0, o.downFor));
       await w.restart(id);
     }
     await done(w, 120_000);
+    worlds.push(w);
   }
+  return worlds;
+}
+
+test('a restarted replica never signs a second digest for a slot it voted on', async () => {
+  // Crash and restart replicas in the middle of traffic, many times: the safety checker fails the
+  // run if any honest replica persists two different votes for one (view, seq).
+  const seeds = Array.from({ length: 10 }, (_, i) => 30 + i);
+  await downOneAtATime({ seeds, rounds: 6, requestsPerClient: 20, net: { maxDelay: 15, drop: 0.02 }, downFor: 100, down: (w, id) => w.crash(id) });
 });
 
 // Power cuts (issue #16's unsynced writes): a replica's committed batches, replies and executed
@@ -217,16 +238,8 @@ test('every replica loses power at once, again and again, mid-traffic: nothing c
 });
 
 test('one replica at a time loses power while the others go on', async () => {
-  for (let seed = 60; seed < 64; seed++) {
-    const w = await new World({ seed, f: 1, clients: 3, requestsPerClient: 25, net: { maxDelay: 10, drop: 0.01 } }).start();
-    for (let i = 0; i < 5; i++) {
-      await w.run(80 + w.prng.int(0, 200));
-      const id = w.prng.int(0, 3);
-      await w.powerCut([id]);
-      await w.run(w.prng.int(0, 150));
-      await w.restart(id);
-    }
-    await done(w, 120_000);
+  const worlds = await downOneAtATime({ seeds: [60, 61, 62, 63], rounds: 5, requestsPerClient: 25, net: { maxDelay: 10, drop: 0.01 }, downFor: 150, down: (w, id) => w.powerCut([id]) });
+  for (const w of worlds) {
     await w.run(2_000);
     assertConverged(w);
   }

@@ -11,6 +11,8 @@ import { initHashes } from '../../src/crypto/hash.ts';
 import { Executor } from '../../src/execution/executor.ts';
 import { EthereumApp } from '../../src/replica/ethereum-app.ts';
 import { openRocksStore } from '../../src/storage/index.ts';
+import { MemoryStore } from '../../src/storage/memory.ts';
+import { verifyBlock } from '../../src/execution/verify-block.ts';
 import { signTx, testConfig, testKey } from '../helpers/chain.ts';
 
 await initHashes();
@@ -66,4 +68,24 @@ test('batches become blocks only with a valid transaction; the reserved pages su
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a block is served with its state changes while the replica keeps them; another executor applies them to the same state', async () => {
+  const kv = new MemoryStore();
+  const ex = await Executor.open({ kv, config: testConfig(), recordChanges: true });
+  const app = await EthereumApp.open(ex, kv);
+  const tx = (nonce: number) => signTx(ex.common, A, { nonce: BigInt(nonce), to: stranger, value: 1n, gasLimit: 21_000n }).serialize();
+  const t0 = Number(ex.head.header.timestamp) + 10;
+  await app.execute(1, t0, [req(4, 1, encodeTxPayload([tx(0), tx(1)]))]);
+  const served = await app.block(1);
+  assert.ok(served?.changes !== undefined && served.changes.length > 0, 'the changes go with the block');
+  const follower = await Executor.open({ kv: new MemoryStore(), config: testConfig() });
+  const v = await verifyBlock(follower.common, served, ex.head.hash());
+  await follower.apply(v.block, v.receipts, v.rawTxs, served.changes);
+  assert.deepEqual(follower.head.hash(), ex.head.hash());
+  // Without recording (or for a block whose changes are gone), the block goes without.
+  const plainKv = new MemoryStore();
+  const plain = await EthereumApp.open(await Executor.open({ kv: plainKv, config: testConfig() }), plainKv);
+  await plain.execute(1, t0, [req(4, 1, encodeTxPayload([tx(0)]))]);
+  assert.equal((await plain.block(1))?.changes, undefined);
 });
