@@ -176,6 +176,16 @@ export function makeConsensusConfig(
 }
 
 /** Replica `view mod n` leads view `view`. */
+/**
+ * Whether `id` is a client node's in a network of `n` replicas: ids `firstClient` (n unless set)
+ * to `firstClient + clients - 1`. The one definition (`isClient` in state.ts, the operator's
+ * commands and the key books at restore use it).
+ */
+export function isClientId(cfg: Pick<ConsensusConfig, 'firstClient' | 'clients'>, n: number, id: number): boolean {
+  const first = cfg.firstClient ?? n;
+  return Number.isInteger(id) && id >= first && id < first + cfg.clients;
+}
+
 export function primaryOf(view: number, n: number): number {
   return view % n;
 }

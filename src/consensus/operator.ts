@@ -20,6 +20,7 @@
 import type { ClientRequest } from '../codec/messages.ts';
 import { decodeOperatorPayload, isOperatorPayload, type SignedCommand } from '../codec/operator-command.ts';
 import type { NodeKeyKind, OperatorState } from '../codec/reserved-pages.ts';
+import { isClientId } from './config.ts';
 import { effectiveSeqFor } from './keys.ts';
 import { parseSlotName, slotName } from './node-keys.ts';
 import type { ReplicaState } from './state.ts';
@@ -99,9 +100,8 @@ export function executeOperatorCommand(
   const unique = (list: readonly number[]) => [...new Set(list)].sort((a, b) => a - b);
   const consensus = unique(command.consensus);
   // As `isReplica` / `isClient` in state.ts, which imports this module.
-  const firstClient = s.cfg.firstClient ?? s.q.n;
   const isReplica = (id: number) => id >= 0 && id < s.q.n;
-  const isClient = (id: number) => id >= firstClient && id < firstClient + s.cfg.clients;
+  const isClient = (id: number) => isClientId(s.cfg, s.q.n, id);
   const node: Record<NodeKeyKind, readonly number[]> = { execution: unique(command.execution), auth: unique(command.auth), tls: unique(command.tls) };
   if (consensus.length + node.execution.length + node.auth.length + node.tls.length === 0) return refuse('the command names no key to rotate');
   if (!consensus.every(isReplica) || !node.execution.every(isReplica)) return refuse('the command names a replica that does not exist');

@@ -6,7 +6,7 @@
  */
 import type { ExecSummary, Message } from '../codec/messages.ts';
 import { BulwarkError } from '../common/errors.ts';
-import { quorumsOf, type ConsensusConfig } from './config.ts';
+import { isClientId, quorumsOf, type ConsensusConfig } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
 import { addPublishedKey, type KeyHistory } from './keys.ts';
 import type { KeyRecord } from '../codec/reserved-pages.ts';
@@ -75,8 +75,7 @@ export function restoreReplica(o: ReplicaOptions): ReplicaState {
   // of replicas a reconfiguration removed stay in the pages (the ledger's history is checked with
   // them) but are no part of this configuration's key books.
   const n = quorumsOf(o.cfg).n;
-  const firstClient = o.cfg.firstClient ?? n;
-  const member = (node: number) => node < n || (node >= firstClient && node < firstClient + o.cfg.clients);
+  const member = (node: number) => node < n || isClientId(o.cfg, n, node);
   for (const k of app.keys) {
     if (k.replica >= n) continue;
     if (!addPublishedKey(o.keys, o.crypto, k)) {

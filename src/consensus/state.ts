@@ -16,7 +16,7 @@ import type {
   ViewChange,
   Vote,
 } from '../codec/messages.ts';
-import type { ConsensusConfig, Quorums } from './config.ts';
+import { isClientId, type ConsensusConfig, type Quorums } from './config.ts';
 import type { ConsensusCrypto } from './crypto.ts';
 import type { KeyHistory } from './keys.ts';
 import type { KeyRecord } from '../codec/reserved-pages.ts';
@@ -298,6 +298,5 @@ export function firstClientOf(s: Pick<ReplicaState, 'q' | 'cfg'>): number {
 }
 
 export function isClient(s: ReplicaState, id: number): boolean {
-  const first = firstClientOf(s);
-  return Number.isInteger(id) && id >= first && id < first + s.cfg.clients;
+  return isClientId(s.cfg, s.q.n, id);
 }

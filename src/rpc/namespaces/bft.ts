@@ -197,16 +197,17 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
             return null;
           }
         };
-        const wedgeOf = (operator: Uint8Array) => operatorOf(operator)?.wedgeAt ?? 0;
         // The configuration epoch f + 1 replicas reached, and the network file a reconfiguration
         // under way names, when f + 1 replicas name the same one.
-        const states = answered.map((r) => operatorOf(r.operator));
+        // By replica (null: no answer, or an undecodable state), each decoded once.
+        const stateOf = round.replicas.map((r) => (r === null ? null : operatorOf(r.operator)));
+        const states = stateOf.filter((_, id) => round.replicas[id] !== null);
         const configurationEpoch = reachedByFPlusOne(states.map((s) => s?.configuration.epoch ?? 0), b.f);
         const pending = new Map<string, number>();
         for (const s of states) if (s?.reconfiguration) pending.set(hexD(s.reconfiguration), (pending.get(hexD(s.reconfiguration)) ?? 0) + 1);
         const reconfiguration = [...pending].find(([, count]) => count > b.f)?.[0] ?? null;
         const stableCheckpoint = reachedByFPlusOne(answered.map((r) => r.lastStable), b.f);
-        const wedgeAt = reachedByFPlusOne(answered.map((r) => wedgeOf(r.operator)), b.f);
+        const wedgeAt = reachedByFPlusOne(states.map((s) => s?.wedgeAt ?? 0), b.f);
         return {
           client: b.clientId,
           replicas: round.replicas.length,
@@ -233,7 +234,7 @@ export function bftMethods(b: BftBackend): Map<string, MethodDef> {
                   viewChange: !r.active,
                   lastExecuted: r.lastExecuted,
                   stableCheckpoint: r.lastStable,
-                  wedgeAt: wedgeOf(r.operator) || null,
+                  wedgeAt: stateOf[id]?.wedgeAt || null,
                   keyEpoch: r.keyEpoch,
                   ...(b.nodeKeyEpoch === undefined
                     ? {}
