@@ -16,19 +16,15 @@ import {
   createAddressFromString,
   unpadBytes,
   unprefixedHexToBytes,
-  utf8ToBytes,
 } from '@ethereumjs/util';
 import type { Account, Address } from '@ethereumjs/util';
 import { keccak256 } from '../crypto/hash.ts';
 import { bytesToNibbles, lookupTrie, updateTrie, type NodeIo, type TrieOp } from './bulk-trie.ts';
 import type { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import type { TrieNodeStore } from './trie-store.ts';
-import type { StateChangeRecorder } from './state-changes.ts';
+import { CODE_KEY_PREFIX, type StateChangeRecorder } from './state-changes.ts';
 
 const PATCHED = new WeakSet<MerklePatriciaTrie>();
-
-/** ethereumjs keys contract code by this prefix and the code hash (`prefixCodeHashes`, on by default). */
-const CODEHASH_PREFIX = utf8ToBytes('c');
 
 /**
  * What a long-lived state keeps of its caches once a block is flushed (everything in them is then
@@ -182,7 +178,7 @@ export class BatchedStateManager extends MerkleStateManager {
       if (code === undefined) continue;
       const address = createAddressFromString(`0x${addressHex}`);
       const codeHash = keccak256(code);
-      await this._getCodeDB().put(concatBytes(CODEHASH_PREFIX, codeHash), code);
+      await this._getCodeDB().put(concatBytes(CODE_KEY_PREFIX, codeHash), code);
       this.recorder?.code(code);
       if ((await this.getAccount(address)) === undefined) await this.putAccount(address, undefined);
       await this.modifyAccountFields(address, { codeHash });
