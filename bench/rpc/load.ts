@@ -67,6 +67,8 @@ export interface LoadResult {
   readonly p99Ms: number;
   /** From the first send until the last transaction was seen in a block. */
   readonly seconds: number;
+  /** Sends refused with `txpool is full` (the node's pool bound) and sent again. */
+  readonly busyRefusals: number;
 }
 
 export interface SignedLoad {
@@ -74,7 +76,17 @@ export interface SignedLoad {
   readonly hashes: readonly string[];
 }
 
-/** Sends pre-signed transactions in batches of `batch`, `inFlight` at a time, and waits until all are in blocks. */
+/** go-ethereum's refusal when its pool is full, which Bulwark's pool also gives past its bound in time: try again later. */
+export const isBusy = (message: string) => message.startsWith('txpool is full');
+
+/** How long a worker waits before sending again what the pool refused as full. */
+const BUSY_PAUSE_MS = 100;
+
+/**
+ * Sends pre-signed transactions in batches of `batch`, `inFlight` at a time, and waits until all are
+ * in blocks. A transaction refused with `txpool is full` is sent again after a pause, as a client
+ * would (its latency counts from the first send); any other refusal fails the load.
+ */
 export async function drive(s: System, load: SignedLoad, batch: number, inFlight: number, timeoutMs = 300_000): Promise<LoadResult> {
   const { raws, hashes } = load;
   const watcher = new InclusionWatcher(s.rpc);
@@ -83,22 +95,33 @@ export async function drive(s: System, load: SignedLoad, batch: number, inFlight
   const t0 = performance.now();
   let nextBatch = 0;
   let failed = false;
+  let busyRefusals = 0;
   const batches = Math.ceil(raws.length / batch);
   const worker = async () => {
     // After one refusal the other workers stop too: nothing of a failed cell runs into the next.
     for (let b = nextBatch++; b < batches && !failed; b = nextBatch++) {
       const from = b * batch;
-      const slice = raws.slice(from, from + batch);
+      let todo = [...Array(Math.min(batch, raws.length - from)).keys()].map((i) => from + i);
       const now = performance.now();
-      for (let i = 0; i < slice.length; i++) sentAt[from + i] = now;
-      const answers = await s.rpc.batch(slice.map((raw) => ['eth_sendRawTransaction', [hex(raw)]])).catch((err: unknown) => {
-        failed = true;
-        throw err;
-      });
-      const refused = answers.find((a) => a.error !== undefined);
-      if (refused !== undefined) {
-        failed = true;
-        throw new Error(`${s.name} refused a transaction: ${refused.error!.message}`);
+      for (const i of todo) sentAt[i] = now;
+      while (todo.length > 0 && !failed) {
+        if (performance.now() - t0 > timeoutMs) throw new Error(`${s.name}: the pool still refused ${todo.length} transactions as full after ${timeoutMs} ms`);
+        const answers = await s.rpc.batch(todo.map((i) => ['eth_sendRawTransaction', [hex(raws[i]!)]])).catch((err: unknown) => {
+          failed = true;
+          throw err;
+        });
+        const again: number[] = [];
+        answers.forEach((a, k) => {
+          if (a.error === undefined) return;
+          if (!isBusy(a.error.message)) {
+            failed = true;
+            throw new Error(`${s.name} refused a transaction: ${a.error.message}`);
+          }
+          again.push(todo[k]!);
+        });
+        busyRefusals += again.length;
+        todo = again;
+        if (todo.length > 0) await sleep(BUSY_PAUSE_MS);
       }
     }
   };
@@ -113,7 +136,13 @@ export async function drive(s: System, load: SignedLoad, batch: number, inFlight
   }
   const last = Math.max(...hashes.map((h) => watcher.seen.get(h)!));
   const lat = hashes.map((h, i) => watcher.seen.get(h)! - sentAt[i]!).sort((a, b) => a - b);
-  return { perSec: Math.round(raws.length / ((last - t0) / 1000)), p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), seconds: Math.round((last - t0) / 100) / 10 };
+  return {
+    perSec: Math.round(raws.length / ((last - t0) / 1000)),
+    p50Ms: quantile(lat, 0.5),
+    p99Ms: quantile(lat, 0.99),
+    seconds: Math.round((last - t0) / 100) / 10,
+    busyRefusals,
+  };
 }
 
 /**

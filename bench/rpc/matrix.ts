@@ -26,6 +26,8 @@ export interface Cell extends Shape {
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
   readonly seconds: number | null;
+  /** Sends the pool refused with `txpool is full` (sent again after a pause). */
+  readonly busyRefusals: number | null;
   /** View changes the network went through during the cell (null: a system without views). */
   readonly viewChanges: number | null;
   /** The largest RSS of any replica (Hardhat: its process) during the cell. */
@@ -76,6 +78,7 @@ export async function runMatrix(s: System, p: Prepared, shapes: readonly Shape[]
       p50Ms: null,
       p99Ms: null,
       seconds: null,
+      busyRefusals: null,
       ...result,
       viewChanges: networkViewChanges(health),
       replicaRssMb: maxReplicaRssMb(health),
@@ -83,7 +86,7 @@ export async function runMatrix(s: System, p: Prepared, shapes: readonly Shape[]
       rssMb: health.maxRssMb,
     };
     cells.push(cell);
-    log(`${s.name} [${i + 1}/${shapes.length}] ${describe(shape, txs)}: ${cell.error === undefined ? `${cell.perSec}/s in ${cell.seconds} s, p50 ${cell.p50Ms} ms, p99 ${cell.p99Ms} ms` : `FAILED: ${cell.error}`}; view changes ${cell.viewChanges ?? '-'}, RSS ${JSON.stringify(cell.rssMb)}`);
+    log(`${s.name} [${i + 1}/${shapes.length}] ${describe(shape, txs)}: ${cell.error === undefined ? `${cell.perSec}/s in ${cell.seconds} s, p50 ${cell.p50Ms} ms, p99 ${cell.p99Ms} ms, ${cell.busyRefusals} sends refused as full` : `FAILED: ${cell.error}`}; view changes ${cell.viewChanges ?? '-'}, RSS ${JSON.stringify(cell.rssMb)}`);
     await sleep(sizes.pauseMs);
   }
   return cells;
@@ -110,13 +113,13 @@ export function matrixTable(cells: readonly Cell[]): string {
   const systems = [...new Set(cells.map((c) => c.system))];
   const shapes = new Map<string, Shape>();
   for (const c of cells) shapes.set(`${c.kind}/${c.senders}/${c.batch}/${c.inFlight}`, c);
-  const head = ['kind', 'senders', 'batch', 'in flight', ...systems.flatMap((s) => (s === 'bulwark' ? [`${s} tx/s`, 'p50 ms', 'p99 ms', 'view ch.', 'replica RSS MB', 'client RSS MB'] : [`${s} tx/s`, 'p99 ms', `${s} RSS MB`])), ...(systems.length === 2 ? ['ratio'] : [])];
+  const head = ['kind', 'senders', 'batch', 'in flight', ...systems.flatMap((s) => (s === 'bulwark' ? [`${s} tx/s`, 'p50 ms', 'p99 ms', 'full', 'view ch.', 'replica RSS MB', 'client RSS MB'] : [`${s} tx/s`, 'p99 ms', `${s} RSS MB`])), ...(systems.length === 2 ? ['ratio'] : [])];
   const rows = [...shapes.entries()].map(([key, shape]) => {
     const of = (sys: string) => cells.find((c) => c.system === sys && `${c.kind}/${c.senders}/${c.batch}/${c.inFlight}` === key);
     const figures = systems.flatMap((sys) => {
       const c = of(sys);
       const rate = c?.error !== undefined ? 'FAILED' : n(c?.perSec);
-      return sys === 'bulwark' ? [rate, n(c?.p50Ms), n(c?.p99Ms), n(c?.viewChanges), n(c?.replicaRssMb), n(c?.clientRssMb)] : [rate, n(c?.p99Ms), n(c?.replicaRssMb)];
+      return sys === 'bulwark' ? [rate, n(c?.p50Ms), n(c?.p99Ms), n(c?.busyRefusals), n(c?.viewChanges), n(c?.replicaRssMb), n(c?.clientRssMb)] : [rate, n(c?.p99Ms), n(c?.replicaRssMb)];
     });
     const [a, b] = systems.map((sys) => of(sys)?.perSec ?? null);
     const ratio = systems.length === 2 ? [a === null || b === null || b === undefined ? '-' : (a! / b).toFixed(2)] : [];

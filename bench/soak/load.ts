@@ -16,7 +16,11 @@
  * re-reads its pending nonce from the node (`eth_getTransactionCount(addr, 'pending')`) before it
  * sends again. A batch without an answer is retried with back-off (the same signed bytes: `already
  * known` then means accepted); after 30 s its transactions are `uncertain` and their senders re-read.
+ * A transaction refused with `txpool is full` (the node's pool is at its bound: the network is busy)
+ * is counted as refused; its sender keeps its nonce and waits `BUSY_HOLD_MS` before it sends again,
+ * as a client backing off would.
  */
+import { isBusy } from '../rpc/load.ts';
 import { bytecode, encodeCall } from '../../test/helpers/abi.ts';
 import { signTx } from '../../test/helpers/chain.ts';
 import { hex, type Chain, type Hex } from './chain.ts';
@@ -49,6 +53,8 @@ interface SenderState {
   busy: boolean;
   /** Its nonce must be read from the node before it sends again. */
   resync: boolean;
+  /** It sends nothing before this (`performance.now()`): the node said its pool was full. */
+  holdUntil: number;
 }
 
 interface Outgoing {
@@ -58,6 +64,7 @@ interface Outgoing {
 
 const SEND_DEADLINE_MS = 30_000;
 const TICK_MS = 20;
+const BUSY_HOLD_MS = 500;
 
 /** Parses `transfer=60,erc20=35,deploy=5` (missing kinds weigh 0). */
 export function parseMix(text: string): Mix {
@@ -83,7 +90,7 @@ export class LoadGenerator {
 
   constructor(o: LoadOptions, firstNonces: readonly bigint[]) {
     this.#o = o;
-    this.#senders = firstNonces.map((nonce) => ({ nonce, busy: false, resync: false }));
+    this.#senders = firstNonces.map((nonce) => ({ nonce, busy: false, resync: false, holdUntil: 0 }));
   }
 
   start(): void {
@@ -134,11 +141,12 @@ export class LoadGenerator {
   #next(n: number): Outgoing[] {
     const out: Outgoing[] = [];
     const count = this.#senders.length;
+    const now = performance.now();
     for (let seen = 0; seen < count && out.length < n; seen++) {
       const i = this.#cursor;
       this.#cursor = (this.#cursor + 1) % count;
       const s = this.#senders[i]!;
-      if (s.busy || s.resync || this.#o.ledger.unseen(i) >= this.#o.maxPending) continue;
+      if (s.busy || s.resync || s.holdUntil > now || this.#o.ledger.unseen(i) >= this.#o.maxPending) continue;
       s.busy = true;
       out.push(this.#sign(i, s.nonce));
     }
@@ -223,7 +231,9 @@ export class LoadGenerator {
   #refused(tx: SentTx, message: string): void {
     this.#o.ledger.refuse(tx, message);
     const s = this.#senders[tx.sender]!;
-    s.resync = true;
+    // A full pool took nothing of it: the same nonce goes out again, a little later.
+    if (isBusy(message)) s.holdUntil = performance.now() + BUSY_HOLD_MS;
+    else s.resync = true;
     s.busy = false;
   }
 

@@ -13,6 +13,12 @@ export interface ClientGauges {
   readonly poolQueued: number;
   /** Transactions the pool dropped without ordering them, by why (`EvictionReason`). */
   readonly poolEvicted: Readonly<Record<string, number>>;
+  /** Transactions the pool refused, by the refusal's code (`PoolErrorCode`). */
+  readonly poolRefused: Readonly<Record<string, number>>;
+  /** Pending transactions the pool takes now (its bound in time, within the global limit). */
+  readonly poolPendingBound: number;
+  /** The rate (transactions/s) at which the pool's transactions are being included, as the bound uses it. */
+  readonly poolDrainRate: number;
   /** Block notices the mirror refused: beyond its window above the head or a replica's share, or a second hash for a number. */
   readonly mirrorNoticesRefused: number;
   /** Writes to the node's stores that failed (a full disk), by store: each is tried again. */
@@ -86,6 +92,8 @@ export class ClientMetrics {
     registerSnapshotGauges(this.registry, read, [
       ['bulwark_txpool_pending', 'Transactions ready or being ordered', (g) => g.poolPending],
       ['bulwark_txpool_queued', 'Transactions waiting behind a nonce gap', (g) => g.poolQueued],
+      ['bulwark_txpool_pending_bound', 'Pending transactions the pool takes now: --txpool-max-wait seconds of its inclusion rate, within the global limit', (g) => g.poolPendingBound],
+      ['bulwark_txpool_inclusion_rate', "Transactions/s at which the pool's transactions are being included (the mean over the last 20 s)", (g) => g.poolDrainRate],
       ['bulwark_chain_block_number', "The verified mirror's head block", (g) => g.headBlock],
       ['bulwark_mirror_rejected', 'Block notices or block data the mirror refused', (g) => g.mirrorRejected],
       ['bulwark_mirror_notices_refused', 'Block notices refused: beyond head + 1,024, beyond the 16 latest numbers per replica, or a second hash for a number', (g) => g.mirrorNoticesRefused],
@@ -124,6 +132,15 @@ export class ClientMetrics {
       registers,
       collect() {
         for (const [reason, n] of Object.entries(read().poolEvicted)) this.set({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'bulwark_txpool_refused_total',
+      help: 'Transactions the pool refused, by code (TXPOOL_FULL, TXPOOL_NONCE_TOO_LOW, TXPOOL_INVALID, ...)',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        for (const [code, n] of Object.entries(read().poolRefused)) this.set({ code }, n);
       },
     });
   }

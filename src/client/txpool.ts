@@ -11,7 +11,9 @@
  * committed one) per sender and in total, with a few slots per sender guaranteed; queued ones per
  * sender (lower nonces kept first) and in total (the sender idle longest gives way), each sender's
  * dropped after a lifetime without progress; a nonce at most `maxNonceGap` above the sender's next
- * pending one; and a sender's transactions together costing no more than its balance.
+ * pending one; a sender's transactions together costing no more than its balance; and pending
+ * transactions at most `maxWaitSeconds` of the rate at which this pool's transactions are being
+ * included (a sender with none pending is still taken, so a flood from some does not lock others out).
  */
 import type { Common } from '@ethereumjs/common';
 import type { TypedTransaction } from '@ethereumjs/tx';
@@ -20,7 +22,7 @@ import type { ChainConfig } from '../execution/chain-config.ts';
 import { TxRejection, decodeAndCheck } from '../execution/validation.ts';
 import type { DecodedTxs } from '../execution/decoded-txs.ts';
 import { TurnBudget } from './turn-budget.ts';
-import { DEFAULT_POOL_LIMITS, PoolError, REJECTION_WORDING, refusals, type EvictionReason, type PoolLimits } from './txpool-limits.ts';
+import { DEFAULT_POOL_LIMITS, DrainRate, PoolError, REJECTION_WORDING, refusals, type EvictionReason, type PoolErrorCode, type PoolLimits } from './txpool-limits.ts';
 
 export { DEFAULT_POOL_LIMITS, PoolError, type PoolErrorCode, type PoolLimits } from './txpool-limits.ts';
 
@@ -97,6 +99,10 @@ export class TxPool {
   readonly #recent = new Map<string, number>();
   /** Transactions dropped without being ordered, by why. */
   readonly evicted: Record<EvictionReason, number> = { lifetime: 0, account_queue: 0, global_queue: 0, global_pending: 0 };
+  /** Transactions refused, by the refusal's code (`bulwark_txpool_refused_total`). */
+  readonly refused: Partial<Record<PoolErrorCode, number>> = {};
+  /** How fast this pool's transactions are being included (the bound in time). */
+  readonly #drain = new DrainRate();
 
   /** `decoded`: where each admitted transaction is left for the local state's executor, decoded. */
   constructor(o: { config: ChainConfig; common: Common; state: AccountView; limits?: Partial<PoolLimits>; now?: () => number; journal?: PoolJournal; decoded?: DecodedTxs }) {
@@ -141,8 +147,32 @@ export class TxPool {
     return this.#byHash.get(hash.toLowerCase());
   }
 
-  /** Checks and admits a raw transaction; resolves to its hash or rejects with a `PoolError`. */
+  /** Checks and admits a raw transaction; resolves to its hash or rejects with a `PoolError` (counted by code). */
   async add(raw: Uint8Array): Promise<string> {
+    try {
+      return await this.#add(raw);
+    } catch (e) {
+      if (e instanceof PoolError) this.refused[e.code] = (this.refused[e.code] ?? 0) + 1;
+      throw e;
+    }
+  }
+
+  /**
+   * How many pending transactions the pool takes now: `maxWaitSeconds` of the measured inclusion
+   * rate, within `waitFloor` … `globalPending` (`globalPending` when there is no bound in time).
+   */
+  pendingBound(): number {
+    const { maxWaitSeconds, waitFloor, globalPending } = this.#limits;
+    if (maxWaitSeconds <= 0) return globalPending;
+    return Math.min(globalPending, Math.max(waitFloor, Math.ceil(this.#drain.perSecond(this.#now()) * maxWaitSeconds)));
+  }
+
+  /** The rate (transactions/s) at which this pool's transactions were included over the last 20 whole seconds. */
+  drainRate(): number {
+    return this.#drain.perSecond(this.#now());
+  }
+
+  async #add(raw: Uint8Array): Promise<string> {
     // Recovering the sender is the costly step: a big batch of them leaves room for other callers.
     await this.#turns.take();
     const entry = this.#decode(raw);
@@ -214,6 +244,10 @@ export class TxPool {
       this.#journal?.removed(prior.hash);
     } else if (entry.nonce === a.end) {
       if (a.pending >= this.#limits.accountPending) throw refusals.accountPending(this.#limits.accountPending, a.sender);
+      // The bound in time refuses without evicting: what was accepted stays accepted.
+      if (a.pending > 0 && this.#pending >= this.pendingBound() && this.#pending < this.#limits.globalPending) {
+        throw refusals.wait(this.#pending, this.#limits.maxWaitSeconds, this.drainRate());
+      }
       if (this.#pending >= this.#limits.globalPending && !(a.pending < this.#limits.accountSlots && this.#evictPending(a.sender))) {
         throw refusals.globalPending(this.#limits.globalPending);
       }
@@ -410,6 +444,7 @@ export class TxPool {
     const touched = new Set<string>();
     const reread = new Set<string>();
     const deferred = new Set<string>();
+    let includedHere = 0;
     for (const { hash, included, reason } of ordered) {
       const t = this.#byHash.get(hash);
       if (t === undefined) {
@@ -430,11 +465,13 @@ export class TxPool {
       touched.add(t.sender);
       if (!included) reread.add(t.sender);
       else {
+        includedHere++;
         if (t.nonce + 1n > a.base) a.base = t.nonce + 1n;
         if (a.funds !== undefined) a.funds -= t.cost;
         a.beat = this.#now();
       }
     }
+    if (includedHere > 0) this.#drain.record(includedHere, this.#now());
     // Adds may run while nonces are read: they see the counts as they are now.
     for (const sender of touched) this.#recount(this.#accounts.get(sender)!);
     await Promise.all(

@@ -61,21 +61,14 @@ export class BatchedStateManager extends MerkleStateManager {
 
   constructor(
     opts: MerkleStateManagerOpts,
-    private readonly store: TrieNodeStore,
+    store: TrieNodeStore,
     memoEntries = 0,
     private readonly retention: CacheRetention | null = null,
   ) {
     super(opts);
     this.memoEntries = memoEntries;
     this.memo = memoEntries > 0 ? new Map() : null;
-    const db = () => this._trie.database();
-    this.io = {
-      get: (hash) => db().get(hash),
-      // Straight to the node store, under every checkpoint: nodes are content-addressed, so one left
-      // behind by a reverted checkpoint is unreferenced, never wrong.
-      put: (hash, encoded) => void store.put(bytesToUnprefixedHex(hash), encoded),
-      keccak: keccak256,
-    };
+    this.io = store.nodeIo();
     this.useDirectReads(this._trie);
   }
 

@@ -13,8 +13,7 @@ import { createBlock, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import type { MerkleStateManager } from '@ethereumjs/statemanager';
-import { KECCAK256_RLP, ValueEncoding, bytesToUnprefixedHex, createAddressFromString } from '@ethereumjs/util';
-import { keccak256 } from '../crypto/hash.ts';
+import { KECCAK256_RLP, ValueEncoding, createAddressFromString } from '@ethereumjs/util';
 import type { VM } from '@ethereumjs/vm';
 import { equalBytes, toHex } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
@@ -316,13 +315,8 @@ export class Executor {
     this.busy = true;
     try {
       const store = this.trieStore;
-      const io = {
-        get: (hash: Uint8Array) => store.get(bytesToUnprefixedHex(hash)),
-        put: (hash: Uint8Array, encoded: Uint8Array) => void store.put(bytesToUnprefixedHex(hash), encoded),
-        keccak: keccak256,
-      };
       const target = {
-        io,
+        io: store.nodeIo(),
         hasCode: async (codeHash: Uint8Array) => (await store.get(codeKey(codeHash))) !== undefined,
         putCode: (codeHash: Uint8Array, code: Uint8Array) => void store.put(codeKey(codeHash), code),
       };

@@ -11,7 +11,9 @@
  * (`prune.ts`), which sees every key written here (`writeObserver`) so it never deletes one that a
  * block has just written again.
  */
-import type { BatchDBOp, DB } from '@ethereumjs/util';
+import { bytesToUnprefixedHex, type BatchDBOp, type DB } from '@ethereumjs/util';
+import { keccak256 } from '../crypto/hash.ts';
+import type { NodeIo } from './bulk-trie.ts';
 import type { BatchOp, KvStore } from '../storage/kvstore.ts';
 import { BulwarkError } from '../common/errors.ts';
 
@@ -153,6 +155,19 @@ export class TrieNodeStore implements DB<string, Uint8Array> {
    */
   shallowCopy(): TrieNodeStore {
     return this;
+  }
+
+  /**
+   * This store as the batch trie updater and the direct walker see it (`bulk-trie.ts`): nodes by
+   * their hash, written to the overlay (under every checkpoint: nodes are content-addressed, so one
+   * left behind by a reverted checkpoint is unreferenced, never wrong).
+   */
+  nodeIo(): NodeIo {
+    return {
+      get: (hash) => this.get(bytesToUnprefixedHex(hash)),
+      put: (hash, encoded) => void this.overlay.set(bytesToUnprefixedHex(hash), encoded),
+      keccak: keccak256,
+    };
   }
 
   /** A view over the same disk and cache with an overlay of its own, for reads and simulations. */

@@ -28,6 +28,8 @@ const SINK = '0x00000000000000000000000000000000000000e1';
 const LIFETIME_S = 5;
 const LIMITS = [
   ...['--txpool-lifetime', String(LIFETIME_S)],
+  // Pending transactions at most 1 s of the pool's inclusion rate (10 s by default; never under 2,048).
+  ...['--txpool-max-wait', '1'],
   ...['--rpc-ws-max-connections', '8', '--rpc-ws-max-per-address', '5', '--rpc-ws-max-buffered', String(1 << 20)],
   ...['--rpc-max-filters-per-caller', '20'],
 ];
@@ -185,6 +187,53 @@ test('pool flood: 256 unfunded senders x 64 gapped zero-fee transactions stay wi
   }
   assert.ok((await client.metric('bulwark_txpool_evicted_total', 'reason="lifetime"')) > 0);
   answeredInTime('after the flood');
+});
+
+test('pending flood: past the bound in time senders with pending transactions are refused with `txpool is full` (counted), nothing accepted is evicted, an honest sender still gets in', async (t) => {
+  // 100 unfunded senders x 100 consecutive zero-fee transfers, sent as fast as the node answers:
+  // far more than 1 s of what the network includes, and than the bound's floor of 2,048.
+  const senders = [...Array(100).keys()].map((s) => testKey(60_000 + s));
+  const raws = [...Array(100).keys()].flatMap((n) => senders.map((key) => hex(signTx(common, key, { nonce: BigInt(n), to: SINK, gasLimit: 21_000n, gasPrice: 0n }).serialize())));
+  const refusals = new Map<string, number>();
+  const accepted = new Map<string, number>(senders.map((k) => [addressOf(k).toLowerCase(), 0]));
+  let honest: Promise<void> | undefined;
+  for (let i = 0; i < raws.length; i += 1_000) {
+    const replies = await rpc.batch(raws.slice(i, i + 1_000).map((raw) => ({ method: 'eth_sendRawTransaction', params: [raw] })));
+    replies.forEach((r, k) => {
+      const sender = addressOf(senders[(i + k) % senders.length]!).toLowerCase();
+      if (r.error === undefined) {
+        // Nonce-major order: a sender's accepted transactions are its nonces 0, 1, ... until its first refusal.
+        if (accepted.get(sender) === Math.floor((i + k) / senders.length)) accepted.set(sender, accepted.get(sender)! + 1);
+      } else refusals.set(r.error.message.replace(/\d+/g, 'N'), (refusals.get(r.error.message.replace(/\d+/g, 'N')) ?? 0) + 1);
+    });
+    if (refusals.size > 0 && honest === undefined) {
+      // The pool is at its bound: a sender with nothing pending is still taken, and its transfer lands.
+      const nonce = nonces.get(HONEST)!;
+      nonces.set(HONEST, nonce + 1);
+      honest = rpc.send(transfer(HONEST, nonce), 30_000).then((receipt) => assert.equal(receipt.status, '0x1'));
+    }
+  }
+  const refused = [...refusals.values()].reduce((a, b) => a + b, 0);
+  t.diagnostic(`accepted ${[...accepted.values()].reduce((a, b) => a + b, 0)} in runs from nonce 0, refused ${refused} of ${raws.length}`);
+  assert.ok(refused > 0, 'the flood went past the bound');
+  assert.deepEqual([...refusals.keys()], ['txpool is full: N pending transactions, about N s at the N transactions/s being included (wait limit, --txpool-max-wait); try again shortly']);
+  assert.equal(await client.metric('bulwark_txpool_refused_total', 'code="TXPOOL_FULL"'), refused);
+  assert.ok(honest !== undefined);
+  await honest;
+  // Every sender's accepted run of nonces is included: none was evicted to make room.
+  const until = Date.now() + 120_000;
+  for (const [sender, n] of accepted) {
+    for (;;) {
+      const included = Number(await rpc.call<string>('eth_getTransactionCount', [sender, 'latest']));
+      if (included >= n) break;
+      assert.ok(Date.now() < until, `${sender}: ${included} of its ${n} accepted transactions included`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  assert.equal(await client.metric('bulwark_txpool_evicted_total', 'reason="global_pending"'), 0);
+  assert.ok((await client.metric('bulwark_txpool_inclusion_rate')) > 0, 'the rate the bound follows was measured');
+  await honestGoesOn('after the pending flood');
+  answeredInTime('after the pending flood');
 });
 
 test('a burst of 500 consecutive nonces from one sender is accepted and lands', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { initHashes } from '../../src/crypto/hash.ts';
 import { buildCommon } from '../../src/execution/common.ts';
 import { PoolError, TxPool, type AccountView } from '../../src/client/txpool.ts';
-import type { PoolLimits } from '../../src/client/txpool-limits.ts';
+import { DrainRate, type PoolLimits } from '../../src/client/txpool-limits.ts';
 import { addressOf, signTx, testConfig, testKey } from '../helpers/chain.ts';
 
 await initHashes();
@@ -313,4 +313,55 @@ test('flood: 64 senders x 64 gapped zero-fee transactions from unfunded accounts
   clock.now += 5_001;
   pool.expire();
   assert.deepEqual(pool.status(), { pending: 1, queued: 0 });
+});
+
+// Overload (issue 16): pending transactions bounded in time, by the rate they are being included.
+
+test('the bound in time: beyond --txpool-max-wait seconds of the inclusion rate a sender with pending transactions is refused, one with none is taken', async () => {
+  const { pool, clock } = clocked({ maxWaitSeconds: 10, waitFloor: 3 });
+  for (let n = 0; n < 3; n++) await pool.add(tx(A, n));
+  assert.equal(pool.pendingBound(), 3, 'a cold pool takes its floor');
+  assert.match(await refusal(pool.add(tx(A, 3))), /^txpool is full: 3 pending transactions, about 10 s at the 0 transactions\/s being included \(wait limit, --txpool-max-wait\); try again shortly$/);
+  assert.equal(await refusal(pool.add(tx(B, 0))), 'accepted', 'a sender with nothing pending is not locked out by another');
+  assert.match(await refusal(pool.add(tx(B, 1))), /^txpool is full: 4 pending/);
+  assert.equal(pool.status().pending, 4, 'nothing accepted was evicted');
+  // The four are included within second 0: over the last 20 s, 0.2/s.
+  clock.now = 500;
+  await pool.settle(pool.takeReady(10).map((t) => ({ hash: t.hash, included: true })));
+  clock.now = 1_500;
+  assert.equal(pool.drainRate(), 0.2);
+  assert.equal(pool.pendingBound(), 3, '10 s at 0.2/s is under the floor');
+  for (let n = 3; n < 6; n++) assert.equal(await refusal(pool.add(tx(A, n))), 'accepted', `A ${n}`);
+  await pool.settle(pool.takeReady(10).map((t) => ({ hash: t.hash, included: true })));
+  clock.now = 2_000;
+  assert.equal(pool.drainRate(), 0.35, '7 in 20 s');
+  assert.equal(pool.pendingBound(), 4, '10 s at 0.35/s, rounded up');
+  for (let n = 6; n < 10; n++) assert.equal(await refusal(pool.add(tx(A, n))), 'accepted', `A ${n}`);
+  assert.match(await refusal(pool.add(tx(A, 10))), /^txpool is full: 4 pending transactions, about 10 s at the 0 transactions\/s/);
+  assert.deepEqual(pool.refused, { TXPOOL_FULL: 3 });
+  // 20 s later that rate is forgotten: the floor again.
+  clock.now = 22_000;
+  assert.equal(pool.drainRate(), 0);
+  assert.equal(pool.pendingBound(), 3);
+});
+
+test('--txpool-max-wait 0: only the global count bounds pending transactions', async () => {
+  const { pool } = clocked({ maxWaitSeconds: 0, waitFloor: 1, globalPending: 5 });
+  for (let n = 0; n < 5; n++) assert.equal(await refusal(pool.add(tx(A, n))), 'accepted');
+  assert.match(await refusal(pool.add(tx(A, 5))), /global pending limit/);
+});
+
+test('DrainRate: the mean over the last whole seconds, the current one left out', () => {
+  const rate = new DrainRate(2);
+  rate.record(10, 0);
+  rate.record(30, 1_200);
+  rate.record(5, 2_100);
+  assert.equal(rate.perSecond(2_500), 20, 'seconds 0 and 1: 40 in 2 s');
+  assert.equal(rate.perSecond(3_000), 17.5, 'seconds 1 and 2: 35 in 2 s');
+  rate.record(100, 10_000);
+  assert.equal(rate.perSecond(10_999), 0, 'second 10 is not over, 8 and 9 were empty');
+  assert.equal(rate.perSecond(11_000), 50, 'seconds 9 and 10: 100 in 2 s');
+  assert.equal(rate.perSecond(13_000), 0);
+  assert.equal(new DrainRate().perSecond(5_000), 0);
+  assert.throws(() => new DrainRate(0), RangeError);
 });

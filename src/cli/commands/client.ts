@@ -48,6 +48,7 @@ interface ClientFlags {
   txpoolAccountQueue?: number;
   txpoolGlobalQueue?: number;
   txpoolLifetime?: number;
+  txpoolMaxWait?: number;
   rpcGascap?: bigint;
   rpcEvmtimeout?: number;
   rpcEvmConcurrency?: number;
@@ -114,6 +115,7 @@ export function readPoolLimits(flags: Pick<ClientFlags, `txpool${string}` & keyo
   if (flags.txpoolAccountQueue !== undefined) out.accountQueue = flags.txpoolAccountQueue;
   if (flags.txpoolGlobalQueue !== undefined) out.globalQueue = flags.txpoolGlobalQueue;
   if (flags.txpoolLifetime !== undefined) out.lifetimeMs = flags.txpoolLifetime * 1_000;
+  if (flags.txpoolMaxWait !== undefined) out.maxWaitSeconds = flags.txpoolMaxWait;
   return out;
 }
 
@@ -175,10 +177,13 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(new Option('--rpc-ws-max-buffered <bytes>', 'bytes a WebSocket connection may have waiting for its reader before it is closed (default 16777216)').argParser(integer(1)))
     .addOption(new Option('--rpc-max-filters-per-caller <n>', 'polling filters one caller (its token with --rpc-auth, else its address) may hold (default 1000; the node holds 10000)').argParser(integer(1)))
     .addOption(new Option('--txpool-account-pending <n>', 'pending transactions (ready or being ordered) one sender may have (default 1024)').argParser(integer(1)))
-    .addOption(new Option('--txpool-global-pending <n>', 'pending transactions in the pool (default 5120, go-ethereum GlobalSlots)').argParser(integer(1)))
+    .addOption(new Option('--txpool-global-pending <n>', 'pending transactions in the pool (default 20000; go-ethereum GlobalSlots is 5120)').argParser(integer(1)))
     .addOption(new Option('--txpool-account-slots <n>', 'pending transactions each sender keeps when the pool is full (default 16, go-ethereum AccountSlots)').argParser(integer(0)))
     .addOption(new Option('--txpool-account-queue <n>', 'transactions one sender may have waiting behind a nonce gap (default 64, go-ethereum AccountQueue)').argParser(integer(0)))
     .addOption(new Option('--txpool-global-queue <n>', 'transactions waiting behind nonce gaps in the pool (default 1024, go-ethereum GlobalQueue)').argParser(integer(0)))
+    .addOption(
+      new Option('--txpool-max-wait <seconds>', "pending transactions at most this many seconds of the rate the pool's are being included; beyond it a sender with some pending is refused with `txpool is full` (default 10; 0: only --txpool-global-pending)").argParser(integer(0)),
+    )
     .addOption(new Option('--txpool-lifetime <seconds>', "how long a sender's queued transactions wait without progress (default 10800, go-ethereum Lifetime)").argParser(integer(1)))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
