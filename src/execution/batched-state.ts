@@ -17,7 +17,7 @@ import {
   unpadBytes,
   unprefixedHexToBytes,
 } from '@ethereumjs/util';
-import { Account, createAccountFromRLP, type Address } from '@ethereumjs/util';
+import { Account, type Address } from '@ethereumjs/util';
 import { keccak256 } from '../crypto/hash.ts';
 import { bytesToNibbles, lookupTrie, updateTrie, type NodeIo, type TrieOp } from './bulk-trie.ts';
 import type { MerklePatriciaTrie } from '@ethereumjs/mpt';
@@ -45,6 +45,19 @@ export interface CacheRetention {
 
 export const CACHE_RETENTION: CacheRetention = { accounts: 20_000, slots: 20_000, codes: 256, storageTries: 1_024 };
 
+/** An account cache entry holding the account (a copy no caller has), its RLP made when first asked for. */
+class CachedAccount {
+  #rlp: Uint8Array | undefined;
+
+  constructor(readonly account: Account) {}
+
+  get accountRLP(): Uint8Array {
+    return (this.#rlp ??= this.account.serialize());
+  }
+}
+
+const copyAccount = (a: Account) => new Account(a.nonce, a.balance, a.storageRoot, a.codeHash);
+
 export class BatchedStateManager extends MerkleStateManager {
   private readonly io: NodeIo;
 
@@ -55,15 +68,6 @@ export class BatchedStateManager extends MerkleStateManager {
    */
   private readonly memo: Map<string, Uint8Array | null> | null;
   private readonly memoEntries: number;
-
-  /**
-   * The account cache keeps each account as its RLP (ethereumjs' `AccountCache`): every
-   * `putAccount` serializes it and every `getAccount` decoded it again — a transfer's sender and
-   * recipient are read a dozen times (prefetch, checks, runTx, the EVM, EIP-161's cleanup), ~3 % of a
-   * replica's CPU. Here the account each cached RLP stands for is kept beside it, keyed by that very
-   * byte array (a new one is made by every put), and handed out as a copy: callers change what they get.
-   */
-  private readonly accountOf = new WeakMap<Uint8Array, Account>();
 
   /** When set, every flush tells it what it writes (a replica sends each block's changes to client nodes). */
   recorder: StateChangeRecorder | null = null;
@@ -78,7 +82,30 @@ export class BatchedStateManager extends MerkleStateManager {
     this.memoEntries = memoEntries;
     this.memo = memoEntries > 0 ? new Map() : null;
     this.io = store.nodeIo();
+    this.keepAccountsDecoded();
     this.useDirectReads(this._trie);
+  }
+
+  /**
+   * ethereumjs' account cache keeps each account as its RLP: every `putAccount` serialized it and
+   * every `getAccount` decoded it again, and a transfer's sender and recipient are put and read a
+   * dozen times (prefetch, checks, runTx, the EVM, EIP-161's cleanup) — 9 % of the executor's time
+   * on transfers (`bench:exec` profile). Here the cache's `put` keeps a copy of the account itself
+   * (`CachedAccount`), serialized only when its RLP is asked for: by the flush, once per block.
+   * Everything else about the cache (checkpoints, reverts, the LRU, deletions) is the library's.
+   */
+  private keepAccountsDecoded(): void {
+    const cache = this._caches?.account;
+    if (cache === undefined) return;
+    const put = cache.put.bind(cache);
+    cache.put = (address: Address, account: Account | undefined, couldBePartialAccount = false) => {
+      if (account === undefined || couldBePartialAccount) return put(address, account, couldBePartialAccount);
+      const key = bytesToUnprefixedHex(address.bytes);
+      cache._saveCachePreState(key);
+      const elem = new CachedAccount(copyAccount(account));
+      if (cache._lruCache !== undefined) cache._lruCache.set(key, elem);
+      else cache._orderedMapCache!.setElement(key, elem);
+    };
   }
 
   /** Storage tries are created lazily by the library; each gets the direct reads as well. */
@@ -113,23 +140,11 @@ export class BatchedStateManager extends MerkleStateManager {
     };
   }
 
+  /** The account in the cache as an object of its own (callers change what they get), else the library's read. */
   override async getAccount(address: Address): Promise<Account | undefined> {
     const elem = this._caches?.account?.get(address);
-    if (elem === undefined) return super.getAccount(address);
-    const rlp = elem.accountRLP;
-    if (rlp === undefined) return undefined;
-    let account = this.accountOf.get(rlp);
-    if (account === undefined) {
-      account = createAccountFromRLP(rlp);
-      this.accountOf.set(rlp, account);
-    }
-    return new Account(account.nonce, account.balance, account.storageRoot, account.codeHash);
-  }
-
-  override async putAccount(address: Address, account: Account | undefined): Promise<void> {
-    await super.putAccount(address, account);
-    const rlp = account === undefined ? undefined : this._caches?.account?.get(address)?.accountRLP;
-    if (rlp !== undefined) this.accountOf.set(rlp, new Account(account!.nonce, account!.balance, account!.storageRoot, account!.codeHash));
+    if (elem instanceof CachedAccount) return copyAccount(elem.account);
+    return super.getAccount(address);
   }
 
   /**
