@@ -64,6 +64,7 @@ export const POOL_LIMIT_OPTIONS = {
   accountQueue: '--txpool-account-queue',
   globalQueue: '--txpool-global-queue',
   maxWaitSeconds: '--txpool-max-wait',
+  waitFloor: '--txpool-wait-floor',
 } as const;
 
 export type PoolErrorCode =

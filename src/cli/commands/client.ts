@@ -49,6 +49,7 @@ interface ClientFlags {
   txpoolGlobalQueue?: number;
   txpoolLifetime?: number;
   txpoolMaxWait?: number;
+  txpoolWaitFloor?: number;
   rpcGascap?: bigint;
   rpcEvmtimeout?: number;
   rpcEvmConcurrency?: number;
@@ -116,6 +117,7 @@ export function readPoolLimits(flags: Pick<ClientFlags, `txpool${string}` & keyo
   if (flags.txpoolGlobalQueue !== undefined) out.globalQueue = flags.txpoolGlobalQueue;
   if (flags.txpoolLifetime !== undefined) out.lifetimeMs = flags.txpoolLifetime * 1_000;
   if (flags.txpoolMaxWait !== undefined) out.maxWaitSeconds = flags.txpoolMaxWait;
+  if (flags.txpoolWaitFloor !== undefined) out.waitFloor = flags.txpoolWaitFloor;
   return out;
 }
 
@@ -184,6 +186,7 @@ export function registerClient(program: Command, io: CliIo): void {
     .addOption(
       new Option('--txpool-max-wait <seconds>', "pending transactions at most this many seconds of the rate the pool's are being included; beyond it a sender with some pending is refused with `txpool is full` (default 10; 0: only --txpool-global-pending)").argParser(integer(0)),
     )
+    .addOption(new Option('--txpool-wait-floor <n>', 'the fewest pending transactions --txpool-max-wait allows, whatever the rate (default 2048)').argParser(integer(1)))
     .addOption(new Option('--txpool-lifetime <seconds>', "how long a sender's queued transactions wait without progress (default 10800, go-ethereum Lifetime)").argParser(integer(1)))
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus /metrics and /health on this port').argParser(integer(1, 65_535)))
     .addOption(new Option('--metrics-host <host>', 'address for the metrics endpoint').default('127.0.0.1'))
