@@ -426,6 +426,7 @@ export class LedgerMirror {
       this.#storeFailed(cause, verified[0]!.block.header.number, last.header.number);
       return { ok: true };
     }
+    for (const v of verified) this.blocks.remember(v.block, v.receipts, v.rawTxs);
     this.#head = { number: last.header.number, hash: last.hash() };
     this.#headBlock = last;
     for (const n of this.#certified.keys()) if (n <= this.#head.number) this.#certified.delete(n);

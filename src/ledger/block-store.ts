@@ -23,6 +23,7 @@ import { BulwarkError } from '../common/errors.ts';
 import { toHex } from '../common/bytes.ts';
 import { keccak256 } from '../crypto/hash.ts';
 import { decodeReceipts, encodeReceipts, type TxReceipt } from './receipt.ts';
+import { RecentBlocks } from './recent-blocks.ts';
 
 /**
  * Decoding options' `params`: nothing to merge. The store's `Common` comes from
@@ -91,6 +92,8 @@ export class BlockStore {
   private readonly txLocations: Repository<Uint8Array, TxLocation>;
   private readonly meta: Repository<string, Uint8Array>;
   private readonly blooms: Repository<bigint, Uint8Array>;
+  /** The newest blocks written, decoded, for the reads that follow them at once (`remember`). */
+  readonly #recent = new RecentBlocks();
   /** See `LOG_INDEX_SINCE`; undefined until `open` (or the first block this store writes). */
   private logIndexSince: bigint | undefined;
 
@@ -128,11 +131,9 @@ export class BlockStore {
       throw new BulwarkError('LEDGER_BAD_BLOCK', `${rawTxs.length} raw transactions for a block of ${block.transactions.length}`);
     }
     const hash = block.hash();
-    // Block-body form: a legacy transaction is an RLP list, a typed one an opaque byte string.
-    const txItems = rawTxs.map((raw) => ((raw[0] ?? 0) >= 0xc0 ? (RLP.decode(raw) as Uint8Array[]) : raw));
     const ops: BatchOp[] = [
       this.headers.putOp(hash, block.header.serialize()),
-      this.bodies.putOp(hash, RLP.encode([txItems, [], []])),
+      this.bodies.putOp(hash, encodeBody(rawTxs)),
       this.canonical.putOp(block.header.number, hash),
       this.receiptsByBlock.putOp(hash, receipts),
       this.meta.putOp(HEAD, hash),
@@ -162,6 +163,20 @@ export class BlockStore {
       for await (const [number, bloom] of this.blooms.entries({ gte: start, lt: to + 1n })) out.push({ number, bloom });
     }
     return out;
+  }
+
+  /**
+   * Keeps a block whose `putBlockOps` were written (the writer calls it once the write succeeded):
+   * reads of it, its receipts and its transactions' locations are answered from memory while it
+   * is among the newest (`RecentBlocks`). The block is shared with those readers: never changed.
+   */
+  remember(block: Block, receipts: readonly TxReceipt[], rawTxs: readonly Uint8Array[]): void {
+    this.#recent.add(block, receipts, rawTxs);
+  }
+
+  /** Forgets the blocks kept by `remember` (for a ledger replaced underneath it). */
+  forgetRecent(): void {
+    this.#recent.clear();
   }
 
   /**
@@ -216,10 +231,12 @@ export class BlockStore {
   }
 
   async canonicalHash(number: bigint): Promise<Uint8Array | undefined> {
-    return this.canonical.get(number);
+    return this.#recent.canonicalHash(number) ?? this.canonical.get(number);
   }
 
   async header(hash: Uint8Array): Promise<BlockHeader | undefined> {
+    const recent = this.#recent.block(hash);
+    if (recent !== undefined) return recent.block.header;
     const raw = await this.headers.get(hash);
     if (raw === undefined) return undefined;
     return this.decoding(hash, () => createBlockHeaderFromRLP(raw, { common: this.common, setHardfork: false, params: PARAMS_MERGED }));
@@ -231,6 +248,8 @@ export class BlockStore {
   }
 
   async block(hash: Uint8Array): Promise<Block | undefined> {
+    const recent = this.#recent.block(hash);
+    if (recent !== undefined) return recent.block;
     const [header, body] = await Promise.all([this.headers.get(hash), this.bodies.get(hash)]);
     if (header === undefined) return undefined;
     if (body === undefined) {
@@ -292,6 +311,14 @@ export class BlockStore {
     return hash === undefined ? undefined : this.block(hash);
   }
 
+  /**
+   * The stored form of a block `putBlockOps` records (what `rawByNumber` reads back), built from the
+   * block in hand: the replica pushes a block it just made to the client nodes without reading it.
+   */
+  static rawOf(block: Block, receipts: readonly TxReceipt[], rawTxs: readonly Uint8Array[]): { header: Uint8Array; body: Uint8Array; receipts: Uint8Array } {
+    return { header: block.header.serialize(), body: encodeBody(rawTxs), receipts: encodeReceipts(receipts) };
+  }
+
   /** A canonical block as stored (header, body, receipts), to serve a client node's mirror. */
   async rawByNumber(number: bigint): Promise<{ header: Uint8Array; body: Uint8Array; receipts: Uint8Array } | undefined> {
     const hash = await this.canonicalHash(number);
@@ -306,12 +333,18 @@ export class BlockStore {
   }
 
   async receipts(blockHash: Uint8Array): Promise<readonly TxReceipt[] | undefined> {
-    return this.receiptsByBlock.get(blockHash);
+    return this.#recent.block(blockHash)?.receipts ?? this.receiptsByBlock.get(blockHash);
   }
 
   async txLocation(txHash: Uint8Array): Promise<TxLocation | undefined> {
-    return this.txLocations.get(txHash);
+    return this.#recent.txLocation(txHash) ?? this.txLocations.get(txHash);
   }
+}
+
+/** A block body of `rawTxs` (canonical encodings): a legacy transaction is an RLP list, a typed one an opaque byte string. */
+function encodeBody(rawTxs: readonly Uint8Array[]): Uint8Array {
+  const txItems = rawTxs.map((raw) => ((raw[0] ?? 0) >= 0xc0 ? (RLP.decode(raw) as Uint8Array[]) : raw));
+  return RLP.encode([txItems, [], []]);
 }
 
 /** Sizes of blocks decoded from their stored bytes (`BlockStore.block`), read by `blockSize`. */

@@ -372,6 +372,11 @@ export class PeerLink {
     if (current && this.dialer) this.reconnectTimer = setTimeout(() => this.dial(), this.backoff.next());
   }
 
+  /** Writes what is queued now, if a flush is scheduled (the scheduled one then finds less or nothing). */
+  flushNow(): void {
+    if (this.flushScheduled) this.flush();
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled || !this.up) return;
     this.flushScheduled = true;

@@ -153,6 +153,10 @@ export class TlsTransport implements Transport {
     for (const link of this.links.values()) link.start();
   }
 
+  flush(): void {
+    for (const link of this.links.values()) link.flushNow();
+  }
+
   send(to: NodeId, frame: Uint8Array): boolean {
     const link = this.links.get(to);
     if (link === undefined || this.state === 'closed') {

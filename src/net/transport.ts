@@ -38,6 +38,13 @@ export interface Transport {
    * the protocol above retransmits what matters, so a full queue sheds load instead of growing.
    */
   send(to: NodeId, frame: Uint8Array): boolean;
+  /**
+   * Writes the frames queued so far now, instead of at the end of this turn of the event loop (where
+   * a turn's frames join one write): for a caller about to hold the thread, as a synced disk write
+   * does — the frames then leave before it rather than after. Optional: the simulator delivers at
+   * its own pace.
+   */
+  flush?(): void;
   /** One handler; frames from one peer arrive in the order that peer sent them. */
   onFrame(handler: FrameHandler): void;
   onPeerStatus(handler: PeerStatusHandler): void;

@@ -65,7 +65,7 @@ type Bytes = Uint8Array;
  * fsyncs a slot off the path from commit to reply (the committed batch before execution, the
  * replies after it; with four replicas and a client node syncing on one disk, 1–3 ms each).
  */
-function syncNeeded(r: PersistRecord): boolean {
+export function syncNeeded(r: PersistRecord): boolean {
   return r.kind !== 'committed' && r.kind !== 'reply';
 }
 

@@ -9,6 +9,7 @@
  * what the replica had executed, and `restoreReplica` starts from it. It is the shell's
  * `ReplicaApplication` (`application.ts`): blocks, reads and the head come from the executor.
  */
+import { equalBytes } from '../common/bytes.ts';
 import { BulwarkError } from '../common/errors.ts';
 import type { ClientRequest, ExecSummary } from '../codec/messages.ts';
 import { decodeTxPayload, encodeRequestResult, type RequestResult, type TxOutcome } from '../codec/tx-payload.ts';
@@ -16,6 +17,7 @@ import type { AppState } from '../consensus/replica.ts';
 import { reservedPagesDigest } from '../consensus/reserved-pages.ts';
 import { keccak256 } from '../crypto/index.ts';
 import type { Executor } from '../execution/executor.ts';
+import { BlockStore } from '../ledger/block-store.ts';
 import { ReservedPages, type ExecutionProgress, type KeyRecord, type NodeKeyRecord, type OperatorState } from '../ledger/reserved-pages.ts';
 import type { BatchOp, KvStore } from '../storage/index.ts';
 import type { Clock } from '../common/clock.ts';
@@ -52,6 +54,11 @@ export class EthereumApp implements ReplicaApplication {
    */
   readonly #changes = new Map<number, Uint8Array>();
   #changesBytes = 0;
+  /**
+   * The last block this replica made, kept to be served without reading it back: every small block
+   * is pushed to the client nodes right after execution, and mirrors fetch the head.
+   */
+  #latest: { readonly hash: Uint8Array; readonly raw: () => RawBlock } | null = null;
 
   private constructor(
     executor: Executor,
@@ -152,6 +159,10 @@ export class EthereumApp implements ReplicaApplication {
       block = out.committed;
       if (block) made = { transactions: out.rawTransactions.length, gasUsed: Number(out.block.header.gasUsed) };
       if (block && out.changes !== undefined) this.#keepChanges(Number(out.block.header.number), out.changes);
+      if (block) {
+        let raw: RawBlock | undefined;
+        this.#latest = { hash: out.block.hash(), raw: () => (raw ??= BlockStore.rawOf(out.block, out.receipts, out.rawTransactions)) };
+      }
       outcomes = outcomesOf(rawTxs, out.rawTransactions.length, out.rejected);
     }
     this.#at = at;
@@ -197,7 +208,9 @@ export class EthereumApp implements ReplicaApplication {
   }
 
   async block(n: number): Promise<RawBlock | undefined> {
-    const raw = await this.#executor.blocks.rawByNumber(BigInt(n));
+    const head = this.#executor.head;
+    const latest = this.#latest;
+    const raw = latest !== null && head.header.number === BigInt(n) && equalBytes(head.hash(), latest.hash) ? latest.raw() : await this.#executor.blocks.rawByNumber(BigInt(n));
     const changes = this.#changes.get(n);
     return raw === undefined || changes === undefined ? raw : { ...raw, changes };
   }

@@ -30,7 +30,7 @@ import type { ConsensusKeyStorage } from '../setup/consensus-keys.ts';
 import type { TransportCounterView } from '../net/metrics.ts';
 import type { NodeId, Transport } from '../net/transport.ts';
 import type { KvStore } from '../storage/index.ts';
-import type { ConsensusStore } from './consensus-store.ts';
+import { syncNeeded, type ConsensusStore } from './consensus-store.ts';
 import type { RawBlock, ReplicaApplication, ReplicaReads, SnapshotServer } from './application.ts';
 import { ReplicaMetrics } from './metrics.ts';
 import { PeerConduct } from './peer-conduct.ts';
@@ -611,6 +611,10 @@ export class ReplicaNode<Secret = BlsSecretKey> {
   async #carryOut(o: Output): Promise<void> {
     switch (o.kind) {
       case 'persist':
+        // A synced write holds the thread until the disk has it (the binding writes on the main
+        // thread): frames queued before it — the primary's PrePrepare ahead of its own vote — leave
+        // first rather than after it, and the backups start on them ~1 ms sooner.
+        if (o.records.some(syncNeeded)) this.#transport.flush?.();
         await this.#store.persist(o.records);
         return;
       case 'send': {

@@ -89,3 +89,26 @@ test('a block is served with its state changes while the replica keeps them; ano
   await plain.execute(1, t0, [req(4, 1, encodeTxPayload([tx(0)]))]);
   assert.equal((await plain.block(1))?.changes, undefined);
 });
+
+test('the block just made is served from memory, byte for byte what the ledger holds', async () => {
+  const kv = new MemoryStore();
+  const ex = await Executor.open({ kv, config: testConfig() });
+  const app = await EthereumApp.open(ex, kv);
+  const tx = (nonce: number) => signTx(ex.common, A, { nonce: BigInt(nonce), to: stranger, value: 1n, gasLimit: 21_000n }).serialize();
+  const same = async (n: number) => {
+    const served = await app.block(n);
+    const stored = await ex.blocks.rawByNumber(BigInt(n));
+    assert.ok(served !== undefined && stored !== undefined, `block ${n}`);
+    for (const part of ['header', 'body', 'receipts'] as const) assert.equal(Buffer.compare(served[part], stored[part]), 0, `block ${n}'s ${part}`);
+  };
+  const t0 = Number(ex.head.header.timestamp) + 10;
+  await app.execute(1, t0, [req(4, 1, encodeTxPayload([tx(0), tx(1)]))]);
+  await same(1);
+  await app.execute(2, t0 + 1, [req(4, 2, encodeTxPayload([tx(2)]))]);
+  await same(2);
+  await same(1);
+  // An empty batch makes no block: the head, still block 2, is served the same.
+  await app.execute(3, t0 + 2, []);
+  await same(2);
+  assert.equal(await app.block(3), undefined);
+});
