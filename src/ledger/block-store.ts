@@ -174,11 +174,6 @@ export class BlockStore {
     this.#recent.add(block, receipts, rawTxs);
   }
 
-  /** Forgets the blocks kept by `remember` (for a ledger replaced underneath it). */
-  forgetRecent(): void {
-    this.#recent.clear();
-  }
-
   /**
    * The operations that record a header alone as canonical (a snapshot's recent headers, which
    * BLOCKHASH reads: their bodies stay with the peers that served the snapshot).

@@ -71,13 +71,6 @@ export class RecentBlocks {
     return this.#txs.get(key(txHash));
   }
 
-  /** Forgets everything (the ledger was replaced underneath, as a snapshot install does). */
-  clear(): void {
-    this.#byHash.clear();
-    this.#byNumber.clear();
-    this.#txs.clear();
-  }
-
   get size(): { blocks: number; txs: number } {
     return { blocks: this.#byHash.size, txs: this.#txs.size };
   }
