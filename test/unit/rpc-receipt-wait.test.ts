@@ -1,7 +1,7 @@
 /**
  * `eth_getTransactionReceipt` for a transaction still landing waits for its block (eth-core.ts).
  * A block stored while the first lookup was reading the store used to be missed: the handler then
- * waited for the next block, which an idle chain never makes, and answered null after 2 s.
+ * waited for the next block, which an idle chain never makes, and answered only after its 2 s wait.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -313,7 +313,7 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
         const until = Date.now() + RECEIPT_WAIT_MS;
         while (found === undefined && b.pool.landing(h) && Date.now() < until) {
           // Its block may have been stored while the lookup read the store: waiting for the next
-          // block then would wait for one that an idle chain never makes (2 s, then null).
+          // block then would wait for one that an idle chain never makes (the receipt came 2 s late).
           if (b.head().header.number === seen) await b.nextBlock(until - Date.now());
           seen = b.head().header.number;
           found = await b.reader.transaction(hexToBytes(h));
