@@ -305,17 +305,13 @@ export function ethCoreMethods(b: EthBackend): Map<string, MethodDef> {
     [
       'eth_getTransactionReceipt',
       method([hash32], [], async ([h]) => {
-        let seen = b.head().header.number;
         let found = await b.reader.transaction(hexToBytes(h));
         // A transaction still being ordered lands within milliseconds: answering after it does,
         // rather than null, spares libraries that wait for the next block a chain that is idle
         // after this very transaction.
         const until = Date.now() + RECEIPT_WAIT_MS;
         while (found === undefined && b.pool.landing(h) && Date.now() < until) {
-          // Its block may have been stored while the lookup read the store: waiting for the next
-          // block then would wait for one that an idle chain never makes (the receipt came 2 s late).
-          if (b.head().header.number === seen) await b.nextBlock(until - Date.now());
-          seen = b.head().header.number;
+          await b.nextBlock(until - Date.now());
           found = await b.reader.transaction(hexToBytes(h));
         }
         return found === undefined ? null : formatReceipt(found.tx, found.block, found.index, found.receipt, found.firstLogIndex);
